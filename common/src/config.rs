@@ -1,0 +1,347 @@
+//! The one typed configuration of the `notify` binary.
+//!
+//! Sources, later ones winning: built-in defaults, an optional TOML file, then environment
+//! variables with the `NOTIFY_` prefix where `__` separates sections
+//! (`NOTIFY_KAFKA__BROKERS=10.0.0.1:9092`). Unknown keys are an error, so a typo never turns
+//! into a silently ignored setting. [`Config::validate`] checks relations between fields;
+//! [`Config::load`] always calls it.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// Prefix of every environment override.
+pub const ENV_PREFIX: &str = "NOTIFY_";
+
+/// `NOTIFY_<SECTION>__<KEY>` variables. Other `NOTIFY_*` variables (`NOTIFY_CONFIG`, the stack
+/// script's settings) are not configuration keys and are left alone.
+fn env_overrides() -> Env {
+    Env::prefixed(ENV_PREFIX).filter(|key| key.as_str().contains("__")).split("__")
+}
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A source could not be read or did not match the typed structure.
+    #[error("invalid configuration: {0}")]
+    Load(Box<figment::Error>),
+    /// The values parsed but contradict each other or are out of range.
+    #[error("invalid configuration: {field}: {reason}")]
+    Invalid {
+        /// Dotted path of the offending field.
+        field: &'static str,
+        /// What is wrong with it, in words an operator can act on.
+        reason: String,
+    },
+}
+
+/// Everything the binary can be told. Sections are shared by all stages; a stage reads only the
+/// sections it needs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Kafka cluster and topic layout.
+    pub kafka: KafkaConfig,
+    /// ScyllaDB / Cassandra cluster.
+    pub store: StoreConfig,
+    /// Logging and the metrics endpoint.
+    pub telemetry: TelemetryConfig,
+    /// Graceful shutdown.
+    pub shutdown: ShutdownConfig,
+}
+
+/// Kafka connection, client defaults and topic layout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaConfig {
+    /// Comma-separated bootstrap servers.
+    pub brokers: String,
+    /// `client.id` reported to the brokers; the stage name is appended.
+    pub client_id: String,
+    /// Prefix of every topic name (`<prefix>.requests`, `<prefix>.deliveries.apns`, ...).
+    pub topic_prefix: String,
+    /// Replication factor of topics created by `notify topics create`.
+    pub replication_factor: i16,
+    /// Partition counts of the topics `notify topics create` makes.
+    pub partitions: TopicPartitions,
+    /// How long the producer may try to deliver one record before reporting failure.
+    pub message_timeout_ms: u64,
+    /// Timeout of admin and metadata requests.
+    pub request_timeout_ms: u64,
+    /// Extra librdkafka properties applied to every client (e.g. `security.protocol`), after
+    /// ours, so an operator can override any default.
+    pub client_properties: BTreeMap<String, String>,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        Self {
+            brokers: "127.0.0.1:9092".into(),
+            client_id: "notify".into(),
+            topic_prefix: "notify".into(),
+            replication_factor: 1,
+            partitions: TopicPartitions::default(),
+            message_timeout_ms: 30_000,
+            request_timeout_ms: 10_000,
+            client_properties: BTreeMap::new(),
+        }
+    }
+}
+
+/// Partition counts per topic family. More partitions allow more consumers in a group; they
+/// cannot be lowered later, and raising them moves keys between partitions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TopicPartitions {
+    /// `notify.requests`.
+    pub requests: i32,
+    /// Each `notify.deliveries.<channel>`.
+    pub deliveries: i32,
+    /// Each `notify.retry.<tier>`.
+    pub retry: i32,
+    /// `notify.status`.
+    pub status: i32,
+    /// `notify.dlq`.
+    pub dlq: i32,
+}
+
+impl Default for TopicPartitions {
+    fn default() -> Self {
+        Self { requests: 12, deliveries: 12, retry: 6, status: 6, dlq: 3 }
+    }
+}
+
+/// ScyllaDB / Cassandra cluster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// Contact points, `host:port`.
+    pub nodes: Vec<String>,
+    /// Keyspace holding every table of the pipeline.
+    pub keyspace: String,
+    /// Replication of the keyspace when `notify migrate` creates it, as a CQL map literal.
+    pub replication: String,
+    /// Preferred datacenter for token-aware, DC-aware load balancing.
+    pub local_datacenter: Option<String>,
+    /// Client-side timeout of one request.
+    pub request_timeout_ms: u64,
+    /// Upper bound on requests one process keeps in flight against the cluster.
+    pub max_in_flight: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            nodes: vec!["127.0.0.1:9042".into()],
+            keyspace: "notify".into(),
+            replication: "{'class': 'SimpleStrategy', 'replication_factor': 1}".into(),
+            local_datacenter: None,
+            request_timeout_ms: 5_000,
+            max_in_flight: 256,
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// Logging and metrics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetryConfig {
+    /// Default filter when `RUST_LOG` is unset (tracing `EnvFilter` syntax).
+    pub log_filter: String,
+    /// Log line format.
+    pub log_format: LogFormat,
+    /// Address of the admin listener serving Prometheus `/metrics`; none disables it.
+    pub metrics_addr: Option<SocketAddr>,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self {
+            log_filter: "info,scylla=warn".into(),
+            log_format: LogFormat::Text,
+            metrics_addr: Some(SocketAddr::from(([127, 0, 0, 1], 9464))),
+        }
+    }
+}
+
+/// Graceful shutdown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShutdownConfig {
+    /// How long in-flight work may take to drain after SIGTERM before the process gives up.
+    pub grace_period_ms: u64,
+}
+
+impl Default for ShutdownConfig {
+    fn default() -> Self {
+        Self { grace_period_ms: 30_000 }
+    }
+}
+
+impl Config {
+    /// Loads defaults, then `file` if given, then `NOTIFY_*` environment variables, and
+    /// validates the result.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::Invalid {
+                    field: "--config",
+                    reason: format!("file {} does not exist", path.display()),
+                });
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        let config: Config = figment
+            .merge(env_overrides())
+            .extract()
+            .map_err(|err| ConfigError::Load(Box::new(err)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks ranges and relations that serde cannot express.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |field, reason: &str| {
+            Err(ConfigError::Invalid { field, reason: reason.to_owned() })
+        };
+        let k = &self.kafka;
+        if k.brokers.trim().is_empty() {
+            return invalid("kafka.brokers", "must name at least one broker");
+        }
+        if k.topic_prefix.is_empty()
+            || !k.topic_prefix.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        {
+            return invalid("kafka.topic_prefix", "must be non-empty and use only [a-zA-Z0-9._-]");
+        }
+        if k.replication_factor < 1 {
+            return invalid("kafka.replication_factor", "must be at least 1");
+        }
+        let p = &k.partitions;
+        if [p.requests, p.deliveries, p.retry, p.status, p.dlq].iter().any(|n| *n < 1) {
+            return invalid("kafka.partitions", "every partition count must be at least 1");
+        }
+        if k.message_timeout_ms == 0 || k.request_timeout_ms == 0 {
+            return invalid("kafka", "message_timeout_ms and request_timeout_ms must be positive");
+        }
+        let s = &self.store;
+        if s.nodes.is_empty() {
+            return invalid("store.nodes", "must name at least one node");
+        }
+        if !is_cql_identifier(&s.keyspace) {
+            return invalid(
+                "store.keyspace",
+                "must start with a letter and use only [a-z0-9_], at most 48 characters",
+            );
+        }
+        if s.max_in_flight == 0 || s.request_timeout_ms == 0 {
+            return invalid("store", "max_in_flight and request_timeout_ms must be positive");
+        }
+        if self.shutdown.grace_period_ms == 0 {
+            return invalid("shutdown.grace_period_ms", "must be positive");
+        }
+        Ok(())
+    }
+}
+
+/// An unquoted CQL identifier that is safe to splice into DDL (keyspace and table names cannot
+/// be bound as statement parameters).
+pub fn is_cql_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase())
+        && name.len() <= 48
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    #[test]
+    fn defaults_are_valid() {
+        Config::default().validate().expect("defaults validate");
+    }
+
+    #[test]
+    fn file_then_env_override_defaults() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "notify.toml",
+                "[kafka]\nbrokers = \"k1:9092\"\n[kafka.partitions]\nrequests = 3\n",
+            )?;
+            jail.set_env("NOTIFY_KAFKA__BROKERS", "k2:9092");
+            jail.set_env("NOTIFY_STORE__KEYSPACE", "notify_test");
+            jail.set_env("NOTIFY_CONFIG", "ignored.toml");
+            jail.set_env("NOTIFY_STACK_STATE", "/ignored");
+            let config = Config::load(Some(Path::new("notify.toml"))).expect("loads");
+            assert_eq!(config.kafka.brokers, "k2:9092");
+            assert_eq!(config.kafka.partitions.requests, 3);
+            assert_eq!(config.kafka.partitions.deliveries, 12);
+            assert_eq!(config.store.keyspace, "notify_test");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        Jail::expect_with(|jail| {
+            jail.create_file("notify.toml", "[kafka]\nbroker = \"typo:9092\"\n")?;
+            let err = Config::load(Some(Path::new("notify.toml"))).expect_err("typo rejected");
+            assert!(err.to_string().contains("broker"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_env_keys_are_rejected() {
+        Jail::expect_with(|jail| {
+            jail.set_env("NOTIFY_KAFKA__BROKER", "typo:9092");
+            let err = Config::load(None).expect_err("typo rejected");
+            assert!(err.to_string().contains("broker"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn missing_file_is_an_error() {
+        let err = Config::load(Some(Path::new("/nonexistent/notify.toml"))).expect_err("missing");
+        assert!(err.to_string().contains("does not exist"), "{err}");
+    }
+
+    #[test]
+    fn relations_are_validated() {
+        let mut config = Config::default();
+        config.kafka.partitions.status = 0;
+        assert!(matches!(config.validate(), Err(ConfigError::Invalid { field: "kafka.partitions", .. })));
+
+        let mut config = Config::default();
+        config.store.keyspace = "Notify; DROP".into();
+        assert!(matches!(config.validate(), Err(ConfigError::Invalid { field: "store.keyspace", .. })));
+    }
+
+    #[test]
+    fn cql_identifiers() {
+        assert!(is_cql_identifier("notify"));
+        assert!(is_cql_identifier("it_0f3a"));
+        assert!(!is_cql_identifier("1abc"));
+        assert!(!is_cql_identifier(""));
+        assert!(!is_cql_identifier("a-b"));
+        assert!(!is_cql_identifier(&"a".repeat(49)));
+    }
+}

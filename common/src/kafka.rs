@@ -1,0 +1,227 @@
+//! Kafka client setup with the pipeline's delivery semantics baked in, and topic administration.
+//!
+//! Guarantees: every producer built here waits for all in-sync replicas and is idempotent
+//! (`acks=all`, `enable.idempotence=true`), so a retried send is never written twice; every
+//! consumer built here commits automatically but stores offsets only when the stage says the
+//! record's outcome is durable (`enable.auto.offset.store=false`). Operator properties from
+//! `kafka.client_properties` are applied last and may override anything except those two rules.
+
+use std::time::Duration;
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::FutureProducer;
+
+use crate::config::KafkaConfig;
+use crate::topics::TopicSpec;
+
+/// Why a Kafka client could not be built or an admin request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum KafkaSetupError {
+    /// librdkafka refused the configuration or could not create the client.
+    #[error("kafka client for {role} could not be created: {source}")]
+    Client {
+        /// Which client: producer, consumer or admin.
+        role: &'static str,
+        /// The librdkafka error.
+        source: KafkaError,
+    },
+    /// An admin or metadata request failed as a whole.
+    #[error("kafka admin request failed: {0}")]
+    Admin(#[source] KafkaError),
+    /// One topic could not be created.
+    #[error("topic {topic} could not be created: {code}")]
+    CreateTopic {
+        /// The topic name.
+        topic: String,
+        /// The broker's error code.
+        code: RDKafkaErrorCode,
+    },
+}
+
+/// Properties that make the pipeline's delivery promise hold; applied after the operator's
+/// extras so they cannot be switched off by accident.
+const PRODUCER_INVARIANTS: [(&str, &str); 2] = [("acks", "all"), ("enable.idempotence", "true")];
+const CONSUMER_INVARIANTS: [(&str, &str); 1] = [("enable.auto.offset.store", "false")];
+
+fn base(config: &KafkaConfig, stage: &str) -> ClientConfig {
+    let mut client = ClientConfig::new();
+    client
+        .set("bootstrap.servers", &config.brokers)
+        .set("client.id", format!("{}-{stage}", config.client_id))
+        .set("socket.keepalive.enable", "true");
+    client
+}
+
+fn apply_extras(client: &mut ClientConfig, config: &KafkaConfig, invariants: &[(&str, &str)]) {
+    for (key, value) in &config.client_properties {
+        client.set(key, value);
+    }
+    for (key, value) in invariants {
+        client.set(*key, *value);
+    }
+}
+
+/// Producer settings: idempotent, `acks=all`, small linger for batching, lz4 compression.
+pub fn producer_config(config: &KafkaConfig, stage: &str) -> ClientConfig {
+    let mut client = base(config, stage);
+    client
+        .set("message.timeout.ms", config.message_timeout_ms.to_string())
+        .set("linger.ms", "5")
+        .set("compression.type", "lz4")
+        .set("queue.buffering.max.messages", "100000");
+    apply_extras(&mut client, config, &PRODUCER_INVARIANTS);
+    client
+}
+
+/// Consumer settings for a group: auto commit of *stored* offsets only, earliest reset so a
+/// new group never skips records.
+pub fn consumer_config(config: &KafkaConfig, stage: &str, group_id: &str) -> ClientConfig {
+    let mut client = base(config, stage);
+    client
+        .set("group.id", group_id)
+        .set("enable.auto.commit", "true")
+        .set("auto.commit.interval.ms", "1000")
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", "45000")
+        .set("enable.partition.eof", "false");
+    apply_extras(&mut client, config, &CONSUMER_INVARIANTS);
+    client
+}
+
+/// Builds an idempotent producer.
+pub fn producer(config: &KafkaConfig, stage: &str) -> Result<FutureProducer, KafkaSetupError> {
+    producer_config(config, stage)
+        .create()
+        .map_err(|source| KafkaSetupError::Client { role: "producer", source })
+}
+
+/// Builds a consumer in `group_id` and subscribes it to `topics`.
+pub fn consumer(
+    config: &KafkaConfig,
+    stage: &str,
+    group_id: &str,
+    topics: &[&str],
+) -> Result<StreamConsumer, KafkaSetupError> {
+    let consumer: StreamConsumer = consumer_config(config, stage, group_id)
+        .create()
+        .map_err(|source| KafkaSetupError::Client { role: "consumer", source })?;
+    consumer
+        .subscribe(topics)
+        .map_err(|source| KafkaSetupError::Client { role: "consumer", source })?;
+    Ok(consumer)
+}
+
+/// Builds an admin client.
+pub fn admin(
+    config: &KafkaConfig,
+    stage: &str,
+) -> Result<AdminClient<DefaultClientContext>, KafkaSetupError> {
+    let mut client = base(config, stage);
+    apply_extras(&mut client, config, &[]);
+    client.create().map_err(|source| KafkaSetupError::Client { role: "admin", source })
+}
+
+/// What `ensure_topics` found or did for one topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TopicOutcome {
+    /// The topic did not exist and was created as specified.
+    Created,
+    /// The topic exists with the specified partition count.
+    Exists,
+    /// The topic exists with another partition count. Not changed: lowering is impossible and
+    /// raising moves keys between partitions, which breaks per-user ordering; an operator
+    /// decides that.
+    PartitionsDiffer {
+        /// Partitions the topic has.
+        actual: i32,
+        /// Partitions the configuration asks for.
+        wanted: i32,
+    },
+}
+
+/// Creates every topic in `specs` that does not exist yet; safe to run any number of times.
+/// Returns one outcome per spec, in order.
+pub async fn ensure_topics(
+    admin: &AdminClient<DefaultClientContext>,
+    specs: &[TopicSpec],
+    replication_factor: i16,
+    timeout: Duration,
+) -> Result<Vec<(String, TopicOutcome)>, KafkaSetupError> {
+    let new_topics: Vec<NewTopic<'_>> = specs
+        .iter()
+        .map(|spec| {
+            let mut topic = NewTopic::new(
+                &spec.name,
+                spec.partitions,
+                TopicReplication::Fixed(i32::from(replication_factor)),
+            );
+            for (key, value) in &spec.config {
+                topic = topic.set(key, value);
+            }
+            topic
+        })
+        .collect();
+    let options = AdminOptions::new().operation_timeout(Some(timeout)).request_timeout(Some(timeout));
+    let results = admin.create_topics(&new_topics, &options).await.map_err(KafkaSetupError::Admin)?;
+
+    let mut outcomes = Vec::with_capacity(specs.len());
+    for (spec, result) in specs.iter().zip(results) {
+        let outcome = match result {
+            Ok(_) => TopicOutcome::Created,
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {
+                let actual = partition_count(admin, &spec.name, timeout)?;
+                if actual == spec.partitions {
+                    TopicOutcome::Exists
+                } else {
+                    TopicOutcome::PartitionsDiffer { actual, wanted: spec.partitions }
+                }
+            }
+            Err((topic, code)) => return Err(KafkaSetupError::CreateTopic { topic, code }),
+        };
+        outcomes.push((spec.name.clone(), outcome));
+    }
+    Ok(outcomes)
+}
+
+/// Number of partitions `topic` has, from a metadata request.
+pub fn partition_count(
+    admin: &AdminClient<DefaultClientContext>,
+    topic: &str,
+    timeout: Duration,
+) -> Result<i32, KafkaSetupError> {
+    let metadata =
+        admin.inner().fetch_metadata(Some(topic), timeout).map_err(KafkaSetupError::Admin)?;
+    let count = metadata
+        .topics()
+        .iter()
+        .find(|t| t.name() == topic)
+        .map_or(0, |t| t.partitions().len());
+    Ok(i32::try_from(count).unwrap_or(i32::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invariants_survive_operator_overrides() {
+        let mut config = KafkaConfig::default();
+        config.client_properties.insert("acks".into(), "1".into());
+        config.client_properties.insert("enable.auto.offset.store".into(), "true".into());
+        config.client_properties.insert("linger.ms".into(), "50".into());
+
+        let producer = producer_config(&config, "test");
+        assert_eq!(producer.get("acks"), Some("all"));
+        assert_eq!(producer.get("enable.idempotence"), Some("true"));
+        assert_eq!(producer.get("linger.ms"), Some("50"), "non-invariant extras still apply");
+
+        let consumer = consumer_config(&config, "test", "g");
+        assert_eq!(consumer.get("enable.auto.offset.store"), Some("false"));
+        assert_eq!(consumer.get("group.id"), Some("g"));
+        assert_eq!(consumer.get("client.id"), Some("notify-test"));
+    }
+}

@@ -1,0 +1,73 @@
+//! The `notify` binary: parses the command line and configuration, sets up telemetry, runs one
+//! stage or operator command, and drains on shutdown. All logic lives in the library crates.
+
+mod admin;
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {}", describe(&err));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes on one line, skipping a cause whose text an outer message already
+/// includes (library errors often embed their source).
+fn describe(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let part = cause.to_string();
+        if !text.contains(&part) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&part);
+        }
+    }
+    text
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = notify_common::Config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Config => admin::print_config(&config),
+        Command::Ingest | Command::Router | Command::Dispatch { .. } => {
+            anyhow::bail!("the {} stage is not built yet", cli.command.name())
+        }
+        Command::Migrate => {
+            init_tool_telemetry(&config)?;
+            admin::migrate(&config).await
+        }
+        Command::Topics { action } => {
+            init_tool_telemetry(&config)?;
+            admin::topics(&config, action).await
+        }
+        Command::Check => {
+            init_tool_telemetry(&config)?;
+            admin::check(&config).await
+        }
+    }
+}
+
+/// Logging for one-shot operator commands: they must not hold the stages' metrics port.
+fn init_tool_telemetry(config: &notify_common::Config) -> anyhow::Result<()> {
+    let telemetry = notify_common::config::TelemetryConfig { metrics_addr: None, ..config.telemetry.clone() };
+    Ok(notify_common::telemetry::init(&telemetry)?)
+}

@@ -1,0 +1,9 @@
+//! ScyllaDB / Cassandra access for the pipeline: connecting ([`session`]) and the versioned
+//! schema ([`migrate`]). Only CQL that both ScyllaDB and Apache Cassandra 5 accept is used,
+//! and every data statement is prepared.
+
+pub mod migrate;
+pub mod session;
+
+pub use migrate::{migrate, Migration, MigrationReport, MIGRATIONS};
+pub use session::{connect, StoreError};

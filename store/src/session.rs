@@ -1,0 +1,64 @@
+//! Building a driver session from configuration.
+
+use std::time::Duration;
+
+use notify_common::config::StoreConfig;
+use scylla::client::execution_profile::ExecutionProfile;
+use scylla::client::session::Session;
+use scylla::client::session_builder::SessionBuilder;
+use scylla::errors::{ExecutionError, NewSessionError, PrepareError, SchemaAgreementError};
+
+/// Why a database operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No contact point answered.
+    #[error("cannot connect to the database at {nodes}: {source}")]
+    Connect {
+        /// The configured contact points.
+        nodes: String,
+        /// The driver's error.
+        source: NewSessionError,
+    },
+    /// A statement failed to prepare.
+    #[error("statement failed to prepare: {0}")]
+    Prepare(#[from] PrepareError),
+    /// A statement failed to execute.
+    #[error("statement failed: {0}")]
+    Execute(#[from] ExecutionError),
+    /// A result did not have the expected shape.
+    #[error("unexpected result: {0}")]
+    Result(String),
+    /// Nodes did not agree on the schema after a change.
+    #[error("schema agreement not reached: {0}")]
+    SchemaAgreement(#[from] SchemaAgreementError),
+    /// The configuration cannot be used (for example a keyspace name that is not an identifier).
+    #[error("invalid store configuration: {0}")]
+    Config(String),
+    /// An applied migration no longer matches the one in this binary.
+    #[error("migration {version} ({name}) was applied with checksum {applied} but this binary has {expected}; migrations must never change once released")]
+    MigrationChanged {
+        /// The migration version.
+        version: i32,
+        /// Its name.
+        name: &'static str,
+        /// Checksum recorded in the database.
+        applied: String,
+        /// Checksum of the migration in this binary.
+        expected: String,
+    },
+}
+
+/// Connects to the cluster named in `config`. The session is not bound to a keyspace; every
+/// statement names its keyspace so one session can serve tests with their own keyspaces.
+pub async fn connect(config: &StoreConfig) -> Result<Session, StoreError> {
+    let profile = ExecutionProfile::builder()
+        .request_timeout(Some(Duration::from_millis(config.request_timeout_ms)))
+        .build();
+    SessionBuilder::new()
+        .known_nodes(&config.nodes)
+        .connection_timeout(Duration::from_secs(5))
+        .default_execution_profile_handle(profile.into_handle())
+        .build()
+        .await
+        .map_err(|source| StoreError::Connect { nodes: config.nodes.join(","), source })
+}
