@@ -20,7 +20,9 @@ pub const ENV_PREFIX: &str = "NOTIFY_";
 /// `NOTIFY_<SECTION>__<KEY>` variables. Other `NOTIFY_*` variables (`NOTIFY_CONFIG`, the stack
 /// script's settings) are not configuration keys and are left alone.
 fn env_overrides() -> Env {
-    Env::prefixed(ENV_PREFIX).filter(|key| key.as_str().contains("__")).split("__")
+    Env::prefixed(ENV_PREFIX)
+        .filter(|key| key.as_str().contains("__"))
+        .split("__")
 }
 
 /// Why a configuration could not be used.
@@ -111,7 +113,13 @@ pub struct TopicPartitions {
 
 impl Default for TopicPartitions {
     fn default() -> Self {
-        Self { requests: 12, deliveries: 12, retry: 6, status: 6, dlq: 3 }
+        Self {
+            requests: 12,
+            deliveries: 12,
+            retry: 6,
+            status: 6,
+            dlq: 3,
+        }
     }
 }
 
@@ -189,7 +197,9 @@ pub struct ShutdownConfig {
 
 impl Default for ShutdownConfig {
     fn default() -> Self {
-        Self { grace_period_ms: 30_000 }
+        Self {
+            grace_period_ms: 30_000,
+        }
     }
 }
 
@@ -218,26 +228,44 @@ impl Config {
     /// Checks ranges and relations that serde cannot express.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |field, reason: &str| {
-            Err(ConfigError::Invalid { field, reason: reason.to_owned() })
+            Err(ConfigError::Invalid {
+                field,
+                reason: reason.to_owned(),
+            })
         };
         let k = &self.kafka;
         if k.brokers.trim().is_empty() {
             return invalid("kafka.brokers", "must name at least one broker");
         }
         if k.topic_prefix.is_empty()
-            || !k.topic_prefix.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+            || !k
+                .topic_prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
         {
-            return invalid("kafka.topic_prefix", "must be non-empty and use only [a-zA-Z0-9._-]");
+            return invalid(
+                "kafka.topic_prefix",
+                "must be non-empty and use only [a-zA-Z0-9._-]",
+            );
         }
         if k.replication_factor < 1 {
             return invalid("kafka.replication_factor", "must be at least 1");
         }
         let p = &k.partitions;
-        if [p.requests, p.deliveries, p.retry, p.status, p.dlq].iter().any(|n| *n < 1) {
-            return invalid("kafka.partitions", "every partition count must be at least 1");
+        if [p.requests, p.deliveries, p.retry, p.status, p.dlq]
+            .iter()
+            .any(|n| *n < 1)
+        {
+            return invalid(
+                "kafka.partitions",
+                "every partition count must be at least 1",
+            );
         }
         if k.message_timeout_ms == 0 || k.request_timeout_ms == 0 {
-            return invalid("kafka", "message_timeout_ms and request_timeout_ms must be positive");
+            return invalid(
+                "kafka",
+                "message_timeout_ms and request_timeout_ms must be positive",
+            );
         }
         let s = &self.store;
         if s.nodes.is_empty() {
@@ -250,7 +278,10 @@ impl Config {
             );
         }
         if s.max_in_flight == 0 || s.request_timeout_ms == 0 {
-            return invalid("store", "max_in_flight and request_timeout_ms must be positive");
+            return invalid(
+                "store",
+                "max_in_flight and request_timeout_ms must be positive",
+            );
         }
         if self.shutdown.grace_period_ms == 0 {
             return invalid("shutdown.grace_period_ms", "must be positive");
@@ -269,6 +300,7 @@ pub fn is_cql_identifier(name: &str) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail fixes the closure's error type
 mod tests {
     use super::*;
     use figment::Jail;
@@ -328,11 +360,23 @@ mod tests {
     fn relations_are_validated() {
         let mut config = Config::default();
         config.kafka.partitions.status = 0;
-        assert!(matches!(config.validate(), Err(ConfigError::Invalid { field: "kafka.partitions", .. })));
+        assert!(matches!(
+            config.validate(),
+            Err(ConfigError::Invalid {
+                field: "kafka.partitions",
+                ..
+            })
+        ));
 
         let mut config = Config::default();
         config.store.keyspace = "Notify; DROP".into();
-        assert!(matches!(config.validate(), Err(ConfigError::Invalid { field: "store.keyspace", .. })));
+        assert!(matches!(
+            config.validate(),
+            Err(ConfigError::Invalid {
+                field: "store.keyspace",
+                ..
+            })
+        ));
     }
 
     #[test]

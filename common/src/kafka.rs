@@ -96,7 +96,10 @@ pub fn consumer_config(config: &KafkaConfig, stage: &str, group_id: &str) -> Cli
 pub fn producer(config: &KafkaConfig, stage: &str) -> Result<FutureProducer, KafkaSetupError> {
     producer_config(config, stage)
         .create()
-        .map_err(|source| KafkaSetupError::Client { role: "producer", source })
+        .map_err(|source| KafkaSetupError::Client {
+            role: "producer",
+            source,
+        })
 }
 
 /// Builds a consumer in `group_id` and subscribes it to `topics`.
@@ -106,12 +109,19 @@ pub fn consumer(
     group_id: &str,
     topics: &[&str],
 ) -> Result<StreamConsumer, KafkaSetupError> {
-    let consumer: StreamConsumer = consumer_config(config, stage, group_id)
-        .create()
-        .map_err(|source| KafkaSetupError::Client { role: "consumer", source })?;
+    let consumer: StreamConsumer =
+        consumer_config(config, stage, group_id)
+            .create()
+            .map_err(|source| KafkaSetupError::Client {
+                role: "consumer",
+                source,
+            })?;
     consumer
         .subscribe(topics)
-        .map_err(|source| KafkaSetupError::Client { role: "consumer", source })?;
+        .map_err(|source| KafkaSetupError::Client {
+            role: "consumer",
+            source,
+        })?;
     Ok(consumer)
 }
 
@@ -122,7 +132,10 @@ pub fn admin(
 ) -> Result<AdminClient<DefaultClientContext>, KafkaSetupError> {
     let mut client = base(config, stage);
     apply_extras(&mut client, config, &[]);
-    client.create().map_err(|source| KafkaSetupError::Client { role: "admin", source })
+    client.create().map_err(|source| KafkaSetupError::Client {
+        role: "admin",
+        source,
+    })
 }
 
 /// What `ensure_topics` found or did for one topic.
@@ -165,8 +178,13 @@ pub async fn ensure_topics(
             topic
         })
         .collect();
-    let options = AdminOptions::new().operation_timeout(Some(timeout)).request_timeout(Some(timeout));
-    let results = admin.create_topics(&new_topics, &options).await.map_err(KafkaSetupError::Admin)?;
+    let options = AdminOptions::new()
+        .operation_timeout(Some(timeout))
+        .request_timeout(Some(timeout));
+    let results = admin
+        .create_topics(&new_topics, &options)
+        .await
+        .map_err(KafkaSetupError::Admin)?;
 
     let mut outcomes = Vec::with_capacity(specs.len());
     for (spec, result) in specs.iter().zip(results) {
@@ -177,7 +195,10 @@ pub async fn ensure_topics(
                 if actual == spec.partitions {
                     TopicOutcome::Exists
                 } else {
-                    TopicOutcome::PartitionsDiffer { actual, wanted: spec.partitions }
+                    TopicOutcome::PartitionsDiffer {
+                        actual,
+                        wanted: spec.partitions,
+                    }
                 }
             }
             Err((topic, code)) => return Err(KafkaSetupError::CreateTopic { topic, code }),
@@ -193,8 +214,10 @@ pub fn partition_count(
     topic: &str,
     timeout: Duration,
 ) -> Result<i32, KafkaSetupError> {
-    let metadata =
-        admin.inner().fetch_metadata(Some(topic), timeout).map_err(KafkaSetupError::Admin)?;
+    let metadata = admin
+        .inner()
+        .fetch_metadata(Some(topic), timeout)
+        .map_err(KafkaSetupError::Admin)?;
     let count = metadata
         .topics()
         .iter()
@@ -211,13 +234,21 @@ mod tests {
     fn invariants_survive_operator_overrides() {
         let mut config = KafkaConfig::default();
         config.client_properties.insert("acks".into(), "1".into());
-        config.client_properties.insert("enable.auto.offset.store".into(), "true".into());
-        config.client_properties.insert("linger.ms".into(), "50".into());
+        config
+            .client_properties
+            .insert("enable.auto.offset.store".into(), "true".into());
+        config
+            .client_properties
+            .insert("linger.ms".into(), "50".into());
 
         let producer = producer_config(&config, "test");
         assert_eq!(producer.get("acks"), Some("all"));
         assert_eq!(producer.get("enable.idempotence"), Some("true"));
-        assert_eq!(producer.get("linger.ms"), Some("50"), "non-invariant extras still apply");
+        assert_eq!(
+            producer.get("linger.ms"),
+            Some("50"),
+            "non-invariant extras still apply"
+        );
 
         let consumer = consumer_config(&config, "test", "g");
         assert_eq!(consumer.get("enable.auto.offset.store"), Some("false"));

@@ -133,6 +133,9 @@ mod tests {
             Ok::<(), String>(())
         });
         shutdown.cancel();
-        assert_eq!(shutdown.drain(Duration::from_secs(1)).await, Drained::TimedOut);
+        assert_eq!(
+            shutdown.drain(Duration::from_secs(1)).await,
+            Drained::TimedOut
+        );
     }
 }

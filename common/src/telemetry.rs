@@ -35,9 +35,13 @@ pub fn init(config: &TelemetryConfig) -> Result<(), TelemetryError> {
         Ok(from_env) if !from_env.is_empty() => from_env,
         _ => config.log_filter.clone(),
     };
-    let env_filter = EnvFilter::try_new(&filter)
-        .map_err(|err| TelemetryError::Filter { filter, reason: err.to_string() })?;
-    let builder = tracing_subscriber::fmt().with_env_filter(env_filter).with_writer(std::io::stderr);
+    let env_filter = EnvFilter::try_new(&filter).map_err(|err| TelemetryError::Filter {
+        filter,
+        reason: err.to_string(),
+    })?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(env_filter)
+        .with_writer(std::io::stderr);
     let installed = match config.log_format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),

@@ -33,7 +33,9 @@ pub struct Topics {
 impl Topics {
     /// Topic names under `prefix` (normally `notify`).
     pub fn new(prefix: impl Into<String>) -> Self {
-        Self { prefix: prefix.into() }
+        Self {
+            prefix: prefix.into(),
+        }
     }
 
     /// Incoming notification requests, keyed `tenant:user`.
@@ -82,8 +84,16 @@ pub fn layout(config: &KafkaConfig) -> Vec<TopicSpec> {
         partitions: p.retry,
         config: retention(7),
     }));
-    specs.push(TopicSpec { name: topics.status(), partitions: p.status, config: retention(7) });
-    specs.push(TopicSpec { name: topics.dlq(), partitions: p.dlq, config: retention(30) });
+    specs.push(TopicSpec {
+        name: topics.status(),
+        partitions: p.status,
+        config: retention(7),
+    });
+    specs.push(TopicSpec {
+        name: topics.dlq(),
+        partitions: p.dlq,
+        config: retention(30),
+    });
     specs
 }
 
@@ -93,7 +103,10 @@ mod tests {
 
     #[test]
     fn layout_names_every_topic_once_with_configured_partitions() {
-        let mut config = KafkaConfig { topic_prefix: "t1".into(), ..KafkaConfig::default() };
+        let mut config = KafkaConfig {
+            topic_prefix: "t1".into(),
+            ..KafkaConfig::default()
+        };
         config.partitions.deliveries = 7;
         let specs = layout(&config);
         assert_eq!(specs.len(), 1 + CHANNELS.len() + RETRY_TIERS.len() + 2);
@@ -101,7 +114,10 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), specs.len(), "duplicate topic names");
-        let apns = specs.iter().find(|s| s.name == "t1.deliveries.apns").expect("apns topic");
+        let apns = specs
+            .iter()
+            .find(|s| s.name == "t1.deliveries.apns")
+            .expect("apns topic");
         assert_eq!(apns.partitions, 7);
         assert!(specs.iter().all(|s| s.name.starts_with("t1.")));
     }

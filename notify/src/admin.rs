@@ -28,7 +28,8 @@ pub async fn topics(config: &Config, action: TopicsAction) -> anyhow::Result<()>
     match action {
         TopicsAction::Create => {
             let outcomes =
-                kafka::ensure_topics(&admin, &specs, config.kafka.replication_factor, timeout).await?;
+                kafka::ensure_topics(&admin, &specs, config.kafka.replication_factor, timeout)
+                    .await?;
             for (topic, outcome) in outcomes {
                 match outcome {
                     TopicOutcome::Created => println!("created  {topic}"),
@@ -43,7 +44,11 @@ pub async fn topics(config: &Config, action: TopicsAction) -> anyhow::Result<()>
         TopicsAction::List => {
             for spec in specs {
                 let actual = kafka::partition_count(&admin, &spec.name, timeout)?;
-                let state = if actual == 0 { "missing".to_owned() } else { format!("{actual} partitions") };
+                let state = if actual == 0 {
+                    "missing".to_owned()
+                } else {
+                    format!("{actual} partitions")
+                };
                 println!("{:<32} {state} (configured {})", spec.name, spec.partitions);
             }
         }
@@ -59,7 +64,11 @@ pub async fn check(config: &Config) -> anyhow::Result<()> {
     let metadata = consumer
         .fetch_metadata(None, timeout)
         .with_context(|| format!("kafka at {} does not answer", config.kafka.brokers))?;
-    println!("kafka     ok: {} broker(s), {} topic(s)", metadata.brokers().len(), metadata.topics().len());
+    println!(
+        "kafka     ok: {} broker(s), {} topic(s)",
+        metadata.brokers().len(),
+        metadata.topics().len()
+    );
 
     let session = notify_store::connect(&config.store).await?;
     let (version,): (String,) = session
@@ -75,6 +84,9 @@ pub async fn check(config: &Config) -> anyhow::Result<()> {
 }
 
 pub fn print_config(config: &Config) -> anyhow::Result<()> {
-    print!("{}", toml::to_string_pretty(config).context("configuration as toml")?);
+    print!(
+        "{}",
+        toml::to_string_pretty(config).context("configuration as toml")?
+    );
     Ok(())
 }

@@ -12,7 +12,10 @@ use crate::cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");
@@ -68,6 +71,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// Logging for one-shot operator commands: they must not hold the stages' metrics port.
 fn init_tool_telemetry(config: &notify_common::Config) -> anyhow::Result<()> {
-    let telemetry = notify_common::config::TelemetryConfig { metrics_addr: None, ..config.telemetry.clone() };
+    let telemetry = notify_common::config::TelemetryConfig {
+        metrics_addr: None,
+        ..config.telemetry.clone()
+    };
     Ok(notify_common::telemetry::init(&telemetry)?)
 }

@@ -51,7 +51,10 @@ impl Migration {
 
     /// Hex SHA-256 of the migration text.
     pub fn checksum(&self) -> String {
-        Sha256::digest(self.cql.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+        Sha256::digest(self.cql.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 }
 
@@ -67,15 +70,24 @@ pub struct MigrationReport {
 impl MigrationReport {
     /// The newest version now in the database.
     pub fn current_version(&self) -> Option<i32> {
-        self.applied.iter().chain(&self.already_applied).copied().max()
+        self.applied
+            .iter()
+            .chain(&self.already_applied)
+            .copied()
+            .max()
     }
 }
 
 /// Creates the keyspace if needed and applies every migration not yet recorded.
-pub async fn migrate(session: &Session, config: &StoreConfig) -> Result<MigrationReport, StoreError> {
+pub async fn migrate(
+    session: &Session,
+    config: &StoreConfig,
+) -> Result<MigrationReport, StoreError> {
     let keyspace = config.keyspace.as_str();
     if !is_cql_identifier(keyspace) {
-        return Err(StoreError::Config(format!("keyspace {keyspace:?} is not a plain identifier")));
+        return Err(StoreError::Config(format!(
+            "keyspace {keyspace:?} is not a plain identifier"
+        )));
     }
     // DDL cannot bind parameters; keyspace and replication come from validated configuration.
     session
@@ -121,21 +133,34 @@ pub async fn migrate(session: &Session, config: &StoreConfig) -> Result<Migratio
             report.already_applied.push(migration.version);
             continue;
         }
-        tracing::info!(keyspace, version = migration.version, name = migration.name, "applying migration");
+        tracing::info!(
+            keyspace,
+            version = migration.version,
+            name = migration.name,
+            "applying migration"
+        );
         for statement in migration.statements(keyspace) {
             session.query_unpaged(statement, ()).await?;
         }
         session.await_schema_agreement().await?;
-        session.execute_unpaged(&record, (migration.version, migration.name, &expected)).await?;
+        session
+            .execute_unpaged(&record, (migration.version, migration.name, &expected))
+            .await?;
         report.applied.push(migration.version);
     }
     Ok(report)
 }
 
 /// Versions and checksums recorded in `<keyspace>.schema_migrations`.
-pub async fn applied_versions(session: &Session, keyspace: &str) -> Result<Vec<(i32, String)>, StoreError> {
+pub async fn applied_versions(
+    session: &Session,
+    keyspace: &str,
+) -> Result<Vec<(i32, String)>, StoreError> {
     let result = session
-        .query_unpaged(format!("SELECT version, checksum FROM {keyspace}.schema_migrations"), ())
+        .query_unpaged(
+            format!("SELECT version, checksum FROM {keyspace}.schema_migrations"),
+            (),
+        )
         .await?
         .into_rows_result()
         .map_err(|err| StoreError::Result(err.to_string()))?;
@@ -167,8 +192,14 @@ mod tests {
             let statements = migration.statements("ks_test");
             assert!(!statements.is_empty());
             for statement in &statements {
-                assert!(statement.contains("IF NOT EXISTS"), "not idempotent: {statement}");
-                assert!(statement.contains("ks_test."), "keyspace not substituted: {statement}");
+                assert!(
+                    statement.contains("IF NOT EXISTS"),
+                    "not idempotent: {statement}"
+                );
+                assert!(
+                    statement.contains("ks_test."),
+                    "keyspace not substituted: {statement}"
+                );
                 assert!(!statement.contains("{keyspace}"));
                 assert!(!statement.contains("--"), "comment left in: {statement}");
             }
@@ -183,17 +214,35 @@ mod tests {
             .filter_map(|s| s.split_whitespace().nth(5).map(str::to_owned))
             .collect();
         for table in [
-            "k.tenants", "k.apps", "k.users", "k.devices", "k.preferences", "k.categories",
-            "k.templates", "k.notification_log", "k.idempotency_keys", "k.schedule",
+            "k.tenants",
+            "k.apps",
+            "k.users",
+            "k.devices",
+            "k.preferences",
+            "k.categories",
+            "k.templates",
+            "k.notification_log",
+            "k.idempotency_keys",
+            "k.schedule",
         ] {
-            assert!(tables.iter().any(|t| t == table), "missing {table} in {tables:?}");
+            assert!(
+                tables.iter().any(|t| t == table),
+                "missing {table} in {tables:?}"
+            );
         }
     }
 
     #[test]
     fn checksum_changes_with_the_text() {
-        let a = Migration { version: 1, name: "a", cql: "CREATE TABLE IF NOT EXISTS {keyspace}.x (a int PRIMARY KEY)" };
-        let b = Migration { cql: "CREATE TABLE IF NOT EXISTS {keyspace}.x (a bigint PRIMARY KEY)", ..a };
+        let a = Migration {
+            version: 1,
+            name: "a",
+            cql: "CREATE TABLE IF NOT EXISTS {keyspace}.x (a int PRIMARY KEY)",
+        };
+        let b = Migration {
+            cql: "CREATE TABLE IF NOT EXISTS {keyspace}.x (a bigint PRIMARY KEY)",
+            ..a
+        };
         assert_ne!(a.checksum(), b.checksum());
         assert_eq!(a.checksum().len(), 64);
     }

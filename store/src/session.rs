@@ -60,5 +60,8 @@ pub async fn connect(config: &StoreConfig) -> Result<Session, StoreError> {
         .default_execution_profile_handle(profile.into_handle())
         .build()
         .await
-        .map_err(|source| StoreError::Connect { nodes: config.nodes.join(","), source })
+        .map_err(|source| StoreError::Connect {
+            nodes: config.nodes.join(","),
+            source,
+        })
 }

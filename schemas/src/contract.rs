@@ -1,0 +1,104 @@
+//! The embedded `.avsc` files and the [`Record`] trait tying each Rust type to its schema.
+//!
+//! Guarantees: each schema is the `.avsc` file compiled into the binary (`include_str!`), parsed
+//! and fingerprinted once per process, on first use. The files are checked by tests, so parsing
+//! them cannot fail in a build that passed them.
+//!
+//! Not guaranteed here: that the Rust types match the files; the `contract` tests check that.
+
+use std::sync::LazyLock;
+
+use apache_avro::rabin::Rabin;
+use apache_avro::Schema;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::records::{Delivery, DeliveryStatus, NotificationRequest};
+
+/// Namespace of every record of this contract version.
+pub const NAMESPACE: &str = "io.notify.v1";
+
+/// A top-level Avro record of the pipeline: a Rust type bound to its embedded schema.
+pub trait Record: Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// Full Avro name, e.g. `io.notify.v1.Delivery`.
+    const FULL_NAME: &'static str;
+
+    /// The `.avsc` text as shipped in `schemas/avro/`.
+    fn schema_json() -> &'static str;
+
+    /// The parsed schema, parsed once per process.
+    fn schema() -> &'static Schema;
+
+    /// CRC-64-AVRO (Rabin) fingerprint of the schema's parsing canonical form, as written in
+    /// single-object headers.
+    fn fingerprint() -> u64;
+}
+
+/// CRC-64-AVRO (Rabin) fingerprint of a schema's parsing canonical form.
+pub fn fingerprint(schema: &Schema) -> u64 {
+    let digest = schema.fingerprint::<Rabin>();
+    let mut bytes = [0u8; 8];
+    // Rabin's digest is always 8 bytes (the little-endian form of the fingerprint)
+    for (dst, src) in bytes.iter_mut().zip(digest.bytes.iter()) {
+        *dst = *src;
+    }
+    u64::from_le_bytes(bytes)
+}
+
+struct Embedded {
+    schema: Schema,
+    fingerprint: u64,
+}
+
+impl Embedded {
+    fn parse(json: &'static str) -> Self {
+        // The files are constants of this crate and `contract` tests parse each of them; an
+        // error here is a build that skipped its tests, not bad input.
+        let schema = Schema::parse_str(json).expect("embedded .avsc must parse");
+        let fingerprint = fingerprint(&schema);
+        Self {
+            schema,
+            fingerprint,
+        }
+    }
+}
+
+macro_rules! embed_record {
+    ($ty:ty, $name:literal, $file:literal) => {
+        impl Record for $ty {
+            const FULL_NAME: &'static str = $name;
+
+            fn schema_json() -> &'static str {
+                include_str!(concat!("../avro/", $file))
+            }
+
+            fn schema() -> &'static Schema {
+                &Self::embedded().schema
+            }
+
+            fn fingerprint() -> u64 {
+                Self::embedded().fingerprint
+            }
+        }
+
+        impl $ty {
+            fn embedded() -> &'static Embedded {
+                static EMBEDDED: LazyLock<Embedded> =
+                    LazyLock::new(|| Embedded::parse(<$ty as Record>::schema_json()));
+                &EMBEDDED
+            }
+        }
+    };
+}
+
+embed_record!(
+    NotificationRequest,
+    "io.notify.v1.NotificationRequest",
+    "notification_request.avsc"
+);
+embed_record!(Delivery, "io.notify.v1.Delivery", "delivery.avsc");
+embed_record!(
+    DeliveryStatus,
+    "io.notify.v1.DeliveryStatus",
+    "delivery_status.avsc"
+);
