@@ -34,16 +34,36 @@ pub trait Record: Serialize + DeserializeOwned + Send + Sync + 'static {
     fn fingerprint() -> u64;
 }
 
-/// CRC-64-AVRO (Rabin) fingerprint of a schema's parsing canonical form.
+/// CRC-64-AVRO (Rabin) fingerprint of a schema's parsing canonical form, as the Avro
+/// specification defines it, so other languages' writers (Java, fastavro, ...) and ours agree.
+///
+/// apache-avro 0.22 leaves an annotated primitive such as `{"type": "string", "logicalType":
+/// "uuid"}` as `{"type":"string"}` in its canonical form, where the specification's
+/// [PRIMITIVES] rule asks for plain `"string"`; that changes the fingerprint. The form is
+/// normalised here before hashing.
 pub fn fingerprint(schema: &Schema) -> u64 {
-    let digest = schema.fingerprint::<Rabin>();
+    use digest::Digest as _;
+    let digest = Rabin::digest(spec_canonical_form(schema).as_bytes());
     let mut bytes = [0u8; 8];
     // Rabin's digest is always 8 bytes (the little-endian form of the fingerprint)
-    for (dst, src) in bytes.iter_mut().zip(digest.bytes.iter()) {
+    for (dst, src) in bytes.iter_mut().zip(digest.iter()) {
         *dst = *src;
     }
     u64::from_le_bytes(bytes)
 }
+
+/// The parsing canonical form of the Avro specification (see [`fingerprint`]).
+pub fn spec_canonical_form(schema: &Schema) -> String {
+    // the canonical form has no whitespace, so an annotated primitive that lost its
+    // annotations is exactly `{"type":"<name>"}`
+    let mut form = schema.canonical_form();
+    for primitive in PRIMITIVES {
+        form = form.replace(&format!(r#"{{"type":"{primitive}"}}"#), &format!(r#""{primitive}""#));
+    }
+    form
+}
+
+const PRIMITIVES: [&str; 8] = ["null", "boolean", "int", "long", "float", "double", "bytes", "string"];
 
 struct Embedded {
     schema: Schema,
@@ -102,3 +122,26 @@ embed_record!(
     "io.notify.v1.DeliveryStatus",
     "delivery_status.avsc"
 );
+
+#[cfg(test)]
+mod fingerprint_tests {
+    use super::*;
+
+    /// Vector computed with fastavro 1.13 (`fastavro.schema.fingerprint(pcf, "CRC-64-AVRO")`),
+    /// an independent implementation of the specification.
+    #[test]
+    fn matches_an_independent_implementation_on_logical_types() {
+        let schema = Schema::parse_str(
+            r#"{"type":"record","name":"R","namespace":"t","fields":[
+                {"name":"id","type":{"type":"string","logicalType":"uuid"}},
+                {"name":"at","type":["null",{"type":"long","logicalType":"timestamp-millis"}],"default":null}]}"#,
+        )
+        .expect("schema");
+        assert_eq!(
+            spec_canonical_form(&schema),
+            r#"{"name":"t.R","type":"record","fields":[{"name":"id","type":"string"},{"name":"at","type":["null","long"]}]}"#
+        );
+        let hex: String = fingerprint(&schema).to_le_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, "d2c76c6d53347d10");
+    }
+}
