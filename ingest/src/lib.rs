@@ -1,4 +1,20 @@
 //! Ingest gateway: authenticates tenants, validates notification requests, writes them as Avro
-//! to `notify.requests` and answers only after Kafka acknowledged them; also serves the admin
-//! API (users, devices, preferences, templates). Not built yet: this crate reserves its place
-//! in the workspace until the ingest issue lands.
+//! to `notify.requests` (keyed `tenant:user`) and answers 202 only after Kafka acknowledged
+//! them; also serves the tenant-scoped admin API (users, devices, preferences, templates,
+//! categories), health endpoints and the OpenAPI document.
+
+pub mod auth;
+pub mod idempotency;
+pub mod metrics;
+pub mod openapi;
+pub mod problem;
+pub mod publish;
+pub mod ratelimit;
+pub mod routes;
+pub mod server;
+pub mod state;
+pub mod tenant;
+pub mod validate;
+
+pub use problem::{FieldError, Problem};
+pub use tenant::Tenant;

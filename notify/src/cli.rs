@@ -36,6 +36,26 @@ pub enum Command {
         #[command(subcommand)]
         action: TopicsAction,
     },
+    /// Manage tenants.
+    Tenants {
+        #[command(subcommand)]
+        action: TenantsAction,
+    },
+    /// Manage a tenant's apps (API credentials).
+    Apps {
+        #[command(subcommand)]
+        action: AppsAction,
+    },
+    /// Publish one notification straight to Kafka (the JSON of POST /v1/notifications), as a
+    /// producer service would without the HTTP gateway.
+    Produce {
+        /// Tenant the notification belongs to.
+        #[arg(long)]
+        tenant: String,
+        /// JSON file; standard input when omitted.
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
     /// Check that Kafka and the database answer; exits non-zero if either does not.
     Check,
     /// Print the effective configuration (defaults, file and environment merged) as TOML.
@@ -49,6 +69,46 @@ pub enum TopicsAction {
     Create,
     /// List the pipeline's topics with their partition counts.
     List,
+}
+
+/// Tenant administration.
+#[derive(Debug, Clone, Subcommand)]
+pub enum TenantsAction {
+    /// Create a tenant and print its id.
+    Create {
+        /// Display name.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+/// App (credential) administration.
+#[derive(Debug, Clone, Subcommand)]
+pub enum AppsAction {
+    /// Create an app and print its key and secret; the secret is shown only this once.
+    Create {
+        /// Tenant the app authenticates as.
+        #[arg(long)]
+        tenant: String,
+        /// Algorithm its bearer tokens are pinned to.
+        #[arg(long, value_enum)]
+        jwt_alg: Option<crate::tenants::JwtAlg>,
+        /// PEM file with the ES256 public key (with `--jwt-alg es256`).
+        #[arg(long)]
+        jwt_public_key: Option<PathBuf>,
+    },
+    /// Stop accepting an app's credentials.
+    Disable {
+        /// The app key.
+        #[arg(long)]
+        key: String,
+    },
+    /// Accept a disabled app's credentials again.
+    Enable {
+        /// The app key.
+        #[arg(long)]
+        key: String,
+    },
 }
 
 /// Delivery channels as command-line values.
@@ -70,6 +130,9 @@ impl Command {
             Command::Dispatch { .. } => "dispatch",
             Command::Migrate => "migrate",
             Command::Topics { .. } => "topics",
+            Command::Tenants { .. } => "tenants",
+            Command::Apps { .. } => "apps",
+            Command::Produce { .. } => "produce",
             Command::Check => "check",
             Command::Config => "config",
         }

@@ -3,12 +3,14 @@
 
 mod admin;
 mod cli;
+mod produce;
+mod tenants;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{AppsAction, Cli, Command, TenantsAction};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -51,8 +53,36 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = notify_common::Config::load(cli.config.as_deref())?;
     match cli.command {
         Command::Config => admin::print_config(&config),
-        Command::Ingest | Command::Router | Command::Dispatch { .. } => {
+        Command::Ingest => {
+            notify_common::telemetry::init(&config.telemetry)?;
+            let shutdown = notify_common::Shutdown::new();
+            let signals = shutdown.clone();
+            tokio::spawn(async move { signals.cancel_on_signal().await });
+            let served = notify_ingest::server::run(&config, shutdown.clone()).await;
+            shutdown.cancel();
+            shutdown.drain(std::time::Duration::from_millis(config.shutdown.grace_period_ms)).await;
+            Ok(served?)
+        }
+        Command::Router | Command::Dispatch { .. } => {
             anyhow::bail!("the {} stage is not built yet", cli.command.name())
+        }
+        Command::Tenants { action: TenantsAction::Create { name } } => {
+            init_tool_telemetry(&config)?;
+            tenants::create_tenant(&config, &name).await
+        }
+        Command::Apps { action } => {
+            init_tool_telemetry(&config)?;
+            match action {
+                AppsAction::Create { tenant, jwt_alg, jwt_public_key } => {
+                    tenants::create_app(&config, &tenant, jwt_alg, jwt_public_key.as_deref()).await
+                }
+                AppsAction::Disable { key } => tenants::set_app_disabled(&config, &key, true).await,
+                AppsAction::Enable { key } => tenants::set_app_disabled(&config, &key, false).await,
+            }
+        }
+        Command::Produce { tenant, file } => {
+            init_tool_telemetry(&config)?;
+            produce::produce(&config, &tenant, file.as_deref()).await
         }
         Command::Migrate => {
             init_tool_telemetry(&config)?;

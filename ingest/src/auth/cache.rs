@@ -1,0 +1,123 @@
+//! A short-lived memory of successful credential checks, so a client sending the same
+//! credentials on every request costs one hash and one map look-up instead of a database read
+//! and a signature check.
+//!
+//! Guarantees: entries are keyed by SHA-256 of the whole `Authorization` value, never by the
+//! credential itself, so the cache holds nothing a client could authenticate with; a hit means
+//! exactly that credential was verified less than the TTL ago. A cached bearer token is not
+//! accepted past its own `exp` (plus leeway). Only successes are cached.
+//!
+//! Not guaranteed: a disabled app keeps working from the cache until its entries expire (at most
+//! `ingest.auth_cache_ttl_ms`).
+
+use std::fmt;
+use std::time::Duration;
+
+use moka::future::Cache;
+use sha2::{Digest, Sha256};
+
+use crate::tenant::Tenant;
+
+/// Most credentials remembered at once; each entry is well under 200 bytes.
+const MAX_ENTRIES: u64 = 100_000;
+
+/// Separates these hashes from any other SHA-256 use of the same bytes.
+const KEY_DOMAIN: &[u8] = b"notify-auth-cache-v1\n";
+
+/// The cache key of a presented credential.
+pub(crate) type CacheKey = [u8; 32];
+
+#[derive(Clone)]
+struct Entry {
+    tenant: Tenant,
+    /// Unix seconds after which the credential is no longer valid (bearer tokens); `None` for
+    /// credentials without an expiry.
+    valid_until_s: Option<u64>,
+}
+
+/// Successful verifications of the last `ttl`; a TTL of zero disables caching.
+pub(crate) struct AuthCache {
+    entries: Option<Cache<CacheKey, Entry>>,
+}
+
+impl fmt::Debug for AuthCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthCache")
+            .field("enabled", &self.entries.is_some())
+            .field("entries", &self.entries.as_ref().map(Cache::entry_count))
+            .finish()
+    }
+}
+
+impl AuthCache {
+    pub(crate) fn new(ttl: Duration) -> Self {
+        let entries = (!ttl.is_zero()).then(|| {
+            Cache::builder()
+                .max_capacity(MAX_ENTRIES)
+                .time_to_live(ttl)
+                .build()
+        });
+        Self { entries }
+    }
+
+    /// The key under which the credential `authorization` (the header value) is remembered.
+    pub(crate) fn key(authorization: &str) -> CacheKey {
+        let mut hasher = Sha256::new();
+        hasher.update(KEY_DOMAIN);
+        hasher.update(authorization.as_bytes());
+        hasher.finalize().into()
+    }
+
+    /// The tenant this credential authenticated as, if it was verified recently and is still
+    /// valid at `now_s`.
+    pub(crate) async fn get(&self, key: &CacheKey, now_s: u64) -> Option<Tenant> {
+        let entry = self.entries.as_ref()?.get(key).await?;
+        match entry.valid_until_s {
+            Some(until) if now_s > until => None,
+            _ => Some(entry.tenant),
+        }
+    }
+
+    /// Remembers a successful verification.
+    pub(crate) async fn insert(&self, key: CacheKey, tenant: Tenant, valid_until_s: Option<u64>) {
+        if let Some(entries) = &self.entries {
+            entries
+                .insert(
+                    key,
+                    Entry {
+                        tenant,
+                        valid_until_s,
+                    },
+                )
+                .await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn remembers_until_the_credential_expires() {
+        let cache = AuthCache::new(Duration::from_secs(60));
+        let basic = AuthCache::key("Basic abc");
+        let bearer = AuthCache::key("Bearer xyz");
+        assert_ne!(basic, bearer);
+        assert_eq!(cache.get(&basic, 100).await, None);
+
+        cache.insert(basic, Tenant("t1".into()), None).await;
+        cache.insert(bearer, Tenant("t2".into()), Some(150)).await;
+        assert_eq!(cache.get(&basic, 10_000).await, Some(Tenant("t1".into())));
+        assert_eq!(cache.get(&bearer, 150).await, Some(Tenant("t2".into())));
+        assert_eq!(cache.get(&bearer, 151).await, None);
+    }
+
+    #[tokio::test]
+    async fn zero_ttl_disables_the_cache() {
+        let cache = AuthCache::new(Duration::ZERO);
+        let key = AuthCache::key("Basic abc");
+        cache.insert(key, Tenant("t1".into()), None).await;
+        assert_eq!(cache.get(&key, 0).await, None);
+    }
+}

@@ -1,0 +1,38 @@
+//! The axum middleware guarding every tenant route.
+//!
+//! Guarantees: a request reaches the handler only with a [`Tenant`] in its extensions, and
+//! without its `Authorization` header, so no handler or inner layer can log or forward the
+//! credential. Every request counts once in [`AUTH_TOTAL`].
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::Authenticator;
+
+/// Authentication attempts, label `outcome` = ok | unauthorized | unavailable | error.
+pub const AUTH_TOTAL: &str = "notify_ingest_auth_total";
+
+/// Authenticates the request or answers 401 / 503 / 500 as a problem document. Use with
+/// `axum::middleware::from_fn_with_state(auth, require_auth)`.
+pub async fn require_auth(
+    State(auth): State<Arc<Authenticator>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    match auth.authenticate(request.headers()).await {
+        Ok(tenant) => {
+            metrics::counter!(AUTH_TOTAL, "outcome" => "ok").increment(1);
+            request.headers_mut().remove(AUTHORIZATION);
+            request.extensions_mut().insert(tenant);
+            next.run(request).await
+        }
+        Err(err) => {
+            metrics::counter!(AUTH_TOTAL, "outcome" => err.outcome()).increment(1);
+            err.into_problem().into_response()
+        }
+    }
+}

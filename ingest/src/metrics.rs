@@ -1,0 +1,13 @@
+//! Metric names of the ingest gateway, declared once. Labels come from small fixed sets
+//! (route, outcome), never from ids.
+
+/// Notifications accepted (acknowledged by Kafka), label `route` = single | batch.
+pub const ACCEPTED_TOTAL: &str = "notify_ingest_accepted_total";
+/// Notifications rejected, label `reason` = validation | conflict | unavailable.
+pub const REJECTED_TOTAL: &str = "notify_ingest_rejected_total";
+/// Requests answered with an original event id because of a repeated idempotency key.
+pub const DUPLICATES_TOTAL: &str = "notify_ingest_idempotent_replays_total";
+/// Requests refused by the per-tenant rate limit.
+pub const RATE_LIMITED_TOTAL: &str = "notify_ingest_rate_limited_total";
+/// Time from handing a record to the producer to its delivery report.
+pub const PRODUCE_SECONDS: &str = "notify_ingest_produce_duration_seconds";

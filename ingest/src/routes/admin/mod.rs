@@ -1,0 +1,331 @@
+//! Tenant-scoped admin API over the directory: users, their devices and preferences,
+//! notification categories and templates.
+//!
+//! Guarantees: every handler takes the authenticated [`Tenant`] and passes it to the
+//! [`Directory`] as the scope of every read and write, so another tenant's object answers 404
+//! exactly like one that does not exist; a request without a tenant answers 401 before anything
+//! is read. Every input is checked before the directory is touched: bodies must fit their type
+//! exactly (unknown fields are refused), and every rule broken is reported at once as a 422
+//! whose field errors name JSON pointers into the body (`/phone`, `/variants/2/text`) or, for
+//! path and query parameters, the bare parameter name (`user_id`, `limit`, `cursor`).
+//!
+//! Not done here: authentication (the auth middleware inserts the [`Tenant`]), body size caps
+//! (a layer of the server), checking that categories named in preferences exist (an unknown
+//! category simply never matches), rendering templates (the router's job).
+
+mod categories;
+mod checks;
+mod devices;
+mod preferences;
+mod templates;
+mod users;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRef, FromRequestParts, Path, Query};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+use notify_store::directory::{
+    Channel, Directory, DirectoryError, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE,
+};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::problem::{FieldError, Problem};
+use crate::validate;
+
+pub use categories::{CategoryBody, CategoryPage, CategoryView};
+pub use devices::{DeviceList, DeviceRegistration, DeviceView, SubscriptionBody, SubscriptionKeys};
+pub use preferences::{PreferenceBody, PreferencesBody, PreferencesView};
+pub use templates::{TemplateBody, TemplateIdPage, TemplateView, VariantBody};
+pub use users::{QuietHoursBody, UserBody, UserPage, UserView};
+
+/// The admin routes, for any state the directory can be taken from. Mount them behind the auth
+/// middleware; without it every request answers 401.
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Arc<dyn Directory>: FromRef<S>,
+{
+    Router::new()
+        .route("/v1/users", get(users::list))
+        .route(
+            "/v1/users/{user_id}",
+            get(users::get).put(users::put).delete(users::delete),
+        )
+        .route(
+            "/v1/users/{user_id}/devices",
+            get(devices::list).post(devices::register),
+        )
+        .route(
+            "/v1/users/{user_id}/devices/{device_id}",
+            get(devices::get).delete(devices::delete),
+        )
+        .route(
+            "/v1/users/{user_id}/preferences",
+            get(preferences::get)
+                .put(preferences::put)
+                .delete(preferences::delete),
+        )
+        .route("/v1/templates", get(templates::list))
+        .route(
+            "/v1/templates/{template_id}",
+            get(templates::get)
+                .put(templates::put)
+                .delete(templates::delete),
+        )
+        .route("/v1/categories", get(categories::list))
+        .route(
+            "/v1/categories/{category_id}",
+            get(categories::get)
+                .put(categories::put)
+                .delete(categories::delete),
+        )
+}
+
+/// The OpenAPI description of the admin routes, merged into `/openapi.json`.
+#[derive(Debug, utoipa::OpenApi)]
+#[openapi(
+    paths(
+        users::get,
+        users::put,
+        users::delete,
+        users::list,
+        devices::list,
+        devices::register,
+        devices::get,
+        devices::delete,
+        preferences::get,
+        preferences::put,
+        preferences::delete,
+        templates::get,
+        templates::put,
+        templates::delete,
+        templates::list,
+        categories::get,
+        categories::put,
+        categories::delete,
+        categories::list,
+    ),
+    components(schemas(
+        ChannelName,
+        UserBody,
+        UserView,
+        UserPage,
+        QuietHoursBody,
+        DeviceRegistration,
+        SubscriptionBody,
+        SubscriptionKeys,
+        DeviceView,
+        DeviceList,
+        PreferenceBody,
+        PreferencesBody,
+        PreferencesView,
+        TemplateBody,
+        VariantBody,
+        TemplateView,
+        TemplateIdPage,
+        CategoryBody,
+        CategoryView,
+        CategoryPage,
+        Problem,
+        FieldError,
+    )),
+    tags(
+        (name = "users", description = "recipients, their devices and preferences"),
+        (name = "templates", description = "versioned content per locale and channel"),
+        (name = "categories", description = "kinds of notification users can opt out of"),
+    )
+)]
+pub struct AdminApi;
+
+/// A delivery channel as the API names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelName {
+    /// Apple push.
+    Apns,
+    /// Firebase push.
+    Fcm,
+    /// Browser push.
+    #[serde(rename = "webpush")]
+    WebPush,
+    /// Text message.
+    Sms,
+    /// Email.
+    Email,
+}
+
+impl From<ChannelName> for Channel {
+    fn from(name: ChannelName) -> Self {
+        match name {
+            ChannelName::Apns => Channel::Apns,
+            ChannelName::Fcm => Channel::Fcm,
+            ChannelName::WebPush => Channel::WebPush,
+            ChannelName::Sms => Channel::Sms,
+            ChannelName::Email => Channel::Email,
+        }
+    }
+}
+
+impl From<Channel> for ChannelName {
+    fn from(channel: Channel) -> Self {
+        match channel {
+            Channel::Apns => ChannelName::Apns,
+            Channel::Fcm => ChannelName::Fcm,
+            Channel::WebPush => ChannelName::WebPush,
+            Channel::Sms => ChannelName::Sms,
+            Channel::Email => ChannelName::Email,
+        }
+    }
+}
+
+/// The directory as handlers take it from the state.
+type Dir = axum::extract::State<Arc<dyn Directory>>;
+
+/// Path parameters whose rejection (bad percent-encoding) is a problem document too.
+#[derive(Debug)]
+pub(crate) struct PathParams<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for PathParams<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Send,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(value)| PathParams(value))
+            .map_err(|rejection| Problem::bad_request(rejection.body_text()))
+    }
+}
+
+/// Query parameters as text, checked by each handler so that every problem names its parameter
+/// and unknown parameters are refused like unknown body fields.
+#[derive(Debug)]
+pub(crate) struct QueryParams(pub BTreeMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<BTreeMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map(|Query(map)| QueryParams(map))
+            .map_err(|rejection| Problem::bad_request(rejection.body_text()))
+    }
+}
+
+impl QueryParams {
+    /// Field errors for parameters other than `allowed`.
+    fn unknown(&self, allowed: &[&str], errors: &mut Vec<FieldError>) {
+        for name in self.0.keys() {
+            if !allowed.contains(&name.as_str()) {
+                errors.push(FieldError::new(
+                    name.clone(),
+                    "is not a parameter of this request",
+                ));
+            }
+        }
+    }
+}
+
+/// `?cursor=&limit=` of a listing.
+#[derive(Debug)]
+struct Paging {
+    cursor: Option<String>,
+    limit: usize,
+}
+
+/// Longest cursor accepted; the directory's cursors are far shorter.
+const MAX_CURSOR_CHARS: usize = 1024;
+
+impl Paging {
+    fn from_query(query: &QueryParams) -> Result<Self, Problem> {
+        let mut errors = Vec::new();
+        query.unknown(&["cursor", "limit"], &mut errors);
+        let limit = match query.0.get("limit") {
+            None => DEFAULT_PAGE_SIZE,
+            Some(text) => match text.parse::<usize>() {
+                Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => n,
+                _ => {
+                    errors.push(FieldError::new(
+                        "limit",
+                        format!("must be a whole number from 1 to {MAX_PAGE_SIZE}"),
+                    ));
+                    DEFAULT_PAGE_SIZE
+                }
+            },
+        };
+        let cursor = query.0.get("cursor").cloned();
+        if let Some(cursor) = &cursor {
+            if cursor.is_empty() || cursor.len() > MAX_CURSOR_CHARS {
+                errors.push(FieldError::new(
+                    "cursor",
+                    "must be the `next` value of a previous page",
+                ));
+            }
+        }
+        if errors.is_empty() {
+            Ok(Self { cursor, limit })
+        } else {
+            Err(Problem::validation(errors))
+        }
+    }
+}
+
+/// The body of a request as one JSON value of type `T` (400 if it is not JSON, 422 if it does
+/// not fit `T`); a body over the size cap is a 413.
+fn parse_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, Problem> {
+    let bytes = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            // The cap belongs to a layer of the server; this handler does not know its value.
+            let mut problem = Problem::too_large(0);
+            problem.detail = Some("the body is larger than the server accepts".into());
+            problem
+        } else {
+            Problem::bad_request(rejection.body_text())
+        }
+    })?;
+    validate::parse_json(&bytes)
+}
+
+/// A path identifier (`user_id`, `template_id`, ...) checked by the shared identifier rule.
+fn check_id(name: &str, value: &str) -> Result<(), Problem> {
+    validate::fields::identifier(value)
+        .map_err(|message| Problem::validation(vec![FieldError::new(name, message)]))
+}
+
+/// The answer for a directory failure: 404 for what is missing, 422 for a bad cursor, 409 for
+/// limits and lost races, 503 while the database is unreachable, 500 otherwise (logged once).
+fn directory_problem(err: DirectoryError) -> Problem {
+    match err {
+        DirectoryError::NotFound { what } => Problem::not_found(what),
+        DirectoryError::InvalidCursor => Problem::validation(vec![FieldError::new(
+            "cursor",
+            "is not the `next` value of a previous page of this listing",
+        )]),
+        DirectoryError::TooMany { what, limit } => {
+            Problem::conflict(format!("at most {limit} {what} are allowed"))
+        }
+        DirectoryError::InvalidInput(message) => {
+            Problem::validation(vec![FieldError::new("", message)])
+        }
+        DirectoryError::Conflict(message) => Problem::conflict(message),
+        err if err.is_transient() => {
+            tracing::warn!(error = %err, "directory unavailable");
+            Problem::unavailable(1, "the directory is unavailable; retry shortly")
+        }
+        err => Problem::internal(&err),
+    }
+}

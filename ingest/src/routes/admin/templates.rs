@@ -1,0 +1,447 @@
+//! `/v1/templates[/{template_id}]`: versioned notification content.
+//!
+//! A `PUT` writes a new version holding every variant (locale x channel) of the template; the
+//! previous versions stay readable with `?version=`. Variables (`{{order_id}}`) are kept as
+//! text here and rendered by the router.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::http::StatusCode;
+use axum::Json;
+use notify_store::directory::{Channel, Template, TemplateVariant, MAX_TEMPLATE_VARIANTS};
+use serde::{Deserialize, Serialize};
+
+use super::checks::{self, record};
+use super::{
+    check_id, directory_problem, parse_body, ChannelName, Dir, Paging, PathParams, QueryParams,
+};
+use crate::problem::{FieldError, Problem};
+use crate::tenant::Tenant;
+use crate::validate::fields;
+
+/// Longest push title.
+const MAX_TITLE_BYTES: usize = 1024;
+/// Longest push body (an APNs payload is at most 4 KiB in all).
+const MAX_BODY_BYTES: usize = 4096;
+/// Longest email subject (RFC 5322 line length).
+const MAX_SUBJECT_BYTES: usize = 998;
+/// Longest email HTML.
+const MAX_HTML_BYTES: usize = 256 * 1024;
+/// Longest SMS text (before rendering; the router counts segments after).
+const MAX_SMS_TEXT_BYTES: usize = 4096;
+/// Longest plain-text email part.
+const MAX_EMAIL_TEXT_BYTES: usize = 64 * 1024;
+/// Most push data entries.
+const MAX_DATA_ENTRIES: usize = 64;
+/// Longest push data value.
+const MAX_DATA_VALUE_BYTES: usize = 1024;
+
+/// A new version of a template.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateBody {
+    /// Every variant of the version, 1 to 100, each locale x channel once.
+    pub variants: Vec<VariantBody>,
+}
+
+/// The content of one locale x channel. Push channels use `title`, `body` and `data`; SMS uses
+/// `text`; email uses `subject` and `html` and/or `text`. Fields a channel does not use are
+/// refused.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VariantBody {
+    /// BCP 47 locale (`en`, `ko-KR`).
+    pub locale: String,
+    /// Channel.
+    pub channel: ChannelName,
+    /// Push title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Push body (required for push).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// Email subject (required for email).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// Email HTML.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
+    /// SMS text (required for SMS), or the plain-text part of an email.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Custom push data.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub data: BTreeMap<String, String>,
+}
+
+/// One version of a template.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TemplateView {
+    /// The template id.
+    pub template_id: String,
+    /// The version, from 1.
+    pub version: u32,
+    /// When the version was written, Unix epoch milliseconds.
+    pub created_at_ms: i64,
+    /// Its variants in (locale, channel) order, filtered by `locale` and `channel` if given.
+    pub variants: Vec<VariantBody>,
+}
+
+/// One page of template ids.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TemplateIdPage {
+    /// Template ids in order.
+    pub items: Vec<String>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next: Option<String>,
+}
+
+fn variant_view(template: Template) -> VariantBody {
+    VariantBody {
+        locale: template.locale,
+        channel: template.channel.into(),
+        title: template.title,
+        body: template.body,
+        subject: template.subject,
+        html: template.html,
+        text: template.text,
+        data: template.data,
+    }
+}
+
+fn view(template_id: String, variants: Vec<Template>) -> TemplateView {
+    TemplateView {
+        template_id,
+        version: variants.first().map_or(0, |v| v.version),
+        created_at_ms: variants.first().map_or(0, |v| v.created_at_ms),
+        variants: variants.into_iter().map(variant_view).collect(),
+    }
+}
+
+/// Every rule one variant breaks, with pointers under `at` (`/variants/2`).
+fn check_variant(variant: &VariantBody, at: &str, errors: &mut Vec<FieldError>) {
+    record(
+        errors,
+        &format!("{at}/locale"),
+        fields::locale(&variant.locale),
+    );
+    let field = |name: &str| format!("{at}/{name}");
+    let mut forbid = |name: &str, present: bool, channel: &str| {
+        if present {
+            errors.push(FieldError::new(
+                field(name),
+                format!("is not used by the {channel} channel"),
+            ));
+        }
+    };
+    let channel: Channel = variant.channel.into();
+    match channel {
+        Channel::Apns | Channel::Fcm | Channel::WebPush => {
+            forbid("subject", variant.subject.is_some(), channel.as_str());
+            forbid("html", variant.html.is_some(), channel.as_str());
+            forbid("text", variant.text.is_some(), channel.as_str());
+            if let Some(title) = &variant.title {
+                record(
+                    errors,
+                    &field("title"),
+                    checks::text(title, MAX_TITLE_BYTES, false),
+                );
+            }
+            record(
+                errors,
+                &field("body"),
+                checks::required_text(variant.body.as_deref(), MAX_BODY_BYTES, true),
+            );
+            if variant.data.len() > MAX_DATA_ENTRIES {
+                errors.push(FieldError::new(
+                    field("data"),
+                    format!("must have at most {MAX_DATA_ENTRIES} entries"),
+                ));
+            }
+            for (key, value) in &variant.data {
+                let key_field = format!("{at}/data/{}", key.replace('~', "~0").replace('/', "~1"));
+                if let Err(message) = fields::identifier(key) {
+                    errors.push(FieldError::new(&key_field, format!("key {message}")));
+                }
+                record(
+                    errors,
+                    &key_field,
+                    checks::text(value, MAX_DATA_VALUE_BYTES, true),
+                );
+            }
+        }
+        Channel::Sms => {
+            forbid("title", variant.title.is_some(), "sms");
+            forbid("body", variant.body.is_some(), "sms");
+            forbid("subject", variant.subject.is_some(), "sms");
+            forbid("html", variant.html.is_some(), "sms");
+            forbid("data", !variant.data.is_empty(), "sms");
+            record(
+                errors,
+                &field("text"),
+                checks::required_text(variant.text.as_deref(), MAX_SMS_TEXT_BYTES, true),
+            );
+        }
+        Channel::Email => {
+            forbid("title", variant.title.is_some(), "email");
+            forbid("body", variant.body.is_some(), "email");
+            forbid("data", !variant.data.is_empty(), "email");
+            record(
+                errors,
+                &field("subject"),
+                checks::required_text(variant.subject.as_deref(), MAX_SUBJECT_BYTES, false),
+            );
+            if variant.html.is_none() && variant.text.is_none() {
+                errors.push(FieldError::new(
+                    field("html"),
+                    "or text is required for email",
+                ));
+            }
+            if let Some(html) = &variant.html {
+                record(
+                    errors,
+                    &field("html"),
+                    checks::required_text(Some(html), MAX_HTML_BYTES, true),
+                );
+            }
+            if let Some(text) = &variant.text {
+                record(
+                    errors,
+                    &field("text"),
+                    checks::required_text(Some(text), MAX_EMAIL_TEXT_BYTES, true),
+                );
+            }
+        }
+    }
+}
+
+fn check_body(body: &TemplateBody) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if body.variants.is_empty() || body.variants.len() > MAX_TEMPLATE_VARIANTS {
+        errors.push(FieldError::new(
+            "/variants",
+            format!("must have 1 to {MAX_TEMPLATE_VARIANTS} variants"),
+        ));
+        return errors;
+    }
+    let mut seen = BTreeSet::new();
+    for (i, variant) in body.variants.iter().enumerate() {
+        let at = format!("/variants/{i}");
+        check_variant(variant, &at, &mut errors);
+        if !seen.insert((variant.locale.as_str(), variant.channel as u8)) {
+            errors.push(FieldError::new(at, "repeats an earlier locale and channel"));
+        }
+    }
+    errors
+}
+
+/// `?version=&locale=&channel=` of a template read.
+struct Selection {
+    version: Option<u32>,
+    locale: Option<String>,
+    channel: Option<Channel>,
+}
+
+fn selection(query: &QueryParams) -> Result<Selection, Problem> {
+    let mut errors = Vec::new();
+    query.unknown(&["version", "locale", "channel"], &mut errors);
+    let version = query
+        .0
+        .get("version")
+        .and_then(|text| match text.parse::<u32>() {
+            Ok(v) if v >= 1 && i32::try_from(v).is_ok() => Some(v),
+            _ => {
+                errors.push(FieldError::new(
+                    "version",
+                    "must be a version number from 1",
+                ));
+                None
+            }
+        });
+    let locale = query.0.get("locale").cloned();
+    if let Some(locale) = &locale {
+        record(&mut errors, "locale", fields::locale(locale));
+    }
+    let channel = query.0.get("channel").and_then(|name| {
+        let channel = Channel::ALL.into_iter().find(|c| c.as_str() == name);
+        if channel.is_none() {
+            errors.push(FieldError::new(
+                "channel",
+                "must be one of apns, fcm, webpush, sms, email",
+            ));
+        }
+        channel
+    });
+    if errors.is_empty() {
+        Ok(Selection {
+            version,
+            locale,
+            channel,
+        })
+    } else {
+        Err(Problem::validation(errors))
+    }
+}
+
+/// Read the newest (or a given) version of a template.
+#[utoipa::path(
+    get,
+    path = "/v1/templates/{template_id}",
+    tag = "templates",
+    params(
+        ("template_id" = String, Path, description = "the tenant's id of the template"),
+        ("version" = Option<u32>, Query, description = "a version; the newest when absent"),
+        ("locale" = Option<String>, Query, description = "only the variants of this locale (exact match, no fallback)"),
+        ("channel" = Option<ChannelName>, Query, description = "only the variants of this channel"),
+    ),
+    responses(
+        (status = 200, description = "the version", body = TemplateView),
+        (status = 401, description = "no or wrong credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such template, version or variant", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid id or parameters", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "directory unavailable, retry", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("basic" = []), ("bearer" = []))
+)]
+pub(super) async fn get(
+    tenant: Tenant,
+    dir: Dir,
+    PathParams(template_id): PathParams<String>,
+    query: QueryParams,
+) -> Result<Json<TemplateView>, Problem> {
+    check_id("template_id", &template_id)?;
+    let selection = selection(&query)?;
+    let variants = dir
+        .get_template(tenant.id(), &template_id, selection.version)
+        .await
+        .map_err(directory_problem)?;
+    if variants.is_empty() {
+        return Err(Problem::not_found(if selection.version.is_some() {
+            "template version"
+        } else {
+            "template"
+        }));
+    }
+    let selected: Vec<Template> = variants
+        .into_iter()
+        .filter(|v| selection.locale.as_deref().is_none_or(|l| v.locale == l))
+        .filter(|v| selection.channel.is_none_or(|c| v.channel == c))
+        .collect();
+    if selected.is_empty() {
+        return Err(Problem::not_found("template variant"));
+    }
+    Ok(Json(view(template_id, selected)))
+}
+
+/// Write a new version of a template.
+#[utoipa::path(
+    put,
+    path = "/v1/templates/{template_id}",
+    tag = "templates",
+    params(("template_id" = String, Path, description = "the tenant's id of the template, at most 128 bytes")),
+    request_body = TemplateBody,
+    responses(
+        (status = 201, description = "the new version", body = TemplateView),
+        (status = 400, description = "malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "no or wrong credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "too many concurrent writers, retry", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "directory unavailable, retry", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("basic" = []), ("bearer" = []))
+)]
+pub(super) async fn put(
+    tenant: Tenant,
+    dir: Dir,
+    PathParams(template_id): PathParams<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<TemplateView>), Problem> {
+    check_id("template_id", &template_id)?;
+    let body: TemplateBody = parse_body(body)?;
+    let errors = check_body(&body);
+    if !errors.is_empty() {
+        return Err(Problem::validation(errors));
+    }
+    let variants: Vec<TemplateVariant> = body
+        .variants
+        .into_iter()
+        .map(|v| TemplateVariant {
+            locale: v.locale,
+            channel: v.channel.into(),
+            title: v.title,
+            body: v.body,
+            subject: v.subject,
+            html: v.html,
+            text: v.text,
+            data: v.data,
+        })
+        .collect();
+    let stored = dir
+        .put_template(tenant.id(), &template_id, &variants)
+        .await
+        .map_err(directory_problem)?;
+    Ok((StatusCode::CREATED, Json(view(template_id, stored))))
+}
+
+/// Delete a template with every version.
+#[utoipa::path(
+    delete,
+    path = "/v1/templates/{template_id}",
+    tag = "templates",
+    params(("template_id" = String, Path, description = "the tenant's id of the template")),
+    responses(
+        (status = 204, description = "deleted, every version"),
+        (status = 401, description = "no or wrong credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such template", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid id", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "directory unavailable, retry", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("basic" = []), ("bearer" = []))
+)]
+pub(super) async fn delete(
+    tenant: Tenant,
+    dir: Dir,
+    PathParams(template_id): PathParams<String>,
+) -> Result<StatusCode, Problem> {
+    check_id("template_id", &template_id)?;
+    match dir.delete_template(tenant.id(), &template_id).await {
+        Ok(true) => Ok(StatusCode::NO_CONTENT),
+        Ok(false) => Err(Problem::not_found("template")),
+        Err(err) => Err(directory_problem(err)),
+    }
+}
+
+/// List the tenant's template ids, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/v1/templates",
+    tag = "templates",
+    params(
+        ("cursor" = Option<String>, Query, description = "`next` of the previous page"),
+        ("limit" = Option<usize>, Query, description = "page size, 1 to 500, default 50"),
+    ),
+    responses(
+        (status = 200, description = "one page", body = TemplateIdPage),
+        (status = 401, description = "no or wrong credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid cursor or limit", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "directory unavailable, retry", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("basic" = []), ("bearer" = []))
+)]
+pub(super) async fn list(
+    tenant: Tenant,
+    dir: Dir,
+    query: QueryParams,
+) -> Result<Json<TemplateIdPage>, Problem> {
+    let paging = Paging::from_query(&query)?;
+    let page = dir
+        .list_templates(tenant.id(), paging.cursor.as_deref(), paging.limit)
+        .await
+        .map_err(directory_problem)?;
+    Ok(Json(TemplateIdPage {
+        items: page.items,
+        next: page.next,
+    }))
+}

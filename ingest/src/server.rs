@@ -1,0 +1,124 @@
+//! Building the gateway from configuration and serving it until shutdown.
+//!
+//! Shutdown order (on SIGTERM or a failed task): stop accepting connections, let in-flight
+//! requests finish (each still waits for its delivery report, so nothing acknowledged is lost
+//! and nothing answered 202 is missing from Kafka), flush the producer, return.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use notify_common::kafka;
+use notify_common::topics::Topics;
+use notify_common::{Config, Shutdown};
+use notify_schemas::Codec;
+use notify_store::directory::CassandraDirectory;
+use notify_store::tenants::CassandraTenants;
+use tokio::net::TcpListener;
+
+use crate::auth::{load_secrets_key, Authenticator};
+use crate::idempotency::CassandraLedger;
+use crate::publish::{KafkaPublisher, Publisher};
+use crate::ratelimit::TenantLimiter;
+use crate::state::AppState;
+use crate::validate::Limits;
+
+/// Why the gateway could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The database could not be reached or prepared.
+    #[error(transparent)]
+    Store(#[from] notify_store::StoreError),
+    /// The Kafka producer could not be created.
+    #[error(transparent)]
+    Kafka(#[from] kafka::KafkaSetupError),
+    /// The Avro codec could not be built.
+    #[error(transparent)]
+    Codec(#[from] notify_schemas::CodecError),
+    /// A configured secret file could not be read.
+    #[error("secrets key: {0}")]
+    Secrets(String),
+    /// The listen address could not be bound, or serving failed.
+    #[error("http server on {addr}: {source}")]
+    Http {
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// Connects to the database and Kafka and assembles the handlers' state.
+pub async fn build_state(config: &Config) -> Result<AppState, ServeError> {
+    let ingest = &config.ingest;
+    let session = Arc::new(notify_store::connect(&config.store).await?);
+    let keyspace = &config.store.keyspace;
+    let ledger = CassandraLedger::new(session.clone(), keyspace).await?;
+    let directory = CassandraDirectory::new(session.clone(), keyspace).await?;
+    let tenants = CassandraTenants::new(session.clone(), keyspace).await?;
+    let secrets_key = match &ingest.secrets_key_file {
+        Some(path) => Some(load_secrets_key(path).map_err(|err| ServeError::Secrets(err.to_string()))?),
+        None => None,
+    };
+    let auth = Authenticator::new(Arc::new(tenants), ingest, secrets_key);
+
+    // the delivery report must arrive within the produce timeout, or the request gets 503
+    let mut kafka_config = config.kafka.clone();
+    kafka_config.message_timeout_ms = ingest.produce_timeout_ms;
+    let producer = kafka::producer(&kafka_config, "ingest")?;
+    let topic = Topics::new(&config.kafka.topic_prefix).requests();
+    let publisher = KafkaPublisher::new(producer, topic, Duration::from_millis(ingest.produce_timeout_ms));
+
+    Ok(AppState {
+        config: Arc::new(ingest.clone()),
+        limits: Arc::new(Limits::from(ingest)),
+        publisher: Arc::new(publisher),
+        ledger: Arc::new(ledger),
+        directory: Arc::new(directory),
+        auth: Arc::new(auth),
+        limiter: Arc::new(TenantLimiter::new(ingest.tenant_rate_per_s, ingest.tenant_burst)),
+        codec: Arc::new(Codec::new()?),
+    })
+}
+
+/// Serves `state` on `listener` until `shutdown` is cancelled, then drains and flushes.
+pub async fn serve(listener: TcpListener, state: AppState, shutdown: Shutdown, grace: Duration) -> Result<(), ServeError> {
+    let addr = listener.local_addr().map_err(|source| ServeError::Http { addr: ([0, 0, 0, 0], 0).into(), source })?;
+    tracing::info!(%addr, "ingest api listening");
+
+    let limiter = state.limiter.clone();
+    let token = shutdown.token().clone();
+    shutdown.spawn("rate-limit-gc", async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => limiter.shrink(),
+                () = token.cancelled() => return Ok::<(), String>(()),
+            }
+        }
+    });
+
+    let publisher: Arc<dyn Publisher> = state.publisher.clone();
+    let app = crate::routes::router(state);
+    let stop = shutdown.token().clone();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { stop.cancelled().await })
+        .await
+        .map_err(|source| ServeError::Http { addr, source })?;
+    tracing::info!("ingest api stopped accepting; flushing the producer");
+    let flushed = tokio::task::spawn_blocking(move || publisher.flush(grace)).await;
+    match flushed {
+        Ok(Ok(())) => tracing::info!("producer flushed"),
+        Ok(Err(err)) => tracing::error!(error = %err, "producer flush incomplete"),
+        Err(err) => tracing::error!(error = %err, "producer flush task failed"),
+    }
+    Ok(())
+}
+
+/// `notify ingest`: builds the gateway from `config` and serves it until shutdown.
+pub async fn run(config: &Config, shutdown: Shutdown) -> Result<(), ServeError> {
+    let state = build_state(config).await?;
+    let addr = config.ingest.listen_addr;
+    let listener = TcpListener::bind(addr).await.map_err(|source| ServeError::Http { addr, source })?;
+    serve(listener, state, shutdown, Duration::from_millis(config.shutdown.grace_period_ms)).await
+}

@@ -1,0 +1,61 @@
+//! Shared state of the gateway's handlers: the parts behind narrow traits, built once at start.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::FromRef;
+use notify_common::config::IngestConfig;
+use notify_schemas::{Codec, NotificationRequest};
+use notify_store::directory::Directory;
+
+use crate::auth::Authenticator;
+use crate::idempotency::Ledger;
+use crate::publish::Publisher;
+use crate::ratelimit::TenantLimiter;
+use crate::validate::Limits;
+
+/// Everything a handler may need; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// Gateway settings.
+    pub config: Arc<IngestConfig>,
+    /// Validation limits derived from the settings.
+    pub limits: Arc<Limits>,
+    /// Writes accepted requests to Kafka.
+    pub publisher: Arc<dyn Publisher>,
+    /// Idempotency claims and the notification log.
+    pub ledger: Arc<dyn Ledger>,
+    /// Users, devices, preferences, templates, categories.
+    pub directory: Arc<dyn Directory>,
+    /// Checks credentials.
+    pub auth: Arc<Authenticator>,
+    /// Per-tenant request rate limit.
+    pub limiter: Arc<TenantLimiter>,
+    /// Avro codec of `notify.requests`, built once.
+    pub codec: Arc<Codec<NotificationRequest>>,
+}
+
+impl AppState {
+    /// How long a request may wait for Kafka.
+    pub fn produce_timeout(&self) -> Duration {
+        Duration::from_millis(self.config.produce_timeout_ms)
+    }
+}
+
+impl FromRef<AppState> for Arc<dyn Directory> {
+    fn from_ref(state: &AppState) -> Self {
+        state.directory.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<Authenticator> {
+    fn from_ref(state: &AppState) -> Self {
+        state.auth.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<TenantLimiter> {
+    fn from_ref(state: &AppState) -> Self {
+        state.limiter.clone()
+    }
+}

@@ -1,0 +1,325 @@
+//! Rules for what a notification says: template references and inline content per channel
+//! family, including provider payload size limits.
+//!
+//! Guarantees: content that passes fits every provider it is meant for, as far as it can be
+//! known before rendering: the APNs and FCM payloads a dispatcher would build stay within 4096
+//! bytes and the web push plaintext within 3993 bytes (4096 less the RFC 8291 header, padding
+//! delimiter and tag); an SMS stays within the configured segment count; an email has a subject
+//! that is safe as a header and a body within 512 KiB.
+//!
+//! Not guaranteed: the size of rendered templates (the router checks those after rendering, with
+//! the same functions) or that URLs resolve. The payload estimates use the compact JSON a
+//! dispatcher sends and count `image_url` and `click_url` as custom keys, so they err on the
+//! large side by a few dozen bytes at most.
+
+use notify_schemas::{Channel, EmailContent, PushContent, SmsContent, TemplateRef};
+use serde_json::{json, Map, Value};
+
+use super::fields::{has_control, http_url, identifier, link_url};
+use super::parse::pointer_token;
+use super::sms::{gsm7_septets, sms_segments, Encoding};
+use crate::problem::FieldError;
+
+/// Largest APNs payload for a regular (non-VoIP) notification.
+pub const APNS_MAX_PAYLOAD_BYTES: usize = 4096;
+/// Largest FCM message payload (notification and data) for a token send.
+pub const FCM_MAX_PAYLOAD_BYTES: usize = 4096;
+/// Largest web push plaintext: push services must accept 4096-byte bodies, and RFC 8291 spends
+/// 86 bytes of header, 1 delimiter byte and a 16-byte tag of them.
+pub const WEBPUSH_MAX_PAYLOAD_BYTES: usize = 4096 - 86 - 1 - 16;
+/// Most custom data keys in push content.
+pub const MAX_DATA_KEYS: usize = 64;
+/// Longest push data key, in bytes.
+pub const MAX_DATA_KEY_BYTES: usize = 128;
+/// Longest sound name, in bytes.
+pub const MAX_SOUND_BYTES: usize = 256;
+/// Longest email subject, in characters (RFC 5322 §2.1.1 line limit).
+pub const MAX_SUBJECT_CHARS: usize = 998;
+/// Largest email html or text body, in bytes.
+pub const MAX_EMAIL_BODY_BYTES: usize = 512 * 1024;
+/// Most template variables.
+pub const MAX_TEMPLATE_PARAMS: usize = 64;
+/// Longest template variable name, in bytes.
+pub const MAX_PARAM_NAME_BYTES: usize = 64;
+/// Longest template variable value, in bytes.
+pub const MAX_PARAM_VALUE_BYTES: usize = 4096;
+/// Largest sum of template variable names and values, in bytes.
+pub const MAX_PARAMS_TOTAL_BYTES: usize = 16 * 1024;
+
+/// Push data keys the providers reserve: `aps` is APNs' own dictionary at the payload's top
+/// level; FCM refuses `from` and `message_type` and prefixes `google` and `gcm`.
+fn reserved_data_key(key: &str) -> bool {
+    let lower = key.to_ascii_lowercase();
+    matches!(lower.as_str(), "aps" | "from" | "message_type")
+        || lower.starts_with("google")
+        || lower.starts_with("gcm")
+}
+
+/// Checks a template reference; errors go under `/template`.
+pub fn check_template(template: &TemplateRef, errors: &mut Vec<FieldError>) {
+    if let Err(e) = identifier(&template.template_id) {
+        errors.push(FieldError::new("/template/id", e));
+    }
+    let params = &template.params;
+    if params.len() > MAX_TEMPLATE_PARAMS {
+        errors.push(FieldError::new(
+            "/template/params",
+            format!("must have at most {MAX_TEMPLATE_PARAMS} entries"),
+        ));
+        return;
+    }
+    let mut total = 0;
+    for (name, value) in params {
+        let path = format!("/template/params/{}", pointer_token(name));
+        total += name.len() + value.len();
+        if name.is_empty() || name.len() > MAX_PARAM_NAME_BYTES || has_control(name) {
+            errors.push(FieldError::new(
+                path,
+                format!("must have a name of 1 to {MAX_PARAM_NAME_BYTES} bytes without control characters"),
+            ));
+        } else if value.len() > MAX_PARAM_VALUE_BYTES {
+            errors.push(FieldError::new(
+                path,
+                format!("must be at most {MAX_PARAM_VALUE_BYTES} bytes"),
+            ));
+        }
+    }
+    if total > MAX_PARAMS_TOTAL_BYTES {
+        errors.push(FieldError::new(
+            "/template/params",
+            format!("must be at most {MAX_PARAMS_TOTAL_BYTES} bytes in all"),
+        ));
+    }
+}
+
+/// Checks push content; errors go under `/content/push`. The payload size is checked against
+/// each provider in `targets` (push channels only; others are ignored).
+pub fn check_push(push: &PushContent, targets: &[Channel], errors: &mut Vec<FieldError>) {
+    const BASE: &str = "/content/push";
+    let before = errors.len();
+    if push.title.trim().is_empty() {
+        errors.push(FieldError::new(
+            format!("{BASE}/title"),
+            "must not be empty",
+        ));
+    }
+    if push.body.trim().is_empty() {
+        errors.push(FieldError::new(format!("{BASE}/body"), "must not be empty"));
+    }
+    if push.data.len() > MAX_DATA_KEYS {
+        errors.push(FieldError::new(
+            format!("{BASE}/data"),
+            format!("must have at most {MAX_DATA_KEYS} keys"),
+        ));
+    } else {
+        for key in push.data.keys() {
+            let path = format!("{BASE}/data/{}", pointer_token(key));
+            if key.is_empty() || key.len() > MAX_DATA_KEY_BYTES || has_control(key) {
+                errors.push(FieldError::new(
+                    path,
+                    format!("must have a key of 1 to {MAX_DATA_KEY_BYTES} bytes without control characters"),
+                ));
+            } else if reserved_data_key(key) {
+                errors.push(FieldError::new(
+                    path,
+                    "uses a key reserved by APNs or FCM (aps, from, message_type, google*, gcm*)",
+                ));
+            }
+        }
+    }
+    if let Some(url) = &push.image_url {
+        if let Err(e) = http_url(url) {
+            errors.push(FieldError::new(format!("{BASE}/image_url"), e));
+        }
+    }
+    if let Some(url) = &push.click_url {
+        if let Err(e) = link_url(url) {
+            errors.push(FieldError::new(format!("{BASE}/click_url"), e));
+        }
+    }
+    if let Some(sound) = &push.sound {
+        if sound.is_empty() || sound.len() > MAX_SOUND_BYTES || has_control(sound) {
+            errors.push(FieldError::new(
+                format!("{BASE}/sound"),
+                format!("must be 1 to {MAX_SOUND_BYTES} bytes without control characters"),
+            ));
+        }
+    }
+    if push.badge.is_some_and(|badge| badge < 0) {
+        errors.push(FieldError::new(
+            format!("{BASE}/badge"),
+            "must not be negative",
+        ));
+    }
+    if errors.len() > before {
+        return; // sizes of content already refused would only repeat the complaint
+    }
+
+    let mut too_large = Vec::new();
+    for &channel in targets {
+        let (size, limit) = match channel {
+            Channel::Apns => (apns_payload_bytes(push), APNS_MAX_PAYLOAD_BYTES),
+            Channel::Fcm => (fcm_payload_bytes(push), FCM_MAX_PAYLOAD_BYTES),
+            Channel::WebPush => (webpush_payload_bytes(push), WEBPUSH_MAX_PAYLOAD_BYTES),
+            Channel::Sms | Channel::Email => continue,
+        };
+        if size > limit {
+            too_large.push(format!("{size} bytes for {channel} (at most {limit})"));
+        }
+    }
+    if !too_large.is_empty() {
+        errors.push(FieldError::new(
+            BASE,
+            format!("is too large: {}", too_large.join(", ")),
+        ));
+    }
+}
+
+/// Size of the APNs payload a dispatcher would send: `aps` with alert, sound, badge and
+/// `mutable-content` (for an image), plus the data keys and URLs at the top level.
+pub fn apns_payload_bytes(push: &PushContent) -> usize {
+    let mut aps = Map::new();
+    aps.insert(
+        "alert".into(),
+        json!({ "title": push.title, "body": push.body }),
+    );
+    if let Some(sound) = &push.sound {
+        aps.insert("sound".into(), json!(sound));
+    }
+    if let Some(badge) = push.badge {
+        aps.insert("badge".into(), json!(badge));
+    }
+    if push.image_url.is_some() {
+        aps.insert("mutable-content".into(), json!(1));
+    }
+    let mut payload = Map::new();
+    payload.insert("aps".into(), Value::Object(aps));
+    insert_urls(&mut payload, push);
+    for (key, value) in &push.data {
+        payload.insert(key.clone(), json!(value));
+    }
+    json_len(&Value::Object(payload))
+}
+
+/// Size of the FCM message content a dispatcher would send: `notification` (title, body,
+/// image), `data` with the URLs, and the Android sound.
+pub fn fcm_payload_bytes(push: &PushContent) -> usize {
+    let mut notification = Map::new();
+    notification.insert("title".into(), json!(push.title));
+    notification.insert("body".into(), json!(push.body));
+    if let Some(image) = &push.image_url {
+        notification.insert("image".into(), json!(image));
+    }
+    let mut data: Map<String, Value> = push
+        .data
+        .iter()
+        .map(|(k, v)| (k.clone(), json!(v)))
+        .collect();
+    if let Some(url) = &push.click_url {
+        data.insert("click_url".into(), json!(url));
+    }
+    let mut message = Map::new();
+    message.insert("notification".into(), Value::Object(notification));
+    if !data.is_empty() {
+        message.insert("data".into(), Value::Object(data));
+    }
+    if let Some(sound) = &push.sound {
+        message.insert(
+            "android".into(),
+            json!({ "notification": { "sound": sound } }),
+        );
+    }
+    json_len(&Value::Object(message))
+}
+
+/// Size of the web push plaintext a dispatcher would encrypt: title, body, URLs and data as
+/// one JSON object for the service worker.
+pub fn webpush_payload_bytes(push: &PushContent) -> usize {
+    let mut payload = Map::new();
+    payload.insert("title".into(), json!(push.title));
+    payload.insert("body".into(), json!(push.body));
+    insert_urls(&mut payload, push);
+    if !push.data.is_empty() {
+        payload.insert("data".into(), json!(push.data));
+    }
+    json_len(&Value::Object(payload))
+}
+
+fn insert_urls(payload: &mut Map<String, Value>, push: &PushContent) {
+    if let Some(url) = &push.image_url {
+        payload.insert("image_url".into(), json!(url));
+    }
+    if let Some(url) = &push.click_url {
+        payload.insert("click_url".into(), json!(url));
+    }
+}
+
+fn json_len(value: &Value) -> usize {
+    serde_json::to_vec(value).map_or(usize::MAX, |bytes| bytes.len())
+}
+
+/// Checks SMS content; errors go under `/content/sms`.
+pub fn check_sms(sms: &SmsContent, max_segments: u32, errors: &mut Vec<FieldError>) {
+    const PATH: &str = "/content/sms/text";
+    if sms.text.trim().is_empty() {
+        errors.push(FieldError::new(PATH, "must not be empty"));
+        return;
+    }
+    let (encoding, segments) = sms_segments(&sms.text);
+    if segments > max_segments {
+        let why = match encoding {
+            Encoding::Gsm7 => "GSM-7".to_owned(),
+            Encoding::Ucs2 => {
+                let culprit = sms.text.chars().find(|&c| gsm7_septets(c).is_none());
+                match culprit {
+                    Some(c) => format!("UCS-2, because {c:?} is not in GSM-7"),
+                    None => "UCS-2".to_owned(),
+                }
+            }
+        };
+        errors.push(FieldError::new(
+            PATH,
+            format!("needs {segments} segments as {why}; at most {max_segments} are allowed"),
+        ));
+    }
+}
+
+/// Checks email content; errors go under `/content/email`.
+pub fn check_email(email: &EmailContent, errors: &mut Vec<FieldError>) {
+    const BASE: &str = "/content/email";
+    let subject = &email.subject;
+    if subject.trim().is_empty() {
+        errors.push(FieldError::new(
+            format!("{BASE}/subject"),
+            "must not be empty",
+        ));
+    } else if subject.chars().count() > MAX_SUBJECT_CHARS {
+        errors.push(FieldError::new(
+            format!("{BASE}/subject"),
+            format!("must be at most {MAX_SUBJECT_CHARS} characters"),
+        ));
+    } else if has_control(subject) {
+        // a CR or LF here would let the caller inject headers
+        errors.push(FieldError::new(
+            format!("{BASE}/subject"),
+            "must not contain line breaks or other control characters",
+        ));
+    }
+    for (name, body) in [("html", &email.html), ("text", &email.text)] {
+        let Some(body) = body else { continue };
+        if body.is_empty() {
+            errors.push(FieldError::new(
+                format!("{BASE}/{name}"),
+                "must not be empty; omit it instead",
+            ));
+        } else if body.len() > MAX_EMAIL_BODY_BYTES {
+            errors.push(FieldError::new(
+                format!("{BASE}/{name}"),
+                format!("must be at most {MAX_EMAIL_BODY_BYTES} bytes"),
+            ));
+        }
+    }
+    if email.html.is_none() && email.text.is_none() {
+        errors.push(FieldError::new(BASE, "must have html, text or both"));
+    }
+}

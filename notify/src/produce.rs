@@ -1,0 +1,47 @@
+//! `notify produce`: publishes one notification straight to `notify.requests`, skipping the
+//! HTTP gateway, as a producer service would. The JSON is the body `POST /v1/notifications`
+//! takes and passes the same validation; the record is the same Avro, keyed `tenant:user`, and
+//! the command waits for the broker's acknowledgement. The tenant is not checked here: the
+//! router dead-letters records of unknown tenants.
+
+use std::io::Read;
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use notify_common::kafka;
+use notify_common::topics::Topics;
+use notify_common::Config;
+use notify_ingest::publish::{KafkaPublisher, Publisher};
+use notify_ingest::validate::{self, Limits, NotificationInput};
+use notify_schemas::{Codec, NotificationRequest, Uuid};
+
+pub async fn produce(config: &Config, tenant: &str, file: Option<&Path>) -> anyhow::Result<()> {
+    let mut json = Vec::new();
+    match file {
+        Some(path) => json = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?,
+        None => {
+            std::io::stdin().read_to_end(&mut json).context("cannot read standard input")?;
+        }
+    }
+    let input: NotificationInput = validate::parse_json(&json).map_err(|problem| {
+        anyhow::anyhow!("{}", serde_json::to_string(&problem).unwrap_or_else(|_| problem.title.clone()))
+    })?;
+    let now_ms = i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis())?;
+    let request = validate::validate(input, tenant, Uuid::new_v4(), None, now_ms, &Limits::from(&config.ingest))
+        .map_err(|errors| {
+            let lines: Vec<String> = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
+            anyhow::anyhow!("invalid notification:\n  {}", lines.join("\n  "))
+        })?;
+    let payload = Codec::<NotificationRequest>::new()?.encode(&request)?;
+    let topic = Topics::new(&config.kafka.topic_prefix).requests();
+    let timeout = Duration::from_millis(config.kafka.message_timeout_ms);
+    let publisher = KafkaPublisher::new(kafka::producer(&config.kafka, "produce")?, topic.clone(), timeout);
+    publisher
+        .publish(&format!("{tenant}:{}", request.user_id), &payload)
+        .await
+        .with_context(|| format!("not acknowledged by {}", config.kafka.brokers))?;
+    println!("event_id: {}", request.event_id);
+    println!("topic:    {topic}");
+    Ok(())
+}

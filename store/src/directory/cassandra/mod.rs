@@ -1,0 +1,926 @@
+//! [`CassandraDirectory`]: the directory in ScyllaDB / Cassandra.
+//!
+//! Every statement is prepared once in [`CassandraDirectory::new`] and names its keyspace.
+//! Statements in flight are bounded by a semaphore (`store.max_in_flight`), and the few
+//! operations that fan out (a page of users, the variants of a template) do so at most
+//! [`FAN_OUT`] at a time.
+//!
+//! How the layout serves the guarantees of [`crate::directory`]:
+//! - users live in `users` (one partition per user, for the router's point reads) and their
+//!   ids in `users_by_tenant` ((tenant, bucket), user_id) for listing; both are written and
+//!   deleted in one logged batch, so they converge even if the writer dies half-way. A page
+//!   walks the buckets in order, querying one bucket first and more at once while buckets come
+//!   back short, so a big tenant pays one query per page and a small one a few rounds;
+//! - deleting a user is one logged batch over the user, listing, devices and preferences
+//!   partitions;
+//! - template versions come from lightweight transactions on `templates_by_tenant`
+//!   (compare-and-set of `latest_version`); the variants are written, then `published_version`
+//!   is raised (only upwards), and readers read the published version, so a half-written
+//!   version is never served as the latest;
+//! - other read-modify-writes (keeping `created_at`, device and preference limits) read then
+//!   write without transactions: concurrent writers of the same object race, the last write wins.
+
+mod rows;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::{StreamExt, TryStreamExt};
+use scylla::client::session::Session;
+use scylla::response::query_result::QueryResult;
+use scylla::serialize::batch::BatchValues;
+use scylla::serialize::row::SerializeRow;
+use scylla::statement::batch::{Batch, BatchType};
+use scylla::statement::prepared::PreparedStatement;
+use scylla::value::CqlTimestamp;
+use tokio::sync::Semaphore;
+
+use notify_common::config::{is_cql_identifier, StoreConfig};
+
+use self::rows::{
+    all_rows, lwt_outcome, shape, CategoryRow, DeviceRow, PreferenceRow, TemplateHeadRow,
+    TemplateRow, UserRow, CATEGORY_COLUMNS, DEVICE_COLUMNS, TEMPLATE_COLUMNS, USER_COLUMNS,
+};
+use super::cursor::{self, user_bucket, Listing, Position, USER_BUCKETS};
+use super::model::{
+    device_id_for, parse_channel, Category, Device, Page, Preference, PushTarget, Template,
+    TemplateVariant, Upserted, User,
+};
+use super::{
+    check_preferences, check_variants, now_ms, page_size, Directory, DirectoryError,
+    DirectoryResult, MAX_DEVICES_PER_USER, MAX_PREFERENCES_PER_USER,
+};
+use crate::session::StoreError;
+
+/// Most statements one operation runs at once.
+const FAN_OUT: usize = 8;
+/// Compare-and-set attempts to allocate a template version before giving up with a conflict.
+const VERSION_ATTEMPTS: usize = 16;
+
+/// The directory in ScyllaDB / Cassandra.
+#[derive(Debug)]
+pub struct CassandraDirectory {
+    session: Arc<Session>,
+    in_flight: Semaphore,
+    s: Statements,
+}
+
+/// Every statement, prepared.
+struct Statements {
+    get_user: PreparedStatement,
+    put_user: Batch,
+    delete_user: Batch,
+    list_user_ids: PreparedStatement,
+
+    list_devices: PreparedStatement,
+    get_device: PreparedStatement,
+    insert_device: PreparedStatement,
+    delete_device: PreparedStatement,
+    invalidate_device: PreparedStatement,
+
+    get_preferences: PreparedStatement,
+    insert_preference: PreparedStatement,
+    delete_preferences: PreparedStatement,
+
+    get_category: PreparedStatement,
+    insert_category: PreparedStatement,
+    delete_category: PreparedStatement,
+    list_categories: PreparedStatement,
+
+    create_head: PreparedStatement,
+    bump_head: PreparedStatement,
+    publish_head: PreparedStatement,
+    get_head: PreparedStatement,
+    delete_head: PreparedStatement,
+    list_heads: PreparedStatement,
+    get_variants: PreparedStatement,
+    insert_variant: PreparedStatement,
+    delete_variants: PreparedStatement,
+}
+
+impl std::fmt::Debug for Statements {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Statements").finish_non_exhaustive()
+    }
+}
+
+impl Statements {
+    async fn prepare(session: &Session, ks: &str) -> Result<Self, StoreError> {
+        let p = |cql: String| async move { session.prepare(cql).await };
+        let logged = |statements: Vec<PreparedStatement>| {
+            let mut batch = Batch::new(BatchType::Logged);
+            for statement in statements {
+                batch.append_statement(statement);
+            }
+            batch
+        };
+        let insert_user = p(format!(
+            "INSERT INTO {ks}.users (tenant_id, {USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .await?;
+        let insert_user_id = p(format!(
+            "INSERT INTO {ks}.users_by_tenant (tenant_id, bucket, user_id) VALUES (?, ?, ?)"
+        ))
+        .await?;
+        let delete_user_parts = vec![
+            p(format!("DELETE FROM {ks}.users WHERE tenant_id = ? AND user_id = ?")).await?,
+            p(format!(
+                "DELETE FROM {ks}.users_by_tenant WHERE tenant_id = ? AND bucket = ? AND user_id = ?"
+            ))
+            .await?,
+            p(format!("DELETE FROM {ks}.devices WHERE tenant_id = ? AND user_id = ?")).await?,
+            p(format!("DELETE FROM {ks}.preferences WHERE tenant_id = ? AND user_id = ?")).await?,
+        ];
+        Ok(Self {
+            get_user: p(format!(
+                "SELECT {USER_COLUMNS} FROM {ks}.users WHERE tenant_id = ? AND user_id = ?"
+            ))
+            .await?,
+            put_user: logged(vec![insert_user, insert_user_id]),
+            delete_user: logged(delete_user_parts),
+            list_user_ids: p(format!(
+                "SELECT user_id FROM {ks}.users_by_tenant \
+                 WHERE tenant_id = ? AND bucket = ? AND user_id > ? LIMIT ?"
+            ))
+            .await?,
+
+            list_devices: p(format!(
+                "SELECT {DEVICE_COLUMNS} FROM {ks}.devices WHERE tenant_id = ? AND user_id = ? LIMIT ?"
+            ))
+            .await?,
+            get_device: p(format!(
+                "SELECT {DEVICE_COLUMNS} FROM {ks}.devices \
+                 WHERE tenant_id = ? AND user_id = ? AND device_id = ?"
+            ))
+            .await?,
+            insert_device: p(format!(
+                "INSERT INTO {ks}.devices (tenant_id, user_id, {DEVICE_COLUMNS}) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ))
+            .await?,
+            delete_device: p(format!(
+                "DELETE FROM {ks}.devices WHERE tenant_id = ? AND user_id = ? AND device_id = ?"
+            ))
+            .await?,
+            invalidate_device: p(format!(
+                "UPDATE {ks}.devices SET state = 'invalid', invalid_reason = ?, updated_at = ? \
+                 WHERE tenant_id = ? AND user_id = ? AND device_id = ?"
+            ))
+            .await?,
+
+            get_preferences: p(format!(
+                "SELECT category, channel, enabled FROM {ks}.preferences \
+                 WHERE tenant_id = ? AND user_id = ? LIMIT ?"
+            ))
+            .await?,
+            insert_preference: p(format!(
+                "INSERT INTO {ks}.preferences (tenant_id, user_id, category, channel, enabled, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?)"
+            ))
+            .await?,
+            delete_preferences: p(format!(
+                "DELETE FROM {ks}.preferences WHERE tenant_id = ? AND user_id = ?"
+            ))
+            .await?,
+
+            get_category: p(format!(
+                "SELECT {CATEGORY_COLUMNS} FROM {ks}.categories WHERE tenant_id = ? AND category_id = ?"
+            ))
+            .await?,
+            insert_category: p(format!(
+                "INSERT INTO {ks}.categories (tenant_id, {CATEGORY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
+            ))
+            .await?,
+            delete_category: p(format!(
+                "DELETE FROM {ks}.categories WHERE tenant_id = ? AND category_id = ?"
+            ))
+            .await?,
+            list_categories: p(format!(
+                "SELECT {CATEGORY_COLUMNS} FROM {ks}.categories \
+                 WHERE tenant_id = ? AND category_id > ? LIMIT ?"
+            ))
+            .await?,
+
+            create_head: p(format!(
+                "INSERT INTO {ks}.templates_by_tenant \
+                 (tenant_id, template_id, latest_version, published_version, created_at, updated_at) \
+                 VALUES (?, ?, 1, 0, ?, ?) IF NOT EXISTS"
+            ))
+            .await?,
+            bump_head: p(format!(
+                "UPDATE {ks}.templates_by_tenant SET latest_version = ?, updated_at = ? \
+                 WHERE tenant_id = ? AND template_id = ? IF latest_version = ?"
+            ))
+            .await?,
+            publish_head: p(format!(
+                "UPDATE {ks}.templates_by_tenant SET published_version = ?, updated_at = ? \
+                 WHERE tenant_id = ? AND template_id = ? IF published_version < ?"
+            ))
+            .await?,
+            get_head: p(format!(
+                "SELECT template_id, published_version FROM {ks}.templates_by_tenant \
+                 WHERE tenant_id = ? AND template_id = ?"
+            ))
+            .await?,
+            delete_head: p(format!(
+                "DELETE FROM {ks}.templates_by_tenant WHERE tenant_id = ? AND template_id = ? IF EXISTS"
+            ))
+            .await?,
+            list_heads: p(format!(
+                "SELECT template_id, published_version FROM {ks}.templates_by_tenant \
+                 WHERE tenant_id = ? AND template_id > ? LIMIT ?"
+            ))
+            .await?,
+            get_variants: p(format!(
+                "SELECT {TEMPLATE_COLUMNS} FROM {ks}.templates \
+                 WHERE tenant_id = ? AND template_id = ? AND version = ?"
+            ))
+            .await?,
+            insert_variant: p(format!(
+                "INSERT INTO {ks}.templates (tenant_id, {TEMPLATE_COLUMNS}) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ))
+            .await?,
+            delete_variants: p(format!(
+                "DELETE FROM {ks}.templates WHERE tenant_id = ? AND template_id = ?"
+            ))
+            .await?,
+        })
+    }
+}
+
+impl CassandraDirectory {
+    /// Prepares every statement against `keyspace` (which [`crate::migrate`] must have
+    /// created). Statements in flight are bounded by the default of `store.max_in_flight`;
+    /// see [`CassandraDirectory::with_max_in_flight`].
+    pub async fn new(session: Arc<Session>, keyspace: &str) -> Result<Self, StoreError> {
+        if !is_cql_identifier(keyspace) {
+            return Err(StoreError::Config(format!(
+                "keyspace {keyspace:?} is not a plain identifier"
+            )));
+        }
+        let s = Statements::prepare(&session, keyspace).await?;
+        Ok(Self {
+            session,
+            in_flight: Semaphore::new(StoreConfig::default().max_in_flight),
+            s,
+        })
+    }
+
+    /// Bounds the statements this directory keeps in flight to `max_in_flight` (at least 1),
+    /// normally `store.max_in_flight`.
+    pub fn with_max_in_flight(mut self, max_in_flight: usize) -> Self {
+        self.in_flight = Semaphore::new(max_in_flight.max(1));
+        self
+    }
+
+    async fn exec(
+        &self,
+        statement: &PreparedStatement,
+        values: impl SerializeRow,
+    ) -> DirectoryResult<QueryResult> {
+        // The semaphore is never closed, so acquiring only fails if that invariant breaks.
+        let _permit = self
+            .in_flight
+            .acquire()
+            .await
+            .map_err(|_| shape("directory semaphore closed"))?;
+        Ok(self
+            .session
+            .execute_unpaged(statement, values)
+            .await
+            .map_err(StoreError::from)?)
+    }
+
+    async fn batch(&self, batch: &Batch, values: impl BatchValues) -> DirectoryResult<()> {
+        let _permit = self
+            .in_flight
+            .acquire()
+            .await
+            .map_err(|_| shape("directory semaphore closed"))?;
+        self.session
+            .batch(batch, values)
+            .await
+            .map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    /// Up to `limit` user ids of `bucket` after `after`.
+    async fn user_ids(
+        &self,
+        tenant: &str,
+        bucket: u16,
+        after: &str,
+        limit: usize,
+    ) -> DirectoryResult<Vec<String>> {
+        let result = self
+            .exec(
+                &self.s.list_user_ids,
+                (tenant, i32::from(bucket), after, limit_value(limit)),
+            )
+            .await?;
+        Ok(all_rows::<(String,)>(result)?
+            .into_iter()
+            .map(|(id,)| id)
+            .collect())
+    }
+
+    /// The published version of a template; `None` if the template does not exist.
+    async fn published_version(
+        &self,
+        tenant: &str,
+        template_id: &str,
+    ) -> DirectoryResult<Option<u32>> {
+        let result = self.exec(&self.s.get_head, (tenant, template_id)).await?;
+        Ok(all_rows::<TemplateHeadRow>(result)?
+            .into_iter()
+            .next()
+            .map(|head| head.published_version.unwrap_or(0))
+            .and_then(|v| u32::try_from(v).ok()))
+    }
+
+    /// Hands out the next version of a template by compare-and-set on its head row.
+    async fn allocate_version(&self, tenant: &str, template_id: &str) -> DirectoryResult<i32> {
+        let now = CqlTimestamp(now_ms());
+        let mut current: Option<i32> = None;
+        for _ in 0..VERSION_ATTEMPTS {
+            let (applied, seen) = match current {
+                None => {
+                    let result = self
+                        .exec(&self.s.create_head, (tenant, template_id, now, now))
+                        .await?;
+                    let (applied, seen) = lwt_outcome(result, "latest_version")?;
+                    (applied, if applied { Some(0) } else { seen })
+                }
+                Some(version) => {
+                    let result = self
+                        .exec(
+                            &self.s.bump_head,
+                            (version + 1, now, tenant, template_id, version),
+                        )
+                        .await?;
+                    lwt_outcome(result, "latest_version")?
+                }
+            };
+            if applied {
+                return Ok(current.unwrap_or(0) + 1);
+            }
+            // Lost the race (or the head was deleted meanwhile): retry from what is there now.
+            current = seen;
+        }
+        Err(DirectoryError::Conflict(format!(
+            "template {template_id}: no version after {VERSION_ATTEMPTS} attempts"
+        )))
+    }
+
+    async fn variants(
+        &self,
+        tenant: &str,
+        template_id: &str,
+        version: u32,
+    ) -> DirectoryResult<Vec<Template>> {
+        let version = i32::try_from(version).map_err(|_| {
+            DirectoryError::InvalidInput(format!("template version {version} out of range"))
+        })?;
+        let result = self
+            .exec(&self.s.get_variants, (tenant, template_id, version))
+            .await?;
+        all_rows::<TemplateRow>(result)?
+            .into_iter()
+            .map(TemplateRow::into_template)
+            .collect()
+    }
+}
+
+/// A page size as the `int` a CQL `LIMIT ?` binds.
+fn limit_value(limit: usize) -> i32 {
+    i32::try_from(limit).unwrap_or(i32::MAX)
+}
+
+/// Builds a page from `limit + 1` fetched items: the extra one only says that more follow.
+fn page_from<T>(
+    mut items: Vec<T>,
+    limit: usize,
+    listing: Listing,
+    position: impl Fn(&T) -> Position,
+) -> Page<T> {
+    let more = items.len() > limit;
+    items.truncate(limit);
+    let next = if more {
+        items
+            .last()
+            .map(|last| cursor::encode(listing, &position(last)))
+    } else {
+        None
+    };
+    Page { items, next }
+}
+
+#[async_trait]
+impl Directory for CassandraDirectory {
+    async fn get_user(&self, tenant: &str, user_id: &str) -> DirectoryResult<Option<User>> {
+        let result = self.exec(&self.s.get_user, (tenant, user_id)).await?;
+        all_rows::<UserRow>(result)?
+            .into_iter()
+            .next()
+            .map(UserRow::into_user)
+            .transpose()
+    }
+
+    async fn put_user(&self, tenant: &str, user: &User) -> DirectoryResult<Upserted<User>> {
+        let existing = self.get_user(tenant, &user.user_id).await?;
+        let now = now_ms();
+        let record = User {
+            created_at_ms: existing.as_ref().map_or(now, |u| u.created_at_ms),
+            updated_at_ms: now,
+            ..user.clone()
+        };
+        let quiet = record.quiet_hours;
+        let values = (
+            (
+                tenant,
+                &record.user_id,
+                &record.locale,
+                &record.time_zone,
+                &record.email,
+                &record.phone,
+                quiet.map(|q| i32::from(q.start_minute)),
+                quiet.map(|q| i32::from(q.end_minute)),
+                record.opted_out,
+                CqlTimestamp(record.created_at_ms),
+                CqlTimestamp(record.updated_at_ms),
+            ),
+            (
+                tenant,
+                i32::from(user_bucket(&record.user_id)),
+                &record.user_id,
+            ),
+        );
+        self.batch(&self.s.put_user, values).await?;
+        Ok(Upserted {
+            record,
+            created: existing.is_none(),
+        })
+    }
+
+    async fn delete_user(&self, tenant: &str, user_id: &str) -> DirectoryResult<bool> {
+        let existed = self.get_user(tenant, user_id).await?.is_some();
+        // Delete even when the user row is gone: a device registered while the user was being
+        // deleted must not outlive them.
+        let bucket = i32::from(user_bucket(user_id));
+        let values = (
+            (tenant, user_id),
+            (tenant, bucket, user_id),
+            (tenant, user_id),
+            (tenant, user_id),
+        );
+        self.batch(&self.s.delete_user, values).await?;
+        Ok(existed)
+    }
+
+    async fn list_users(
+        &self,
+        tenant: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> DirectoryResult<Page<User>> {
+        let start = cursor::decode(Listing::Users, cursor)?;
+        let limit = page_size(limit);
+        let want = limit + 1;
+        let (start_bucket, after) = match start {
+            Some(p) => (p.bucket, p.key),
+            None => (0, String::new()),
+        };
+        let mut bucket = start_bucket;
+        let mut ids: Vec<String> = Vec::with_capacity(want);
+        let mut window = 1;
+        while ids.len() < want && bucket < USER_BUCKETS {
+            let end = (bucket + window).min(USER_BUCKETS);
+            let remaining = want - ids.len();
+            let batches = futures::future::try_join_all((bucket..end).map(|b| {
+                // Only the cursor's own bucket resumes after its key; later ones start at the top.
+                let after = if b == start_bucket {
+                    after.as_str()
+                } else {
+                    ""
+                };
+                self.user_ids(tenant, b, after, remaining)
+            }))
+            .await?;
+            ids.extend(batches.into_iter().flatten().take(remaining));
+            bucket = end;
+            window = (window * 2).min(FAN_OUT as u16);
+        }
+        let more = ids.len() > limit;
+        ids.truncate(limit);
+        let next = match (more, ids.last()) {
+            (true, Some(last)) => Some(cursor::encode(Listing::Users, &Position::after_user(last))),
+            _ => None,
+        };
+        // A listed id whose user row is gone is a delete in progress: skip it.
+        let users: Vec<Option<User>> = futures::stream::iter(ids)
+            .map(|id| async move { self.get_user(tenant, &id).await })
+            .buffered(FAN_OUT)
+            .try_collect()
+            .await?;
+        Ok(Page {
+            items: users.into_iter().flatten().collect(),
+            next,
+        })
+    }
+
+    async fn list_devices(&self, tenant: &str, user_id: &str) -> DirectoryResult<Vec<Device>> {
+        // Twice the limit: concurrent registrations may overshoot it a little.
+        let result = self
+            .exec(
+                &self.s.list_devices,
+                (tenant, user_id, limit_value(2 * MAX_DEVICES_PER_USER)),
+            )
+            .await?;
+        let mut devices = Vec::new();
+        for row in all_rows::<DeviceRow>(result)? {
+            devices.extend(row.into_device()?);
+        }
+        Ok(devices)
+    }
+
+    async fn get_device(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        device_id: &str,
+    ) -> DirectoryResult<Option<Device>> {
+        let result = self
+            .exec(&self.s.get_device, (tenant, user_id, device_id))
+            .await?;
+        match all_rows::<DeviceRow>(result)?.into_iter().next() {
+            Some(row) => row.into_device(),
+            None => Ok(None),
+        }
+    }
+
+    async fn put_device(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        target: &PushTarget,
+        app_topic: Option<&str>,
+    ) -> DirectoryResult<Upserted<Device>> {
+        if self.get_user(tenant, user_id).await?.is_none() {
+            return Err(DirectoryError::NotFound { what: "user" });
+        }
+        let device_id = device_id_for(target);
+        let devices = self.list_devices(tenant, user_id).await?;
+        let existing = devices.iter().find(|d| d.device_id == device_id);
+        if existing.is_none() && devices.len() >= MAX_DEVICES_PER_USER {
+            return Err(DirectoryError::TooMany {
+                what: "devices",
+                limit: MAX_DEVICES_PER_USER,
+            });
+        }
+        let now = now_ms();
+        let record = Device {
+            device_id,
+            target: target.clone(),
+            app_topic: app_topic.map(str::to_owned),
+            state: super::DeviceState::Active,
+            created_at_ms: existing.map_or(now, |d| d.created_at_ms),
+            updated_at_ms: now,
+        };
+        let (token, subscription) = match &record.target {
+            PushTarget::Apns { token } | PushTarget::Fcm { token } => (Some(token.as_str()), None),
+            PushTarget::WebPush { subscription } => (None, Some(subscription)),
+        };
+        self.exec(
+            &self.s.insert_device,
+            (
+                tenant,
+                user_id,
+                &record.device_id,
+                record.platform().as_str(),
+                token,
+                subscription.map(|s| s.endpoint.as_str()),
+                subscription.map(|s| s.p256dh.as_str()),
+                subscription.map(|s| s.auth.as_str()),
+                &record.app_topic,
+                "active",
+                None::<&str>,
+                CqlTimestamp(record.created_at_ms),
+                CqlTimestamp(record.updated_at_ms),
+            ),
+        )
+        .await?;
+        Ok(Upserted {
+            created: existing.is_none(),
+            record,
+        })
+    }
+
+    async fn delete_device(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        device_id: &str,
+    ) -> DirectoryResult<bool> {
+        let existed = self.get_device(tenant, user_id, device_id).await?.is_some();
+        self.exec(&self.s.delete_device, (tenant, user_id, device_id))
+            .await?;
+        Ok(existed)
+    }
+
+    async fn mark_invalid(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        device_id: &str,
+        reason: &str,
+    ) -> DirectoryResult<bool> {
+        if self.get_device(tenant, user_id, device_id).await?.is_none() {
+            return Ok(false);
+        }
+        // Racing a delete, this update can leave a row without a platform; readers ignore those.
+        self.exec(
+            &self.s.invalidate_device,
+            (reason, CqlTimestamp(now_ms()), tenant, user_id, device_id),
+        )
+        .await?;
+        Ok(true)
+    }
+
+    async fn get_preferences(
+        &self,
+        tenant: &str,
+        user_id: &str,
+    ) -> DirectoryResult<Vec<Preference>> {
+        let result = self
+            .exec(
+                &self.s.get_preferences,
+                (tenant, user_id, limit_value(MAX_PREFERENCES_PER_USER)),
+            )
+            .await?;
+        all_rows::<PreferenceRow>(result)?
+            .into_iter()
+            .map(|row| {
+                Ok(Preference {
+                    channel: parse_channel(&row.channel).ok_or_else(|| {
+                        DirectoryError::Corrupt {
+                            table: "preferences",
+                            reason: format!("unknown channel {:?}", row.channel),
+                        }
+                    })?,
+                    category: row.category,
+                    enabled: row.enabled.unwrap_or(true),
+                })
+            })
+            .collect()
+    }
+
+    async fn put_preferences(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        preferences: &[Preference],
+    ) -> DirectoryResult<()> {
+        check_preferences(preferences)?;
+        if self.get_user(tenant, user_id).await?.is_none() {
+            return Err(DirectoryError::NotFound { what: "user" });
+        }
+        if preferences.is_empty() {
+            return Ok(());
+        }
+        let stored = self.get_preferences(tenant, user_id).await?;
+        let added = preferences
+            .iter()
+            .filter(|p| {
+                !stored
+                    .iter()
+                    .any(|s| s.category == p.category && s.channel == p.channel)
+            })
+            .count();
+        if stored.len() + added > MAX_PREFERENCES_PER_USER {
+            return Err(DirectoryError::TooMany {
+                what: "preferences",
+                limit: MAX_PREFERENCES_PER_USER,
+            });
+        }
+        // One partition, small rows: an unlogged batch is atomic and isolated here.
+        let mut batch = Batch::new(BatchType::Unlogged);
+        let now = CqlTimestamp(now_ms());
+        let mut values = Vec::with_capacity(preferences.len());
+        for preference in preferences {
+            batch.append_statement(self.s.insert_preference.clone());
+            values.push((
+                tenant,
+                user_id,
+                preference.category.as_str(),
+                preference.channel.as_str(),
+                preference.enabled,
+                now,
+            ));
+        }
+        self.batch(&batch, values).await
+    }
+
+    async fn delete_preferences(&self, tenant: &str, user_id: &str) -> DirectoryResult<()> {
+        self.exec(&self.s.delete_preferences, (tenant, user_id))
+            .await?;
+        Ok(())
+    }
+
+    async fn get_category(
+        &self,
+        tenant: &str,
+        category_id: &str,
+    ) -> DirectoryResult<Option<Category>> {
+        let result = self
+            .exec(&self.s.get_category, (tenant, category_id))
+            .await?;
+        Ok(all_rows::<CategoryRow>(result)?
+            .into_iter()
+            .next()
+            .map(CategoryRow::into_category))
+    }
+
+    async fn put_category(
+        &self,
+        tenant: &str,
+        category: &Category,
+    ) -> DirectoryResult<Upserted<Category>> {
+        let existing = self.get_category(tenant, &category.category_id).await?;
+        let now = now_ms();
+        let record = Category {
+            created_at_ms: existing.as_ref().map_or(now, |c| c.created_at_ms),
+            updated_at_ms: now,
+            ..category.clone()
+        };
+        self.exec(
+            &self.s.insert_category,
+            (
+                tenant,
+                &record.category_id,
+                &record.description,
+                record.critical,
+                CqlTimestamp(record.created_at_ms),
+                CqlTimestamp(record.updated_at_ms),
+            ),
+        )
+        .await?;
+        Ok(Upserted {
+            record,
+            created: existing.is_none(),
+        })
+    }
+
+    async fn delete_category(&self, tenant: &str, category_id: &str) -> DirectoryResult<bool> {
+        let existed = self.get_category(tenant, category_id).await?.is_some();
+        self.exec(&self.s.delete_category, (tenant, category_id))
+            .await?;
+        Ok(existed)
+    }
+
+    async fn list_categories(
+        &self,
+        tenant: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> DirectoryResult<Page<Category>> {
+        let after = cursor::decode(Listing::Categories, cursor)?.map(|p| p.key);
+        let limit = page_size(limit);
+        let result = self
+            .exec(
+                &self.s.list_categories,
+                (
+                    tenant,
+                    after.as_deref().unwrap_or(""),
+                    limit_value(limit + 1),
+                ),
+            )
+            .await?;
+        let items = all_rows::<CategoryRow>(result)?
+            .into_iter()
+            .map(CategoryRow::into_category)
+            .collect();
+        Ok(page_from(items, limit, Listing::Categories, |c| {
+            Position::after(&c.category_id)
+        }))
+    }
+
+    async fn get_template(
+        &self,
+        tenant: &str,
+        template_id: &str,
+        version: Option<u32>,
+    ) -> DirectoryResult<Vec<Template>> {
+        let Some(published) = self.published_version(tenant, template_id).await? else {
+            return Ok(Vec::new());
+        };
+        // Versions above the published one may be half-written: not served.
+        let version = version.unwrap_or(published);
+        if version == 0 || version > published {
+            return Ok(Vec::new());
+        }
+        self.variants(tenant, template_id, version).await
+    }
+
+    async fn put_template(
+        &self,
+        tenant: &str,
+        template_id: &str,
+        variants: &[TemplateVariant],
+    ) -> DirectoryResult<Vec<Template>> {
+        check_variants(variants)?;
+        let version = self.allocate_version(tenant, template_id).await?;
+        let stored_version = u32::try_from(version).map_err(shape)?;
+        let now = now_ms();
+        let mut stored: Vec<Template> = variants
+            .iter()
+            .map(|v| Template::from_variant(template_id, stored_version, v, now))
+            .collect();
+        stored
+            .sort_by(|a, b| (&a.locale, a.channel.as_str()).cmp(&(&b.locale, b.channel.as_str())));
+        // Written one by one rather than as a batch: email HTML can exceed the server's batch
+        // size limit. Readers do not see them before the version is published below.
+        futures::stream::iter(stored.clone())
+            .map(|t| async move {
+                self.exec(
+                    &self.s.insert_variant,
+                    (
+                        tenant,
+                        template_id,
+                        version,
+                        t.locale.as_str(),
+                        t.channel.as_str(),
+                        &t.title,
+                        &t.body,
+                        &t.subject,
+                        &t.html,
+                        &t.text,
+                        &t.data,
+                        CqlTimestamp(now),
+                    ),
+                )
+                .await
+            })
+            .buffer_unordered(FAN_OUT)
+            .try_for_each(|_| async { Ok(()) })
+            .await?;
+        self.exec(
+            &self.s.publish_head,
+            (version, CqlTimestamp(now), tenant, template_id, version),
+        )
+        .await?;
+        Ok(stored)
+    }
+
+    async fn delete_template(&self, tenant: &str, template_id: &str) -> DirectoryResult<bool> {
+        let result = self
+            .exec(&self.s.delete_head, (tenant, template_id))
+            .await?;
+        let (existed, _) = lwt_outcome(result, "latest_version")?;
+        self.exec(&self.s.delete_variants, (tenant, template_id))
+            .await?;
+        Ok(existed)
+    }
+
+    async fn list_templates(
+        &self,
+        tenant: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> DirectoryResult<Page<String>> {
+        let mut after = cursor::decode(Listing::Templates, cursor)?
+            .map(|p| p.key)
+            .unwrap_or_default();
+        let limit = page_size(limit);
+        let want = limit + 1;
+        let mut ids = Vec::with_capacity(want);
+        // Templates whose first version is still being written (published 0) are skipped, so
+        // a page may take more than one query.
+        loop {
+            let result = self
+                .exec(
+                    &self.s.list_heads,
+                    (tenant, after.as_str(), limit_value(want)),
+                )
+                .await?;
+            let heads = all_rows::<TemplateHeadRow>(result)?;
+            let exhausted = heads.len() < want;
+            if let Some(last) = heads.last() {
+                after = last.template_id.clone();
+            }
+            ids.extend(
+                heads
+                    .into_iter()
+                    .filter(|h| h.published_version.unwrap_or(0) > 0)
+                    .map(|h| h.template_id)
+                    .take(want - ids.len()),
+            );
+            if exhausted || ids.len() >= want {
+                break;
+            }
+        }
+        Ok(page_from(ids, limit, Listing::Templates, |id| {
+            Position::after(id)
+        }))
+    }
+}

@@ -1,0 +1,299 @@
+//! The directory: a tenant's users, their devices and preferences, notification categories and
+//! templates, behind the narrow [`Directory`] trait.
+//!
+//! Guarantees every implementation gives (checked by [`conformance`], which runs against both
+//! [`MemoryDirectory`] and [`CassandraDirectory`]):
+//! - every operation is scoped by the tenant id passed first; one tenant can never read, list,
+//!   change or delete another tenant's objects, even with the same ids;
+//! - listings page with an opaque cursor ([`Page::next`]) that is `None` exactly when nothing
+//!   follows; a cursor that was not produced by the same listing is refused
+//!   ([`DirectoryError::InvalidCursor`]); pages hold at most [`MAX_PAGE_SIZE`] items;
+//! - users list in a stable order that is not alphabetical (see [`user_bucket`]);
+//! - deleting a user deletes their devices and preferences;
+//! - a device id is derived from the push token or web push endpoint ([`device_id_for`]), so
+//!   registering the same token again updates the same device (and makes it active again);
+//! - a template version is the complete set of variants written by one `put_template`; versions
+//!   count up from 1 per template and concurrent writers get distinct versions; readers see a
+//!   version only once all its variants are written.
+//!
+//! Not guaranteed: input validation beyond the limits below (formats of ids, addresses and
+//! locales are the API's job); atomicity between a user's deletion and a device registered for
+//! them at the same instant; that an id freed by a delete is never reused (a deleted template
+//! restarts at version 1).
+
+use async_trait::async_trait;
+
+mod cassandra;
+pub mod conformance;
+mod cursor;
+mod memory;
+mod model;
+
+pub use cassandra::CassandraDirectory;
+pub use cursor::{user_bucket, USER_BUCKETS};
+pub use memory::MemoryDirectory;
+pub use model::{
+    device_id_for, Category, Device, DeviceState, Page, Platform, Preference, PushTarget,
+    QuietHours, Template, TemplateVariant, Upserted, User, WebPushSubscription,
+};
+pub use notify_schemas::Channel;
+
+use crate::session::StoreError;
+
+/// Page size of a listing when the caller does not ask for one.
+pub const DEFAULT_PAGE_SIZE: usize = 50;
+/// Largest page a listing returns; larger requests are cut to it.
+pub const MAX_PAGE_SIZE: usize = 500;
+/// Devices one user may have; registering one more is refused with [`DirectoryError::TooMany`].
+pub const MAX_DEVICES_PER_USER: usize = 100;
+/// Preference rows one user may have (categories x channels).
+pub const MAX_PREFERENCES_PER_USER: usize = 1000;
+/// Variants (locale x channel) in one template version.
+pub const MAX_TEMPLATE_VARIANTS: usize = 100;
+
+/// Why a directory operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DirectoryError {
+    /// The object an operation needs does not exist for this tenant (for example registering a
+    /// device for an unknown user).
+    #[error("{what} not found")]
+    NotFound {
+        /// What is missing: `user`, `device`, ...
+        what: &'static str,
+    },
+    /// A paging cursor that this listing did not produce.
+    #[error("invalid paging cursor")]
+    InvalidCursor,
+    /// A per-object limit would be exceeded.
+    #[error("too many {what}: at most {limit}")]
+    TooMany {
+        /// What there are too many of.
+        what: &'static str,
+        /// The limit.
+        limit: usize,
+    },
+    /// An argument breaks a rule of the directory itself (e.g. a template without variants).
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    /// Concurrent writers kept winning; the operation may be retried.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A stored row cannot be read back (unknown platform, missing column).
+    #[error("corrupt {table} row: {reason}")]
+    Corrupt {
+        /// The table.
+        table: &'static str,
+        /// What is wrong with the row.
+        reason: String,
+    },
+    /// The database failed (boxed: the driver's errors are large).
+    #[error(transparent)]
+    Store(Box<StoreError>),
+}
+
+impl From<StoreError> for DirectoryError {
+    fn from(err: StoreError) -> Self {
+        DirectoryError::Store(Box::new(err))
+    }
+}
+
+impl DirectoryError {
+    /// Whether retrying the same call later may succeed (database unreachable, timeouts,
+    /// lost races). Everything else fails again the same way.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            DirectoryError::Conflict(_) => true,
+            DirectoryError::Store(err) => {
+                matches!(**err, StoreError::Execute(_) | StoreError::Connect { .. })
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Result of directory operations.
+pub type DirectoryResult<T> = Result<T, DirectoryError>;
+
+/// Users, devices, preferences, categories and templates of every tenant. Shared as
+/// `Arc<dyn Directory>` by the admin API (reads and writes) and the router (reads, and
+/// [`Directory::mark_invalid`] from the dispatchers).
+///
+/// Timestamps (`created_at_ms`, `updated_at_ms`) are set by the directory: the values in the
+/// records passed to `put_*` are ignored, and `created_at_ms` of an existing object is kept.
+#[async_trait]
+pub trait Directory: Send + Sync + std::fmt::Debug {
+    /// The user, if it exists.
+    async fn get_user(&self, tenant: &str, user_id: &str) -> DirectoryResult<Option<User>>;
+    /// Creates or replaces the user.
+    async fn put_user(&self, tenant: &str, user: &User) -> DirectoryResult<Upserted<User>>;
+    /// Deletes the user with their devices and preferences; false if there was no such user.
+    async fn delete_user(&self, tenant: &str, user_id: &str) -> DirectoryResult<bool>;
+    /// One page of the tenant's users, `limit` cut to 1..=[`MAX_PAGE_SIZE`].
+    async fn list_users(
+        &self,
+        tenant: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> DirectoryResult<Page<User>>;
+
+    /// The user's devices, in device id order (at most [`MAX_DEVICES_PER_USER`]).
+    async fn list_devices(&self, tenant: &str, user_id: &str) -> DirectoryResult<Vec<Device>>;
+    /// One device of the user.
+    async fn get_device(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        device_id: &str,
+    ) -> DirectoryResult<Option<Device>>;
+    /// Registers `target` for an existing user (else [`DirectoryError::NotFound`]); the device
+    /// id comes from [`device_id_for`]. Registering a known target updates it and makes it
+    /// active again.
+    async fn put_device(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        target: &PushTarget,
+        app_topic: Option<&str>,
+    ) -> DirectoryResult<Upserted<Device>>;
+    /// Deletes one device; false if there was no such device.
+    async fn delete_device(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        device_id: &str,
+    ) -> DirectoryResult<bool>;
+    /// Marks a device invalid (the provider said the token is gone) so nothing is sent to it
+    /// any more; false if there was no such device.
+    async fn mark_invalid(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        device_id: &str,
+        reason: &str,
+    ) -> DirectoryResult<bool>;
+
+    /// Every preference of the user, in (category, channel) order. A category x channel
+    /// without a row is enabled. Empty for an unknown user.
+    async fn get_preferences(
+        &self,
+        tenant: &str,
+        user_id: &str,
+    ) -> DirectoryResult<Vec<Preference>>;
+    /// Sets the given preferences of an existing user (else [`DirectoryError::NotFound`]),
+    /// leaving the others as they are.
+    async fn put_preferences(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        preferences: &[Preference],
+    ) -> DirectoryResult<()>;
+    /// Deletes every preference of the user (all categories are enabled again).
+    async fn delete_preferences(&self, tenant: &str, user_id: &str) -> DirectoryResult<()>;
+
+    /// The category, if it exists.
+    async fn get_category(
+        &self,
+        tenant: &str,
+        category_id: &str,
+    ) -> DirectoryResult<Option<Category>>;
+    /// Creates or replaces the category.
+    async fn put_category(
+        &self,
+        tenant: &str,
+        category: &Category,
+    ) -> DirectoryResult<Upserted<Category>>;
+    /// Deletes the category; false if there was no such category.
+    async fn delete_category(&self, tenant: &str, category_id: &str) -> DirectoryResult<bool>;
+    /// One page of the tenant's categories in id order.
+    async fn list_categories(
+        &self,
+        tenant: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> DirectoryResult<Page<Category>>;
+
+    /// The variants of one version of a template (the newest if `version` is `None`), in
+    /// (locale, channel) order; empty if the template or version does not exist.
+    async fn get_template(
+        &self,
+        tenant: &str,
+        template_id: &str,
+        version: Option<u32>,
+    ) -> DirectoryResult<Vec<Template>>;
+    /// Writes `variants` (1..=[`MAX_TEMPLATE_VARIANTS`], distinct locale x channel) as the next
+    /// version of the template and returns them as stored.
+    async fn put_template(
+        &self,
+        tenant: &str,
+        template_id: &str,
+        variants: &[TemplateVariant],
+    ) -> DirectoryResult<Vec<Template>>;
+    /// Deletes every version of the template; false if there was no such template.
+    async fn delete_template(&self, tenant: &str, template_id: &str) -> DirectoryResult<bool>;
+    /// One page of the tenant's template ids in id order.
+    async fn list_templates(
+        &self,
+        tenant: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> DirectoryResult<Page<String>>;
+}
+
+/// Checks the variants of a new template version: not empty, not too many, no locale x channel
+/// twice. Shared by both implementations so they refuse the same inputs.
+fn check_variants(variants: &[TemplateVariant]) -> DirectoryResult<()> {
+    if variants.is_empty() {
+        return Err(DirectoryError::InvalidInput(
+            "a template version needs at least one variant".into(),
+        ));
+    }
+    if variants.len() > MAX_TEMPLATE_VARIANTS {
+        return Err(DirectoryError::TooMany {
+            what: "template variants",
+            limit: MAX_TEMPLATE_VARIANTS,
+        });
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for variant in variants {
+        if !seen.insert((variant.locale.as_str(), variant.channel)) {
+            return Err(DirectoryError::InvalidInput(format!(
+                "variant {}/{} given twice",
+                variant.locale, variant.channel
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a batch of preferences: not too many, no category x channel twice.
+fn check_preferences(preferences: &[Preference]) -> DirectoryResult<()> {
+    if preferences.len() > MAX_PREFERENCES_PER_USER {
+        return Err(DirectoryError::TooMany {
+            what: "preferences",
+            limit: MAX_PREFERENCES_PER_USER,
+        });
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for preference in preferences {
+        if !seen.insert((preference.category.as_str(), preference.channel)) {
+            return Err(DirectoryError::InvalidInput(format!(
+                "preference {}/{} given twice",
+                preference.category, preference.channel
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `limit` cut to 1..=[`MAX_PAGE_SIZE`].
+fn page_size(limit: usize) -> usize {
+    limit.clamp(1, MAX_PAGE_SIZE)
+}
+
+/// Milliseconds since the Unix epoch, now.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

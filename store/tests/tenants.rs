@@ -1,0 +1,139 @@
+//! Tenants and apps against a real Cassandra node (`NOTIFY_IT_CASSANDRA`, default
+//! 127.0.0.1:9042), in a keyspace of its own that the test migrates and drops; the same
+//! scenario runs against the in-memory fake, so the two cannot drift apart.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use futures::FutureExt;
+use notify_common::config::StoreConfig;
+use notify_store::tenants::{
+    AppRecord, AppStore, CassandraTenants, JwtKey, MemoryTenants, TenantRecord,
+};
+
+fn store_config() -> StoreConfig {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    StoreConfig {
+        nodes: vec![
+            std::env::var("NOTIFY_IT_CASSANDRA").unwrap_or_else(|_| "127.0.0.1:9042".into())
+        ],
+        keyspace: format!("it_tenants_{}", &id[..16]),
+        request_timeout_ms: 30_000,
+        ..StoreConfig::default()
+    }
+}
+
+/// Creates a tenant and three apps (Basic only, HS256 with a ciphertext, ES256), reads them back
+/// by key, disables one.
+async fn scenario(store: &dyn AppStore) {
+    let unique = uuid::Uuid::new_v4().simple().to_string();
+    let tenant = TenantRecord {
+        tenant_id: format!("tn_{}", &unique[..20]),
+        name: "Acme Ltd.".into(),
+    };
+    assert_eq!(
+        store.tenant_by_id(&tenant.tenant_id).await.expect("read"),
+        None
+    );
+    store.create_tenant(&tenant).await.expect("create tenant");
+    assert_eq!(
+        store.tenant_by_id(&tenant.tenant_id).await.expect("read"),
+        Some(tenant.clone())
+    );
+
+    let app = |suffix: &str, jwt: Option<JwtKey>, ciphertext: Option<Vec<u8>>| AppRecord {
+        app_key: format!("ak_{}{suffix}", &unique[..16]),
+        tenant_id: tenant.tenant_id.clone(),
+        secret_hash: [0xa5; 32],
+        secret_ciphertext: ciphertext,
+        jwt,
+        disabled: false,
+    };
+    let apps = [
+        app("basic", None, None),
+        app("hs", Some(JwtKey::Hs256), Some(vec![1, 0, 255, 7])),
+        app(
+            "es",
+            Some(JwtKey::Es256 {
+                public_key_pem: "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"
+                    .into(),
+            }),
+            None,
+        ),
+    ];
+    for app in &apps {
+        store.create_app(app).await.expect("create app");
+    }
+    for app in &apps {
+        let read = store.app_by_key(&app.app_key).await.expect("read");
+        assert_eq!(read.as_ref(), Some(app), "{}", app.app_key);
+    }
+    assert_eq!(
+        store.app_by_key("ak_never_created").await.expect("read"),
+        None
+    );
+
+    assert!(store
+        .set_app_disabled(&apps[0].app_key, true)
+        .await
+        .expect("disable"));
+    let read = store
+        .app_by_key(&apps[0].app_key)
+        .await
+        .expect("read")
+        .expect("present");
+    assert!(read.disabled);
+    assert!(!store
+        .set_app_disabled("ak_never_created", true)
+        .await
+        .expect("disable"));
+    // Disabling a missing app must not create a partial row.
+    assert_eq!(
+        store.app_by_key("ak_never_created").await.expect("read"),
+        None
+    );
+}
+
+#[tokio::test]
+async fn memory_tenants_pass_the_scenario() {
+    scenario(&MemoryTenants::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
+async fn cassandra_tenants_pass_the_scenario() {
+    let config = store_config();
+    let session = Arc::new(notify_store::connect(&config).await.expect("connect"));
+    notify_store::migrate(&session, &config)
+        .await
+        .expect("migrate");
+
+    let outcome = AssertUnwindSafe(async {
+        let store = CassandraTenants::new(Arc::clone(&session), &config.keyspace)
+            .await
+            .expect("prepare statements");
+        scenario(&store).await;
+    })
+    .catch_unwind()
+    .await;
+
+    // Drop the keyspace whether the scenario passed or not, then report.
+    let dropped = session
+        .query_unpaged(format!("DROP KEYSPACE IF EXISTS {}", config.keyspace), ())
+        .await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+    dropped.expect("drop keyspace");
+}
+
+#[tokio::test]
+#[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
+async fn refuses_a_keyspace_that_is_not_an_identifier() {
+    let config = store_config();
+    let session = Arc::new(notify_store::connect(&config).await.expect("connect"));
+    let err = CassandraTenants::new(session, "bad-name; DROP")
+        .await
+        .expect_err("refused");
+    assert!(err.to_string().contains("not a plain identifier"), "{err}");
+}
