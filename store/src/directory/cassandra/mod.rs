@@ -21,6 +21,8 @@
 //!   write without transactions: concurrent writers of the same object race, the last write wins.
 
 mod rows;
+mod statements;
+mod templates;
 
 use std::sync::Arc;
 
@@ -34,6 +36,8 @@ use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
 use scylla::value::CqlTimestamp;
 use tokio::sync::Semaphore;
+
+use self::statements::Statements;
 
 use notify_common::config::{is_cql_identifier, StoreConfig};
 
@@ -54,8 +58,6 @@ use crate::session::StoreError;
 
 /// Most statements one operation runs at once.
 const FAN_OUT: usize = 8;
-/// Compare-and-set attempts to allocate a template version before giving up with a conflict.
-const VERSION_ATTEMPTS: usize = 16;
 
 /// The directory in ScyllaDB / Cassandra.
 #[derive(Debug)]
@@ -63,190 +65,6 @@ pub struct CassandraDirectory {
     session: Arc<Session>,
     in_flight: Semaphore,
     s: Statements,
-}
-
-/// Every statement, prepared.
-struct Statements {
-    get_user: PreparedStatement,
-    put_user: Batch,
-    delete_user: Batch,
-    list_user_ids: PreparedStatement,
-
-    list_devices: PreparedStatement,
-    get_device: PreparedStatement,
-    insert_device: PreparedStatement,
-    delete_device: PreparedStatement,
-    invalidate_device: PreparedStatement,
-
-    get_preferences: PreparedStatement,
-    insert_preference: PreparedStatement,
-    delete_preferences: PreparedStatement,
-
-    get_category: PreparedStatement,
-    insert_category: PreparedStatement,
-    delete_category: PreparedStatement,
-    list_categories: PreparedStatement,
-
-    create_head: PreparedStatement,
-    bump_head: PreparedStatement,
-    publish_head: PreparedStatement,
-    get_head: PreparedStatement,
-    delete_head: PreparedStatement,
-    list_heads: PreparedStatement,
-    get_variants: PreparedStatement,
-    insert_variant: PreparedStatement,
-    delete_variants: PreparedStatement,
-}
-
-impl std::fmt::Debug for Statements {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Statements").finish_non_exhaustive()
-    }
-}
-
-impl Statements {
-    async fn prepare(session: &Session, ks: &str) -> Result<Self, StoreError> {
-        let p = |cql: String| async move { session.prepare(cql).await };
-        let logged = |statements: Vec<PreparedStatement>| {
-            let mut batch = Batch::new(BatchType::Logged);
-            for statement in statements {
-                batch.append_statement(statement);
-            }
-            batch
-        };
-        let insert_user = p(format!(
-            "INSERT INTO {ks}.users (tenant_id, {USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        ))
-        .await?;
-        let insert_user_id = p(format!(
-            "INSERT INTO {ks}.users_by_tenant (tenant_id, bucket, user_id) VALUES (?, ?, ?)"
-        ))
-        .await?;
-        let delete_user_parts = vec![
-            p(format!("DELETE FROM {ks}.users WHERE tenant_id = ? AND user_id = ?")).await?,
-            p(format!(
-                "DELETE FROM {ks}.users_by_tenant WHERE tenant_id = ? AND bucket = ? AND user_id = ?"
-            ))
-            .await?,
-            p(format!("DELETE FROM {ks}.devices WHERE tenant_id = ? AND user_id = ?")).await?,
-            p(format!("DELETE FROM {ks}.preferences WHERE tenant_id = ? AND user_id = ?")).await?,
-        ];
-        Ok(Self {
-            get_user: p(format!(
-                "SELECT {USER_COLUMNS} FROM {ks}.users WHERE tenant_id = ? AND user_id = ?"
-            ))
-            .await?,
-            put_user: logged(vec![insert_user, insert_user_id]),
-            delete_user: logged(delete_user_parts),
-            list_user_ids: p(format!(
-                "SELECT user_id FROM {ks}.users_by_tenant \
-                 WHERE tenant_id = ? AND bucket = ? AND user_id > ? LIMIT ?"
-            ))
-            .await?,
-
-            list_devices: p(format!(
-                "SELECT {DEVICE_COLUMNS} FROM {ks}.devices WHERE tenant_id = ? AND user_id = ? LIMIT ?"
-            ))
-            .await?,
-            get_device: p(format!(
-                "SELECT {DEVICE_COLUMNS} FROM {ks}.devices \
-                 WHERE tenant_id = ? AND user_id = ? AND device_id = ?"
-            ))
-            .await?,
-            insert_device: p(format!(
-                "INSERT INTO {ks}.devices (tenant_id, user_id, {DEVICE_COLUMNS}) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            ))
-            .await?,
-            delete_device: p(format!(
-                "DELETE FROM {ks}.devices WHERE tenant_id = ? AND user_id = ? AND device_id = ?"
-            ))
-            .await?,
-            invalidate_device: p(format!(
-                "UPDATE {ks}.devices SET state = 'invalid', invalid_reason = ?, updated_at = ? \
-                 WHERE tenant_id = ? AND user_id = ? AND device_id = ?"
-            ))
-            .await?,
-
-            get_preferences: p(format!(
-                "SELECT category, channel, enabled FROM {ks}.preferences \
-                 WHERE tenant_id = ? AND user_id = ? LIMIT ?"
-            ))
-            .await?,
-            insert_preference: p(format!(
-                "INSERT INTO {ks}.preferences (tenant_id, user_id, category, channel, enabled, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?)"
-            ))
-            .await?,
-            delete_preferences: p(format!(
-                "DELETE FROM {ks}.preferences WHERE tenant_id = ? AND user_id = ?"
-            ))
-            .await?,
-
-            get_category: p(format!(
-                "SELECT {CATEGORY_COLUMNS} FROM {ks}.categories WHERE tenant_id = ? AND category_id = ?"
-            ))
-            .await?,
-            insert_category: p(format!(
-                "INSERT INTO {ks}.categories (tenant_id, {CATEGORY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
-            ))
-            .await?,
-            delete_category: p(format!(
-                "DELETE FROM {ks}.categories WHERE tenant_id = ? AND category_id = ?"
-            ))
-            .await?,
-            list_categories: p(format!(
-                "SELECT {CATEGORY_COLUMNS} FROM {ks}.categories \
-                 WHERE tenant_id = ? AND category_id > ? LIMIT ?"
-            ))
-            .await?,
-
-            create_head: p(format!(
-                "INSERT INTO {ks}.templates_by_tenant \
-                 (tenant_id, template_id, latest_version, published_version, created_at, updated_at) \
-                 VALUES (?, ?, 1, 0, ?, ?) IF NOT EXISTS"
-            ))
-            .await?,
-            bump_head: p(format!(
-                "UPDATE {ks}.templates_by_tenant SET latest_version = ?, updated_at = ? \
-                 WHERE tenant_id = ? AND template_id = ? IF latest_version = ?"
-            ))
-            .await?,
-            publish_head: p(format!(
-                "UPDATE {ks}.templates_by_tenant SET published_version = ?, updated_at = ? \
-                 WHERE tenant_id = ? AND template_id = ? IF published_version < ?"
-            ))
-            .await?,
-            get_head: p(format!(
-                "SELECT template_id, published_version FROM {ks}.templates_by_tenant \
-                 WHERE tenant_id = ? AND template_id = ?"
-            ))
-            .await?,
-            delete_head: p(format!(
-                "DELETE FROM {ks}.templates_by_tenant WHERE tenant_id = ? AND template_id = ? IF EXISTS"
-            ))
-            .await?,
-            list_heads: p(format!(
-                "SELECT template_id, published_version FROM {ks}.templates_by_tenant \
-                 WHERE tenant_id = ? AND template_id > ? LIMIT ?"
-            ))
-            .await?,
-            get_variants: p(format!(
-                "SELECT {TEMPLATE_COLUMNS} FROM {ks}.templates \
-                 WHERE tenant_id = ? AND template_id = ? AND version = ?"
-            ))
-            .await?,
-            insert_variant: p(format!(
-                "INSERT INTO {ks}.templates (tenant_id, {TEMPLATE_COLUMNS}) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            ))
-            .await?,
-            delete_variants: p(format!(
-                "DELETE FROM {ks}.templates WHERE tenant_id = ? AND template_id = ?"
-            ))
-            .await?,
-        })
-    }
 }
 
 impl CassandraDirectory {
@@ -323,72 +141,6 @@ impl CassandraDirectory {
             .into_iter()
             .map(|(id,)| id)
             .collect())
-    }
-
-    /// The published version of a template; `None` if the template does not exist.
-    async fn published_version(
-        &self,
-        tenant: &str,
-        template_id: &str,
-    ) -> DirectoryResult<Option<u32>> {
-        let result = self.exec(&self.s.get_head, (tenant, template_id)).await?;
-        Ok(all_rows::<TemplateHeadRow>(result)?
-            .into_iter()
-            .next()
-            .map(|head| head.published_version.unwrap_or(0))
-            .and_then(|v| u32::try_from(v).ok()))
-    }
-
-    /// Hands out the next version of a template by compare-and-set on its head row.
-    async fn allocate_version(&self, tenant: &str, template_id: &str) -> DirectoryResult<i32> {
-        let now = CqlTimestamp(now_ms());
-        let mut current: Option<i32> = None;
-        for _ in 0..VERSION_ATTEMPTS {
-            let (applied, seen) = match current {
-                None => {
-                    let result = self
-                        .exec(&self.s.create_head, (tenant, template_id, now, now))
-                        .await?;
-                    let (applied, seen) = lwt_outcome(result, "latest_version")?;
-                    (applied, if applied { Some(0) } else { seen })
-                }
-                Some(version) => {
-                    let result = self
-                        .exec(
-                            &self.s.bump_head,
-                            (version + 1, now, tenant, template_id, version),
-                        )
-                        .await?;
-                    lwt_outcome(result, "latest_version")?
-                }
-            };
-            if applied {
-                return Ok(current.unwrap_or(0) + 1);
-            }
-            // Lost the race (or the head was deleted meanwhile): retry from what is there now.
-            current = seen;
-        }
-        Err(DirectoryError::Conflict(format!(
-            "template {template_id}: no version after {VERSION_ATTEMPTS} attempts"
-        )))
-    }
-
-    async fn variants(
-        &self,
-        tenant: &str,
-        template_id: &str,
-        version: u32,
-    ) -> DirectoryResult<Vec<Template>> {
-        let version = i32::try_from(version).map_err(|_| {
-            DirectoryError::InvalidInput(format!("template version {version} out of range"))
-        })?;
-        let result = self
-            .exec(&self.s.get_variants, (tenant, template_id, version))
-            .await?;
-        all_rows::<TemplateRow>(result)?
-            .into_iter()
-            .map(TemplateRow::into_template)
-            .collect()
     }
 }
 
@@ -811,15 +563,7 @@ impl Directory for CassandraDirectory {
         template_id: &str,
         version: Option<u32>,
     ) -> DirectoryResult<Vec<Template>> {
-        let Some(published) = self.published_version(tenant, template_id).await? else {
-            return Ok(Vec::new());
-        };
-        // Versions above the published one may be half-written: not served.
-        let version = version.unwrap_or(published);
-        if version == 0 || version > published {
-            return Ok(Vec::new());
-        }
-        self.variants(tenant, template_id, version).await
+        self.read_template(tenant, template_id, version).await
     }
 
     async fn put_template(
@@ -828,58 +572,11 @@ impl Directory for CassandraDirectory {
         template_id: &str,
         variants: &[TemplateVariant],
     ) -> DirectoryResult<Vec<Template>> {
-        check_variants(variants)?;
-        let version = self.allocate_version(tenant, template_id).await?;
-        let stored_version = u32::try_from(version).map_err(shape)?;
-        let now = now_ms();
-        let mut stored: Vec<Template> = variants
-            .iter()
-            .map(|v| Template::from_variant(template_id, stored_version, v, now))
-            .collect();
-        stored
-            .sort_by(|a, b| (&a.locale, a.channel.as_str()).cmp(&(&b.locale, b.channel.as_str())));
-        // Written one by one rather than as a batch: email HTML can exceed the server's batch
-        // size limit. Readers do not see them before the version is published below.
-        futures::stream::iter(stored.clone())
-            .map(|t| async move {
-                self.exec(
-                    &self.s.insert_variant,
-                    (
-                        tenant,
-                        template_id,
-                        version,
-                        t.locale.as_str(),
-                        t.channel.as_str(),
-                        &t.title,
-                        &t.body,
-                        &t.subject,
-                        &t.html,
-                        &t.text,
-                        &t.data,
-                        CqlTimestamp(now),
-                    ),
-                )
-                .await
-            })
-            .buffer_unordered(FAN_OUT)
-            .try_for_each(|_| async { Ok(()) })
-            .await?;
-        self.exec(
-            &self.s.publish_head,
-            (version, CqlTimestamp(now), tenant, template_id, version),
-        )
-        .await?;
-        Ok(stored)
+        self.write_template(tenant, template_id, variants).await
     }
 
     async fn delete_template(&self, tenant: &str, template_id: &str) -> DirectoryResult<bool> {
-        let result = self
-            .exec(&self.s.delete_head, (tenant, template_id))
-            .await?;
-        let (existed, _) = lwt_outcome(result, "latest_version")?;
-        self.exec(&self.s.delete_variants, (tenant, template_id))
-            .await?;
-        Ok(existed)
+        self.remove_template(tenant, template_id).await
     }
 
     async fn list_templates(
@@ -888,39 +585,6 @@ impl Directory for CassandraDirectory {
         cursor: Option<&str>,
         limit: usize,
     ) -> DirectoryResult<Page<String>> {
-        let mut after = cursor::decode(Listing::Templates, cursor)?
-            .map(|p| p.key)
-            .unwrap_or_default();
-        let limit = page_size(limit);
-        let want = limit + 1;
-        let mut ids = Vec::with_capacity(want);
-        // Templates whose first version is still being written (published 0) are skipped, so
-        // a page may take more than one query.
-        loop {
-            let result = self
-                .exec(
-                    &self.s.list_heads,
-                    (tenant, after.as_str(), limit_value(want)),
-                )
-                .await?;
-            let heads = all_rows::<TemplateHeadRow>(result)?;
-            let exhausted = heads.len() < want;
-            if let Some(last) = heads.last() {
-                after = last.template_id.clone();
-            }
-            ids.extend(
-                heads
-                    .into_iter()
-                    .filter(|h| h.published_version.unwrap_or(0) > 0)
-                    .map(|h| h.template_id)
-                    .take(want - ids.len()),
-            );
-            if exhausted || ids.len() >= want {
-                break;
-            }
-        }
-        Ok(page_from(ids, limit, Listing::Templates, |id| {
-            Position::after(id)
-        }))
+        self.template_ids(tenant, cursor, limit).await
     }
 }
