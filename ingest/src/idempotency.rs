@@ -55,10 +55,19 @@ pub trait Ledger: Send + Sync + std::fmt::Debug {
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
 
     /// Gives up an owned claim whose record was not produced.
-    fn release<'a>(&'a self, tenant: &'a str, key: &'a str, event_id: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn release<'a>(
+        &'a self,
+        tenant: &'a str,
+        key: &'a str,
+        event_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// The notification log rows of one event of one tenant.
-    fn entries<'a>(&'a self, tenant: &'a str, event_id: &'a str) -> BoxFuture<'a, Result<Vec<LogEntry>, StoreError>>;
+    fn entries<'a>(
+        &'a self,
+        tenant: &'a str,
+        event_id: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<LogEntry>, StoreError>>;
 
     /// Whether the database answers (for `/readyz`).
     fn check(&self) -> BoxFuture<'_, Result<(), StoreError>>;
@@ -87,7 +96,10 @@ impl Ledger for CassandraLedger {
         event_id: &'a str,
         request_hash: &'a str,
     ) -> BoxFuture<'a, Result<Claim, StoreError>> {
-        Box::pin(self.store.claim(&self.session, tenant, key, event_id, request_hash))
+        Box::pin(
+            self.store
+                .claim(&self.session, tenant, key, event_id, request_hash),
+        )
     }
 
     fn accept<'a>(
@@ -98,20 +110,34 @@ impl Ledger for CassandraLedger {
         request_hash: &'a str,
         window: Duration,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(self.store.accept(&self.session, tenant, key, event_id, request_hash, window))
+        Box::pin(
+            self.store
+                .accept(&self.session, tenant, key, event_id, request_hash, window),
+        )
     }
 
-    fn release<'a>(&'a self, tenant: &'a str, key: &'a str, event_id: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn release<'a>(
+        &'a self,
+        tenant: &'a str,
+        key: &'a str,
+        event_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(self.store.release(&self.session, tenant, key, event_id))
     }
 
-    fn entries<'a>(&'a self, tenant: &'a str, event_id: &'a str) -> BoxFuture<'a, Result<Vec<LogEntry>, StoreError>> {
+    fn entries<'a>(
+        &'a self,
+        tenant: &'a str,
+        event_id: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<LogEntry>, StoreError>> {
         Box::pin(self.store.log_entries(&self.session, tenant, event_id))
     }
 
     fn check(&self) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(async move {
-            self.session.query_unpaged("SELECT release_version FROM system.local", ()).await?;
+            self.session
+                .query_unpaged("SELECT release_version FROM system.local", ())
+                .await?;
             Ok(())
         })
     }
@@ -135,7 +161,9 @@ impl MemoryLedger {
     /// Adds a notification log row, as a later stage would.
     pub fn record(&self, tenant: &str, event_id: &str, entry: LogEntry) {
         if let Ok(mut log) = self.log.lock() {
-            log.entry((tenant.to_owned(), event_id.to_owned())).or_default().push(entry);
+            log.entry((tenant.to_owned(), event_id.to_owned()))
+                .or_default()
+                .push(entry);
         }
     }
 
@@ -156,10 +184,13 @@ impl Ledger for MemoryLedger {
             let mut claims = self.claims.lock().map_err(|_| Self::poisoned())?;
             let slot = (tenant.to_owned(), key.to_owned());
             Ok(match claims.get(&slot) {
-                Some(c) if c.accepted => {
-                    Claim::Accepted { event_id: c.event_id.clone(), request_hash: c.request_hash.clone() }
-                }
-                Some(c) => Claim::Pending { request_hash: c.request_hash.clone() },
+                Some(c) if c.accepted => Claim::Accepted {
+                    event_id: c.event_id.clone(),
+                    request_hash: c.request_hash.clone(),
+                },
+                Some(c) => Claim::Pending {
+                    request_hash: c.request_hash.clone(),
+                },
                 None => {
                     let claim = MemoryClaim {
                         event_id: event_id.to_owned(),
@@ -193,21 +224,36 @@ impl Ledger for MemoryLedger {
         })
     }
 
-    fn release<'a>(&'a self, tenant: &'a str, key: &'a str, event_id: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn release<'a>(
+        &'a self,
+        tenant: &'a str,
+        key: &'a str,
+        event_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             let mut claims = self.claims.lock().map_err(|_| Self::poisoned())?;
             let slot = (tenant.to_owned(), key.to_owned());
-            if claims.get(&slot).is_some_and(|c| !c.accepted && c.event_id == event_id) {
+            if claims
+                .get(&slot)
+                .is_some_and(|c| !c.accepted && c.event_id == event_id)
+            {
                 claims.remove(&slot);
             }
             Ok(())
         })
     }
 
-    fn entries<'a>(&'a self, tenant: &'a str, event_id: &'a str) -> BoxFuture<'a, Result<Vec<LogEntry>, StoreError>> {
+    fn entries<'a>(
+        &'a self,
+        tenant: &'a str,
+        event_id: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<LogEntry>, StoreError>> {
         Box::pin(async move {
             let log = self.log.lock().map_err(|_| Self::poisoned())?;
-            Ok(log.get(&(tenant.to_owned(), event_id.to_owned())).cloned().unwrap_or_default())
+            Ok(log
+                .get(&(tenant.to_owned(), event_id.to_owned()))
+                .cloned()
+                .unwrap_or_default())
         })
     }
 

@@ -20,7 +20,10 @@ pub struct FieldError {
 impl FieldError {
     /// A field error at `field` (a JSON pointer) with `message`.
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -71,7 +74,12 @@ impl Problem {
 
     /// 400: the body could not be parsed at all (malformed JSON, wrong content type).
     pub fn bad_request(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "bad-request", "the request could not be read", Some(detail.into()))
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+            "the request could not be read",
+            Some(detail.into()),
+        )
     }
 
     /// 401: no or wrong credentials. The detail never says which part was wrong.
@@ -86,12 +94,22 @@ impl Problem {
 
     /// 404: not found, also for another tenant's ids (no existence leak).
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not-found", "not found", Some(format!("{what} not found")))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "not found",
+            Some(format!("{what} not found")),
+        )
     }
 
     /// 409: conflicts with the current state (e.g. an idempotency key reused with another body).
     pub fn conflict(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, "conflict", "conflict", Some(detail.into()))
+        Self::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            "conflict",
+            Some(detail.into()),
+        )
     }
 
     /// 413: the body is over the size cap.
@@ -118,8 +136,12 @@ impl Problem {
 
     /// 503: a dependency (Kafka, the database) cannot take the request now; nothing was accepted.
     pub fn unavailable(retry_after_s: u64, detail: impl Into<String>) -> Self {
-        let mut problem =
-            Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "temporarily unavailable", Some(detail.into()));
+        let mut problem = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "temporarily unavailable",
+            Some(detail.into()),
+        );
         problem.retry_after_s = Some(retry_after_s.max(1));
         problem
     }
@@ -127,7 +149,12 @@ impl Problem {
     /// 500: logs `cause` once and answers without internals.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "request failed");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error", None)
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error",
+            None,
+        )
     }
 
     /// The HTTP status.
@@ -143,7 +170,10 @@ impl IntoResponse for Problem {
         let body = serde_json::to_vec(&self).unwrap_or_default();
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         if let Some(seconds) = retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }

@@ -32,7 +32,11 @@ pub enum PublishError {
 /// The narrow view of Kafka the gateway needs.
 pub trait Publisher: Send + Sync + std::fmt::Debug {
     /// Produces `payload` under `key` and waits for the broker's acknowledgement.
-    fn publish<'a>(&'a self, key: &'a str, payload: &'a [u8]) -> BoxFuture<'a, Result<(), PublishError>>;
+    fn publish<'a>(
+        &'a self,
+        key: &'a str,
+        payload: &'a [u8],
+    ) -> BoxFuture<'a, Result<(), PublishError>>;
 
     /// Waits until every record handed to the producer is acknowledged or failed.
     fn flush(&self, timeout: Duration) -> Result<(), PublishError>;
@@ -50,7 +54,9 @@ pub struct KafkaPublisher {
 
 impl std::fmt::Debug for KafkaPublisher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KafkaPublisher").field("topic", &self.topic).finish_non_exhaustive()
+        f.debug_struct("KafkaPublisher")
+            .field("topic", &self.topic)
+            .finish_non_exhaustive()
     }
 }
 
@@ -58,7 +64,11 @@ impl KafkaPublisher {
     /// Wraps `producer`, writing to `topic`. `queue_wait` bounds how long a request waits for
     /// room in a full producer queue before it is answered 503.
     pub fn new(producer: FutureProducer, topic: String, queue_wait: Duration) -> Self {
-        Self { producer, topic, queue_wait }
+        Self {
+            producer,
+            topic,
+            queue_wait,
+        }
     }
 }
 
@@ -71,7 +81,11 @@ fn classify(err: KafkaError) -> PublishError {
 }
 
 impl Publisher for KafkaPublisher {
-    fn publish<'a>(&'a self, key: &'a str, payload: &'a [u8]) -> BoxFuture<'a, Result<(), PublishError>> {
+    fn publish<'a>(
+        &'a self,
+        key: &'a str,
+        payload: &'a [u8],
+    ) -> BoxFuture<'a, Result<(), PublishError>> {
         Box::pin(async move {
             let record = FutureRecord::to(&self.topic).key(key).payload(payload);
             self.producer
@@ -83,7 +97,9 @@ impl Publisher for KafkaPublisher {
     }
 
     fn flush(&self, timeout: Duration) -> Result<(), PublishError> {
-        self.producer.flush(Timeout::After(timeout)).map_err(classify)
+        self.producer
+            .flush(Timeout::After(timeout))
+            .map_err(classify)
     }
 
     fn check(&self, timeout: Duration) -> Result<(), PublishError> {
@@ -122,7 +138,11 @@ impl MemoryPublisher {
 }
 
 impl Publisher for MemoryPublisher {
-    fn publish<'a>(&'a self, key: &'a str, payload: &'a [u8]) -> BoxFuture<'a, Result<(), PublishError>> {
+    fn publish<'a>(
+        &'a self,
+        key: &'a str,
+        payload: &'a [u8],
+    ) -> BoxFuture<'a, Result<(), PublishError>> {
         Box::pin(async move {
             if let Some(error) = self.failure() {
                 return Err(error);

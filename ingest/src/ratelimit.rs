@@ -28,12 +28,17 @@ impl TenantLimiter {
             let burst = NonZeroU32::new(burst.max(per_second)).unwrap_or(rate);
             RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst))
         });
-        Self { limiter, clock: DefaultClock::default() }
+        Self {
+            limiter,
+            clock: DefaultClock::default(),
+        }
     }
 
     /// `Ok` if `tenant` may make a request now, else how many whole seconds to wait.
     pub fn check(&self, tenant: &str) -> Result<(), u64> {
-        let Some(limiter) = &self.limiter else { return Ok(()) };
+        let Some(limiter) = &self.limiter else {
+            return Ok(());
+        };
         limiter.check_key(&tenant.to_owned()).map_err(|not_until| {
             let wait = not_until.wait_time_from(self.clock.now());
             wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
@@ -50,7 +55,11 @@ impl TenantLimiter {
 }
 
 /// Middleware answering 429 when the request's tenant is over its rate.
-pub async fn limit_tenant(State(limiter): State<Arc<TenantLimiter>>, request: Request, next: Next) -> Response {
+pub async fn limit_tenant(
+    State(limiter): State<Arc<TenantLimiter>>,
+    request: Request,
+    next: Next,
+) -> Response {
     if let Some(tenant) = request.extensions().get::<Tenant>() {
         if let Err(retry_after_s) = limiter.check(tenant.id()) {
             metrics::counter!(crate::metrics::RATE_LIMITED_TOTAL).increment(1);

@@ -54,10 +54,14 @@ pub async fn build_state(config: &Config) -> Result<AppState, ServeError> {
     let session = Arc::new(notify_store::connect(&config.store).await?);
     let keyspace = &config.store.keyspace;
     let ledger = CassandraLedger::new(session.clone(), keyspace).await?;
-    let directory = CassandraDirectory::new(session.clone(), keyspace).await?;
+    let directory = CassandraDirectory::new(session.clone(), keyspace)
+        .await?
+        .with_max_in_flight(config.store.max_in_flight);
     let tenants = CassandraTenants::new(session.clone(), keyspace).await?;
     let secrets_key = match &ingest.secrets_key_file {
-        Some(path) => Some(load_secrets_key(path).map_err(|err| ServeError::Secrets(err.to_string()))?),
+        Some(path) => {
+            Some(load_secrets_key(path).map_err(|err| ServeError::Secrets(err.to_string()))?)
+        }
         None => None,
     };
     let auth = Authenticator::new(Arc::new(tenants), ingest, secrets_key);
@@ -67,7 +71,11 @@ pub async fn build_state(config: &Config) -> Result<AppState, ServeError> {
     kafka_config.message_timeout_ms = ingest.produce_timeout_ms;
     let producer = kafka::producer(&kafka_config, "ingest")?;
     let topic = Topics::new(&config.kafka.topic_prefix).requests();
-    let publisher = KafkaPublisher::new(producer, topic, Duration::from_millis(ingest.produce_timeout_ms));
+    let publisher = KafkaPublisher::new(
+        producer,
+        topic,
+        Duration::from_millis(ingest.produce_timeout_ms),
+    );
 
     Ok(AppState {
         config: Arc::new(ingest.clone()),
@@ -76,14 +84,25 @@ pub async fn build_state(config: &Config) -> Result<AppState, ServeError> {
         ledger: Arc::new(ledger),
         directory: Arc::new(directory),
         auth: Arc::new(auth),
-        limiter: Arc::new(TenantLimiter::new(ingest.tenant_rate_per_s, ingest.tenant_burst)),
+        limiter: Arc::new(TenantLimiter::new(
+            ingest.tenant_rate_per_s,
+            ingest.tenant_burst,
+        )),
         codec: Arc::new(Codec::new()?),
     })
 }
 
 /// Serves `state` on `listener` until `shutdown` is cancelled, then drains and flushes.
-pub async fn serve(listener: TcpListener, state: AppState, shutdown: Shutdown, grace: Duration) -> Result<(), ServeError> {
-    let addr = listener.local_addr().map_err(|source| ServeError::Http { addr: ([0, 0, 0, 0], 0).into(), source })?;
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: Shutdown,
+    grace: Duration,
+) -> Result<(), ServeError> {
+    let addr = listener.local_addr().map_err(|source| ServeError::Http {
+        addr: ([0, 0, 0, 0], 0).into(),
+        source,
+    })?;
     tracing::info!(%addr, "ingest api listening");
 
     let limiter = state.limiter.clone();
@@ -119,6 +138,14 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: Shutdown, g
 pub async fn run(config: &Config, shutdown: Shutdown) -> Result<(), ServeError> {
     let state = build_state(config).await?;
     let addr = config.ingest.listen_addr;
-    let listener = TcpListener::bind(addr).await.map_err(|source| ServeError::Http { addr, source })?;
-    serve(listener, state, shutdown, Duration::from_millis(config.shutdown.grace_period_ms)).await
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Http { addr, source })?;
+    serve(
+        listener,
+        state,
+        shutdown,
+        Duration::from_millis(config.shutdown.grace_period_ms),
+    )
+    .await
 }

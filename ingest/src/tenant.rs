@@ -25,6 +25,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Tenant {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts.extensions.get::<Tenant>().cloned().ok_or_else(Problem::unauthorized)
+        parts
+            .extensions
+            .get::<Tenant>()
+            .cloned()
+            .ok_or_else(Problem::unauthorized)
     }
 }

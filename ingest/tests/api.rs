@@ -32,11 +32,16 @@ struct Harness {
 async fn harness(config: IngestConfig) -> Harness {
     let tenants = Arc::new(MemoryTenants::new());
     let tenant = create_tenant(tenants.as_ref(), "t").await.expect("tenant");
-    let app = create_app(tenants.as_ref(), &tenant.tenant_id, None, None).await.expect("app");
+    let app = create_app(tenants.as_ref(), &tenant.tenant_id, None, None)
+        .await
+        .expect("app");
     let publisher = Arc::new(MemoryPublisher::default());
     let state = AppState {
         limits: Arc::new(Limits::from(&config)),
-        limiter: Arc::new(TenantLimiter::new(config.tenant_rate_per_s, config.tenant_burst)),
+        limiter: Arc::new(TenantLimiter::new(
+            config.tenant_rate_per_s,
+            config.tenant_burst,
+        )),
         auth: Arc::new(Authenticator::new(tenants, &config, None)),
         config: Arc::new(config),
         publisher: publisher.clone(),
@@ -44,8 +49,15 @@ async fn harness(config: IngestConfig) -> Harness {
         directory: Arc::new(MemoryDirectory::new()),
         codec: Arc::new(Codec::new().expect("codec")),
     };
-    let auth = format!("Basic {}", STANDARD.encode(format!("{}:{}", app.app_key, app.secret.expose())));
-    Harness { app: notify_ingest::routes::router(state), publisher, auth }
+    let auth = format!(
+        "Basic {}",
+        STANDARD.encode(format!("{}:{}", app.app_key, app.secret.expose()))
+    );
+    Harness {
+        app: notify_ingest::routes::router(state),
+        publisher,
+        auth,
+    }
 }
 
 impl Harness {
@@ -56,11 +68,28 @@ impl Harness {
         if let Some(key) = key {
             request = request.header("idempotency-key", key);
         }
-        let response = self.app.clone().oneshot(request.body(Body::from(body.to_string())).expect("request")).await.expect("response");
+        let response = self
+            .app
+            .clone()
+            .oneshot(request.body(Body::from(body.to_string())).expect("request"))
+            .await
+            .expect("response");
         let status = response.status();
-        let retry_after = response.headers().get(header::RETRY_AFTER).map(|v| v.to_str().unwrap_or("").to_owned());
-        let bytes = response.into_body().collect().await.expect("body").to_bytes();
-        (status, retry_after, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        let retry_after = response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .map(|v| v.to_str().unwrap_or("").to_owned());
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        (
+            status,
+            retry_after,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
     }
 }
 
@@ -75,33 +104,56 @@ async fn accepted_requests_are_published_as_avro_keyed_tenant_user() {
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let records = h.publisher.records();
     assert_eq!(records.len(), 1);
-    let request = Codec::<NotificationRequest>::new().expect("codec").decode(&records[0].1).expect("decode");
+    let request = Codec::<NotificationRequest>::new()
+        .expect("codec")
+        .decode(&records[0].1)
+        .expect("decode");
     assert_eq!(records[0].0, format!("{}:u1", request.tenant));
-    assert_eq!(request.event_id.to_string(), body["event_id"].as_str().expect("id"));
+    assert_eq!(
+        request.event_id.to_string(),
+        body["event_id"].as_str().expect("id")
+    );
 }
 
 #[tokio::test]
 async fn a_tenant_over_its_rate_gets_429_with_retry_after() {
-    let config = IngestConfig { tenant_rate_per_s: 1, tenant_burst: 2, ..IngestConfig::default() };
+    let config = IngestConfig {
+        tenant_rate_per_s: 1,
+        tenant_burst: 2,
+        ..IngestConfig::default()
+    };
     let h = harness(config).await;
     for _ in 0..2 {
         assert_eq!(h.post(None, &notification()).await.0, StatusCode::ACCEPTED);
     }
     let (status, retry_after, body) = h.post(None, &notification()).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
-    assert!(retry_after.and_then(|s| s.parse::<u64>().ok()).is_some_and(|s| s >= 1));
-    assert_eq!(h.publisher.records().len(), 2, "the limited request was not published");
+    assert!(retry_after
+        .and_then(|s| s.parse::<u64>().ok())
+        .is_some_and(|s| s >= 1));
+    assert_eq!(
+        h.publisher.records().len(),
+        2,
+        "the limited request was not published"
+    );
 }
 
 #[tokio::test]
 async fn producer_failure_is_503_and_frees_the_idempotency_key() {
     let h = harness(IngestConfig::default()).await;
-    for error in [PublishError::QueueFull, PublishError::Timeout, PublishError::Kafka("broker down".into())] {
+    for error in [
+        PublishError::QueueFull,
+        PublishError::Timeout,
+        PublishError::Kafka("broker down".into()),
+    ] {
         h.publisher.fail_with(Some(error));
         let (status, retry_after, body) = h.post(Some("k1"), &notification()).await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
         assert_eq!(retry_after.as_deref(), Some("1"));
-        assert!(!body.to_string().contains("broker down"), "internals leaked: {body}");
+        assert!(
+            !body.to_string().contains("broker down"),
+            "internals leaked: {body}"
+        );
     }
     assert!(h.publisher.records().is_empty());
 
@@ -120,9 +172,30 @@ async fn producer_failure_is_503_and_frees_the_idempotency_key() {
 async fn health_is_public_and_tenant_routes_are_not() {
     let h = harness(IngestConfig::default()).await;
     let get = |uri: &str| Request::get(uri).body(Body::empty()).expect("request");
-    assert_eq!(h.app.clone().oneshot(get("/healthz")).await.expect("response").status(), StatusCode::OK);
-    assert_eq!(h.app.clone().oneshot(get("/readyz")).await.expect("response").status(), StatusCode::OK);
-    let response = h.app.clone().oneshot(get("/v1/users")).await.expect("response");
+    assert_eq!(
+        h.app
+            .clone()
+            .oneshot(get("/healthz"))
+            .await
+            .expect("response")
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        h.app
+            .clone()
+            .oneshot(get("/readyz"))
+            .await
+            .expect("response")
+            .status(),
+        StatusCode::OK
+    );
+    let response = h
+        .app
+        .clone()
+        .oneshot(get("/v1/users"))
+        .await
+        .expect("response");
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert!(response.headers().contains_key(header::WWW_AUTHENTICATE));
 }

@@ -60,20 +60,30 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             tokio::spawn(async move { signals.cancel_on_signal().await });
             let served = notify_ingest::server::run(&config, shutdown.clone()).await;
             shutdown.cancel();
-            shutdown.drain(std::time::Duration::from_millis(config.shutdown.grace_period_ms)).await;
+            shutdown
+                .drain(std::time::Duration::from_millis(
+                    config.shutdown.grace_period_ms,
+                ))
+                .await;
             Ok(served?)
         }
         Command::Router | Command::Dispatch { .. } => {
             anyhow::bail!("the {} stage is not built yet", cli.command.name())
         }
-        Command::Tenants { action: TenantsAction::Create { name } } => {
+        Command::Tenants {
+            action: TenantsAction::Create { name },
+        } => {
             init_tool_telemetry(&config)?;
             tenants::create_tenant(&config, &name).await
         }
         Command::Apps { action } => {
             init_tool_telemetry(&config)?;
             match action {
-                AppsAction::Create { tenant, jwt_alg, jwt_public_key } => {
+                AppsAction::Create {
+                    tenant,
+                    jwt_alg,
+                    jwt_public_key,
+                } => {
                     tenants::create_app(&config, &tenant, jwt_alg, jwt_public_key.as_deref()).await
                 }
                 AppsAction::Disable { key } => tenants::set_app_disabled(&config, &key, true).await,

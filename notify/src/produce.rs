@@ -19,24 +19,45 @@ use notify_schemas::{Codec, NotificationRequest, Uuid};
 pub async fn produce(config: &Config, tenant: &str, file: Option<&Path>) -> anyhow::Result<()> {
     let mut json = Vec::new();
     match file {
-        Some(path) => json = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?,
+        Some(path) => {
+            json = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?
+        }
         None => {
-            std::io::stdin().read_to_end(&mut json).context("cannot read standard input")?;
+            std::io::stdin()
+                .read_to_end(&mut json)
+                .context("cannot read standard input")?;
         }
     }
     let input: NotificationInput = validate::parse_json(&json).map_err(|problem| {
-        anyhow::anyhow!("{}", serde_json::to_string(&problem).unwrap_or_else(|_| problem.title.clone()))
+        anyhow::anyhow!(
+            "{}",
+            serde_json::to_string(&problem).unwrap_or_else(|_| problem.title.clone())
+        )
     })?;
     let now_ms = i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis())?;
-    let request = validate::validate(input, tenant, Uuid::new_v4(), None, now_ms, &Limits::from(&config.ingest))
-        .map_err(|errors| {
-            let lines: Vec<String> = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
-            anyhow::anyhow!("invalid notification:\n  {}", lines.join("\n  "))
-        })?;
+    let request = validate::validate(
+        input,
+        tenant,
+        Uuid::new_v4(),
+        None,
+        now_ms,
+        &Limits::from(&config.ingest),
+    )
+    .map_err(|errors| {
+        let lines: Vec<String> = errors
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect();
+        anyhow::anyhow!("invalid notification:\n  {}", lines.join("\n  "))
+    })?;
     let payload = Codec::<NotificationRequest>::new()?.encode(&request)?;
     let topic = Topics::new(&config.kafka.topic_prefix).requests();
     let timeout = Duration::from_millis(config.kafka.message_timeout_ms);
-    let publisher = KafkaPublisher::new(kafka::producer(&config.kafka, "produce")?, topic.clone(), timeout);
+    let publisher = KafkaPublisher::new(
+        kafka::producer(&config.kafka, "produce")?,
+        topic.clone(),
+        timeout,
+    );
     publisher
         .publish(&format!("{tenant}:{}", request.user_id), &payload)
         .await

@@ -58,12 +58,17 @@ pub fn spec_canonical_form(schema: &Schema) -> String {
     // annotations is exactly `{"type":"<name>"}`
     let mut form = schema.canonical_form();
     for primitive in PRIMITIVES {
-        form = form.replace(&format!(r#"{{"type":"{primitive}"}}"#), &format!(r#""{primitive}""#));
+        form = form.replace(
+            &format!(r#"{{"type":"{primitive}"}}"#),
+            &format!(r#""{primitive}""#),
+        );
     }
     form
 }
 
-const PRIMITIVES: [&str; 8] = ["null", "boolean", "int", "long", "float", "double", "bytes", "string"];
+const PRIMITIVES: [&str; 8] = [
+    "null", "boolean", "int", "long", "float", "double", "bytes", "string",
+];
 
 struct Embedded {
     schema: Schema,
@@ -141,7 +146,11 @@ mod fingerprint_tests {
             spec_canonical_form(&schema),
             r#"{"name":"t.R","type":"record","fields":[{"name":"id","type":"string"},{"name":"at","type":["null","long"]}]}"#
         );
-        let hex: String = fingerprint(&schema).to_le_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        let hex: String = fingerprint(&schema)
+            .to_le_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         assert_eq!(hex, "d2c76c6d53347d10");
     }
 }

@@ -102,7 +102,12 @@ impl IdempotencyStore {
                  WHERE tenant_id = ? AND event_id = ?"
             ))
             .await?;
-        Ok(Self { claim, accept, release, log })
+        Ok(Self {
+            claim,
+            accept,
+            release,
+            log,
+        })
     }
 
     /// Tries to own `key` for `event_id`. Exactly one of several racing callers gets
@@ -120,10 +125,19 @@ impl IdempotencyStore {
             .await?
             .into_rows_result()
             .map_err(|err| StoreError::Result(err.to_string()))?;
-        let names: Vec<String> = result.column_specs().iter().map(|c| c.name().to_owned()).collect();
-        let row: Row = result.single_row().map_err(|err| StoreError::Result(err.to_string()))?;
+        let names: Vec<String> = result
+            .column_specs()
+            .iter()
+            .map(|c| c.name().to_owned())
+            .collect();
+        let row: Row = result
+            .single_row()
+            .map_err(|err| StoreError::Result(err.to_string()))?;
         let column = |name: &str| {
-            names.iter().position(|n| n == name).and_then(|i| row.columns.get(i).cloned().flatten())
+            names
+                .iter()
+                .position(|n| n == name)
+                .and_then(|i| row.columns.get(i).cloned().flatten())
         };
         if matches!(column("[applied]"), Some(CqlValue::Boolean(true))) {
             return Ok(Claim::Owned);
@@ -134,7 +148,10 @@ impl IdempotencyStore {
         };
         let request_hash = text("request_hash");
         if text("state") == "accepted" {
-            Ok(Claim::Accepted { event_id: text("event_id"), request_hash })
+            Ok(Claim::Accepted {
+                event_id: text("event_id"),
+                request_hash,
+            })
         } else {
             Ok(Claim::Pending { request_hash })
         }
@@ -153,7 +170,10 @@ impl IdempotencyStore {
     ) -> Result<bool, StoreError> {
         let ttl = i32::try_from(window.as_secs()).unwrap_or(i32::MAX);
         let result = session
-            .execute_unpaged(&self.accept, (ttl, event_id, request_hash, tenant, key, request_hash))
+            .execute_unpaged(
+                &self.accept,
+                (ttl, event_id, request_hash, tenant, key, request_hash),
+            )
             .await?;
         applied(result)
     }
@@ -167,7 +187,9 @@ impl IdempotencyStore {
         key: &str,
         event_id: &str,
     ) -> Result<(), StoreError> {
-        session.execute_unpaged(&self.release, (tenant, key, event_id)).await?;
+        session
+            .execute_unpaged(&self.release, (tenant, key, event_id))
+            .await?;
         Ok(())
     }
 
@@ -195,9 +217,21 @@ impl IdempotencyStore {
             .into_rows_result()
             .map_err(|err| StoreError::Result(err.to_string()))?;
         let mut entries = Vec::new();
-        for row in result.rows::<LogRow>().map_err(|err| StoreError::Result(err.to_string()))? {
-            let (channel, recipient, delivery_id, state, reason, attempts, provider, provider_message_id, updated_at) =
-                row.map_err(|err| StoreError::Result(err.to_string()))?;
+        for row in result
+            .rows::<LogRow>()
+            .map_err(|err| StoreError::Result(err.to_string()))?
+        {
+            let (
+                channel,
+                recipient,
+                delivery_id,
+                state,
+                reason,
+                attempts,
+                provider,
+                provider_message_id,
+                updated_at,
+            ) = row.map_err(|err| StoreError::Result(err.to_string()))?;
             entries.push(LogEntry {
                 channel,
                 recipient,
@@ -216,7 +250,14 @@ impl IdempotencyStore {
 
 /// The `[applied]` column of a lightweight transaction's result.
 fn applied(result: scylla::response::query_result::QueryResult) -> Result<bool, StoreError> {
-    let rows = result.into_rows_result().map_err(|err| StoreError::Result(err.to_string()))?;
-    let row: Row = rows.single_row().map_err(|err| StoreError::Result(err.to_string()))?;
-    Ok(matches!(row.columns.first(), Some(Some(CqlValue::Boolean(true)))))
+    let rows = result
+        .into_rows_result()
+        .map_err(|err| StoreError::Result(err.to_string()))?;
+    let row: Row = rows
+        .single_row()
+        .map_err(|err| StoreError::Result(err.to_string()))?;
+    Ok(matches!(
+        row.columns.first(),
+        Some(Some(CqlValue::Boolean(true)))
+    ))
 }

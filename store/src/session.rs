@@ -16,21 +16,21 @@ pub enum StoreError {
     Connect {
         /// The configured contact points.
         nodes: String,
-        /// The driver's error.
-        source: NewSessionError,
+        /// The driver's error (boxed: it is large and rare).
+        source: Box<NewSessionError>,
     },
     /// A statement failed to prepare.
     #[error("statement failed to prepare: {0}")]
-    Prepare(#[from] PrepareError),
+    Prepare(Box<PrepareError>),
     /// A statement failed to execute.
     #[error("statement failed: {0}")]
-    Execute(#[from] ExecutionError),
+    Execute(Box<ExecutionError>),
     /// A result did not have the expected shape.
     #[error("unexpected result: {0}")]
     Result(String),
     /// Nodes did not agree on the schema after a change.
     #[error("schema agreement not reached: {0}")]
-    SchemaAgreement(#[from] SchemaAgreementError),
+    SchemaAgreement(Box<SchemaAgreementError>),
     /// The configuration cannot be used (for example a keyspace name that is not an identifier).
     #[error("invalid store configuration: {0}")]
     Config(String),
@@ -48,6 +48,25 @@ pub enum StoreError {
     },
 }
 
+// The driver's errors are large; boxing them keeps every `Result<_, StoreError>` small.
+impl From<PrepareError> for StoreError {
+    fn from(err: PrepareError) -> Self {
+        Self::Prepare(Box::new(err))
+    }
+}
+
+impl From<ExecutionError> for StoreError {
+    fn from(err: ExecutionError) -> Self {
+        Self::Execute(Box::new(err))
+    }
+}
+
+impl From<SchemaAgreementError> for StoreError {
+    fn from(err: SchemaAgreementError) -> Self {
+        Self::SchemaAgreement(Box::new(err))
+    }
+}
+
 /// Connects to the cluster named in `config`. The session is not bound to a keyspace; every
 /// statement names its keyspace so one session can serve tests with their own keyspaces.
 pub async fn connect(config: &StoreConfig) -> Result<Session, StoreError> {
@@ -62,6 +81,6 @@ pub async fn connect(config: &StoreConfig) -> Result<Session, StoreError> {
         .await
         .map_err(|source| StoreError::Connect {
             nodes: config.nodes.join(","),
-            source,
+            source: Box::new(source),
         })
 }

@@ -350,8 +350,8 @@ impl MemoryTenants {
     ) -> StoreFuture<'a, T> {
         let result = match self.data() {
             Some(mut data) => Ok(op(&mut data)),
-            None => Err(StoreError::Execute(ExecutionError::RequestTimeout(
-                Duration::from_secs(5),
+            None => Err(StoreError::Execute(Box::new(
+                ExecutionError::RequestTimeout(Duration::from_secs(5)),
             ))),
         };
         Box::pin(std::future::ready(result))

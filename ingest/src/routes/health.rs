@@ -49,6 +49,10 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
         Ok(Err(err)) => err.to_string(),
         Err(_) => "no answer within 2 s".to_owned(),
     };
-    let status = if kafka == "ok" && database == "ok" { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if kafka == "ok" && database == "ok" {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, Json(Readiness { kafka, database }))
 }

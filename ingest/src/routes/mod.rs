@@ -18,8 +18,14 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/notifications/batch", post(notifications::create_batch))
         .route("/v1/notifications/{event_id}", get(notifications::get))
         .merge(admin::routes())
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), ratelimit::limit_tenant))
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_auth));
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            ratelimit::limit_tenant,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_auth,
+        ));
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

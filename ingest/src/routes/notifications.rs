@@ -22,7 +22,9 @@ use crate::problem::{FieldError, Problem};
 use crate::publish::PublishError;
 use crate::state::AppState;
 use crate::tenant::Tenant;
-use crate::validate::{self, Accepted, AcceptedStatus, BatchInput, BatchResult, ItemResult, NotificationInput};
+use crate::validate::{
+    self, Accepted, AcceptedStatus, BatchInput, BatchResult, ItemResult, NotificationInput,
+};
 
 /// Header carrying the caller's idempotency key.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -58,20 +60,28 @@ pub struct NotificationStatus {
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
-    let Some(value) = headers.get(IDEMPOTENCY_KEY) else { return Ok(None) };
+    let Some(value) = headers.get(IDEMPOTENCY_KEY) else {
+        return Ok(None);
+    };
     let checked = value
         .to_str()
         .map_err(|_| "must be printable ASCII".to_owned())
         .and_then(|key| validate::fields::idempotency_key(key).map(|()| key.to_owned()));
-    checked.map(Some).map_err(|message| Problem::validation(vec![FieldError::new("Idempotency-Key", message)]))
+    checked
+        .map(Some)
+        .map_err(|message| Problem::validation(vec![FieldError::new("Idempotency-Key", message)]))
 }
 
 async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, Problem> {
-    to_bytes(body, limit).await.map_err(|_| Problem::too_large(limit))
+    to_bytes(body, limit)
+        .await
+        .map_err(|_| Problem::too_large(limit))
 }
 
 fn unavailable(err: &dyn std::fmt::Display) -> Problem {
@@ -89,44 +99,74 @@ async fn accept_one(
     key: Option<String>,
     hash: String,
 ) -> Result<Accepted, Problem> {
-    let event_id = key.as_deref().map_or_else(Uuid::new_v4, |k| event_id_for_key(tenant.id(), k));
+    let event_id = key
+        .as_deref()
+        .map_or_else(Uuid::new_v4, |k| event_id_for_key(tenant.id(), k));
     let now = now_ms();
-    let request = validate::validate(input, tenant.id(), event_id, key.clone(), now, &state.limits)
-        .map_err(|errors| {
-            metrics::counter!(REJECTED_TOTAL, "reason" => "validation").increment(1);
-            Problem::validation(errors)
-        })?;
+    let request = validate::validate(
+        input,
+        tenant.id(),
+        event_id,
+        key.clone(),
+        now,
+        &state.limits,
+    )
+    .map_err(|errors| {
+        metrics::counter!(REJECTED_TOTAL, "reason" => "validation").increment(1);
+        Problem::validation(errors)
+    })?;
     let status = validate::accepted_status(&request);
-    let payload = state.codec.encode(&request).map_err(|err| Problem::internal(&err))?;
+    let payload = state
+        .codec
+        .encode(&request)
+        .map_err(|err| Problem::internal(&err))?;
     let event = event_id.to_string();
 
     if let Some(key) = &key {
-        let claim = state.ledger.claim(tenant.id(), key, &event, &hash).await.map_err(|e| unavailable(&e))?;
+        let claim = state
+            .ledger
+            .claim(tenant.id(), key, &event, &hash)
+            .await
+            .map_err(|e| unavailable(&e))?;
         match claim {
             Claim::Owned => {}
-            Claim::Accepted { event_id: original, request_hash } if request_hash == hash => {
+            Claim::Accepted {
+                event_id: original,
+                request_hash,
+            } if request_hash == hash => {
                 metrics::counter!(DUPLICATES_TOTAL).increment(1);
                 let event_id = Uuid::parse_str(&original).unwrap_or(event_id);
-                return Ok(Accepted { event_id, status: AcceptedStatus::Accepted, duplicate: true });
+                return Ok(Accepted {
+                    event_id,
+                    status: AcceptedStatus::Accepted,
+                    duplicate: true,
+                });
             }
             Claim::Pending { request_hash } if request_hash == hash => {
                 metrics::counter!(REJECTED_TOTAL, "reason" => "conflict").increment(1);
-                let mut problem = Problem::conflict("a request with this Idempotency-Key is in progress; retry shortly");
+                let mut problem = Problem::conflict(
+                    "a request with this Idempotency-Key is in progress; retry shortly",
+                );
                 problem.retry_after_s = Some(1);
                 return Err(problem);
             }
             Claim::Accepted { .. } | Claim::Pending { .. } => {
                 metrics::counter!(REJECTED_TOTAL, "reason" => "conflict").increment(1);
-                return Err(Problem::conflict("this Idempotency-Key was used for a different request"));
+                return Err(Problem::conflict(
+                    "this Idempotency-Key was used for a different request",
+                ));
             }
         }
     }
 
     let routing_key = format!("{}:{}", tenant.id(), request.user_id);
     let started = Instant::now();
-    let produced = tokio::time::timeout(state.produce_timeout(), state.publisher.publish(&routing_key, &payload))
-        .await
-        .unwrap_or(Err(PublishError::Timeout));
+    let produced = tokio::time::timeout(
+        state.produce_timeout(),
+        state.publisher.publish(&routing_key, &payload),
+    )
+    .await
+    .unwrap_or(Err(PublishError::Timeout));
     metrics::histogram!(PRODUCE_SECONDS).record(started.elapsed().as_secs_f64());
     if let Err(err) = produced {
         if let Some(key) = &key {
@@ -139,14 +179,24 @@ async fn accept_one(
     }
     if let Some(key) = &key {
         let window = std::time::Duration::from_secs(state.config.idempotency_window_s);
-        match state.ledger.accept(tenant.id(), key, &event, &hash, window).await {
+        match state
+            .ledger
+            .accept(tenant.id(), key, &event, &hash, window)
+            .await
+        {
             Ok(true) => {}
             // the record is in Kafka; a retry maps to the same event id and is deduplicated
             Ok(false) => tracing::warn!(%event, "idempotency claim lost before it was accepted"),
-            Err(err) => tracing::warn!(%event, error = %err, "idempotency claim not marked accepted"),
+            Err(err) => {
+                tracing::warn!(%event, error = %err, "idempotency claim not marked accepted")
+            }
         }
     }
-    Ok(Accepted { event_id, status, duplicate: false })
+    Ok(Accepted {
+        event_id,
+        status,
+        duplicate: false,
+    })
 }
 
 /// Accepts one notification.
@@ -227,7 +277,8 @@ pub async fn create_batch(
             match accept_one(state, tenant, input, item_key, hash).await {
                 Ok(accepted) => ItemResult::accepted(index, &accepted),
                 Err(mut problem) => {
-                    problem.errors = validate::nest_errors(&format!("/items/{index}"), problem.errors);
+                    problem.errors =
+                        validate::nest_errors(&format!("/items/{index}"), problem.errors);
                     ItemResult::failed(index, problem)
                 }
             }
@@ -235,7 +286,10 @@ pub async fn create_batch(
     });
     // at most max_batch_items (≤ 1000) futures, all for one request: bounded by construction
     let results = join_all(work).await;
-    let accepted = results.iter().filter(|r| r.status == 202 && !r.duplicate).count();
+    let accepted = results
+        .iter()
+        .filter(|r| r.status == 202 && !r.duplicate)
+        .count();
     metrics::counter!(ACCEPTED_TOTAL, "route" => "batch").increment(accepted as u64);
     Ok((StatusCode::MULTI_STATUS, Json(BatchResult { results })))
 }
@@ -261,10 +315,14 @@ pub async fn get(
     if Uuid::parse_str(&event_id).is_err() {
         return Err(Problem::not_found("notification"));
     }
-    let entries = state.ledger.entries(tenant.id(), &event_id).await.map_err(|e| {
-        tracing::warn!(error = %e, "notification log read failed");
-        Problem::unavailable(1, "the notification log is not reachable")
-    })?;
+    let entries = state
+        .ledger
+        .entries(tenant.id(), &event_id)
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "notification log read failed");
+            Problem::unavailable(1, "the notification log is not reachable")
+        })?;
     if entries.is_empty() {
         return Err(Problem::not_found("notification"));
     }
@@ -281,5 +339,8 @@ pub async fn get(
             updated_at_ms: e.updated_at_ms,
         })
         .collect();
-    Ok(Json(NotificationStatus { event_id, deliveries }))
+    Ok(Json(NotificationStatus {
+        event_id,
+        deliveries,
+    }))
 }

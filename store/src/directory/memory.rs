@@ -79,14 +79,13 @@ fn page_of<'a, K: 'a, V: Clone + 'a, O>(
     position: impl Fn(&O) -> Position,
     listing: Listing,
 ) -> Page<O> {
-    let mut items: Vec<O> = range.by_ref().take(limit).map(|(_, v)| item(v)).collect();
+    let items: Vec<O> = range.by_ref().take(limit).map(|(_, v)| item(v)).collect();
     let next = match (items.len() == limit, range.next()) {
         (true, Some(_)) => items
             .last()
             .map(|last| cursor::encode(listing, &position(last))),
         _ => None,
     };
-    items.shrink_to_fit();
     Page { items, next }
 }
 

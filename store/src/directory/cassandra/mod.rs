@@ -37,22 +37,18 @@ use scylla::statement::prepared::PreparedStatement;
 use scylla::value::CqlTimestamp;
 use tokio::sync::Semaphore;
 
-use self::statements::Statements;
-
 use notify_common::config::{is_cql_identifier, StoreConfig};
 
-use self::rows::{
-    all_rows, lwt_outcome, shape, CategoryRow, DeviceRow, PreferenceRow, TemplateHeadRow,
-    TemplateRow, UserRow, CATEGORY_COLUMNS, DEVICE_COLUMNS, TEMPLATE_COLUMNS, USER_COLUMNS,
-};
+use self::rows::{all_rows, shape, CategoryRow, DeviceRow, PreferenceRow, UserRow};
+use self::statements::Statements;
 use super::cursor::{self, user_bucket, Listing, Position, USER_BUCKETS};
 use super::model::{
     device_id_for, parse_channel, Category, Device, Page, Preference, PushTarget, Template,
     TemplateVariant, Upserted, User,
 };
 use super::{
-    check_preferences, check_variants, now_ms, page_size, Directory, DirectoryError,
-    DirectoryResult, MAX_DEVICES_PER_USER, MAX_PREFERENCES_PER_USER,
+    check_preferences, now_ms, page_size, Directory, DirectoryError, DirectoryResult,
+    MAX_DEVICES_PER_USER, MAX_PREFERENCES_PER_USER,
 };
 use crate::session::StoreError;
 

@@ -38,8 +38,7 @@ impl CassandraDirectory {
                     let result = self
                         .exec(&self.s.create_head, (tenant, template_id, now, now))
                         .await?;
-                    let (applied, seen) = lwt_outcome(result, "latest_version")?;
-                    (applied, if applied { Some(0) } else { seen })
+                    lwt_outcome(result, "latest_version")?
                 }
                 Some(version) => {
                     let result = self
@@ -62,6 +61,7 @@ impl CassandraDirectory {
         )))
     }
 
+    /// The variants of one version, as stored.
     async fn variants(
         &self,
         tenant: &str,
@@ -80,6 +80,7 @@ impl CassandraDirectory {
             .collect()
     }
 
+    /// [`crate::directory::Directory::get_template`].
     pub(super) async fn read_template(
         &self,
         tenant: &str,
@@ -97,6 +98,7 @@ impl CassandraDirectory {
         self.variants(tenant, template_id, version).await
     }
 
+    /// [`crate::directory::Directory::put_template`].
     pub(super) async fn write_template(
         &self,
         tenant: &str,
@@ -147,7 +149,12 @@ impl CassandraDirectory {
         Ok(stored)
     }
 
-    pub(super) async fn remove_template(&self, tenant: &str, template_id: &str) -> DirectoryResult<bool> {
+    /// [`crate::directory::Directory::delete_template`].
+    pub(super) async fn remove_template(
+        &self,
+        tenant: &str,
+        template_id: &str,
+    ) -> DirectoryResult<bool> {
         let result = self
             .exec(&self.s.delete_head, (tenant, template_id))
             .await?;
@@ -157,6 +164,7 @@ impl CassandraDirectory {
         Ok(existed)
     }
 
+    /// [`crate::directory::Directory::list_templates`].
     pub(super) async fn template_ids(
         &self,
         tenant: &str,

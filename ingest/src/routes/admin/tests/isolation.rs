@@ -154,9 +154,9 @@ fn directory_failures_map_to_statuses() {
         ),
         (DirectoryError::Conflict("race".into()), 409),
         (
-            DirectoryError::from(StoreError::Execute(
+            DirectoryError::from(StoreError::Execute(Box::new(
                 scylla::errors::ExecutionError::RequestTimeout(Duration::from_secs(1)),
-            )),
+            ))),
             503,
         ),
         (
