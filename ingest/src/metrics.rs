@@ -11,3 +11,5 @@ pub const DUPLICATES_TOTAL: &str = "notify_ingest_idempotent_replays_total";
 pub const RATE_LIMITED_TOTAL: &str = "notify_ingest_rate_limited_total";
 /// Time from handing a record to the producer to its delivery report.
 pub const PRODUCE_SECONDS: &str = "notify_ingest_produce_duration_seconds";
+/// Authentication attempts, label `outcome` = ok | unauthorized | unavailable | error.
+pub const AUTH_TOTAL: &str = "notify_ingest_auth_total";

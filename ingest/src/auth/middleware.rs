@@ -4,6 +4,7 @@
 //! without its `Authorization` header, so no handler or inner layer can log or forward the
 //! credential. Every request counts once in [`AUTH_TOTAL`].
 
+use crate::metrics::AUTH_TOTAL;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
@@ -12,9 +13,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::Authenticator;
-
-/// Authentication attempts, label `outcome` = ok | unauthorized | unavailable | error.
-pub const AUTH_TOTAL: &str = "notify_ingest_auth_total";
 
 /// Authenticates the request or answers 401 / 503 / 500 as a problem document. Use with
 /// `axum::middleware::from_fn_with_state(auth, require_auth)`.

@@ -32,7 +32,7 @@ use notify_common::config::IngestConfig;
 use notify_store::tenants::AppStore;
 use notify_store::StoreError;
 
-pub use middleware::{require_auth, AUTH_TOTAL};
+pub use middleware::require_auth;
 pub use secrets::{AppSecret, SecretsKey, SecretsKeyError};
 
 use crate::problem::Problem;
@@ -119,7 +119,7 @@ impl AuthError {
         }
     }
 
-    /// The `outcome` label of [`AUTH_TOTAL`] for this error.
+    /// The `outcome` label of [`crate::metrics::AUTH_TOTAL`] for this error.
     pub fn outcome(&self) -> &'static str {
         match self {
             AuthError::Unauthorized(_) => "unauthorized",
