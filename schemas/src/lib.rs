@@ -28,6 +28,7 @@ pub mod id;
 pub mod lookup;
 pub mod records;
 pub mod samples;
+pub mod sms;
 mod uuid_text;
 
 pub use apache_avro::Schema;

@@ -18,7 +18,8 @@ pub mod content;
 pub mod fields;
 mod parse;
 pub mod recipients;
-pub mod sms;
+/// SMS encoding and segment counting, shared with the router.
+pub use notify_schemas::sms;
 pub mod time;
 
 #[cfg(test)]
