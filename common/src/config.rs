@@ -52,6 +52,8 @@ pub struct Config {
     pub store: StoreConfig,
     /// The HTTP ingest gateway and admin API (`notify ingest`).
     pub ingest: IngestConfig,
+    /// The router stage (`notify router`).
+    pub router: RouterConfig,
     /// Logging and the metrics endpoint.
     pub telemetry: TelemetryConfig,
     /// Graceful shutdown.
@@ -212,6 +214,49 @@ impl Default for IngestConfig {
     }
 }
 
+/// The router stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RouterConfig {
+    /// Consumer group of the routers; every router instance of a deployment shares it.
+    pub group_id: String,
+    /// Most requests routed together; their outputs are produced together and their offsets
+    /// stored once all are acknowledged.
+    pub batch_max: usize,
+    /// How long to wait for more requests before routing a partial batch.
+    pub batch_wait_ms: u64,
+    /// How long a directory read (user, devices, preferences, category, template) is reused;
+    /// admin API changes reach the router within this time.
+    pub cache_ttl_ms: u64,
+    /// Most entries of each directory cache.
+    pub cache_capacity: u64,
+    /// Locale used when neither the request nor the user names one with a template variant.
+    pub default_locale: String,
+    /// Sender address of rendered email.
+    pub email_from: String,
+    /// Longest pause between retries while the database or Kafka is unavailable.
+    pub max_backoff_ms: u64,
+    /// Whether critical categories bypass opt-out and quiet hours (tenant policy; one value
+    /// for every tenant until per-tenant settings land).
+    pub critical_bypass: bool,
+}
+
+impl Default for RouterConfig {
+    fn default() -> Self {
+        Self {
+            group_id: "notify-router".into(),
+            batch_max: 500,
+            batch_wait_ms: 5,
+            cache_ttl_ms: 5_000,
+            cache_capacity: 100_000,
+            default_locale: "en".into(),
+            email_from: "notify@localhost".into(),
+            max_backoff_ms: 30_000,
+            critical_bypass: true,
+        }
+    }
+}
+
 /// Log output format.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -358,6 +403,14 @@ impl Config {
             return invalid(
                 "ingest",
                 "produce_timeout_ms, idempotency_window_s and sms_max_segments must be positive",
+            );
+        }
+        let r = &self.router;
+        if r.group_id.is_empty() || r.batch_max == 0 || r.cache_ttl_ms == 0 || r.max_backoff_ms == 0
+        {
+            return invalid(
+                "router",
+                "group_id must be set; batch_max, cache_ttl_ms and max_backoff_ms must be positive",
             );
         }
         if self.shutdown.grace_period_ms == 0 {

@@ -43,9 +43,15 @@ impl Topics {
         format!("{}.requests", self.prefix)
     }
 
-    /// Rendered deliveries for one channel.
+    /// Rendered deliveries for one channel: critical, high and normal priority.
     pub fn deliveries(&self, channel: &str) -> String {
         format!("{}.deliveries.{channel}", self.prefix)
+    }
+
+    /// Bulk (promotional) deliveries for one channel, a lane of its own so a campaign never
+    /// queues ahead of transactional traffic.
+    pub fn deliveries_bulk(&self, channel: &str) -> String {
+        format!("{}.deliveries.{channel}.bulk", self.prefix)
     }
 
     /// One retry delay tier.
@@ -74,10 +80,12 @@ pub fn layout(config: &KafkaConfig) -> Vec<TopicSpec> {
         partitions: p.requests,
         config: retention(7),
     }];
-    specs.extend(CHANNELS.iter().map(|channel| TopicSpec {
-        name: topics.deliveries(channel),
-        partitions: p.deliveries,
-        config: retention(7),
+    specs.extend(CHANNELS.iter().flat_map(|channel| {
+        [topics.deliveries(channel), topics.deliveries_bulk(channel)].map(|name| TopicSpec {
+            name,
+            partitions: p.deliveries,
+            config: retention(7),
+        })
     }));
     specs.extend(RETRY_TIERS.iter().map(|(tier, _)| TopicSpec {
         name: topics.retry(tier),
@@ -109,7 +117,7 @@ mod tests {
         };
         config.partitions.deliveries = 7;
         let specs = layout(&config);
-        assert_eq!(specs.len(), 1 + CHANNELS.len() + RETRY_TIERS.len() + 2);
+        assert_eq!(specs.len(), 1 + 2 * CHANNELS.len() + RETRY_TIERS.len() + 2);
         let mut names: Vec<_> = specs.iter().map(|s| s.name.as_str()).collect();
         names.sort_unstable();
         names.dedup();

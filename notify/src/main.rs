@@ -67,7 +67,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await;
             Ok(served?)
         }
-        Command::Router | Command::Dispatch { .. } => {
+        Command::Router => {
+            notify_common::telemetry::init(&config.telemetry)?;
+            let shutdown = notify_common::Shutdown::new();
+            let signals = shutdown.clone();
+            tokio::spawn(async move { signals.cancel_on_signal().await });
+            let routed = notify_router::stage::run(&config, shutdown.clone()).await;
+            shutdown.cancel();
+            shutdown
+                .drain(std::time::Duration::from_millis(
+                    config.shutdown.grace_period_ms,
+                ))
+                .await;
+            Ok(routed?)
+        }
+        Command::Dispatch { .. } => {
             anyhow::bail!("the {} stage is not built yet", cli.command.name())
         }
         Command::Tenants {

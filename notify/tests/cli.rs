@@ -128,7 +128,7 @@ fn bad_configuration_is_refused_with_the_key_named() {
 
 #[test]
 fn stages_not_built_yet_say_so() {
-    let output = notify(&["router"], &[]);
+    let output = notify(&["dispatch", "--channel", "sms"], &[]);
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("not built yet"));
 }

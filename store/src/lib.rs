@@ -5,6 +5,7 @@
 pub mod directory;
 pub mod log;
 pub mod migrate;
+pub mod schedule;
 pub mod session;
 pub mod tenants;
 

@@ -1,0 +1,267 @@
+//! Records the router emits: one [`Delivery`] per target with rendered content, and the
+//! [`DeliveryStatus`] of everything it decides itself (suppressed, expired, scheduled, render
+//! failed).
+//!
+//! Guarantees:
+//! - delivery ids are [`notify_schemas::delivery_id`] of (tenant, event id, channel,
+//!   recipient key), so routing the same request again yields the same ids and the
+//!   notification log recognises the replay;
+//! - [`deliveries`] and [`render_failed`] take the same targets and give each one record, so
+//!   calling one of them per channel gives every target exactly one outcome;
+//! - status records carry a redacted recipient ([`redact`]), never a full token, number or
+//!   address; the delivery id identifies the recipient for look-ups.
+//!
+//! Not decided here: topic names (see [`Lane`]) and whether a delivery is a duplicate.
+
+use std::fmt;
+
+use notify_schemas::{
+    delivery_id, Channel, Delivery, DeliveryStatus, NotificationRequest, Priority, Recipient,
+    Stage, Status,
+};
+
+use crate::plan::{Defer, Plan, Reason, Suppressed, Target};
+use crate::render::Rendered;
+
+/// Longest `render_failed: ...` reason put on a status record, in bytes.
+pub const MAX_REASON_BYTES: usize = 512;
+
+/// Which deliveries topic of a channel a request goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Lane {
+    /// The main topic: critical, high and normal priority.
+    Priority,
+    /// The bulk topic, so a campaign never queues ahead of transactional traffic.
+    Bulk,
+}
+
+/// The lane of `priority`.
+pub const fn topic_lane(priority: Priority) -> Lane {
+    match priority {
+        Priority::Critical | Priority::High | Priority::Normal => Lane::Priority,
+        Priority::Bulk => Lane::Bulk,
+    }
+}
+
+/// The deliveries of `targets`, all on the channel `rendered` was rendered for, in target
+/// order.
+///
+/// Deliveries start at attempt 0 with no backoff, keep the request's `expires_at` and trace,
+/// and are stamped `created_at = now_ms` (when the router created them, as the schema says;
+/// the request's own `created_at` stays on the request). When the channel's content could not
+/// be rendered, the same targets get [`render_failed`] instead, so each has one outcome.
+pub fn deliveries(
+    request: &NotificationRequest,
+    targets: &[Target],
+    rendered: &Rendered,
+    now_ms: i64,
+) -> Vec<Delivery> {
+    targets
+        .iter()
+        .map(|target| delivery(request, target, rendered, now_ms))
+        .collect()
+}
+
+/// The statuses a plan reports by itself: `EXPIRED` for an expired request, `SCHEDULED` for
+/// a deferred one, else one `SUPPRESSED` per suppression (none when everything is delivered).
+pub fn plan_statuses(
+    request: &NotificationRequest,
+    plan: &Plan,
+    now_ms: i64,
+) -> Vec<DeliveryStatus> {
+    if plan.expired {
+        return vec![expired_status(request, now_ms)];
+    }
+    if let Some(defer) = &plan.defer_until {
+        return vec![scheduled_status(request, defer, now_ms)];
+    }
+    plan.suppressed
+        .iter()
+        .map(|s| suppressed_status(request, s, now_ms))
+        .collect()
+}
+
+fn delivery(
+    request: &NotificationRequest,
+    target: &Target,
+    rendered: &Rendered,
+    now_ms: i64,
+) -> Delivery {
+    Delivery {
+        delivery_id: delivery_id(
+            &request.tenant,
+            request.event_id,
+            target.channel,
+            target.recipient.key(),
+        ),
+        tenant: request.tenant.clone(),
+        event_id: request.event_id,
+        user_id: request.user_id.clone(),
+        category: request.category.clone(),
+        priority: request.priority,
+        channel: target.channel,
+        recipient: target.recipient.clone(),
+        content: rendered.content.clone(),
+        locale: rendered.locale.clone(),
+        attempt: 0,
+        first_attempt_at: None,
+        not_before: None,
+        expires_at: request.expires_at,
+        created_at: now_ms,
+        trace: request.trace.clone(),
+    }
+}
+
+/// `SUPPRESSED` with the suppression's reason, for its channel and recipient when it has them.
+pub fn suppressed_status(
+    request: &NotificationRequest,
+    suppressed: &Suppressed,
+    now_ms: i64,
+) -> DeliveryStatus {
+    status(
+        request,
+        suppressed.channel,
+        suppressed.recipient.as_ref(),
+        Status::Suppressed,
+        suppressed.reason.as_str().to_owned(),
+        now_ms,
+    )
+}
+
+/// `EXPIRED` for the whole request (it expired before any recipient was looked up).
+pub fn expired_status(request: &NotificationRequest, now_ms: i64) -> DeliveryStatus {
+    status(
+        request,
+        None,
+        None,
+        Status::Expired,
+        Reason::Expired.as_str().to_owned(),
+        now_ms,
+    )
+}
+
+/// `SCHEDULED` for the whole request, with reason `send_at` or `quiet_hours`.
+pub fn scheduled_status(
+    request: &NotificationRequest,
+    defer: &Defer,
+    now_ms: i64,
+) -> DeliveryStatus {
+    status(
+        request,
+        None,
+        None,
+        Status::Scheduled,
+        defer.reason.as_str().to_owned(),
+        now_ms,
+    )
+}
+
+/// `FAILED` for each of `targets`, with reason `render_failed: <error>` (cut to
+/// [`MAX_REASON_BYTES`]): the prefix is what to group by, the rest tells the tenant which
+/// template, field and variable to fix. `error` is normally a
+/// [`RenderError`](crate::render::RenderError).
+pub fn render_failed(
+    request: &NotificationRequest,
+    targets: &[Target],
+    error: &impl fmt::Display,
+    now_ms: i64,
+) -> Vec<DeliveryStatus> {
+    let reason = format!("{}: {error}", Reason::RenderFailed);
+    targets
+        .iter()
+        .map(|target| {
+            status(
+                request,
+                Some(target.channel),
+                Some(&target.recipient),
+                Status::Failed,
+                reason.clone(),
+                now_ms,
+            )
+        })
+        .collect()
+}
+
+fn status(
+    request: &NotificationRequest,
+    channel: Option<Channel>,
+    recipient: Option<&Recipient>,
+    status: Status,
+    reason: String,
+    now_ms: i64,
+) -> DeliveryStatus {
+    let delivery_id = match (channel, recipient) {
+        (Some(channel), Some(recipient)) => Some(delivery_id(
+            &request.tenant,
+            request.event_id,
+            channel,
+            recipient.key(),
+        )),
+        _ => None,
+    };
+    DeliveryStatus {
+        tenant: request.tenant.clone(),
+        event_id: request.event_id,
+        delivery_id,
+        user_id: Some(request.user_id.clone()),
+        category: Some(request.category.clone()),
+        channel,
+        recipient: recipient.map(redact),
+        status,
+        stage: Stage::Router,
+        reason: Some(truncate(reason, MAX_REASON_BYTES)),
+        provider: None,
+        provider_message_id: None,
+        attempt: 0,
+        occurred_at: now_ms,
+    }
+}
+
+/// `text` cut to at most `max` bytes on a character boundary.
+fn truncate(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}
+
+/// A form of `recipient` that tells a person which one it was without giving it away: the
+/// first 6 characters of a token, the origin of a web push endpoint, the last 4 digits of a
+/// phone number, the first character and the domain of an email address.
+pub fn redact(recipient: &Recipient) -> String {
+    match recipient {
+        Recipient::DeviceToken(t) => format!("{}...", prefix(&t.token, 6)),
+        Recipient::WebPush(s) => {
+            // scheme://host, without the path that identifies the subscription
+            let origin_end = s
+                .endpoint
+                .match_indices('/')
+                .nth(2)
+                .map_or(s.endpoint.len(), |(i, _)| i);
+            format!("{}/...", &s.endpoint[..origin_end])
+        }
+        Recipient::Phone(p) => {
+            let digits: Vec<char> = p.e164.chars().collect();
+            if digits.len() > 6 {
+                let last: String = digits[digits.len() - 4..].iter().collect();
+                format!("...{last}")
+            } else {
+                "...".to_owned()
+            }
+        }
+        Recipient::Email(e) => match e.address.rsplit_once('@') {
+            Some((local, domain)) => format!("{}***@{domain}", prefix(local, 1)),
+            None => "***".to_owned(),
+        },
+    }
+}
+
+fn prefix(text: &str, chars: usize) -> &str {
+    text.char_indices()
+        .nth(chars)
+        .map_or(text, |(i, _)| &text[..i])
+}

@@ -1,0 +1,12 @@
+//! Metric names of the router, declared once. Labels come from small fixed sets.
+
+/// Requests routed (offsets stored).
+pub const REQUESTS_TOTAL: &str = "notify_router_requests_total";
+/// Deliveries produced, label `channel`.
+pub const DELIVERIES_TOTAL: &str = "notify_router_deliveries_total";
+/// Channels or recipients dropped, label `reason`.
+pub const SUPPRESSED_TOTAL: &str = "notify_router_suppressed_total";
+/// Records sent to the dead-letter topic, label `error`.
+pub const DEAD_LETTERED_TOTAL: &str = "notify_router_dead_lettered_total";
+/// Batches retried because the database or Kafka failed.
+pub const RETRIES_TOTAL: &str = "notify_router_batch_retries_total";

@@ -1,0 +1,413 @@
+//! The router's consumer loop: the only part of the router that touches Kafka.
+//!
+//! Guarantees: records are routed in batches; every output of a batch (deliveries, statuses,
+//! dead letters) is acknowledged by Kafka before any offset of the batch is stored, so a crash
+//! or rebalance at any point re-routes records instead of losing them. A record that can never
+//! be routed (undecodable, unknown tenant) goes to `notify.dlq` with its reason in headers and
+//! the partition moves on. A database or Kafka outage pauses the loop with backoff; nothing is
+//! skipped. Not guaranteed: that a record is routed only once. A re-routed record yields the
+//! same deterministic delivery ids, which the dispatchers' dedup recognises; its statuses may
+//! repeat on `notify.status`.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures::future::join_all;
+use notify_common::config::RouterConfig;
+use notify_common::topics::Topics;
+use notify_schemas::{Channel, Codec, Delivery, DeliveryStatus, NotificationRequest};
+use notify_store::tenants::AppStore;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders, OwnedMessage};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::util::Timeout;
+use tokio_util::sync::CancellationToken;
+
+use crate::cache::{CacheError, DirectoryCache};
+use crate::fanout;
+use crate::metrics as m;
+use crate::plan::{self, Context};
+use crate::render::Renderer;
+
+/// Header naming the stage that dead-lettered a record.
+pub const DLQ_STAGE: &str = "notify-stage";
+/// Header with the fixed kind of error (`decode`, `unknown_tenant`, ...).
+pub const DLQ_ERROR: &str = "notify-error";
+/// Header with the error's text.
+pub const DLQ_REASON: &str = "notify-reason";
+/// Headers locating the original record.
+pub const DLQ_TOPIC: &str = "notify-original-topic";
+/// See [`DLQ_TOPIC`].
+pub const DLQ_PARTITION: &str = "notify-original-partition";
+/// See [`DLQ_TOPIC`].
+pub const DLQ_OFFSET: &str = "notify-original-offset";
+
+/// Why a batch could not be routed now; the batch is retried, never skipped.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RouteError {
+    /// A directory or tenant read failed.
+    #[error(transparent)]
+    Directory(#[from] CacheError),
+    /// The tenant store failed.
+    #[error("tenant lookup failed: {0}")]
+    Tenants(String),
+    /// An output was not acknowledged by Kafka.
+    #[error("produce failed: {0}")]
+    Produce(String),
+    /// An output could not be encoded (a bug, not bad input).
+    #[error("encode failed: {0}")]
+    Encode(String),
+}
+
+/// Why the loop stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RouterError {
+    /// The consumer failed in a way retrying cannot fix.
+    #[error("kafka consumer: {0}")]
+    Consumer(#[from] rdkafka::error::KafkaError),
+}
+
+/// One record to produce.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// Destination topic.
+    pub topic: String,
+    /// Record key.
+    pub key: String,
+    /// Record value.
+    pub payload: Vec<u8>,
+    /// Record headers.
+    pub headers: Vec<(&'static str, String)>,
+}
+
+/// The parts the loop is built from.
+pub struct RouterStage {
+    consumer: StreamConsumer,
+    producer: FutureProducer,
+    topics: Topics,
+    cache: DirectoryCache,
+    tenants: Arc<dyn AppStore>,
+    known_tenants: moka::future::Cache<String, bool>,
+    renderer: Renderer,
+    requests: Codec<NotificationRequest>,
+    deliveries: Codec<Delivery>,
+    statuses: Codec<DeliveryStatus>,
+    config: RouterConfig,
+}
+
+impl std::fmt::Debug for RouterStage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RouterStage")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+impl RouterStage {
+    /// Assembles the stage. `consumer` must already be subscribed to the requests topic.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        consumer: StreamConsumer,
+        producer: FutureProducer,
+        topics: Topics,
+        cache: DirectoryCache,
+        tenants: Arc<dyn AppStore>,
+        config: RouterConfig,
+    ) -> Result<Self, notify_schemas::CodecError> {
+        let ttl = Duration::from_millis(config.cache_ttl_ms);
+        Ok(Self {
+            consumer,
+            producer,
+            topics,
+            cache,
+            tenants,
+            known_tenants: moka::future::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(ttl)
+                .build(),
+            renderer: Renderer::new(),
+            requests: Codec::new()?,
+            deliveries: Codec::new()?,
+            statuses: Codec::new()?,
+            config,
+        })
+    }
+
+    /// Routes until `cancel` fires. A batch in progress at that moment is abandoned without
+    /// storing its offsets, so the next owner of its partitions routes it again.
+    pub async fn run(&self, cancel: CancellationToken) -> Result<(), RouterError> {
+        let max_backoff = Duration::from_millis(self.config.max_backoff_ms);
+        while !cancel.is_cancelled() {
+            let batch = self.next_batch(&cancel).await?;
+            if batch.is_empty() {
+                continue;
+            }
+            let mut backoff = Duration::from_millis(100);
+            loop {
+                let attempt = async {
+                    let outputs = self.route_batch(&batch, now_ms()).await?;
+                    self.produce(&outputs).await
+                };
+                match attempt.await {
+                    Ok(()) => break,
+                    Err(err) => {
+                        metrics::counter!(m::RETRIES_TOTAL).increment(1);
+                        tracing::warn!(error = %err, records = batch.len(), backoff_ms = u64::try_from(backoff.as_millis()).unwrap_or(u64::MAX), "routing paused, will retry the batch");
+                        tokio::select! {
+                            () = tokio::time::sleep(backoff) => {}
+                            () = cancel.cancelled() => return Ok(()),
+                        }
+                        backoff = (backoff * 2).min(max_backoff);
+                    }
+                }
+            }
+            for message in &batch {
+                // a partition taken away meanwhile refuses the store; its new owner re-routes
+                if let Err(err) = self.consumer.store_offset(
+                    message.topic(),
+                    message.partition(),
+                    message.offset(),
+                ) {
+                    tracing::debug!(error = %err, partition = message.partition(), "offset not stored");
+                }
+            }
+            metrics::counter!(m::REQUESTS_TOTAL).increment(batch.len() as u64);
+        }
+        Ok(())
+    }
+
+    async fn next_batch(
+        &self,
+        cancel: &CancellationToken,
+    ) -> Result<Vec<OwnedMessage>, RouterError> {
+        let first = tokio::select! {
+            received = self.consumer.recv() => received?.detach(),
+            () = cancel.cancelled() => return Ok(Vec::new()),
+        };
+        let mut batch = vec![first];
+        let deadline =
+            tokio::time::Instant::now() + Duration::from_millis(self.config.batch_wait_ms);
+        while batch.len() < self.config.batch_max {
+            match tokio::time::timeout_at(deadline, self.consumer.recv()).await {
+                Ok(received) => batch.push(received?.detach()),
+                Err(_) => break,
+            }
+        }
+        Ok(batch)
+    }
+
+    /// Everything the batch produces, in record order.
+    pub async fn route_batch(
+        &self,
+        batch: &[OwnedMessage],
+        now_ms: i64,
+    ) -> Result<Vec<Output>, RouteError> {
+        let mut outputs = Vec::with_capacity(batch.len() * 2);
+        for message in batch {
+            outputs.extend(self.route(message, now_ms).await?);
+        }
+        Ok(outputs)
+    }
+
+    fn dead_letter(&self, message: &OwnedMessage, error: &str, reason: &str) -> Output {
+        metrics::counter!(m::DEAD_LETTERED_TOTAL, "error" => error.to_owned()).increment(1);
+        tracing::warn!(
+            error,
+            reason,
+            partition = message.partition(),
+            offset = message.offset(),
+            "record dead-lettered"
+        );
+        Output {
+            topic: self.topics.dlq(),
+            key: message
+                .key()
+                .map(|k| String::from_utf8_lossy(k).into_owned())
+                .unwrap_or_default(),
+            payload: message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+            headers: vec![
+                (DLQ_STAGE, "router".to_owned()),
+                (DLQ_ERROR, error.to_owned()),
+                (DLQ_REASON, reason.to_owned()),
+                (DLQ_TOPIC, message.topic().to_owned()),
+                (DLQ_PARTITION, message.partition().to_string()),
+                (DLQ_OFFSET, message.offset().to_string()),
+            ],
+        }
+    }
+
+    async fn tenant_exists(&self, tenant: &str) -> Result<bool, RouteError> {
+        let tenants = self.tenants.clone();
+        let id = tenant.to_owned();
+        self.known_tenants
+            .try_get_with(id.clone(), async move {
+                tenants.tenant_by_id(&id).await.map(|t| t.is_some())
+            })
+            .await
+            .map_err(|err| RouteError::Tenants(err.to_string()))
+    }
+
+    fn status_output(&self, status: &DeliveryStatus) -> Result<Output, RouteError> {
+        Ok(Output {
+            topic: self.topics.status(),
+            key: status.event_id.to_string(),
+            payload: self
+                .statuses
+                .encode(status)
+                .map_err(|e| RouteError::Encode(e.to_string()))?,
+            headers: Vec::new(),
+        })
+    }
+
+    /// The outputs of one record.
+    async fn route(&self, message: &OwnedMessage, now_ms: i64) -> Result<Vec<Output>, RouteError> {
+        let Some(payload) = message.payload() else {
+            return Ok(vec![self.dead_letter(
+                message,
+                "empty",
+                "record has no value",
+            )]);
+        };
+        let request = match self.requests.decode(payload) {
+            Ok(request) => request,
+            Err(err) if err.is_permanent() => {
+                return Ok(vec![self.dead_letter(
+                    message,
+                    err.kind(),
+                    &err.to_string(),
+                )])
+            }
+            Err(err) => return Err(RouteError::Tenants(err.to_string())),
+        };
+        if !self.tenant_exists(&request.tenant).await? {
+            return Ok(vec![self.dead_letter(
+                message,
+                "unknown_tenant",
+                &format!("tenant {} does not exist", request.tenant),
+            )]);
+        }
+        let view = self.cache.user(&request.tenant, &request.user_id).await?;
+        let category = self
+            .cache
+            .category(&request.tenant, &request.category)
+            .await?;
+        let templates = match &request.template {
+            Some(template) => Some(
+                self.cache
+                    .template(&request.tenant, &template.template_id)
+                    .await?,
+            ),
+            None => None,
+        };
+
+        let context = Context {
+            request: &request,
+            user: view.user.as_ref(),
+            devices: &view.devices,
+            preferences: &view.preferences,
+            category: category.as_deref(),
+            tenant_allows_critical_bypass: self.config.critical_bypass,
+            now_ms,
+        };
+        let decided = plan::plan(&context);
+        let mut outputs = Vec::new();
+        for status in fanout::plan_statuses(&request, &decided, now_ms) {
+            outputs.push(self.status_output(&status)?);
+        }
+        if decided.expired || decided.defer_until.is_some() {
+            // deferral into the schedule lands with the scheduler; until then a deferred
+            // request is reported SCHEDULED by plan_statuses and not fanned out
+            return Ok(outputs);
+        }
+
+        let user_locale = view.user.as_ref().and_then(|u| u.locale.as_deref());
+        let mut channels: Vec<Channel> = decided.targets.iter().map(|t| t.channel).collect();
+        channels.dedup();
+        for channel in channels {
+            let targets: Vec<_> = decided
+                .targets
+                .iter()
+                .filter(|t| t.channel == channel)
+                .cloned()
+                .collect();
+            let rendered = self.renderer.render(
+                channel,
+                templates.as_deref().map_or(&[][..], Vec::as_slice),
+                &request,
+                user_locale,
+                &self.config.default_locale,
+                &self.config.email_from,
+            );
+            match rendered {
+                Ok(content) => {
+                    for delivery in fanout::deliveries(&request, &targets, &content, now_ms) {
+                        let topic = match fanout::topic_lane(request.priority) {
+                            fanout::Lane::Bulk => self.topics.deliveries_bulk(channel.as_str()),
+                            fanout::Lane::Priority => self.topics.deliveries(channel.as_str()),
+                        };
+                        outputs.push(Output {
+                            topic,
+                            key: format!("{}:{}", request.tenant, request.user_id),
+                            payload: self
+                                .deliveries
+                                .encode(&delivery)
+                                .map_err(|e| RouteError::Encode(e.to_string()))?,
+                            headers: Vec::new(),
+                        });
+                        metrics::counter!(m::DELIVERIES_TOTAL, "channel" => channel.as_str())
+                            .increment(1);
+                    }
+                }
+                Err(err) => {
+                    metrics::counter!(m::SUPPRESSED_TOTAL, "reason" => "render_failed")
+                        .increment(1);
+                    for status in
+                        fanout::render_failed(&request, &targets, &err.to_string(), now_ms)
+                    {
+                        outputs.push(self.status_output(&status)?);
+                    }
+                }
+            }
+        }
+        Ok(outputs)
+    }
+
+    /// Produces every output and waits until all are acknowledged.
+    pub async fn produce(&self, outputs: &[Output]) -> Result<(), RouteError> {
+        let wait = Timeout::After(Duration::from_secs(5));
+        let sends = outputs.iter().map(|output| {
+            let mut headers = OwnedHeaders::new();
+            for (name, value) in &output.headers {
+                headers = headers.insert(Header {
+                    key: name,
+                    value: Some(value.as_bytes()),
+                });
+            }
+            let record = FutureRecord::to(&output.topic)
+                .key(&output.key)
+                .payload(&output.payload)
+                .headers(headers);
+            self.producer.send(record, wait)
+        });
+        for result in join_all(sends).await {
+            result.map_err(|(err, _)| RouteError::Produce(err.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+/// The value of header `name` of `message`, if present and UTF-8.
+pub fn header_value<'a>(message: &'a OwnedMessage, name: &str) -> Option<&'a str> {
+    let headers = message.headers()?;
+    headers
+        .iter()
+        .find(|h| h.key == name)
+        .and_then(|h| h.value)
+        .and_then(|v| std::str::from_utf8(v).ok())
+}
