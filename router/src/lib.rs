@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod plan;
 pub mod quiet;
 pub mod render;
+pub mod scheduler;
 pub mod service;
 pub mod stage;
 

@@ -10,3 +10,11 @@ pub const SUPPRESSED_TOTAL: &str = "notify_router_suppressed_total";
 pub const DEAD_LETTERED_TOTAL: &str = "notify_router_dead_lettered_total";
 /// Batches retried because the database or Kafka failed.
 pub const RETRIES_TOTAL: &str = "notify_router_batch_retries_total";
+/// Requests written to the schedule, label `reason` = send_at | quiet_hours.
+pub const DEFERRED_TOTAL: &str = "notify_router_deferred_total";
+/// Requests re-emitted from the schedule and acknowledged by Kafka.
+pub const REEMITTED_TOTAL: &str = "notify_router_scheduled_reemitted_total";
+/// Seconds from a request's due time to its re-emission being acknowledged.
+pub const SCHEDULE_LAG_SECONDS: &str = "notify_router_schedule_lag_seconds";
+/// Failed sweeps, label `error` = database | kafka.
+pub const SCHEDULE_ERRORS_TOTAL: &str = "notify_router_schedule_errors_total";

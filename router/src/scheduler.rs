@@ -18,10 +18,16 @@
 //! out after the lease), is logged once when the sweep starts failing, and the sweep backs off
 //! and tries again until it succeeds.
 //!
-//! The router honours [`DEFERRED_UNTIL_HEADER`]: a record that carries it was already deferred
-//! until then and must not be deferred again to that time or earlier (whatever its clock
-//! says), or it would be written to the very row this scheduler is about to delete.
+//! The router must honour [`DEFERRED_UNTIL_HEADER`]: a record that carries it was already
+//! deferred until then and must not be deferred again to that time or earlier, whatever the
+//! router's clock says. Deferred to the same time, it would be written to the very row this
+//! scheduler is about to delete (and lost); deferred earlier, it would come straight back.
+//!
+//! Shutdown: after `cancel` the rows in flight are finished, which takes at most
+//! `produce_timeout`; the stage's shutdown grace period should be longer. Only the payload and
+//! the key are re-emitted; headers of the original record are not kept.
 
+use crate::metrics::{REEMITTED_TOTAL, SCHEDULE_ERRORS_TOTAL, SCHEDULE_LAG_SECONDS};
 use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,13 +44,6 @@ use tokio_util::sync::CancellationToken;
 /// Kafka header of a re-emitted request: the due time (milliseconds since the epoch, decimal
 /// ASCII) it was deferred until.
 pub const DEFERRED_UNTIL_HEADER: &str = "notify-deferred-until";
-
-/// Requests re-emitted from the schedule and acknowledged by Kafka.
-pub const REEMITTED_TOTAL: &str = "notify_router_scheduled_reemitted_total";
-/// Seconds from a request's due time to its re-emission being acknowledged.
-pub const SCHEDULE_LAG_SECONDS: &str = "notify_router_schedule_lag_seconds";
-/// Failed sweeps, label `error` = database | kafka.
-pub const SCHEDULE_ERRORS_TOTAL: &str = "notify_router_schedule_errors_total";
 
 /// Attempts at deleting a row after its record was acknowledged, before leaving it to the lease.
 const COMPLETE_ATTEMPTS: u32 = 3;
@@ -206,7 +205,14 @@ impl Scheduler {
         let mut failing_since: Option<tokio::time::Instant> = None;
         while !cancel.is_cancelled() {
             let pause = match self.sweep(&cancel).await {
-                Ok(_) => {
+                Ok(report) => {
+                    if report.reemitted > 0 || report.skipped > 0 {
+                        tracing::debug!(
+                            reemitted = report.reemitted,
+                            skipped = report.skipped,
+                            "schedule sweep"
+                        );
+                    }
                     if let Some(since) = failing_since.take() {
                         tracing::info!(
                             failed_for_s = since.elapsed().as_secs(),
@@ -246,7 +252,7 @@ impl Scheduler {
     async fn sweep(&self, cancel: &CancellationToken) -> Result<SweepReport, SweepError> {
         let mut total = SweepReport::default();
         let mut first_error = None;
-        for shard in self.shards.clone() {
+        for shard in self.shard_order() {
             loop {
                 if cancel.is_cancelled() {
                     return first_error.map_or(Ok(total), Err);
@@ -273,6 +279,24 @@ impl Scheduler {
             }
         }
         first_error.map_or(Ok(total), Err)
+    }
+
+    /// The shards in the order this instance sweeps them: rotated by a hash of the owner, so
+    /// instances sweeping the same shards tend to be on different ones at any moment instead
+    /// of racing for the same claims.
+    fn shard_order(&self) -> impl Iterator<Item = u16> {
+        let shards: Vec<u16> = self.shards.clone().collect();
+        // FNV-1a: stable and good enough to spread a handful of owners.
+        let hash = self.owner.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        let start = usize::try_from(hash % shards.len().max(1) as u64).unwrap_or(0);
+        let (head, tail) = shards.split_at(start.min(shards.len()));
+        tail.iter()
+            .chain(head)
+            .copied()
+            .collect::<Vec<_>>()
+            .into_iter()
     }
 
     /// Claims, produces and completes `items`, at most `max_in_flight` at once. Returns what
@@ -311,7 +335,9 @@ impl Scheduler {
             .payload(item.payload.as_slice())
             .headers(headers);
         // `send` waits for room while the producer queue is full, then for the delivery report.
-        let delivery = self.producer.send(record, Timeout::After(self.produce_timeout));
+        let delivery = self
+            .producer
+            .send(record, Timeout::After(self.produce_timeout));
         match tokio::time::timeout(self.produce_timeout, delivery).await {
             Err(_) => return Err(SweepError::ProduceTimeout(self.produce_timeout)),
             Ok(Err((err, _))) => return Err(SweepError::Kafka(err)),
@@ -319,9 +345,9 @@ impl Scheduler {
         }
         self.complete(item).await?;
         metrics::counter!(REEMITTED_TOTAL).increment(1);
-        let lag_ms = (wall_clock_ms() - item.due_at_ms).max(0);
-        #[allow(clippy::cast_precision_loss)] // lag in ms fits an f64 exactly for ages
-        metrics::histogram!(SCHEDULE_LAG_SECONDS).record(lag_ms as f64 / 1000.0);
+        let lag_ms = u64::try_from(wall_clock_ms() - item.due_at_ms).unwrap_or(0);
+        metrics::histogram!(SCHEDULE_LAG_SECONDS)
+            .record(Duration::from_millis(lag_ms).as_secs_f64());
         Ok(true)
     }
 
@@ -374,7 +400,8 @@ mod tests {
     fn kafka_config(brokers: String) -> KafkaConfig {
         KafkaConfig {
             brokers,
-            message_timeout_ms: 5_000,
+            // Equal to the schedulers' produce timeout, as in production.
+            message_timeout_ms: 1_000,
             ..KafkaConfig::default()
         }
     }
@@ -390,11 +417,7 @@ mod tests {
         }
     }
 
-    fn scheduler(
-        schedule: Arc<dyn Schedule>,
-        config: &KafkaConfig,
-        owner: &str,
-    ) -> Scheduler {
+    fn scheduler(schedule: Arc<dyn Schedule>, config: &KafkaConfig, owner: &str) -> Scheduler {
         let producer = notify_common::kafka::producer(config, "scheduler-test").expect("producer");
         let mut scheduler = Scheduler::new(schedule, producer, TOPIC, owner);
         scheduler.poll_interval = Duration::from_millis(100);
@@ -430,9 +453,10 @@ mod tests {
                 m = consumer.recv() => m.expect("message"),
                 () = tokio::time::sleep_until(deadline) => break,
             };
-            let payload = String::from_utf8(message.payload().expect("payload").to_vec()).expect("utf8");
+            let payload =
+                String::from_utf8(message.payload().expect("payload").to_vec()).expect("utf8");
             let key = String::from_utf8(message.key().expect("key").to_vec()).expect("utf8");
-            let header = message.headers().and_then(|h| deferred_until_ms(h));
+            let header = message.headers().and_then(deferred_until_ms);
             let entry = seen.entry(payload).or_insert((0, key, header));
             entry.0 += 1;
             total += 1;
@@ -456,7 +480,10 @@ mod tests {
         let schedule = Arc::new(MemorySchedule::new());
         let now = wall_clock_ms();
         for n in 0..100 {
-            schedule.defer(&item(n, now - 1_000 - n as i64)).await.expect("defer");
+            schedule
+                .defer(&item(n, now - 1_000 - n as i64))
+                .await
+                .expect("defer");
         }
         let future = item(1_000, now + 3_600_000);
         schedule.defer(&future).await.expect("defer");
@@ -469,7 +496,13 @@ mod tests {
                 tokio::spawn(scheduler.run(cancel.clone()))
             })
             .collect();
-        let seen = consume(&config, 100, Duration::from_secs(20), Duration::from_secs(2)).await;
+        let seen = consume(
+            &config,
+            100,
+            Duration::from_secs(20),
+            Duration::from_secs(2),
+        )
+        .await;
         cancel.cancel();
         for run in runs {
             run.await.expect("task").expect("run");
@@ -480,9 +513,17 @@ mod tests {
             let (count, key, header) = &seen[&format!("request {n}")];
             assert_eq!(*count, 1, "request {n} re-emitted {count} times");
             assert_eq!(key, &format!("tn:user-{}", n % 7), "original key kept");
-            assert_eq!(*header, Some(now - 1_000 - n as i64), "due time in the header");
+            assert_eq!(
+                *header,
+                Some(now - 1_000 - n as i64),
+                "due time in the header"
+            );
         }
-        assert_eq!(schedule.len(), 1, "completed rows are deleted, the future one waits");
+        assert_eq!(
+            schedule.len(),
+            1,
+            "completed rows are deleted, the future one waits"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -494,16 +535,14 @@ mod tests {
         for n in 0..10 {
             schedule.defer(&item(n, now - 1_000)).await.expect("defer");
         }
-        // Every produce request fails until the outage ends.
-        cluster.topic_error(TOPIC, rdkafka::types::RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION).expect("inject");
+        // The only broker goes away: every produce times out until it is back.
+        cluster.broker_down(1).expect("broker down");
         let cancel = CancellationToken::new();
         let run = tokio::spawn(scheduler(schedule.clone(), &config, "a").run(cancel.clone()));
         tokio::time::sleep(Duration::from_millis(1_500)).await;
         assert_eq!(schedule.len(), 10, "nothing completed during the outage");
 
-        cluster
-            .topic_error(TOPIC, rdkafka::types::RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR)
-            .expect("clear");
+        cluster.broker_up(1).expect("broker up");
         let seen = consume(&config, 10, Duration::from_secs(20), Duration::from_secs(1)).await;
         cancel.cancel();
         run.await.expect("task").expect("run");
@@ -519,13 +558,22 @@ mod tests {
         let row = item(1, wall_clock_ms() - 1_000);
         schedule.defer(&row).await.expect("defer");
         // Another instance claimed it and died.
-        assert!(schedule.claim(&row, "dead", Duration::from_secs(2)).await.expect("claim"));
+        assert!(schedule
+            .claim(&row, "dead", Duration::from_secs(2))
+            .await
+            .expect("claim"));
 
         let cancel = CancellationToken::new();
         let run = tokio::spawn(scheduler(schedule.clone(), &config, "a").run(cancel.clone()));
         tokio::time::sleep(Duration::from_millis(1_000)).await;
         assert_eq!(schedule.len(), 1, "not re-emitted while the lease holds");
-        let seen = consume(&config, 1, Duration::from_secs(10), Duration::from_millis(500)).await;
+        let seen = consume(
+            &config,
+            1,
+            Duration::from_secs(10),
+            Duration::from_millis(500),
+        )
+        .await;
         cancel.cancel();
         run.await.expect("task").expect("run");
         assert_eq!(seen.len(), 1);
@@ -544,6 +592,24 @@ mod tests {
         bad_shards.shards = 0..SHARDS + 1;
         assert!(bad_shards.validate().is_err());
         assert!(scheduler(schedule, &config, "a").validate().is_ok());
+    }
+
+    #[test]
+    fn every_shard_is_swept_once_starting_where_the_owner_hashes() {
+        let cluster = mock_cluster();
+        let config = kafka_config(cluster.bootstrap_servers());
+        let schedule: Arc<dyn Schedule> = Arc::new(MemorySchedule::new());
+        let mut starts = std::collections::HashSet::new();
+        for owner in ["a", "b", "c", "d", "e", "f"] {
+            let mut scheduler = scheduler(Arc::clone(&schedule), &config, owner);
+            scheduler.shards = 3..11;
+            let order: Vec<u16> = scheduler.shard_order().collect();
+            let mut sorted = order.clone();
+            sorted.sort_unstable();
+            assert_eq!(sorted, (3..11).collect::<Vec<_>>(), "{owner}: {order:?}");
+            starts.insert(order[0]);
+        }
+        assert!(starts.len() > 1, "owners start on different shards");
     }
 
     #[test]

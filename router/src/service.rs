@@ -16,6 +16,7 @@ use futures::future::join_all;
 use notify_common::config::RouterConfig;
 use notify_common::topics::Topics;
 use notify_schemas::{Channel, Codec, Delivery, DeliveryStatus, NotificationRequest};
+use notify_store::schedule::{Schedule, ScheduledItem};
 use notify_store::tenants::AppStore;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders, OwnedMessage};
@@ -51,6 +52,9 @@ pub enum RouteError {
     /// The tenant store failed.
     #[error("tenant lookup failed: {0}")]
     Tenants(String),
+    /// A deferred request could not be written to the schedule.
+    #[error("schedule write failed: {0}")]
+    Schedule(String),
     /// An output was not acknowledged by Kafka.
     #[error("produce failed: {0}")]
     Produce(String),
@@ -87,6 +91,7 @@ pub struct RouterStage {
     topics: Topics,
     cache: DirectoryCache,
     tenants: Arc<dyn AppStore>,
+    schedule: Arc<dyn Schedule>,
     known_tenants: moka::future::Cache<String, bool>,
     renderer: Renderer,
     requests: Codec<NotificationRequest>,
@@ -118,6 +123,7 @@ impl RouterStage {
         topics: Topics,
         cache: DirectoryCache,
         tenants: Arc<dyn AppStore>,
+        schedule: Arc<dyn Schedule>,
         config: RouterConfig,
     ) -> Result<Self, notify_schemas::CodecError> {
         let ttl = Duration::from_millis(config.cache_ttl_ms);
@@ -127,6 +133,7 @@ impl RouterStage {
             topics,
             cache,
             tenants,
+            schedule,
             known_tenants: moka::future::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(ttl)
@@ -186,16 +193,30 @@ impl RouterStage {
         &self,
         cancel: &CancellationToken,
     ) -> Result<Vec<OwnedMessage>, RouterError> {
+        let mut batch = Vec::new();
         let first = tokio::select! {
-            received = self.consumer.recv() => received?.detach(),
-            () = cancel.cancelled() => return Ok(Vec::new()),
+            received = self.consumer.recv() => received,
+            () = cancel.cancelled() => return Ok(batch),
         };
-        let mut batch = vec![first];
+        match first {
+            Ok(message) => batch.push(message.detach()),
+            Err(err) => {
+                // broker-side errors (a topic not yet known, a partition moving) pass; the
+                // consumer keeps its position, so nothing is skipped
+                tracing::warn!(error = %err, "consume error");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                return Ok(batch);
+            }
+        }
         let deadline =
             tokio::time::Instant::now() + Duration::from_millis(self.config.batch_wait_ms);
         while batch.len() < self.config.batch_max {
             match tokio::time::timeout_at(deadline, self.consumer.recv()).await {
-                Ok(received) => batch.push(received?.detach()),
+                Ok(Ok(message)) => batch.push(message.detach()),
+                Ok(Err(err)) => {
+                    tracing::warn!(error = %err, "consume error");
+                    break;
+                }
                 Err(_) => break,
             }
         }
@@ -306,6 +327,12 @@ impl RouterStage {
             None => None,
         };
 
+        // a record the scheduler re-emitted is due: plan it no earlier than its due time (our
+        // clock may lag the scheduler's), and do not hold it again for quiet hours that began
+        // anew meanwhile, or it could wait forever
+        let deferred_until = message
+            .headers()
+            .and_then(crate::scheduler::deferred_until_ms);
         let context = Context {
             request: &request,
             user: view.user.as_ref(),
@@ -313,16 +340,39 @@ impl RouterStage {
             preferences: &view.preferences,
             category: category.as_deref(),
             tenant_allows_critical_bypass: self.config.critical_bypass,
-            now_ms,
+            now_ms: deferred_until.map_or(now_ms, |due| due.max(now_ms)),
         };
-        let decided = plan::plan(&context);
+        let mut decided = plan::plan(&context);
+        if deferred_until.is_some() && decided.defer_until.is_some() {
+            let without_quiet_hours = view.user.clone().map(|user| notify_store::directory::User {
+                quiet_hours: None,
+                ..user
+            });
+            decided = plan::plan(&Context {
+                user: without_quiet_hours.as_ref(),
+                ..context
+            });
+        }
+        if let Some(defer) = &decided.defer_until {
+            let item = ScheduledItem {
+                tenant: request.tenant.clone(),
+                event_id: request.event_id.to_string(),
+                routing_key: format!("{}:{}", request.tenant, request.user_id),
+                due_at_ms: defer.until_ms,
+                reason: defer.reason.as_str().to_owned(),
+                payload: payload.to_vec(),
+            };
+            self.schedule
+                .defer(&item)
+                .await
+                .map_err(|e| RouteError::Schedule(e.to_string()))?;
+            metrics::counter!(m::DEFERRED_TOTAL, "reason" => defer.reason.as_str()).increment(1);
+        }
         let mut outputs = Vec::new();
         for status in fanout::plan_statuses(&request, &decided, now_ms) {
             outputs.push(self.status_output(&status)?);
         }
         if decided.expired || decided.defer_until.is_some() {
-            // deferral into the schedule lands with the scheduler; until then a deferred
-            // request is reported SCHEDULED by plan_statuses and not fanned out
             return Ok(outputs);
         }
 

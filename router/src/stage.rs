@@ -1,4 +1,5 @@
-//! Building the router from configuration and running it until shutdown.
+//! Building the router from configuration and running it until shutdown: the consumer loop
+//! and the scheduler that re-emits deferred requests when they are due.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -6,10 +7,12 @@ use std::time::Duration;
 use notify_common::kafka;
 use notify_common::topics::Topics;
 use notify_common::{Config, Shutdown};
+use notify_store::schedule::CassandraSchedule;
 use notify_store::tenants::CassandraTenants;
 use notify_store::CassandraDirectory;
 
 use crate::cache::DirectoryCache;
+use crate::scheduler::Scheduler;
 use crate::service::{RouterError, RouterStage};
 
 /// Why the router could not start.
@@ -29,14 +32,24 @@ pub enum StartError {
     Run(#[from] RouterError),
 }
 
+/// The router's two loops.
+#[derive(Debug)]
+pub struct Parts {
+    /// Routes `notify.requests`.
+    pub router: RouterStage,
+    /// Re-emits deferred requests to `notify.requests` when due.
+    pub scheduler: Scheduler,
+}
+
 /// Connects to the database and Kafka and assembles the stage.
-pub async fn build(config: &Config) -> Result<RouterStage, StartError> {
+pub async fn build(config: &Config) -> Result<Parts, StartError> {
     let session = Arc::new(notify_store::connect(&config.store).await?);
     let keyspace = &config.store.keyspace;
     let directory = CassandraDirectory::new(session.clone(), keyspace)
         .await?
         .with_max_in_flight(config.store.max_in_flight);
-    let tenants = CassandraTenants::new(session, keyspace).await?;
+    let tenants = CassandraTenants::new(session.clone(), keyspace).await?;
+    let schedule = Arc::new(CassandraSchedule::new(session, keyspace).await?);
     let router = &config.router;
     let cache = DirectoryCache::new(
         Arc::new(directory),
@@ -51,21 +64,43 @@ pub async fn build(config: &Config) -> Result<RouterStage, StartError> {
         &[&topics.requests()],
     )?;
     let producer = kafka::producer(&config.kafka, "router")?;
-    Ok(RouterStage::new(
+
+    // one owner name per process, so a crashed instance's claims are told apart
+    let owner = format!("router-{}", uuid_like());
+    let mut scheduler =
+        Scheduler::new(schedule.clone(), producer.clone(), topics.requests(), owner);
+    scheduler.produce_timeout = Duration::from_millis(config.kafka.message_timeout_ms);
+    scheduler.lease = scheduler.lease.max(scheduler.produce_timeout * 3);
+    let stage = RouterStage::new(
         consumer,
         producer,
         topics,
         cache,
         Arc::new(tenants),
+        schedule,
         router.clone(),
-    )?)
+    )?;
+    Ok(Parts {
+        router: stage,
+        scheduler,
+    })
 }
 
-/// `notify router`: routes until shutdown.
+fn uuid_like() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{:x}-{}", nanos, std::process::id())
+}
+
+/// `notify router`: routes and schedules until shutdown; either loop failing stops both.
 pub async fn run(config: &Config, shutdown: Shutdown) -> Result<(), StartError> {
-    let stage = build(config).await?;
+    let Parts { router, scheduler } = build(config).await?;
     tracing::info!(group = %config.router.group_id, "router consuming");
-    stage.run(shutdown.token().clone()).await?;
+    shutdown.spawn("scheduler", scheduler.run(shutdown.token().clone()));
+    let routed = router.run(shutdown.token().clone()).await;
+    shutdown.cancel();
+    routed?;
     tracing::info!("router stopped");
     Ok(())
 }

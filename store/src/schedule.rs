@@ -32,13 +32,21 @@
 //! slow, or its due time was computed late) lowers the watermark under a lightweight
 //! transaction that also bumps a version, and a sweep moves the watermark only with a
 //! transaction conditioned on the version it read, so such a row is always found. A defer due
-//! later than that never touches the watermark: a sweep cannot have passed it. This needs the
-//! clocks of writers and schedulers to agree within [`MAX_CLOCK_SKEW_MS`].
+//! later than that never touches the watermark (beyond one read per shard and process, to
+//! make sure it exists): a sweep cannot have passed it. This needs the clocks of writers and
+//! schedulers to agree within [`MAX_CLOCK_SKEW_MS`]. A defer overdue by more than
+//! [`MAX_OVERDUE_MS`] is stored as due now, so one bad timestamp cannot drag a watermark back
+//! by years and make its shard's sweeps crawl through every empty minute since.
 //!
 //! Not guaranteed: order between rows (the scheduler re-emits concurrently; per-user order is
 //! restored only by Kafka's key partitioning after re-emission); that a defer of the same
 //! event to a *different* time is merged with the first (that is two rows and two emissions,
-//! the second recognised downstream as a duplicate).
+//! the second recognised downstream as a duplicate). Limit: completed rows are deleted, and
+//! until the watermark passes them (about [`SETTLE_MS`] after they were due) every sweep
+//! reads their tombstones. Cassandra refuses a read over 100,000 tombstones by default
+//! (`tombstone_failure_threshold`), so one minute of one shard must stay well below that,
+//! that is well below 1.6 million rows due in the same minute overall; larger campaigns need
+//! their due times spread over several minutes.
 
 use std::fmt;
 use std::time::Duration;
@@ -69,6 +77,11 @@ pub const MAX_CLOCK_SKEW_MS: i64 = 15_000;
 /// Most due minutes one [`Schedule::due`] call reads, so a shard that fell far behind (the
 /// scheduler was down for a day) catches up over several calls, oldest first.
 pub const MAX_MINUTES_PER_CALL: i64 = 60;
+
+/// A defer due longer ago than this is stored as due at the writer's now: it is overdue either
+/// way, and a watermark dragged far back would make every sweep of its shard walk through each
+/// empty minute since.
+pub const MAX_OVERDUE_MS: i64 = 60 * MINUTE_MS;
 
 const MINUTE_MS: i64 = 60_000;
 
@@ -135,11 +148,14 @@ pub fn minute_of(ms: i64) -> i64 {
 #[async_trait]
 pub trait Schedule: Send + Sync + fmt::Debug {
     /// Stores `item` until it is due. Idempotent: the same tenant, event id and due time
-    /// deferred again is the same row (its other fields are overwritten).
+    /// deferred again is the same row (its other fields are overwritten). An item overdue by
+    /// more than [`MAX_OVERDUE_MS`] is stored as due now.
     async fn defer(&self, item: &ScheduledItem) -> Result<(), StoreError>;
 
     /// Up to `limit` rows of `shard` due at or before `now_ms`, oldest first, claimed or not.
-    /// Also moves the shard's watermark past rows that are gone.
+    /// Also moves the shard's watermark past rows that are gone. `now_ms` must be the
+    /// caller's wall clock: a sweep "from the future" would move the watermark past rows
+    /// that ordinary defers then write behind it.
     async fn due(
         &self,
         now_ms: i64,
@@ -213,6 +229,15 @@ impl Walk {
             .min(read_until)
             .min(self.now_ms - SETTLE_MS);
         target.max(self.watermark_ms)
+    }
+}
+
+/// The due time a defer at `now_ms` stores (see [`MAX_OVERDUE_MS`]).
+pub(crate) fn stored_due(due_at_ms: i64, now_ms: i64) -> i64 {
+    if due_at_ms < now_ms.saturating_sub(MAX_OVERDUE_MS) {
+        now_ms
+    } else {
+        due_at_ms
     }
 }
 
@@ -316,6 +341,14 @@ mod tests {
         // A defer that is not late is never behind a watermark a sweep set, even when the
         // sweep's clock is MAX_CLOCK_SKEW_MS ahead of the writer's.
         const { assert!(2 * MAX_CLOCK_SKEW_MS <= SETTLE_MS) };
+    }
+
+    #[test]
+    fn only_long_overdue_defers_are_moved_to_now() {
+        assert_eq!(stored_due(T - MAX_OVERDUE_MS, T), T - MAX_OVERDUE_MS);
+        assert_eq!(stored_due(T - MAX_OVERDUE_MS - 1, T), T);
+        assert_eq!(stored_due(i64::MIN, T), T);
+        assert_eq!(stored_due(T + M, T), T + M);
     }
 
     #[test]

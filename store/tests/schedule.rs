@@ -245,6 +245,19 @@ async fn a_row_behind_the_watermark_is_found(
     complete_all(schedule, &found).await;
 }
 
+/// A defer overdue by a day is stored as due now instead of dragging the watermark a day back.
+async fn a_long_overdue_defer_is_due_now(schedule: &dyn Schedule) {
+    let tenant = unique_tenant();
+    let before = now_ms();
+    let overdue = item(&tenant, "overdue", before - 24 * 3_600_000);
+    schedule.defer(&overdue).await.expect("defer");
+    let found = due_of(schedule, &tenant, now_ms()).await;
+    assert_eq!(found.len(), 1);
+    assert!(found[0].due_at_ms >= before, "stored as due now");
+    assert_eq!(found[0].payload, overdue.payload);
+    complete_all(schedule, &found).await;
+}
+
 /// Late defers race sweeps that claim and complete: every row is completed exactly once and
 /// none is left behind a watermark.
 async fn late_defers_racing_sweeps_are_never_lost(schedule: Arc<dyn Schedule>) {
@@ -326,6 +339,7 @@ async fn run_all(
     one_of_eight_concurrent_claims_wins(Arc::clone(&schedule)).await;
     expired_leases_and_completed_rows(schedule.as_ref()).await;
     a_row_behind_the_watermark_is_found(schedule.as_ref(), watermark).await;
+    a_long_overdue_defer_is_due_now(schedule.as_ref()).await;
     late_defers_racing_sweeps_are_never_lost(Arc::clone(&schedule)).await;
 }
 

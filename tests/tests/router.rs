@@ -169,13 +169,14 @@ impl World {
         read: &StreamConsumer,
         mut done: impl FnMut(&[Seen]) -> Option<T>,
     ) -> T {
-        let stage = notify_router::stage::build(&self.config)
+        let parts = notify_router::stage::build(&self.config)
             .await
             .expect("router");
         let cancel = CancellationToken::new();
+        let scheduler = tokio::spawn(parts.scheduler.run(cancel.clone()));
         let router = tokio::spawn({
             let cancel = cancel.clone();
-            async move { stage.run(cancel).await }
+            async move { parts.router.run(cancel).await }
         });
         let mut seen = Vec::new();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -183,12 +184,15 @@ impl World {
             if let Some(result) = done(&seen) {
                 break result;
             }
-            let message = tokio::time::timeout_at(deadline, read.recv())
+            let Ok(message) = tokio::time::timeout_at(deadline, read.recv())
                 .await
                 .unwrap_or_else(|_| {
                     panic!("expected records not seen within 60 s: {} seen", seen.len())
                 })
-                .expect("consume");
+            else {
+                // a topic created moments ago may not be known to the consumer yet
+                continue;
+            };
             let headers = message
                 .headers()
                 .map(|h| {
@@ -210,6 +214,10 @@ impl World {
         };
         cancel.cancel();
         router.await.expect("router task").expect("router run");
+        scheduler
+            .await
+            .expect("scheduler task")
+            .expect("scheduler run");
         result
     }
 
@@ -454,6 +462,61 @@ async fn poison_records_and_render_errors_are_reported_not_fatal() {
                 .as_deref()
                 .is_some_and(|r| r.starts_with("render_failed"))),
         "{failed:?}"
+    );
+    w.drop_keyspace().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
+async fn send_at_waits_in_the_schedule_then_delivers_once_and_expired_ends_as_expired() {
+    let w = world().await;
+    w.user("dave", false).await;
+    let read = w.consumer(&all_outputs(&w.topics));
+
+    let mut later = w.request("dave", "reminders", vec![Channel::Sms]);
+    let due = now_ms() + 3_000;
+    later.send_at = Some(due);
+    let mut stale = w.request("dave", "reminders", vec![Channel::Sms]);
+    stale.expires_at = Some(now_ms() - 1_000);
+    w.send(&later).await;
+    w.send(&stale).await;
+    let topics = w.topics.clone();
+    let (delivered, reported, arrived_at) = w
+        .route_until(&read, |seen| {
+            let d = deliveries(seen, &topics);
+            let s = statuses(seen, &topics);
+            (d.iter().any(|d| d.event_id == later.event_id) && s.len() >= 2)
+                .then(|| (d, s, now_ms()))
+        })
+        .await;
+    assert!(
+        reported
+            .iter()
+            .any(|s| s.event_id == later.event_id && s.status == Status::Scheduled),
+        "{reported:?}"
+    );
+    assert!(
+        reported
+            .iter()
+            .any(|s| s.event_id == stale.event_id && s.status == Status::Expired),
+        "{reported:?}"
+    );
+    assert!(
+        arrived_at >= due,
+        "delivered {} ms before send_at",
+        due - arrived_at
+    );
+    assert_eq!(
+        delivered
+            .iter()
+            .filter(|d| d.event_id == later.event_id)
+            .count(),
+        1,
+        "{delivered:?}"
+    );
+    assert!(
+        delivered.iter().all(|d| d.event_id != stale.event_id),
+        "an expired request was delivered"
     );
     w.drop_keyspace().await;
 }

@@ -17,7 +17,7 @@ use scylla::response::query_result::QueryResult;
 use scylla::statement::prepared::PreparedStatement;
 use scylla::value::{CqlTimestamp, CqlValue, Row};
 
-use super::{is_late, wall_clock_ms, Schedule, ScheduledItem, Walk, SHARDS};
+use super::{is_late, minute_of, stored_due, wall_clock_ms, Schedule, ScheduledItem, Walk, SHARDS};
 use crate::session::StoreError;
 
 /// Compare-and-set rounds a defer tries before giving up (the caller retries the request).
@@ -333,13 +333,14 @@ impl CassandraSchedule {
 impl Schedule for CassandraSchedule {
     async fn defer(&self, item: &ScheduledItem) -> Result<(), StoreError> {
         let shard = item.shard();
+        let due_at_ms = stored_due(item.due_at_ms, wall_clock_ms());
         self.session
             .execute_unpaged(
                 &self.insert,
                 (
-                    item.due_minute(),
+                    minute_of(due_at_ms),
                     i32::from(shard),
-                    CqlTimestamp(item.due_at_ms),
+                    CqlTimestamp(due_at_ms),
                     &item.tenant,
                     &item.event_id,
                     &item.routing_key,
@@ -350,12 +351,11 @@ impl Schedule for CassandraSchedule {
             .await?;
         // The clock is read after the row is written: a slow write only makes this stricter.
         let now_ms = wall_clock_ms();
-        let late = is_late(item.due_at_ms, now_ms);
+        let late = is_late(due_at_ms, now_ms);
         if !late && self.is_guarded(shard) {
             return Ok(());
         }
-        self.guard_watermark(shard, item.due_at_ms, late, now_ms)
-            .await
+        self.guard_watermark(shard, due_at_ms, late, now_ms).await
     }
 
     async fn due(

@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::time::Instant;
 
-use super::{Schedule, ScheduledItem, Walk};
+use super::{stored_due, wall_clock_ms, Schedule, ScheduledItem, Walk};
 use crate::session::StoreError;
 
 /// (shard, due minute, due at, tenant, event id): the Cassandra key, in its order.
@@ -80,14 +80,14 @@ fn claim_key(item: &ScheduledItem) -> ClaimKey {
 #[async_trait]
 impl Schedule for MemorySchedule {
     async fn defer(&self, item: &ScheduledItem) -> Result<(), StoreError> {
+        let mut item = item.clone();
+        item.due_at_ms = stored_due(item.due_at_ms, wall_clock_ms());
+        let (shard, due_at_ms) = (item.shard(), item.due_at_ms);
         let mut state = self.lock();
-        state.rows.insert(row_key(item), item.clone());
+        state.rows.insert(row_key(&item), item);
         // Atomic with the sweep, so lowering the watermark to the row is all it takes.
-        let watermark = state
-            .watermarks
-            .entry(item.shard())
-            .or_insert(item.due_at_ms);
-        *watermark = (*watermark).min(item.due_at_ms);
+        let watermark = state.watermarks.entry(shard).or_insert(due_at_ms);
+        *watermark = (*watermark).min(due_at_ms);
         Ok(())
     }
 
