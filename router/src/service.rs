@@ -12,7 +12,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use futures::future::join_all;
+use futures::future::{join_all, try_join_all};
 use notify_common::config::RouterConfig;
 use notify_common::topics::Topics;
 use notify_schemas::{Channel, Codec, Delivery, DeliveryStatus, NotificationRequest};
@@ -223,17 +223,17 @@ impl RouterStage {
         Ok(batch)
     }
 
-    /// Everything the batch produces, in record order.
+    /// Everything the batch produces, in record order. Records are routed concurrently (their
+    /// directory reads overlap) but their outputs are kept in record order, so one user's
+    /// records are produced in the order they were consumed.
     pub async fn route_batch(
         &self,
         batch: &[OwnedMessage],
         now_ms: i64,
     ) -> Result<Vec<Output>, RouteError> {
-        let mut outputs = Vec::with_capacity(batch.len() * 2);
-        for message in batch {
-            outputs.extend(self.route(message, now_ms).await?);
-        }
-        Ok(outputs)
+        // at most `router.batch_max` futures; the directory bounds its own requests in flight
+        let routed = try_join_all(batch.iter().map(|message| self.route(message, now_ms))).await?;
+        Ok(routed.into_iter().flatten().collect())
     }
 
     fn dead_letter(&self, message: &OwnedMessage, error: &str, reason: &str) -> Output {
