@@ -1,3 +1,12 @@
 //! Dispatchers: one consumer group per channel (APNs, FCM, web push, SMS, email) delivering
-//! through its provider with retries, dedup and a dead-letter topic. Not built yet: this crate
-//! reserves its place in the workspace until the dispatcher issue lands.
+//! through its provider with retries, dedup and a dead-letter topic.
+//!
+//! Each provider lives in its own module and implements [`Provider`]: it turns one
+//! [`notify_schemas::Delivery`] into one request on the provider's real wire protocol and
+//! classifies the answer as an [`Outcome`]. Providers never panic on what a provider answers and
+//! never log credentials; the consumer loop decides what an outcome means for offsets, retries
+//! and the dead-letter topic.
+
+pub mod provider;
+
+pub use provider::{Outcome, Provider, Reason};

@@ -1,0 +1,16 @@
+//! Provider simulators: fake APNs, FCM, web push, Twilio, Vonage, SendGrid and an SMTP sink,
+//! each speaking the provider's real wire protocol, so dispatchers are tested and load-run
+//! without reaching the internet.
+//!
+//! Every simulator shares two things: a [`Ledger`] of every message it accepted (with the
+//! delivery id the client sent and the arrival time), and [`Faults`] that make it answer like
+//! a provider having a bad day (latency, 429 + Retry-After, 5xx, invalid tokens, dropped
+//! connections). Both are readable and settable over HTTP through [`control::routes`] under
+//! `/_sim/`, so tests and load runs can drive a simulator in another process.
+
+pub mod control;
+pub mod faults;
+pub mod ledger;
+
+pub use faults::{Fault, FaultRule, Faults};
+pub use ledger::{Accepted, Ledger};
