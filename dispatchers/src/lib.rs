@@ -7,6 +7,8 @@
 //! never log credentials; the consumer loop decides what an outcome means for offsets, retries
 //! and the dead-letter topic.
 
+pub mod credentials;
+pub mod http;
 pub mod provider;
 
 pub use provider::{Outcome, Provider, Reason};
