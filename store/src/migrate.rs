@@ -26,11 +26,18 @@ pub struct Migration {
 }
 
 /// Every migration, oldest first. Append only: a released migration never changes.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    cql: include_str!("../migrations/0001_initial.cql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        cql: include_str!("../migrations/0001_initial.cql"),
+    },
+    Migration {
+        version: 2,
+        name: "policy",
+        cql: include_str!("../migrations/0002_policy.cql"),
+    },
+];
 
 impl Migration {
     /// The statements of this migration for `keyspace`, without comments.
