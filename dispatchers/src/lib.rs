@@ -8,7 +8,12 @@
 //! and the dead-letter topic.
 
 pub mod credentials;
+pub mod email;
+pub mod failover;
 pub mod http;
 pub mod provider;
+pub mod secret;
+pub mod sms;
+pub mod webpush;
 
 pub use provider::{Outcome, Provider, Reason};

@@ -8,9 +8,18 @@
 //! connections). Both are readable and settable over HTTP through [`control::routes`] under
 //! `/_sim/`, so tests and load runs can drive a simulator in another process.
 
+pub mod apns;
 pub mod control;
 pub mod faults;
+pub mod fcm;
+pub mod keys;
 pub mod ledger;
+mod rest_faults;
+pub mod sendgrid;
+pub mod smtp;
+pub mod tls;
+pub mod twilio;
+pub mod vonage;
 
 pub use faults::{Fault, FaultRule, Faults};
 pub use ledger::{Accepted, Ledger};

@@ -1,0 +1,255 @@
+//! Fake SendGrid v3 Mail Send: `POST /v3/mail/send`, JSON.
+//!
+//! Checks, answering in SendGrid's format (`{"errors":[{"message","field","help"}]}`): the
+//! bearer API key (401), a body of at most `max_body_bytes` (413), JSON (400), at least one
+//! personalization with at least one `to` (`personalizations.N.to`), valid addresses
+//! (`personalizations.N.to.M.email`, `from.email`), a subject (top level or per
+//! personalization), and `content` with non-empty values and `text/plain` first.
+//!
+//! Faults for the first recipient: 429 answers with `X-RateLimit-Limit`,
+//! `X-RateLimit-Remaining: 0` and `X-RateLimit-Reset` (epoch seconds, now + `retry_after_s`
+//! or 1) and no `Retry-After`, as SendGrid does; other statuses answer SendGrid's error body
+//! with `Retry-After` when set. An accepted message answers 202 with `X-Message-Id` and is
+//! recorded with `custom_args.delivery_id` (top level or first personalization) as the delivery
+//! id and the subject, text and HTML as the summary.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Extension, Json, Router};
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+
+use crate::control::{self, Control};
+use crate::rest_faults::act_out;
+use crate::tls::{self, ConnectionKill, SimError, SimServer, Transport};
+use crate::{Faults, Ledger};
+
+/// The account and limits the fake SendGrid enforces.
+#[derive(Debug, Clone)]
+pub struct SendGridSimSettings {
+    /// The API key clients must send as `Authorization: Bearer <key>`.
+    pub api_key: String,
+    /// Largest request body accepted; SendGrid's limit is 30 MB.
+    pub max_body_bytes: usize,
+}
+
+impl SendGridSimSettings {
+    /// Settings with SendGrid's own body limit.
+    pub fn new(api_key: impl Into<String>) -> Self {
+        Self {
+            api_key: api_key.into(),
+            max_body_bytes: 30 * 1024 * 1024,
+        }
+    }
+}
+
+/// A running fake SendGrid. Dropping it stops the server.
+#[derive(Debug)]
+pub struct SendGridSim {
+    server: SimServer,
+    base_url: String,
+    control: Control,
+}
+
+#[derive(Debug)]
+struct SimState {
+    settings: SendGridSimSettings,
+    control: Control,
+}
+
+/// Starts a fake SendGrid (plain HTTP) on `listener`, with `/_sim/` control routes. Must be
+/// called inside a Tokio runtime.
+pub fn serve(
+    listener: TcpListener,
+    settings: SendGridSimSettings,
+) -> Result<SendGridSim, SimError> {
+    let addr = listener.local_addr()?;
+    let control = Control::default();
+    // Read one byte past the limit ourselves so the 413 is in SendGrid's format.
+    let limit = settings.max_body_bytes.saturating_add(1);
+    let state = Arc::new(SimState {
+        settings,
+        control: control.clone(),
+    });
+    let router = Router::new()
+        .route("/v3/mail/send", post(send))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+        .merge(control::routes(control.clone()));
+    let server = tls::serve(listener, router, Transport::Plain, false)?;
+    Ok(SendGridSim {
+        server,
+        base_url: format!("http://{addr}"),
+        control,
+    })
+}
+
+impl SendGridSim {
+    /// `http://127.0.0.1:<port>`: the client's `base_url`.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    /// What it accepted.
+    pub fn ledger(&self) -> &Ledger {
+        &self.control.ledger
+    }
+
+    /// Its fault settings.
+    pub fn faults(&self) -> &Faults {
+        &self.control.faults
+    }
+}
+
+fn error(status: u16, field: Option<&str>, message: &str) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = json!({ "errors": [{ "message": message, "field": field, "help": null }] });
+    (status, Json(body)).into_response()
+}
+
+fn valid_address(value: &Value) -> bool {
+    value.as_str().is_some_and(|a| {
+        a.rsplit_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !a.contains(char::is_whitespace)
+        })
+    })
+}
+
+/// Checks the request body; `Err` is the field and message of the first problem.
+fn check(mail: &Value) -> Result<String, (String, &'static str)> {
+    let personalizations = mail["personalizations"]
+        .as_array()
+        .filter(|p| !p.is_empty())
+        .ok_or(("personalizations".into(), "The personalizations field is required and must have at least one personalization."))?;
+    for (i, p) in personalizations.iter().enumerate() {
+        let to = p["to"].as_array().filter(|t| !t.is_empty()).ok_or((
+            format!("personalizations.{i}.to"),
+            "The to array is required for all personalization objects, and must have at least one email object with a valid email address.",
+        ))?;
+        for (j, recipient) in to.iter().enumerate() {
+            if !valid_address(&recipient["email"]) {
+                let field = format!("personalizations.{i}.to.{j}.email");
+                return Err((field, "Does not contain a valid address."));
+            }
+        }
+        if mail["subject"].as_str().is_none_or(str::is_empty)
+            && p["subject"].as_str().is_none_or(str::is_empty)
+        {
+            return Err(("subject".into(), "The subject is required. You can get around this requirement if you use a template with a subject defined or if every personalization has a subject defined."));
+        }
+    }
+    if !valid_address(&mail["from"]["email"]) {
+        return Err(("from.email".into(), "The from email does not contain a valid address."));
+    }
+    let content = mail["content"].as_array().filter(|c| !c.is_empty()).ok_or((
+        "content".to_owned(),
+        "Unless a valid template_id is provided, the content parameter is required. There must be at least one defined content block.",
+    ))?;
+    for (i, part) in content.iter().enumerate() {
+        if part["value"].as_str().is_none_or(str::is_empty) {
+            return Err((format!("content.{i}.value"), "The content value must be a string at least one character in length."));
+        }
+        if i > 0 && part["type"] == "text/plain" {
+            return Err(("content.0.type".into(), "If present, text/plain content must be first, followed by any other content."));
+        }
+    }
+    Ok(personalizations[0]["to"][0]["email"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned())
+}
+
+fn content(mail: &Value, kind: &str) -> Value {
+    mail["content"]
+        .as_array()
+        .and_then(|c| c.iter().find(|p| p["type"] == kind))
+        .map(|p| p["value"].clone())
+        .unwrap_or(Value::Null)
+}
+
+async fn send(
+    State(state): State<Arc<SimState>>,
+    kill: Option<Extension<ConnectionKill>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let bearer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if bearer != Some(state.settings.api_key.as_str()) {
+        let message = "The provided authorization grant is invalid, expired, or revoked";
+        return error(401, None, message);
+    }
+    if body.len() > state.settings.max_body_bytes {
+        return error(413, None, "Payload Too Large");
+    }
+    let Ok(mail) = serde_json::from_slice::<Value>(&body) else {
+        return error(400, None, "Bad Request");
+    };
+    let to = match check(&mail) {
+        Ok(to) => to,
+        Err((field, message)) => return error(400, Some(&field), message),
+    };
+    if let Some(fault) = act_out(&state.control.faults, &to, kill).await {
+        if fault.code == 429 {
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            let reset = now + fault.retry_after_s.unwrap_or(1);
+            let mut response = error(429, None, "too many requests");
+            let h = response.headers_mut();
+            h.insert("x-ratelimit-limit", HeaderValue::from(600u32));
+            h.insert("x-ratelimit-remaining", HeaderValue::from(0u32));
+            h.insert("x-ratelimit-reset", HeaderValue::from(reset));
+            return response;
+        }
+        let mut response = error(fault.code, None, "simulated failure");
+        if let Some(seconds) = fault.retry_after_s {
+            response
+                .headers_mut()
+                .insert("retry-after", HeaderValue::from(seconds));
+        }
+        return response;
+    }
+
+    let delivery_id = mail["custom_args"]["delivery_id"]
+        .as_str()
+        .or(mail["personalizations"][0]["custom_args"]["delivery_id"].as_str())
+        .map(str::to_owned);
+    let message_id = uuid::Uuid::new_v4().simple().to_string()[..22].to_owned();
+    let subject = mail["personalizations"][0]["subject"]
+        .as_str()
+        .or(mail["subject"].as_str());
+    state.control.ledger.record(
+        "sendgrid",
+        delivery_id,
+        &to,
+        &message_id,
+        json!({
+            "subject": subject,
+            "from": mail["from"]["email"],
+            "reply_to": mail["reply_to"]["email"],
+            "text": content(&mail, "text/plain"),
+            "html": content(&mail, "text/html"),
+        }),
+    );
+    let mut response = StatusCode::ACCEPTED.into_response();
+    if let Ok(value) = HeaderValue::from_str(&message_id) {
+        response.headers_mut().insert("x-message-id", value);
+    }
+    response
+}

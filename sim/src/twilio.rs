@@ -1,0 +1,231 @@
+//! Fake Twilio Programmable Messaging: `POST /2010-04-01/Accounts/{AccountSid}/Messages.json`.
+//!
+//! Checks, in Twilio's order and error format (`{"code","message","more_info","status"}`):
+//! HTTP Basic auth `AccountSid:AuthToken` matching the path (401, 20003), a form-encoded body,
+//! `To` present (21604), `From` or `MessagingServiceSid` present (21603), `Body` present
+//! (21602) and at most 1600 characters (21617), `To` in E.164 (21211). Twilio's test numbers
+//! answer as Twilio documents them: `+15005550001` invalid (21211), `+15005550002` unroutable
+//! (21612), `+15005550004` unsubscribed (21610), `+15005550009` not SMS-capable (21614).
+//!
+//! Then faults for the `To` number: 429 answers code 20429 with `Retry-After`, other statuses
+//! answer code 20500 (5xx) or the status itself. An accepted message answers 201 with a Message
+//! resource (`sid` `SM…`, `status` `queued`) and is recorded in the ledger with the delivery id
+//! from `StatusCallback`'s `delivery_id` query parameter or, failing that, the
+//! `X-Notify-Delivery-Id` header.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Extension, Form, Json, Router};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use crate::control::{self, Control};
+use crate::rest_faults::{act_out, is_e164};
+use crate::tls::{self, ConnectionKill, SimError, SimServer, Transport};
+use crate::{Faults, Ledger};
+
+/// The account the fake Twilio accepts.
+#[derive(Debug, Clone)]
+pub struct TwilioSimSettings {
+    /// Account SID, the Basic auth user and the path segment.
+    pub account_sid: String,
+    /// Auth token, the Basic auth password.
+    pub auth_token: String,
+}
+
+/// A running fake Twilio. Dropping it stops the server.
+#[derive(Debug)]
+pub struct TwilioSim {
+    server: SimServer,
+    base_url: String,
+    control: Control,
+}
+
+#[derive(Debug)]
+struct SimState {
+    settings: TwilioSimSettings,
+    control: Control,
+}
+
+/// Starts a fake Twilio (plain HTTP) on `listener`, with `/_sim/` control routes. Must be
+/// called inside a Tokio runtime.
+pub fn serve(listener: TcpListener, settings: TwilioSimSettings) -> Result<TwilioSim, SimError> {
+    let addr = listener.local_addr()?;
+    let control = Control::default();
+    let state = Arc::new(SimState {
+        settings,
+        control: control.clone(),
+    });
+    let router = Router::new()
+        .route("/2010-04-01/Accounts/{sid}/Messages.json", post(create))
+        .with_state(state)
+        .merge(control::routes(control.clone()));
+    let server = tls::serve(listener, router, Transport::Plain, false)?;
+    Ok(TwilioSim {
+        server,
+        base_url: format!("http://{addr}"),
+        control,
+    })
+}
+
+impl TwilioSim {
+    /// `http://127.0.0.1:<port>`: the client's `base_url`.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    /// What it accepted.
+    pub fn ledger(&self) -> &Ledger {
+        &self.control.ledger
+    }
+
+    /// Its fault settings.
+    pub fn faults(&self) -> &Faults {
+        &self.control.faults
+    }
+}
+
+fn twilio_error(status: u16, code: u32, message: &str) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = json!({
+        "code": code,
+        "message": message,
+        "more_info": format!("https://www.twilio.com/docs/errors/{code}"),
+        "status": status.as_u16(),
+    });
+    (status, Json(body)).into_response()
+}
+
+fn authorized(headers: &HeaderMap, settings: &TwilioSimSettings, path_sid: &str) -> bool {
+    let Some(encoded) = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+    else {
+        return false;
+    };
+    let Ok(decoded) = STANDARD.decode(encoded.trim()) else {
+        return false;
+    };
+    let Ok(pair) = String::from_utf8(decoded) else {
+        return false;
+    };
+    let Some((user, password)) = pair.split_once(':') else {
+        return false;
+    };
+    user == settings.account_sid && path_sid == user && password == settings.auth_token
+}
+
+/// The documented test numbers and the error each one answers with.
+fn magic_number(to: &str) -> Option<(u32, &'static str)> {
+    match to {
+        "+15005550001" => Some((21211, "The 'To' number is not a valid phone number.")),
+        "+15005550002" => Some((21612, "The 'To' phone number is not currently reachable.")),
+        "+15005550004" => Some((21610, "Attempt to send to unsubscribed recipient")),
+        "+15005550009" => Some((21614, "'To' number is not a valid mobile number")),
+        _ => None,
+    }
+}
+
+async fn create(
+    State(state): State<Arc<SimState>>,
+    Path(sid): Path<String>,
+    kill: Option<Extension<ConnectionKill>>,
+    headers: HeaderMap,
+    form: Result<Form<HashMap<String, String>>, FormRejection>,
+) -> Response {
+    if !authorized(&headers, &state.settings, &sid) {
+        return twilio_error(401, 20003, "Authenticate");
+    }
+    let Ok(Form(form)) = form else {
+        return twilio_error(400, 21604, "A 'To' phone number is required.");
+    };
+    let field = |name: &str| form.get(name).filter(|v| !v.is_empty());
+    let Some(to) = field("To") else {
+        return twilio_error(400, 21604, "A 'To' phone number is required.");
+    };
+    let sender = field("MessagingServiceSid").or(field("From"));
+    let Some(sender) = sender else {
+        return twilio_error(400, 21603, "A 'From' phone number is required.");
+    };
+    let Some(body) = field("Body") else {
+        return twilio_error(400, 21602, "Message body is required.");
+    };
+    if body.chars().count() > 1600 {
+        let message = "The concatenated message body exceeds the 1600 character limit.";
+        return twilio_error(400, 21617, message);
+    }
+    if !is_e164(to) {
+        return twilio_error(400, 21211, "The 'To' number is not a valid phone number.");
+    }
+    if let Some((code, message)) = magic_number(to) {
+        return twilio_error(400, code, message);
+    }
+    if let Some(fault) = act_out(&state.control.faults, to, kill).await {
+        let mut response = match fault.code {
+            429 => twilio_error(429, 20429, "Too Many Requests"),
+            code @ 500..=599 => twilio_error(code, 20500, "Internal Server Error"),
+            code => twilio_error(code, u32::from(code), "Simulated failure"),
+        };
+        if let Some(seconds) = fault.retry_after_s {
+            response
+                .headers_mut()
+                .insert("retry-after", HeaderValue::from(seconds));
+        }
+        return response;
+    }
+
+    let callback = field("StatusCallback");
+    let delivery_id = callback
+        .and_then(|url| url.split_once('?'))
+        .and_then(|(_, query)| {
+            query.split('&').find_map(|pair| {
+                let (key, value) = pair.split_once('=')?;
+                (key == "delivery_id").then(|| value.to_owned())
+            })
+        })
+        .or_else(|| {
+            headers
+                .get("x-notify-delivery-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        });
+    let message_sid = format!("SM{}", uuid::Uuid::new_v4().simple());
+    state.control.ledger.record(
+        "twilio",
+        delivery_id,
+        to,
+        &message_sid,
+        json!({ "text": body, "from": sender, "status_callback": callback }),
+    );
+    let resource = json!({
+        "sid": message_sid,
+        "account_sid": sid,
+        "to": to,
+        "from": form.get("From"),
+        "messaging_service_sid": form.get("MessagingServiceSid"),
+        "body": body,
+        "status": if form.contains_key("MessagingServiceSid") { "accepted" } else { "queued" },
+        "num_segments": "1",
+        "direction": "outbound-api",
+        "error_code": null,
+        "error_message": null,
+        "api_version": "2010-04-01",
+        "uri": format!("/2010-04-01/Accounts/{sid}/Messages/{message_sid}.json"),
+    });
+    (StatusCode::CREATED, Json(resource)).into_response()
+}

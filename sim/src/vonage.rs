@@ -1,0 +1,191 @@
+//! Fake Vonage (Nexmo) legacy SMS API: `POST /sms/json`, form-encoded.
+//!
+//! Like Vonage, it answers HTTP 200 for every request it parsed, with the outcome per message
+//! part in `messages[].status` (a string): `"2"` missing parameter (`api_key`, `api_secret`,
+//! `from`, `to`, `text`), `"4"` bad credentials, `"3"` invalid `to` (not 7 to 15 digits, or a
+//! leading 0), `"6"` unroutable (a `to` starting with `999`), `"12"` message too long, `"0"`
+//! accepted (one part per 153 GSM / 67 unicode characters once split).
+//!
+//! Faults for the `to` number: 429 answers 200 with status `"1"` (throttled), the way Vonage
+//! reports throughput limits; any other status is a real HTTP error (a load balancer in
+//! trouble), with `Retry-After` when set. Accepted messages are recorded with `client-ref` as
+//! the delivery id and `to` as sent (digits, no `+`).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::rejection::FormRejection;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Extension, Form, Json, Router};
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+
+use crate::control::{self, Control};
+use crate::rest_faults::act_out;
+use crate::tls::{self, ConnectionKill, SimError, SimServer, Transport};
+use crate::{Faults, Ledger};
+
+/// The account the fake Vonage accepts.
+#[derive(Debug, Clone)]
+pub struct VonageSimSettings {
+    /// API key.
+    pub api_key: String,
+    /// API secret.
+    pub api_secret: String,
+}
+
+/// A running fake Vonage. Dropping it stops the server.
+#[derive(Debug)]
+pub struct VonageSim {
+    server: SimServer,
+    base_url: String,
+    control: Control,
+}
+
+#[derive(Debug)]
+struct SimState {
+    settings: VonageSimSettings,
+    control: Control,
+}
+
+/// Starts a fake Vonage (plain HTTP) on `listener`, with `/_sim/` control routes. Must be
+/// called inside a Tokio runtime.
+pub fn serve(listener: TcpListener, settings: VonageSimSettings) -> Result<VonageSim, SimError> {
+    let addr = listener.local_addr()?;
+    let control = Control::default();
+    let state = Arc::new(SimState {
+        settings,
+        control: control.clone(),
+    });
+    let router = Router::new()
+        .route("/sms/json", post(send))
+        .with_state(state)
+        .merge(control::routes(control.clone()));
+    let server = tls::serve(listener, router, Transport::Plain, false)?;
+    Ok(VonageSim {
+        server,
+        base_url: format!("http://{addr}"),
+        control,
+    })
+}
+
+impl VonageSim {
+    /// `http://127.0.0.1:<port>`: the client's `base_url`.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    /// What it accepted.
+    pub fn ledger(&self) -> &Ledger {
+        &self.control.ledger
+    }
+
+    /// Its fault settings.
+    pub fn faults(&self) -> &Faults {
+        &self.control.faults
+    }
+}
+
+fn rejected(status: &str, text: &str) -> Response {
+    let body = json!({
+        "message-count": "1",
+        "messages": [{ "status": status, "error-text": text }],
+    });
+    (StatusCode::OK, Json(body)).into_response()
+}
+
+fn parts(text: &str, unicode: bool) -> usize {
+    let units = if unicode {
+        text.encode_utf16().count()
+    } else {
+        text.chars().count()
+    };
+    let (single, per_part) = if unicode { (70, 67) } else { (160, 153) };
+    if units <= single {
+        1
+    } else {
+        units.div_ceil(per_part)
+    }
+}
+
+async fn send(
+    State(state): State<Arc<SimState>>,
+    kill: Option<Extension<ConnectionKill>>,
+    form: Result<Form<HashMap<String, String>>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return rejected("2", "Missing api_key");
+    };
+    let field = |name: &str| form.get(name).filter(|v| !v.is_empty());
+    let (Some(key), Some(secret)) = (field("api_key"), field("api_secret")) else {
+        return rejected("2", "Missing api_key or api_secret");
+    };
+    if *key != state.settings.api_key || *secret != state.settings.api_secret {
+        return rejected("4", "Bad Credentials");
+    }
+    let (Some(from), Some(to), Some(text)) = (field("from"), field("to"), field("text")) else {
+        return rejected("2", "Missing from, to or text param");
+    };
+    let digits_ok = (7..=15).contains(&to.len()) && to.bytes().all(|b| b.is_ascii_digit());
+    if !digits_ok || to.starts_with('0') {
+        return rejected("3", "Invalid to address");
+    }
+    if to.starts_with("999") {
+        return rejected("6", "Unroutable message - rejected");
+    }
+    let unicode = form.get("type").map(String::as_str) == Some("unicode");
+    let count = parts(text, unicode);
+    if count > 10 {
+        return rejected("12", "Message too long");
+    }
+    if let Some(fault) = act_out(&state.control.faults, to, kill).await {
+        if fault.code == 429 {
+            return rejected("1", "Throughput Rate Exceeded - please wait [ 1000 ] and retry");
+        }
+        let status = StatusCode::from_u16(fault.code).unwrap_or(StatusCode::BAD_GATEWAY);
+        let mut response = (status, "simulated failure").into_response();
+        if let Some(seconds) = fault.retry_after_s {
+            response
+                .headers_mut()
+                .insert("retry-after", HeaderValue::from(seconds));
+        }
+        return response;
+    }
+
+    let client_ref = field("client-ref").cloned();
+    let ids: Vec<String> = (0..count)
+        .map(|_| uuid::Uuid::new_v4().to_string())
+        .collect();
+    state.control.ledger.record(
+        "vonage",
+        client_ref.clone(),
+        to,
+        &ids[0],
+        json!({ "text": text, "from": from, "type": form.get("type"), "parts": count }),
+    );
+    let messages: Vec<Value> = ids
+        .iter()
+        .map(|id| {
+            json!({
+                "to": to,
+                "message-id": id,
+                "status": "0",
+                "remaining-balance": "10.00000000",
+                "message-price": "0.03330000",
+                "network": "12345",
+                "client-ref": client_ref,
+            })
+        })
+        .collect();
+    let body = json!({ "message-count": count.to_string(), "messages": messages });
+    (StatusCode::OK, Json(body)).into_response()
+}
