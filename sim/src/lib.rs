@@ -20,6 +20,7 @@ pub mod smtp;
 pub mod tls;
 pub mod twilio;
 pub mod vonage;
+pub mod webpush;
 
 pub use faults::{Fault, FaultRule, Faults};
 pub use ledger::{Accepted, Ledger};

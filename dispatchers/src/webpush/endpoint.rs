@@ -1,0 +1,214 @@
+//! SSRF guard for subscription endpoints.
+//!
+//! A subscription endpoint is a URL a browser handed to a user; anyone who can register a
+//! device can make us POST to it. The guard makes sure we only talk to public HTTPS servers:
+//!
+//! - [`check_url`] rejects anything but `https` (and, only with the test switch, `http` to
+//!   `localhost` or a loopback literal), URLs with user info, and IP literals in forbidden ranges;
+//! - [`GuardedResolver`] is the HTTP client's DNS resolver: it resolves a host name and refuses
+//!   the connection when any address is forbidden, so the check applies to the addresses we
+//!   actually connect to (no window for DNS rebinding between a check and the connect).
+//!
+//! Forbidden ranges ([`forbidden_range`]): unspecified, loopback (unless allowed), private
+//! (RFC 1918), shared (RFC 6598), link-local, multicast, broadcast, reserved, documentation and
+//! benchmarking IPv4; unspecified, loopback, unique-local, link-local, site-local, multicast,
+//! documentation IPv6; and IPv4-mapped or -compatible IPv6 addresses of forbidden IPv4 ones.
+//! Redirects and proxies are turned off on the client (see `service.rs`), so nothing else
+//! decides where a request goes.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use reqwest::Url;
+
+/// Which endpoints are allowed besides public HTTPS ones.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EndpointPolicy {
+    /// Test only: allow `http` to `localhost` or a loopback literal, and loopback addresses.
+    pub allow_insecure_loopback: bool,
+}
+
+/// Why an endpoint is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EndpointError {
+    /// Not a URL at all.
+    #[error("endpoint is not a valid url")]
+    NotUrl,
+    /// A scheme other than https (or http where not allowed).
+    #[error("endpoint scheme {0} is not allowed")]
+    Scheme(String),
+    /// No host, or user info in the URL.
+    #[error("endpoint has no host or carries user info")]
+    Host,
+    /// The host is, or resolves to, an address in a forbidden range.
+    #[error("endpoint address is {0}, which is not allowed")]
+    Forbidden(&'static str),
+    /// The host name did not resolve.
+    #[error("endpoint host does not resolve")]
+    Unresolved,
+}
+
+/// Parses the endpoint and checks its scheme and any IP literal host.
+pub fn check_url(endpoint: &str, policy: EndpointPolicy) -> Result<Url, EndpointError> {
+    let url = Url::parse(endpoint).map_err(|_| EndpointError::NotUrl)?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(EndpointError::Host);
+    }
+    // The parser has already normalised IPv4 spellings (`0x7f.1`, `2130706433`) to dotted
+    // quads and IPv6 ones to their canonical form in brackets.
+    let host = url.host_str().ok_or(EndpointError::Host)?;
+    let literal = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+        .ok();
+    match url.scheme() {
+        "https" => {}
+        "http" if policy.allow_insecure_loopback => {
+            let loopback = match literal {
+                Some(ip) => canonical(ip).is_loopback(),
+                None => host == "localhost",
+            };
+            if !loopback {
+                return Err(EndpointError::Scheme("http".to_owned()));
+            }
+        }
+        other => return Err(EndpointError::Scheme(other.to_owned())),
+    }
+    if let Some(ip) = literal {
+        check_ip(ip, policy)?;
+    }
+    Ok(url)
+}
+
+/// Checks one address against the policy.
+pub fn check_ip(ip: IpAddr, policy: EndpointPolicy) -> Result<(), EndpointError> {
+    match forbidden_range(ip) {
+        Some("loopback") if policy.allow_insecure_loopback => Ok(()),
+        Some(range) => Err(EndpointError::Forbidden(range)),
+        None => Ok(()),
+    }
+}
+
+/// The name of the forbidden range `ip` falls in, or `None` for a public address.
+pub fn forbidden_range(ip: IpAddr) -> Option<&'static str> {
+    match canonical(ip) {
+        IpAddr::V4(v4) => forbidden_v4(v4),
+        IpAddr::V6(v6) => forbidden_v6(v6),
+    }
+}
+
+/// IPv4-mapped (`::ffff:a.b.c.d`) and IPv4-compatible (`::a.b.c.d`) addresses are judged as
+/// the IPv4 address they carry; `::` and `::1` stay IPv6.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return IpAddr::V4(v4);
+            }
+            let s = v6.segments();
+            if s[..6] == [0; 6] && !(v6.is_unspecified() || v6.is_loopback()) {
+                let o = v6.octets();
+                return IpAddr::V4(Ipv4Addr::new(o[12], o[13], o[14], o[15]));
+            }
+            ip
+        }
+        IpAddr::V4(_) => ip,
+    }
+}
+
+fn forbidden_v4(ip: Ipv4Addr) -> Option<&'static str> {
+    let [a, b, c, _] = ip.octets();
+    Some(if ip.is_unspecified() || a == 0 {
+        "unspecified"
+    } else if ip.is_loopback() {
+        "loopback"
+    } else if ip.is_private() {
+        "private"
+    } else if a == 100 && (64..128).contains(&b) {
+        "shared"
+    } else if ip.is_link_local() {
+        "link-local"
+    } else if ip.is_multicast() {
+        "multicast"
+    } else if ip.is_broadcast() {
+        "broadcast"
+    } else if a >= 240 {
+        "reserved"
+    } else if (a == 192 && b == 0 && c == 0) || (a == 192 && b == 0 && c == 2) {
+        "reserved"
+    } else if (a == 198 && b == 51 && c == 100) || (a == 203 && b == 0 && c == 113) {
+        "documentation"
+    } else if a == 198 && (b == 18 || b == 19) {
+        "benchmarking"
+    } else {
+        return None;
+    })
+}
+
+fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
+    let first = ip.segments()[0];
+    Some(if ip.is_unspecified() {
+        "unspecified"
+    } else if ip.is_loopback() {
+        "loopback"
+    } else if first & 0xfe00 == 0xfc00 {
+        "unique-local"
+    } else if first & 0xffc0 == 0xfe80 {
+        "link-local"
+    } else if first & 0xffc0 == 0xfec0 {
+        "site-local"
+    } else if ip.is_multicast() {
+        "multicast"
+    } else if first == 0x2001 && ip.segments()[1] == 0x0db8 {
+        "documentation"
+    } else {
+        return None;
+    })
+}
+
+/// DNS resolver for the web push client: resolves with the system resolver and refuses the
+/// connection when any resolved address is forbidden.
+#[derive(Debug, Clone, Copy)]
+pub struct GuardedResolver {
+    policy: EndpointPolicy,
+}
+
+impl GuardedResolver {
+    /// A resolver enforcing `policy`.
+    pub fn new(policy: EndpointPolicy) -> Self {
+        Self { policy }
+    }
+
+    /// Resolves `host` and checks every address; what [`Resolve::resolve`] does, without
+    /// reqwest's types.
+    pub async fn resolve_checked(&self, host: String) -> Result<Vec<SocketAddr>, EndpointError> {
+        let addrs = tokio::task::spawn_blocking(move || {
+            (host.as_str(), 0u16)
+                .to_socket_addrs()
+                .map(|a| a.collect::<Vec<_>>())
+        })
+        .await
+        .map_err(|_| EndpointError::Unresolved)?
+        .map_err(|_| EndpointError::Unresolved)?;
+        if addrs.is_empty() {
+            return Err(EndpointError::Unresolved);
+        }
+        for addr in &addrs {
+            check_ip(addr.ip(), self.policy)?;
+        }
+        Ok(addrs)
+    }
+}
+
+impl Resolve for GuardedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let this = *self;
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let addrs = this.resolve_checked(host).await?;
+            let addrs: Addrs = Box::new(addrs.into_iter());
+            Ok(addrs)
+        })
+    }
+}
