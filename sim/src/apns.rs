@@ -1,0 +1,459 @@
+//! A fake APNs: the HTTP/2 provider API over TLS, `POST /3/device/<token>`.
+//!
+//! What it checks, like APNs does: the ES256 provider token (`kid` and `iss` must match the
+//! configured key and team, the signature must verify, and an `iat` older than
+//! [`ApnsSimSettings::max_token_age_s`] is `403 ExpiredProviderToken`), the `apns-*` headers
+//! (topic, push type, priority, expiration, collapse id ≤ 64 bytes, apns-id a UUID), the device
+//! token (hex) and the payload (JSON with an `aps` dictionary, at most 4096 bytes, else `413
+//! PayloadTooLarge`). Errors carry the APNs body `{"reason": ...}`; tokens listed in the
+//! faults' `invalid_tokens` get `410 {"reason":"Unregistered","timestamp":ms}`.
+//!
+//! Faults apply after authentication and header checks: latency, a status with the APNs reason
+//! for that status and `Retry-After`, a dropped connection, a slow answer. Accepted pushes go to
+//! the [`Ledger`] with the `apns-id` header as delivery id. It speaks HTTP/2 only, over TLS with
+//! a certificate from a [`TestCa`] generated at start-up; `/_sim/` serves the control API.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Extension, Json, Router};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+
+use crate::control::{self, Control};
+use crate::faults::Fault;
+use crate::ledger::now_ms;
+use crate::tls::{self, ConnectionKill, SimError, SimServer, TestCa, Transport};
+use crate::{Faults, Ledger};
+
+/// Largest payload APNs takes for a regular (non-VoIP) notification.
+pub const MAX_PAYLOAD_BYTES: usize = 4096;
+
+/// Longest `apns-collapse-id` in bytes.
+pub const MAX_COLLAPSE_ID_BYTES: usize = 64;
+
+/// Push types APNs knows.
+const PUSH_TYPES: &[&str] = &[
+    "alert",
+    "background",
+    "location",
+    "voip",
+    "complication",
+    "fileprovider",
+    "mdm",
+    "liveactivity",
+    "pushtotalk",
+];
+
+/// What the fake APNs accepts.
+#[derive(Debug, Clone)]
+pub struct ApnsSimSettings {
+    /// Key ID the provider token's `kid` must name.
+    pub key_id: String,
+    /// Team ID the provider token's `iss` must name.
+    pub team_id: String,
+    /// The P-256 public key (SPKI PEM) provider tokens must verify against.
+    pub public_key_pem: String,
+    /// When set, `apns-topic` must be this bundle id.
+    pub topic: Option<String>,
+    /// Oldest provider token accepted, in seconds since its `iat` (APNs: one hour).
+    pub max_token_age_s: u64,
+}
+
+impl ApnsSimSettings {
+    /// Settings for one key and team, any topic, one-hour tokens.
+    pub fn new(
+        key_id: impl Into<String>,
+        team_id: impl Into<String>,
+        public_key_pem: impl Into<String>,
+    ) -> Self {
+        Self {
+            key_id: key_id.into(),
+            team_id: team_id.into(),
+            public_key_pem: public_key_pem.into(),
+            topic: None,
+            max_token_age_s: 3600,
+        }
+    }
+}
+
+struct Signer {
+    key_id: String,
+    key: DecodingKey,
+}
+
+struct SimState {
+    control: Control,
+    signer: RwLock<Signer>,
+    team_id: String,
+    topic: Option<String>,
+    max_token_age_s: u64,
+    requests: AtomicU64,
+}
+
+/// A running fake APNs. Dropping it stops the server.
+#[derive(Debug)]
+pub struct ApnsSim {
+    server: SimServer,
+    ca: TestCa,
+    state: Arc<SimState>,
+}
+
+impl std::fmt::Debug for SimState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimState")
+            .field("team_id", &self.team_id)
+            .field("topic", &self.topic)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Starts a fake APNs on `listener` (HTTP/2 over TLS with a freshly generated test CA). Must be
+/// called inside a Tokio runtime.
+pub fn serve(listener: TcpListener, settings: ApnsSimSettings) -> Result<ApnsSim, SimError> {
+    let ca = TestCa::generate()?;
+    let config = ca.server_config(&[b"h2"])?;
+    let state = Arc::new(SimState {
+        control: Control::default(),
+        signer: RwLock::new(Signer {
+            key_id: settings.key_id,
+            key: decoding_key(&settings.public_key_pem)?,
+        }),
+        team_id: settings.team_id,
+        topic: settings.topic,
+        max_token_age_s: settings.max_token_age_s,
+        requests: AtomicU64::new(0),
+    });
+    let server = tls::serve(listener, router(state.clone()), Transport::Tls(config), true)?;
+    Ok(ApnsSim { server, ca, state })
+}
+
+impl ApnsSim {
+    /// `https://127.0.0.1:<port>`: the `base_url` for a client.
+    pub fn base_url(&self) -> String {
+        format!("https://{}", self.local_addr())
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    /// The test CA's certificate (PEM) a client must trust.
+    pub fn ca_pem(&self) -> &str {
+        self.ca.ca_pem()
+    }
+
+    /// What it accepted.
+    pub fn ledger(&self) -> &Ledger {
+        &self.state.control.ledger
+    }
+
+    /// Its fault settings.
+    pub fn faults(&self) -> &Faults {
+        &self.state.control.faults
+    }
+
+    /// Number of push requests it received, accepted or not.
+    pub fn requests(&self) -> u64 {
+        self.state.requests.load(Ordering::Relaxed)
+    }
+
+    /// Replaces the key provider tokens must be signed with (a key rotation at Apple).
+    pub fn set_key(
+        &self,
+        key_id: impl Into<String>,
+        public_key_pem: &str,
+    ) -> Result<(), SimError> {
+        let key = decoding_key(public_key_pem)?;
+        let mut signer = self.state.signer.write().unwrap_or_else(|e| e.into_inner());
+        *signer = Signer {
+            key_id: key_id.into(),
+            key,
+        };
+        Ok(())
+    }
+
+    /// Stops the server.
+    pub fn shutdown(&self) {
+        self.server.shutdown();
+    }
+}
+
+fn decoding_key(pem: &str) -> Result<DecodingKey, SimError> {
+    DecodingKey::from_ec_pem(pem.as_bytes()).map_err(|e| SimError::Key(e.to_string()))
+}
+
+fn router(state: Arc<SimState>) -> Router {
+    let control = control::routes(state.control.clone());
+    Router::new()
+        .route("/3/device/{token}", post(push).fallback(method_not_allowed))
+        // Room above the APNs limit, so oversized payloads get APNs' own 413 answer.
+        .layer(DefaultBodyLimit::max(64 * 1024))
+        .with_state(state)
+        .merge(control)
+        .fallback(bad_path)
+}
+
+async fn bad_path() -> Response {
+    error(StatusCode::NOT_FOUND, "BadPath", None)
+}
+
+async fn method_not_allowed() -> Response {
+    error(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", None)
+}
+
+fn error(status: StatusCode, reason: &str, apns_id: Option<&HeaderValue>) -> Response {
+    let mut response = (status, Json(json!({ "reason": reason }))).into_response();
+    if let Some(id) = apns_id {
+        response.headers_mut().insert("apns-id", id.clone());
+    }
+    response
+}
+
+#[derive(Deserialize)]
+struct ProviderClaims {
+    iss: String,
+    iat: i64,
+}
+
+impl SimState {
+    /// Checks the provider token; the error is the APNs 403 reason.
+    fn authenticate(&self, headers: &HeaderMap) -> Result<(), &'static str> {
+        let value = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .ok_or("MissingProviderToken")?
+            .to_str()
+            .map_err(|_| "InvalidProviderToken")?;
+        let jwt = value
+            .strip_prefix("bearer ")
+            .or_else(|| value.strip_prefix("Bearer "))
+            .ok_or("InvalidProviderToken")?;
+        let header = jsonwebtoken::decode_header(jwt).map_err(|_| "InvalidProviderToken")?;
+        if header.alg != Algorithm::ES256 {
+            return Err("InvalidProviderToken");
+        }
+        let signer = self.signer.read().unwrap_or_else(|e| e.into_inner());
+        if header.kid.as_deref() != Some(signer.key_id.as_str()) {
+            return Err("InvalidProviderToken");
+        }
+        let mut validation = Validation::new(Algorithm::ES256);
+        validation.required_spec_claims.clear();
+        validation.validate_exp = false;
+        validation.validate_aud = false;
+        let claims = jsonwebtoken::decode::<ProviderClaims>(jwt, &signer.key, &validation)
+            .map_err(|_| "InvalidProviderToken")?
+            .claims;
+        if claims.iss != self.team_id {
+            return Err("InvalidProviderToken");
+        }
+        let now = now_ms() / 1000;
+        if claims.iat > now + 60 {
+            return Err("InvalidProviderToken");
+        }
+        if now - claims.iat > self.max_token_age_s as i64 {
+            return Err("ExpiredProviderToken");
+        }
+        Ok(())
+    }
+
+    /// Checks the `apns-*` headers and the token; the error is the APNs 400 reason.
+    fn check_request(&self, token: &str, headers: &HeaderMap) -> Result<(), &'static str> {
+        for name in [
+            "apns-topic",
+            "apns-push-type",
+            "apns-priority",
+            "apns-expiration",
+            "apns-collapse-id",
+            "apns-id",
+        ] {
+            if headers.get_all(name).iter().count() > 1 {
+                return Err("DuplicateHeaders");
+            }
+        }
+        let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        if token.is_empty() {
+            return Err("MissingDeviceToken");
+        }
+        if !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err("BadDeviceToken");
+        }
+        let topic = text("apns-topic").ok_or("MissingTopic")?;
+        if self.topic.as_deref().is_some_and(|want| want != topic) {
+            return Err("TopicDisallowed");
+        }
+        if let Some(push_type) = headers.get("apns-push-type") {
+            let push_type = push_type.to_str().map_err(|_| "InvalidPushType")?;
+            if !PUSH_TYPES.contains(&push_type) {
+                return Err("InvalidPushType");
+            }
+        }
+        if let Some(priority) = headers.get("apns-priority") {
+            match priority.to_str() {
+                Ok("10") if text("apns-push-type") == Some("background") => {
+                    return Err("BadPriority")
+                }
+                Ok("1" | "5" | "10") => {}
+                _ => return Err("BadPriority"),
+            }
+        }
+        if let Some(expiration) = headers.get("apns-expiration") {
+            let ok = expiration
+                .to_str()
+                .ok()
+                .is_some_and(|v| v.parse::<u64>().is_ok());
+            if !ok {
+                return Err("BadExpirationDate");
+            }
+        }
+        if let Some(collapse) = headers.get("apns-collapse-id") {
+            if collapse.len() > MAX_COLLAPSE_ID_BYTES {
+                return Err("BadCollapseId");
+            }
+        }
+        if let Some(id) = headers.get("apns-id") {
+            let ok = id.to_str().ok().is_some_and(|v| {
+                v.len() == 36
+                    && uuid::Uuid::parse_str(v).is_ok()
+                    && !v.bytes().any(|b| b.is_ascii_uppercase())
+            });
+            if !ok {
+                return Err("BadMessageId");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The APNs reason a status fault answers with.
+fn fault_reason(code: u16) -> &'static str {
+    match code {
+        400 => "BadDeviceToken",
+        403 => "ExpiredProviderToken",
+        404 => "BadPath",
+        405 => "MethodNotAllowed",
+        410 => "Unregistered",
+        413 => "PayloadTooLarge",
+        429 => "TooManyRequests",
+        503 => "ServiceUnavailable",
+        _ => "InternalServerError",
+    }
+}
+
+async fn push(
+    State(state): State<Arc<SimState>>,
+    Path(token): Path<String>,
+    kill: Option<Extension<ConnectionKill>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    state.requests.fetch_add(1, Ordering::Relaxed);
+    let faults = &state.control.faults;
+    tokio::time::sleep(faults.latency()).await;
+    let apns_id = headers.get("apns-id");
+
+    if let Err(reason) = state.authenticate(&headers) {
+        return error(StatusCode::FORBIDDEN, reason, apns_id);
+    }
+    if let Err(reason) = state.check_request(&token, &headers) {
+        return error(StatusCode::BAD_REQUEST, reason, apns_id);
+    }
+
+    match faults.next(&token) {
+        Some(Fault::Status {
+            code,
+            retry_after_s,
+        }) => {
+            let status =
+                StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let mut response = if code == 410 {
+                let body = json!({ "reason": "Unregistered", "timestamp": now_ms() });
+                (status, Json(body)).into_response()
+            } else {
+                error(status, fault_reason(code), apns_id)
+            };
+            if let Some(seconds) = retry_after_s {
+                response
+                    .headers_mut()
+                    .insert("retry-after", HeaderValue::from(seconds));
+            }
+            return response;
+        }
+        Some(Fault::Drop) => {
+            if let Some(Extension(kill)) = kill {
+                kill.kill();
+                std::future::pending::<()>().await;
+            }
+            return error(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError", None);
+        }
+        Some(Fault::Slow { ms }) => {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        }
+        None => {}
+    }
+
+    if let Some(since) = faults.invalid_since(&token) {
+        let body = json!({ "reason": "Unregistered", "timestamp": since });
+        let mut response = (StatusCode::GONE, Json(body)).into_response();
+        if let Some(id) = apns_id {
+            response.headers_mut().insert("apns-id", id.clone());
+        }
+        return response;
+    }
+
+    if body.is_empty() {
+        return error(StatusCode::BAD_REQUEST, "PayloadEmpty", apns_id);
+    }
+    if body.len() > MAX_PAYLOAD_BYTES {
+        return error(StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLarge", apns_id);
+    }
+    let payload: Value = match serde_json::from_slice(&body) {
+        Ok(value) => value,
+        // Not a reason Apple documents: the simulator's own word for a payload that is not JSON.
+        Err(_) => return error(StatusCode::BAD_REQUEST, "BadPayload", apns_id),
+    };
+    let Some(aps) = payload.get("aps").and_then(Value::as_object) else {
+        return error(StatusCode::BAD_REQUEST, "BadPayload", apns_id);
+    };
+
+    let message_id = apns_id
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let delivery_id = apns_id.and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let mut summary = match aps.get("alert") {
+        Some(Value::Object(alert)) => alert.clone(),
+        Some(other) => serde_json::Map::from_iter([("alert".to_owned(), other.clone())]),
+        None => serde_json::Map::new(),
+    };
+    for name in [
+        "apns-priority",
+        "apns-expiration",
+        "apns-collapse-id",
+        "apns-push-type",
+    ] {
+        if let Some(value) = headers.get(name).and_then(|v| v.to_str().ok()) {
+            summary.insert(name.to_owned(), Value::String(value.to_owned()));
+        }
+    }
+    state.control.ledger.record(
+        "apns",
+        delivery_id,
+        &token,
+        &message_id,
+        Value::Object(summary),
+    );
+    let mut response = StatusCode::OK.into_response();
+    if let Ok(value) = HeaderValue::from_str(&message_id) {
+        response.headers_mut().insert("apns-id", value);
+    }
+    response
+}
