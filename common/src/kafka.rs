@@ -86,7 +86,10 @@ pub fn consumer_config(config: &KafkaConfig, stage: &str, group_id: &str) -> Cli
         .set("enable.auto.commit", "true")
         .set("auto.commit.interval.ms", "1000")
         .set("auto.offset.reset", "earliest")
-        .set("session.timeout.ms", "45000")
+        .set(
+            "session.timeout.ms",
+            crate::config::DEFAULT_SESSION_TIMEOUT_MS.to_string(),
+        )
         .set("enable.partition.eof", "false");
     apply_extras(&mut client, config, &CONSUMER_INVARIANTS);
     client

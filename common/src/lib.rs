@@ -1,8 +1,9 @@
 //! Plumbing every stage of the pipeline needs, and nothing stage-specific: typed configuration
 //! ([`config`]), Kafka client setup and topic administration ([`kafka`]), logging and metrics
-//! ([`telemetry`]) and cooperative shutdown ([`shutdown`]).
+//! ([`telemetry`]), cooperative shutdown ([`shutdown`]) and dead-letter headers ([`dlq`]).
 
 pub mod config;
+pub mod dlq;
 pub mod kafka;
 pub mod shutdown;
 pub mod telemetry;

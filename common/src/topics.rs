@@ -6,10 +6,18 @@ use crate::config::KafkaConfig;
 /// Delivery channels, each with its own deliveries topic and dispatcher consumer group.
 pub const CHANNELS: [&str; 5] = ["apns", "fcm", "webpush", "sms", "email"];
 
-/// Retry delay tiers as (topic suffix, delay in milliseconds). A record waits in the shortest
-/// tier at least as long as its backoff; Retry-After longer than the last tier uses the last
-/// tier repeatedly.
-pub const RETRY_TIERS: [(&str, u64); 3] = [("30s", 30_000), ("5m", 300_000), ("1h", 3_600_000)];
+/// Retry delay tiers as (topic suffix, delay in milliseconds). A retried delivery goes to the
+/// shortest tier whose delay covers its wait (the longest tier when none does) and is moved back
+/// to its channel at its `not_before`, or after the tier's delay if that comes first (then it
+/// re-enters the fitting tier for the rest of its wait). Since every record of a tier is due no
+/// later than its append time plus the tier's delay, a record that must wait long never holds up
+/// the records behind it for more than that delay.
+pub const RETRY_TIERS: [(&str, u64); 4] = [
+    ("5s", 5_000),
+    ("1m", 60_000),
+    ("10m", 600_000),
+    ("1h", 3_600_000),
+];
 
 const DAY_MS: u64 = 24 * 60 * 60 * 1000;
 

@@ -30,18 +30,9 @@ use crate::metrics as m;
 use crate::plan::{self, Context};
 use crate::render::Renderer;
 
-/// Header naming the stage that dead-lettered a record.
-pub const DLQ_STAGE: &str = "notify-stage";
-/// Header with the fixed kind of error (`decode`, `unknown_tenant`, ...).
-pub const DLQ_ERROR: &str = "notify-error";
-/// Header with the error's text.
-pub const DLQ_REASON: &str = "notify-reason";
-/// Headers locating the original record.
-pub const DLQ_TOPIC: &str = "notify-original-topic";
-/// See [`DLQ_TOPIC`].
-pub const DLQ_PARTITION: &str = "notify-original-partition";
-/// See [`DLQ_TOPIC`].
-pub const DLQ_OFFSET: &str = "notify-original-offset";
+pub use notify_common::dlq::{
+    DLQ_ERROR, DLQ_OFFSET, DLQ_PARTITION, DLQ_REASON, DLQ_STAGE, DLQ_TOPIC,
+};
 
 /// Why a batch could not be routed now; the batch is retried, never skipped.
 #[derive(Debug, Clone, thiserror::Error)]

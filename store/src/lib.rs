@@ -9,6 +9,6 @@ pub mod schedule;
 pub mod session;
 pub mod tenants;
 
-pub use directory::{CassandraDirectory, Directory, DirectoryError, MemoryDirectory};
+pub use directory::{CassandraDirectory, Directory, DirectoryError, Invalidation, MemoryDirectory};
 pub use migrate::{migrate, Migration, MigrationReport, MIGRATIONS};
 pub use session::{connect, StoreError};

@@ -1,4 +1,5 @@
-//! Idempotency claims of the ingest API and reads of the notification log.
+//! Idempotency claims of the ingest API, and the notification log: read by the status API,
+//! read and written by the dispatchers as their dedup record ([`DeliveryLogStore`]).
 //!
 //! An idempotency claim makes "same tenant, same key within the window" produce at most once:
 //! the first request inserts a short-lived `pending` claim with a lightweight transaction (only
@@ -200,17 +201,6 @@ impl IdempotencyStore {
         tenant: &str,
         event_id: &str,
     ) -> Result<Vec<LogEntry>, StoreError> {
-        type LogRow = (
-            String,
-            String,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<i32>,
-            Option<String>,
-            Option<String>,
-            Option<scylla::value::CqlTimestamp>,
-        );
         let result = session
             .execute_unpaged(&self.log, (tenant, event_id))
             .await?
@@ -221,28 +211,9 @@ impl IdempotencyStore {
             .rows::<LogRow>()
             .map_err(|err| StoreError::Result(err.to_string()))?
         {
-            let (
-                channel,
-                recipient,
-                delivery_id,
-                state,
-                reason,
-                attempts,
-                provider,
-                provider_message_id,
-                updated_at,
-            ) = row.map_err(|err| StoreError::Result(err.to_string()))?;
-            entries.push(LogEntry {
-                channel,
-                recipient,
-                delivery_id,
-                state,
-                reason,
-                attempts,
-                provider,
-                provider_message_id,
-                updated_at_ms: updated_at.map(|t| t.0),
-            });
+            entries.push(entry(
+                row.map_err(|err| StoreError::Result(err.to_string()))?,
+            ));
         }
         Ok(entries)
     }
@@ -260,4 +231,143 @@ fn applied(result: scylla::response::query_result::QueryResult) -> Result<bool, 
         row.columns.first(),
         Some(Some(CqlValue::Boolean(true)))
     ))
+}
+
+/// One outcome the dispatchers write to the notification log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogWrite {
+    /// Tenant of the event.
+    pub tenant: String,
+    /// Event id (hyphenated UUID text).
+    pub event_id: String,
+    /// Delivery channel (`apns`, `sms`, ...).
+    pub channel: String,
+    /// Recipient key: the token, endpoint, E.164 number or address, as the delivery gives it.
+    pub recipient: String,
+    /// Deterministic delivery id.
+    pub delivery_id: String,
+    /// State (`sent`, `failed`, `expired`, `retrying`, `dead_lettered`).
+    pub state: String,
+    /// Why, for every state but `sent`.
+    pub reason: Option<String>,
+    /// Send attempts made so far.
+    pub attempts: i32,
+    /// Provider that took the last attempt.
+    pub provider: Option<String>,
+    /// The provider's id for the message.
+    pub provider_message_id: Option<String>,
+    /// When this outcome happened, milliseconds since the epoch.
+    pub updated_at_ms: i64,
+}
+
+/// Prepared statements the dispatchers use on `notification_log`: the row of one (tenant,
+/// event, channel, recipient), read for dedup, and its outcome, written after each attempt.
+///
+/// Writes are plain (last write wins); the dispatchers serialise the records of one user, and
+/// so of one delivery, so two writers of one row do not race in normal operation.
+#[derive(Debug)]
+pub struct DeliveryLogStore {
+    get: PreparedStatement,
+    put: PreparedStatement,
+}
+
+impl DeliveryLogStore {
+    /// Prepares the statements against `keyspace`.
+    pub async fn new(session: &Session, keyspace: &str) -> Result<Self, StoreError> {
+        let get = session
+            .prepare(format!(
+                "SELECT channel, recipient, delivery_id, state, reason, attempts, provider, \
+                 provider_message_id, updated_at FROM {keyspace}.notification_log \
+                 WHERE tenant_id = ? AND event_id = ? AND channel = ? AND recipient = ?"
+            ))
+            .await?;
+        let put = session
+            .prepare(format!(
+                "UPDATE {keyspace}.notification_log SET delivery_id = ?, state = ?, reason = ?, \
+                 attempts = ?, provider = ?, provider_message_id = ?, updated_at = ? \
+                 WHERE tenant_id = ? AND event_id = ? AND channel = ? AND recipient = ?"
+            ))
+            .await?;
+        Ok(Self { get, put })
+    }
+
+    /// The row of one (channel, recipient) of one event of one tenant, if written.
+    pub async fn get(
+        &self,
+        session: &Session,
+        tenant: &str,
+        event_id: &str,
+        channel: &str,
+        recipient: &str,
+    ) -> Result<Option<LogEntry>, StoreError> {
+        let result = session
+            .execute_unpaged(&self.get, (tenant, event_id, channel, recipient))
+            .await?
+            .into_rows_result()
+            .map_err(|err| StoreError::Result(err.to_string()))?;
+        let row = result
+            .maybe_first_row::<LogRow>()
+            .map_err(|err| StoreError::Result(err.to_string()))?;
+        Ok(row.map(entry))
+    }
+
+    /// Writes one outcome; a later write of the same row replaces it.
+    pub async fn put(&self, session: &Session, write: &LogWrite) -> Result<(), StoreError> {
+        session
+            .execute_unpaged(
+                &self.put,
+                (
+                    &write.delivery_id,
+                    &write.state,
+                    &write.reason,
+                    write.attempts,
+                    &write.provider,
+                    &write.provider_message_id,
+                    scylla::value::CqlTimestamp(write.updated_at_ms),
+                    &write.tenant,
+                    &write.event_id,
+                    &write.channel,
+                    &write.recipient,
+                ),
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+type LogRow = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i32>,
+    Option<String>,
+    Option<String>,
+    Option<scylla::value::CqlTimestamp>,
+);
+
+fn entry(row: LogRow) -> LogEntry {
+    let (
+        channel,
+        recipient,
+        delivery_id,
+        state,
+        reason,
+        attempts,
+        provider,
+        provider_message_id,
+        updated_at,
+    ) = row;
+    LogEntry {
+        channel,
+        recipient,
+        delivery_id,
+        state,
+        reason,
+        attempts,
+        provider,
+        provider_message_id,
+        updated_at_ms: updated_at.map(|t| t.0),
+    }
 }

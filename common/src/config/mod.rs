@@ -14,6 +14,10 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+mod dispatch;
+
+pub use dispatch::{DispatchConfig, RetryConfig, DEFAULT_SESSION_TIMEOUT_MS};
+
 /// Prefix of every environment override.
 pub const ENV_PREFIX: &str = "NOTIFY_";
 
@@ -54,6 +58,8 @@ pub struct Config {
     pub ingest: IngestConfig,
     /// The router stage (`notify router`).
     pub router: RouterConfig,
+    /// The channel dispatchers and retry mover (`notify dispatch --channel <ch>`).
+    pub dispatch: DispatchConfig,
     /// Logging and the metrics endpoint.
     pub telemetry: TelemetryConfig,
     /// Graceful shutdown.
@@ -95,6 +101,17 @@ impl Default for KafkaConfig {
             request_timeout_ms: 10_000,
             client_properties: BTreeMap::new(),
         }
+    }
+}
+
+impl KafkaConfig {
+    /// The consumers' session timeout: `session.timeout.ms` from `client_properties` if set,
+    /// else the pipeline's default.
+    pub fn session_timeout_ms(&self) -> u64 {
+        self.client_properties
+            .get("session.timeout.ms")
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(DEFAULT_SESSION_TIMEOUT_MS)
     }
 }
 
@@ -413,6 +430,7 @@ impl Config {
                 "group_id must be set; batch_max, cache_ttl_ms and max_backoff_ms must be positive",
             );
         }
+        self.dispatch.validate(self.kafka.session_timeout_ms())?;
         if self.shutdown.grace_period_ms == 0 {
             return invalid("shutdown.grace_period_ms", "must be positive");
         }

@@ -16,7 +16,7 @@ use super::model::{
 };
 use super::{
     check_preferences, check_variants, now_ms, page_size, Directory, DirectoryError,
-    DirectoryResult, MAX_DEVICES_PER_USER, MAX_PREFERENCES_PER_USER,
+    DirectoryResult, Invalidation, MAX_DEVICES_PER_USER, MAX_PREFERENCES_PER_USER,
 };
 use crate::directory::cursor::user_bucket;
 use crate::directory::model::parse_channel;
@@ -224,21 +224,24 @@ impl Directory for MemoryDirectory {
         user_id: &str,
         device_id: &str,
         reason: &str,
-    ) -> DirectoryResult<bool> {
-        let now = now_ms();
+        since_ms: Option<i64>,
+    ) -> DirectoryResult<Invalidation> {
         let mut state = self.state();
         let Some(device) = state
             .devices
             .get_mut(&user_ref(tenant, user_id))
             .and_then(|devices| devices.get_mut(device_id))
         else {
-            return Ok(false);
+            return Ok(Invalidation::NotFound);
         };
+        if since_ms.is_some_and(|since| device.updated_at_ms > since) {
+            return Ok(Invalidation::RegisteredSince);
+        }
+        // updated_at_ms stays the registration time, see `Directory::mark_invalid`
         device.state = DeviceState::Invalid {
             reason: reason.to_owned(),
         };
-        device.updated_at_ms = now;
-        Ok(true)
+        Ok(Invalidation::Marked)
     }
 
     async fn get_preferences(
@@ -469,6 +472,11 @@ mod tests {
     #[tokio::test]
     async fn devices() {
         conformance::devices(&MemoryDirectory::new()).await;
+    }
+
+    #[tokio::test]
+    async fn invalidation_since() {
+        conformance::invalidation_since(&MemoryDirectory::new()).await;
     }
 
     #[tokio::test]

@@ -111,6 +111,17 @@ impl DirectoryError {
     }
 }
 
+/// What [`Directory::mark_invalid`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Invalidation {
+    /// The device is now invalid.
+    Marked,
+    /// There is no such device (never registered, or deleted).
+    NotFound,
+    /// The device was registered again after the token stopped being valid; it stays active.
+    RegisteredSince,
+}
+
 /// Result of directory operations.
 pub type DirectoryResult<T> = Result<T, DirectoryError>;
 
@@ -163,14 +174,18 @@ pub trait Directory: Send + Sync + std::fmt::Debug {
         device_id: &str,
     ) -> DirectoryResult<bool>;
     /// Marks a device invalid (the provider said the token is gone) so nothing is sent to it
-    /// any more; false if there was no such device.
+    /// any more. With `since` (the instant the provider says the token stopped being valid,
+    /// APNs `timestamp`), a device registered again after that instant is left active: the app
+    /// re-registered the token, so it is valid again. Registration time is `updated_at_ms`,
+    /// which marking does not change.
     async fn mark_invalid(
         &self,
         tenant: &str,
         user_id: &str,
         device_id: &str,
         reason: &str,
-    ) -> DirectoryResult<bool>;
+        since_ms: Option<i64>,
+    ) -> DirectoryResult<Invalidation>;
 
     /// Every preference of the user, in (category, channel) order. A category x channel
     /// without a row is enabled. Empty for an unknown user.

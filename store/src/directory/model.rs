@@ -208,7 +208,8 @@ pub struct Device {
     pub state: DeviceState,
     /// When the device was first registered.
     pub created_at_ms: i64,
-    /// When it was last registered or marked.
+    /// When it was last registered; marking it invalid leaves this alone, so it tells whether
+    /// the app registered the token again after a provider said it was gone.
     pub updated_at_ms: i64,
 }
 

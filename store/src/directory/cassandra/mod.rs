@@ -47,7 +47,7 @@ use super::model::{
     TemplateVariant, Upserted, User,
 };
 use super::{
-    check_preferences, now_ms, page_size, Directory, DirectoryError, DirectoryResult,
+    check_preferences, now_ms, page_size, Directory, DirectoryError, DirectoryResult, Invalidation,
     MAX_DEVICES_PER_USER, MAX_PREFERENCES_PER_USER,
 };
 use crate::session::StoreError;
@@ -382,17 +382,36 @@ impl Directory for CassandraDirectory {
         user_id: &str,
         device_id: &str,
         reason: &str,
-    ) -> DirectoryResult<bool> {
+        since_ms: Option<i64>,
+    ) -> DirectoryResult<Invalidation> {
         if self.get_device(tenant, user_id, device_id).await?.is_none() {
-            return Ok(false);
+            return Ok(Invalidation::NotFound);
         }
-        // Racing a delete, this update can leave a row without a platform; readers ignore those.
-        self.exec(
-            &self.s.invalidate_device,
-            (reason, CqlTimestamp(now_ms()), tenant, user_id, device_id),
-        )
-        .await?;
-        Ok(true)
+        // A lightweight transaction, so a registration landing between the read above and this
+        // write is never overwritten: `updated_at` is the registration time (marking leaves it).
+        // Racing a delete, the update can leave a row without a platform; readers ignore those.
+        let since = CqlTimestamp(since_ms.unwrap_or(i64::MAX));
+        let result = self
+            .exec(
+                &self.s.invalidate_device,
+                (reason, tenant, user_id, device_id, since),
+            )
+            .await?;
+        let rows = result
+            .into_rows_result()
+            .map_err(|err| shape(format!("lwt result: {err}")))?;
+        let row: scylla::value::Row = rows
+            .single_row()
+            .map_err(|err| shape(format!("lwt result: {err}")))?;
+        let applied = matches!(
+            row.columns.first(),
+            Some(Some(scylla::value::CqlValue::Boolean(true)))
+        );
+        Ok(if applied {
+            Invalidation::Marked
+        } else {
+            Invalidation::RegisteredSince
+        })
     }
 
     async fn get_preferences(

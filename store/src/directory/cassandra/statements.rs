@@ -106,8 +106,8 @@ impl Statements {
             ))
             .await?,
             invalidate_device: p(format!(
-                "UPDATE {ks}.devices SET state = 'invalid', invalid_reason = ?, updated_at = ? \
-                 WHERE tenant_id = ? AND user_id = ? AND device_id = ?"
+                "UPDATE {ks}.devices SET state = 'invalid', invalid_reason = ? \
+                 WHERE tenant_id = ? AND user_id = ? AND device_id = ? IF updated_at <= ?"
             ))
             .await?,
 

@@ -1,6 +1,6 @@
 //! Cursors and tenant isolation.
 
-use crate::directory::{Channel, DeviceState, Directory, DirectoryError, User};
+use crate::directory::{Channel, DeviceState, Directory, DirectoryError, Invalidation, User};
 
 use super::{apns, category, preference, user, variant};
 
@@ -111,10 +111,12 @@ pub async fn tenant_isolation(dir: &dyn Directory) {
 
     // Writes and deletes.
     assert!(!dir.delete_device(b, "u1", id).await.expect("delete device"));
-    assert!(!dir
-        .mark_invalid(b, "u1", id, "Unregistered")
-        .await
-        .expect("mark"));
+    assert_eq!(
+        dir.mark_invalid(b, "u1", id, "Unregistered", None)
+            .await
+            .expect("mark"),
+        Invalidation::NotFound
+    );
     assert!(matches!(
         dir.put_device(b, "u1", &apns(8), None).await,
         Err(DirectoryError::NotFound { .. })

@@ -19,13 +19,16 @@ use super::{
 
 pub use content::{categories, concurrent_template_versions, templates};
 pub use isolation::{cursors, tenant_isolation};
-pub use users::{devices, preferences, user_deletion_cascades, user_paging, users};
+pub use users::{
+    devices, invalidation_since, preferences, user_deletion_cascades, user_paging, users,
+};
 
 /// Runs every check, one after another.
 pub async fn run_all(dir: &dyn Directory) {
     users(dir).await;
     user_paging(dir).await;
     devices(dir).await;
+    invalidation_since(dir).await;
     preferences(dir).await;
     categories(dir).await;
     templates(dir).await;

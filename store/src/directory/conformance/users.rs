@@ -1,8 +1,8 @@
 //! Users, their paging, devices and preferences.
 
 use crate::directory::{
-    device_id_for, user_bucket, Channel, DeviceState, Directory, DirectoryError, PushTarget, User,
-    MAX_DEVICES_PER_USER, MAX_PAGE_SIZE,
+    device_id_for, user_bucket, Channel, DeviceState, Directory, DirectoryError, Invalidation,
+    PushTarget, User, MAX_DEVICES_PER_USER, MAX_PAGE_SIZE,
 };
 
 use super::{apns, preference, user, webpush};
@@ -173,10 +173,12 @@ pub async fn devices(dir: &dyn Directory) {
     );
 
     let id = first.record.device_id.clone();
-    assert!(dir
-        .mark_invalid(t, "u1", &id, "Unregistered")
-        .await
-        .expect("mark"));
+    assert_eq!(
+        dir.mark_invalid(t, "u1", &id, "Unregistered", None)
+            .await
+            .expect("mark"),
+        Invalidation::Marked
+    );
     let invalid = dir
         .get_device(t, "u1", &id)
         .await
@@ -188,10 +190,12 @@ pub async fn devices(dir: &dyn Directory) {
             reason: "Unregistered".into()
         }
     );
-    assert!(!dir
-        .mark_invalid(t, "u1", "0000000000000000", "Unregistered")
-        .await
-        .expect("mark unknown"));
+    assert_eq!(
+        dir.mark_invalid(t, "u1", "0000000000000000", "Unregistered", None)
+            .await
+            .expect("mark unknown"),
+        Invalidation::NotFound
+    );
     assert!(dir
         .get_device(t, "u1", "0000000000000000")
         .await
@@ -223,6 +227,62 @@ pub async fn devices(dir: &dyn Directory) {
     dir.put_device(t, "many", &apns(0), None)
         .await
         .expect("re-registering at the limit");
+}
+
+/// The APNs timestamp rule: a token the provider reports gone since an instant is disabled only
+/// if it was not registered again after that instant; marking keeps the registration time.
+pub async fn invalidation_since(dir: &dyn Directory) {
+    let t = "invalidation-a";
+    dir.put_user(t, &user("u1")).await.expect("put user");
+    let device = dir
+        .put_device(t, "u1", &apns(7), None)
+        .await
+        .expect("register")
+        .record;
+    let id = device.device_id.as_str();
+    let registered = device.updated_at_ms;
+
+    // Gone since before the registration: the app registered it again, it stays active.
+    assert_eq!(
+        dir.mark_invalid(t, "u1", id, "Unregistered", Some(registered - 1))
+            .await
+            .expect("mark"),
+        Invalidation::RegisteredSince
+    );
+    let kept = dir
+        .get_device(t, "u1", id)
+        .await
+        .expect("get")
+        .expect("kept");
+    assert_eq!(kept.state, DeviceState::Active);
+
+    // Gone since the registration or later: disabled, registration time unchanged.
+    assert_eq!(
+        dir.mark_invalid(t, "u1", id, "Unregistered", Some(registered))
+            .await
+            .expect("mark"),
+        Invalidation::Marked
+    );
+    let marked = dir
+        .get_device(t, "u1", id)
+        .await
+        .expect("get")
+        .expect("kept");
+    assert_eq!(
+        marked.state,
+        DeviceState::Invalid {
+            reason: "Unregistered".into()
+        }
+    );
+    assert_eq!(marked.updated_at_ms, registered);
+
+    // Another tenant's user with the same ids is not touched.
+    assert_eq!(
+        dir.mark_invalid("invalidation-b", "u1", id, "Unregistered", None)
+            .await
+            .expect("mark"),
+        Invalidation::NotFound
+    );
 }
 
 /// Preferences merge by category x channel, list in order, and are deleted together.
