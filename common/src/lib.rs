@@ -4,10 +4,12 @@
 
 pub mod config;
 pub mod dlq;
+pub mod health;
 pub mod kafka;
 pub mod shutdown;
 pub mod telemetry;
 pub mod topics;
 
 pub use config::{Config, ConfigError};
+pub use health::Health;
 pub use shutdown::Shutdown;

@@ -4,10 +4,11 @@
 //! filter. Metrics are exposed in the Prometheus text format on the admin address, never on a
 //! stage's public port.
 
-use metrics_exporter_prometheus::PrometheusBuilder;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogFormat, TelemetryConfig};
+use crate::health::Health;
 
 /// Why telemetry could not be started.
 #[derive(Debug, thiserror::Error)]
@@ -30,7 +31,9 @@ pub enum TelemetryError {
 
 /// Installs the global log subscriber and, if configured, the Prometheus endpoint.
 /// Must be called from within a tokio runtime when `metrics_addr` is set.
-pub fn init(config: &TelemetryConfig) -> Result<(), TelemetryError> {
+///
+/// The admin endpoint's `/readyz` answers from `health`, which the stage's loops update.
+pub fn init(config: &TelemetryConfig, health: &Health) -> Result<(), TelemetryError> {
     let filter = match std::env::var("RUST_LOG") {
         Ok(from_env) if !from_env.is_empty() => from_env,
         _ => config.log_filter.clone(),
@@ -49,11 +52,45 @@ pub fn init(config: &TelemetryConfig) -> Result<(), TelemetryError> {
     installed.map_err(|err| TelemetryError::AlreadyInitialised(err.to_string()))?;
 
     if let Some(addr) = config.metrics_addr {
-        PrometheusBuilder::new()
-            .with_http_listener(addr)
-            .install()
+        let prometheus = PrometheusBuilder::new()
+            .install_recorder()
             .map_err(|err| TelemetryError::Metrics(format!("{addr}: {err}")))?;
-        tracing::info!(%addr, "metrics endpoint listening");
+        let listener = std::net::TcpListener::bind(addr)
+            .and_then(|l| l.set_nonblocking(true).map(|()| l))
+            .and_then(tokio::net::TcpListener::from_std)
+            .map_err(|err| TelemetryError::Metrics(format!("{addr}: {err}")))?;
+        let app = admin_routes(prometheus, health.clone());
+        tokio::spawn(async move {
+            if let Err(err) = axum::serve(listener, app).await {
+                tracing::error!(error = %err, "admin endpoint stopped");
+            }
+        });
+        tracing::info!(%addr, "admin endpoint listening (/metrics, /healthz, /readyz)");
     }
     Ok(())
+}
+
+/// `/metrics` (Prometheus text), `/healthz` (the process serves) and `/readyz` (every
+/// [`Health`] check passes: 200, else 503, with the checks as JSON).
+pub fn admin_routes(prometheus: PrometheusHandle, health: Health) -> axum::Router {
+    use axum::http::StatusCode;
+    use axum::routing::get;
+    axum::Router::new()
+        .route(
+            "/metrics",
+            get(move || std::future::ready(prometheus.render())),
+        )
+        .route("/healthz", get(|| std::future::ready("ok")))
+        .route(
+            "/readyz",
+            get(move || {
+                let report = health.report();
+                let code = if report.ready {
+                    StatusCode::OK
+                } else {
+                    StatusCode::SERVICE_UNAVAILABLE
+                };
+                std::future::ready((code, axum::Json(report)))
+            }),
+        )
 }

@@ -80,6 +80,17 @@ pub enum TenantsAction {
         #[arg(long)]
         name: String,
     },
+    /// Print a tenant's policy settings as JSON, or replace them with `--set <file>` (critical
+    /// bypass, default locale, rate limits, over-limit policy; see docs/design.md).
+    Settings {
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+        /// JSON file with the new settings (`-` for standard input); they replace the old
+        /// ones as a whole and reach the routers within their cache TTL.
+        #[arg(long)]
+        set: Option<PathBuf>,
+    },
 }
 
 /// App (credential) administration.

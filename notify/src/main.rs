@@ -54,7 +54,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Config => admin::print_config(&config),
         Command::Ingest => {
-            notify_common::telemetry::init(&config.telemetry)?;
+            notify_common::telemetry::init(&config.telemetry, &notify_common::Health::new())?;
             let shutdown = notify_common::Shutdown::new();
             let signals = shutdown.clone();
             tokio::spawn(async move { signals.cancel_on_signal().await });
@@ -68,11 +68,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(served?)
         }
         Command::Router => {
-            notify_common::telemetry::init(&config.telemetry)?;
+            let health = notify_common::Health::new();
+            notify_common::telemetry::init(&config.telemetry, &health)?;
             let shutdown = notify_common::Shutdown::new();
             let signals = shutdown.clone();
             tokio::spawn(async move { signals.cancel_on_signal().await });
-            let routed = notify_router::stage::run(&config, shutdown.clone()).await;
+            let routed = notify_router::stage::run(&config, shutdown.clone(), health).await;
             shutdown.cancel();
             shutdown
                 .drain(std::time::Duration::from_millis(
@@ -89,6 +90,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             init_tool_telemetry(&config)?;
             tenants::create_tenant(&config, &name).await
+        }
+        Command::Tenants {
+            action: TenantsAction::Settings { tenant, set },
+        } => {
+            init_tool_telemetry(&config)?;
+            tenants::settings(&config, &tenant, set.as_deref()).await
         }
         Command::Apps { action } => {
             init_tool_telemetry(&config)?;
@@ -129,5 +136,8 @@ fn init_tool_telemetry(config: &notify_common::Config) -> anyhow::Result<()> {
         metrics_addr: None,
         ..config.telemetry.clone()
     };
-    Ok(notify_common::telemetry::init(&telemetry)?)
+    Ok(notify_common::telemetry::init(
+        &telemetry,
+        &notify_common::Health::new(),
+    )?)
 }

@@ -12,6 +12,7 @@ use anyhow::Context;
 use notify_common::Config;
 use notify_ingest::auth::provision;
 use notify_ingest::auth::SecretsKey;
+use notify_store::policy::{CassandraSettings, SettingsStore, TenantSettings};
 use notify_store::tenants::{AppStore, CassandraTenants, JwtKey};
 
 /// Bearer token algorithm of a new app, as a command-line value.
@@ -33,6 +34,37 @@ pub async fn create_tenant(config: &Config, name: &str) -> anyhow::Result<()> {
     let store = tenants_store(config).await?;
     let tenant = provision::create_tenant(&store, name).await?;
     println!("tenant_id: {}", tenant.tenant_id);
+    Ok(())
+}
+
+/// `notify tenants settings --tenant <id> [--set <file>]`: prints the tenant's settings as
+/// JSON, or validates and stores new ones from a JSON file (`-` for standard input).
+pub async fn settings(config: &Config, tenant_id: &str, set: Option<&Path>) -> anyhow::Result<()> {
+    let session = Arc::new(notify_store::connect(&config.store).await?);
+    let tenants = CassandraTenants::new(session.clone(), &config.store.keyspace).await?;
+    if tenants.tenant_by_id(tenant_id).await?.is_none() {
+        anyhow::bail!("tenant {tenant_id} does not exist");
+    }
+    let store = CassandraSettings::new(session, &config.store.keyspace).await?;
+    if let Some(path) = set {
+        let text = if path == Path::new("-") {
+            std::io::read_to_string(std::io::stdin()).context("cannot read standard input")?
+        } else {
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?
+        };
+        let settings: TenantSettings = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not valid tenant settings JSON", path.display()))?;
+        settings
+            .validate()
+            .map_err(|reason| anyhow::anyhow!("invalid settings: {reason}"))?;
+        store.put_settings(tenant_id, &settings).await?;
+        eprintln!(
+            "settings stored; routers apply them within their cache TTL (router.cache_ttl_ms)"
+        );
+    }
+    let current = store.settings(tenant_id).await?.unwrap_or_default();
+    println!("{}", serde_json::to_string_pretty(&current)?);
     Ok(())
 }
 

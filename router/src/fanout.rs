@@ -156,6 +156,24 @@ pub fn scheduled_status(
     )
 }
 
+/// `SCHEDULED` for one channel of the request, which waits for `reason` (a rate limit) while
+/// its other channels go out now.
+pub fn scheduled_channel_status(
+    request: &NotificationRequest,
+    channel: Channel,
+    reason: &str,
+    now_ms: i64,
+) -> DeliveryStatus {
+    status(
+        request,
+        Some(channel),
+        None,
+        Status::Scheduled,
+        reason.to_owned(),
+        now_ms,
+    )
+}
+
 /// `FAILED` for each of `targets`, with reason `render_failed: <error>` (cut to
 /// [`MAX_REASON_BYTES`]): the prefix is what to group by, the rest tells the tenant which
 /// template, field and variable to fix. `error` is normally a

@@ -16,6 +16,7 @@ pub mod fanout;
 pub mod metrics;
 pub mod plan;
 pub mod quiet;
+pub mod ratelimit;
 pub mod render;
 pub mod scheduler;
 pub mod service;

@@ -15,7 +15,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use futures::future::{join_all, try_join_all};
 use notify_common::config::RouterConfig;
 use notify_common::topics::Topics;
+use notify_common::Health;
 use notify_schemas::{Channel, Codec, Delivery, DeliveryStatus, NotificationRequest};
+use notify_store::policy::SettingsStore;
+use notify_store::policy::{OverLimit, TenantSettings};
+use notify_store::ratelog::RateLog;
 use notify_store::schedule::{Schedule, ScheduledItem};
 use notify_store::tenants::AppStore;
 use rdkafka::consumer::{Consumer, StreamConsumer};
@@ -28,6 +32,7 @@ use crate::cache::{CacheError, DirectoryCache};
 use crate::fanout;
 use crate::metrics as m;
 use crate::plan::{self, Context};
+use crate::ratelimit::RateLimiter;
 use crate::render::Renderer;
 
 pub use notify_common::dlq::{
@@ -49,9 +54,26 @@ pub enum RouteError {
     /// An output was not acknowledged by Kafka.
     #[error("produce failed: {0}")]
     Produce(String),
+    /// The rate-limit record could not be read or written.
+    #[error("rate limit store failed: {0}")]
+    RateLimits(String),
     /// An output could not be encoded (a bug, not bad input).
     #[error("encode failed: {0}")]
     Encode(String),
+}
+
+impl RouteError {
+    /// The dependency at fault, as named in `/readyz`.
+    pub fn dependency(&self) -> &'static str {
+        match self {
+            RouteError::Directory(_)
+            | RouteError::Tenants(_)
+            | RouteError::Schedule(_)
+            | RouteError::RateLimits(_) => "database",
+            RouteError::Produce(_) => "kafka",
+            RouteError::Encode(_) => "router",
+        }
+    }
 }
 
 /// Why the loop stopped.
@@ -75,6 +97,25 @@ pub struct Output {
     pub headers: Vec<(&'static str, String)>,
 }
 
+/// The database-backed stores the router's policy reads and writes.
+#[derive(Clone)]
+pub struct PolicyStores {
+    /// Which tenants exist.
+    pub tenants: Arc<dyn AppStore>,
+    /// Per-tenant settings (bypass, default locale, rate limits).
+    pub settings: Arc<dyn SettingsStore>,
+    /// Sends counted against rate limits.
+    pub rate_log: Arc<dyn RateLog>,
+    /// Deferred requests.
+    pub schedule: Arc<dyn Schedule>,
+}
+
+impl std::fmt::Debug for PolicyStores {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicyStores").finish_non_exhaustive()
+    }
+}
+
 /// The parts the loop is built from.
 pub struct RouterStage {
     consumer: StreamConsumer,
@@ -82,13 +123,17 @@ pub struct RouterStage {
     topics: Topics,
     cache: DirectoryCache,
     tenants: Arc<dyn AppStore>,
+    settings: Arc<dyn SettingsStore>,
     schedule: Arc<dyn Schedule>,
-    known_tenants: moka::future::Cache<String, bool>,
+    limiter: RateLimiter,
+    /// Known tenants with their settings; `None` for a tenant that does not exist.
+    known_tenants: moka::future::Cache<String, Option<Arc<TenantSettings>>>,
     renderer: Renderer,
     requests: Codec<NotificationRequest>,
     deliveries: Codec<Delivery>,
     statuses: Codec<DeliveryStatus>,
     config: RouterConfig,
+    health: Health,
 }
 
 impl std::fmt::Debug for RouterStage {
@@ -113,8 +158,7 @@ impl RouterStage {
         producer: FutureProducer,
         topics: Topics,
         cache: DirectoryCache,
-        tenants: Arc<dyn AppStore>,
-        schedule: Arc<dyn Schedule>,
+        stores: PolicyStores,
         config: RouterConfig,
     ) -> Result<Self, notify_schemas::CodecError> {
         let ttl = Duration::from_millis(config.cache_ttl_ms);
@@ -123,8 +167,10 @@ impl RouterStage {
             producer,
             topics,
             cache,
-            tenants,
-            schedule,
+            tenants: stores.tenants,
+            settings: stores.settings,
+            schedule: stores.schedule,
+            limiter: RateLimiter::new(stores.rate_log),
             known_tenants: moka::future::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(ttl)
@@ -134,7 +180,14 @@ impl RouterStage {
             deliveries: Codec::new()?,
             statuses: Codec::new()?,
             config,
+            health: Health::new(),
         })
+    }
+
+    /// Reports readiness into `health` (the admin endpoint's `/readyz`).
+    pub fn with_health(mut self, health: Health) -> Self {
+        self.health = health;
+        self
     }
 
     /// Routes until `cancel` fires. A batch in progress at that moment is abandoned without
@@ -153,8 +206,13 @@ impl RouterStage {
                     self.produce(&outputs).await
                 };
                 match attempt.await {
-                    Ok(()) => break,
+                    Ok(()) => {
+                        self.health.ok("database");
+                        self.health.ok("kafka");
+                        break;
+                    }
                     Err(err) => {
+                        self.health.failing(err.dependency(), err.to_string());
                         metrics::counter!(m::RETRIES_TOTAL).increment(1);
                         tracing::warn!(error = %err, records = batch.len(), backoff_ms = u64::try_from(backoff.as_millis()).unwrap_or(u64::MAX), "routing paused, will retry the batch");
                         tokio::select! {
@@ -254,12 +312,21 @@ impl RouterStage {
         }
     }
 
-    async fn tenant_exists(&self, tenant: &str) -> Result<bool, RouteError> {
+    /// The tenant's settings (defaults when it has none stored); `None` for an unknown tenant.
+    async fn tenant_settings(
+        &self,
+        tenant: &str,
+    ) -> Result<Option<Arc<TenantSettings>>, RouteError> {
         let tenants = self.tenants.clone();
+        let settings = self.settings.clone();
         let id = tenant.to_owned();
         self.known_tenants
             .try_get_with(id.clone(), async move {
-                tenants.tenant_by_id(&id).await.map(|t| t.is_some())
+                if tenants.tenant_by_id(&id).await?.is_none() {
+                    return Ok::<_, notify_store::StoreError>(None);
+                }
+                let stored = settings.settings(&id).await?.unwrap_or_default();
+                Ok(Some(Arc::new(stored)))
             })
             .await
             .map_err(|err| RouteError::Tenants(err.to_string()))
@@ -297,13 +364,17 @@ impl RouterStage {
             }
             Err(err) => return Err(RouteError::Tenants(err.to_string())),
         };
-        if !self.tenant_exists(&request.tenant).await? {
+        let Some(settings) = self.tenant_settings(&request.tenant).await? else {
             return Ok(vec![self.dead_letter(
                 message,
                 "unknown_tenant",
                 &format!("tenant {} does not exist", request.tenant),
             )]);
-        }
+        };
+        let default_locale = settings
+            .default_locale
+            .as_deref()
+            .unwrap_or(&self.config.default_locale);
         let view = self.cache.user(&request.tenant, &request.user_id).await?;
         let category = self
             .cache
@@ -330,7 +401,9 @@ impl RouterStage {
             devices: &view.devices,
             preferences: &view.preferences,
             category: category.as_deref(),
-            tenant_allows_critical_bypass: self.config.critical_bypass,
+            tenant_allows_critical_bypass: settings
+                .allow_critical_bypass
+                .unwrap_or(self.config.critical_bypass),
             now_ms: deferred_until.map_or(now_ms, |due| due.max(now_ms)),
         };
         let mut decided = plan::plan(&context);
@@ -360,6 +433,12 @@ impl RouterStage {
             metrics::counter!(m::DEFERRED_TOTAL, "reason" => defer.reason.as_str()).increment(1);
         }
         let mut outputs = Vec::new();
+        if !decided.expired && decided.defer_until.is_none() {
+            outputs.extend(
+                self.apply_rate_limits(&request, &settings, &mut decided, now_ms)
+                    .await?,
+            );
+        }
         for status in fanout::plan_statuses(&request, &decided, now_ms) {
             outputs.push(self.status_output(&status)?);
         }
@@ -382,7 +461,7 @@ impl RouterStage {
                 templates.as_deref().map_or(&[][..], Vec::as_slice),
                 &request,
                 user_locale,
-                &self.config.default_locale,
+                default_locale,
                 &self.config.email_from,
             );
             match rendered {
@@ -413,6 +492,88 @@ impl RouterStage {
                     {
                         outputs.push(self.status_output(&status)?);
                     }
+                }
+            }
+        }
+        Ok(outputs)
+    }
+
+    /// Takes the channels over a rate limit out of `decided`: suppressed (their targets get
+    /// `rate_limited`) or, when the tenant defers, held in the schedule as a copy of the
+    /// request naming only those channels, due when the window has room. Returns the outputs
+    /// this adds beyond the plan's own statuses.
+    async fn apply_rate_limits(
+        &self,
+        request: &NotificationRequest,
+        settings: &TenantSettings,
+        decided: &mut plan::Plan,
+        now_ms: i64,
+    ) -> Result<Vec<Output>, RouteError> {
+        let mut channels: Vec<Channel> = decided.targets.iter().map(|t| t.channel).collect();
+        channels.dedup();
+        let limited = self
+            .limiter
+            .admit(
+                settings,
+                &request.tenant,
+                &request.user_id,
+                &request.event_id.to_string(),
+                request.priority,
+                &channels,
+                now_ms,
+            )
+            .await
+            .map_err(|e| RouteError::RateLimits(e.to_string()))?;
+        if limited.channels.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (over, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut decided.targets)
+            .into_iter()
+            .partition(|t| limited.channels.contains(&t.channel));
+        decided.targets = kept;
+        let mut outputs = Vec::new();
+        match settings.over_limit {
+            OverLimit::Suppress => {
+                metrics::counter!(m::SUPPRESSED_TOTAL, "reason" => "rate_limited")
+                    .increment(over.len() as u64);
+                decided
+                    .suppressed
+                    .extend(over.into_iter().map(|t| plan::Suppressed {
+                        channel: Some(t.channel),
+                        recipient: Some(t.recipient),
+                        reason: plan::Reason::RateLimited,
+                    }));
+            }
+            OverLimit::Defer => {
+                let held = NotificationRequest {
+                    channels: limited.channels.clone(),
+                    ..request.clone()
+                };
+                let payload = self
+                    .requests
+                    .encode(&held)
+                    .map_err(|e| RouteError::Encode(e.to_string()))?;
+                let item = ScheduledItem {
+                    tenant: request.tenant.clone(),
+                    event_id: request.event_id.to_string(),
+                    routing_key: format!("{}:{}", request.tenant, request.user_id),
+                    due_at_ms: limited.free_at_ms,
+                    reason: plan::Reason::RateLimited.as_str().to_owned(),
+                    payload,
+                };
+                self.schedule
+                    .defer(&item)
+                    .await
+                    .map_err(|e| RouteError::Schedule(e.to_string()))?;
+                metrics::counter!(m::DEFERRED_TOTAL, "reason" => "rate_limited").increment(1);
+                for channel in &limited.channels {
+                    let status = fanout::scheduled_channel_status(
+                        request,
+                        *channel,
+                        plan::Reason::RateLimited.as_str(),
+                        now_ms,
+                    );
+                    outputs.push(self.status_output(&status)?);
                 }
             }
         }

@@ -6,14 +6,16 @@ use std::time::Duration;
 
 use notify_common::kafka;
 use notify_common::topics::Topics;
-use notify_common::{Config, Shutdown};
+use notify_common::{Config, Health, Shutdown};
+use notify_store::policy::CassandraSettings;
+use notify_store::ratelog::CassandraRateLog;
 use notify_store::schedule::CassandraSchedule;
 use notify_store::tenants::CassandraTenants;
 use notify_store::CassandraDirectory;
 
 use crate::cache::DirectoryCache;
 use crate::scheduler::Scheduler;
-use crate::service::{RouterError, RouterStage};
+use crate::service::{PolicyStores, RouterError, RouterStage};
 
 /// Why the router could not start.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +51,8 @@ pub async fn build(config: &Config) -> Result<Parts, StartError> {
         .await?
         .with_max_in_flight(config.store.max_in_flight);
     let tenants = CassandraTenants::new(session.clone(), keyspace).await?;
+    let settings = CassandraSettings::new(session.clone(), keyspace).await?;
+    let rate_log = CassandraRateLog::new(session.clone(), keyspace).await?;
     let schedule = Arc::new(CassandraSchedule::new(session, keyspace).await?);
     let router = &config.router;
     let cache = DirectoryCache::new(
@@ -76,8 +80,12 @@ pub async fn build(config: &Config) -> Result<Parts, StartError> {
         producer,
         topics,
         cache,
-        Arc::new(tenants),
-        schedule,
+        PolicyStores {
+            tenants: Arc::new(tenants),
+            settings: Arc::new(settings),
+            rate_log: Arc::new(rate_log),
+            schedule,
+        },
         router.clone(),
     )?;
     Ok(Parts {
@@ -94,8 +102,11 @@ fn uuid_like() -> String {
 }
 
 /// `notify router`: routes and schedules until shutdown; either loop failing stops both.
-pub async fn run(config: &Config, shutdown: Shutdown) -> Result<(), StartError> {
+/// `health` is what the admin endpoint's `/readyz` reports: the loop marks the database and
+/// Kafka failing while it pauses on them.
+pub async fn run(config: &Config, shutdown: Shutdown, health: Health) -> Result<(), StartError> {
     let Parts { router, scheduler } = build(config).await?;
+    let router = router.with_health(health);
     tracing::info!(group = %config.router.group_id, "router consuming");
     shutdown.spawn("scheduler", scheduler.run(shutdown.token().clone()));
     let routed = router.run(shutdown.token().clone()).await;

@@ -5,6 +5,8 @@
 pub mod directory;
 pub mod log;
 pub mod migrate;
+pub mod policy;
+pub mod ratelog;
 pub mod schedule;
 pub mod session;
 pub mod tenants;

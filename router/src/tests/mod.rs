@@ -3,6 +3,7 @@
 mod fanout;
 mod plan;
 mod quiet;
+mod ratelimit;
 mod render;
 
 use std::collections::BTreeMap;
