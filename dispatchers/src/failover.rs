@@ -278,7 +278,10 @@ impl Breaker {
                     window: VecDeque::new(),
                 };
             } else {
-                tracing::warn!(provider = self.name, "probe failed, circuit breaker open again");
+                tracing::warn!(
+                    provider = self.name,
+                    "probe failed, circuit breaker open again"
+                );
                 inner.state = State::Open {
                     until: now + cooldown,
                 };

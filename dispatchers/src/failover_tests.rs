@@ -160,7 +160,11 @@ fn failure_rate_in_the_window_opens_the_breaker() {
             permit.success()
         }
     }
-    assert_eq!(breaker.state(), BreakerState::Closed, "fewer than min_requests");
+    assert_eq!(
+        breaker.state(),
+        BreakerState::Closed,
+        "fewer than min_requests"
+    );
     breaker.admit().unwrap().failure();
     assert_eq!(breaker.state(), BreakerState::Open);
 }

@@ -132,7 +132,10 @@ fn check(mail: &Value) -> Result<String, (String, &'static str)> {
     let personalizations = mail["personalizations"]
         .as_array()
         .filter(|p| !p.is_empty())
-        .ok_or(("personalizations".into(), "The personalizations field is required and must have at least one personalization."))?;
+        .ok_or((
+            "personalizations".into(),
+            "The personalizations field is required and must have at least one personalization.",
+        ))?;
     for (i, p) in personalizations.iter().enumerate() {
         let to = p["to"].as_array().filter(|t| !t.is_empty()).ok_or((
             format!("personalizations.{i}.to"),
@@ -151,7 +154,10 @@ fn check(mail: &Value) -> Result<String, (String, &'static str)> {
         }
     }
     if !valid_address(&mail["from"]["email"]) {
-        return Err(("from.email".into(), "The from email does not contain a valid address."));
+        return Err((
+            "from.email".into(),
+            "The from email does not contain a valid address.",
+        ));
     }
     let content = mail["content"].as_array().filter(|c| !c.is_empty()).ok_or((
         "content".to_owned(),
@@ -159,10 +165,16 @@ fn check(mail: &Value) -> Result<String, (String, &'static str)> {
     ))?;
     for (i, part) in content.iter().enumerate() {
         if part["value"].as_str().is_none_or(str::is_empty) {
-            return Err((format!("content.{i}.value"), "The content value must be a string at least one character in length."));
+            return Err((
+                format!("content.{i}.value"),
+                "The content value must be a string at least one character in length.",
+            ));
         }
         if i > 0 && part["type"] == "text/plain" {
-            return Err(("content.0.type".into(), "If present, text/plain content must be first, followed by any other content."));
+            return Err((
+                "content.0.type".into(),
+                "If present, text/plain content must be first, followed by any other content.",
+            ));
         }
     }
     Ok(personalizations[0]["to"][0]["email"]

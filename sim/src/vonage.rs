@@ -149,7 +149,10 @@ async fn send(
     }
     if let Some(fault) = act_out(&state.control.faults, to, kill).await {
         if fault.code == 429 {
-            return rejected("1", "Throughput Rate Exceeded - please wait [ 1000 ] and retry");
+            return rejected(
+                "1",
+                "Throughput Rate Exceeded - please wait [ 1000 ] and retry",
+            );
         }
         let status = StatusCode::from_u16(fault.code).unwrap_or(StatusCode::BAD_GATEWAY);
         let mut response = (status, "simulated failure").into_response();

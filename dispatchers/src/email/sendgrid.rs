@@ -180,13 +180,17 @@ pub fn rate_limit_reset(headers: &HeaderMap) -> Option<Duration> {
         .parse()
         .ok()?;
     let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs();
-    Some(Duration::from_secs(reset.saturating_sub(now).min(24 * 3600)))
+    Some(Duration::from_secs(
+        reset.saturating_sub(now).min(24 * 3600),
+    ))
 }
 
 fn is_recipient_field(field: &str) -> bool {
     let mut segments = field.split('.');
     segments.next() == Some("personalizations")
-        && segments.nth(1).is_some_and(|s| matches!(s, "to" | "cc" | "bcc"))
+        && segments
+            .nth(1)
+            .is_some_and(|s| matches!(s, "to" | "cc" | "bcc"))
 }
 
 /// Classifies a SendGrid answer; see the module table.
@@ -224,7 +228,7 @@ pub fn classify(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Outcome
                 Outcome::failed(Reason::BadMessage, detail)
             }
         }
-        400..=499 => Outcome::failed(Reason::BadMessage, detail),
+        401..=499 => Outcome::failed(Reason::BadMessage, detail),
         500..=599 => Outcome::Retry {
             reason: Reason::ProviderUnavailable,
             after: wait,

@@ -19,7 +19,7 @@
 //! | 550, 551, 553 (mailbox unavailable / not local / name not allowed) | `Failed` `BadAddress` |
 //! | 530, 534, 535 (authentication) | `Retry` `ProviderAuth` |
 //! | other 5xx | `Failed` `BadMessage` |
-//! | connect failure, drop, timeout, TLS failure | `Retry` `Connection` |
+//! | connect failure, drop, unreadable reply, timeout, TLS failure | `Retry` `Connection` |
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -108,12 +108,30 @@ pub enum SmtpError {
 
 type Transport = AsyncSmtpTransport<Tokio1Executor>;
 
+/// A pooled transport with the password it was built with.
+///
+/// lettre's pool spawns Tokio tasks when it is built and when it is dropped, and panics
+/// without a runtime. It is therefore built on first use (always inside the runtime), and when
+/// dropped outside a runtime (a provider outliving it at process exit) it is leaked instead.
+struct Pooled {
+    password: Option<Arc<String>>,
+    transport: Option<Transport>,
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        if tokio::runtime::Handle::try_current().is_err() {
+            std::mem::forget(self.transport.take());
+        }
+    }
+}
+
 /// Sends email through one SMTP relay.
 pub struct SmtpProvider {
     config: SmtpConfig,
     password: Option<Secret>,
-    /// The transport and the password it was built with; rebuilt when the password changes.
-    transport: Mutex<(Option<Arc<String>>, Transport)>,
+    /// Built on first send; rebuilt when the password changes.
+    transport: Mutex<Option<Pooled>>,
 }
 
 impl std::fmt::Debug for SmtpProvider {
@@ -127,7 +145,8 @@ impl std::fmt::Debug for SmtpProvider {
 }
 
 impl SmtpProvider {
-    /// Checks the config, loads the password and builds the (lazily connecting) transport.
+    /// Checks the config and loads the password; the connection pool is built on the first
+    /// send, so this works outside a Tokio runtime.
     pub fn new(config: SmtpConfig) -> Result<Self, SmtpError> {
         if config.host.is_empty() {
             return Err(SmtpError::Config("host must not be empty".into()));
@@ -141,12 +160,11 @@ impl SmtpProvider {
             return Err(SmtpError::Config("max_connections must be positive".into()));
         }
         let password = config.password.as_ref().map(Secret::load).transpose()?;
-        let current = password.as_ref().map(Secret::get).transpose()?;
-        let transport = build(&config, current.as_deref().map(String::as_str))?;
+        tls(&config)?;
         Ok(Self {
             config,
             password,
-            transport: Mutex::new((current, transport)),
+            transport: Mutex::new(None),
         })
     }
 
@@ -160,29 +178,41 @@ impl SmtpProvider {
             }
         };
         let mut slot = self.transport.lock().unwrap_or_else(|e| e.into_inner());
-        let same = match (&slot.0, &current) {
-            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-            (None, None) => true,
-            _ => false,
-        };
-        if !same {
-            let rebuilt = build(&self.config, current.as_deref().map(String::as_str))
-                .map_err(|_| Outcome::retry(Reason::ProviderAuth, "transport rebuild failed"))?;
-            *slot = (current, rebuilt);
+        if let Some(Pooled {
+            password,
+            transport: Some(transport),
+        }) = slot.as_ref()
+        {
+            let same = match (password, &current) {
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                (None, None) => true,
+                _ => false,
+            };
+            if same {
+                return Ok(transport.clone());
+            }
         }
-        Ok(slot.1.clone())
+        let transport = build(&self.config, current.as_deref().map(String::as_str))
+            .map_err(|_| Outcome::retry(Reason::Connection, "transport cannot be built"))?;
+        *slot = Some(Pooled {
+            password: current,
+            transport: Some(transport.clone()),
+        });
+        Ok(transport)
     }
 }
 
-fn build(config: &SmtpConfig, password: Option<&str>) -> Result<Transport, SmtpError> {
-    let (tls, port) = match config.tls {
+/// The TLS mode and default port of the configured security.
+fn tls(config: &SmtpConfig) -> Result<(Tls, u16), SmtpError> {
+    Ok(match config.tls {
         SmtpTls::None => (Tls::None, 25),
-        SmtpTls::Starttls => (
-            Tls::Required(TlsParameters::new(config.host.clone())?),
-            587,
-        ),
+        SmtpTls::Starttls => (Tls::Required(TlsParameters::new(config.host.clone())?), 587),
         SmtpTls::Tls => (Tls::Wrapper(TlsParameters::new(config.host.clone())?), 465),
-    };
+    })
+}
+
+fn build(config: &SmtpConfig, password: Option<&str>) -> Result<Transport, SmtpError> {
+    let (tls, port) = tls(config)?;
     let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.host)
         .port(config.port.unwrap_or(port))
         .tls(tls)
@@ -257,7 +287,8 @@ pub fn classify(err: &lettre::transport::smtp::Error) -> Outcome {
     } else if err.is_tls() {
         Outcome::retry(Reason::Connection, "tls failed")
     } else if err.is_response() {
-        Outcome::retry(Reason::UnexpectedResponse, "unreadable smtp reply")
+        // lettre reports a connection closed mid-reply as an unreadable reply.
+        Outcome::retry(Reason::Connection, "connection closed or unreadable reply")
     } else {
         Outcome::retry(Reason::Connection, "connection failed")
     }

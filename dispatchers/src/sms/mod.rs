@@ -14,7 +14,7 @@ pub mod twilio;
 pub mod vonage;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use twilio::{TwilioConfig, TwilioError, TwilioProvider};
 pub use vonage::{VonageConfig, VonageError, VonageProvider};

@@ -102,7 +102,10 @@ impl TwilioProvider {
     pub fn new(config: TwilioConfig) -> Result<Self, TwilioError> {
         let base = check_base_url(&config.base_url).map_err(TwilioError::Config)?;
         if config.account_sid.is_empty()
-            || !config.account_sid.bytes().all(|b| b.is_ascii_alphanumeric())
+            || !config
+                .account_sid
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric())
         {
             return Err(TwilioError::Config(
                 "account_sid must be non-empty and alphanumeric".into(),
@@ -198,11 +201,7 @@ struct Answer {
 }
 
 /// Classifies a Twilio answer; see the module table.
-pub fn classify(
-    status: StatusCode,
-    wait: Option<std::time::Duration>,
-    body: &[u8],
-) -> Outcome {
+pub fn classify(status: StatusCode, wait: Option<std::time::Duration>, body: &[u8]) -> Outcome {
     let answer: Option<Answer> = serde_json::from_slice(body).ok();
     let code = answer.as_ref().and_then(|a| a.code);
     let detail = match code {

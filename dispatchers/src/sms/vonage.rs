@@ -173,11 +173,7 @@ struct Part {
 }
 
 /// Classifies a Vonage answer; see the module table.
-pub fn classify(
-    status: StatusCode,
-    wait: Option<std::time::Duration>,
-    body: &[u8],
-) -> Outcome {
+pub fn classify(status: StatusCode, wait: Option<std::time::Duration>, body: &[u8]) -> Outcome {
     let http = format!("http {}", status.as_u16());
     let retry = |reason, detail: String| Outcome::Retry {
         reason,
