@@ -133,11 +133,10 @@ fn forbidden_v4(ip: Ipv4Addr) -> Option<&'static str> {
         "multicast"
     } else if ip.is_broadcast() {
         "broadcast"
-    } else if a >= 240 {
+    } else if a >= 240 || (a == 192 && b == 0 && c == 0) {
         "reserved"
-    } else if (a == 192 && b == 0 && c == 0) || (a == 192 && b == 0 && c == 2) {
-        "reserved"
-    } else if (a == 198 && b == 51 && c == 100) || (a == 203 && b == 0 && c == 113) {
+    } else if (a, b, c) == (192, 0, 2) || (a, b, c) == (198, 51, 100) || (a, b, c) == (203, 0, 113)
+    {
         "documentation"
     } else if a == 198 && (b == 18 || b == 19) {
         "benchmarking"
