@@ -7,11 +7,14 @@
 //! never log credentials; the consumer loop decides what an outcome means for offsets, retries
 //! and the dead-letter topic.
 
+pub mod apns;
 pub mod credentials;
 pub mod email;
 pub mod failover;
+pub mod fcm;
 pub mod http;
 pub mod provider;
+mod push_http;
 pub mod secret;
 pub mod sms;
 pub mod webpush;

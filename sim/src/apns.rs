@@ -132,7 +132,12 @@ pub fn serve(listener: TcpListener, settings: ApnsSimSettings) -> Result<ApnsSim
         max_token_age_s: settings.max_token_age_s,
         requests: AtomicU64::new(0),
     });
-    let server = tls::serve(listener, router(state.clone()), Transport::Tls(config), true)?;
+    let server = tls::serve(
+        listener,
+        router(state.clone()),
+        Transport::Tls(config),
+        true,
+    )?;
     Ok(ApnsSim { server, ca, state })
 }
 
@@ -168,11 +173,7 @@ impl ApnsSim {
     }
 
     /// Replaces the key provider tokens must be signed with (a key rotation at Apple).
-    pub fn set_key(
-        &self,
-        key_id: impl Into<String>,
-        public_key_pem: &str,
-    ) -> Result<(), SimError> {
+    pub fn set_key(&self, key_id: impl Into<String>, public_key_pem: &str) -> Result<(), SimError> {
         let key = decoding_key(public_key_pem)?;
         let mut signer = self.state.signer.write().unwrap_or_else(|e| e.into_inner());
         *signer = Signer {
@@ -372,8 +373,7 @@ async fn push(
             code,
             retry_after_s,
         }) => {
-            let status =
-                StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let mut response = if code == 410 {
                 let body = json!({ "reason": "Unregistered", "timestamp": now_ms() });
                 (status, Json(body)).into_response()
@@ -392,7 +392,11 @@ async fn push(
                 kill.kill();
                 std::future::pending::<()>().await;
             }
-            return error(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError", None);
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalServerError",
+                None,
+            );
         }
         Some(Fault::Slow { ms }) => {
             tokio::time::sleep(std::time::Duration::from_millis(ms)).await;

@@ -289,7 +289,8 @@ struct TokenRequest {
 
 async fn token(State(state): State<Arc<SimState>>, Form(request): Form<TokenRequest>) -> Response {
     if request.grant_type != "urn:ietf:params:oauth:grant-type:jwt-bearer" {
-        let body = json!({ "error": "unsupported_grant_type", "error_description": "Invalid grant_type" });
+        let body =
+            json!({ "error": "unsupported_grant_type", "error_description": "Invalid grant_type" });
         return (StatusCode::BAD_REQUEST, Json(body)).into_response();
     }
     let verified = match request.assertion.as_deref() {
@@ -376,8 +377,8 @@ fn check_message(message: &Value) -> Result<&str, String> {
                 .as_str()
                 .ok_or_else(|| format!("data value for {key} must be a string"))?;
             let reserved = ["from", "message_type", "notification"].contains(&key.as_str())
-                || key.starts_with("google.")
-                || key.starts_with("gcm.");
+                || key.starts_with("google")
+                || key.starts_with("gcm");
             if reserved {
                 return Err(format!("invalid data key: {key}"));
             }

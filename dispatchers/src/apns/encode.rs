@@ -1,0 +1,429 @@
+//! Pure APNs encoding and classification: a [`Delivery`] to the request's path, headers and
+//! payload, and an APNs answer to an [`Outcome`]. Nothing here touches the network.
+//!
+//! Guarantees: a delivery APNs would refuse for its shape (not a device token or push content,
+//! a token that is not hex, a collapse id over 64 bytes, a payload over 4096 bytes) becomes an
+//! [`Outcome`] without a request. The payload is `{"aps":{"alert":{"title","body"},"sound",
+//! "badge"}}` plus the delivery's data keys at the top level (`aps` itself cannot be
+//! overridden); `image_url` and `click_url` are added as keys of the same names unless data
+//! already has them, and an image sets `mutable-content` so a service extension can fetch it.
+//! Classification never panics and never copies the device token into a detail.
+
+use std::time::Duration;
+
+use notify_schemas::records::{Priority, RenderedContent};
+use notify_schemas::{Delivery, Recipient};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use crate::{Outcome, Reason};
+
+/// Largest payload APNs takes for a regular (non-VoIP) notification.
+pub const MAX_PAYLOAD_BYTES: usize = 4096;
+/// Longest `apns-collapse-id`, in bytes.
+pub const MAX_COLLAPSE_ID_BYTES: usize = 64;
+/// Longest device token we put in a path (real ones are 64 hex digits; longer ones exist).
+pub const MAX_TOKEN_CHARS: usize = 200;
+
+/// One APNs request, ready to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ApnsRequest {
+    /// Hex device token: the last path segment.
+    pub token: String,
+    /// `apns-id`: the delivery id, so APNs and the simulator can tell a retry from a new push.
+    pub apns_id: String,
+    /// `apns-priority`: 10 now, 5 power-aware.
+    pub priority: u8,
+    /// `apns-expiration`: epoch seconds, 0 = deliver once, do not store.
+    pub expiration: i64,
+    /// `apns-collapse-id`.
+    pub collapse_id: Option<String>,
+    /// JSON payload.
+    pub payload: Vec<u8>,
+}
+
+/// Builds the request for `delivery`; `now_s` is the current time in epoch seconds.
+pub(crate) fn encode(delivery: &Delivery, now_s: i64) -> Result<ApnsRequest, Outcome> {
+    let Recipient::DeviceToken(device) = &delivery.recipient else {
+        return Err(Outcome::failed(
+            Reason::Unsupported,
+            "apns needs a device token recipient",
+        ));
+    };
+    let RenderedContent::Push(push) = &delivery.content else {
+        return Err(Outcome::failed(
+            Reason::Unsupported,
+            "apns needs push content",
+        ));
+    };
+    let token = device.token.trim();
+    if token.is_empty()
+        || token.len() > MAX_TOKEN_CHARS
+        || !token.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        return Err(Outcome::InvalidRecipient {
+            reason: Reason::TokenInvalid,
+            since: None,
+            detail: "device token is not hex".to_owned(),
+        });
+    }
+    if let Some(collapse) = &push.collapse_key {
+        if collapse.len() > MAX_COLLAPSE_ID_BYTES {
+            return Err(Outcome::failed(
+                Reason::BadMessage,
+                format!("collapse id longer than {MAX_COLLAPSE_ID_BYTES} bytes"),
+            ));
+        }
+    }
+
+    let mut aps = Map::new();
+    aps.insert(
+        "alert".to_owned(),
+        json!({ "title": push.title, "body": push.body }),
+    );
+    if let Some(sound) = &push.sound {
+        aps.insert("sound".to_owned(), Value::String(sound.clone()));
+    }
+    if let Some(badge) = push.badge {
+        aps.insert("badge".to_owned(), Value::from(badge));
+    }
+    if push.image_url.is_some() {
+        aps.insert("mutable-content".to_owned(), Value::from(1));
+    }
+    let mut payload = Map::new();
+    for (key, value) in &push.data {
+        if key != "aps" {
+            payload.insert(key.clone(), Value::String(value.clone()));
+        }
+    }
+    for (key, value) in [
+        ("image_url", &push.image_url),
+        ("click_url", &push.click_url),
+    ] {
+        if let Some(value) = value {
+            payload
+                .entry(key)
+                .or_insert_with(|| Value::String(value.clone()));
+        }
+    }
+    payload.insert("aps".to_owned(), Value::Object(aps));
+    let payload = serde_json::to_vec(&Value::Object(payload))
+        .map_err(|e| Outcome::failed(Reason::BadMessage, format!("payload not encodable: {e}")))?;
+    if payload.len() > MAX_PAYLOAD_BYTES {
+        return Err(Outcome::failed(
+            Reason::BadMessage,
+            format!(
+                "payload is {} bytes, apns takes {MAX_PAYLOAD_BYTES}",
+                payload.len()
+            ),
+        ));
+    }
+
+    Ok(ApnsRequest {
+        token: token.to_owned(),
+        apns_id: delivery.delivery_id.hyphenated().to_string(),
+        priority: priority(delivery.priority),
+        expiration: expiration(push.ttl_seconds, delivery.expires_at, now_s),
+        collapse_id: push.collapse_key.clone(),
+        payload,
+    })
+}
+
+/// `apns-priority` for a lane: transactional traffic now, the rest power-aware.
+pub(crate) fn priority(lane: Priority) -> u8 {
+    match lane {
+        Priority::Critical | Priority::High => 10,
+        Priority::Normal | Priority::Bulk => 5,
+    }
+}
+
+/// `apns-expiration`: the earlier of now + TTL and `expires_at` (epoch millis), in epoch seconds;
+/// 0 (deliver once, never store) when neither is given or the time has already passed.
+pub(crate) fn expiration(ttl_seconds: Option<i32>, expires_at_ms: Option<i64>, now_s: i64) -> i64 {
+    let from_ttl = ttl_seconds
+        .filter(|t| *t >= 0)
+        .map(|t| now_s + i64::from(t));
+    let from_deadline = expires_at_ms.map(|ms| ms.div_euclid(1000));
+    let at = match (from_ttl, from_deadline) {
+        (Some(a), Some(b)) => a.min(b),
+        (a, b) => a.or(b).unwrap_or(0),
+    };
+    if at <= now_s {
+        0
+    } else {
+        at
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ErrorBody {
+    reason: Option<String>,
+    timestamp: Option<i64>,
+}
+
+/// What APNs answered, as far as classification cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Answer {
+    /// HTTP status.
+    pub status: u16,
+    /// `reason` of the JSON error body.
+    pub reason: Option<String>,
+    /// `timestamp` of a 410 body, epoch milliseconds.
+    pub timestamp: Option<i64>,
+    /// `apns-id` response header.
+    pub apns_id: Option<String>,
+    /// `Retry-After`.
+    pub retry_after: Option<Duration>,
+}
+
+impl Answer {
+    /// Reads an answer; an unparseable body leaves `reason` and `timestamp` empty.
+    pub(crate) fn new(
+        status: u16,
+        body: &[u8],
+        apns_id: Option<String>,
+        retry_after: Option<Duration>,
+    ) -> Self {
+        let parsed: ErrorBody = serde_json::from_slice(body).unwrap_or_default();
+        Self {
+            status,
+            reason: parsed.reason.map(|r| short(&r)),
+            timestamp: parsed.timestamp,
+            apns_id,
+            retry_after,
+        }
+    }
+
+    /// A 403 that a new provider token may cure.
+    pub(crate) fn is_token_rejection(&self) -> bool {
+        self.status == 403
+            && matches!(
+                self.reason.as_deref(),
+                Some("ExpiredProviderToken" | "InvalidProviderToken")
+            )
+    }
+}
+
+/// Keeps a provider-given string short and printable for details and logs.
+fn short(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).take(64).collect()
+}
+
+/// The outcome an APNs answer means.
+pub(crate) fn classify(answer: &Answer) -> Outcome {
+    let reason = answer.reason.as_deref().unwrap_or("no reason");
+    let detail = format!("{} {reason}", answer.status);
+    let retry = |why: Reason| Outcome::Retry {
+        reason: why,
+        after: answer.retry_after,
+        detail: detail.clone(),
+    };
+    match answer.status {
+        200 => Outcome::Sent {
+            provider_message_id: answer.apns_id.clone(),
+        },
+        410 => Outcome::InvalidRecipient {
+            reason: Reason::TokenInvalid,
+            since: answer.timestamp,
+            detail,
+        },
+        400 if matches!(
+            reason,
+            "BadDeviceToken" | "DeviceTokenNotForTopic" | "ExpiredToken"
+        ) =>
+        {
+            Outcome::InvalidRecipient {
+                reason: Reason::TokenInvalid,
+                since: answer.timestamp,
+                detail,
+            }
+        }
+        // A credential problem is never the device's fault: keep the message until an operator
+        // fixes the key, team or certificate.
+        403 => retry(Reason::ProviderAuth),
+        400 | 413 => Outcome::failed(Reason::BadMessage, detail),
+        429 => retry(Reason::RateLimited),
+        500..=599 => retry(Reason::ProviderUnavailable),
+        400..=499 => Outcome::failed(Reason::UnexpectedResponse, detail),
+        _ => retry(Reason::UnexpectedResponse),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use notify_schemas::samples;
+
+    const NOW: i64 = 1_800_000_000;
+
+    fn push_delivery() -> Delivery {
+        let mut delivery = samples::full_push_delivery();
+        delivery.expires_at = None;
+        delivery
+    }
+
+    fn with_push(edit: impl FnOnce(&mut notify_schemas::records::RenderedPush)) -> Delivery {
+        let mut delivery = push_delivery();
+        if let RenderedContent::Push(push) = &mut delivery.content {
+            edit(push);
+        }
+        delivery
+    }
+
+    #[test]
+    fn the_payload_has_aps_and_the_data_keys() {
+        let request = encode(&push_delivery(), NOW).unwrap();
+        let payload: Value = serde_json::from_slice(&request.payload).unwrap();
+        assert_eq!(payload["aps"]["alert"]["title"], "Your order shipped");
+        assert_eq!(payload["aps"]["sound"], "default");
+        assert_eq!(payload["aps"]["badge"], 3);
+        assert_eq!(payload["aps"]["mutable-content"], 1);
+        assert_eq!(payload["order_id"], "1234");
+        assert_eq!(payload["click_url"], "acme://orders/1234");
+        assert_eq!(request.priority, 10);
+        assert_eq!(request.expiration, NOW + 86_400);
+        assert_eq!(request.collapse_id.as_deref(), Some("order-1234"));
+        assert_eq!(request.apns_id, push_delivery().delivery_id.to_string());
+    }
+
+    #[test]
+    fn data_cannot_replace_aps() {
+        let delivery = with_push(|p| {
+            p.data.insert("aps".into(), "gotcha".into());
+        });
+        let payload: Value =
+            serde_json::from_slice(&encode(&delivery, NOW).unwrap().payload).unwrap();
+        assert!(payload["aps"].is_object());
+    }
+
+    #[test]
+    fn expiration_takes_the_earlier_deadline_and_zero_when_none_or_past() {
+        assert_eq!(expiration(None, None, NOW), 0);
+        assert_eq!(expiration(Some(60), None, NOW), NOW + 60);
+        assert_eq!(expiration(Some(0), None, NOW), 0);
+        assert_eq!(
+            expiration(Some(600), Some((NOW + 30) * 1000), NOW),
+            NOW + 30
+        );
+        assert_eq!(expiration(None, Some((NOW - 5) * 1000), NOW), 0);
+        assert_eq!(expiration(Some(-4), None, NOW), 0);
+    }
+
+    #[test]
+    fn priority_follows_the_lane() {
+        assert_eq!(priority(Priority::Critical), 10);
+        assert_eq!(priority(Priority::High), 10);
+        assert_eq!(priority(Priority::Normal), 5);
+        assert_eq!(priority(Priority::Bulk), 5);
+    }
+
+    #[test]
+    fn refusals_without_a_request() {
+        let long_collapse = with_push(|p| p.collapse_key = Some("c".repeat(65)));
+        assert!(matches!(
+            encode(&long_collapse, NOW),
+            Err(Outcome::Failed {
+                reason: Reason::BadMessage,
+                ..
+            })
+        ));
+        let mut not_hex = push_delivery();
+        not_hex.recipient = Recipient::DeviceToken(notify_schemas::DeviceToken {
+            token: "abc/../../x".into(),
+            device_id: None,
+        });
+        assert!(matches!(
+            encode(&not_hex, NOW),
+            Err(Outcome::InvalidRecipient {
+                reason: Reason::TokenInvalid,
+                ..
+            })
+        ));
+        let sms = samples::full_sms_delivery();
+        assert!(matches!(
+            encode(&sms, NOW),
+            Err(Outcome::Failed {
+                reason: Reason::Unsupported,
+                ..
+            })
+        ));
+    }
+
+    fn answer(status: u16, body: &str) -> Answer {
+        Answer::new(status, body.as_bytes(), None, Some(Duration::from_secs(3)))
+    }
+
+    #[test]
+    fn answers_are_classified() {
+        assert!(matches!(classify(&answer(200, "")), Outcome::Sent { .. }));
+        assert!(matches!(
+            classify(&answer(410, r#"{"reason":"Unregistered","timestamp":42}"#)),
+            Outcome::InvalidRecipient {
+                since: Some(42),
+                ..
+            }
+        ));
+        assert!(matches!(
+            classify(&answer(410, "garbage")),
+            Outcome::InvalidRecipient { since: None, .. }
+        ));
+        assert!(matches!(
+            classify(&answer(400, r#"{"reason":"DeviceTokenNotForTopic"}"#)),
+            Outcome::InvalidRecipient { .. }
+        ));
+        assert!(matches!(
+            classify(&answer(400, r#"{"reason":"BadCollapseId"}"#)),
+            Outcome::Failed {
+                reason: Reason::BadMessage,
+                ..
+            }
+        ));
+        assert!(matches!(
+            classify(&answer(413, r#"{"reason":"PayloadTooLarge"}"#)),
+            Outcome::Failed {
+                reason: Reason::BadMessage,
+                ..
+            }
+        ));
+        assert!(matches!(
+            classify(&answer(403, r#"{"reason":"BadCertificate"}"#)),
+            Outcome::Retry {
+                reason: Reason::ProviderAuth,
+                ..
+            }
+        ));
+        assert!(matches!(
+            classify(&answer(429, "")),
+            Outcome::Retry {
+                reason: Reason::RateLimited,
+                after: Some(_),
+                ..
+            }
+        ));
+        assert!(matches!(
+            classify(&answer(503, "<html>")),
+            Outcome::Retry {
+                reason: Reason::ProviderUnavailable,
+                ..
+            }
+        ));
+        assert!(matches!(
+            classify(&answer(404, r#"{"reason":"BadPath"}"#)),
+            Outcome::Failed {
+                reason: Reason::UnexpectedResponse,
+                ..
+            }
+        ));
+        assert!(matches!(
+            classify(&answer(302, "")),
+            Outcome::Retry {
+                reason: Reason::UnexpectedResponse,
+                ..
+            }
+        ));
+        assert!(answer(403, r#"{"reason":"ExpiredProviderToken"}"#).is_token_rejection());
+        assert!(!answer(403, r#"{"reason":"Forbidden"}"#).is_token_rejection());
+        let long = format!(r#"{{"reason":"{}"}}"#, "x".repeat(500));
+        assert!(answer(400, &long).reason.unwrap().len() <= 64);
+    }
+}

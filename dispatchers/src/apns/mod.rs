@@ -1,0 +1,53 @@
+//! APNs: Apple's HTTP/2 provider API with token (JWT) authentication.
+//!
+//! [`ApnsProvider`] sends one [`notify_schemas::Delivery`] as `POST {base_url}/3/device/<token>`
+//! over one long-lived HTTP/2 connection, authenticated with an ES256 provider token that is
+//! shared by all requests, reused for 50 minutes, re-minted when the `.p8` file is replaced, and
+//! renewed once when APNs refuses it. The `apns-id` header is the delivery id, so a retried
+//! delivery carries the id of the first attempt.
+//!
+//! Outcomes: 200 is sent; 410 and `BadDeviceToken`/`DeviceTokenNotForTopic`/`ExpiredToken` mean
+//! the token is gone (with APNs' `timestamp` as `since`); 429 and 5xx are retried, honouring
+//! `Retry-After`; a 403 that a new token cannot cure is retried as `provider_auth` (a credential
+//! problem never loses the message); 413 and other 400s fail the message; connection errors and
+//! timeouts are retried. Files by role: [`config`] (settings), `token` (provider tokens),
+//! `encode` (pure request building and classification), `service` (the network).
+
+pub mod config;
+mod encode;
+mod service;
+mod token;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::PathBuf;
+
+pub use config::{ApnsConfig, ConfigError};
+pub use encode::{MAX_COLLAPSE_ID_BYTES, MAX_PAYLOAD_BYTES};
+pub use service::ApnsProvider;
+pub use token::{TokenError, FORCED_RENEWAL_INTERVAL, REUSE_FOR};
+
+use crate::credentials::CredentialError;
+
+/// Why an [`ApnsProvider`] could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ApnsError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The `.p8` key file cannot be read or is not a P-256 PKCS#8 key.
+    #[error(transparent)]
+    Credential(#[from] CredentialError),
+    /// The extra CA file cannot be read or is not a PEM certificate.
+    #[error("cannot use ca file {path}: {reason}")]
+    CaFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The HTTP client could not be built.
+    #[error("cannot build http client: {0}")]
+    Client(#[source] reqwest::Error),
+}

@@ -1,0 +1,420 @@
+//! In-process tests of [`ApnsProvider`] against the APNs simulator (HTTP/2 over TLS on
+//! 127.0.0.1:0), with keys generated at test time.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use notify_schemas::records::RenderedContent;
+use notify_schemas::{samples, Delivery, Priority};
+use notify_sim::apns::{ApnsSim, ApnsSimSettings};
+use notify_sim::faults::FaultSettings;
+use notify_sim::keys::KeyPair;
+use notify_sim::{Fault, FaultRule};
+use tokio::net::TcpListener;
+
+use super::token::mint;
+use super::{ApnsConfig, ApnsProvider};
+use crate::{Outcome, Provider, Reason};
+
+const KEY_ID: &str = "KEY1234567";
+const TEAM_ID: &str = "TEAM123456";
+const TOPIC: &str = "com.example.app";
+
+/// A scratch directory removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "notify-apns-test-{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    fn write(&self, name: &str, content: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, content).unwrap();
+        path
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+struct Setup {
+    sim: ApnsSim,
+    provider: ApnsProvider,
+    key: KeyPair,
+    key_file: PathBuf,
+    scratch: Scratch,
+}
+
+async fn setup_with(timeout_ms: u64, sim_key: Option<&KeyPair>) -> Setup {
+    let key = KeyPair::generate_p256().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let public = sim_key.unwrap_or(&key).public_pem().to_owned();
+    let mut settings = ApnsSimSettings::new(KEY_ID, TEAM_ID, public);
+    settings.topic = Some(TOPIC.to_owned());
+    let sim = notify_sim::apns::serve(listener, settings).unwrap();
+    let scratch = Scratch::new();
+    let key_file = scratch.write("AuthKey.p8", key.private_pem());
+    let ca_file = scratch.write("ca.pem", sim.ca_pem());
+    let config = ApnsConfig {
+        base_url: sim.base_url(),
+        ca_file: Some(ca_file),
+        request_timeout_ms: timeout_ms,
+        ..ApnsConfig::new(&key_file, KEY_ID, TEAM_ID, TOPIC)
+    };
+    let provider = ApnsProvider::new(config).unwrap();
+    Setup {
+        sim,
+        provider,
+        key,
+        key_file,
+        scratch,
+    }
+}
+
+async fn setup() -> Setup {
+    setup_with(5_000, None).await
+}
+
+fn delivery() -> Delivery {
+    let mut delivery = samples::full_push_delivery();
+    delivery.expires_at = None;
+    delivery
+}
+
+fn token_of(delivery: &Delivery) -> String {
+    delivery.recipient.key().to_owned()
+}
+
+fn rule(fault: Fault, count: u32) -> FaultRule {
+    FaultRule {
+        fault,
+        count: Some(count),
+        recipients: vec![],
+    }
+}
+
+fn status(code: u16, retry_after_s: Option<u64>) -> Fault {
+    Fault::Status {
+        code,
+        retry_after_s,
+    }
+}
+
+fn set_rules(sim: &ApnsSim, rules: Vec<FaultRule>) {
+    sim.faults().set(FaultSettings {
+        rules,
+        ..FaultSettings::default()
+    });
+}
+
+#[tokio::test]
+async fn a_push_is_sent_with_the_delivery_id_and_recorded() {
+    let s = setup().await;
+    let delivery = delivery();
+    let outcome = s.provider.send(&delivery).await;
+    let id = delivery.delivery_id.to_string();
+    assert_eq!(
+        outcome,
+        Outcome::Sent {
+            provider_message_id: Some(id.clone())
+        }
+    );
+    let entries = s.sim.ledger().entries();
+    assert_eq!(entries.len(), 1);
+    let entry = &entries[0];
+    assert_eq!(entry.delivery_id.as_deref(), Some(id.as_str()));
+    assert_eq!(entry.recipient, token_of(&delivery));
+    assert_eq!(entry.summary["title"], "Your order shipped");
+    assert_eq!(entry.summary["apns-priority"], "10");
+    assert_eq!(entry.summary["apns-push-type"], "alert");
+    assert_eq!(entry.summary["apns-collapse-id"], "order-1234");
+    let expiration: i64 = entry.summary["apns-expiration"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert!((now + 86_000..=now + 86_500).contains(&expiration));
+}
+
+#[tokio::test]
+async fn the_provider_token_is_reused_and_bulk_goes_at_priority_five() {
+    let s = setup().await;
+    let mut delivery = delivery();
+    delivery.priority = Priority::Bulk;
+    for _ in 0..3 {
+        assert!(matches!(
+            s.provider.send(&delivery).await,
+            Outcome::Sent { .. }
+        ));
+    }
+    assert_eq!(s.provider.tokens.minted(), 1);
+    let entries = s.sim.ledger().entries();
+    assert_eq!(entries.len(), 3);
+    assert!(entries.iter().all(|e| e.summary["apns-priority"] == "5"));
+}
+
+#[tokio::test]
+async fn gone_token_is_invalid_since_the_apns_timestamp() {
+    let s = setup().await;
+    let delivery = delivery();
+    s.sim.faults().set(FaultSettings {
+        invalid_tokens: BTreeMap::from([(token_of(&delivery), 1_700_000_000_123)]),
+        ..FaultSettings::default()
+    });
+    match s.provider.send(&delivery).await {
+        Outcome::InvalidRecipient {
+            reason,
+            since,
+            detail,
+        } => {
+            assert_eq!(reason, Reason::TokenInvalid);
+            assert_eq!(since, Some(1_700_000_000_123));
+            assert!(detail.contains("Unregistered"), "{detail}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(s.sim.ledger().is_empty());
+}
+
+#[tokio::test]
+async fn bad_device_token_is_an_invalid_recipient() {
+    let s = setup().await;
+    set_rules(&s.sim, vec![rule(status(400, None), 1)]);
+    match s.provider.send(&delivery()).await {
+        Outcome::InvalidRecipient {
+            reason,
+            since,
+            detail,
+        } => {
+            assert_eq!(reason, Reason::TokenInvalid);
+            assert_eq!(since, None);
+            assert!(detail.contains("BadDeviceToken"), "{detail}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn too_many_requests_is_retried_after_the_providers_wait() {
+    let s = setup().await;
+    set_rules(&s.sim, vec![rule(status(429, Some(7)), 1)]);
+    match s.provider.send(&delivery()).await {
+        Outcome::Retry { reason, after, .. } => {
+            assert_eq!(reason, Reason::RateLimited);
+            assert_eq!(after, Some(Duration::from_secs(7)));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(matches!(
+        s.provider.send(&delivery()).await,
+        Outcome::Sent { .. }
+    ));
+}
+
+#[tokio::test]
+async fn server_errors_are_retried() {
+    let s = setup().await;
+    set_rules(
+        &s.sim,
+        vec![rule(status(500, None), 1), rule(status(503, Some(2)), 1)],
+    );
+    let first = s.provider.send(&delivery()).await;
+    assert!(
+        matches!(first, Outcome::Retry { reason: Reason::ProviderUnavailable, after: None, ref detail } if detail.contains("500")),
+        "{first:?}"
+    );
+    let second = s.provider.send(&delivery()).await;
+    assert!(
+        matches!(second, Outcome::Retry { reason: Reason::ProviderUnavailable, after: Some(d), .. } if d == Duration::from_secs(2)),
+        "{second:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_dropped_connection_is_retried_and_the_next_send_reconnects() {
+    let s = setup().await;
+    set_rules(&s.sim, vec![rule(Fault::Drop, 1)]);
+    let delivery = delivery();
+    match s.provider.send(&delivery).await {
+        Outcome::Retry { reason, detail, .. } => {
+            assert_eq!(reason, Reason::Connection);
+            assert!(!detail.contains(&token_of(&delivery)), "{detail}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(matches!(
+        s.provider.send(&delivery).await,
+        Outcome::Sent { .. }
+    ));
+}
+
+#[tokio::test]
+async fn a_slow_answer_times_out_as_a_connection_retry() {
+    let s = setup_with(300, None).await;
+    set_rules(&s.sim, vec![rule(Fault::Slow { ms: 2_000 }, 1)]);
+    match s.provider.send(&delivery()).await {
+        Outcome::Retry { reason, detail, .. } => {
+            assert_eq!(reason, Reason::Connection);
+            assert!(detail.contains("timed out"), "{detail}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_expired_provider_token_is_renewed_once_and_the_push_goes_through() {
+    let s = setup().await;
+    // A token APNs considers expired: issued two hours ago (as after a clock jump).
+    let key = super::token::parse_key(s.key.private_pem().as_bytes()).unwrap();
+    let two_hours_ago = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 7200;
+    s.provider
+        .tokens
+        .install(&mint(&key, KEY_ID, TEAM_ID, two_hours_ago).unwrap());
+    let outcome = s.provider.send(&delivery()).await;
+    assert!(matches!(outcome, Outcome::Sent { .. }), "{outcome:?}");
+    assert_eq!(s.provider.tokens.minted(), 1);
+    assert_eq!(s.sim.requests(), 2);
+    assert_eq!(s.sim.ledger().len(), 1);
+}
+
+#[tokio::test]
+async fn a_token_refused_after_renewal_is_a_provider_auth_retry_and_renewal_is_rate_limited() {
+    let s = setup().await;
+    set_rules(&s.sim, vec![rule(status(403, None), 3)]);
+    let outcome = s.provider.send(&delivery()).await;
+    assert!(
+        matches!(outcome, Outcome::Retry { reason: Reason::ProviderAuth, ref detail, .. } if detail.contains("ExpiredProviderToken")),
+        "{outcome:?}"
+    );
+    assert_eq!(s.provider.tokens.minted(), 2);
+    assert_eq!(s.sim.requests(), 2);
+    // Within the renewal interval a further refusal does not mint yet another token.
+    let outcome = s.provider.send(&delivery()).await;
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Retry {
+                reason: Reason::ProviderAuth,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    assert_eq!(s.provider.tokens.minted(), 2);
+    assert_eq!(s.sim.requests(), 3);
+}
+
+#[tokio::test]
+async fn a_key_apns_does_not_know_is_a_provider_auth_retry() {
+    let other = KeyPair::generate_p256().unwrap();
+    let s = setup_with(5_000, Some(&other)).await;
+    let outcome = s.provider.send(&delivery()).await;
+    assert!(
+        matches!(outcome, Outcome::Retry { reason: Reason::ProviderAuth, ref detail, .. } if detail.contains("InvalidProviderToken")),
+        "{outcome:?}"
+    );
+    assert!(s.sim.ledger().is_empty());
+}
+
+#[tokio::test]
+async fn a_replaced_key_file_is_used_without_a_restart() {
+    let s = setup().await;
+    assert!(matches!(
+        s.provider.send(&delivery()).await,
+        Outcome::Sent { .. }
+    ));
+    let rotated = KeyPair::generate_p256().unwrap();
+    s.sim.set_key(KEY_ID, rotated.public_pem()).unwrap();
+    // A different length as well as a new mtime, so the change is seen on any file system.
+    std::fs::write(&s.key_file, format!("{}\n", rotated.private_pem())).unwrap();
+    let outcome = s.provider.send(&delivery()).await;
+    assert!(matches!(outcome, Outcome::Sent { .. }), "{outcome:?}");
+    // The new key was used at once, not after a refusal.
+    assert_eq!(s.sim.requests(), 2);
+    assert_eq!(s.provider.tokens.minted(), 2);
+    drop(s.scratch);
+}
+
+#[tokio::test]
+async fn an_oversized_payload_fails_without_a_request() {
+    let s = setup().await;
+    let mut delivery = delivery();
+    if let RenderedContent::Push(push) = &mut delivery.content {
+        push.body = "x".repeat(5_000);
+    }
+    let outcome = s.provider.send(&delivery).await;
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Failed {
+                reason: Reason::BadMessage,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    assert_eq!(s.sim.requests(), 0);
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_a_connection_retry() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let key = KeyPair::generate_p256().unwrap();
+    let scratch = Scratch::new();
+    let key_file = scratch.write("AuthKey.p8", key.private_pem());
+    let config = ApnsConfig {
+        base_url: format!("https://{addr}"),
+        request_timeout_ms: 2_000,
+        ..ApnsConfig::new(&key_file, KEY_ID, TEAM_ID, TOPIC)
+    };
+    let provider = ApnsProvider::new(config).unwrap();
+    let outcome = provider.send(&delivery()).await;
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Retry {
+                reason: Reason::Connection,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+}
+
+#[test]
+fn a_missing_or_wrong_key_file_fails_at_construction() {
+    let scratch = Scratch::new();
+    let missing = ApnsConfig::new(scratch.0.join("none.p8"), KEY_ID, TEAM_ID, TOPIC);
+    assert!(matches!(
+        ApnsProvider::new(missing),
+        Err(super::ApnsError::Credential(_))
+    ));
+    let rsa_like = scratch.write(
+        "bad.p8",
+        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+    );
+    let wrong = ApnsConfig::new(rsa_like, KEY_ID, TEAM_ID, TOPIC);
+    let err = ApnsProvider::new(wrong).unwrap_err();
+    assert!(!err.to_string().contains("AAAA"), "{err}");
+}

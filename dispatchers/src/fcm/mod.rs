@@ -1,0 +1,54 @@
+//! FCM: Firebase Cloud Messaging HTTP v1 with a Google service account.
+//!
+//! [`FcmProvider`] sends one [`notify_schemas::Delivery`] as
+//! `POST {base_url}/v1/projects/{project_id}/messages:send`, authenticated with an OAuth2 access
+//! token obtained by the service account's JWT-bearer grant at the file's `token_uri`. The token
+//! is cached until a minute before it expires, shared by all sends, and fetched again once when
+//! FCM answers 401; a replaced service account file is used from the next send on.
+//!
+//! Outcomes follow FCM's `errorCode`: `UNREGISTERED` and `SENDER_ID_MISMATCH` mean the token is
+//! gone; `INVALID_ARGUMENT` fails the message; `QUOTA_EXCEEDED`, `UNAVAILABLE` and `INTERNAL`
+//! are retried, honouring `Retry-After`; `THIRD_PARTY_AUTH_ERROR` and a token endpoint that
+//! refuses the account are retried as `provider_auth` (nothing is lost while an operator fixes
+//! credentials); connection errors and timeouts are retried. Files by role: [`config`]
+//! (settings), `auth` (service account, assertion, cached token), `encode` (pure message building
+//! and classification), `service` (the network).
+
+mod auth;
+pub mod config;
+mod encode;
+mod service;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::PathBuf;
+
+pub use auth::{REFRESH_MARGIN, SCOPE};
+pub use config::{ConfigError, FcmConfig};
+pub use encode::{DELIVERY_ID_KEY, MAX_DATA_BYTES};
+pub use service::FcmProvider;
+
+use crate::credentials::CredentialError;
+
+/// Why an [`FcmProvider`] could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum FcmError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The service account file cannot be read or is not a usable service account key.
+    #[error(transparent)]
+    Credential(#[from] CredentialError),
+    /// The extra CA file cannot be read or is not a PEM certificate.
+    #[error("cannot use ca file {path}: {reason}")]
+    CaFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The HTTP client could not be built.
+    #[error("cannot build http client: {0}")]
+    Client(#[source] reqwest::Error),
+}

@@ -1,0 +1,60 @@
+//! HTTP client pieces the APNs and FCM clients share: building a client that trusts an extra
+//! CA (for simulators), and turning a request that got no answer into an [`Outcome`].
+//!
+//! Guarantees: an outcome detail never contains the request URL (it can hold a device token)
+//! and is at most [`MAX_DETAIL_CHARS`] characters.
+
+use std::error::Error as _;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::{Outcome, Reason};
+
+/// Longest detail kept from a transport error.
+pub const MAX_DETAIL_CHARS: usize = 200;
+
+/// Longest wait for a TCP + TLS connection, within the request timeout.
+const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A client builder with the settings every push client uses: the request timeout, a bounded
+/// connect timeout, no redirects, and our user agent.
+pub(crate) fn client_builder(timeout: Duration) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(MAX_CONNECT_TIMEOUT))
+        .pool_idle_timeout(Duration::from_secs(10 * 60))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("notify-dispatcher/", env!("CARGO_PKG_VERSION")))
+}
+
+/// Reads a PEM CA certificate to trust besides the public roots.
+pub(crate) fn read_ca(path: &Path) -> Result<reqwest::Certificate, String> {
+    let pem = std::fs::read(path).map_err(|e| e.to_string())?;
+    reqwest::Certificate::from_pem(&pem).map_err(|e| e.to_string())
+}
+
+/// The outcome of a request that got no answer: retried as a connection problem, except a
+/// request that could not even be built (an invalid header value), which would fail again.
+pub(crate) fn request_failed(err: reqwest::Error) -> Outcome {
+    if err.is_builder() {
+        return Outcome::failed(Reason::BadMessage, "request could not be built");
+    }
+    let err = err.without_url();
+    let mut detail = if err.is_timeout() {
+        "timed out".to_owned()
+    } else if err.is_connect() {
+        "connect failed".to_owned()
+    } else {
+        "request failed".to_owned()
+    };
+    let mut source = err.source();
+    while let Some(cause) = source {
+        detail.push_str(": ");
+        detail.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    Outcome::retry(
+        Reason::Connection,
+        detail.chars().take(MAX_DETAIL_CHARS).collect::<String>(),
+    )
+}
