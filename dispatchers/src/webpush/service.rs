@@ -180,6 +180,8 @@ impl Provider for WebPushProvider {
         let response = match request.send().await {
             Ok(response) => response,
             Err(err) => {
+                // reqwest's error text would carry the endpoint, a bearer capability.
+                let err = err.without_url();
                 let outcome = transport_failure(&err);
                 tracing::warn!(delivery_id = %delivery.delivery_id, push_host = %host, error = %err, "web push request failed");
                 return outcome;
