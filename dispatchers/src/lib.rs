@@ -9,14 +9,24 @@
 
 pub mod apns;
 pub mod credentials;
+pub mod dedup;
 pub mod email;
 pub mod failover;
 pub mod fcm;
+pub mod handler;
 pub mod http;
+pub mod inflight;
+pub mod keyqueue;
+pub mod metrics;
+pub mod policy;
 pub mod provider;
+pub mod publish;
 mod push_http;
 pub mod secret;
 pub mod sms;
+pub mod status;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod webpush;
 
 pub use provider::{Outcome, Provider, Reason};

@@ -60,3 +60,7 @@ pub(crate) fn is_e164(number: &str) -> bool {
             && !digits.starts_with('0')
     })
 }
+
+#[cfg(test)]
+#[path = "rest_tests.rs"]
+mod tests;

@@ -354,7 +354,7 @@ fn header(message: &str, name: &str) -> Option<String> {
         .next()
         .unwrap_or_default()
         .replace("\r\n ", " ")
-        .replace("\r\n\t", " ");
+        .replace("\r\n\t", "\t");
     head.lines().find_map(|line| {
         let (key, value) = line.split_once(':')?;
         key.trim()
@@ -382,3 +382,7 @@ fn accept(state: &Session, tx: Transaction, data: &[u8]) -> String {
     );
     format!("250 2.0.0 ok: queued as {queue_id}")
 }
+
+#[cfg(test)]
+#[path = "smtp_tests.rs"]
+mod tests;
