@@ -1,0 +1,634 @@
+//! One record of a deliveries topic, from bytes to a durable outcome. No Kafka consumer here:
+//! the provider, the notification log, the directory and the producer are narrow traits, so
+//! every rule is tested against fakes.
+//!
+//! Guarantees, per record:
+//! - undecodable (or on the wrong channel's topic) → `notify.dlq` with reason headers, once;
+//! - a delivery whose log row is final (sent, failed, expired) is not sent again; its recorded
+//!   status is reported again, byte-identical, in case the first report was lost in a crash;
+//! - a copy older than a scheduled retry (log says `retrying` with more attempts) is dropped;
+//! - expired → `EXPIRED`, nothing sent;
+//! - otherwise exactly one provider send, whose outcome is then made durable without ever
+//!   sending again: sent → `SENT`; permanent → `FAILED`; invalid token → the device is
+//!   disabled (APNs timestamp rule) and `FAILED`; transient → the delivery with `attempt + 1`
+//!   and `not_before` to a retry tier and `RETRYING`, or, once the budget is spent, the original
+//!   bytes to `notify.dlq` and `DEAD_LETTERED`.
+//! - a database or Kafka failure pauses the record with backoff until it works or the record is
+//!   abandoned (rebalance deadline, shutdown); [`Handler::handle`] returns `Ok` only when
+//!   every write of the outcome succeeded, so the offset may be stored.
+//!
+//! Order of writes: a final outcome is logged before its status is produced (a crash between
+//! the two re-reports it from the log); a retry is produced before its log row (a crash
+//! between the two may send once more, but never drops the delivery).
+//!
+//! Not guaranteed: that a send is not repeated when the process dies between the provider's
+//! answer and the log write (bounded by the sends in flight).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use notify_common::config::DispatchConfig;
+use notify_common::dlq::{
+    DLQ_CHANNEL, DLQ_ERROR, DLQ_OFFSET, DLQ_PARTITION, DLQ_REASON, DLQ_STAGE, DLQ_TOPIC,
+};
+use notify_common::topics::Topics;
+use notify_schemas::{Channel, Codec, CodecError, Delivery, DeliveryStatus, Recipient};
+use notify_store::directory::{device_id_for, PushTarget};
+use notify_store::log::LogWrite;
+use notify_store::{Directory, Invalidation};
+use tokio_util::sync::CancellationToken;
+
+use crate::dedup::DeliveryLog;
+use crate::metrics as m;
+use crate::policy::{RetryPlan, RetryPolicy};
+use crate::publish::{Output, Publisher};
+use crate::status::{self, DEAD_LETTERED, EXPIRED, FAILED, RETRYING, SENT};
+use crate::{Outcome, Provider, Reason};
+
+/// One consumed record, detached from the consumer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// Topic it was read from.
+    pub topic: String,
+    /// Partition it was read from.
+    pub partition: i32,
+    /// Its offset.
+    pub offset: i64,
+    /// Its key (`tenant:user`).
+    pub key: Option<Vec<u8>>,
+    /// Its value.
+    pub payload: Option<Vec<u8>>,
+}
+
+/// How a record ended; a metric label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handled {
+    /// The provider accepted it.
+    Sent,
+    /// Permanently failed.
+    Failed,
+    /// The token is gone; the device was disabled.
+    InvalidRecipient,
+    /// Sent to a retry tier.
+    Retrying,
+    /// Retry budget spent; dead-lettered.
+    DeadLettered,
+    /// Expired before it could be sent.
+    Expired,
+    /// Already settled by an earlier copy; its status was reported again.
+    Duplicate,
+    /// A copy older than a retry that is already scheduled.
+    Stale,
+    /// Could not be decoded; dead-lettered.
+    Undecodable,
+}
+
+impl Handled {
+    /// The outcome label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Handled::Sent => "sent",
+            Handled::Failed => "failed",
+            Handled::InvalidRecipient => "invalid_recipient",
+            Handled::Retrying => "retrying",
+            Handled::DeadLettered => "dead_lettered",
+            Handled::Expired => "expired",
+            Handled::Duplicate => "duplicate",
+            Handled::Stale => "stale",
+            Handled::Undecodable => "undecodable",
+        }
+    }
+}
+
+/// The record was given up before its outcome was durable (cancelled while a dependency was
+/// failing); its offset must not be stored.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("record abandoned before its outcome was durable")]
+pub struct Abandoned;
+
+/// Everything one channel's records need.
+#[derive(Debug)]
+pub struct Handler {
+    channel: Channel,
+    provider: Arc<dyn Provider>,
+    log: Arc<dyn DeliveryLog>,
+    directory: Arc<dyn Directory>,
+    publisher: Arc<dyn Publisher>,
+    topics: Topics,
+    policy: RetryPolicy,
+    deliveries: Codec<Delivery>,
+    statuses: Codec<DeliveryStatus>,
+    send_timeout: Duration,
+    max_backoff: Duration,
+}
+
+/// The collaborators of a [`Handler`].
+#[derive(Debug, Clone)]
+pub struct Deps {
+    /// Sends the channel's deliveries.
+    pub provider: Arc<dyn Provider>,
+    /// The dedup record.
+    pub log: Arc<dyn DeliveryLog>,
+    /// Where invalid devices are disabled.
+    pub directory: Arc<dyn Directory>,
+    /// Produces statuses, retries and dead letters.
+    pub publisher: Arc<dyn Publisher>,
+}
+
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl Handler {
+    /// A handler for `channel`'s records.
+    pub fn new(
+        channel: Channel,
+        deps: Deps,
+        topics: Topics,
+        config: &DispatchConfig,
+    ) -> Result<Self, CodecError> {
+        Ok(Self {
+            channel,
+            provider: deps.provider,
+            log: deps.log,
+            directory: deps.directory,
+            publisher: deps.publisher,
+            topics,
+            policy: RetryPolicy::new(&config.retry),
+            deliveries: Codec::new()?,
+            statuses: Codec::new()?,
+            send_timeout: Duration::from_millis(config.send_timeout_ms),
+            max_backoff: Duration::from_millis(config.max_backoff_ms),
+        })
+    }
+
+    /// The channel handled.
+    pub fn channel(&self) -> Channel {
+        self.channel
+    }
+
+    /// Takes `record` to a durable outcome; see the module docs.
+    pub async fn handle(
+        &self,
+        record: &Record,
+        cancel: &CancellationToken,
+    ) -> Result<Handled, Abandoned> {
+        let handled = self.handle_inner(record, cancel).await?;
+        metrics::counter!(m::DELIVERIES_TOTAL, "channel" => self.channel.as_str(), "outcome" => handled.as_str())
+            .increment(1);
+        Ok(handled)
+    }
+
+    async fn handle_inner(
+        &self,
+        record: &Record,
+        cancel: &CancellationToken,
+    ) -> Result<Handled, Abandoned> {
+        let Some(payload) = record.payload.as_deref() else {
+            return self
+                .undecodable(record, "empty", "record has no value", cancel)
+                .await;
+        };
+        let delivery = match self.deliveries.decode(payload) {
+            Ok(delivery) => delivery,
+            Err(err) => {
+                return self
+                    .undecodable(record, err.kind(), &err.to_string(), cancel)
+                    .await
+            }
+        };
+        if delivery.channel != self.channel {
+            let reason = format!(
+                "a {} delivery on the {} topic",
+                delivery.channel, self.channel
+            );
+            return self
+                .undecodable(record, "wrong_channel", &reason, cancel)
+                .await;
+        }
+
+        let event_id = delivery.event_id.to_string();
+        let channel = self.channel.as_str();
+        let recipient = delivery.recipient.key();
+        let existing = self
+            .until_ok(cancel, "database", || {
+                self.log
+                    .get(&delivery.tenant, &event_id, channel, recipient)
+            })
+            .await?;
+        if let Some(entry) = existing {
+            let state = entry.state.as_deref().unwrap_or_default();
+            if status::is_final(state) {
+                let row = status::as_write(&delivery, &entry);
+                let outputs = self.status_output(&delivery, &row).into_iter().collect();
+                self.publish(cancel, outputs).await?;
+                return Ok(Handled::Duplicate);
+            }
+            if state == RETRYING && entry.attempts.unwrap_or(0) > delivery.attempt {
+                return Ok(Handled::Stale);
+            }
+        }
+
+        let now = now_ms();
+        if delivery.expires_at.is_some_and(|at| now >= at) {
+            let row = status::log_write(
+                &delivery,
+                EXPIRED,
+                Some("ttl"),
+                delivery.attempt,
+                None,
+                None,
+                now,
+            );
+            self.settle(cancel, &delivery, &row, Vec::new()).await?;
+            return Ok(Handled::Expired);
+        }
+
+        let attempts = delivery.attempt.saturating_add(1);
+        let outcome = self.send(&delivery).await;
+        let now = now_ms();
+        let provider = Some(self.provider.name());
+        match outcome {
+            Outcome::Sent {
+                provider_message_id,
+            } => {
+                let row = status::log_write(
+                    &delivery,
+                    SENT,
+                    None,
+                    attempts,
+                    provider,
+                    provider_message_id,
+                    now,
+                );
+                self.settle(cancel, &delivery, &row, Vec::new()).await?;
+                Ok(Handled::Sent)
+            }
+            Outcome::Failed { reason, detail } => {
+                tracing::info!(channel, reason = %reason, detail = %detail, "delivery failed permanently");
+                let row = status::log_write(
+                    &delivery,
+                    FAILED,
+                    Some(reason.as_str()),
+                    attempts,
+                    provider,
+                    None,
+                    now,
+                );
+                self.settle(cancel, &delivery, &row, Vec::new()).await?;
+                Ok(Handled::Failed)
+            }
+            Outcome::InvalidRecipient {
+                reason,
+                since,
+                detail,
+            } => {
+                tracing::info!(channel, reason = %reason, detail = %detail, "recipient invalid");
+                self.invalidate(cancel, &delivery, reason, since).await?;
+                let row = status::log_write(
+                    &delivery,
+                    FAILED,
+                    Some(reason.as_str()),
+                    attempts,
+                    provider,
+                    None,
+                    now,
+                );
+                self.settle(cancel, &delivery, &row, Vec::new()).await?;
+                Ok(Handled::InvalidRecipient)
+            }
+            Outcome::Retry {
+                reason,
+                after,
+                detail,
+            } => {
+                let after_ms = after.map(|a| i64::try_from(a.as_millis()).unwrap_or(i64::MAX));
+                let budget = u32::try_from(attempts).unwrap_or(u32::MAX);
+                let plan =
+                    self.policy
+                        .plan(&delivery, budget, after_ms, now, rand::random::<f64>());
+                self.after_transient(
+                    record, payload, &delivery, attempts, reason, &detail, plan, cancel,
+                )
+                .await
+            }
+        }
+    }
+
+    async fn send(&self, delivery: &Delivery) -> Outcome {
+        let started = Instant::now();
+        let outcome = tokio::time::timeout(self.send_timeout, self.provider.send(delivery))
+            .await
+            .unwrap_or_else(|_| Outcome::retry(Reason::Connection, "send timed out"));
+        let label = match &outcome {
+            Outcome::Sent { .. } => "sent",
+            Outcome::Retry { .. } => "retry",
+            Outcome::Failed { .. } => "failed",
+            Outcome::InvalidRecipient { .. } => "invalid_recipient",
+        };
+        let channel = self.channel.as_str();
+        metrics::counter!(m::SENDS_TOTAL, "channel" => channel, "outcome" => label).increment(1);
+        metrics::histogram!(m::SEND_DURATION_SECONDS, "channel" => channel, "outcome" => label)
+            .record(started.elapsed().as_secs_f64());
+        if let Outcome::Retry { reason, .. }
+        | Outcome::Failed { reason, .. }
+        | Outcome::InvalidRecipient { reason, .. } = &outcome
+        {
+            metrics::counter!(m::SEND_FAILURES_TOTAL, "channel" => channel, "reason" => reason.as_str())
+                .increment(1);
+        }
+        outcome
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn after_transient(
+        &self,
+        record: &Record,
+        payload: &[u8],
+        delivery: &Delivery,
+        attempts: i32,
+        reason: Reason,
+        detail: &str,
+        plan: RetryPlan,
+        cancel: &CancellationToken,
+    ) -> Result<Handled, Abandoned> {
+        let channel = self.channel.as_str();
+        let now = now_ms();
+        let provider = Some(self.provider.name());
+        match plan {
+            RetryPlan::Retry { not_before, tier } => {
+                tracing::debug!(channel, attempts, tier, reason = %reason, "delivery will be retried");
+                let mut next = delivery.clone();
+                next.attempt = attempts;
+                next.not_before = Some(not_before);
+                next.first_attempt_at = Some(delivery.first_attempt_at.unwrap_or(now));
+                let Ok(encoded) = self.deliveries.encode(&next) else {
+                    return self
+                        .undecodable(
+                            record,
+                            "encode",
+                            "retry record could not be encoded",
+                            cancel,
+                        )
+                        .await;
+                };
+                let row = status::log_write(
+                    delivery,
+                    RETRYING,
+                    Some(reason.as_str()),
+                    attempts,
+                    provider,
+                    None,
+                    now,
+                );
+                let mut outputs = vec![Output {
+                    topic: self.topics.retry(tier),
+                    key: key_of(record, delivery),
+                    payload: encoded,
+                    headers: Vec::new(),
+                }];
+                outputs.extend(self.status_output(delivery, &row));
+                // produced before the log row: a crash in between repeats, never drops
+                self.publish(cancel, outputs).await?;
+                self.until_ok(cancel, "database", || self.log.put(&row))
+                    .await?;
+                Ok(Handled::Retrying)
+            }
+            RetryPlan::Exhausted { budget } => {
+                tracing::warn!(channel, attempts, budget, reason = %reason, "retries exhausted, dead-lettering");
+                let row = status::log_write(
+                    delivery,
+                    DEAD_LETTERED,
+                    Some(reason.as_str()),
+                    attempts,
+                    provider,
+                    None,
+                    now,
+                );
+                let text = format!("{reason}: {detail} (retry budget: {budget})");
+                let dead = self.dead_letter(record, payload, "retries_exhausted", &text);
+                metrics::counter!(m::DEAD_LETTERED_TOTAL, "channel" => channel, "reason" => "retries_exhausted")
+                    .increment(1);
+                self.settle(cancel, delivery, &row, vec![dead]).await?;
+                Ok(Handled::DeadLettered)
+            }
+            RetryPlan::Expired => {
+                let row = status::log_write(
+                    delivery,
+                    EXPIRED,
+                    Some("ttl"),
+                    attempts,
+                    provider,
+                    None,
+                    now,
+                );
+                self.settle(cancel, delivery, &row, Vec::new()).await?;
+                Ok(Handled::Expired)
+            }
+        }
+    }
+
+    /// Disables the device behind an invalid push recipient. A refusal that retrying cannot fix
+    /// is logged and counted; the delivery still fails.
+    async fn invalidate(
+        &self,
+        cancel: &CancellationToken,
+        delivery: &Delivery,
+        reason: Reason,
+        since: Option<i64>,
+    ) -> Result<(), Abandoned> {
+        let channel = self.channel.as_str();
+        let device_id = match &delivery.recipient {
+            Recipient::DeviceToken(t) => t.device_id.clone().unwrap_or_else(|| {
+                let target = if self.channel == Channel::Apns {
+                    PushTarget::Apns {
+                        token: t.token.clone(),
+                    }
+                } else {
+                    PushTarget::Fcm {
+                        token: t.token.clone(),
+                    }
+                };
+                device_id_for(&target)
+            }),
+            Recipient::WebPush(s) => match &s.device_id {
+                Some(id) => id.clone(),
+                None => return Ok(()),
+            },
+            Recipient::Phone(_) | Recipient::Email(_) => return Ok(()),
+        };
+        let marked = self
+            .until_ok(cancel, "database", || async {
+                match self
+                    .directory
+                    .mark_invalid(
+                        &delivery.tenant,
+                        &delivery.user_id,
+                        &device_id,
+                        reason.as_str(),
+                        since,
+                    )
+                    .await
+                {
+                    Ok(done) => Ok(Some(done)),
+                    Err(err) if err.is_transient() => Err(err),
+                    Err(err) => {
+                        tracing::warn!(channel, error = %err, "device could not be disabled");
+                        Ok(None)
+                    }
+                }
+            })
+            .await?;
+        let outcome = match marked {
+            Some(Invalidation::Marked) => "marked",
+            Some(Invalidation::RegisteredSince) => "registered_since",
+            Some(Invalidation::NotFound) => "not_found",
+            None => "error",
+        };
+        metrics::counter!(m::DEVICES_INVALIDATED_TOTAL, "channel" => channel, "outcome" => outcome)
+            .increment(1);
+        Ok(())
+    }
+
+    /// Logs a final outcome, then produces its status and `extra` records.
+    async fn settle(
+        &self,
+        cancel: &CancellationToken,
+        delivery: &Delivery,
+        row: &LogWrite,
+        mut extra: Vec<Output>,
+    ) -> Result<(), Abandoned> {
+        self.until_ok(cancel, "database", || self.log.put(row))
+            .await?;
+        extra.extend(self.status_output(delivery, row));
+        self.publish(cancel, extra).await
+    }
+
+    async fn undecodable(
+        &self,
+        record: &Record,
+        error: &str,
+        reason: &str,
+        cancel: &CancellationToken,
+    ) -> Result<Handled, Abandoned> {
+        tracing::warn!(
+            channel = self.channel.as_str(),
+            error,
+            reason,
+            partition = record.partition,
+            offset = record.offset,
+            "record dead-lettered"
+        );
+        metrics::counter!(m::DEAD_LETTERED_TOTAL, "channel" => self.channel.as_str(), "reason" => error.to_owned())
+            .increment(1);
+        let payload = record.payload.clone().unwrap_or_default();
+        let dead = self.dead_letter(record, &payload, error, reason);
+        self.publish(cancel, vec![dead]).await?;
+        Ok(Handled::Undecodable)
+    }
+
+    /// The DLQ record of `record`: its value and key unchanged, the reason in headers.
+    fn dead_letter(&self, record: &Record, payload: &[u8], error: &str, reason: &str) -> Output {
+        Output {
+            topic: self.topics.dlq(),
+            key: record.key.clone().unwrap_or_default(),
+            payload: payload.to_vec(),
+            headers: vec![
+                (DLQ_STAGE, "dispatcher".to_owned()),
+                (DLQ_ERROR, error.to_owned()),
+                (DLQ_REASON, reason.to_owned()),
+                (DLQ_TOPIC, record.topic.clone()),
+                (DLQ_PARTITION, record.partition.to_string()),
+                (DLQ_OFFSET, record.offset.to_string()),
+                (DLQ_CHANNEL, self.channel.as_str().to_owned()),
+            ],
+        }
+    }
+
+    fn status_output(&self, delivery: &Delivery, row: &LogWrite) -> Option<Output> {
+        let status = status::status_of(delivery, row)?;
+        // encoding a record built from a decoded one cannot fail short of a schema bug; a
+        // missing status is then visible in the ledger rather than wedging the partition
+        let payload = match self.statuses.encode(&status) {
+            Ok(payload) => payload,
+            Err(err) => {
+                tracing::error!(error = %err, "status could not be encoded");
+                return None;
+            }
+        };
+        Some(Output {
+            topic: self.topics.status(),
+            key: delivery.event_id.to_string().into_bytes(),
+            payload,
+            headers: Vec::new(),
+        })
+    }
+
+    async fn publish(
+        &self,
+        cancel: &CancellationToken,
+        outputs: Vec<Output>,
+    ) -> Result<(), Abandoned> {
+        if outputs.is_empty() {
+            return Ok(());
+        }
+        self.until_ok(cancel, "kafka", || self.publisher.publish(&outputs))
+            .await
+    }
+
+    /// Runs `op` until it succeeds, pausing with doubling backoff between failures; gives up
+    /// only when `cancel` fires.
+    async fn until_ok<T, E, F, Fut>(
+        &self,
+        cancel: &CancellationToken,
+        dependency: &'static str,
+        mut op: F,
+    ) -> Result<T, Abandoned>
+    where
+        E: std::fmt::Display,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match op().await {
+                Ok(value) => return Ok(value),
+                Err(err) => {
+                    metrics::counter!(m::DEPENDENCY_RETRIES_TOTAL, "channel" => self.channel.as_str(), "reason" => dependency)
+                        .increment(1);
+                    tracing::warn!(
+                        channel = self.channel.as_str(),
+                        dependency,
+                        error = %err,
+                        backoff_ms = millis(backoff),
+                        "dependency failed, record paused"
+                    );
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => {}
+                        () = cancel.cancelled() => return Err(Abandoned),
+                    }
+                    backoff = (backoff * 2).min(self.max_backoff);
+                }
+            }
+        }
+    }
+}
+
+/// The key a derived record keeps: the original record's, else `tenant:user`.
+fn key_of(record: &Record, delivery: &Delivery) -> Vec<u8> {
+    record
+        .key
+        .clone()
+        .unwrap_or_else(|| format!("{}:{}", delivery.tenant, delivery.user_id).into_bytes())
+}
+
+#[cfg(test)]
+#[path = "handler_tests.rs"]
+mod tests;

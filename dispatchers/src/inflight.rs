@@ -1,0 +1,306 @@
+//! Which offsets of each assigned partition are still being worked on, and the offset that may
+//! be stored.
+//!
+//! Guarantees: the offset offered for storing is the highest contiguous done offset + 1 — the
+//! first record still pending, or one past the last record taken when none is — so a record
+//! finished out of order never lets the committed offset pass an earlier record that is still
+//! in flight (the `[i, i+n)` loss of committing out of order). Each assignment of a partition
+//! has its own generation: a record taken under an earlier assignment never moves the offset of
+//! a later one. Revoking waits (with a deadline) until a partition's records are done.
+//!
+//! Not guaranteed: anything across processes; the committed offset of a partition whose
+//! records outlive the drain deadline stays at the first unfinished one, so the next owner
+//! repeats from there (dedup recognises what was already sent).
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// A topic partition.
+pub type TopicPartition = (String, i32);
+
+/// Offsets of one assignment of one partition.
+#[derive(Debug, Default, Clone)]
+pub struct PartitionOffsets {
+    pending: BTreeSet<i64>,
+    next_after_taken: Option<i64>,
+}
+
+impl PartitionOffsets {
+    /// Records that `offset` was taken for processing; offsets are taken in increasing order.
+    pub fn take(&mut self, offset: i64) {
+        self.pending.insert(offset);
+        self.next_after_taken = Some(
+            self.next_after_taken
+                .map_or(offset + 1, |n| n.max(offset + 1)),
+        );
+    }
+
+    /// Records that `offset` has a durable outcome.
+    pub fn finish(&mut self, offset: i64) {
+        self.pending.remove(&offset);
+    }
+
+    /// The offset to store: the first pending one, else one past the last taken; `None` before
+    /// anything was taken.
+    pub fn committable(&self) -> Option<i64> {
+        self.pending.first().copied().or(self.next_after_taken)
+    }
+
+    /// Records still pending.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+}
+
+#[derive(Debug)]
+struct Assigned {
+    generation: u64,
+    offsets: PartitionOffsets,
+    revoking: bool,
+    stored: Option<i64>,
+}
+
+/// Proof that a record was taken under one assignment of its partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ticket {
+    /// Topic and partition.
+    pub partition: TopicPartition,
+    /// The assignment it was taken under.
+    pub generation: u64,
+    /// The record's offset.
+    pub offset: i64,
+}
+
+/// Every assigned partition of one consumer. Shared by the consumer loop, the record tasks and
+/// the rebalance callback.
+#[derive(Debug, Default)]
+pub struct Inflight {
+    state: Mutex<State>,
+    changed: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    next_generation: u64,
+    partitions: HashMap<TopicPartition, Assigned>,
+}
+
+impl Inflight {
+    /// No partitions.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts a new assignment of each partition (a partition assigned again starts afresh).
+    pub fn assign(&self, partitions: impl IntoIterator<Item = TopicPartition>) {
+        let mut state = self.lock();
+        for partition in partitions {
+            state.next_generation += 1;
+            let generation = state.next_generation;
+            state.partitions.insert(
+                partition,
+                Assigned {
+                    generation,
+                    offsets: PartitionOffsets::default(),
+                    revoking: false,
+                    stored: None,
+                },
+            );
+        }
+    }
+
+    /// Takes a record; `None` if its partition is not assigned or is being revoked (the record
+    /// is left to the partition's next owner).
+    pub fn take(&self, topic: &str, partition: i32, offset: i64) -> Option<Ticket> {
+        let mut state = self.lock();
+        let assigned = state.partitions.get_mut(&(topic.to_owned(), partition))?;
+        if assigned.revoking {
+            return None;
+        }
+        assigned.offsets.take(offset);
+        // the position the assignment started from is already committed (or is the reset
+        // position): nothing to store until a record is done
+        assigned.stored.get_or_insert(offset);
+        Some(Ticket {
+            partition: (topic.to_owned(), partition),
+            generation: assigned.generation,
+            offset,
+        })
+    }
+
+    /// Whether the ticket's assignment is still current and not being revoked, i.e. whether
+    /// work on it should start.
+    pub fn is_current(&self, ticket: &Ticket) -> bool {
+        self.lock()
+            .partitions
+            .get(&ticket.partition)
+            .is_some_and(|a| a.generation == ticket.generation && !a.revoking)
+    }
+
+    /// Marks the ticket's record done and, if that moved the partition's committable offset,
+    /// calls `store` with it while still holding the lock (so stores of one partition never
+    /// reorder). Returns the offset stored, if any.
+    pub fn finish<E>(
+        &self,
+        ticket: &Ticket,
+        store: impl FnOnce(&TopicPartition, i64) -> Result<(), E>,
+    ) -> Option<i64> {
+        let mut state = self.lock();
+        let assigned = state.partitions.get_mut(&ticket.partition)?;
+        if assigned.generation != ticket.generation {
+            return None;
+        }
+        assigned.offsets.finish(ticket.offset);
+        let stored = match assigned.offsets.committable() {
+            Some(offset) if assigned.stored.is_none_or(|s| offset > s) => {
+                // a failed store (partition lost meanwhile) is retried by the next finish
+                store(&ticket.partition, offset).ok().map(|()| {
+                    assigned.stored = Some(offset);
+                    offset
+                })
+            }
+            _ => None,
+        };
+        drop(state);
+        self.changed.notify_all();
+        stored
+    }
+
+    /// Stops new work on `partitions` and waits until their pending records are done or
+    /// `deadline` passes. Returns the committable offset of each partition that has one, and
+    /// forgets the partitions. Blocking: call it from the rebalance callback or a blocking task.
+    pub fn revoke(
+        &self,
+        partitions: &[TopicPartition],
+        deadline: Duration,
+    ) -> (Vec<(TopicPartition, i64)>, usize) {
+        let until = Instant::now() + deadline;
+        let mut state = self.lock();
+        for partition in partitions {
+            if let Some(assigned) = state.partitions.get_mut(partition) {
+                assigned.revoking = true;
+            }
+        }
+        loop {
+            let pending: usize = partitions
+                .iter()
+                .filter_map(|p| state.partitions.get(p))
+                .map(|a| a.offsets.pending())
+                .sum();
+            let now = Instant::now();
+            if pending == 0 || now >= until {
+                let offsets = partitions
+                    .iter()
+                    .filter_map(|p| {
+                        let assigned = state.partitions.remove(p)?;
+                        Some((p.clone(), assigned.offsets.committable()?))
+                    })
+                    .collect();
+                return (offsets, pending);
+            }
+            state = self
+                .changed
+                .wait_timeout(state, until - now)
+                .map(|(guard, _)| guard)
+                .unwrap_or_else(|e| e.into_inner().0);
+        }
+    }
+
+    /// Pending records over all partitions of `topic`.
+    pub fn pending_in(&self, topic: &str) -> usize {
+        self.lock()
+            .partitions
+            .iter()
+            .filter(|((t, _), _)| t == topic)
+            .map(|(_, a)| a.offsets.pending())
+            .sum()
+    }
+
+    /// Assigned partitions of `topic`, not being revoked.
+    pub fn assigned_in(&self, topic: &str) -> Vec<i32> {
+        self.lock()
+            .partitions
+            .iter()
+            .filter(|((t, _), a)| t == topic && !a.revoking)
+            .map(|((_, p), _)| *p)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn committable_is_the_first_unfinished_offset() {
+        let mut offsets = PartitionOffsets::default();
+        assert_eq!(offsets.committable(), None);
+        for offset in [10, 11, 12, 14] {
+            offsets.take(offset);
+        }
+        offsets.finish(11);
+        offsets.finish(12);
+        offsets.finish(14);
+        assert_eq!(offsets.committable(), Some(10), "10 still in flight");
+        offsets.finish(10);
+        assert_eq!(offsets.committable(), Some(15), "gap at 13 is not a record");
+    }
+
+    #[test]
+    fn finishing_out_of_order_stores_only_contiguous_progress() {
+        let inflight = Inflight::new();
+        let tp = ("t".to_owned(), 0);
+        inflight.assign([tp.clone()]);
+        let tickets: Vec<_> = (0..4).map(|o| inflight.take("t", 0, o).unwrap()).collect();
+        let mut stored = Vec::new();
+        let mut store = |_: &TopicPartition, o: i64| {
+            stored.push(o);
+            Ok::<(), ()>(())
+        };
+        assert_eq!(inflight.finish(&tickets[2], &mut store), None);
+        assert_eq!(inflight.finish(&tickets[1], &mut store), None);
+        assert_eq!(inflight.finish(&tickets[0], &mut store), Some(3));
+        assert_eq!(inflight.finish(&tickets[3], &mut store), Some(4));
+        assert_eq!(stored, vec![3, 4]);
+    }
+
+    #[test]
+    fn an_old_assignment_never_moves_a_new_one() {
+        let inflight = Inflight::new();
+        let tp = ("t".to_owned(), 1);
+        inflight.assign([tp.clone()]);
+        let old = inflight.take("t", 1, 5).unwrap();
+        let (offsets, pending) = inflight.revoke(&[tp.clone()], Duration::from_millis(10));
+        assert_eq!((offsets, pending), (vec![(tp.clone(), 5)], 1));
+        assert!(inflight.take("t", 1, 6).is_none(), "not assigned any more");
+        inflight.assign([tp.clone()]);
+        assert!(!inflight.is_current(&old));
+        assert_eq!(inflight.finish(&old, |_, _| Ok::<(), ()>(())), None);
+        let new = inflight.take("t", 1, 5).unwrap();
+        assert_eq!(inflight.finish(&new, |_, _| Ok::<(), ()>(())), Some(6));
+    }
+
+    #[test]
+    fn revoke_waits_for_pending_records() {
+        let inflight = std::sync::Arc::new(Inflight::new());
+        let tp = ("t".to_owned(), 0);
+        inflight.assign([tp.clone()]);
+        let ticket = inflight.take("t", 0, 0).unwrap();
+        let worker = {
+            let inflight = inflight.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(50));
+                inflight.finish(&ticket, |_, _| Ok::<(), ()>(()));
+            })
+        };
+        let (offsets, pending) = inflight.revoke(&[tp.clone()], Duration::from_secs(5));
+        worker.join().unwrap();
+        assert_eq!(pending, 0);
+        assert_eq!(offsets, vec![(tp, 1)]);
+    }
+}

@@ -1,0 +1,28 @@
+//! Metric names of the dispatchers and the retry mover, declared once. Labels come from small
+//! fixed sets: `channel`, `outcome`, `reason`; never ids, tokens or addresses.
+
+/// Records finished (offset storable), labels `channel`, `outcome` = sent | failed |
+/// invalid_recipient | retrying | dead_lettered | expired | duplicate | stale | undecodable.
+pub const DELIVERIES_TOTAL: &str = "notify_dispatch_deliveries_total";
+/// Provider sends, labels `channel`, `outcome` = sent | retry | failed | invalid_recipient.
+pub const SENDS_TOTAL: &str = "notify_dispatch_sends_total";
+/// Seconds one provider send took, labels `channel`, `outcome`.
+pub const SEND_DURATION_SECONDS: &str = "notify_dispatch_send_duration_seconds";
+/// Failed sends by cause, labels `channel`, `reason` (the provider's classified reason).
+pub const SEND_FAILURES_TOTAL: &str = "notify_dispatch_send_failures_total";
+/// Records sent to the dead-letter topic, labels `channel`, `reason` = retries_exhausted |
+/// decode | empty | wrong_channel.
+pub const DEAD_LETTERED_TOTAL: &str = "notify_dispatch_dead_lettered_total";
+/// Pauses because a dependency failed, labels `channel`, `reason` = database | kafka.
+pub const DEPENDENCY_RETRIES_TOTAL: &str = "notify_dispatch_dependency_retries_total";
+/// Devices reported gone, labels `channel`, `outcome` = marked | registered_since | not_found
+/// | error.
+pub const DEVICES_INVALIDATED_TOTAL: &str = "notify_dispatch_devices_invalidated_total";
+/// Records taken from Kafka and not finished, label `channel`.
+pub const PENDING_RECORDS: &str = "notify_dispatch_pending_records";
+/// Records still unfinished when a rebalance or shutdown drain ran out of time, label
+/// `channel`; their partitions' next owner repeats them.
+pub const DRAIN_ABANDONED_TOTAL: &str = "notify_dispatch_drain_abandoned_total";
+/// Retry records handled by the mover, labels `channel`, `outcome` = moved | requeued |
+/// undecodable.
+pub const RETRIES_MOVED_TOTAL: &str = "notify_dispatch_retries_moved_total";
