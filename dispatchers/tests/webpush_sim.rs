@@ -351,3 +351,88 @@ async fn the_simulator_refuses_bad_vapid_tokens() {
         .unwrap();
     assert_eq!(response.status(), 401, "k must verify the token");
 }
+
+#[tokio::test]
+async fn concurrent_sends_each_arrive_once() {
+    let sim = sim().await;
+    let key = KeyFile::new("concurrent.pem", &generate_secret());
+    let provider = std::sync::Arc::new(provider(&key, 5_000));
+    let public = provider.public_key().unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut expected = Vec::new();
+    for i in 0..40u128 {
+        let subscription = sim.subscribe(Some(&public)).unwrap();
+        let mut delivery = delivery_to(&subscription);
+        delivery.delivery_id = notify_schemas::Uuid::from_u128(i + 1);
+        expected.push(delivery.delivery_id.to_string());
+        let provider = provider.clone();
+        tasks.spawn(async move { provider.send(&delivery).await });
+    }
+    while let Some(outcome) = tasks.join_next().await {
+        let outcome = outcome.unwrap();
+        assert!(matches!(outcome, Outcome::Sent { .. }), "{outcome:?}");
+    }
+    let mut arrived: Vec<String> = sim
+        .ledger()
+        .entries()
+        .into_iter()
+        .filter_map(|entry| entry.delivery_id)
+        .collect();
+    arrived.sort();
+    expected.sort();
+    assert_eq!(arrived, expected);
+}
+
+#[tokio::test]
+async fn subscriptions_and_faults_are_driven_over_http() {
+    let sim = sim().await;
+    let key = KeyFile::new("control.pem", &generate_secret());
+    let provider = provider(&key, 5_000);
+    let http = reqwest::Client::new();
+    let base = sim.base_url();
+
+    let minted: SimSubscription = http
+        .post(format!("{base}/_sim/webpush/subscriptions"))
+        .json(&serde_json::json!({ "application_server_key": provider.public_key().unwrap() }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(minted.endpoint.starts_with(&format!("{base}/push/")));
+    let refused = http
+        .post(format!("{base}/_sim/webpush/subscriptions"))
+        .json(&serde_json::json!({ "application_server_key": "not a key" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+
+    let settings = serde_json::json!({
+        "rules": [{ "fault": { "kind": "status", "code": 500 }, "count": 1 }]
+    });
+    let put = http
+        .put(format!("{base}/_sim/faults"))
+        .json(&settings)
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success());
+    let delivery = delivery_to(&minted);
+    assert!(provider.send(&delivery).await.is_retry());
+    assert!(matches!(
+        provider.send(&delivery).await,
+        Outcome::Sent { .. }
+    ));
+    let ledger: Vec<notify_sim::Accepted> = http
+        .get(format!("{base}/_sim/ledger"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(ledger[0].recipient, minted.endpoint);
+}
