@@ -244,7 +244,9 @@ pub(crate) fn classify(answer: &Answer) -> Outcome {
         400 | 413 => Outcome::failed(Reason::BadMessage, detail),
         429 => retry(Reason::RateLimited),
         500..=599 => retry(Reason::ProviderUnavailable),
-        400..=499 => Outcome::failed(Reason::UnexpectedResponse, detail),
+        status if (400..500).contains(&status) => {
+            Outcome::failed(Reason::UnexpectedResponse, detail)
+        }
         _ => retry(Reason::UnexpectedResponse),
     }
 }

@@ -290,7 +290,9 @@ pub(crate) fn classify(answer: &Answer) -> Outcome {
         429 => retry(Reason::RateLimited),
         500..=599 => retry(Reason::ProviderUnavailable),
         // A bare 404 is a wrong project or URL, not a dead token.
-        400..=499 => Outcome::failed(Reason::UnexpectedResponse, detail),
+        status if (400..500).contains(&status) => {
+            Outcome::failed(Reason::UnexpectedResponse, detail)
+        }
         _ => retry(Reason::UnexpectedResponse),
     }
 }
