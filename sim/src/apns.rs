@@ -587,7 +587,8 @@ mod tests {
     async fn headers_and_payloads_are_checked() {
         let f = fixture();
         let long_collapse = "c".repeat(65);
-        let cases: Vec<(Vec<(&str, &str)>, String, StatusCode, &str)> = vec![
+        type Case<'a> = (Vec<(&'a str, &'a str)>, String, StatusCode, &'a str);
+        let cases: Vec<Case> = vec![
             (
                 vec![("apns-collapse-id", &long_collapse)],
                 payload(),
