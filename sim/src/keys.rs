@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
 
 use crate::tls::SimError;
 
@@ -53,6 +53,27 @@ impl KeyPair {
         })
     }
 
+    /// A key pair from an existing private key (PKCS#8 PEM, P-256 or RSA), e.g. the `.p8` file
+    /// or service account key a dispatcher is configured with, so a simulator can verify it.
+    pub fn from_private_pem(private_pem: &str) -> Result<Self, SimError> {
+        if let Ok(key) = rsa::RsaPrivateKey::from_pkcs8_pem(private_pem) {
+            let public_pem = key
+                .to_public_key()
+                .to_public_key_pem(LineEnding::LF)
+                .map_err(|e| SimError::Key(e.to_string()))?;
+            return Ok(Self {
+                private_pem: private_pem.to_owned(),
+                public_pem,
+            });
+        }
+        let key = rcgen::KeyPair::from_pem(private_pem)
+            .map_err(|_| SimError::Key("not a pkcs#8 p-256 or rsa private key".to_owned()))?;
+        Ok(Self {
+            private_pem: private_pem.to_owned(),
+            public_pem: key.public_key_pem(),
+        })
+    }
+
     /// The private key, PKCS#8 PEM.
     pub fn private_pem(&self) -> &str {
         &self.private_pem
@@ -76,5 +97,16 @@ mod tests {
         assert!(a.public_pem().starts_with("-----BEGIN PUBLIC KEY-----"));
         assert_ne!(a.private_pem(), b.private_pem());
         assert!(!format!("{a:?}").contains("PRIVATE"));
+        let again = KeyPair::from_private_pem(a.private_pem()).unwrap();
+        assert_eq!(again.public_pem(), a.public_pem());
+        assert!(KeyPair::from_private_pem("not a key").is_err());
+    }
+
+    #[test]
+    fn rsa_keys_round_trip_through_their_private_pem() {
+        let key = KeyPair::generate_rsa().unwrap();
+        assert!(key.private_pem().starts_with("-----BEGIN PRIVATE KEY-----"));
+        let again = KeyPair::from_private_pem(key.private_pem()).unwrap();
+        assert_eq!(again.public_pem(), key.public_pem());
     }
 }
