@@ -18,7 +18,11 @@ struct KeyFile(PathBuf);
 
 impl KeyFile {
     fn new(name: &str, secret: &SecretKey) -> Self {
-        let dir = std::env::temp_dir().join(format!("notify-webpush-it-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!(
+            "notify-webpush-it-{}-{}",
+            std::process::id(),
+            name.trim_end_matches(".pem")
+        ));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(name);
         let file = Self(path);
@@ -30,11 +34,23 @@ impl KeyFile {
         let pem = secret.to_pkcs8_pem(LineEnding::LF).unwrap();
         std::fs::write(&self.0, pem.as_bytes()).unwrap();
     }
+
+    /// Replaces the key. Every P-256 PKCS#8 PEM has the same length, and two writes within one
+    /// timestamp tick get the same mtime, so the new file's mtime is moved on explicitly.
+    fn replace(&self, secret: &SecretKey) {
+        let before = std::fs::metadata(&self.0).unwrap().modified().unwrap();
+        self.write(secret);
+        let file = std::fs::File::options().write(true).open(&self.0).unwrap();
+        file.set_modified(before + Duration::from_secs(2)).unwrap();
+    }
 }
 
 impl Drop for KeyFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
+        if let Some(dir) = self.0.parent() {
+            let _ = std::fs::remove_dir(dir);
+        }
     }
 }
 
@@ -248,7 +264,7 @@ async fn a_replaced_key_file_is_used_without_a_restart() {
     let before = provider.public_key().unwrap();
 
     let next = generate_secret();
-    key.write(&next);
+    key.replace(&next);
     let after = provider.public_key().unwrap();
     assert_ne!(before, after);
     assert_eq!(after, VapidKey::from_secret(&next).public_key());
