@@ -8,6 +8,7 @@
 //! and the dead-letter topic.
 
 pub mod apns;
+pub mod context;
 pub mod credentials;
 pub mod dedup;
 pub mod email;
@@ -22,7 +23,9 @@ pub mod policy;
 pub mod provider;
 pub mod publish;
 mod push_http;
+mod rest;
 pub mod secret;
+pub mod service;
 pub mod sms;
 pub mod status;
 #[cfg(any(test, feature = "testing"))]

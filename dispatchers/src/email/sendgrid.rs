@@ -29,8 +29,10 @@ use serde_json::{json, Value};
 
 use super::{email_parts, redact_email};
 use crate::http::{read_capped, retry_after, MAX_ANSWER_BYTES};
+use crate::rest::{
+    check_base_url, default_connect_timeout_ms, default_timeout_ms, http_client, no_answer,
+};
 use crate::secret::{Secret, SecretConfig, SecretError};
-use crate::sms::{check_base_url, default_connect_timeout_ms, default_timeout_ms, http_client};
 use crate::{Outcome, Provider, Reason};
 
 /// Configuration of one SendGrid account.
@@ -147,10 +149,10 @@ impl Provider for SendGridProvider {
                 let headers = response.headers().clone();
                 match read_capped(response, MAX_ANSWER_BYTES).await {
                     Ok((body, _)) => classify(status, &headers, &body),
-                    Err(err) => crate::sms::no_answer(&err),
+                    Err(err) => no_answer(&err),
                 }
             }
-            Err(err) => crate::sms::no_answer(&err),
+            Err(err) => no_answer(&err),
         };
         if !matches!(outcome, Outcome::Sent { .. }) {
             tracing::debug!(provider = "sendgrid", delivery_id = %id, to = %redact_email(parts.address), outcome = ?outcome, "email not accepted");

@@ -381,3 +381,13 @@ async fn failover_moves_to_smtp_while_sendgrid_is_down_and_probes_back() {
         (2, 6)
     );
 }
+
+#[tokio::test]
+async fn required_starttls_never_falls_back_to_plaintext() {
+    let sim = smtp_sim(SmtpSimSettings::default()).await;
+    let mut config = smtp_config(&sim);
+    config.tls = SmtpTls::Starttls;
+    let outcome = SmtpProvider::new(config).unwrap().send(&email(TO)).await;
+    assert!(outcome.is_retry(), "{outcome:?}");
+    assert!(sim.ledger().is_empty(), "nothing was sent in plaintext");
+}

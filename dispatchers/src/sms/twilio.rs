@@ -29,11 +29,11 @@ use notify_schemas::Delivery;
 use reqwest::StatusCode;
 use serde::Deserialize;
 
-use super::{
-    check_base_url, default_connect_timeout_ms, default_timeout_ms, http_client, no_answer,
-    redact_phone, sms_parts,
-};
+use super::{redact_phone, sms_parts};
 use crate::http::{read_capped, retry_after, MAX_ANSWER_BYTES};
+use crate::rest::{
+    check_base_url, default_connect_timeout_ms, default_timeout_ms, http_client, no_answer,
+};
 use crate::secret::{Secret, SecretConfig, SecretError};
 use crate::{Outcome, Provider, Reason};
 
