@@ -3,6 +3,20 @@
 //! Guarantees: unknown fields are refused; defaults live in this file only; [`WebPushConfig::validate`]
 //! rejects values the provider could not work with (a subject that is not a `mailto:` or
 //! `https:` contact, a zero timeout, a TTL beyond what push services keep).
+//!
+//! The provider's table in the dispatcher config, for example:
+//!
+//! ```toml
+//! [webpush]
+//! vapid_key_file = "secrets/vapid.pem"   # re-read when replaced
+//! subject = "mailto:push-ops@example.com"
+//! request_timeout_ms = 10000             # default
+//! default_ttl_s = 86400                  # default
+//! ```
+//!
+//! A new key: `openssl ecparam -name prime256v1 -genkey -noout | openssl pkcs8 -topk8 -nocrypt`;
+//! its public half (`WebPushProvider::public_key`) is the `applicationServerKey` browsers
+//! subscribe with, so replacing the key orphans every existing subscription.
 
 use std::path::PathBuf;
 
