@@ -105,7 +105,7 @@ impl Provider for ApnsProvider {
                 return Outcome::retry(Reason::ProviderAuth, "no provider token");
             }
         };
-        let answer = match self.post(&request, &token).await {
+        let answer = match self.post(&request, &token.value).await {
             Ok(answer) => answer,
             Err(outcome) => return outcome,
         };
@@ -124,7 +124,7 @@ impl Provider for ApnsProvider {
             reason = answer.reason.as_deref().unwrap_or(""),
             "apns refused the provider token, retrying once with a new one"
         );
-        match self.post(&request, &renewed).await {
+        match self.post(&request, &renewed.value).await {
             Ok(answer) => {
                 if answer.is_token_rejection() {
                     tracing::warn!(

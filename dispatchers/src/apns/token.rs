@@ -70,9 +70,18 @@ fn now_s() -> u64 {
 }
 
 struct Current {
-    token: Arc<str>,
+    token: Issued,
     minted_at: Instant,
     key: Arc<EncodingKey>,
+}
+
+/// A token as handed out: the value, and which minting it came from (two tokens minted in the
+/// same second with the same key are identical strings, so the value cannot tell them apart).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Issued {
+    /// The JWT.
+    pub value: Arc<str>,
+    generation: u64,
 }
 
 #[derive(Default)]
@@ -118,7 +127,7 @@ impl ProviderTokens {
 
     /// The token to send now: the cached one unless it is due for renewal or the key file
     /// changed.
-    pub(crate) fn current(&self) -> Result<Arc<str>, TokenError> {
+    pub(crate) fn current(&self) -> Result<Issued, TokenError> {
         let key = self.key.get()?;
         let now = Instant::now();
         let mut state = self.lock();
@@ -133,13 +142,13 @@ impl ProviderTokens {
 
     /// After APNs refused `rejected`: a token worth trying once more, or `None` when a new one
     /// would not help (already renewed recently with the same key).
-    pub(crate) fn renew_rejected(&self, rejected: &str) -> Result<Option<Arc<str>>, TokenError> {
+    pub(crate) fn renew_rejected(&self, rejected: &Issued) -> Result<Option<Issued>, TokenError> {
         let key = self.key.get()?;
         let now = Instant::now();
         let mut state = self.lock();
         if let Some(current) = &state.current {
             // Another request already replaced it: use the newer token.
-            if &*current.token != rejected && Arc::ptr_eq(&current.key, &key) {
+            if current.token.generation != rejected.generation && Arc::ptr_eq(&current.key, &key) {
                 return Ok(Some(current.token.clone()));
             }
         }
@@ -168,7 +177,10 @@ impl ProviderTokens {
     pub(crate) fn install(&self, token: &str) {
         let key = self.key.get().expect("key file readable");
         self.lock().current = Some(Current {
-            token: token.into(),
+            token: Issued {
+                value: token.into(),
+                generation: 0,
+            },
             minted_at: Instant::now(),
             key,
         });
@@ -179,9 +191,13 @@ impl ProviderTokens {
         state: &mut State,
         key: Arc<EncodingKey>,
         now: Instant,
-    ) -> Result<Arc<str>, TokenError> {
-        let token: Arc<str> = mint(&key, &self.key_id, &self.team_id, now_s())?.into();
+    ) -> Result<Issued, TokenError> {
+        let value: Arc<str> = mint(&key, &self.key_id, &self.team_id, now_s())?.into();
         let minted = self.minted.fetch_add(1, Ordering::Relaxed) + 1;
+        let token = Issued {
+            value,
+            generation: minted,
+        };
         tracing::debug!(key_id = %self.key_id, minted, "minted apns provider token");
         state.current = Some(Current {
             token: token.clone(),
@@ -193,5 +209,85 @@ impl ProviderTokens {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+    use p256::ecdsa::signature::Verifier as _;
+    use p256::pkcs8::DecodePublicKey as _;
+
+    use super::*;
+
+    #[test]
+    fn tokens_are_jose_es256_that_a_plain_p256_verifier_accepts() {
+        let key = notify_sim::keys::KeyPair::generate_p256().unwrap();
+        let signing = parse_key(key.private_pem().as_bytes()).unwrap();
+        let token = mint(&signing, "KEY1234567", "TEAM123456", 1_700_000_000).unwrap();
+        let parts: Vec<&str> = token.split('.').collect();
+        assert_eq!(parts.len(), 3);
+        let header: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
+        assert_eq!(header["alg"], "ES256");
+        assert_eq!(header["kid"], "KEY1234567");
+        let claims: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+        assert_eq!(
+            claims,
+            serde_json::json!({ "iss": "TEAM123456", "iat": 1_700_000_000 })
+        );
+        // JOSE wants the raw r||s form, not DER.
+        let signature = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
+        assert_eq!(signature.len(), 64);
+        let verifying = p256::ecdsa::VerifyingKey::from_public_key_pem(key.public_pem()).unwrap();
+        let signature = p256::ecdsa::Signature::from_slice(&signature).unwrap();
+        let signed = format!("{}.{}", parts[0], parts[1]);
+        verifying.verify(signed.as_bytes(), &signature).unwrap();
+        assert!(verifying.verify(b"something else", &signature).is_err());
+    }
+
+    fn tokens(dir: &std::path::Path) -> (ProviderTokens, std::path::PathBuf) {
+        let key = notify_sim::keys::KeyPair::generate_p256().unwrap();
+        let path = dir.join("AuthKey.p8");
+        std::fs::write(&path, key.private_pem()).unwrap();
+        (ProviderTokens::new(&path, "KID", "TEAM").unwrap(), path)
+    }
+
+    #[test]
+    fn a_rejected_token_is_renewed_once_per_interval_unless_the_key_changes() {
+        let dir = std::env::temp_dir().join(format!(
+            "notify-apns-token-{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (tokens, path) = tokens(&dir);
+        let first = tokens.current().unwrap();
+        assert_eq!(tokens.current().unwrap(), first);
+        let renewed = tokens.renew_rejected(&first).unwrap().unwrap();
+        assert_eq!(tokens.minted(), 2);
+        // A request still holding the old token gets the new one, without minting.
+        assert_eq!(
+            tokens.renew_rejected(&first).unwrap(),
+            Some(renewed.clone())
+        );
+        // The new one refused too: no third token within the interval.
+        assert_eq!(tokens.renew_rejected(&renewed).unwrap(), None);
+        assert_eq!(tokens.minted(), 2);
+        // A new key file is always worth a token.
+        let rotated = notify_sim::keys::KeyPair::generate_p256().unwrap();
+        std::fs::write(&path, format!("{}\n", rotated.private_pem())).unwrap();
+        assert!(tokens.renew_rejected(&renewed).unwrap().is_some());
+        assert_eq!(tokens.minted(), 3);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_non_p256_key_is_refused() {
+        let rsa = notify_sim::keys::KeyPair::generate_rsa().unwrap();
+        assert!(parse_key(rsa.private_pem().as_bytes()).is_err());
+        assert!(parse_key(b"garbage").is_err());
     }
 }

@@ -203,6 +203,27 @@ mod tests {
     }
 
     #[test]
+    fn the_assertion_signature_verifies_with_a_plain_rsa_verifier() {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use base64::Engine as _;
+        use rsa::pkcs8::DecodePublicKey as _;
+        use rsa::signature::Verifier as _;
+
+        let key = notify_sim::keys::KeyPair::generate_rsa().unwrap();
+        let account = parse_service_account(account_json(key.private_pem()).as_bytes()).unwrap();
+        let jwt = assertion(&account, 1_000).unwrap();
+        let (signed, signature) = jwt.rsplit_once('.').unwrap();
+        let public = rsa::RsaPublicKey::from_public_key_pem(key.public_pem()).unwrap();
+        let verifying = rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new(public);
+        let signature = rsa::pkcs1v15::Signature::try_from(
+            URL_SAFE_NO_PAD.decode(signature).unwrap().as_slice(),
+        )
+        .unwrap();
+        verifying.verify(signed.as_bytes(), &signature).unwrap();
+        assert!(verifying.verify(b"tampered", &signature).is_err());
+    }
+
+    #[test]
     fn broken_files_are_refused_without_quoting_them() {
         let err = parse_service_account(br#"{"private_key": "SECRET-MATERIAL""#).unwrap_err();
         assert!(!err.contains("SECRET"), "{err}");
