@@ -2,8 +2,9 @@
 //!
 //! Speaks EHLO/HELO (advertising `SIZE`, `8BITMIME`, `PIPELINING`), MAIL FROM (with a `SIZE=`
 //! check), RCPT TO (at most 100), DATA with dot-unstuffing and a size cap (552 past it, after
-//! reading the message to its end), RSET, NOOP, VRFY (252) and QUIT; STARTTLS and AUTH are not
-//! offered. Commands out of order answer 503, unknown ones 500, over-long command lines 500.
+//! reading the message to its end), RSET, NOOP, VRFY (252) and QUIT; AUTH PLAIN (required
+//! before MAIL) when credentials are configured. STARTTLS is not offered. Commands out of
+//! order answer 503, unknown ones 500, over-long command lines 500.
 //!
 //! Faults are drawn once per RCPT for that recipient: a status fault answers the RCPT with an
 //! SMTP reply (421 closes the connection; 429 → 451, HTTP-style 500–504 → 421, SMTP codes as
@@ -45,6 +46,9 @@ pub struct SmtpSimSettings {
     pub hostname: String,
     /// Largest message (after dot-unstuffing) accepted; advertised as `SIZE`.
     pub max_message_bytes: usize,
+    /// User name and password clients must give with `AUTH PLAIN` before MAIL; no AUTH is
+    /// offered when unset.
+    pub credentials: Option<(String, String)>,
 }
 
 impl Default for SmtpSimSettings {
@@ -52,6 +56,7 @@ impl Default for SmtpSimSettings {
         Self {
             hostname: "smtp.sim.notify.test".into(),
             max_message_bytes: 10 * 1024 * 1024,
+            credentials: None,
         }
     }
 }
@@ -197,6 +202,8 @@ async fn converse(stream: TcpStream, state: &Session) -> std::io::Result<()> {
         .write_all(format!("220 {host} ESMTP notify-sim\r\n").as_bytes())
         .await?;
     let mut greeted = false;
+    let needs_auth = state.settings.credentials.is_some();
+    let mut authenticated = false;
     let mut tx = Transaction::default();
     let mut line = Vec::new();
     loop {
@@ -216,14 +223,38 @@ async fn converse(stream: TcpStream, state: &Session) -> std::io::Result<()> {
             "EHLO" => {
                 greeted = true;
                 tx = Transaction::default();
-                format!("250-{host}\r\n250-SIZE {max}\r\n250-8BITMIME\r\n250 PIPELINING")
+                let auth = if needs_auth { "250-AUTH PLAIN\r\n" } else { "" };
+                format!("250-{host}\r\n{auth}250-SIZE {max}\r\n250-8BITMIME\r\n250 PIPELINING")
             }
             "HELO" => {
                 greeted = true;
                 tx = Transaction::default();
                 format!("250 {host}")
             }
+            "AUTH" if !needs_auth => "502 5.5.1 authentication not offered".into(),
+            "AUTH" if authenticated => "503 5.5.1 already authenticated".into(),
+            "AUTH" => {
+                let (mechanism, initial) = arg.split_once(' ').unwrap_or((arg, ""));
+                if !mechanism.eq_ignore_ascii_case("PLAIN") {
+                    "504 5.5.4 only PLAIN is offered".into()
+                } else {
+                    let mut response = initial.trim().to_owned();
+                    if response.is_empty() {
+                        write.write_all(b"334 \r\n").await?;
+                        line.clear();
+                        read_line(&mut reader, &mut line, MAX_COMMAND_LINE).await?;
+                        response = String::from_utf8_lossy(&line).trim().to_owned();
+                    }
+                    if plain_matches(&response, state.settings.credentials.as_ref()) {
+                        authenticated = true;
+                        "235 2.7.0 authentication successful".into()
+                    } else {
+                        "535 5.7.8 authentication credentials invalid".into()
+                    }
+                }
+            }
             "MAIL" if !greeted => "503 5.5.1 send EHLO or HELO first".into(),
+            "MAIL" if needs_auth && !authenticated => "530 5.7.0 authentication required".into(),
             "MAIL" if tx.from.is_some() => "503 5.5.1 nested MAIL command".into(),
             "MAIL" => match path_argument(arg, "FROM:") {
                 None => "501 5.5.4 syntax: MAIL FROM:<address>".into(),
@@ -303,6 +334,21 @@ async fn read_line<R: AsyncBufRead + Unpin>(
     tokio::time::timeout(IDLE_TIMEOUT, capped.read_until(b'\n', buf))
         .await
         .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))?
+}
+
+/// Whether a base64 `AUTH PLAIN` response (`authzid NUL user NUL password`) names the
+/// expected user and password.
+fn plain_matches(response: &str, expected: Option<&(String, String)>) -> bool {
+    use base64::Engine;
+    let Some((user, password)) = expected else {
+        return false;
+    };
+    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(response) else {
+        return false;
+    };
+    let mut fields = decoded.split(|b| *b == 0);
+    let (_authzid, given_user, given_password) = (fields.next(), fields.next(), fields.next());
+    given_user == Some(user.as_bytes()) && given_password == Some(password.as_bytes())
 }
 
 fn declared_size(params: &str) -> Option<usize> {

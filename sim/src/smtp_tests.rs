@@ -194,3 +194,32 @@ async fn control_api_is_served_on_its_own_listener() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.ends_with("[]"), "{answer}");
 }
+
+#[tokio::test]
+async fn auth_plain_is_required_when_configured() {
+    let sim = sink(SmtpSimSettings {
+        credentials: Some(("u".into(), "p".into())),
+        ..SmtpSimSettings::default()
+    })
+    .await;
+    let mut c = Client::connect(&sim).await;
+    assert!(c
+        .send("EHLO client.test\r\n")
+        .await
+        .contains("250-AUTH PLAIN"));
+    assert!(c
+        .send("MAIL FROM:<a@b.example>\r\n")
+        .await
+        .starts_with("530 "));
+    // base64("\0u\0wrong") and base64("\0u\0p")
+    assert!(c
+        .send("AUTH PLAIN AHUAd3Jvbmc=\r\n")
+        .await
+        .starts_with("535 "));
+    assert!(c.send("AUTH PLAIN\r\n").await.starts_with("334"));
+    assert!(c.send("AHUAcA==\r\n").await.starts_with("235 "));
+    assert!(c
+        .send("MAIL FROM:<a@b.example>\r\n")
+        .await
+        .starts_with("250 "));
+}

@@ -391,3 +391,25 @@ async fn required_starttls_never_falls_back_to_plaintext() {
     assert!(outcome.is_retry(), "{outcome:?}");
     assert!(sim.ledger().is_empty(), "nothing was sent in plaintext");
 }
+
+#[tokio::test]
+async fn smtp_auth_refusal_is_retried_and_a_rotated_password_is_used() {
+    let sim = smtp_sim(SmtpSimSettings {
+        credentials: Some(("dispatcher".into(), "right-password".into())),
+        ..SmtpSimSettings::default()
+    })
+    .await;
+    let password_file = secret_file("stale-password");
+    let mut config = smtp_config(&sim);
+    config.username = Some("dispatcher".into());
+    config.password = Some(SecretConfig::File(password_file.clone()));
+    let provider = SmtpProvider::new(config).unwrap();
+    let outcome = provider.send(&email(TO)).await;
+    assert_eq!(outcome, Outcome::retry(Reason::ProviderAuth, "smtp 535"));
+    std::fs::write(&password_file, "right-password\n").unwrap();
+    assert!(matches!(
+        provider.send(&email(TO)).await,
+        Outcome::Sent { .. }
+    ));
+    assert_eq!(sim.ledger().len(), 1);
+}
