@@ -66,6 +66,9 @@ pub struct ApnsSimSettings {
     pub topic: Option<String>,
     /// Oldest provider token accepted, in seconds since its `iat` (APNs: one hour).
     pub max_token_age_s: u64,
+    /// The test CA to serve with; a new one is generated when `None`. Passing one lets a
+    /// long-running simulator keep the CA its clients already trust.
+    pub ca: Option<TestCa>,
 }
 
 impl ApnsSimSettings {
@@ -81,6 +84,7 @@ impl ApnsSimSettings {
             public_key_pem: public_key_pem.into(),
             topic: None,
             max_token_age_s: 3600,
+            ca: None,
         }
     }
 }
@@ -119,7 +123,10 @@ impl std::fmt::Debug for SimState {
 /// Starts a fake APNs on `listener` (HTTP/2 over TLS with a freshly generated test CA). Must be
 /// called inside a Tokio runtime.
 pub fn serve(listener: TcpListener, settings: ApnsSimSettings) -> Result<ApnsSim, SimError> {
-    let ca = TestCa::generate()?;
+    let ca = match settings.ca.clone() {
+        Some(ca) => ca,
+        None => TestCa::generate()?,
+    };
     let config = ca.server_config(&[b"h2"])?;
     let state = state(settings)?;
     let server = tls::serve(

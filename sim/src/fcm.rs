@@ -59,8 +59,10 @@ pub struct FcmSimSettings {
     pub project_id: String,
     /// Lifetime of issued access tokens (`expires_in`), seconds.
     pub token_lifetime_s: u64,
-    /// Serve over TLS with a generated test CA instead of plain HTTP.
+    /// Serve over TLS instead of plain HTTP.
     pub tls: bool,
+    /// With `tls`, the test CA to serve with; a new one is generated when `None`.
+    pub ca: Option<TestCa>,
 }
 
 impl FcmSimSettings {
@@ -76,6 +78,7 @@ impl FcmSimSettings {
             project_id: project_id.into(),
             token_lifetime_s: 3600,
             tls: false,
+            ca: None,
         }
     }
 }
@@ -114,7 +117,10 @@ pub struct FcmSim {
 pub fn serve(listener: TcpListener, settings: FcmSimSettings) -> Result<FcmSim, SimError> {
     let addr = listener.local_addr()?;
     let (transport, ca, scheme) = if settings.tls {
-        let ca = TestCa::generate()?;
+        let ca = match settings.ca.clone() {
+            Some(ca) => ca,
+            None => TestCa::generate()?,
+        };
         let config = ca.server_config(&[b"h2", b"http/1.1"])?;
         (Transport::Tls(config), Some(ca), "https")
     } else {
