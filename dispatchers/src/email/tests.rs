@@ -413,3 +413,33 @@ async fn smtp_auth_refusal_is_retried_and_a_rotated_password_is_used() {
     ));
     assert_eq!(sim.ledger().len(), 1);
 }
+
+#[tokio::test]
+async fn smtp_sends_a_single_part_when_only_one_body_exists() {
+    let sim = smtp_sim(SmtpSimSettings::default()).await;
+    let provider = smtp(&sim);
+    let mut html_only = email(TO);
+    let mut text_only = email(TO);
+    if let RenderedContent::Email(e) = &mut html_only.content {
+        e.text = None;
+    }
+    if let RenderedContent::Email(e) = &mut text_only.content {
+        e.html = None;
+        e.reply_to = None;
+    }
+    for d in [&html_only, &text_only] {
+        assert!(matches!(provider.send(d).await, Outcome::Sent { .. }));
+    }
+    let entries = sim.ledger().entries();
+    let html = entries[0].summary["raw"].as_str().unwrap();
+    assert!(
+        !html.contains("multipart") && html.contains("Content-Type: text/html"),
+        "{html}"
+    );
+    let text = entries[1].summary["raw"].as_str().unwrap();
+    assert!(
+        !text.contains("multipart") && text.contains("Content-Type: text/plain"),
+        "{text}"
+    );
+    assert!(!text.contains("Reply-To"), "{text}");
+}
