@@ -23,6 +23,8 @@ use crate::{Outcome, Reason};
 pub const MAX_DATA_BYTES: usize = 4096;
 /// Longest TTL FCM takes: four weeks.
 pub const MAX_TTL_S: i64 = 2_419_200;
+/// Wait after `QUOTA_EXCEEDED` when FCM gives no `Retry-After` (its documented minimum).
+pub const QUOTA_RETRY_AFTER: Duration = Duration::from_secs(60);
 /// The data key carrying the delivery id.
 pub const DELIVERY_ID_KEY: &str = "notify_delivery_id";
 /// Longest registration token we send.
@@ -276,7 +278,14 @@ pub(crate) fn classify(answer: &Answer) -> Outcome {
     match answer.error_code.as_deref() {
         Some("UNREGISTERED") | Some("SENDER_ID_MISMATCH") => return gone(detail),
         Some("INVALID_ARGUMENT") => return Outcome::failed(Reason::BadMessage, detail),
-        Some("QUOTA_EXCEEDED") => return retry(Reason::RateLimited),
+        // FCM asks for at least a minute before retrying an exceeded quota.
+        Some("QUOTA_EXCEEDED") => {
+            return Outcome::Retry {
+                reason: Reason::RateLimited,
+                after: Some(answer.retry_after.unwrap_or(QUOTA_RETRY_AFTER)),
+                detail,
+            }
+        }
         Some("UNAVAILABLE") | Some("INTERNAL") => return retry(Reason::ProviderUnavailable),
         // The APNs certificate or web push key in the Firebase console: an operator's fix.
         Some("THIRD_PARTY_AUTH_ERROR") | Some("APNS_AUTH_ERROR") => {
@@ -431,6 +440,14 @@ mod tests {
                 ..
             }
         ));
+        assert_eq!(
+            classify(&answer(429, Some("QUOTA_EXCEEDED"), "RESOURCE_EXHAUSTED")),
+            Outcome::Retry {
+                reason: Reason::RateLimited,
+                after: Some(QUOTA_RETRY_AFTER),
+                detail: "429 QUOTA_EXCEEDED".into()
+            }
+        );
         assert!(answer(401, None, "UNAUTHENTICATED").is_access_token_rejection());
         assert!(
             !answer(401, Some("THIRD_PARTY_AUTH_ERROR"), "UNAUTHENTICATED")

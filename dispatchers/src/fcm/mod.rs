@@ -26,7 +26,7 @@ use std::path::PathBuf;
 
 pub use auth::{REFRESH_MARGIN, SCOPE};
 pub use config::{ConfigError, FcmConfig};
-pub use encode::{DELIVERY_ID_KEY, MAX_DATA_BYTES};
+pub use encode::{DELIVERY_ID_KEY, MAX_DATA_BYTES, QUOTA_RETRY_AFTER};
 pub use service::FcmProvider;
 
 use crate::credentials::CredentialError;
