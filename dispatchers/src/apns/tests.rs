@@ -418,3 +418,42 @@ fn a_missing_or_wrong_key_file_fails_at_construction() {
     let err = ApnsProvider::new(wrong).unwrap_err();
     assert!(!err.to_string().contains("AAAA"), "{err}");
 }
+
+#[tokio::test]
+async fn faults_set_over_the_control_api_apply() {
+    let s = setup().await;
+    let client = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .add_root_certificate(reqwest::Certificate::from_pem(s.sim.ca_pem().as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let faults = serde_json::json!({
+        "rules": [{ "fault": { "kind": "status", "code": 503, "retry_after_s": 9 }, "count": 1 }]
+    });
+    let put = client
+        .put(format!("{}/_sim/faults", s.sim.base_url()))
+        .json(&faults)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), reqwest::StatusCode::NO_CONTENT);
+    let outcome = s.provider.send(&delivery()).await;
+    assert!(
+        matches!(outcome, Outcome::Retry { reason: Reason::ProviderUnavailable, after: Some(d), .. } if d == Duration::from_secs(9)),
+        "{outcome:?}"
+    );
+    assert!(matches!(
+        s.provider.send(&delivery()).await,
+        Outcome::Sent { .. }
+    ));
+    let ledger: Vec<notify_sim::Accepted> = client
+        .get(format!("{}/_sim/ledger", s.sim.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(ledger[0].provider, "apns");
+}
