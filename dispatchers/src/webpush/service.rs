@@ -15,7 +15,8 @@
 //! | 413 | `Failed` (`bad_message`) |
 //! | 400 | `Failed` (`bad_message`): the same request would be refused again |
 //! | 401 | `Retry` (`provider_auth`): the service refused our VAPID token (expired, clock skew, key replaced mid-flight); the cached token of that origin is dropped and a fresh one is made, and the retry tiers bound the attempts |
-//! | 403 | `Failed` (`provider_auth`): the subscription was made for another application server key; retrying with ours cannot work, but it is a credential fault, so the subscription is **not** removed (a key roll-back would revive it) |
+//! | 403 naming a JWT problem (Apple's `BadJwtToken`, `ExpiredJwtToken`) | `Retry` (`provider_auth`), like 401: Apple answers 403 for tokens it refuses (a `sub` it does not accept, an expired token); the cached token is dropped |
+//! | other 403 | `Failed` (`provider_auth`): the subscription was made for another application server key (FCM); retrying with ours cannot work, but it is a credential fault, so the subscription is **not** removed (a key roll-back would revive it) |
 //! | 408 | `Retry` (`connection`) |
 //! | 429 | `Retry` (`rate_limited`) after `Retry-After` |
 //! | 5xx | `Retry` (`provider_unavailable`) after `Retry-After` when given |
@@ -240,6 +241,11 @@ pub fn classify(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Outcome
         },
         400 | 413 => Outcome::failed(Reason::BadMessage, detail()),
         401 => Outcome::Retry {
+            reason: Reason::ProviderAuth,
+            after: retry_after(headers),
+            detail: detail(),
+        },
+        403 if String::from_utf8_lossy(body).contains("JwtToken") => Outcome::Retry {
             reason: Reason::ProviderAuth,
             after: retry_after(headers),
             detail: detail(),

@@ -448,7 +448,18 @@ fn answers_are_classified_per_the_table() {
         }
     ));
     assert!(matches!(
-        classify(StatusCode::FORBIDDEN, &HeaderMap::new(), b""),
+        classify(
+            StatusCode::FORBIDDEN,
+            &HeaderMap::new(),
+            br#"{"reason":"BadJwtToken"}"#
+        ),
+        Outcome::Retry {
+            reason: Reason::ProviderAuth,
+            ..
+        }
+    ));
+    assert!(matches!(
+        classify(StatusCode::FORBIDDEN, &HeaderMap::new(), b"the key in the authorization header does not correspond to the sender ID used to subscribe this user"),
         Outcome::Failed {
             reason: Reason::ProviderAuth,
             ..
