@@ -24,10 +24,26 @@ const KEY: &str = "vonage-key";
 const SECRET: &str = "vonage-secret";
 const TO: &str = "+821012345678";
 
+/// Writes `value` to a new file for a provider to read its secret from. Files live in one
+/// folder per test process; folders of test processes that have exited are removed here, so
+/// runs do not pile up files in the temp folder.
 pub(crate) fn secret_file(value: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("notify-sms-{}", Uuid::new_v4().simple()));
+    const PREFIX: &str = "notify-dispatchers-tests-";
+    let temp = std::env::temp_dir();
+    if let Ok(entries) = std::fs::read_dir(&temp) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(pid) = name.strip_prefix(PREFIX) else {
+                continue;
+            };
+            if !std::path::Path::new("/proc").join(pid).exists() {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    let dir = temp.join(format!("{PREFIX}{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("secret");
+    let path = dir.join(Uuid::new_v4().simple().to_string());
     std::fs::write(&path, format!("{value}\n")).unwrap();
     path
 }
