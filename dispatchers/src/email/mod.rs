@@ -7,6 +7,21 @@
 //! `X-Notify-Delivery-Id` and a `Message-ID` derived from it), and classifies every answer
 //! into an [`crate::Outcome`] by status or reply code. Addresses and credentials are never
 //! logged; logs carry a redacted address ([`redact_email`]).
+//!
+//! Configuration (`*_ms` durations; secrets from a file, re-read when it changes, or the
+//! environment; SendGrid's `base_url` defaults to the real API):
+//!
+//! ```toml
+//! [dispatch.providers.sendgrid]
+//! api_key = { file = "/run/secrets/sendgrid-api-key" }
+//!
+//! [dispatch.providers.smtp]
+//! host = "smtp.example.com"
+//! tls = "starttls"          # "none" (loopback relays only), "starttls" (587) or "tls" (465)
+//! username = "notify"
+//! password = { file = "/run/secrets/smtp-password" }
+//! message_id_domain = "notify.example.com"
+//! ```
 
 pub mod sendgrid;
 pub mod smtp;

@@ -9,6 +9,23 @@
 //!
 //! Not done here: delivery receipts (status callbacks / DLRs) are received elsewhere; these
 //! clients only submit.
+//!
+//! Configuration (`*_ms` durations; secrets from a file, re-read when it changes, or the
+//! environment; `base_url` defaults to the real provider):
+//!
+//! ```toml
+//! [dispatch.providers.twilio]
+//! account_sid = "AC0123456789abcdef0123456789abcdef"
+//! auth_token = { file = "/run/secrets/twilio-auth-token" }
+//! messaging_service_sid = "MG0123456789abcdef0123456789abcdef"   # or: from = "+15005550006"
+//! status_callback_base = "https://hooks.example.com/twilio/status"
+//! timeout_ms = 10000
+//!
+//! [dispatch.providers.vonage]
+//! api_key = "a1b2c3d4"
+//! api_secret = { env = "VONAGE_API_SECRET" }
+//! from = "acme"
+//! ```
 
 pub mod twilio;
 pub mod vonage;
