@@ -33,6 +33,7 @@ use notify_common::dlq::{
     DLQ_CHANNEL, DLQ_ERROR, DLQ_OFFSET, DLQ_PARTITION, DLQ_REASON, DLQ_STAGE, DLQ_TOPIC,
 };
 use notify_common::topics::Topics;
+use notify_common::Health;
 use notify_schemas::{Channel, Codec, CodecError, Delivery, DeliveryStatus, Recipient};
 use notify_store::directory::{device_id_for, PushTarget};
 use notify_store::log::LogWrite;
@@ -121,6 +122,7 @@ pub struct Handler {
     statuses: Codec<DeliveryStatus>,
     send_timeout: Duration,
     max_backoff: Duration,
+    health: Health,
 }
 
 /// The collaborators of a [`Handler`].
@@ -166,7 +168,15 @@ impl Handler {
             statuses: Codec::new()?,
             send_timeout: Duration::from_millis(config.send_timeout_ms),
             max_backoff: Duration::from_millis(config.max_backoff_ms),
+            health: Health::new(),
         })
+    }
+
+    /// Reports the database and Kafka as failing in `health` (the admin endpoint's `/readyz`)
+    /// while records pause on them.
+    pub fn with_health(mut self, health: Health) -> Self {
+        self.health = health;
+        self
     }
 
     /// The channel handled.
@@ -597,10 +607,18 @@ impl Handler {
         Fut: Future<Output = Result<T, E>>,
     {
         let mut backoff = Duration::from_millis(100);
+        let mut failed = false;
         loop {
             match op().await {
-                Ok(value) => return Ok(value),
+                Ok(value) => {
+                    if failed {
+                        self.health.ok(dependency);
+                    }
+                    return Ok(value);
+                }
                 Err(err) => {
+                    failed = true;
+                    self.health.failing(dependency, err.to_string());
                     metrics::counter!(m::DEPENDENCY_RETRIES_TOTAL, "channel" => self.channel.as_str(), "reason" => dependency)
                         .increment(1);
                     tracing::warn!(

@@ -16,6 +16,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use tokio_util::sync::CancellationToken;
+
 /// A topic partition.
 pub type TopicPartition = (String, i32);
 
@@ -58,7 +60,11 @@ struct Assigned {
     generation: u64,
     offsets: PartitionOffsets,
     revoking: bool,
+    /// Records started and neither finished nor aborted.
+    running: usize,
     stored: Option<i64>,
+    /// Cancelled when the assignment ends, so records of it stop waiting on dependencies.
+    abandon: CancellationToken,
 }
 
 /// Proof that a record was taken under one assignment of its partition.
@@ -84,6 +90,7 @@ pub struct Inflight {
 struct State {
     next_generation: u64,
     partitions: HashMap<TopicPartition, Assigned>,
+    root: CancellationToken,
 }
 
 impl Inflight {
@@ -102,13 +109,16 @@ impl Inflight {
         for partition in partitions {
             state.next_generation += 1;
             let generation = state.next_generation;
+            let abandon = state.root.child_token();
             state.partitions.insert(
                 partition,
                 Assigned {
                     generation,
                     offsets: PartitionOffsets::default(),
                     revoking: false,
+                    running: 0,
                     stored: None,
+                    abandon,
                 },
             );
         }
@@ -133,13 +143,44 @@ impl Inflight {
         })
     }
 
-    /// Whether the ticket's assignment is still current and not being revoked, i.e. whether
-    /// work on it should start.
+    /// Starts work on the ticket's record if its assignment is current and not being revoked:
+    /// returns the token that is cancelled when the assignment ends. A record that does not
+    /// start stays pending, so the stored offset never passes it.
+    pub fn start(&self, ticket: &Ticket) -> Option<CancellationToken> {
+        let mut state = self.lock();
+        let assigned = state.partitions.get_mut(&ticket.partition)?;
+        if assigned.generation != ticket.generation || assigned.revoking {
+            return None;
+        }
+        assigned.running += 1;
+        Some(assigned.abandon.clone())
+    }
+
+    /// Whether the ticket's assignment is still the partition's current one.
     pub fn is_current(&self, ticket: &Ticket) -> bool {
         self.lock()
             .partitions
             .get(&ticket.partition)
-            .is_some_and(|a| a.generation == ticket.generation && !a.revoking)
+            .is_some_and(|a| a.generation == ticket.generation)
+    }
+
+    /// A started record was given up without a durable outcome: it stays pending.
+    pub fn abort(&self, ticket: &Ticket) {
+        let mut state = self.lock();
+        if let Some(assigned) = state.partitions.get_mut(&ticket.partition) {
+            if assigned.generation == ticket.generation {
+                assigned.running = assigned.running.saturating_sub(1);
+            }
+        }
+        drop(state);
+        self.changed.notify_all();
+    }
+
+    /// Stops new work on every partition (shutdown); records already started continue.
+    pub fn stop_all(&self) {
+        for assigned in self.lock().partitions.values_mut() {
+            assigned.revoking = true;
+        }
     }
 
     /// Marks the ticket's record done and, if that moved the partition's committable offset,
@@ -156,6 +197,7 @@ impl Inflight {
             return None;
         }
         assigned.offsets.finish(ticket.offset);
+        assigned.running = assigned.running.saturating_sub(1);
         let stored = match assigned.offsets.committable() {
             Some(offset) if assigned.stored.is_none_or(|s| offset > s) => {
                 // a failed store (partition lost meanwhile) is retried by the next finish
@@ -171,9 +213,10 @@ impl Inflight {
         stored
     }
 
-    /// Stops new work on `partitions` and waits until their pending records are done or
-    /// `deadline` passes. Returns the committable offset of each partition that has one, and
-    /// forgets the partitions. Blocking: call it from the rebalance callback or a blocking task.
+    /// Stops new work on `partitions` and waits until their started records are done or
+    /// `deadline` passes. Returns the committable offset of each partition that has one and
+    /// the number of records still running, and forgets the partitions (cancelling their
+    /// tokens). Blocking: call it from the rebalance callback or a blocking task.
     pub fn revoke(
         &self,
         partitions: &[TopicPartition],
@@ -190,7 +233,7 @@ impl Inflight {
             let pending: usize = partitions
                 .iter()
                 .filter_map(|p| state.partitions.get(p))
-                .map(|a| a.offsets.pending())
+                .map(|a| a.running)
                 .sum();
             let now = Instant::now();
             if pending == 0 || now >= until {
@@ -198,6 +241,7 @@ impl Inflight {
                     .iter()
                     .filter_map(|p| {
                         let assigned = state.partitions.remove(p)?;
+                        assigned.abandon.cancel();
                         Some((p.clone(), assigned.offsets.committable()?))
                     })
                     .collect();
@@ -211,6 +255,20 @@ impl Inflight {
         }
     }
 
+    /// Cancels the tokens of every assignment: shutdown gave up waiting.
+    pub fn abandon_all(&self) {
+        self.lock().root.cancel();
+    }
+
+    /// Pending records over all partitions.
+    pub fn pending(&self) -> usize {
+        self.lock()
+            .partitions
+            .values()
+            .map(|a| a.offsets.pending())
+            .sum()
+    }
+
     /// Pending records over all partitions of `topic`.
     pub fn pending_in(&self, topic: &str) -> usize {
         self.lock()
@@ -221,13 +279,13 @@ impl Inflight {
             .sum()
     }
 
-    /// Assigned partitions of `topic`, not being revoked.
-    pub fn assigned_in(&self, topic: &str) -> Vec<i32> {
+    /// Assigned partitions of `topic`, not being revoked, with their assignment generation.
+    pub fn assigned_in(&self, topic: &str) -> Vec<(i32, u64)> {
         self.lock()
             .partitions
             .iter()
             .filter(|((t, _), a)| t == topic && !a.revoking)
-            .map(|((_, p), _)| *p)
+            .map(|((_, p), a)| (*p, a.generation))
             .collect()
     }
 }
@@ -257,6 +315,9 @@ mod tests {
         let tp = ("t".to_owned(), 0);
         inflight.assign([tp.clone()]);
         let tickets: Vec<_> = (0..4).map(|o| inflight.take("t", 0, o).unwrap()).collect();
+        for ticket in &tickets {
+            inflight.start(ticket).expect("current");
+        }
         let mut stored = Vec::new();
         let mut store = |_: &TopicPartition, o: i64| {
             stored.push(o);
@@ -275,13 +336,19 @@ mod tests {
         let tp = ("t".to_owned(), 1);
         inflight.assign([tp.clone()]);
         let old = inflight.take("t", 1, 5).unwrap();
-        let (offsets, pending) = inflight.revoke(&[tp.clone()], Duration::from_millis(10));
-        assert_eq!((offsets, pending), (vec![(tp.clone(), 5)], 1));
+        let abandon = inflight.start(&old).expect("current");
+        let (offsets, running) = inflight.revoke(std::slice::from_ref(&tp), Duration::from_millis(10));
+        assert_eq!((offsets, running), (vec![(tp.clone(), 5)], 1));
+        assert!(
+            abandon.is_cancelled(),
+            "records of a revoked assignment give up"
+        );
         assert!(inflight.take("t", 1, 6).is_none(), "not assigned any more");
         inflight.assign([tp.clone()]);
-        assert!(!inflight.is_current(&old));
+        assert!(inflight.start(&old).is_none());
         assert_eq!(inflight.finish(&old, |_, _| Ok::<(), ()>(())), None);
         let new = inflight.take("t", 1, 5).unwrap();
+        inflight.start(&new).expect("current");
         assert_eq!(inflight.finish(&new, |_, _| Ok::<(), ()>(())), Some(6));
     }
 
@@ -291,6 +358,8 @@ mod tests {
         let tp = ("t".to_owned(), 0);
         inflight.assign([tp.clone()]);
         let ticket = inflight.take("t", 0, 0).unwrap();
+        inflight.start(&ticket).expect("current");
+        let queued = inflight.take("t", 0, 1).unwrap();
         let worker = {
             let inflight = inflight.clone();
             std::thread::spawn(move || {
@@ -298,9 +367,14 @@ mod tests {
                 inflight.finish(&ticket, |_, _| Ok::<(), ()>(()));
             })
         };
-        let (offsets, pending) = inflight.revoke(&[tp.clone()], Duration::from_secs(5));
+        let (offsets, running) = inflight.revoke(std::slice::from_ref(&tp), Duration::from_secs(5));
         worker.join().unwrap();
-        assert_eq!(pending, 0);
-        assert_eq!(offsets, vec![(tp, 1)]);
+        assert_eq!(running, 0);
+        assert_eq!(
+            offsets,
+            vec![(tp, 1)],
+            "the queued record was never started: not passed"
+        );
+        assert!(inflight.start(&queued).is_none());
     }
 }

@@ -23,10 +23,13 @@ pub mod policy;
 pub mod provider;
 pub mod publish;
 mod push_http;
+pub mod registry;
 mod rest;
+pub mod retry;
 pub mod secret;
 pub mod service;
 pub mod sms;
+pub mod stage;
 pub mod status;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -132,20 +132,14 @@ pub enum ChannelArg {
     Email,
 }
 
-impl Command {
-    /// The subcommand's name, for messages.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Command::Ingest => "ingest",
-            Command::Router => "router",
-            Command::Dispatch { .. } => "dispatch",
-            Command::Migrate => "migrate",
-            Command::Topics { .. } => "topics",
-            Command::Tenants { .. } => "tenants",
-            Command::Apps { .. } => "apps",
-            Command::Produce { .. } => "produce",
-            Command::Check => "check",
-            Command::Config => "config",
+impl From<ChannelArg> for notify_schemas::Channel {
+    fn from(channel: ChannelArg) -> Self {
+        match channel {
+            ChannelArg::Apns => notify_schemas::Channel::Apns,
+            ChannelArg::Fcm => notify_schemas::Channel::Fcm,
+            ChannelArg::Webpush => notify_schemas::Channel::WebPush,
+            ChannelArg::Sms => notify_schemas::Channel::Sms,
+            ChannelArg::Email => notify_schemas::Channel::Email,
         }
     }
 }

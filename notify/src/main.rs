@@ -82,8 +82,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await;
             Ok(routed?)
         }
-        Command::Dispatch { .. } => {
-            anyhow::bail!("the {} stage is not built yet", cli.command.name())
+        Command::Dispatch { channel } => {
+            let health = notify_common::Health::new();
+            notify_common::telemetry::init(&config.telemetry, &health)?;
+            let shutdown = notify_common::Shutdown::new();
+            let signals = shutdown.clone();
+            tokio::spawn(async move { signals.cancel_on_signal().await });
+            let dispatched =
+                notify_dispatchers::stage::run(&config, channel.into(), shutdown.clone(), health)
+                    .await;
+            shutdown.cancel();
+            shutdown
+                .drain(std::time::Duration::from_millis(
+                    config.shutdown.grace_period_ms,
+                ))
+                .await;
+            Ok(dispatched?)
         }
         Command::Tenants {
             action: TenantsAction::Create { name },

@@ -165,3 +165,49 @@ async fn sendgrid_validates_the_body_and_names_the_field() {
     );
     assert_eq!(entry.summary["html"], "<p>hi</p>");
 }
+
+#[tokio::test]
+async fn faults_and_ledger_are_driven_over_the_control_api() {
+    let sim = twilio::serve(
+        listener().await,
+        TwilioSimSettings {
+            account_sid: "AC1".into(),
+            auth_token: "tok".into(),
+        },
+    )
+    .unwrap();
+    let client = reqwest::Client::new();
+    let faults = json!({ "rules": [{ "fault": { "kind": "status", "code": 503 }, "count": 1 }] });
+    let put = client
+        .put(format!("{}/_sim/faults", sim.base_url()))
+        .json(&faults)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status().as_u16(), 204);
+    let url = format!("{}/2010-04-01/Accounts/AC1/Messages.json", sim.base_url());
+    let form = [
+        ("To", "+821012345678"),
+        ("From", "+15005550006"),
+        ("Body", "hi"),
+    ];
+    let send = || {
+        client
+            .post(&url)
+            .basic_auth("AC1", Some("tok"))
+            .form(&form)
+            .send()
+    };
+    let (status, body) = answer(send().await.unwrap()).await;
+    assert_eq!((status, body["code"].clone()), (503, json!(20500)));
+    let (status, _) = answer(send().await.unwrap()).await;
+    assert_eq!(status, 201, "the counted fault is used up");
+    let ledger = client
+        .get(format!("{}/_sim/ledger", sim.base_url()))
+        .send()
+        .await
+        .unwrap();
+    let (_, entries) = answer(ledger).await;
+    assert_eq!(entries.as_array().map(Vec::len), Some(1));
+    assert_eq!(entries[0]["provider"], "twilio");
+}

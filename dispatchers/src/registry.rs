@@ -1,0 +1,228 @@
+//! From the raw `[dispatch.providers]` table to the provider of one channel.
+//!
+//! Layout: one table per provider account, parsed into that provider's own typed configuration
+//! (`[dispatch.providers.apns]` → `ApnsConfig`, `fcm`, `webpush`, `twilio`, `vonage`,
+//! `sendgrid`, `smtp`). SMS and email may name two providers to fail over between:
+//!
+//! ```toml
+//! [dispatch.providers.sms]          # optional; without it the one configured provider is used
+//! primary = "twilio"
+//! secondary = "vonage"
+//! breaker = { consecutive_failures = 5 }
+//! ```
+//!
+//! Guarantees: a channel whose provider is not configured, or whose configuration does not
+//! parse or validate, is an error at start-up naming the table, never a dispatcher that
+//! fails every send. Error texts never contain credentials (providers read those from files).
+
+use std::sync::Arc;
+
+use notify_schemas::Channel;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use crate::email::{SendGridConfig, SendGridProvider, SmtpConfig, SmtpProvider};
+use crate::failover::{BreakerConfig, Failover};
+use crate::sms::{TwilioConfig, TwilioProvider, VonageConfig, VonageProvider};
+use crate::{apns, fcm, webpush, Provider};
+
+/// Why a channel's provider could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// No provider is configured for the channel.
+    #[error("no provider configured for {channel}: add [dispatch.providers.{wanted}]")]
+    Missing {
+        /// The channel.
+        channel: Channel,
+        /// The table(s) that would configure it.
+        wanted: &'static str,
+    },
+    /// A provider's table did not parse or its provider refused it.
+    #[error("[dispatch.providers.{table}]: {reason}")]
+    Invalid {
+        /// The table.
+        table: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+fn invalid(table: &str, reason: impl ToString) -> RegistryError {
+    RegistryError::Invalid {
+        table: table.to_owned(),
+        reason: reason.to_string(),
+    }
+}
+
+/// The typed configuration in `[dispatch.providers.<table>]`, if present.
+fn section<T: DeserializeOwned>(
+    providers: &toml::Table,
+    table: &str,
+) -> Result<Option<T>, RegistryError> {
+    providers
+        .get(table)
+        .map(|value| value.clone().try_into::<T>().map_err(|e| invalid(table, e)))
+        .transpose()
+}
+
+/// Which providers of a channel to fail over between.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Routing {
+    primary: String,
+    secondary: Option<String>,
+    #[serde(default)]
+    breaker: Option<BreakerConfig>,
+}
+
+/// Builds the provider of `channel` from the raw providers table.
+pub fn build_provider(
+    channel: Channel,
+    providers: &toml::Table,
+) -> Result<Arc<dyn Provider>, RegistryError> {
+    match channel {
+        Channel::Apns => {
+            let config: apns::ApnsConfig =
+                section(providers, "apns")?.ok_or(RegistryError::Missing {
+                    channel,
+                    wanted: "apns",
+                })?;
+            Ok(Arc::new(
+                apns::ApnsProvider::new(config).map_err(|e| invalid("apns", e))?,
+            ))
+        }
+        Channel::Fcm => {
+            let config: fcm::FcmConfig =
+                section(providers, "fcm")?.ok_or(RegistryError::Missing {
+                    channel,
+                    wanted: "fcm",
+                })?;
+            Ok(Arc::new(
+                fcm::FcmProvider::new(config).map_err(|e| invalid("fcm", e))?,
+            ))
+        }
+        Channel::WebPush => {
+            let config: webpush::WebPushConfig =
+                section(providers, "webpush")?.ok_or(RegistryError::Missing {
+                    channel,
+                    wanted: "webpush",
+                })?;
+            Ok(Arc::new(
+                webpush::WebPushProvider::new(config).map_err(|e| invalid("webpush", e))?,
+            ))
+        }
+        Channel::Sms => routed(
+            channel,
+            providers,
+            "sms",
+            &["twilio", "vonage"],
+            "twilio or vonage",
+        ),
+        Channel::Email => routed(
+            channel,
+            providers,
+            "email",
+            &["sendgrid", "smtp"],
+            "sendgrid or smtp",
+        ),
+    }
+}
+
+/// One named provider account of SMS or email.
+fn named(providers: &toml::Table, name: &str) -> Result<Option<Arc<dyn Provider>>, RegistryError> {
+    let built: Option<Arc<dyn Provider>> = match name {
+        "twilio" => section::<TwilioConfig>(providers, name)?
+            .map(|c| TwilioProvider::new(c).map(|p| Arc::new(p) as Arc<dyn Provider>))
+            .transpose()
+            .map_err(|e| invalid(name, e))?,
+        "vonage" => section::<VonageConfig>(providers, name)?
+            .map(|c| VonageProvider::new(c).map(|p| Arc::new(p) as Arc<dyn Provider>))
+            .transpose()
+            .map_err(|e| invalid(name, e))?,
+        "sendgrid" => section::<SendGridConfig>(providers, name)?
+            .map(|c| SendGridProvider::new(c).map(|p| Arc::new(p) as Arc<dyn Provider>))
+            .transpose()
+            .map_err(|e| invalid(name, e))?,
+        "smtp" => section::<SmtpConfig>(providers, name)?
+            .map(|c| SmtpProvider::new(c).map(|p| Arc::new(p) as Arc<dyn Provider>))
+            .transpose()
+            .map_err(|e| invalid(name, e))?,
+        other => return Err(invalid(other, "unknown provider")),
+    };
+    Ok(built)
+}
+
+/// SMS or email: the routing table's primary (and secondary, behind breakers), or the one
+/// configured provider.
+fn routed(
+    channel: Channel,
+    providers: &toml::Table,
+    table: &'static str,
+    candidates: &[&str],
+    wanted: &'static str,
+) -> Result<Arc<dyn Provider>, RegistryError> {
+    let missing = RegistryError::Missing { channel, wanted };
+    let routing: Option<Routing> = section(providers, table)?;
+    let (primary, secondary, breaker) = match routing {
+        Some(r) => (r.primary, r.secondary, r.breaker.unwrap_or_default()),
+        None => {
+            let mut configured = candidates.iter().filter(|c| providers.contains_key(**c));
+            let primary = configured.next().ok_or(missing)?;
+            (
+                (*primary).to_owned(),
+                configured.next().map(|s| (*s).to_owned()),
+                BreakerConfig::default(),
+            )
+        }
+    };
+    for name in std::iter::once(&primary).chain(secondary.as_ref()) {
+        if !candidates.contains(&name.as_str()) {
+            return Err(invalid(
+                table,
+                format!("{name} is not a {channel} provider"),
+            ));
+        }
+    }
+    let first = named(providers, &primary)?
+        .ok_or_else(|| invalid(table, format!("[dispatch.providers.{primary}] is missing")))?;
+    let Some(secondary) = secondary else {
+        return Ok(first);
+    };
+    let second = named(providers, &secondary)?.ok_or_else(|| {
+        invalid(
+            table,
+            format!("[dispatch.providers.{secondary}] is missing"),
+        )
+    })?;
+    Ok(Arc::new(
+        Failover::new(table, first, second, breaker).map_err(|e| invalid(table, e))?,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_provider_is_named() {
+        let empty = toml::Table::new();
+        for channel in Channel::ALL {
+            let err = build_provider(channel, &empty).expect_err("nothing configured");
+            assert!(err.to_string().contains("[dispatch.providers."), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_bad_table_names_itself() {
+        let providers: toml::Table = toml::from_str("[apns]\nkey_id = 5\n").unwrap();
+        let err = build_provider(Channel::Apns, &providers).expect_err("bad table");
+        assert!(
+            err.to_string().starts_with("[dispatch.providers.apns]"),
+            "{err}"
+        );
+        let routing: toml::Table =
+            toml::from_str("[sms]\nprimary = \"smtp\"\n[smtp]\nhost = \"h\"\n").unwrap();
+        let err = build_provider(Channel::Sms, &routing).expect_err("not an sms provider");
+        assert!(err.to_string().contains("not a sms provider"), "{err}");
+    }
+}

@@ -1,0 +1,186 @@
+//! Building a channel's dispatcher and the retry movers from configuration, and running them
+//! until shutdown (`notify dispatch --channel <ch>`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use notify_common::config::Config;
+use notify_common::kafka::{self, KafkaSetupError};
+use notify_common::topics::{Topics, RETRY_TIERS};
+use notify_common::{Health, Shutdown};
+use notify_schemas::Channel;
+use notify_store::CassandraDirectory;
+use rdkafka::config::FromClientConfigAndContext;
+use rdkafka::consumer::Consumer;
+
+use crate::context::DrainContext;
+use crate::dedup::CassandraLog;
+use crate::handler::{Deps, Handler};
+use crate::inflight::Inflight;
+use crate::publish::KafkaPublisher;
+use crate::registry::{self, RegistryError};
+use crate::retry::TierMover;
+use crate::service::{DispatchError, Dispatcher, DrainConsumer};
+use crate::Provider;
+
+/// Why the dispatcher could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The channel's provider is not configured or refused its configuration.
+    #[error(transparent)]
+    Provider(#[from] RegistryError),
+    /// The database could not be reached or prepared.
+    #[error(transparent)]
+    Store(#[from] notify_store::StoreError),
+    /// A Kafka client could not be created.
+    #[error(transparent)]
+    Kafka(#[from] KafkaSetupError),
+    /// The Avro codecs could not be built.
+    #[error(transparent)]
+    Codec(#[from] notify_schemas::CodecError),
+    /// The loop failed.
+    #[error(transparent)]
+    Run(#[from] DispatchError),
+}
+
+/// A channel's dispatcher and one retry mover per tier.
+#[derive(Debug)]
+pub struct Parts {
+    /// Consumes `notify.deliveries.<ch>` and `.bulk`.
+    pub dispatcher: Dispatcher,
+    /// Move due retries back to their channel, one per tier.
+    pub movers: Vec<TierMover>,
+}
+
+/// The consumer group of `channel`'s dispatchers.
+pub fn group_id(config: &Config, channel: Channel) -> String {
+    format!("{}-{}", config.dispatch.group_id_prefix, channel.as_str())
+}
+
+/// A consumer in `group` over `topics` whose revocations drain `inflight` first. Partitions
+/// are assigned cooperatively (`cooperative-sticky`) unless `kafka.client_properties` says
+/// otherwise, so a rebalance revokes only the partitions that move.
+pub fn drain_consumer(
+    config: &Config,
+    group: &str,
+    topics: &[&str],
+    inflight: Arc<Inflight>,
+    label: &'static str,
+) -> Result<DrainConsumer, KafkaSetupError> {
+    let mut client = kafka::consumer_config(&config.kafka, "dispatch", group);
+    if !config
+        .kafka
+        .client_properties
+        .contains_key("partition.assignment.strategy")
+    {
+        client.set("partition.assignment.strategy", "cooperative-sticky");
+    }
+    let context = DrainContext::new(
+        inflight,
+        Duration::from_millis(config.dispatch.drain_deadline_ms),
+        label,
+    );
+    let setup = |source| KafkaSetupError::Client {
+        role: "consumer",
+        source,
+    };
+    let consumer = DrainConsumer::from_config_and_context(&client, context).map_err(setup)?;
+    consumer.subscribe(topics).map_err(setup)?;
+    Ok(consumer)
+}
+
+/// Connects to the database and Kafka and assembles `channel`'s dispatcher around `provider`
+/// (from [`registry::build_provider`], or a fake in tests), plus the retry movers.
+pub async fn build(
+    config: &Config,
+    channel: Channel,
+    provider: Arc<dyn Provider>,
+    health: Health,
+) -> Result<Parts, StartError> {
+    let session = Arc::new(notify_store::connect(&config.store).await?);
+    let keyspace = &config.store.keyspace;
+    let log = CassandraLog::new(session.clone(), keyspace).await?;
+    let directory = CassandraDirectory::new(session, keyspace)
+        .await?
+        .with_max_in_flight(config.store.max_in_flight);
+    let topics = Topics::new(&config.kafka.topic_prefix);
+    let producer = kafka::producer(&config.kafka, "dispatch")?;
+    let publisher = Arc::new(KafkaPublisher::new(
+        producer,
+        Duration::from_millis(config.kafka.message_timeout_ms),
+    ));
+    let deps = Deps {
+        provider,
+        log: Arc::new(log),
+        directory: Arc::new(directory),
+        publisher: publisher.clone(),
+    };
+    let handler =
+        Handler::new(channel, deps, topics.clone(), &config.dispatch)?.with_health(health);
+
+    let main = topics.deliveries(channel.as_str());
+    let bulk = topics.deliveries_bulk(channel.as_str());
+    let inflight = Arc::new(Inflight::new());
+    let consumer = drain_consumer(
+        config,
+        &group_id(config, channel),
+        &[&main, &bulk],
+        inflight.clone(),
+        channel.as_str(),
+    )?;
+    let dispatcher = Dispatcher::new(
+        consumer,
+        inflight,
+        handler,
+        main,
+        bulk,
+        config.dispatch.clone(),
+    );
+
+    let mut movers = Vec::new();
+    for (tier, _) in RETRY_TIERS {
+        let inflight = Arc::new(Inflight::new());
+        let group = format!("{}-{tier}", config.dispatch.retry_group_id_prefix);
+        let consumer = drain_consumer(
+            config,
+            &group,
+            &[&topics.retry(tier)],
+            inflight.clone(),
+            "retry",
+        )?;
+        movers.push(TierMover::new(
+            tier,
+            consumer,
+            inflight,
+            publisher.clone(),
+            topics.clone(),
+            &config.dispatch,
+        )?);
+    }
+    Ok(Parts { dispatcher, movers })
+}
+
+/// `notify dispatch --channel <ch>`: dispatches and moves retries until shutdown; any loop
+/// failing stops all. `health` is what the admin endpoint's `/readyz` reports.
+pub async fn run(
+    config: &Config,
+    channel: Channel,
+    shutdown: Shutdown,
+    health: Health,
+) -> Result<(), StartError> {
+    let provider = registry::build_provider(channel, &config.dispatch.providers)?;
+    let Parts { dispatcher, movers } = build(config, channel, provider, health).await?;
+    tracing::info!(
+        channel = channel.as_str(),
+        group = %group_id(config, channel),
+        "dispatcher consuming"
+    );
+    for mover in movers {
+        shutdown.spawn("retry-mover", mover.run(shutdown.token().clone()));
+    }
+    let dispatched = dispatcher.run(shutdown.token().clone()).await;
+    shutdown.cancel();
+    dispatched?;
+    tracing::info!(channel = channel.as_str(), "dispatcher stopped");
+    Ok(())
+}
