@@ -257,13 +257,19 @@ mod tests {
 
     #[test]
     fn a_rejected_token_is_renewed_once_per_interval_unless_the_key_changes() {
-        let dir = std::env::temp_dir().join(format!(
+        struct Dir(std::path::PathBuf);
+        impl Drop for Dir {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+        let dir = Dir(std::env::temp_dir().join(format!(
             "notify-apns-token-{}-{}",
             std::process::id(),
             uuid::Uuid::new_v4().simple()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let (tokens, path) = tokens(&dir);
+        )));
+        std::fs::create_dir_all(&dir.0).unwrap();
+        let (tokens, path) = tokens(&dir.0);
         let first = tokens.current().unwrap();
         assert_eq!(tokens.current().unwrap(), first);
         let renewed = tokens.renew_rejected(&first).unwrap().unwrap();
@@ -281,7 +287,6 @@ mod tests {
         std::fs::write(&path, format!("{}\n", rotated.private_pem())).unwrap();
         assert!(tokens.renew_rejected(&renewed).unwrap().is_some());
         assert_eq!(tokens.minted(), 3);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
