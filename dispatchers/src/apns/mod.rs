@@ -12,6 +12,22 @@
 //! problem never loses the message); 413 and other 400s fail the message; connection errors and
 //! timeouts are retried. Files by role: [`config`] (settings), `token` (provider tokens),
 //! `encode` (pure request building and classification), `service` (the network).
+//!
+//! Configuration ([`ApnsConfig`]; `base_url` defaults to production, use
+//! `https://api.sandbox.push.apple.com` for development builds of the app):
+//!
+//! ```toml
+//! [dispatch.providers.apns]
+//! key_file = "/run/secrets/apns/AuthKey_ABC123DEFG.p8"   # re-read when replaced
+//! key_id = "ABC123DEFG"
+//! team_id = "DEF123GHIJ"
+//! topic = "com.example.app"
+//! request_timeout_ms = 10000
+//! ```
+//!
+//! Against the simulator (`notify_sim::apns`): set
+//! `base_url` to its URL and `ca_file` to a file holding its CA certificate
+//! (`ApnsSim::ca_pem`), and give the simulator the key's public half.
 
 pub mod config;
 mod encode;

@@ -13,6 +13,19 @@
 //! credentials); connection errors and timeouts are retried. Files by role: [`config`]
 //! (settings), `auth` (service account, assertion, cached token), `encode` (pure message building
 //! and classification), `service` (the network).
+//!
+//! Configuration ([`FcmConfig`]; the project and token endpoint come from the service account
+//! file, as downloaded from the Firebase console):
+//!
+//! ```toml
+//! [dispatch.providers.fcm]
+//! service_account_file = "/run/secrets/fcm/service-account.json"   # re-read when replaced
+//! request_timeout_ms = 10000
+//! ```
+//!
+//! Against the simulator (`notify_sim::fcm`): set `base_url`
+//! to its URL and write the service account file with `FcmSim::service_account_json`, which
+//! points `token_uri` at the simulator.
 
 mod auth;
 pub mod config;
