@@ -262,13 +262,13 @@ async fn twilio_refused_token_is_retried_and_a_rotated_file_is_picked_up() {
 #[test]
 fn twilio_config_defaults_and_refusals() {
     let config: TwilioConfig = serde_json::from_value(serde_json::json!({
-        "account_sid": "AC1", "auth_token": {"env": "X"}, "from": "+1500"
+        "account_sid": "AC1", "auth_token": {"env": "NOTIFY_TEST_UNSET_TWILIO_TOKEN"}, "from": "+1500"
     }))
     .unwrap();
     assert_eq!(config.base_url, "https://api.twilio.com");
     assert_eq!(config.timeout_ms, 10_000);
     let unknown = serde_json::from_value::<TwilioConfig>(serde_json::json!({
-        "account_sid": "AC1", "auth_token": {"env": "X"}, "from": "+1500", "timeout": 3
+        "account_sid": "AC1", "auth_token": {"env": "NOTIFY_TEST_UNSET_TWILIO_TOKEN"}, "from": "+1500", "timeout": 3
     }));
     assert!(unknown.is_err());
     let mut no_sender = config.clone();
