@@ -12,6 +12,20 @@
 //! for that status and `Retry-After`, a dropped connection, a slow answer. Accepted pushes go to
 //! the [`Ledger`] with the `apns-id` header as delivery id. It speaks HTTP/2 only, over TLS with
 //! a certificate from a [`TestCa`] generated at start-up; `/_sim/` serves the control API.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use notify_sim::apns::{serve, ApnsSimSettings};
+//! use notify_sim::keys::KeyPair;
+//!
+//! let key = KeyPair::generate_p256()?; // or KeyPair::from_private_pem(<the .p8 file>)
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let sim = serve(listener, ApnsSimSettings::new("KEYID12345", "TEAMID1234", key.public_pem()))?;
+//! // The client: base_url = sim.base_url(), ca_file = a file with sim.ca_pem(),
+//! // key_file = a file with key.private_pem(), key_id and team_id as above.
+//! std::fs::write("apns-sim-ca.pem", sim.ca_pem())?;
+//! # Ok(()) }
+//! ```
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};

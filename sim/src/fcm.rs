@@ -15,6 +15,20 @@
 //!   accepted messages in the [`Ledger`] with `data.notify_delivery_id` as delivery id.
 //!
 //! Plain HTTP by default (tests), TLS when asked; `/_sim/` serves the control API.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use notify_sim::fcm::{serve, FcmSimSettings};
+//! use notify_sim::keys::KeyPair;
+//!
+//! let key = KeyPair::generate_rsa()?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let settings = FcmSimSettings::new("sender@demo.iam.gserviceaccount.com", key.public_pem(), "demo");
+//! let sim = serve(listener, settings)?;
+//! // The client: base_url = sim.base_url(), service_account_file = a file with this content.
+//! std::fs::write("fcm-sim-account.json", sim.service_account_json(key.private_pem()))?;
+//! # Ok(()) }
+//! ```
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
