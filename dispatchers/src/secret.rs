@@ -110,6 +110,9 @@ mod tests {
         std::fs::write(&path, "  \n").unwrap();
         assert!(Secret::load(&SecretConfig::File(path)).is_err());
         assert!(Secret::load(&SecretConfig::Env("NOTIFY_TEST_SURELY_UNSET_VAR".into())).is_err());
+        // PATH is set wherever tests run; reading it needs no environment mutation.
+        let path = Secret::load(&SecretConfig::Env("PATH".into())).unwrap();
+        assert_eq!(*path.get().unwrap(), std::env::var("PATH").unwrap().trim());
         assert!(!format!("{:?}", Secret::from_value("abc")).contains("abc"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
