@@ -104,13 +104,8 @@ async fn cassandra_stopped_mid_stream_pauses_the_router_and_loses_nothing() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let report = health.report();
-    assert_eq!(
-        report
-            .checks
-            .get("database")
-            .map(String::as_str)
-            .is_some_and(|s| s != "ok"),
-        true,
+    assert!(
+        report.checks.get("database").is_some_and(|s| s != "ok"),
         "{report:?}"
     );
     tokio::time::sleep(Duration::from_secs(5)).await;
