@@ -2,6 +2,7 @@
 //! scripted per recipient (sent by default). Not for production use.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -31,6 +32,8 @@ pub struct FakeProvider {
     script: Mutex<HashMap<String, VecDeque<Outcome>>>,
     sends: Mutex<Vec<Sent>>,
     delay: Mutex<HashMap<String, Duration>>,
+    running: AtomicUsize,
+    most_running: AtomicUsize,
 }
 
 impl FakeProvider {
@@ -60,6 +63,11 @@ impl FakeProvider {
     /// Every send so far, in the order they began.
     pub fn sends(&self) -> Vec<Sent> {
         self.sends.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The most sends that were in progress at one time.
+    pub fn max_concurrent(&self) -> usize {
+        self.most_running.load(Ordering::SeqCst)
     }
 
     /// Sends to `recipient` so far.
@@ -95,9 +103,12 @@ impl Provider for FakeProvider {
             .unwrap_or_else(|e| e.into_inner())
             .get(&recipient)
             .copied();
+        let running = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most_running.fetch_max(running, Ordering::SeqCst);
         if let Some(delay) = delay {
             tokio::time::sleep(delay).await;
         }
+        self.running.fetch_sub(1, Ordering::SeqCst);
         let scripted = self
             .script
             .lock()

@@ -1,0 +1,313 @@
+//! The dispatcher harness: a topic prefix, keyspace and consumer groups of its own, the real
+//! dispatcher and retry movers around a scripted fake provider, and readers of the status and
+//! dead-letter topics.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use notify_common::config::Config;
+use notify_common::kafka;
+use notify_common::topics::{layout, Topics};
+use notify_common::Health;
+use notify_dispatchers::stage;
+use notify_dispatchers::testing::FakeProvider;
+use notify_it::{kafka_config, store_config, unique};
+use notify_schemas::{
+    delivery_id, Channel, Codec, Delivery, DeliveryStatus, EmailAddress, PhoneNumber, Priority,
+    Recipient, RenderedContent, RenderedSms, Uuid,
+};
+use notify_store::CassandraDirectory;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::util::Timeout;
+use rdkafka::TopicPartitionList;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// A record read back: topic, key, value, headers.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub topic: String,
+    pub value: Vec<u8>,
+    pub headers: BTreeMap<String, String>,
+}
+
+pub struct World {
+    pub config: Config,
+    pub topics: Topics,
+    pub provider: Arc<FakeProvider>,
+    pub directory: CassandraDirectory,
+    producer: FutureProducer,
+    reader: StreamConsumer,
+    pub seen: Vec<Seen>,
+    running: Option<(CancellationToken, Vec<JoinHandle<()>>)>,
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// An SMS delivery of `user` with `text`, attempt 0.
+pub fn sms(tenant: &str, user: &str, phone: &str, text: &str) -> Delivery {
+    delivery(
+        tenant,
+        user,
+        Channel::Sms,
+        Recipient::Phone(PhoneNumber { e164: phone.into() }),
+        text,
+    )
+}
+
+pub fn delivery(
+    tenant: &str,
+    user: &str,
+    channel: Channel,
+    recipient: Recipient,
+    text: &str,
+) -> Delivery {
+    let event_id = Uuid::new_v4();
+    Delivery {
+        delivery_id: delivery_id(tenant, event_id, channel, recipient.key()),
+        tenant: tenant.into(),
+        event_id,
+        user_id: user.into(),
+        category: "orders".into(),
+        priority: Priority::High,
+        channel,
+        recipient,
+        content: RenderedContent::Sms(RenderedSms {
+            text: text.into(),
+            segments: 1,
+        }),
+        locale: None,
+        attempt: 0,
+        first_attempt_at: None,
+        not_before: None,
+        expires_at: None,
+        created_at: now_ms(),
+        trace: None,
+    }
+}
+
+#[allow(dead_code)]
+pub fn email_recipient(address: &str) -> Recipient {
+    Recipient::Email(EmailAddress {
+        address: address.into(),
+        name: None,
+    })
+}
+
+pub async fn world(tune: impl FnOnce(&mut Config)) -> World {
+    let mut config = Config {
+        kafka: kafka_config(),
+        store: store_config(),
+        ..Config::default()
+    };
+    config.dispatch.group_id_prefix = unique("it-dispatch");
+    config.dispatch.retry_group_id_prefix = unique("it-retry");
+    config.dispatch.max_in_flight = 8;
+    config.dispatch.max_pending = 64;
+    config.dispatch.drain_deadline_ms = 5_000;
+    config.dispatch.max_backoff_ms = 500;
+    config.dispatch.retry.backoff_base_ms = 200;
+    config.dispatch.retry.backoff_max_ms = 1_000;
+    config.dispatch.retry.max_attempts = 3;
+    tune(&mut config);
+    config.validate().expect("valid config");
+
+    let session = Arc::new(notify_store::connect(&config.store).await.expect("connect"));
+    notify_store::migrate(&session, &config.store)
+        .await
+        .expect("migrate");
+    let admin = kafka::admin(&config.kafka, "it").expect("admin");
+    let mut specs = layout(&config.kafka);
+    for spec in &mut specs {
+        spec.partitions = 2;
+    }
+    kafka::ensure_topics(&admin, &specs, 1, Duration::from_secs(30))
+        .await
+        .expect("topics");
+    let topics = Topics::new(&config.kafka.topic_prefix);
+    let directory = CassandraDirectory::new(session, &config.store.keyspace)
+        .await
+        .expect("directory");
+    let reader = kafka::consumer(
+        &config.kafka,
+        "it",
+        &unique("it-read"),
+        &[&topics.status(), &topics.dlq()],
+    )
+    .expect("reader");
+    World {
+        producer: kafka::producer(&config.kafka, "it").expect("producer"),
+        reader,
+        topics,
+        config,
+        provider: Arc::new(FakeProvider::new()),
+        directory,
+        seen: Vec::new(),
+        running: None,
+    }
+}
+
+impl World {
+    /// Produces `delivery` to its channel's main topic, keyed `tenant:user`.
+    pub async fn produce(&self, delivery: &Delivery) {
+        let bytes = Codec::<Delivery>::new()
+            .expect("codec")
+            .encode(delivery)
+            .expect("encode");
+        let key = format!("{}:{}", delivery.tenant, delivery.user_id);
+        self.produce_raw(
+            &self.topics.deliveries(delivery.channel.as_str()),
+            &key,
+            &bytes,
+        )
+        .await;
+    }
+
+    pub async fn produce_raw(&self, topic: &str, key: &str, payload: &[u8]) {
+        self.producer
+            .send(
+                FutureRecord::to(topic).key(key).payload(payload),
+                Timeout::After(Duration::from_secs(10)),
+            )
+            .await
+            .map_err(|(e, _)| e)
+            .expect("produce");
+    }
+
+    /// Starts the channel's dispatcher and the retry movers.
+    pub async fn start(&mut self, channel: Channel) {
+        let parts = stage::build(&self.config, channel, self.provider.clone(), Health::new())
+            .await
+            .expect("dispatcher");
+        let cancel = CancellationToken::new();
+        let mut handles = Vec::new();
+        for mover in parts.movers {
+            let cancel = cancel.clone();
+            handles.push(tokio::spawn(async move {
+                mover.run(cancel).await.expect("mover");
+            }));
+        }
+        let dispatcher = parts.dispatcher;
+        let token = cancel.clone();
+        handles.push(tokio::spawn(async move {
+            dispatcher.run(token).await.expect("dispatcher");
+        }));
+        self.running = Some((cancel, handles));
+    }
+
+    /// Stops the dispatcher and movers gracefully (drain, commit).
+    pub async fn stop(&mut self) {
+        if let Some((cancel, handles)) = self.running.take() {
+            cancel.cancel();
+            for handle in handles {
+                tokio::time::timeout(Duration::from_secs(30), handle)
+                    .await
+                    .expect("stopped in time")
+                    .expect("no panic");
+            }
+        }
+    }
+
+    /// Reads status and DLQ records until `done` holds (or 60 s pass).
+    pub async fn read_until(&mut self, mut done: impl FnMut(&[Seen]) -> bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while !done(&self.seen) {
+            let Ok(received) = tokio::time::timeout_at(deadline, self.reader.recv()).await else {
+                panic!(
+                    "expected records not seen within 60 s: {:#?}",
+                    self.statuses()
+                );
+            };
+            let Ok(message) = received else { continue };
+            let headers = message
+                .headers()
+                .map(|h| {
+                    h.iter()
+                        .map(|h| {
+                            (
+                                h.key.to_owned(),
+                                String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            self.seen.push(Seen {
+                topic: message.topic().to_owned(),
+                value: message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+                headers,
+            });
+        }
+    }
+
+    /// Reads for `wait` more, to catch records that must not come.
+    pub async fn read_for(&mut self, wait: Duration) {
+        let until = tokio::time::Instant::now() + wait;
+        let _ = tokio::time::timeout_at(until, self.read_until(|_| false)).await;
+    }
+
+    /// Every status read so far.
+    pub fn statuses(&self) -> Vec<DeliveryStatus> {
+        let codec = Codec::<DeliveryStatus>::new().expect("codec");
+        self.seen
+            .iter()
+            .filter(|s| s.topic == self.topics.status())
+            .map(|s| codec.decode(&s.value).expect("status decodes"))
+            .collect()
+    }
+
+    /// Statuses of one delivery, in order.
+    pub fn statuses_of(&self, delivery: &Delivery) -> Vec<DeliveryStatus> {
+        self.statuses()
+            .into_iter()
+            .filter(|s| s.delivery_id == Some(delivery.delivery_id))
+            .collect()
+    }
+
+    /// Dead letters read so far.
+    pub fn dead_letters(&self) -> Vec<Seen> {
+        self.seen
+            .iter()
+            .filter(|s| s.topic == self.topics.dlq())
+            .cloned()
+            .collect()
+    }
+
+    /// Committed offsets of the channel's group on its main topic, and the topic's end offsets.
+    pub fn committed_and_end(&self, channel: Channel) -> (Vec<i64>, Vec<i64>) {
+        let group = stage::group_id(&self.config, channel);
+        let consumer: StreamConsumer = kafka::consumer_config(&self.config.kafka, "it", &group)
+            .create()
+            .expect("consumer");
+        let topic = self.topics.deliveries(channel.as_str());
+        let mut list = TopicPartitionList::new();
+        let mut ends = Vec::new();
+        for partition in 0..2 {
+            list.add_partition(&topic, partition);
+            let (_, high) = consumer
+                .fetch_watermarks(&topic, partition, Duration::from_secs(10))
+                .expect("watermarks");
+            ends.push(high);
+        }
+        let committed = consumer
+            .committed_offsets(list, Duration::from_secs(10))
+            .expect("committed");
+        let offsets = (0..2)
+            .map(|p| {
+                committed
+                    .find_partition(&topic, p)
+                    .and_then(|e| e.offset().to_raw())
+                    .unwrap_or(-1)
+                    .max(0)
+            })
+            .collect();
+        (offsets, ends)
+    }
+}

@@ -1,0 +1,9 @@
+//! The dispatcher against the real stack: deliveries in on real channel topics, the notification
+//! log and directory in a real keyspace, statuses, retries and dead letters read back from real
+//! topics, committed offsets read from the broker. The provider is the scriptable fake, so each
+//! test decides what the provider answers.
+//!
+//! `harness.rs` holds the harness; `flows.rs` the tests.
+
+mod flows;
+mod harness;
