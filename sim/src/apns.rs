@@ -29,7 +29,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -115,6 +115,7 @@ struct SimState {
     topic: Option<String>,
     max_token_age_s: u64,
     requests: AtomicU64,
+    last_token: Mutex<Option<String>>,
 }
 
 /// A running fake APNs. Dropping it stops the server.
@@ -183,6 +184,16 @@ impl ApnsSim {
         self.state.requests.load(Ordering::Relaxed)
     }
 
+    /// The provider token (JWT) of the last push request, verified or not: for checking a
+    /// client's tokens with an independent JWT library.
+    pub fn last_provider_token(&self) -> Option<String> {
+        self.state
+            .last_token
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// Replaces the key provider tokens must be signed with (a key rotation at Apple).
     pub fn set_key(&self, key_id: impl Into<String>, public_key_pem: &str) -> Result<(), SimError> {
         let key = decoding_key(public_key_pem)?;
@@ -211,6 +222,7 @@ fn state(settings: ApnsSimSettings) -> Result<Arc<SimState>, SimError> {
         topic: settings.topic,
         max_token_age_s: settings.max_token_age_s,
         requests: AtomicU64::new(0),
+        last_token: Mutex::new(None),
     }))
 }
 
@@ -385,6 +397,12 @@ async fn push(
     let faults = &state.control.faults;
     tokio::time::sleep(faults.latency()).await;
     let apns_id = headers.get("apns-id");
+    let bearer = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("bearer "))
+        .map(str::to_owned);
+    *state.last_token.lock().unwrap_or_else(|e| e.into_inner()) = bearer;
 
     if let Err(reason) = state.authenticate(&headers) {
         return error(StatusCode::FORBIDDEN, reason, apns_id);

@@ -107,6 +107,7 @@ struct SimState {
     live_tokens: Mutex<HashMap<String, Instant>>,
     tokens_issued: AtomicU64,
     sends: AtomicU64,
+    last_assertion: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for SimState {
@@ -192,6 +193,16 @@ impl FcmSim {
         self.state.sends.load(Ordering::Relaxed)
     }
 
+    /// The JWT assertion of the last token request, verified or not: for checking a client's
+    /// assertions with an independent JWT library.
+    pub fn last_assertion(&self) -> Option<String> {
+        self.state
+            .last_assertion
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// Forgets every issued access token, so the next send with one answers 401.
     pub fn revoke_access_tokens(&self) {
         self.state.tokens().clear();
@@ -234,6 +245,7 @@ fn state(settings: FcmSimSettings, token_uri: String) -> Result<Arc<SimState>, S
         live_tokens: Mutex::new(HashMap::new()),
         tokens_issued: AtomicU64::new(0),
         sends: AtomicU64::new(0),
+        last_assertion: Mutex::new(None),
     }))
 }
 
@@ -317,6 +329,10 @@ async fn token(State(state): State<Arc<SimState>>, Form(request): Form<TokenRequ
             json!({ "error": "unsupported_grant_type", "error_description": "Invalid grant_type" });
         return (StatusCode::BAD_REQUEST, Json(body)).into_response();
     }
+    *state
+        .last_assertion
+        .lock()
+        .unwrap_or_else(|e| e.into_inner()) = request.assertion.clone();
     let verified = match request.assertion.as_deref() {
         Some(assertion) => state.verify_assertion(assertion),
         None => Err("missing assertion"),
