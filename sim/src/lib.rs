@@ -17,6 +17,7 @@ pub mod ledger;
 mod rest_faults;
 pub mod sendgrid;
 pub mod smtp;
+pub mod suite;
 pub mod tls;
 pub mod twilio;
 pub mod vonage;
