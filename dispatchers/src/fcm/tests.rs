@@ -351,3 +351,32 @@ async fn sends_over_tls_with_the_simulator_ca() {
     let outcome = s.provider.send(&delivery()).await;
     assert!(matches!(outcome, Outcome::Sent { .. }), "{outcome:?}");
 }
+
+#[tokio::test]
+async fn many_concurrent_sends_share_one_token_and_none_is_lost_or_doubled() {
+    let s = setup().await;
+    let deliveries: Vec<Delivery> = (0..200)
+        .map(|_| {
+            let mut d = delivery();
+            d.delivery_id = uuid::Uuid::new_v4();
+            d
+        })
+        .collect();
+    let outcomes = futures::future::join_all(deliveries.iter().map(|d| s.provider.send(d))).await;
+    assert!(outcomes.iter().all(|o| matches!(o, Outcome::Sent { .. })));
+    assert_eq!(s.sim.tokens_issued(), 1);
+    let mut seen: Vec<String> = s
+        .sim
+        .ledger()
+        .entries()
+        .into_iter()
+        .filter_map(|e| e.delivery_id)
+        .collect();
+    seen.sort();
+    let mut sent: Vec<String> = deliveries
+        .iter()
+        .map(|d| d.delivery_id.to_string())
+        .collect();
+    sent.sort();
+    assert_eq!(seen, sent);
+}
