@@ -29,6 +29,17 @@ pub enum Command {
         #[arg(long, value_enum)]
         channel: ChannelArg,
     },
+    /// Run every provider simulator (APNs, FCM, web push, Twilio, Vonage, SendGrid, SMTP) on
+    /// loopback with fresh test credentials, and write the `[dispatch.providers]` table that
+    /// points the dispatchers at them to `<dir>/providers.toml`. Runs until Ctrl-C.
+    Sim {
+        /// Where to write the generated credentials and providers.toml.
+        #[arg(long, default_value = "target/notify-sim")]
+        dir: PathBuf,
+        /// First port (the simulators take 8 consecutive ports); 0 picks free ports.
+        #[arg(long, default_value_t = 47100)]
+        port_base: u16,
+    },
     /// Create or upgrade the database schema (keyspace, tables); safe to re-run.
     Migrate,
     /// Manage the pipeline's Kafka topics.

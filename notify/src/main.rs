@@ -4,6 +4,7 @@
 mod admin;
 mod cli;
 mod produce;
+mod sim;
 mod tenants;
 
 use std::process::ExitCode;
@@ -81,6 +82,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 ))
                 .await;
             Ok(routed?)
+        }
+        Command::Sim { dir, port_base } => {
+            init_tool_telemetry(&config)?;
+            sim::run(&dir, port_base).await
         }
         Command::Dispatch { channel } => {
             let health = notify_common::Health::new();
