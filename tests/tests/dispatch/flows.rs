@@ -32,6 +32,19 @@ async fn each_delivery_is_sent_once_reported_and_its_offset_committed() {
     }
     w.start(Channel::Sms).await;
     w.read_until(|seen| seen.len() >= 20).await;
+    // auto-commit (1 s) commits exactly what was stored while running, not only the drain
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let running = loop {
+        let (committed, ends) = w.committed_and_end(Channel::Sms);
+        if committed == ends || tokio::time::Instant::now() > deadline {
+            break (committed, ends);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(
+        running.0, running.1,
+        "stored offsets are the next records to read"
+    );
     w.stop().await;
 
     assert_eq!(w.provider.sends().len(), 20);
