@@ -7,6 +7,9 @@
 //! "badge"}}` plus the delivery's data keys at the top level (`aps` itself cannot be
 //! overridden); `image_url` and `click_url` are added as keys of the same names unless data
 //! already has them, and an image sets `mutable-content` so a service extension can fetch it.
+//! A delivery with nothing to show (no title, body, image, sound or badge) goes as a background
+//! push: `{"aps":{"content-available":1}}`, push type `background`, priority 5 (APNs refuses 10
+//! for it).
 //! Classification never panics and never copies the device token into a detail.
 
 use std::time::Duration;
@@ -32,6 +35,8 @@ pub(crate) struct ApnsRequest {
     pub token: String,
     /// `apns-id`: the delivery id, so APNs and the simulator can tell a retry from a new push.
     pub apns_id: String,
+    /// `apns-push-type`: `alert`, or `background` when there is nothing to show.
+    pub push_type: &'static str,
     /// `apns-priority`: 10 now, 5 power-aware.
     pub priority: u8,
     /// `apns-expiration`: epoch seconds, 0 = deliver once, do not store.
@@ -76,11 +81,20 @@ pub(crate) fn encode(delivery: &Delivery, now_s: i64) -> Result<ApnsRequest, Out
         }
     }
 
+    let background = push.title.is_empty()
+        && push.body.is_empty()
+        && push.image_url.is_none()
+        && push.sound.is_none()
+        && push.badge.is_none();
     let mut aps = Map::new();
-    aps.insert(
-        "alert".to_owned(),
-        json!({ "title": push.title, "body": push.body }),
-    );
+    if background {
+        aps.insert("content-available".to_owned(), Value::from(1));
+    } else {
+        aps.insert(
+            "alert".to_owned(),
+            json!({ "title": push.title, "body": push.body }),
+        );
+    }
     if let Some(sound) = &push.sound {
         aps.insert("sound".to_owned(), Value::String(sound.clone()));
     }
@@ -122,7 +136,12 @@ pub(crate) fn encode(delivery: &Delivery, now_s: i64) -> Result<ApnsRequest, Out
     Ok(ApnsRequest {
         token: token.to_owned(),
         apns_id: delivery.delivery_id.hyphenated().to_string(),
-        priority: priority(delivery.priority),
+        push_type: if background { "background" } else { "alert" },
+        priority: if background {
+            5
+        } else {
+            priority(delivery.priority)
+        },
         expiration: expiration(push.ttl_seconds, delivery.expires_at, now_s),
         collapse_id: push.collapse_key.clone(),
         payload,
@@ -286,6 +305,19 @@ mod tests {
         assert_eq!(request.expiration, NOW + 86_400);
         assert_eq!(request.collapse_id.as_deref(), Some("order-1234"));
         assert_eq!(request.apns_id, push_delivery().delivery_id.to_string());
+    }
+
+    #[test]
+    fn nothing_to_show_is_a_background_push_at_priority_five() {
+        let mut delivery = samples::minimal_delivery();
+        delivery.priority = Priority::Critical;
+        delivery.recipient = push_delivery().recipient;
+        let request = encode(&delivery, NOW).unwrap();
+        assert_eq!(request.push_type, "background");
+        assert_eq!(request.priority, 5);
+        let payload: Value = serde_json::from_slice(&request.payload).unwrap();
+        assert_eq!(payload["aps"], json!({ "content-available": 1 }));
+        assert_eq!(encode(&push_delivery(), NOW).unwrap().push_type, "alert");
     }
 
     #[test]

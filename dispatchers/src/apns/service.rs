@@ -62,7 +62,7 @@ impl ApnsProvider {
             .header(AUTHORIZATION, format!("bearer {token}"))
             .header(CONTENT_TYPE, "application/json")
             .header("apns-topic", &self.topic)
-            .header("apns-push-type", "alert")
+            .header("apns-push-type", request.push_type)
             .header("apns-priority", request.priority.to_string())
             .header("apns-expiration", request.expiration.to_string())
             .header("apns-id", &request.apns_id)

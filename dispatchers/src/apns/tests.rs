@@ -486,3 +486,16 @@ async fn many_concurrent_pushes_share_one_token_and_none_is_lost_or_doubled() {
     sent.sort();
     assert_eq!(seen, sent);
 }
+
+#[tokio::test]
+async fn a_delivery_with_nothing_to_show_goes_as_a_background_push() {
+    let s = setup().await;
+    let mut delivery = samples::minimal_delivery();
+    delivery.priority = Priority::Critical;
+    delivery.recipient = samples::full_push_delivery().recipient;
+    let outcome = s.provider.send(&delivery).await;
+    assert!(matches!(outcome, Outcome::Sent { .. }), "{outcome:?}");
+    let entries = s.sim.ledger().entries();
+    assert_eq!(entries[0].summary["apns-push-type"], "background");
+    assert_eq!(entries[0].summary["apns-priority"], "5");
+}
