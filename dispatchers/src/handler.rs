@@ -4,8 +4,10 @@
 //!
 //! Guarantees, per record:
 //! - undecodable (or on the wrong channel's topic) → `notify.dlq` with reason headers, once;
-//! - a delivery whose log row is final (sent, failed, expired) is not sent again; its recorded
-//!   status is reported again, byte-identical, in case the first report was lost in a crash;
+//! - a delivery whose log row is final (sent, failed, expired) is not sent again; a copy that
+//!   was appended before the outcome was logged (the same record read again after a crash or
+//!   rebalance) reports the recorded status again, byte-identical, in case the first report
+//!   was lost; a later copy (a replay) reports nothing, so replays add no status;
 //! - a copy older than a scheduled retry (log says `retrying` with more attempts) is dropped;
 //! - expired → `EXPIRED`, nothing sent;
 //! - otherwise exactly one provider send, whose outcome is then made durable without ever
@@ -60,6 +62,8 @@ pub struct Record {
     pub key: Option<Vec<u8>>,
     /// Its value.
     pub payload: Option<Vec<u8>>,
+    /// When it was appended (Kafka timestamp), milliseconds since the epoch.
+    pub timestamp_ms: Option<i64>,
 }
 
 /// How a record ended; a metric label.
@@ -77,7 +81,7 @@ pub enum Handled {
     DeadLettered,
     /// Expired before it could be sent.
     Expired,
-    /// Already settled by an earlier copy; its status was reported again.
+    /// Already settled by an earlier copy: not sent again.
     Duplicate,
     /// A copy older than a retry that is already scheduled.
     Stale,
@@ -237,8 +241,13 @@ impl Handler {
             let state = entry.state.as_deref().unwrap_or_default();
             if status::is_final(state) {
                 let row = status::as_write(&delivery, &entry);
-                let outputs = self.status_output(&delivery, &row).into_iter().collect();
-                self.publish(cancel, outputs).await?;
+                // A copy appended before the outcome was logged may be the very record whose
+                // status report a crash cut off: report it again (the same bytes). A copy
+                // appended later (a replay) gets no second status.
+                if record.timestamp_ms.is_none_or(|at| at <= row.updated_at_ms) {
+                    let outputs = self.status_output(&delivery, &row).into_iter().collect();
+                    self.publish(cancel, outputs).await?;
+                }
                 return Ok(Handled::Duplicate);
             }
             if state == RETRYING && entry.attempts.unwrap_or(0) > delivery.attempt {

@@ -60,8 +60,6 @@ struct Assigned {
     generation: u64,
     offsets: PartitionOffsets,
     revoking: bool,
-    /// Records started and neither finished nor aborted.
-    running: usize,
     stored: Option<i64>,
     /// Cancelled when the assignment ends, so records of it stop waiting on dependencies.
     abandon: CancellationToken,
@@ -116,7 +114,6 @@ impl Inflight {
                     generation,
                     offsets: PartitionOffsets::default(),
                     revoking: false,
-                    running: 0,
                     stored: None,
                     abandon,
                 },
@@ -143,17 +140,22 @@ impl Inflight {
         })
     }
 
-    /// Starts work on the ticket's record if its assignment is current and not being revoked:
-    /// returns the token that is cancelled when the assignment ends. A record that does not
-    /// start stays pending, so the stored offset never passes it.
+    /// Starts work on the ticket's record if its assignment is still current (also while it
+    /// is being revoked: revoking drains what was taken); returns the token that is cancelled
+    /// when the assignment ends. A record that does not start stays pending, so the stored
+    /// offset never passes it.
     pub fn start(&self, ticket: &Ticket) -> Option<CancellationToken> {
-        let mut state = self.lock();
-        let assigned = state.partitions.get_mut(&ticket.partition)?;
-        if assigned.generation != ticket.generation || assigned.revoking {
-            return None;
-        }
-        assigned.running += 1;
-        Some(assigned.abandon.clone())
+        let state = self.lock();
+        let assigned = state.partitions.get(&ticket.partition)?;
+        (assigned.generation == ticket.generation).then(|| assigned.abandon.clone())
+    }
+
+    /// The current assignment generation of a partition, if assigned.
+    pub fn generation(&self, topic: &str, partition: i32) -> Option<u64> {
+        self.lock()
+            .partitions
+            .get(&(topic.to_owned(), partition))
+            .map(|a| a.generation)
     }
 
     /// Whether the ticket's assignment is still the partition's current one.
@@ -164,19 +166,13 @@ impl Inflight {
             .is_some_and(|a| a.generation == ticket.generation)
     }
 
-    /// A started record was given up without a durable outcome: it stays pending.
-    pub fn abort(&self, ticket: &Ticket) {
-        let mut state = self.lock();
-        if let Some(assigned) = state.partitions.get_mut(&ticket.partition) {
-            if assigned.generation == ticket.generation {
-                assigned.running = assigned.running.saturating_sub(1);
-            }
-        }
-        drop(state);
+    /// A started record was given up without a durable outcome: it stays pending, so the
+    /// stored offset never passes it (its partition's next owner repeats it).
+    pub fn abort(&self, _ticket: &Ticket) {
         self.changed.notify_all();
     }
 
-    /// Stops new work on every partition (shutdown); records already started continue.
+    /// Takes no more records on any partition (shutdown); records already taken continue.
     pub fn stop_all(&self) {
         for assigned in self.lock().partitions.values_mut() {
             assigned.revoking = true;
@@ -197,7 +193,6 @@ impl Inflight {
             return None;
         }
         assigned.offsets.finish(ticket.offset);
-        assigned.running = assigned.running.saturating_sub(1);
         let stored = match assigned.offsets.committable() {
             Some(offset) if assigned.stored.is_none_or(|s| offset > s) => {
                 // a failed store (partition lost meanwhile) is retried by the next finish
@@ -213,10 +208,10 @@ impl Inflight {
         stored
     }
 
-    /// Stops new work on `partitions` and waits until their started records are done or
-    /// `deadline` passes. Returns the committable offset of each partition that has one and
-    /// the number of records still running, and forgets the partitions (cancelling their
-    /// tokens). Blocking: call it from the rebalance callback or a blocking task.
+    /// Takes no more records of `partitions` and waits until every record already taken is
+    /// done or `deadline` passes. Returns the committable offset of each partition that has
+    /// one and the number of records left unfinished, and forgets the partitions (cancelling
+    /// their tokens). Blocking: call it from the rebalance callback or a blocking task.
     pub fn revoke(
         &self,
         partitions: &[TopicPartition],
@@ -233,7 +228,7 @@ impl Inflight {
             let pending: usize = partitions
                 .iter()
                 .filter_map(|p| state.partitions.get(p))
-                .map(|a| a.running)
+                .map(|a| a.offsets.pending())
                 .sum();
             let now = Instant::now();
             if pending == 0 || now >= until {
@@ -337,8 +332,9 @@ mod tests {
         inflight.assign([tp.clone()]);
         let old = inflight.take("t", 1, 5).unwrap();
         let abandon = inflight.start(&old).expect("current");
-        let (offsets, running) = inflight.revoke(std::slice::from_ref(&tp), Duration::from_millis(10));
-        assert_eq!((offsets, running), (vec![(tp.clone(), 5)], 1));
+        let (offsets, unfinished) =
+            inflight.revoke(std::slice::from_ref(&tp), Duration::from_millis(10));
+        assert_eq!((offsets, unfinished), (vec![(tp.clone(), 5)], 1));
         assert!(
             abandon.is_cancelled(),
             "records of a revoked assignment give up"
@@ -353,7 +349,7 @@ mod tests {
     }
 
     #[test]
-    fn revoke_waits_for_pending_records() {
+    fn revoke_waits_for_every_taken_record() {
         let inflight = std::sync::Arc::new(Inflight::new());
         let tp = ("t".to_owned(), 0);
         inflight.assign([tp.clone()]);
@@ -365,16 +361,18 @@ mod tests {
             std::thread::spawn(move || {
                 std::thread::sleep(Duration::from_millis(50));
                 inflight.finish(&ticket, |_, _| Ok::<(), ()>(()));
+                // a record queued behind it still runs while the partition drains
+                inflight
+                    .start(&queued)
+                    .expect("still current while revoking");
+                inflight.finish(&queued, |_, _| Ok::<(), ()>(()));
             })
         };
-        let (offsets, running) = inflight.revoke(std::slice::from_ref(&tp), Duration::from_secs(5));
+        let (offsets, unfinished) =
+            inflight.revoke(std::slice::from_ref(&tp), Duration::from_secs(5));
         worker.join().unwrap();
-        assert_eq!(running, 0);
-        assert_eq!(
-            offsets,
-            vec![(tp, 1)],
-            "the queued record was never started: not passed"
-        );
-        assert!(inflight.start(&queued).is_none());
+        assert_eq!(unfinished, 0);
+        assert_eq!(offsets, vec![(tp, 2)]);
+        assert!(inflight.take("t", 0, 2).is_none(), "gone after the revoke");
     }
 }

@@ -66,9 +66,11 @@ pub fn destination(delivery: &Delivery, topics: &Topics, now_ms: i64) -> Move {
     })
 }
 
+/// A record waiting for its due time. It is not taken into the [`Inflight`] until it moves, so
+/// a revoke meanwhile commits up to it at once instead of waiting for it.
 struct Parked {
     record: Record,
-    ticket: Ticket,
+    generation: u64,
     delivery: Delivery,
     due_ms: i64,
 }
@@ -140,8 +142,14 @@ impl TierMover {
                 }
                 Ok(Ok(message)) => message,
             };
+            let Some(generation) = self
+                .inflight
+                .generation(message.topic(), message.partition())
+            else {
+                continue;
+            };
             if let Some(entry) = parked.get(&message.partition()) {
-                if self.inflight.is_current(&entry.ticket) {
+                if entry.generation == generation {
                     // pausing discards what was fetched behind the parked record; should one
                     // slip through, the seek after the move reads it again
                     continue;
@@ -156,14 +164,9 @@ impl TierMover {
                 offset: message.offset(),
                 key: message.key().map(<[u8]>::to_vec),
                 payload: message.payload().map(<[u8]>::to_vec),
+                timestamp_ms: message.timestamp().to_millis(),
             };
             drop(message);
-            let Some(ticket) = self
-                .inflight
-                .take(&record.topic, record.partition, record.offset)
-            else {
-                continue;
-            };
             let delivery = match record.payload.as_deref().map(|p| self.codec.decode(p)) {
                 Some(Ok(delivery)) => delivery,
                 failed => {
@@ -171,8 +174,7 @@ impl TierMover {
                         Some(Err(err)) => (err.kind().to_owned(), err.to_string()),
                         _ => ("empty".to_owned(), "record has no value".to_owned()),
                     };
-                    self.dead_letter(&record, &ticket, &error, &reason, &cancel)
-                        .await;
+                    self.dead_letter(&record, &error, &reason, &cancel).await;
                     continue;
                 }
             };
@@ -180,7 +182,7 @@ impl TierMover {
             let partition = record.partition;
             let entry = Parked {
                 record,
-                ticket,
+                generation,
                 delivery,
                 due_ms,
             };
@@ -227,7 +229,17 @@ impl TierMover {
 
     /// Moves one due record and stores its offset; false if its partition is gone.
     async fn move_one(&self, entry: Parked, cancel: &CancellationToken) -> bool {
-        let Some(abandon) = self.inflight.start(&entry.ticket) else {
+        let record = &entry.record;
+        if self.inflight.generation(&record.topic, record.partition) != Some(entry.generation) {
+            return false;
+        }
+        let Some(ticket) = self
+            .inflight
+            .take(&record.topic, record.partition, record.offset)
+        else {
+            return false;
+        };
+        let Some(abandon) = self.inflight.start(&ticket) else {
             return false;
         };
         let target = destination(&entry.delivery, &self.topics, now_ms());
@@ -237,29 +249,34 @@ impl TierMover {
         };
         let output = Output {
             topic,
-            key: entry.record.key.clone().unwrap_or_default(),
-            payload: entry.record.payload.clone().unwrap_or_default(),
+            key: record.key.clone().unwrap_or_default(),
+            payload: record.payload.clone().unwrap_or_default(),
             headers: Vec::new(),
         };
         if !self.publish(&[output], &abandon, cancel).await {
-            self.inflight.abort(&entry.ticket);
+            self.inflight.abort(&ticket);
             return false;
         }
         metrics::counter!(m::RETRIES_MOVED_TOTAL, "channel" => entry.delivery.channel.as_str(), "outcome" => outcome)
             .increment(1);
-        self.finish(&entry.ticket);
+        self.finish(&ticket);
         true
     }
 
     async fn dead_letter(
         &self,
         record: &Record,
-        ticket: &Ticket,
         error: &str,
         reason: &str,
         cancel: &CancellationToken,
     ) {
-        let Some(abandon) = self.inflight.start(ticket) else {
+        let Some(ticket) = self
+            .inflight
+            .take(&record.topic, record.partition, record.offset)
+        else {
+            return;
+        };
+        let Some(abandon) = self.inflight.start(&ticket) else {
             return;
         };
         tracing::warn!(
@@ -286,9 +303,9 @@ impl TierMover {
             ],
         };
         if self.publish(&[output], &abandon, cancel).await {
-            self.finish(ticket);
+            self.finish(&ticket);
         } else {
-            self.inflight.abort(ticket);
+            self.inflight.abort(&ticket);
         }
     }
 

@@ -154,6 +154,7 @@ impl Dispatcher {
                         offset: message.offset(),
                         key: message.key().map(<[u8]>::to_vec),
                         payload: message.payload().map(<[u8]>::to_vec),
+                        timestamp_ms: message.timestamp().to_millis(),
                     };
                     drop(message);
                     self.admit(record, permit);

@@ -363,3 +363,53 @@ async fn one_users_deliveries_are_sent_in_order_while_users_run_concurrently() {
         "different users were sent concurrently"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
+async fn a_rebalance_drains_in_flight_sends_before_giving_partitions_up() {
+    // each instance takes few records at a time, so most are left for whoever owns the
+    // partition next; the drain is long enough for what one instance took
+    let mut w = world(|c| {
+        c.dispatch.max_pending = 8;
+        c.dispatch.drain_deadline_ms = 30_000;
+    })
+    .await;
+    let tenant = unique("t");
+    let second = std::sync::Arc::new(notify_dispatchers::testing::FakeProvider::new());
+    let mut deliveries = Vec::new();
+    for n in 0..60 {
+        let phone = format!("+8210666600{n:02}");
+        w.provider.slow(&phone, Duration::from_millis(800));
+        second.slow(&phone, Duration::from_millis(800));
+        let d = sms(&tenant, &format!("u{}", n % 6), &phone, "x");
+        w.produce(&d).await;
+        deliveries.push(d);
+    }
+    w.start(Channel::Sms).await;
+    // once the first instance is busy, a second joins: the group rebalances while sends are
+    // in flight, and the partition that moves is drained before it is handed over
+    w.read_until(|seen| !seen.is_empty()).await;
+    w.start_with(Channel::Sms, second.clone()).await;
+    w.read_until(|seen| seen.len() >= 60).await;
+    w.read_for(Duration::from_secs(1)).await;
+    w.stop().await;
+
+    let mut sends = w.provider.sends();
+    sends.extend(second.sends());
+    assert!(
+        !second.sends().is_empty() && !w.provider.sends().is_empty(),
+        "the rebalance moved work: {} and {} sends",
+        w.provider.sends().len(),
+        second.sends().len()
+    );
+    let mut ids: Vec<_> = sends.iter().map(|s| s.delivery_id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 60, "every delivery sent");
+    assert_eq!(sends.len(), 60, "no send repeated across the rebalance");
+    for d in &deliveries {
+        assert_eq!(w.statuses_of(d).len(), 1, "one status each");
+    }
+    let (committed, ends) = w.committed_and_end(Channel::Sms);
+    assert_eq!(committed, ends);
+}

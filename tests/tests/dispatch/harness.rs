@@ -42,7 +42,7 @@ pub struct World {
     producer: FutureProducer,
     reader: StreamConsumer,
     pub seen: Vec<Seen>,
-    running: Option<(CancellationToken, Vec<JoinHandle<()>>)>,
+    running: Vec<(CancellationToken, Vec<JoinHandle<()>>)>,
 }
 
 pub fn now_ms() -> i64 {
@@ -150,7 +150,7 @@ pub async fn world(tune: impl FnOnce(&mut Config)) -> World {
         provider: Arc::new(FakeProvider::new()),
         directory,
         seen: Vec::new(),
-        running: None,
+        running: Vec::new(),
     }
 }
 
@@ -181,9 +181,15 @@ impl World {
             .expect("produce");
     }
 
-    /// Starts the channel's dispatcher and the retry movers.
+    /// Starts the channel's dispatcher and the retry movers; a second call starts another
+    /// instance in the same consumer groups.
     pub async fn start(&mut self, channel: Channel) {
-        let parts = stage::build(&self.config, channel, self.provider.clone(), Health::new())
+        self.start_with(channel, self.provider.clone()).await;
+    }
+
+    /// Starts an instance sending through `provider`.
+    pub async fn start_with(&mut self, channel: Channel, provider: Arc<FakeProvider>) {
+        let parts = stage::build(&self.config, channel, provider, Health::new())
             .await
             .expect("dispatcher");
         let cancel = CancellationToken::new();
@@ -199,12 +205,12 @@ impl World {
         handles.push(tokio::spawn(async move {
             dispatcher.run(token).await.expect("dispatcher");
         }));
-        self.running = Some((cancel, handles));
+        self.running.push((cancel, handles));
     }
 
-    /// Stops the dispatcher and movers gracefully (drain, commit).
+    /// Stops every dispatcher and mover gracefully (drain, commit).
     pub async fn stop(&mut self) {
-        if let Some((cancel, handles)) = self.running.take() {
+        for (cancel, handles) in self.running.drain(..) {
             cancel.cancel();
             for handle in handles {
                 tokio::time::timeout(Duration::from_secs(30), handle)
