@@ -11,6 +11,7 @@ pub mod apns;
 pub mod context;
 pub mod credentials;
 pub mod dedup;
+pub mod dlq;
 pub mod email;
 pub mod failover;
 pub mod fcm;

@@ -40,6 +40,11 @@ pub enum Command {
         #[arg(long, default_value_t = 47100)]
         port_base: u16,
     },
+    /// Inspect or replay the dead-letter topic.
+    Dlq {
+        #[command(subcommand)]
+        action: DlqAction,
+    },
     /// Create or upgrade the database schema (keyspace, tables); safe to re-run.
     Migrate,
     /// Manage the pipeline's Kafka topics.
@@ -171,4 +176,46 @@ mod tests {
         assert!(Cli::try_parse_from(["notify", "dispatch", "--channel", "pigeon"]).is_err());
         assert!(Cli::try_parse_from(["notify", "dispatch"]).is_err());
     }
+}
+
+/// Dead-letter operations.
+#[derive(Debug, Clone, Subcommand)]
+pub enum DlqAction {
+    /// List dead letters (one line each: where from, why), oldest first.
+    Inspect {
+        #[command(flatten)]
+        filter: DlqFilterArgs,
+        /// Print at most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Produce dead letters again: a dispatcher's to its channel topic with a fresh retry
+    /// budget (the notification log stops a second send), a router's to the topic it came from.
+    Replay {
+        #[command(flatten)]
+        filter: DlqFilterArgs,
+        /// Only say what would be replayed.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// Which dead letters a DLQ command applies to.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DlqFilterArgs {
+    /// Error kind (`retries_exhausted`, `decode`, `unknown_tenant`, ...).
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Channel (`apns`, `fcm`, `webpush`, `sms`, `email`).
+    #[arg(long)]
+    pub channel: Option<String>,
+    /// Stage that dead-lettered it (`router`, `dispatcher`).
+    #[arg(long)]
+    pub stage: Option<String>,
+    /// Dead-lettered at or after this RFC 3339 instant, e.g. 2026-11-27T10:00:00Z.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Dead-lettered before this RFC 3339 instant.
+    #[arg(long)]
+    pub until: Option<String>,
 }

@@ -3,6 +3,7 @@
 
 mod admin;
 mod cli;
+mod dlq;
 mod produce;
 mod sim;
 mod tenants;
@@ -82,6 +83,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 ))
                 .await;
             Ok(routed?)
+        }
+        Command::Dlq { action } => {
+            init_tool_telemetry(&config)?;
+            dlq::run(&config, action).await
         }
         Command::Sim { dir, port_base } => {
             init_tool_telemetry(&config)?;

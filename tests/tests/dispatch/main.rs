@@ -5,5 +5,6 @@
 //!
 //! `harness.rs` holds the harness; `flows.rs` the tests.
 
+mod dlq;
 mod flows;
 mod harness;
