@@ -413,3 +413,48 @@ async fn a_rebalance_drains_in_flight_sends_before_giving_partitions_up() {
     let (committed, ends) = w.committed_and_end(Channel::Sms);
     assert_eq!(committed, ends);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
+async fn a_retry_not_yet_due_parks_its_partition_only() {
+    let mut w = world(|_| {}).await;
+    let tenant = unique("t");
+    let tier = w.topics.retry("5s");
+    let codec = notify_schemas::Codec::<notify_schemas::Delivery>::new().unwrap();
+    let now = now_ms();
+    let mut waiting = sms(&tenant, "u1", "+821012120001", "later");
+    waiting.attempt = 1;
+    waiting.not_before = Some(now + 3_000);
+    let mut behind = sms(&tenant, "u2", "+821012120002", "behind it");
+    behind.attempt = 1;
+    behind.not_before = Some(now);
+    let mut elsewhere = sms(&tenant, "u3", "+821012120003", "other partition");
+    elsewhere.attempt = 1;
+    elsewhere.not_before = Some(now);
+    for (d, partition) in [(&waiting, 0), (&behind, 0), (&elsewhere, 1)] {
+        let bytes = codec.encode(d).unwrap();
+        let key = format!("{}:{}", d.tenant, d.user_id);
+        w.produce_to(&tier, partition, &key, &bytes).await;
+    }
+    w.start(Channel::Sms).await;
+    w.read_until(|seen| seen.len() >= 3).await;
+    w.stop().await;
+
+    let sent_at = |phone: &str| {
+        w.provider
+            .sends()
+            .iter()
+            .find(|s| s.recipient == phone)
+            .map(|s| s.at_ms)
+            .expect("sent")
+    };
+    let (waited, queued, other) = (
+        sent_at("+821012120001"),
+        sent_at("+821012120002"),
+        sent_at("+821012120003"),
+    );
+    assert!(waited >= now + 3_000, "not moved before its not_before");
+    assert!(queued >= waited, "the record behind it follows it");
+    assert!(other < now + 3_000, "another partition is not held up");
+    assert_eq!(w.provider.sends().len(), 3);
+}

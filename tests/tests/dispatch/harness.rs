@@ -181,6 +181,21 @@ impl World {
             .expect("produce");
     }
 
+    /// Produces `payload` to one partition of `topic`.
+    pub async fn produce_to(&self, topic: &str, partition: i32, key: &str, payload: &[u8]) {
+        self.producer
+            .send(
+                FutureRecord::to(topic)
+                    .partition(partition)
+                    .key(key)
+                    .payload(payload),
+                Timeout::After(Duration::from_secs(10)),
+            )
+            .await
+            .map_err(|(e, _)| e)
+            .expect("produce");
+    }
+
     /// Starts the channel's dispatcher and the retry movers; a second call starts another
     /// instance in the same consumer groups.
     pub async fn start(&mut self, channel: Channel) {
