@@ -3,8 +3,10 @@
 //! topics, committed offsets read from the broker. The provider is the scriptable fake, so each
 //! test decides what the provider answers.
 //!
-//! `harness.rs` holds the harness; `flows.rs` the tests.
+//! `harness.rs` holds the harness; `flows.rs` the outcomes of single deliveries,
+//! `concurrency.rs` order, rebalances and parked retries.
 
+mod concurrency;
 mod dlq;
 mod flows;
 mod harness;

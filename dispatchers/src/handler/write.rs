@@ -1,0 +1,221 @@
+//! The writes that make a record's outcome durable: the device invalidation, the log row, the
+//! status and derived records, each retried while its dependency fails.
+
+use std::future::Future;
+use std::time::Duration;
+
+use notify_common::dlq::{
+    DLQ_CHANNEL, DLQ_ERROR, DLQ_OFFSET, DLQ_PARTITION, DLQ_REASON, DLQ_STAGE, DLQ_TOPIC,
+};
+use notify_schemas::{Channel, Delivery, Recipient};
+use notify_store::directory::{device_id_for, PushTarget};
+use notify_store::log::LogWrite;
+use notify_store::Invalidation;
+use tokio_util::sync::CancellationToken;
+
+use super::{millis, Abandoned, Handled, Handler, Record};
+use crate::metrics as m;
+use crate::publish::Output;
+use crate::status;
+use crate::Reason;
+
+impl Handler {
+    /// Disables the device behind an invalid push recipient. A refusal that retrying cannot fix
+    /// is logged and counted; the delivery still fails.
+    pub(super) async fn invalidate(
+        &self,
+        cancel: &CancellationToken,
+        delivery: &Delivery,
+        reason: Reason,
+        since: Option<i64>,
+    ) -> Result<(), Abandoned> {
+        let channel = self.channel.as_str();
+        let device_id = match &delivery.recipient {
+            Recipient::DeviceToken(t) => t.device_id.clone().unwrap_or_else(|| {
+                let target = if self.channel == Channel::Apns {
+                    PushTarget::Apns {
+                        token: t.token.clone(),
+                    }
+                } else {
+                    PushTarget::Fcm {
+                        token: t.token.clone(),
+                    }
+                };
+                device_id_for(&target)
+            }),
+            Recipient::WebPush(s) => match &s.device_id {
+                Some(id) => id.clone(),
+                None => return Ok(()),
+            },
+            Recipient::Phone(_) | Recipient::Email(_) => return Ok(()),
+        };
+        let marked = self
+            .until_ok(cancel, "database", || async {
+                match self
+                    .directory
+                    .mark_invalid(
+                        &delivery.tenant,
+                        &delivery.user_id,
+                        &device_id,
+                        reason.as_str(),
+                        since,
+                    )
+                    .await
+                {
+                    Ok(done) => Ok(Some(done)),
+                    Err(err) if err.is_transient() => Err(err),
+                    Err(err) => {
+                        tracing::warn!(channel, error = %err, "device could not be disabled");
+                        Ok(None)
+                    }
+                }
+            })
+            .await?;
+        let outcome = match marked {
+            Some(Invalidation::Marked) => "marked",
+            Some(Invalidation::RegisteredSince) => "registered_since",
+            Some(Invalidation::NotFound) => "not_found",
+            None => "error",
+        };
+        metrics::counter!(m::DEVICES_INVALIDATED_TOTAL, "channel" => channel, "outcome" => outcome)
+            .increment(1);
+        Ok(())
+    }
+
+    /// Logs a final outcome, then produces its status and `extra` records.
+    pub(super) async fn settle(
+        &self,
+        cancel: &CancellationToken,
+        delivery: &Delivery,
+        row: &LogWrite,
+        mut extra: Vec<Output>,
+    ) -> Result<(), Abandoned> {
+        self.until_ok(cancel, "database", || self.log.put(row))
+            .await?;
+        extra.extend(self.status_output(delivery, row));
+        self.publish(cancel, extra).await
+    }
+
+    pub(super) async fn undecodable(
+        &self,
+        record: &Record,
+        error: &str,
+        reason: &str,
+        cancel: &CancellationToken,
+    ) -> Result<Handled, Abandoned> {
+        tracing::warn!(
+            channel = self.channel.as_str(),
+            error,
+            reason,
+            partition = record.partition,
+            offset = record.offset,
+            "record dead-lettered"
+        );
+        metrics::counter!(m::DEAD_LETTERED_TOTAL, "channel" => self.channel.as_str(), "reason" => error.to_owned())
+            .increment(1);
+        let payload = record.payload.clone().unwrap_or_default();
+        let dead = self.dead_letter(record, &payload, error, reason);
+        self.publish(cancel, vec![dead]).await?;
+        Ok(Handled::Undecodable)
+    }
+
+    /// The DLQ record of `record`: its value and key unchanged, the reason in headers.
+    pub(super) fn dead_letter(
+        &self,
+        record: &Record,
+        payload: &[u8],
+        error: &str,
+        reason: &str,
+    ) -> Output {
+        Output {
+            topic: self.topics.dlq(),
+            key: record.key.clone().unwrap_or_default(),
+            payload: payload.to_vec(),
+            headers: vec![
+                (DLQ_STAGE, "dispatcher".to_owned()),
+                (DLQ_ERROR, error.to_owned()),
+                (DLQ_REASON, reason.to_owned()),
+                (DLQ_TOPIC, record.topic.clone()),
+                (DLQ_PARTITION, record.partition.to_string()),
+                (DLQ_OFFSET, record.offset.to_string()),
+                (DLQ_CHANNEL, self.channel.as_str().to_owned()),
+            ],
+        }
+    }
+
+    pub(super) fn status_output(&self, delivery: &Delivery, row: &LogWrite) -> Option<Output> {
+        let status = status::status_of(delivery, row)?;
+        // encoding a record built from a decoded one cannot fail short of a schema bug; a
+        // missing status is then visible in the ledger rather than wedging the partition
+        let payload = match self.statuses.encode(&status) {
+            Ok(payload) => payload,
+            Err(err) => {
+                tracing::error!(error = %err, "status could not be encoded");
+                return None;
+            }
+        };
+        Some(Output {
+            topic: self.topics.status(),
+            key: delivery.event_id.to_string().into_bytes(),
+            payload,
+            headers: Vec::new(),
+        })
+    }
+
+    pub(super) async fn publish(
+        &self,
+        cancel: &CancellationToken,
+        outputs: Vec<Output>,
+    ) -> Result<(), Abandoned> {
+        if outputs.is_empty() {
+            return Ok(());
+        }
+        self.until_ok(cancel, "kafka", || self.publisher.publish(&outputs))
+            .await
+    }
+
+    /// Runs `op` until it succeeds, pausing with doubling backoff between failures; gives up
+    /// only when `cancel` fires.
+    pub(super) async fn until_ok<T, E, F, Fut>(
+        &self,
+        cancel: &CancellationToken,
+        dependency: &'static str,
+        mut op: F,
+    ) -> Result<T, Abandoned>
+    where
+        E: std::fmt::Display,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let mut backoff = Duration::from_millis(100);
+        let mut failed = false;
+        loop {
+            match op().await {
+                Ok(value) => {
+                    if failed {
+                        self.health.ok(dependency);
+                    }
+                    return Ok(value);
+                }
+                Err(err) => {
+                    failed = true;
+                    self.health.failing(dependency, err.to_string());
+                    metrics::counter!(m::DEPENDENCY_RETRIES_TOTAL, "channel" => self.channel.as_str(), "reason" => dependency)
+                        .increment(1);
+                    tracing::warn!(
+                        channel = self.channel.as_str(),
+                        dependency,
+                        error = %err,
+                        backoff_ms = millis(backoff),
+                        "dependency failed, record paused"
+                    );
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => {}
+                        () = cancel.cancelled() => return Err(Abandoned),
+                    }
+                    backoff = (backoff * 2).min(self.max_backoff);
+                }
+            }
+        }
+    }
+}
