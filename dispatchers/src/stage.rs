@@ -9,12 +9,12 @@ use notify_common::kafka::{self, KafkaSetupError};
 use notify_common::topics::{Topics, RETRY_TIERS};
 use notify_common::{Health, Shutdown};
 use notify_schemas::Channel;
-use notify_store::CassandraDirectory;
+use notify_store::{CassandraDirectory, Directory};
 use rdkafka::config::FromClientConfigAndContext;
 use rdkafka::consumer::Consumer;
 
 use crate::context::DrainContext;
-use crate::dedup::CassandraLog;
+use crate::dedup::{CassandraLog, DeliveryLog};
 use crate::handler::{Deps, Handler};
 use crate::inflight::Inflight;
 use crate::publish::KafkaPublisher;
@@ -103,6 +103,27 @@ pub async fn build(
     let directory = CassandraDirectory::new(session, keyspace)
         .await?
         .with_max_in_flight(config.store.max_in_flight);
+    build_with(
+        config,
+        channel,
+        provider,
+        health,
+        Arc::new(log),
+        Arc::new(directory),
+    )
+}
+
+/// Assembles `channel`'s dispatcher and the retry movers around `log` and `directory` (the
+/// database ones from [`build`], in-memory ones in the embedded mode), with Kafka clients
+/// from `config`.
+pub fn build_with(
+    config: &Config,
+    channel: Channel,
+    provider: Arc<dyn Provider>,
+    health: Health,
+    log: Arc<dyn DeliveryLog>,
+    directory: Arc<dyn Directory>,
+) -> Result<Parts, StartError> {
     let topics = Topics::new(&config.kafka.topic_prefix);
     let producer = kafka::producer(&config.kafka, "dispatch")?;
     let publisher = Arc::new(KafkaPublisher::new(
@@ -111,8 +132,8 @@ pub async fn build(
     ));
     let deps = Deps {
         provider,
-        log: Arc::new(log),
-        directory: Arc::new(directory),
+        log,
+        directory,
         publisher: publisher.clone(),
     };
     let handler =

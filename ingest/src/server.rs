@@ -12,12 +12,12 @@ use notify_common::kafka;
 use notify_common::topics::Topics;
 use notify_common::{Config, Shutdown};
 use notify_schemas::Codec;
-use notify_store::directory::CassandraDirectory;
-use notify_store::tenants::CassandraTenants;
+use notify_store::directory::{CassandraDirectory, Directory};
+use notify_store::tenants::{AppStore, CassandraTenants};
 use tokio::net::TcpListener;
 
 use crate::auth::{load_secrets_key, Authenticator};
-use crate::idempotency::CassandraLedger;
+use crate::idempotency::{CassandraLedger, Ledger};
 use crate::publish::{KafkaPublisher, Publisher};
 use crate::ratelimit::TenantLimiter;
 use crate::state::AppState;
@@ -48,9 +48,29 @@ pub enum ServeError {
     },
 }
 
+/// The stores behind the gateway: the database ones from [`build_state`], in-memory ones in
+/// the embedded mode.
+#[derive(Clone)]
+pub struct Stores {
+    /// Idempotency claims and the notification log.
+    pub ledger: Arc<dyn Ledger>,
+    /// Users, devices, preferences, templates, categories.
+    pub directory: Arc<dyn Directory>,
+    /// Tenants and apps, for authentication.
+    pub tenants: Arc<dyn AppStore>,
+}
+
+impl std::fmt::Debug for Stores {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stores")
+            .field("ledger", &self.ledger)
+            .field("directory", &self.directory)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Connects to the database and Kafka and assembles the handlers' state.
 pub async fn build_state(config: &Config) -> Result<AppState, ServeError> {
-    let ingest = &config.ingest;
     let session = Arc::new(notify_store::connect(&config.store).await?);
     let keyspace = &config.store.keyspace;
     let ledger = CassandraLedger::new(session.clone(), keyspace).await?;
@@ -58,13 +78,24 @@ pub async fn build_state(config: &Config) -> Result<AppState, ServeError> {
         .await?
         .with_max_in_flight(config.store.max_in_flight);
     let tenants = CassandraTenants::new(session.clone(), keyspace).await?;
+    let stores = Stores {
+        ledger: Arc::new(ledger),
+        directory: Arc::new(directory),
+        tenants: Arc::new(tenants),
+    };
+    build_state_with(config, stores)
+}
+
+/// Assembles the handlers' state around `stores`, with a Kafka producer from `config`.
+pub fn build_state_with(config: &Config, stores: Stores) -> Result<AppState, ServeError> {
+    let ingest = &config.ingest;
     let secrets_key = match &ingest.secrets_key_file {
         Some(path) => {
             Some(load_secrets_key(path).map_err(|err| ServeError::Secrets(err.to_string()))?)
         }
         None => None,
     };
-    let auth = Authenticator::new(Arc::new(tenants), ingest, secrets_key);
+    let auth = Authenticator::new(stores.tenants, ingest, secrets_key);
 
     // the delivery report must arrive within the produce timeout, or the request gets 503
     let mut kafka_config = config.kafka.clone();
@@ -81,8 +112,8 @@ pub async fn build_state(config: &Config) -> Result<AppState, ServeError> {
         config: Arc::new(ingest.clone()),
         limits: Arc::new(Limits::from(ingest)),
         publisher: Arc::new(publisher),
-        ledger: Arc::new(ledger),
-        directory: Arc::new(directory),
+        ledger: stores.ledger,
+        directory: stores.directory,
         auth: Arc::new(auth),
         limiter: Arc::new(TenantLimiter::new(
             ingest.tenant_rate_per_s,

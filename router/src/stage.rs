@@ -11,7 +11,7 @@ use notify_store::policy::CassandraSettings;
 use notify_store::ratelog::CassandraRateLog;
 use notify_store::schedule::CassandraSchedule;
 use notify_store::tenants::CassandraTenants;
-use notify_store::CassandraDirectory;
+use notify_store::{CassandraDirectory, Directory};
 
 use crate::cache::DirectoryCache;
 use crate::scheduler::Scheduler;
@@ -54,9 +54,25 @@ pub async fn build(config: &Config) -> Result<Parts, StartError> {
     let settings = CassandraSettings::new(session.clone(), keyspace).await?;
     let rate_log = CassandraRateLog::new(session.clone(), keyspace).await?;
     let schedule = Arc::new(CassandraSchedule::new(session, keyspace).await?);
+    let stores = PolicyStores {
+        tenants: Arc::new(tenants),
+        settings: Arc::new(settings),
+        rate_log: Arc::new(rate_log),
+        schedule,
+    };
+    build_with(config, Arc::new(directory), stores)
+}
+
+/// Assembles the stage around `directory` and `stores` (the database ones from [`build`],
+/// in-memory ones in the embedded mode), with Kafka clients from `config`.
+pub fn build_with(
+    config: &Config,
+    directory: Arc<dyn Directory>,
+    stores: PolicyStores,
+) -> Result<Parts, StartError> {
     let router = &config.router;
     let cache = DirectoryCache::new(
-        Arc::new(directory),
+        directory,
         Duration::from_millis(router.cache_ttl_ms),
         router.cache_capacity,
     );
@@ -71,23 +87,15 @@ pub async fn build(config: &Config) -> Result<Parts, StartError> {
 
     // one owner name per process, so a crashed instance's claims are told apart
     let owner = format!("router-{}", uuid_like());
-    let mut scheduler =
-        Scheduler::new(schedule.clone(), producer.clone(), topics.requests(), owner);
+    let mut scheduler = Scheduler::new(
+        stores.schedule.clone(),
+        producer.clone(),
+        topics.requests(),
+        owner,
+    );
     scheduler.produce_timeout = Duration::from_millis(config.kafka.message_timeout_ms);
     scheduler.lease = scheduler.lease.max(scheduler.produce_timeout * 3);
-    let stage = RouterStage::new(
-        consumer,
-        producer,
-        topics,
-        cache,
-        PolicyStores {
-            tenants: Arc::new(tenants),
-            settings: Arc::new(settings),
-            rate_log: Arc::new(rate_log),
-            schedule,
-        },
-        router.clone(),
-    )?;
+    let stage = RouterStage::new(consumer, producer, topics, cache, stores, router.clone())?;
     Ok(Parts {
         router: stage,
         scheduler,
@@ -105,7 +113,18 @@ fn uuid_like() -> String {
 /// `health` is what the admin endpoint's `/readyz` reports: the loop marks the database and
 /// Kafka failing while it pauses on them.
 pub async fn run(config: &Config, shutdown: Shutdown, health: Health) -> Result<(), StartError> {
-    let Parts { router, scheduler } = build(config).await?;
+    let parts = build(config).await?;
+    run_parts(parts, config, shutdown, health).await
+}
+
+/// Runs built [`Parts`] until shutdown, as [`run`] does.
+pub async fn run_parts(
+    parts: Parts,
+    config: &Config,
+    shutdown: Shutdown,
+    health: Health,
+) -> Result<(), StartError> {
+    let Parts { router, scheduler } = parts;
     let router = router.with_health(health);
     tracing::info!(group = %config.router.group_id, "router consuming");
     shutdown.spawn("scheduler", scheduler.run(shutdown.token().clone()));

@@ -1,0 +1,350 @@
+//! The whole pipeline in one process, for trying it: the ingest gateway, the router with its
+//! scheduler, all five dispatchers with the retry movers, and every provider simulator, on
+//! librdkafka's built-in mock cluster and in-memory stores seeded with a demo tenant
+//! (`notify demo`).
+//!
+//! Guarantees: the stages are the production ones, built through the same constructors as
+//! `notify ingest`, `notify router` and `notify dispatch` with in-memory implementations of the
+//! same store traits (the in-memory directory passes the directory conformance suite); every
+//! task runs under one [`Shutdown`], and [`Embedded::stop`] drains them.
+//!
+//! Not guaranteed: durability. Kafka is librdkafka's mock cluster, whose partitions forget their
+//! oldest records past a few MiB ([`mock`]); the directory, notification log, schedule and
+//! rate-limit records live in memory and are gone when the process ends. This mode is for
+//! trying the system, not for production.
+
+pub mod mock;
+pub mod observe;
+pub mod seed;
+pub mod send;
+pub mod summary;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use notify_common::shutdown::Drained;
+use notify_common::topics::{layout, CHANNELS};
+use notify_common::{Config, Health, Shutdown};
+use notify_dispatchers::dedup::MemoryLog;
+use notify_ingest::idempotency::MemoryLedger;
+use notify_router::service::PolicyStores;
+use notify_schemas::Channel;
+use notify_sim::suite::{SimSuite, SuiteSettings};
+use notify_store::policy::MemorySettings;
+use notify_store::ratelog::MemoryRateLog;
+use notify_store::schedule::MemorySchedule;
+use notify_store::tenants::MemoryTenants;
+use notify_store::MemoryDirectory;
+use tokio::net::TcpListener;
+
+pub use mock::MockKafka;
+pub use observe::Observer;
+pub use seed::DemoTenant;
+pub use send::SendSettings;
+pub use summary::Summary;
+
+/// Where a [`Embedded::send_and_summarize`] run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// Sending: answers received, of which accepted.
+    Sending {
+        /// Requests answered.
+        answered: usize,
+        /// Notifications accepted.
+        accepted: usize,
+    },
+    /// Everything is sent; waiting for final outcomes.
+    Finishing {
+        /// Accepted notifications with every outcome final.
+        finished: usize,
+        /// Accepted in all.
+        accepted: usize,
+    },
+}
+
+/// Why the embedded pipeline could not start or a demo run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EmbeddedError {
+    /// The mock cluster could not be started or a Kafka client not built.
+    #[error("kafka: {0}")]
+    Kafka(String),
+    /// The provider simulators could not be started.
+    #[error("simulators: {0}")]
+    Simulators(String),
+    /// The demo data could not be written.
+    #[error("seeding the demo data: {0}")]
+    Seed(String),
+    /// A stage could not be built.
+    #[error("{stage}: {reason}")]
+    Stage {
+        /// Which stage.
+        stage: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// The API address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Sending the sample notifications failed.
+    #[error("sending: {0}")]
+    Send(String),
+}
+
+/// Where the embedded pipeline listens and keeps its simulator credentials.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Address of the ingest API.
+    pub listen: SocketAddr,
+    /// Directory for the simulators' generated test credentials.
+    pub sim_dir: PathBuf,
+}
+
+/// The running pipeline. Call [`Embedded::stop`] to drain it.
+#[derive(Debug)]
+pub struct Embedded {
+    /// The configuration every stage was built from (brokers = the mock cluster).
+    pub config: Config,
+    /// Where the ingest API listens.
+    pub api_addr: SocketAddr,
+    /// The seeded tenant, app and users.
+    pub tenant: DemoTenant,
+    /// The provider simulators, with their ledgers.
+    pub suite: SimSuite,
+    /// The dispatchers' notification log (their dedup record).
+    pub delivery_log: Arc<MemoryLog>,
+    /// Deferred requests (quiet hours, `send_at`).
+    pub schedule: Arc<MemorySchedule>,
+    /// The root of every task.
+    pub shutdown: Shutdown,
+    mock: MockKafka,
+}
+
+/// The configuration of the embedded mode: few partitions, no metrics listener, the
+/// simulators as providers, shorter retry waits.
+pub fn embedded_config(bootstrap: &str, providers: toml::Table, listen: SocketAddr) -> Config {
+    let mut config = Config::default();
+    config.kafka.brokers = bootstrap.to_owned();
+    let p = &mut config.kafka.partitions;
+    p.requests = 4;
+    p.deliveries = 2;
+    p.retry = 1;
+    p.status = 2;
+    p.dlq = 1;
+    config.ingest.listen_addr = listen;
+    config.telemetry.metrics_addr = None;
+    // a sender address providers accept (the default `notify@localhost` has no domain dot)
+    config.router.email_from = "notify@demo.example.com".into();
+    config.dispatch.providers = providers;
+    config.dispatch.retry.backoff_base_ms = 1_000;
+    config.shutdown.grace_period_ms = 10_000;
+    config
+}
+
+fn stage_err(stage: &'static str) -> impl Fn(&dyn std::fmt::Display) -> EmbeddedError {
+    move |err| EmbeddedError::Stage {
+        stage,
+        reason: err.to_string(),
+    }
+}
+
+impl Embedded {
+    /// Starts the simulators, the mock cluster, seeds the stores and starts every stage.
+    pub async fn start(options: Options) -> Result<Self, EmbeddedError> {
+        let suite = SimSuite::start(SuiteSettings::new(&options.sim_dir))
+            .await
+            .map_err(|e| EmbeddedError::Simulators(e.to_string()))?;
+        let providers: toml::Table = suite
+            .providers_toml()
+            .parse()
+            .map_err(|e: toml::de::Error| EmbeddedError::Simulators(e.to_string()))?;
+        let mut config = embedded_config("", providers, options.listen);
+        let mock = MockKafka::start(layout(&config.kafka))?;
+        config.kafka.brokers = mock.bootstrap_servers().to_owned();
+        config.validate().map_err(|e| stage_err("config")(&e))?;
+
+        let directory = Arc::new(MemoryDirectory::new());
+        let tenants = Arc::new(MemoryTenants::new());
+        let schedule = Arc::new(MemorySchedule::new());
+        let delivery_log = Arc::new(MemoryLog::new());
+        let tenant = seed::seed(
+            tenants.as_ref(),
+            directory.as_ref(),
+            &suite.webpush,
+            now_ms(),
+        )
+        .await?;
+
+        let shutdown = Shutdown::new();
+        let health = Health::new();
+        let grace = Duration::from_millis(config.shutdown.grace_period_ms);
+
+        let listener =
+            TcpListener::bind(options.listen)
+                .await
+                .map_err(|source| EmbeddedError::Listen {
+                    addr: options.listen,
+                    source,
+                })?;
+        let api_addr = listener
+            .local_addr()
+            .map_err(|source| EmbeddedError::Listen {
+                addr: options.listen,
+                source,
+            })?;
+        let state = notify_ingest::server::build_state_with(
+            &config,
+            notify_ingest::server::Stores {
+                ledger: Arc::new(MemoryLedger::default()),
+                directory: directory.clone(),
+                tenants: tenants.clone(),
+            },
+        )
+        .map_err(|e| stage_err("ingest")(&e))?;
+        shutdown.spawn(
+            "ingest",
+            notify_ingest::server::serve(listener, state, shutdown.clone(), grace),
+        );
+
+        let parts = notify_router::stage::build_with(
+            &config,
+            directory.clone(),
+            PolicyStores {
+                tenants: tenants.clone(),
+                settings: Arc::new(MemorySettings::new()),
+                rate_log: Arc::new(MemoryRateLog::new()),
+                schedule: schedule.clone(),
+            },
+        )
+        .map_err(|e| stage_err("router")(&e))?;
+        {
+            let config = config.clone();
+            let (shutdown_, health) = (shutdown.clone(), health.clone());
+            shutdown.spawn("router", async move {
+                notify_router::stage::run_parts(parts, &config, shutdown_, health).await
+            });
+        }
+
+        start_dispatchers(&config, &shutdown, &health, &delivery_log, &directory)?;
+        tracing::info!(api = %api_addr, "embedded pipeline started");
+        Ok(Self {
+            config,
+            api_addr,
+            tenant,
+            suite,
+            delivery_log,
+            schedule,
+            shutdown,
+            mock,
+        })
+    }
+
+    /// Sends `n` sample notifications through the API (see [`send`]), waits up to `timeout`
+    /// for every accepted one to reach its final outcomes, and summarises the run. The
+    /// summary's `finished` falls short of `accepted` when the wait ran out.
+    pub async fn send_and_summarize(
+        &self,
+        n: usize,
+        settings: SendSettings,
+        timeout: Duration,
+        mut progress: impl FnMut(Progress),
+    ) -> Result<Summary, EmbeddedError> {
+        let observer = Observer::start(&self.config)?;
+        let base_url = format!("http://{}", self.api_addr);
+        let accepted = send::send_mixed(
+            &base_url,
+            &self.tenant,
+            n,
+            settings,
+            &observer,
+            |answered, accepted| progress(Progress::Sending { answered, accepted }),
+        )
+        .await?;
+        let events: Vec<_> = accepted.keys().copied().collect();
+        observer
+            .wait_finished(&events, timeout, |finished| {
+                progress(Progress::Finishing {
+                    finished,
+                    accepted: events.len(),
+                });
+            })
+            .await;
+        let ledgers: Vec<_> = self
+            .suite
+            .ledgers()
+            .iter()
+            .flat_map(|(_, ledger)| ledger.entries())
+            .collect();
+        let tally = observer.tally();
+        Ok(summary::summarize(&tally, &accepted, &ledgers))
+    }
+
+    /// The mock cluster's `bootstrap.servers`.
+    pub fn bootstrap_servers(&self) -> &str {
+        self.mock.bootstrap_servers()
+    }
+
+    /// Stops every stage, waits for them up to the grace period, then stops the simulators and
+    /// the mock cluster.
+    pub async fn stop(self) -> Drained {
+        self.shutdown.cancel();
+        let drained = self
+            .shutdown
+            .drain(Duration::from_millis(self.config.shutdown.grace_period_ms))
+            .await;
+        drop(self.suite);
+        drop(self.mock);
+        drained
+    }
+}
+
+/// One dispatcher per channel, each with its provider from the simulators' table; the retry
+/// movers (one per tier, serving every channel) are started once.
+fn start_dispatchers(
+    config: &Config,
+    shutdown: &Shutdown,
+    health: &Health,
+    log: &Arc<MemoryLog>,
+    directory: &Arc<MemoryDirectory>,
+) -> Result<(), EmbeddedError> {
+    use notify_dispatchers::{registry, stage};
+    let mut movers_started = false;
+    for name in CHANNELS {
+        let channel = Channel::ALL
+            .into_iter()
+            .find(|c| c.as_str() == name)
+            .ok_or_else(|| stage_err("dispatch")(&format!("unknown channel {name}")))?;
+        let provider = registry::build_provider(channel, &config.dispatch.providers)
+            .map_err(|e| stage_err("dispatch")(&e))?;
+        let parts = stage::build_with(
+            config,
+            channel,
+            provider,
+            health.clone(),
+            log.clone(),
+            directory.clone(),
+        )
+        .map_err(|e| stage_err("dispatch")(&e))?;
+        if !movers_started {
+            for mover in parts.movers {
+                shutdown.spawn("retry-mover", mover.run(shutdown.token().clone()));
+            }
+            movers_started = true;
+        }
+        shutdown.spawn("dispatcher", parts.dispatcher.run(shutdown.token().clone()));
+    }
+    Ok(())
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

@@ -1,0 +1,251 @@
+//! The per-channel summary of a demo run, from the observer's tally, the accept times and the
+//! simulators' ledgers. Pure: no I/O, no clock.
+//!
+//! Latency is accept→provider: the simulator's arrival time of a delivery minus the time its
+//! event's 202 reached the sender, both on this machine's clock.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt::Write as _;
+
+use notify_schemas::{Channel, Status};
+use notify_sim::Accepted as LedgerEntry;
+
+use crate::observe::Tally;
+use crate::send::Accepted;
+
+/// Outcomes of one channel (or, with `channel` `None`, of whole requests).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChannelSummary {
+    /// The channel; `None` for outcomes of a whole request (deferred, expired).
+    pub channel: Option<Channel>,
+    /// Accepted by a provider.
+    pub delivered: u64,
+    /// Suppressed, by reason.
+    pub suppressed: BTreeMap<String, u64>,
+    /// Deferred (quiet hours, `send_at`, rate limits): waiting in the schedule.
+    pub deferred: u64,
+    /// Failed for good (invalid token, bad address) or expired.
+    pub failed: u64,
+    /// Failures and dead letters by reason.
+    pub failure_reasons: BTreeMap<String, u64>,
+    /// Retries scheduled.
+    pub retried: u64,
+    /// Dead-lettered.
+    pub dead_lettered: u64,
+    /// Accept→provider latencies of the delivered ones, sorted, in milliseconds.
+    pub latencies_ms: Vec<i64>,
+}
+
+impl ChannelSummary {
+    /// The `q`-quantile (0..=1) of the latencies, nearest rank.
+    pub fn latency_quantile(&self, q: f64) -> Option<i64> {
+        if self.latencies_ms.is_empty() {
+            return None;
+        }
+        #[allow(
+            clippy::cast_precision_loss,
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss
+        )]
+        let rank = ((q * self.latencies_ms.len() as f64).ceil() as usize).max(1);
+        self.latencies_ms
+            .get(rank.min(self.latencies_ms.len()) - 1)
+            .copied()
+    }
+}
+
+/// The whole run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Notifications the API accepted.
+    pub accepted: usize,
+    /// Of those, how many reached a final outcome.
+    pub finished: usize,
+    /// One row per channel in [`Channel::ALL`] order, then whole-request outcomes.
+    pub channels: Vec<ChannelSummary>,
+    /// Ledger entries repeating a delivery id already accepted by a provider.
+    pub duplicates: usize,
+    /// Deliveries reported sent that no simulator ledger holds.
+    pub missing_from_ledgers: usize,
+    /// Provider ledger entries by provider name.
+    pub by_provider: BTreeMap<String, usize>,
+}
+
+/// Builds the summary of the events in `accepted`.
+pub fn summarize(tally: &Tally, accepted: &Accepted, ledgers: &[LedgerEntry]) -> Summary {
+    let mut arrivals: HashMap<String, i64> = HashMap::new();
+    let mut duplicates = 0;
+    let mut by_provider = BTreeMap::new();
+    for entry in ledgers {
+        *by_provider.entry(entry.provider.clone()).or_insert(0) += 1;
+        let Some(id) = &entry.delivery_id else {
+            continue;
+        };
+        if arrivals.insert(id.clone(), entry.arrived_at_ms).is_some() {
+            duplicates += 1;
+        }
+    }
+    let index = |c: Channel| Channel::ALL.iter().position(|x| *x == c);
+    let mut missing = 0;
+    let mut summaries: HashMap<Option<Channel>, ChannelSummary> = HashMap::new();
+    for (id, delivery) in &tally.deliveries {
+        let Some(accepted_at) = accepted.get(&delivery.event_id) else {
+            continue;
+        };
+        let s = summaries
+            .entry(Some(delivery.channel))
+            .or_insert_with(|| ChannelSummary {
+                channel: Some(delivery.channel),
+                ..ChannelSummary::default()
+            });
+        if let Some((Status::Failed | Status::Expired | Status::DeadLettered, reason, _)) =
+            &delivery.last
+        {
+            let reason = reason.clone().unwrap_or_else(|| "unknown".into());
+            *s.failure_reasons.entry(reason).or_insert(0) += 1;
+        }
+        match delivery.last.as_ref().map(|(status, _, _)| *status) {
+            Some(Status::Sent) => {
+                s.delivered += 1;
+                match arrivals.get(&id.to_string()) {
+                    Some(arrived) => s.latencies_ms.push(arrived - accepted_at),
+                    None => missing += 1,
+                }
+            }
+            Some(Status::Failed | Status::Expired) => s.failed += 1,
+            Some(Status::DeadLettered) => s.dead_lettered += 1,
+            _ => {}
+        }
+    }
+    let retried: HashSet<_> = tally
+        .retries
+        .iter()
+        .filter(|(id, _, _)| {
+            tally
+                .deliveries
+                .get(id)
+                .is_some_and(|d| accepted.contains_key(&d.event_id))
+        })
+        .collect();
+    for (_, _, channel) in retried {
+        summaries
+            .entry(Some(*channel))
+            .or_insert_with(|| ChannelSummary {
+                channel: Some(*channel),
+                ..ChannelSummary::default()
+            })
+            .retried += 1;
+    }
+    for outcome in &tally.router_outcomes {
+        if !accepted.contains_key(&outcome.event_id) {
+            continue;
+        }
+        let channel = outcome.channel;
+        let s = summaries.entry(channel).or_insert_with(|| ChannelSummary {
+            channel,
+            ..ChannelSummary::default()
+        });
+        match outcome.status {
+            Status::Suppressed => *s.suppressed.entry(outcome.reason.clone()).or_insert(0) += 1,
+            Status::Scheduled => s.deferred += 1,
+            Status::Expired => s.failed += 1,
+            _ => {}
+        }
+    }
+    let mut channels: Vec<ChannelSummary> = summaries.into_values().collect();
+    for s in &mut channels {
+        s.latencies_ms.sort_unstable();
+    }
+    // channels in `Channel::ALL` order, whole-request outcomes last
+    channels.sort_by_key(|s| s.channel.and_then(index).unwrap_or(usize::MAX));
+    let finished = accepted.keys().filter(|e| tally.finished(e)).count();
+    Summary {
+        accepted: accepted.len(),
+        finished,
+        channels,
+        duplicates,
+        missing_from_ledgers: missing,
+        by_provider,
+    }
+}
+
+impl Summary {
+    /// The summary as a text table with a few lines of totals below it.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{:<10} {:>9}  {:<34} {:>8} {:>6} {:>7} {:>13} {:>7} {:>7}",
+            "channel",
+            "delivered",
+            "suppressed (reason)",
+            "deferred",
+            "failed",
+            "retried",
+            "dead-lettered",
+            "p50 ms",
+            "p99 ms"
+        );
+        for s in &self.channels {
+            let suppressed = if s.suppressed.is_empty() {
+                "-".to_owned()
+            } else {
+                s.suppressed
+                    .iter()
+                    .map(|(reason, n)| format!("{reason} {n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let quantile = |q| {
+                s.latency_quantile(q)
+                    .map_or_else(|| "-".to_owned(), |v| v.to_string())
+            };
+            let _ = writeln!(
+                out,
+                "{:<10} {:>9}  {:<34} {:>8} {:>6} {:>7} {:>13} {:>7} {:>7}",
+                s.channel.map_or("(request)", Channel::as_str),
+                s.delivered,
+                suppressed,
+                s.deferred,
+                s.failed,
+                s.retried,
+                s.dead_lettered,
+                quantile(0.5),
+                quantile(0.99),
+            );
+        }
+        for s in &self.channels {
+            if !s.failure_reasons.is_empty() {
+                let reasons = s
+                    .failure_reasons
+                    .iter()
+                    .map(|(reason, n)| format!("{reason} {n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let channel = s.channel.map_or("(request)", Channel::as_str);
+                let _ = writeln!(out, "{channel} failures: {reasons}");
+            }
+        }
+        let providers = self
+            .by_provider
+            .iter()
+            .map(|(p, n)| format!("{p} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let _ = writeln!(
+            out,
+            "\naccepted {}, finished {}, provider ledgers: {}; duplicates at providers: {}, \
+             sent but missing from ledgers: {}",
+            self.accepted,
+            self.finished,
+            if providers.is_empty() {
+                "-"
+            } else {
+                &providers
+            },
+            self.duplicates,
+            self.missing_from_ledgers
+        );
+        out
+    }
+}
