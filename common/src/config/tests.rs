@@ -1,0 +1,111 @@
+//! Loading and validation of the whole configuration.
+#![allow(clippy::result_large_err)] // figment::Jail fixes the closure's error type
+
+use super::*;
+use figment::Jail;
+
+#[test]
+fn defaults_are_valid() {
+    Config::default().validate().expect("defaults validate");
+}
+
+#[test]
+fn file_then_env_override_defaults() {
+    Jail::expect_with(|jail| {
+        jail.create_file(
+            "notify.toml",
+            "[kafka]\nbrokers = \"k1:9092\"\n[kafka.partitions]\nrequests = 3\n",
+        )?;
+        jail.set_env("NOTIFY_KAFKA__BROKERS", "k2:9092");
+        jail.set_env("NOTIFY_STORE__KEYSPACE", "notify_test");
+        jail.set_env("NOTIFY_CONFIG", "ignored.toml");
+        jail.set_env("NOTIFY_STACK_STATE", "/ignored");
+        let config = Config::load(Some(Path::new("notify.toml"))).expect("loads");
+        assert_eq!(config.kafka.brokers, "k2:9092");
+        assert_eq!(config.kafka.partitions.requests, 3);
+        assert_eq!(config.kafka.partitions.deliveries, 12);
+        assert_eq!(config.store.keyspace, "notify_test");
+        Ok(())
+    });
+}
+
+#[test]
+fn provider_tables_stay_raw_and_dispatch_keys_are_checked() {
+    Jail::expect_with(|jail| {
+        jail.create_file(
+            "notify.toml",
+            "[dispatch]\nmax_in_flight = 16\n[dispatch.retry]\nmax_attempts = 4\n\
+             [dispatch.providers.twilio]\naccount_sid = \"AC1\"\nanything = 1\n",
+        )?;
+        let config = Config::load(Some(Path::new("notify.toml"))).expect("loads");
+        assert_eq!(config.dispatch.max_in_flight, 16);
+        assert_eq!(config.dispatch.retry.max_attempts, 4);
+        let twilio = config.dispatch.providers["twilio"]
+            .as_table()
+            .expect("table");
+        assert_eq!(twilio["account_sid"].as_str(), Some("AC1"));
+        jail.create_file("bad.toml", "[dispatch]\nmax_inflight = 16\n")?;
+        let err = Config::load(Some(Path::new("bad.toml"))).expect_err("typo rejected");
+        assert!(err.to_string().contains("max_inflight"), "{err}");
+        Ok(())
+    });
+}
+
+#[test]
+fn unknown_keys_are_rejected() {
+    Jail::expect_with(|jail| {
+        jail.create_file("notify.toml", "[kafka]\nbroker = \"typo:9092\"\n")?;
+        let err = Config::load(Some(Path::new("notify.toml"))).expect_err("typo rejected");
+        assert!(err.to_string().contains("broker"), "{err}");
+        Ok(())
+    });
+}
+
+#[test]
+fn unknown_env_keys_are_rejected() {
+    Jail::expect_with(|jail| {
+        jail.set_env("NOTIFY_KAFKA__BROKER", "typo:9092");
+        let err = Config::load(None).expect_err("typo rejected");
+        assert!(err.to_string().contains("broker"), "{err}");
+        Ok(())
+    });
+}
+
+#[test]
+fn missing_file_is_an_error() {
+    let err = Config::load(Some(Path::new("/nonexistent/notify.toml"))).expect_err("missing");
+    assert!(err.to_string().contains("does not exist"), "{err}");
+}
+
+#[test]
+fn relations_are_validated() {
+    let mut config = Config::default();
+    config.kafka.partitions.status = 0;
+    assert!(matches!(
+        config.validate(),
+        Err(ConfigError::Invalid {
+            field: "kafka.partitions",
+            ..
+        })
+    ));
+
+    let mut config = Config::default();
+    config.store.keyspace = "Notify; DROP".into();
+    assert!(matches!(
+        config.validate(),
+        Err(ConfigError::Invalid {
+            field: "store.keyspace",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn cql_identifiers() {
+    assert!(is_cql_identifier("notify"));
+    assert!(is_cql_identifier("it_0f3a"));
+    assert!(!is_cql_identifier("1abc"));
+    assert!(!is_cql_identifier(""));
+    assert!(!is_cql_identifier("a-b"));
+    assert!(!is_cql_identifier(&"a".repeat(49)));
+}
