@@ -264,23 +264,13 @@ impl Inflight {
             .sum()
     }
 
-    /// Pending records over all partitions of `topic`.
-    pub fn pending_in(&self, topic: &str) -> usize {
+    /// Assigned partitions not being revoked, with their assignment generation.
+    pub fn assigned(&self) -> HashMap<TopicPartition, u64> {
         self.lock()
             .partitions
             .iter()
-            .filter(|((t, _), _)| t == topic)
-            .map(|(_, a)| a.offsets.pending())
-            .sum()
-    }
-
-    /// Assigned partitions of `topic`, not being revoked, with their assignment generation.
-    pub fn assigned_in(&self, topic: &str) -> Vec<(i32, u64)> {
-        self.lock()
-            .partitions
-            .iter()
-            .filter(|((t, _), a)| t == topic && !a.revoking)
-            .map(|((_, p), a)| (*p, a.generation))
+            .filter(|(_, a)| !a.revoking)
+            .map(|(tp, a)| (tp.clone(), a.generation))
             .collect()
     }
 }

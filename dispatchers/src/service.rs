@@ -9,8 +9,10 @@
 //! - an offset is stored only once every record before it on its partition has a durable
 //!   outcome ([`crate::inflight`]), and committed by the consumer's auto-commit, or
 //!   synchronously on revoke and shutdown after draining ([`crate::context`]);
-//! - the high-priority lane (`notify.deliveries.<ch>`) goes first: while its pending records
-//!   fill every send slot, the bulk lane's partitions are paused, and resumed once it calms;
+//! - the high-priority lane (`notify.deliveries.<ch>`) goes first: each lane has its own
+//!   consumer (and so its own local queue: a fetched bulk backlog never sits in front of a
+//!   transactional record), and while the main lane's pending records fill every send slot the
+//!   bulk lane pauses its partitions, resuming once the main lane calms;
 //! - shutdown stops reading, lets records in flight finish within the drain deadline, commits,
 //!   and abandons (without storing) what is still stuck on a failing dependency.
 //!
@@ -56,25 +58,48 @@ struct Job {
     _pending: OwnedSemaphorePermit,
 }
 
-/// One channel's dispatcher: consumes both lanes of the channel.
-pub struct Dispatcher {
+/// One lane: its consumer, its records in flight, its per-key queues.
+pub struct Lane {
     consumer: Arc<DrainConsumer>,
     inflight: Arc<Inflight>,
-    handler: Arc<Handler>,
     queues: Arc<KeyQueues<QueueKey, Job>>,
     pending: Arc<Semaphore>,
-    sending: Arc<Semaphore>,
     tasks: TaskTracker,
-    main_topic: String,
-    bulk_topic: String,
+}
+
+impl std::fmt::Debug for Lane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lane").finish_non_exhaustive()
+    }
+}
+
+impl Lane {
+    /// A lane over `consumer`, built with a [`DrainContext`] over `inflight`, taking at most
+    /// `max_pending` records at a time.
+    pub fn new(consumer: DrainConsumer, inflight: Arc<Inflight>, max_pending: usize) -> Self {
+        Self {
+            consumer: Arc::new(consumer),
+            inflight,
+            queues: Arc::new(KeyQueues::new()),
+            pending: Arc::new(Semaphore::new(max_pending)),
+            tasks: TaskTracker::new(),
+        }
+    }
+}
+
+/// One channel's dispatcher: the main lane and the bulk lane.
+pub struct Dispatcher {
+    main: Lane,
+    bulk: Lane,
+    handler: Arc<Handler>,
+    sending: Arc<Semaphore>,
     config: DispatchConfig,
 }
 
 impl std::fmt::Debug for Dispatcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Dispatcher")
-            .field("main_topic", &self.main_topic)
-            .field("bulk_topic", &self.bulk_topic)
+            .field("channel", &self.handler.channel())
             .finish_non_exhaustive()
     }
 }
@@ -98,193 +123,213 @@ fn store(consumer: &DrainConsumer, (topic, partition): &TopicPartition, offset: 
     }
 }
 
+/// What a lane loop needs besides its lane.
+struct Shared {
+    handler: Arc<Handler>,
+    sending: Arc<Semaphore>,
+    config: DispatchConfig,
+}
+
 impl Dispatcher {
-    /// Assembles the loop. `consumer` must be subscribed to `main_topic` and `bulk_topic` and
-    /// built with a [`DrainContext`] over `inflight`.
-    pub fn new(
-        consumer: DrainConsumer,
-        inflight: Arc<Inflight>,
-        handler: Handler,
-        main_topic: String,
-        bulk_topic: String,
-        config: DispatchConfig,
-    ) -> Self {
+    /// Assembles the dispatcher from its two lanes (`main` subscribed to
+    /// `notify.deliveries.<ch>`, `bulk` to its `.bulk` topic).
+    pub fn new(main: Lane, bulk: Lane, handler: Handler, config: DispatchConfig) -> Self {
         Self {
-            consumer: Arc::new(consumer),
-            inflight,
+            main,
+            bulk,
             handler: Arc::new(handler),
-            queues: Arc::new(KeyQueues::new()),
-            pending: Arc::new(Semaphore::new(config.max_pending)),
             sending: Arc::new(Semaphore::new(config.max_in_flight)),
-            tasks: TaskTracker::new(),
-            main_topic,
-            bulk_topic,
             config,
         }
     }
 
     /// Dispatches until `cancel` fires, then drains; see the module docs.
     pub async fn run(self, cancel: CancellationToken) -> Result<(), DispatchError> {
-        let channel = self.handler.channel().as_str();
-        let mut paused: HashMap<i32, u64> = HashMap::new();
-        loop {
-            let permit = tokio::select! {
-                permit = self.pending.clone().acquire_owned() => match permit {
-                    Ok(permit) => permit,
-                    Err(_) => break,
-                },
-                () = cancel.cancelled() => break,
-            };
-            let received = tokio::select! {
-                received = tokio::time::timeout(Duration::from_millis(200), self.consumer.recv()) => received,
-                () = cancel.cancelled() => break,
-            };
-            match received {
-                Err(_) => {}
-                Ok(Err(err)) => {
-                    // broker-side errors (a topic not yet known, a partition moving) pass; the
-                    // consumer keeps its position, so nothing is skipped
-                    tracing::warn!(channel, error = %err, "consume error");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-                Ok(Ok(message)) => {
-                    let record = Record {
-                        topic: message.topic().to_owned(),
-                        partition: message.partition(),
-                        offset: message.offset(),
-                        key: message.key().map(<[u8]>::to_vec),
-                        payload: message.payload().map(<[u8]>::to_vec),
-                        timestamp_ms: message.timestamp().to_millis(),
-                    };
-                    drop(message);
-                    self.admit(record, permit);
-                }
-            }
-            self.balance_lanes(&mut paused);
-            #[allow(clippy::cast_precision_loss)]
-            metrics::gauge!(m::PENDING_RECORDS, "channel" => channel)
-                .set(self.inflight.pending() as f64);
-        }
-        self.drain().await;
+        let shared = Shared {
+            handler: self.handler,
+            sending: self.sending,
+            config: self.config,
+        };
+        let main_inflight = self.main.inflight.clone();
+        let main = run_lane(&shared, self.main, None, cancel.clone());
+        let bulk = run_lane(&shared, self.bulk, Some(main_inflight), cancel);
+        tokio::join!(main, bulk);
         Ok(())
     }
+}
 
-    fn admit(&self, record: Record, permit: OwnedSemaphorePermit) {
-        let Some(ticket) = self
-            .inflight
-            .take(&record.topic, record.partition, record.offset)
-        else {
-            // its partition is being revoked: the next owner reads it
-            return;
+/// One lane's loop; `yield_to` is the main lane's records when this is the bulk lane.
+async fn run_lane(
+    shared: &Shared,
+    lane: Lane,
+    yield_to: Option<Arc<Inflight>>,
+    cancel: CancellationToken,
+) {
+    let channel = shared.handler.channel().as_str();
+    let mut paused: HashMap<(String, i32), u64> = HashMap::new();
+    loop {
+        let permit = tokio::select! {
+            permit = lane.pending.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            () = cancel.cancelled() => break,
         };
-        let key = (
-            record.topic.clone(),
-            record.partition,
-            record
-                .key
-                .clone()
-                .unwrap_or_else(|| record.offset.to_be_bytes().to_vec()),
-        );
-        let job = Job {
-            record,
-            ticket,
-            _pending: permit,
+        let received = tokio::select! {
+            received = tokio::time::timeout(Duration::from_millis(100), lane.consumer.recv()) => received,
+            () = cancel.cancelled() => break,
         };
-        if let Some(job) = self.queues.admit(key.clone(), job) {
-            self.spawn_chain(key, job);
+        match received {
+            Err(_) => {}
+            Ok(Err(err)) => {
+                // broker-side errors (a topic not yet known, a partition moving) pass; the
+                // consumer keeps its position, so nothing is skipped
+                tracing::warn!(channel, error = %err, "consume error");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Ok(Ok(message)) => {
+                let record = Record {
+                    topic: message.topic().to_owned(),
+                    partition: message.partition(),
+                    offset: message.offset(),
+                    key: message.key().map(<[u8]>::to_vec),
+                    payload: message.payload().map(<[u8]>::to_vec),
+                    timestamp_ms: message.timestamp().to_millis(),
+                };
+                drop(message);
+                admit(shared, &lane, record, permit);
+            }
         }
+        if let Some(main) = &yield_to {
+            yield_lane(&lane, main, shared.config.max_in_flight, &mut paused);
+        }
+        #[allow(clippy::cast_precision_loss)]
+        metrics::gauge!(m::PENDING_RECORDS, "channel" => channel)
+            .set(lane.inflight.pending() as f64);
     }
+    drain(shared, lane).await;
+}
 
-    /// Runs `job` and then every job queued behind it on the same key, one after another.
-    fn spawn_chain(&self, key: QueueKey, first: Job) {
-        let consumer = self.consumer.clone();
-        let inflight = self.inflight.clone();
-        let handler = self.handler.clone();
-        let queues = self.queues.clone();
-        let sending = self.sending.clone();
-        self.tasks.spawn(async move {
-            let mut job = first;
-            loop {
-                // a job whose partition was revoked while it queued is left to the next owner
-                if let Some(abandon) = inflight.start(&job.ticket) {
-                    let handled = match sending.acquire().await {
-                        Ok(_slot) => handler.handle(&job.record, &abandon).await.ok(),
-                        Err(_) => None,
-                    };
-                    if handled.is_some() {
-                        inflight.finish(&job.ticket, |tp, offset| {
-                            if store(&consumer, tp, offset) {
-                                Ok(())
-                            } else {
-                                Err(())
-                            }
-                        });
-                    } else {
-                        inflight.abort(&job.ticket);
-                    }
-                }
-                drop(job);
-                match queues.next(&key) {
-                    Some(next) => job = next,
-                    None => break,
-                }
-            }
-        });
+fn admit(shared: &Shared, lane: &Lane, record: Record, permit: OwnedSemaphorePermit) {
+    let Some(ticket) = lane
+        .inflight
+        .take(&record.topic, record.partition, record.offset)
+    else {
+        // its partition is being revoked: the next owner reads it
+        return;
+    };
+    let key = (
+        record.topic.clone(),
+        record.partition,
+        record
+            .key
+            .clone()
+            .unwrap_or_else(|| record.offset.to_be_bytes().to_vec()),
+    );
+    let job = Job {
+        record,
+        ticket,
+        _pending: permit,
+    };
+    if let Some(job) = lane.queues.admit(key.clone(), job) {
+        spawn_chain(shared, lane, key, job);
     }
+}
 
-    /// Pauses the bulk lane while the main lane's pending records fill every send slot;
-    /// resumes it once they drop to a quarter of that.
-    fn balance_lanes(&self, paused: &mut HashMap<i32, u64>) {
-        let main = self.inflight.pending_in(&self.main_topic);
-        let assigned = self.inflight.assigned_in(&self.bulk_topic);
-        // forget partitions reassigned since they were paused: a new assignment starts unpaused
-        paused.retain(|p, g| assigned.contains(&(*p, *g)));
-        let mut list = TopicPartitionList::new();
-        if main >= self.config.max_in_flight {
-            for (partition, generation) in &assigned {
-                if !paused.contains_key(partition) {
-                    list.add_partition(&self.bulk_topic, *partition);
-                    paused.insert(*partition, *generation);
+/// Runs `first` and then every job queued behind it on the same key, one after another.
+fn spawn_chain(shared: &Shared, lane: &Lane, key: QueueKey, first: Job) {
+    let consumer = lane.consumer.clone();
+    let inflight = lane.inflight.clone();
+    let queues = lane.queues.clone();
+    let handler = shared.handler.clone();
+    let sending = shared.sending.clone();
+    lane.tasks.spawn(async move {
+        let mut job = first;
+        loop {
+            // a job whose partition was lost while it queued is left to the next owner
+            if let Some(abandon) = inflight.start(&job.ticket) {
+                let handled = match sending.acquire().await {
+                    Ok(_slot) => handler.handle(&job.record, &abandon).await.ok(),
+                    Err(_) => None,
+                };
+                if handled.is_some() {
+                    inflight.finish(&job.ticket, |tp, offset| {
+                        if store(&consumer, tp, offset) {
+                            Ok(())
+                        } else {
+                            Err(())
+                        }
+                    });
+                } else {
+                    inflight.abort(&job.ticket);
                 }
             }
-            if list.count() > 0 {
-                if let Err(err) = self.consumer.pause(&list) {
-                    tracing::warn!(error = %err, "bulk lane not paused");
-                }
-            }
-        } else if main <= self.config.max_in_flight / 4 && !paused.is_empty() {
-            for partition in paused.keys() {
-                list.add_partition(&self.bulk_topic, *partition);
-            }
-            paused.clear();
-            if let Err(err) = self.consumer.resume(&list) {
-                tracing::warn!(error = %err, "bulk lane not resumed");
+            drop(job);
+            match queues.next(&key) {
+                Some(next) => job = next,
+                None => break,
             }
         }
-    }
+    });
+}
 
-    /// Waits for the records in flight up to the drain deadline, abandons the rest, and
-    /// commits what is stored.
-    async fn drain(self) {
-        let channel = self.handler.channel().as_str();
-        self.inflight.stop_all();
-        self.tasks.close();
-        let deadline = Duration::from_millis(self.config.drain_deadline_ms);
-        if tokio::time::timeout(deadline, self.tasks.wait())
-            .await
-            .is_err()
-        {
-            let unfinished = self.inflight.pending();
-            metrics::counter!(m::DRAIN_ABANDONED_TOTAL, "channel" => channel)
-                .increment(unfinished as u64);
-            tracing::warn!(channel, unfinished, "drain deadline passed at shutdown");
-            self.inflight.abandon_all();
-            self.tasks.wait().await;
+/// The bulk lane pauses its partitions while the main lane's pending records fill every send
+/// slot, and resumes them once those drop to a quarter of that.
+fn yield_lane(
+    lane: &Lane,
+    main: &Inflight,
+    max_in_flight: usize,
+    paused: &mut HashMap<(String, i32), u64>,
+) {
+    let busy = main.pending();
+    let assigned = lane.inflight.assigned();
+    // a partition assigned again since it was paused starts unpaused
+    paused.retain(|tp, generation| assigned.get(tp) == Some(generation));
+    let mut list = TopicPartitionList::new();
+    if busy >= max_in_flight {
+        for (tp, generation) in &assigned {
+            if !paused.contains_key(tp) {
+                list.add_partition(&tp.0, tp.1);
+                paused.insert(tp.clone(), *generation);
+            }
         }
-        if let Err(err) = self.consumer.commit_consumer_state(CommitMode::Sync) {
-            // nothing stored since the last auto-commit is the usual reason
-            tracing::debug!(channel, error = %err, "final commit");
+        if list.count() > 0 {
+            if let Err(err) = lane.consumer.pause(&list) {
+                tracing::warn!(error = %err, "bulk lane not paused");
+            }
         }
-        tracing::info!(channel, "dispatcher drained");
+    } else if busy <= max_in_flight / 4 && !paused.is_empty() {
+        for tp in paused.keys() {
+            list.add_partition(&tp.0, tp.1);
+        }
+        paused.clear();
+        if let Err(err) = lane.consumer.resume(&list) {
+            tracing::warn!(error = %err, "bulk lane not resumed");
+        }
     }
+}
+
+/// Takes no more records, waits for those taken up to the drain deadline, abandons the rest,
+/// and commits what is stored.
+async fn drain(shared: &Shared, lane: Lane) {
+    let channel = shared.handler.channel().as_str();
+    lane.inflight.stop_all();
+    lane.tasks.close();
+    let deadline = Duration::from_millis(shared.config.drain_deadline_ms);
+    if tokio::time::timeout(deadline, lane.tasks.wait())
+        .await
+        .is_err()
+    {
+        let unfinished = lane.inflight.pending();
+        metrics::counter!(m::DRAIN_ABANDONED_TOTAL, "channel" => channel)
+            .increment(unfinished as u64);
+        tracing::warn!(channel, unfinished, "drain deadline passed at shutdown");
+        lane.inflight.abandon_all();
+        lane.tasks.wait().await;
+    }
+    if let Err(err) = lane.consumer.commit_consumer_state(CommitMode::Sync) {
+        // nothing stored since the last auto-commit is the usual reason
+        tracing::debug!(channel, error = %err, "final commit");
+    }
+    tracing::info!(channel, "dispatcher lane drained");
 }

@@ -20,7 +20,7 @@ use crate::inflight::Inflight;
 use crate::publish::KafkaPublisher;
 use crate::registry::{self, RegistryError};
 use crate::retry::TierMover;
-use crate::service::{DispatchError, Dispatcher, DrainConsumer};
+use crate::service::{DispatchError, Dispatcher, DrainConsumer, Lane};
 use crate::Provider;
 
 /// Why the dispatcher could not start or stopped.
@@ -52,7 +52,8 @@ pub struct Parts {
     pub movers: Vec<TierMover>,
 }
 
-/// The consumer group of `channel`'s dispatchers.
+/// The consumer group of `channel`'s dispatchers on the main lane; the bulk lane's is this with
+/// `-bulk` appended.
 pub fn group_id(config: &Config, channel: Channel) -> String {
     format!("{}-{}", config.dispatch.group_id_prefix, channel.as_str())
 }
@@ -139,24 +140,27 @@ pub fn build_with(
     let handler =
         Handler::new(channel, deps, topics.clone(), &config.dispatch)?.with_health(health);
 
-    let main = topics.deliveries(channel.as_str());
-    let bulk = topics.deliveries_bulk(channel.as_str());
-    let inflight = Arc::new(Inflight::new());
-    let consumer = drain_consumer(
-        config,
-        &group_id(config, channel),
-        &[&main, &bulk],
-        inflight.clone(),
-        channel.as_str(),
+    // one consumer per lane, so a fetched bulk backlog never queues ahead of the main lane
+    let lane = |topic: String, group: String| -> Result<Lane, KafkaSetupError> {
+        let inflight = Arc::new(Inflight::new());
+        let consumer = drain_consumer(
+            config,
+            &group,
+            &[&topic],
+            inflight.clone(),
+            channel.as_str(),
+        )?;
+        Ok(Lane::new(consumer, inflight, config.dispatch.max_pending))
+    };
+    let main = lane(
+        topics.deliveries(channel.as_str()),
+        group_id(config, channel),
     )?;
-    let dispatcher = Dispatcher::new(
-        consumer,
-        inflight,
-        handler,
-        main,
-        bulk,
-        config.dispatch.clone(),
-    );
+    let bulk = lane(
+        topics.deliveries_bulk(channel.as_str()),
+        format!("{}-bulk", group_id(config, channel)),
+    )?;
+    let dispatcher = Dispatcher::new(main, bulk, handler, config.dispatch.clone());
 
     let mut movers = Vec::new();
     for (tier, _) in RETRY_TIERS {

@@ -17,16 +17,17 @@ pub const DEFAULT_SESSION_TIMEOUT_MS: u64 = 45_000;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DispatchConfig {
-    /// Consumer groups are `<group_id_prefix>-<channel>`; every dispatcher of one channel shares
-    /// its group.
+    /// Consumer groups are `<group_id_prefix>-<channel>` (main lane) and
+    /// `<group_id_prefix>-<channel>-bulk` (bulk lane); every dispatcher of a channel shares them.
     pub group_id_prefix: String,
     /// Retry movers use one group per tier, `<retry_group_id_prefix>-<tier>`, shared by all
     /// channels.
     pub retry_group_id_prefix: String,
     /// Most provider sends one process has in flight at once.
     pub max_in_flight: usize,
-    /// Most records one process has taken from Kafka and not finished (sending or waiting behind
-    /// an earlier record of the same user); bounds memory and the work a rebalance must drain.
+    /// Most records one lane (main or bulk) of one process has taken from Kafka and not finished
+    /// (sending or waiting behind an earlier record of the same user); bounds memory and the
+    /// work a rebalance must drain.
     pub max_pending: usize,
     /// Longest a single provider send may take before it counts as a connection failure and is
     /// retried.

@@ -179,3 +179,48 @@ async fn a_graceful_restart_mid_flight_neither_loses_nor_repeats() {
         assert_eq!(w.statuses_of(d).len(), 1, "one status each");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
+async fn the_main_lane_goes_ahead_of_a_bulk_backlog() {
+    let mut w = world(|c| {
+        c.dispatch.max_in_flight = 2;
+        c.dispatch.max_pending = 4;
+    })
+    .await;
+    let tenant = unique("t");
+    let codec = notify_schemas::Codec::<notify_schemas::Delivery>::new().unwrap();
+    let bulk_topic = w.topics.deliveries_bulk("sms");
+    for n in 0..40 {
+        let phone = format!("+8210888800{n:02}");
+        w.provider.slow(&phone, Duration::from_millis(150));
+        let mut d = sms(&tenant, &format!("b{n}"), &phone, "promo");
+        d.priority = notify_schemas::Priority::Bulk;
+        let key = format!("{tenant}:b{n}");
+        w.produce_raw(&bulk_topic, &key, &codec.encode(&d).unwrap())
+            .await;
+    }
+    w.start(Channel::Sms).await;
+    w.read_until(|seen| seen.len() >= 3).await;
+    let mut main = Vec::new();
+    for n in 0..10 {
+        let phone = format!("+8210999900{n:02}");
+        w.provider.slow(&phone, Duration::from_millis(150));
+        let d = sms(&tenant, &format!("m{n}"), &phone, "your code");
+        w.produce(&d).await;
+        main.push(phone);
+    }
+    w.read_until(|seen| seen.len() >= 50).await;
+    w.stop().await;
+
+    let sends = w.provider.sends();
+    let is_main = |s: &notify_dispatchers::testing::Sent| main.contains(&s.recipient);
+    let first = sends.iter().position(is_main).expect("main sent");
+    let last = sends.iter().rposition(is_main).expect("main sent");
+    let bulk_between = sends[first..=last].iter().filter(|s| !is_main(s)).count();
+    assert!(
+        bulk_between <= 4,
+        "bulk paused while the main lane had work: {bulk_between} bulk sends in between"
+    );
+    assert!(last < sends.len() - 1, "bulk resumed afterwards");
+}
