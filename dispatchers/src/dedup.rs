@@ -112,6 +112,19 @@ impl MemoryLog {
         self.lock().get(&key).cloned()
     }
 
+    /// Every row of one event of one tenant, in (channel, recipient) order; a scan of the
+    /// whole log, for status look-ups in the embedded mode.
+    pub fn rows_of(&self, tenant: &str, event_id: &str) -> Vec<LogWrite> {
+        let mut rows: Vec<LogWrite> = self
+            .lock()
+            .iter()
+            .filter(|((t, e, _, _), _)| t == tenant && e == event_id)
+            .map(|(_, row)| row.clone())
+            .collect();
+        rows.sort_by(|a, b| (&a.channel, &a.recipient).cmp(&(&b.channel, &b.recipient)));
+        rows
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<RowKey, LogWrite>> {
         self.rows.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -13,6 +13,7 @@
 //! rate-limit records live in memory and are gone when the process ends. This mode is for
 //! trying the system, not for production.
 
+pub mod ledger;
 pub mod mock;
 pub mod observe;
 pub mod seed;
@@ -28,7 +29,6 @@ use notify_common::shutdown::Drained;
 use notify_common::topics::{layout, CHANNELS};
 use notify_common::{Config, Health, Shutdown};
 use notify_dispatchers::dedup::MemoryLog;
-use notify_ingest::idempotency::MemoryLedger;
 use notify_router::service::PolicyStores;
 use notify_schemas::Channel;
 use notify_sim::suite::{SimSuite, SuiteSettings};
@@ -137,6 +137,13 @@ pub fn embedded_config(bootstrap: &str, providers: toml::Table, listen: SocketAd
     p.retry = 1;
     p.status = 2;
     p.dlq = 1;
+    // the mock answers a fetch that finds no data only after the full wait (it is not woken
+    // by new records), so every consumer hop would add up to librdkafka's 500 ms default;
+    // producers ignore the property (librdkafka notes that once per client)
+    config
+        .kafka
+        .client_properties
+        .insert("fetch.wait.max.ms".into(), "20".into());
     config.ingest.listen_addr = listen;
     config.telemetry.metrics_addr = None;
     // a sender address providers accept (the default `notify@localhost` has no domain dot)
@@ -201,7 +208,7 @@ impl Embedded {
         let state = notify_ingest::server::build_state_with(
             &config,
             notify_ingest::server::Stores {
-                ledger: Arc::new(MemoryLedger::default()),
+                ledger: Arc::new(ledger::EmbeddedLedger::new(delivery_log.clone())),
                 directory: directory.clone(),
                 tenants: tenants.clone(),
             },

@@ -20,7 +20,7 @@ use notify_common::kafka;
 use notify_common::topics::{Topics, CHANNELS};
 use notify_common::Config;
 use notify_schemas::{Channel, Codec, Delivery, DeliveryStatus, Status, Uuid};
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
 use rdkafka::Message;
 use tokio_util::sync::CancellationToken;
 
@@ -143,7 +143,8 @@ pub fn is_final(status: Status) -> bool {
 /// The observer: a consumer task filling a shared [`Tally`].
 pub struct Observer {
     tally: Arc<Mutex<Tally>>,
-    consumer: Arc<StreamConsumer>,
+    /// Not subscribed: asks for watermarks on a connection no long-polling fetch holds up.
+    offsets: Arc<BaseConsumer>,
     topics: Vec<String>,
     stop: CancellationToken,
 }
@@ -169,18 +170,21 @@ impl Observer {
             .subscribe(&refs)
             .map_err(|e| EmbeddedError::Kafka(format!("observer: {e}")))?;
         let consumer = Arc::new(consumer);
+        let offsets: BaseConsumer = client
+            .create()
+            .map_err(|e| EmbeddedError::Kafka(format!("observer: {e}")))?;
         let tally = Arc::new(Mutex::new(Tally::default()));
         let stop = CancellationToken::new();
         let status_topic = names.status();
         tokio::spawn(tally_loop(
-            consumer.clone(),
+            consumer,
             tally.clone(),
             status_topic,
             stop.clone(),
         ));
         Ok(Self {
             tally,
-            consumer,
+            offsets: Arc::new(offsets),
             topics,
             stop,
         })
@@ -227,7 +231,7 @@ impl Observer {
 
     /// Waits until the tally has read every partition up to its high watermark as it is now.
     async fn caught_up(&self, deadline: Instant) -> bool {
-        let consumer = self.consumer.clone();
+        let consumer = self.offsets.clone();
         let topics = self.topics.clone();
         let ends = tokio::task::spawn_blocking(move || high_watermarks(&consumer, &topics)).await;
         let Ok(Some(ends)) = ends else {
@@ -269,7 +273,7 @@ fn lock(tally: &Mutex<Tally>) -> MutexGuard<'_, Tally> {
 
 /// High watermark of every partition of `topics`; `None` if metadata could not be read.
 fn high_watermarks(
-    consumer: &StreamConsumer,
+    consumer: &BaseConsumer,
     topics: &[String],
 ) -> Option<Vec<((String, i32), i64)>> {
     let timeout = Duration::from_secs(5);

@@ -3,6 +3,7 @@
 
 mod admin;
 mod cli;
+mod demo;
 mod dlq;
 mod produce;
 mod sim;
@@ -55,6 +56,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = notify_common::Config::load(cli.config.as_deref())?;
     match cli.command {
         Command::Config => admin::print_config(&config),
+        Command::Demo {
+            listen,
+            send,
+            timeout_s,
+            dir,
+        } => {
+            // quiet by default: the demo prints what matters; RUST_LOG turns logs back on
+            let telemetry = notify_common::config::TelemetryConfig {
+                metrics_addr: None,
+                log_filter: "warn,rdkafka=error".into(),
+                ..config.telemetry.clone()
+            };
+            notify_common::telemetry::init(&telemetry, &notify_common::Health::new())?;
+            demo::run(
+                listen,
+                send,
+                &dir,
+                std::time::Duration::from_secs(timeout_s),
+            )
+            .await
+        }
         Command::Ingest => {
             notify_common::telemetry::init(&config.telemetry, &notify_common::Health::new())?;
             let shutdown = notify_common::Shutdown::new();

@@ -1,0 +1,132 @@
+//! `notify demo`: the whole pipeline in this process (see `notify_embedded`), printed for a
+//! person to try. Printing and argument handling only.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use notify_embedded::{Embedded, Options, Progress, SendSettings};
+
+/// Starts the embedded pipeline; without `send` prints how to use it and runs until Ctrl-C,
+/// with `send` sends that many sample notifications, prints the summary and stops.
+pub async fn run(
+    listen: SocketAddr,
+    send: Option<usize>,
+    dir: &Path,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let embedded = Embedded::start(Options {
+        listen,
+        sim_dir: dir.to_owned(),
+    })
+    .await
+    .context("cannot start the embedded pipeline")?;
+    print_intro(&embedded);
+    let result = match send {
+        None => {
+            println!("Ctrl-C stops (everything is forgotten then).");
+            embedded.shutdown.cancel_on_signal().await;
+            Ok(())
+        }
+        Some(n) => send_and_report(&embedded, n, timeout).await,
+    };
+    eprintln!("stopping ...");
+    embedded.stop().await;
+    if send.is_some() {
+        eprintln!("total wall time {:.1} s", started.elapsed().as_secs_f64());
+    }
+    result
+}
+
+fn print_intro(embedded: &Embedded) {
+    let api = format!("http://{}", embedded.api_addr);
+    let t = &embedded.tenant;
+    println!(
+        "notify demo: ingest, router, five dispatchers and every provider simulator in this \
+         process, on librdkafka's mock cluster and in-memory stores.\n\
+         For trying the system only: nothing is durable, everything is gone when it stops.\n"
+    );
+    println!("api         {api}   (OpenAPI: {api}/openapi.json)");
+    println!("tenant      {}", t.tenant_id);
+    println!("app key     {}", t.app_key);
+    println!("app secret  {}", t.app_secret);
+    println!(
+        "users       alice (APNs, web push, SMS, email), bruno (FCM, SMS, email; opted out of \
+         promotions), chen (quiet hours now), dana (opted out of all but critical), \
+         user-01 .. user-{:02}",
+        notify_embedded::seed::GENERIC_USERS
+    );
+    println!("categories  orders, promotions (send as priority bulk), security (critical)");
+    println!("templates   order_shipped {{product}}, weekly_deals {{product, discount}}, security_code {{code}}  (en, de)\n");
+    println!("send one:\n");
+    println!(
+        "  curl -s -u '{}:{}' -H 'content-type: application/json' {api}/v1/notifications -d \
+         '{{\"user_id\": \"alice\", \"category\": \"orders\", \"priority\": \"high\", \
+         \"template\": {{\"id\": \"order_shipped\", \"params\": {{\"product\": \"Rust mug\"}}}}}}'\n",
+        t.app_key, t.app_secret
+    );
+    println!(
+        "then look it up with   curl -s -u '{}:{}' {api}/v1/notifications/<event_id>",
+        t.app_key, t.app_secret
+    );
+    println!("what the providers received (simulator ledgers):");
+    for (name, url) in embedded.suite.control_urls() {
+        println!("  {name:<9} {url}/_sim/ledger");
+    }
+    println!();
+}
+
+async fn send_and_report(embedded: &Embedded, n: usize, timeout: Duration) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let mut last_print = Instant::now() - Duration::from_secs(1);
+    let mut stderr = std::io::stderr();
+    let summary = embedded
+        .send_and_summarize(n, SendSettings::default(), timeout, |progress| {
+            let done = matches!(progress, Progress::Sending { answered, .. } if answered == n);
+            if last_print.elapsed() < Duration::from_millis(200) && !done {
+                return;
+            }
+            last_print = Instant::now();
+            let line = match progress {
+                Progress::Sending { answered, accepted } => {
+                    format!("sent {answered}/{n}, accepted {accepted}")
+                }
+                Progress::Finishing { finished, accepted } => {
+                    format!("sent {n}/{n}, final outcomes for {finished}/{accepted}")
+                }
+            };
+            let _ = write!(
+                stderr,
+                "\r{line:<60} {:>5.1} s",
+                started.elapsed().as_secs_f64()
+            );
+            let _ = stderr.flush();
+        })
+        .await
+        .context("the demo run failed")?;
+    eprintln!();
+    println!(
+        "\n{n} notifications in {:.1} s (sending and waiting for every outcome)\n",
+        started.elapsed().as_secs_f64()
+    );
+    print!("{}", summary.render());
+    if summary.finished < summary.accepted {
+        bail!(
+            "{} of {} accepted notifications had no final outcome after {} s",
+            summary.accepted - summary.finished,
+            summary.accepted,
+            timeout.as_secs()
+        );
+    }
+    if summary.duplicates > 0 || summary.missing_from_ledgers > 0 {
+        bail!(
+            "{} duplicates at the providers, {} sent deliveries missing from the ledgers",
+            summary.duplicates,
+            summary.missing_from_ledgers
+        );
+    }
+    Ok(())
+}
