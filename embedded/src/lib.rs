@@ -48,6 +48,8 @@ pub use summary::Summary;
 /// Where a [`Embedded::send_and_summarize`] run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Progress {
+    /// Sending the warm-up notifications (not counted) and waiting for them.
+    WarmingUp,
     /// Sending: answers received, of which accepted.
     Sending {
         /// Requests answered.
@@ -255,6 +257,10 @@ impl Embedded {
     /// Sends `n` sample notifications through the API (see [`send`]), waits up to `timeout`
     /// for every accepted one to reach its final outcomes, and summarises the run. The
     /// summary's `finished` falls short of `accepted` when the wait ran out.
+    ///
+    /// Two warm-up notifications ([`send::warm_up`]) go first and are not counted: the mock
+    /// cluster holds a new consumer group's first assignment back for a few seconds, which
+    /// would otherwise show as the latency of the first notifications.
     pub async fn send_and_summarize(
         &self,
         n: usize,
@@ -264,6 +270,14 @@ impl Embedded {
     ) -> Result<Summary, EmbeddedError> {
         let observer = Observer::start(&self.config)?;
         let base_url = format!("http://{}", self.api_addr);
+        progress(Progress::WarmingUp);
+        let warm = send::warm_up(&base_url, &self.tenant).await?;
+        if observer.wait_finished(&warm, timeout, |_| {}).await > 0 {
+            return Err(EmbeddedError::Send(format!(
+                "the warm-up notifications did not finish within {} s",
+                timeout.as_secs()
+            )));
+        }
         let accepted = send::send_mixed(
             &base_url,
             &self.tenant,

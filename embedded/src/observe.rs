@@ -79,7 +79,7 @@ impl Tally {
         })
     }
 
-    fn note_delivery(&mut self, delivery: &Delivery) {
+    pub(crate) fn note_delivery(&mut self, delivery: &Delivery) {
         self.events
             .entry(delivery.event_id)
             .or_default()
@@ -93,7 +93,7 @@ impl Tally {
             });
     }
 
-    fn note_status(&mut self, status: DeliveryStatus) {
+    pub(crate) fn note_status(&mut self, status: DeliveryStatus) {
         match (status.delivery_id, status.channel) {
             (Some(id), Some(channel)) if from_dispatcher(status.status) => {
                 self.events.entry(status.event_id).or_default().insert(id);

@@ -65,6 +65,37 @@ pub fn sample(i: usize, users: &[String]) -> (String, Value) {
 /// Accepted notifications: event id → accept time (ms since the epoch, when the 202 arrived).
 pub type Accepted = HashMap<Uuid, i64>;
 
+/// Users whose order updates together reach every channel: alice (APNs, web push, SMS,
+/// email) and bruno (FCM).
+pub const WARM_UP_USERS: [&str; 2] = [crate::seed::ALICE, crate::seed::BRUNO];
+
+/// Sends one order update to each of [`WARM_UP_USERS`], so every consumer group has joined
+/// and every provider connection is open before anything is measured; returns their event ids.
+pub async fn warm_up(base_url: &str, tenant: &DemoTenant) -> Result<Vec<Uuid>, EmbeddedError> {
+    let client = reqwest::Client::new();
+    let url = Arc::new(format!("{base_url}/v1/notifications"));
+    let run = Uuid::new_v4().simple().to_string();
+    let mut events = Vec::new();
+    for user in WARM_UP_USERS {
+        let body = json!({
+            "user_id": user, "category": ORDERS, "priority": "high",
+            "template": {"id": "order_shipped", "params": {"product": "warm-up"}},
+        });
+        let event = post(
+            client.clone(),
+            url.clone(),
+            tenant.app_key.clone(),
+            tenant.app_secret.clone(),
+            format!("warm-up-{run}-{user}"),
+            body,
+            SendSettings::default().attempts,
+        )
+        .await?;
+        events.push(event);
+    }
+    Ok(events)
+}
+
 /// Sends `n` sample notifications to the API at `base_url` as the demo app; `progress` gets
 /// (answered, accepted) after every answer. Fails if one is refused for good.
 pub async fn send_mixed(
@@ -121,7 +152,7 @@ pub async fn send_mixed(
 }
 
 /// One notification, retried with the same idempotency key while the API says to come back.
-async fn post(
+pub(crate) async fn post(
     client: reqwest::Client,
     url: Arc<String>,
     key: String,

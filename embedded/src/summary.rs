@@ -67,22 +67,34 @@ pub struct Summary {
     pub duplicates: usize,
     /// Deliveries reported sent that no simulator ledger holds.
     pub missing_from_ledgers: usize,
-    /// Provider ledger entries by provider name.
+    /// Ledger entries of this run's deliveries, by provider name.
     pub by_provider: BTreeMap<String, usize>,
 }
 
 /// Builds the summary of the events in `accepted`.
 pub fn summarize(tally: &Tally, accepted: &Accepted, ledgers: &[LedgerEntry]) -> Summary {
+    let run: HashSet<String> = tally
+        .deliveries
+        .iter()
+        .filter(|(_, d)| accepted.contains_key(&d.event_id))
+        .map(|(id, _)| id.to_string())
+        .collect();
     let mut arrivals: HashMap<String, i64> = HashMap::new();
     let mut duplicates = 0;
     let mut by_provider = BTreeMap::new();
     for entry in ledgers {
-        *by_provider.entry(entry.provider.clone()).or_insert(0) += 1;
         let Some(id) = &entry.delivery_id else {
             continue;
         };
-        if arrivals.insert(id.clone(), entry.arrived_at_ms).is_some() {
-            duplicates += 1;
+        // a repeat is a duplicate whichever run it belongs to; latency counts the first
+        match arrivals.entry(id.clone()) {
+            std::collections::hash_map::Entry::Occupied(_) => duplicates += 1,
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(entry.arrived_at_ms);
+            }
+        }
+        if run.contains(id) {
+            *by_provider.entry(entry.provider.clone()).or_insert(0) += 1;
         }
     }
     let index = |c: Channel| Channel::ALL.iter().position(|x| *x == c);
@@ -247,5 +259,74 @@ impl Summary {
             self.missing_from_ledgers
         );
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use notify_schemas::{samples, DeliveryStatus};
+
+    use super::*;
+
+    fn ledger_entry(delivery_id: &str, arrived_at_ms: i64) -> LedgerEntry {
+        LedgerEntry {
+            provider: "apns".into(),
+            delivery_id: Some(delivery_id.into()),
+            recipient: "token".into(),
+            message_id: "m".into(),
+            arrived_at_ms,
+            summary: serde_json::Value::Null,
+        }
+    }
+
+    fn status(delivery: &notify_schemas::Delivery, status: Status) -> DeliveryStatus {
+        DeliveryStatus {
+            delivery_id: Some(delivery.delivery_id),
+            event_id: delivery.event_id,
+            channel: Some(delivery.channel),
+            status,
+            reason: None,
+            ..samples::status_sent()
+        }
+    }
+
+    #[test]
+    fn an_event_finishes_when_every_delivery_seen_is_final() {
+        let delivery = samples::full_push_delivery();
+        let mut tally = Tally::default();
+        tally.note_delivery(&delivery);
+        assert!(!tally.finished(&delivery.event_id));
+        tally.note_status(status(&delivery, Status::Retrying));
+        assert!(!tally.finished(&delivery.event_id), "a retry is not final");
+        tally.note_status(status(&delivery, Status::Sent));
+        assert!(tally.finished(&delivery.event_id));
+        // a late copy of the retry status does not reopen it
+        tally.note_status(status(&delivery, Status::Retrying));
+        assert!(tally.finished(&delivery.event_id));
+    }
+
+    #[test]
+    fn latency_duplicates_and_missing_deliveries_are_counted() {
+        let delivery = samples::full_push_delivery();
+        let mut other = samples::full_push_delivery();
+        other.delivery_id = notify_schemas::Uuid::new_v4();
+        let mut tally = Tally::default();
+        for d in [&delivery, &other] {
+            tally.note_delivery(d);
+            tally.note_status(status(d, Status::Sent));
+        }
+        let accepted = Accepted::from([(delivery.event_id, 1_000)]);
+        let id = delivery.delivery_id.to_string();
+        let ledgers = [ledger_entry(&id, 1_250), ledger_entry(&id, 1_300)];
+        let summary = summarize(&tally, &accepted, &ledgers);
+        assert_eq!(summary.duplicates, 1);
+        assert_eq!(
+            summary.missing_from_ledgers, 1,
+            "the other delivery never arrived"
+        );
+        let row = &summary.channels[0];
+        assert_eq!(row.delivered, 2);
+        assert_eq!(row.latency_quantile(0.5), Some(250));
+        assert_eq!(summary.by_provider.get("apns"), Some(&2));
     }
 }

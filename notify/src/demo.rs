@@ -91,6 +91,7 @@ async fn send_and_report(embedded: &Embedded, n: usize, timeout: Duration) -> an
             }
             last_print = Instant::now();
             let line = match progress {
+                Progress::WarmingUp => "warming up (2 notifications, not counted)".to_owned(),
                 Progress::Sending { answered, accepted } => {
                     format!("sent {answered}/{n}, accepted {accepted}")
                 }
