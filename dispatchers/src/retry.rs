@@ -23,6 +23,7 @@ use std::time::Duration;
 use notify_common::config::DispatchConfig;
 use notify_common::dlq::{DLQ_ERROR, DLQ_OFFSET, DLQ_PARTITION, DLQ_REASON, DLQ_STAGE, DLQ_TOPIC};
 use notify_common::topics::Topics;
+use notify_common::Health;
 use notify_schemas::{Codec, Delivery, Priority};
 use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::message::Message;
@@ -84,6 +85,7 @@ pub struct TierMover {
     topics: Topics,
     codec: Codec<Delivery>,
     max_backoff: Duration,
+    health: Health,
 }
 
 impl std::fmt::Debug for TierMover {
@@ -113,7 +115,14 @@ impl TierMover {
             topics,
             codec: Codec::new()?,
             max_backoff: Duration::from_millis(config.max_backoff_ms),
+            health: Health::new(),
         })
+    }
+
+    /// Reports Kafka as failing in `health` (the admin endpoint's `/readyz`) while moves pause.
+    pub fn with_health(mut self, health: Health) -> Self {
+        self.health = health;
+        self
     }
 
     /// Moves records until `cancel` fires; parked records are left unstored for the next run.
@@ -325,10 +334,18 @@ impl TierMover {
         cancel: &CancellationToken,
     ) -> bool {
         let mut backoff = Duration::from_millis(100);
+        let mut failed = false;
         loop {
             match self.publisher.publish(outputs).await {
-                Ok(()) => return true,
+                Ok(()) => {
+                    if failed {
+                        self.health.ok("kafka");
+                    }
+                    return true;
+                }
                 Err(err) => {
+                    failed = true;
+                    self.health.failing("kafka", err.to_string());
                     tracing::warn!(tier = self.tier, error = %err, "move paused, will retry");
                     tokio::select! {
                         () = tokio::time::sleep(backoff) => {}

@@ -2,8 +2,8 @@
 //!
 //! Guarantees:
 //! - many records in flight at once, bounded twice: at most `dispatch.max_pending` records taken
-//!   and unfinished (the loop stops reading until one finishes) and at most
-//!   `dispatch.max_in_flight` provider sends;
+//!   and unfinished per lane (the lane stops reading until one finishes) and at most
+//!   `dispatch.max_in_flight` provider sends over both lanes;
 //! - one user's order: records with the same key (of one partition) are handled one after
 //!   another, in offset order; different keys run concurrently;
 //! - an offset is stored only once every record before it on its partition has a durable

@@ -138,7 +138,7 @@ pub fn build_with(
         publisher: publisher.clone(),
     };
     let handler =
-        Handler::new(channel, deps, topics.clone(), &config.dispatch)?.with_health(health);
+        Handler::new(channel, deps, topics.clone(), &config.dispatch)?.with_health(health.clone());
 
     // one consumer per lane, so a fetched bulk backlog never queues ahead of the main lane
     let lane = |topic: String, group: String| -> Result<Lane, KafkaSetupError> {
@@ -173,14 +173,17 @@ pub fn build_with(
             inflight.clone(),
             "retry",
         )?;
-        movers.push(TierMover::new(
-            tier,
-            consumer,
-            inflight,
-            publisher.clone(),
-            topics.clone(),
-            &config.dispatch,
-        )?);
+        movers.push(
+            TierMover::new(
+                tier,
+                consumer,
+                inflight,
+                publisher.clone(),
+                topics.clone(),
+                &config.dispatch,
+            )?
+            .with_health(health.clone()),
+        );
     }
     Ok(Parts { dispatcher, movers })
 }
