@@ -33,7 +33,7 @@ run() { # channel latency_ms
   export NOTIFY_DISPATCH__RETRY_GROUP_ID_PREFIX=$prefix-retry
   "$notify" topics create >/dev/null
   for url in $sims; do
-    curl -sf -X PUT -H 'content-type: application/json' "$url/_sim/faults" -d "{\"latency_ms\":$latency}"
+    curl -sf --cacert "$simdir/sim-ca.pem" -X PUT -H 'content-type: application/json' "$url/_sim/faults" -d "{\"latency_ms\":$latency}"
   done
   "$load" "$channel" "$total" "$users" --webpush-sim "$webpush" 2>/dev/null
   NOTIFY_TELEMETRY__METRICS_ADDR=127.0.0.1:19467 \
