@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use notify_common::kafka;
 use notify_common::topics::{Topics, CHANNELS};
 use notify_common::Config;
-use notify_schemas::{Channel, Codec, Delivery, DeliveryStatus, Status, Uuid};
+use notify_schemas::{Channel, Codec, Delivery, DeliveryStatus, Priority, Status, Uuid};
 use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
 use rdkafka::Message;
 use tokio_util::sync::CancellationToken;
@@ -33,6 +33,8 @@ pub struct DeliveryOutcome {
     pub event_id: Uuid,
     /// Its channel.
     pub channel: Channel,
+    /// Whether it travels in the bulk lane (known once the delivery record was seen).
+    pub bulk: bool,
     /// Its final status, once there is one, with the reason and provider.
     pub last: Option<(Status, Option<String>, Option<String>)>,
 }
@@ -89,8 +91,10 @@ impl Tally {
             .or_insert(DeliveryOutcome {
                 event_id: delivery.event_id,
                 channel: delivery.channel,
+                bulk: false,
                 last: None,
-            });
+            })
+            .bulk = delivery.priority == Priority::Bulk;
     }
 
     pub(crate) fn note_status(&mut self, status: DeliveryStatus) {
@@ -100,6 +104,7 @@ impl Tally {
                 let entry = self.deliveries.entry(id).or_insert(DeliveryOutcome {
                     event_id: status.event_id,
                     channel,
+                    bulk: false,
                     last: None,
                 });
                 if status.status == Status::Retrying {

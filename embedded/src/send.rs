@@ -33,7 +33,7 @@ impl Default for SendSettings {
     fn default() -> Self {
         Self {
             concurrency: 32,
-            window: 500,
+            window: 200,
             attempts: 20,
         }
     }

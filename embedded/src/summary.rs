@@ -34,24 +34,29 @@ pub struct ChannelSummary {
     pub dead_lettered: u64,
     /// Accept→provider latencies of the delivered ones, sorted, in milliseconds.
     pub latencies_ms: Vec<i64>,
+    /// The same, of the bulk lane's deliveries only.
+    pub bulk_latencies_ms: Vec<i64>,
 }
 
 impl ChannelSummary {
     /// The `q`-quantile (0..=1) of the latencies, nearest rank.
     pub fn latency_quantile(&self, q: f64) -> Option<i64> {
-        if self.latencies_ms.is_empty() {
-            return None;
-        }
-        #[allow(
-            clippy::cast_precision_loss,
-            clippy::cast_possible_truncation,
-            clippy::cast_sign_loss
-        )]
-        let rank = ((q * self.latencies_ms.len() as f64).ceil() as usize).max(1);
-        self.latencies_ms
-            .get(rank.min(self.latencies_ms.len()) - 1)
-            .copied()
+        quantile(&self.latencies_ms, q)
     }
+}
+
+/// The `q`-quantile (0..=1) of sorted `values`, nearest rank.
+pub fn quantile(values: &[i64], q: f64) -> Option<i64> {
+    if values.is_empty() {
+        return None;
+    }
+    #[allow(
+        clippy::cast_precision_loss,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss
+    )]
+    let rank = ((q * values.len() as f64).ceil() as usize).max(1);
+    values.get(rank.min(values.len()) - 1).copied()
 }
 
 /// The whole run.
@@ -120,7 +125,12 @@ pub fn summarize(tally: &Tally, accepted: &Accepted, ledgers: &[LedgerEntry]) ->
             Some(Status::Sent) => {
                 s.delivered += 1;
                 match arrivals.get(&id.to_string()) {
-                    Some(arrived) => s.latencies_ms.push(arrived - accepted_at),
+                    Some(arrived) => {
+                        s.latencies_ms.push(arrived - accepted_at);
+                        if delivery.bulk {
+                            s.bulk_latencies_ms.push(arrived - accepted_at);
+                        }
+                    }
                     None => missing += 1,
                 }
             }
@@ -167,6 +177,7 @@ pub fn summarize(tally: &Tally, accepted: &Accepted, ledgers: &[LedgerEntry]) ->
     let mut channels: Vec<ChannelSummary> = summaries.into_values().collect();
     for s in &mut channels {
         s.latencies_ms.sort_unstable();
+        s.bulk_latencies_ms.sort_unstable();
     }
     // channels in `Channel::ALL` order, whole-request outcomes last
     channels.sort_by_key(|s| s.channel.and_then(index).unwrap_or(usize::MAX));
@@ -187,7 +198,7 @@ impl Summary {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "{:<10} {:>9}  {:<34} {:>8} {:>6} {:>7} {:>13} {:>7} {:>7}",
+            "{:<10} {:>9}  {:<24} {:>8} {:>6} {:>7} {:>13} {:>7} {:>7}   {:>13}",
             "channel",
             "delivered",
             "suppressed (reason)",
@@ -196,7 +207,8 @@ impl Summary {
             "retried",
             "dead-lettered",
             "p50 ms",
-            "p99 ms"
+            "p99 ms",
+            "bulk p50/p99"
         );
         for s in &self.channels {
             let suppressed = if s.suppressed.is_empty() {
@@ -208,13 +220,21 @@ impl Summary {
                     .collect::<Vec<_>>()
                     .join(", ")
             };
-            let quantile = |q| {
-                s.latency_quantile(q)
-                    .map_or_else(|| "-".to_owned(), |v| v.to_string())
+            let show = |values: &[i64], q| {
+                quantile(values, q).map_or_else(|| "-".to_owned(), |v| v.to_string())
+            };
+            let bulk = if s.bulk_latencies_ms.is_empty() {
+                "-".to_owned()
+            } else {
+                format!(
+                    "{}/{}",
+                    show(&s.bulk_latencies_ms, 0.5),
+                    show(&s.bulk_latencies_ms, 0.99)
+                )
             };
             let _ = writeln!(
                 out,
-                "{:<10} {:>9}  {:<34} {:>8} {:>6} {:>7} {:>13} {:>7} {:>7}",
+                "{:<10} {:>9}  {:<24} {:>8} {:>6} {:>7} {:>13} {:>7} {:>7}   {:>13}",
                 s.channel.map_or("(request)", Channel::as_str),
                 s.delivered,
                 suppressed,
@@ -222,8 +242,9 @@ impl Summary {
                 s.failed,
                 s.retried,
                 s.dead_lettered,
-                quantile(0.5),
-                quantile(0.99),
+                show(&s.latencies_ms, 0.5),
+                show(&s.latencies_ms, 0.99),
+                bulk,
             );
         }
         for s in &self.channels {

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use notify_common::shutdown::Drained;
 use notify_embedded::{Embedded, Options, Progress, SendSettings};
 
 /// Starts the embedded pipeline; without `send` prints how to use it and runs until Ctrl-C,
@@ -25,6 +26,7 @@ pub async fn run(
     .await
     .context("cannot start the embedded pipeline")?;
     print_intro(&embedded);
+    eprintln!("started in {:.1} s", started.elapsed().as_secs_f64());
     let result = match send {
         None => {
             println!("Ctrl-C stops (everything is forgotten then).");
@@ -34,7 +36,11 @@ pub async fn run(
         Some(n) => send_and_report(&embedded, n, timeout).await,
     };
     eprintln!("stopping ...");
-    embedded.stop().await;
+    let stopping = Instant::now();
+    if embedded.stop().await == Drained::TimedOut {
+        eprintln!("some tasks were still running when the grace period ran out");
+    }
+    eprintln!("stopped in {:.1} s", stopping.elapsed().as_secs_f64());
     if send.is_some() {
         eprintln!("total wall time {:.1} s", started.elapsed().as_secs_f64());
     }

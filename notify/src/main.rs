@@ -65,7 +65,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             // quiet by default: the demo prints what matters; RUST_LOG turns logs back on
             let telemetry = notify_common::config::TelemetryConfig {
                 metrics_addr: None,
-                log_filter: "warn,rdkafka=error".into(),
+                log_filter: "warn,librdkafka=error".into(),
                 ..config.telemetry.clone()
             };
             notify_common::telemetry::init(&telemetry, &notify_common::Health::new())?;
