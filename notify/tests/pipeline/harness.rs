@@ -1,0 +1,517 @@
+//! One production-shaped pipeline per test: every stage is its own `notify` process (the debug
+//! binary cargo built for this package), against the real Kafka and Cassandra of
+//! `scripts/stack`, with the provider simulators of `notify sim` in place of the providers.
+//!
+//! [`Pipeline::start`] gives a test its own topic prefix, consumer groups and keyspace, runs
+//! `notify migrate` and `notify topics create`, creates a tenant and an app, starts the
+//! simulators and the ingest gateway; [`Pipeline::start_stages`] then starts the router and the
+//! dispatchers. Every process writes its output to a log file under the run's directory; a test
+//! that fails prints the tails of those logs ([`Pipeline::logs`]). Dropping the pipeline kills
+//! every process it started.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+
+/// Kafka of the stack (`NOTIFY_IT_KAFKA`).
+pub fn brokers() -> String {
+    std::env::var("NOTIFY_IT_KAFKA").unwrap_or_else(|_| "127.0.0.1:9092".into())
+}
+
+/// Cassandra of the stack (`NOTIFY_IT_CASSANDRA`).
+pub fn cassandra() -> String {
+    std::env::var("NOTIFY_IT_CASSANDRA").unwrap_or_else(|_| "127.0.0.1:9042".into())
+}
+
+/// `prefix` and 12 random hex digits.
+pub fn unique(prefix: &str) -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    format!("{prefix}{}", &id[..12])
+}
+
+/// A loopback address nobody listens on right now.
+pub fn free_addr() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    listener.local_addr().expect("local address")
+}
+
+/// Dispatcher settings a test may change before [`Pipeline::start`].
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Most provider sends one dispatcher has in flight (the kill -9 duplicate bound).
+    pub max_in_flight: usize,
+    /// Kafka consumer session timeout: how soon a killed member's partitions move on.
+    pub session_timeout_ms: u64,
+    /// Partitions of each deliveries topic (how far a channel can scale out).
+    pub delivery_partitions: i32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            max_in_flight: 32,
+            session_timeout_ms: 10_000,
+            delivery_partitions: 4,
+        }
+    }
+}
+
+/// One child process of the pipeline.
+#[derive(Debug)]
+pub struct Proc {
+    /// What it runs (`router`, `dispatch-sms`, ...).
+    pub name: String,
+    child: Child,
+    log: PathBuf,
+    /// Its admin endpoint (`/metrics`, `/readyz`), when it has one.
+    pub admin: Option<SocketAddr>,
+}
+
+impl Proc {
+    /// The OS process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL, as a crash or an OOM kill would end it.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then waits up to `grace` for a clean exit (SIGKILL after that). Returns
+    /// whether it exited by itself.
+    pub fn terminate(&mut self, grace: Duration) -> bool {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.kill9();
+        false
+    }
+
+    /// Whether it is still running.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// The last `lines` lines of its output.
+    pub fn tail(&self, lines: usize) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// The app's credentials for the HTTP API.
+#[derive(Debug, Clone)]
+pub struct App {
+    /// Tenant id.
+    pub tenant: String,
+    /// HTTP Basic user.
+    pub key: String,
+    /// HTTP Basic password.
+    pub secret: String,
+}
+
+/// A running pipeline of one test.
+#[derive(Debug)]
+pub struct Pipeline {
+    /// Working directory: config, simulator credentials, logs.
+    pub dir: PathBuf,
+    /// The config file every process reads.
+    pub config: PathBuf,
+    /// Topic prefix of this run.
+    pub prefix: String,
+    /// Keyspace of this run.
+    pub keyspace: String,
+    /// Tenant and app.
+    pub app: App,
+    /// Base URL of the ingest API.
+    pub api: String,
+    /// Each simulator's control URL, by provider name (`apns`, `fcm`, ..., `smtp`).
+    pub sims: BTreeMap<String, String>,
+    /// Settings it was started with.
+    pub settings: Settings,
+    /// The simulators, the gateway, the router, the dispatchers, in start order.
+    pub procs: Vec<Proc>,
+    serial: u32,
+}
+
+/// Runs `notify <args>` to completion with the run's config; its stdout.
+pub fn notify_output(config: &Path, args: &[&str]) -> anyhow::Result<String> {
+    let output = Command::new(env!("CARGO_BIN_EXE_notify"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .output()
+        .context("run notify")?;
+    if !output.status.success() {
+        bail!(
+            "notify {args:?} failed: {}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// The value after `name:` on a line of `text`.
+fn field(text: &str, name: &str) -> anyhow::Result<String> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name))
+        .and_then(|rest| rest.strip_prefix(':'))
+        .map(|value| value.trim().to_owned())
+        .with_context(|| format!("no `{name}:` in {text}"))
+}
+
+impl Pipeline {
+    /// A fresh keyspace, topics, tenant, app, simulators and ingest gateway.
+    pub async fn start(settings: Settings) -> anyhow::Result<Self> {
+        let prefix = unique("e2e-");
+        let keyspace = prefix.replace('-', "_");
+        let dir = std::env::temp_dir().join(format!("notify-{prefix}"));
+        std::fs::create_dir_all(dir.join("logs"))?;
+        let mut pipeline = Self {
+            config: dir.join("notify.toml"),
+            dir,
+            prefix,
+            keyspace,
+            app: App {
+                tenant: String::new(),
+                key: String::new(),
+                secret: String::new(),
+            },
+            api: String::new(),
+            sims: BTreeMap::new(),
+            settings,
+            procs: Vec::new(),
+            serial: 0,
+        };
+        pipeline.start_sims().await?;
+        pipeline.write_config()?;
+        let config = pipeline.config.clone();
+        tokio::task::spawn_blocking(move || -> anyhow::Result<App> {
+            notify_output(&config, &["migrate"])?;
+            notify_output(&config, &["topics", "create"])?;
+            let tenant = notify_output(&config, &["tenants", "create", "--name", "e2e"])?;
+            let tenant = field(&tenant, "tenant_id")?;
+            let app = notify_output(&config, &["apps", "create", "--tenant", &tenant])?;
+            Ok(App {
+                tenant,
+                key: field(&app, "app_key")?,
+                secret: field(&app, "app_secret")?,
+            })
+        })
+        .await?
+        .map(|app| pipeline.app = app)?;
+        let listen = free_addr();
+        pipeline.api = format!("http://{listen}");
+        let env = [("NOTIFY_INGEST__LISTEN_ADDR", listen.to_string())];
+        pipeline.spawn("ingest", &["ingest"], &env)?;
+        pipeline
+            .wait_ready(&format!("{}/readyz", pipeline.api))
+            .await?;
+        Ok(pipeline)
+    }
+
+    async fn start_sims(&mut self) -> anyhow::Result<()> {
+        let sim_dir = self.dir.join("sim");
+        let sim_dir_text = sim_dir.to_string_lossy().into_owned();
+        let index = self.procs.len();
+        // `notify sim` needs no configuration: run it without --config
+        self.spawn_raw(
+            "sim",
+            &["sim", "--dir", &sim_dir_text, "--port-base", "0"],
+            &[],
+            false,
+        )?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let out = std::fs::read_to_string(&self.procs[index].log).unwrap_or_default();
+            if out.contains("providers:") {
+                for line in out.lines() {
+                    if let Some((name, rest)) = line.split_once(": ") {
+                        let url = rest.split_whitespace().next().unwrap_or_default();
+                        if url.starts_with("http") {
+                            self.sims.insert(name.to_owned(), url.to_owned());
+                        }
+                    }
+                }
+                break;
+            }
+            if Instant::now() > deadline || !self.procs[index].running() {
+                bail!("notify sim did not start:\n{out}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(())
+    }
+
+    fn write_config(&self) -> anyhow::Result<()> {
+        let s = &self.settings;
+        let providers = std::fs::read_to_string(self.dir.join("sim/providers.toml"))?;
+        let text = format!(
+            r#"[kafka]
+brokers = "{brokers}"
+topic_prefix = "{prefix}"
+[kafka.partitions]
+requests = 4
+deliveries = {deliveries}
+retry = 2
+status = 2
+dlq = 1
+[kafka.client_properties]
+"session.timeout.ms" = "{session}"
+[store]
+nodes = ["{cassandra}"]
+keyspace = "{keyspace}"
+request_timeout_ms = 30000
+[ingest]
+tenant_rate_per_s = 0
+[router]
+group_id = "{prefix}-router"
+email_from = "notify@example.com"
+max_backoff_ms = 2000
+[telemetry]
+log_filter = "info,scylla=warn,rdkafka=warn"
+[shutdown]
+grace_period_ms = 15000
+[dispatch]
+group_id_prefix = "{prefix}-dispatch"
+retry_group_id_prefix = "{prefix}-retry"
+max_in_flight = {in_flight}
+drain_deadline_ms = {drain}
+max_backoff_ms = 2000
+[dispatch.retry]
+max_attempts = 8
+backoff_base_ms = 500
+backoff_max_ms = 4000
+{providers}"#,
+            brokers = brokers(),
+            prefix = self.prefix,
+            deliveries = s.delivery_partitions,
+            session = s.session_timeout_ms,
+            cassandra = cassandra(),
+            keyspace = self.keyspace,
+            in_flight = s.max_in_flight,
+            drain = s.session_timeout_ms / 2,
+        );
+        std::fs::write(&self.config, text)?;
+        Ok(())
+    }
+
+    fn spawn_raw(
+        &mut self,
+        name: &str,
+        args: &[&str],
+        env: &[(&str, String)],
+        with_config: bool,
+    ) -> anyhow::Result<usize> {
+        self.serial += 1;
+        let log = self
+            .dir
+            .join("logs")
+            .join(format!("{:02}-{name}.log", self.serial));
+        let out = File::create(&log)?;
+        let mut command = Command::new(env!("CARGO_BIN_EXE_notify"));
+        if with_config {
+            command.arg("--config").arg(&self.config);
+        }
+        let admin = with_config.then(free_addr);
+        if let Some(admin) = admin {
+            command.env("NOTIFY_TELEMETRY__METRICS_ADDR", admin.to_string());
+        }
+        let child = command
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .spawn()
+            .with_context(|| format!("spawn notify {args:?}"))?;
+        self.procs.push(Proc {
+            name: name.to_owned(),
+            child,
+            log,
+            admin,
+        });
+        Ok(self.procs.len() - 1)
+    }
+
+    /// Starts `notify <args>` with the run's config as process `name`; its index in `procs`.
+    pub fn spawn(
+        &mut self,
+        name: &str,
+        args: &[&str],
+        env: &[(&str, String)],
+    ) -> anyhow::Result<usize> {
+        self.spawn_raw(name, args, env, true)
+    }
+
+    /// Starts one dispatcher of `channel` and waits until it reports ready.
+    pub async fn spawn_dispatcher(&mut self, channel: &str) -> anyhow::Result<usize> {
+        let index = self.spawn(
+            &format!("dispatch-{channel}"),
+            &["dispatch", "--channel", channel],
+            &[],
+        )?;
+        self.wait_proc_ready(index).await?;
+        Ok(index)
+    }
+
+    /// Starts the router and one dispatcher per channel, and waits until each is ready.
+    pub async fn start_stages(&mut self) -> anyhow::Result<()> {
+        let router = self.spawn("router", &["router"], &[])?;
+        self.wait_proc_ready(router).await?;
+        for channel in CHANNELS {
+            self.spawn_dispatcher(channel).await?;
+        }
+        Ok(())
+    }
+
+    async fn wait_proc_ready(&mut self, index: usize) -> anyhow::Result<()> {
+        let admin = self.procs[index].admin.context("no admin endpoint")?;
+        let url = format!("http://{admin}/readyz");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let client = reqwest::Client::new();
+        loop {
+            if let Ok(response) = client.get(&url).send().await {
+                if response.status().is_success() {
+                    return Ok(());
+                }
+            }
+            if Instant::now() > deadline || !self.procs[index].running() {
+                bail!(
+                    "{} not ready:\n{}",
+                    self.procs[index].name,
+                    self.procs[index].tail(40)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn wait_ready(&mut self, url: &str) -> anyhow::Result<()> {
+        let index = self.procs.len() - 1;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let client = reqwest::Client::new();
+        loop {
+            if let Ok(response) = client.get(url).send().await {
+                if response.status().is_success() {
+                    return Ok(());
+                }
+            }
+            if Instant::now() > deadline || !self.procs[index].running() {
+                bail!(
+                    "{} not ready:\n{}",
+                    self.procs[index].name,
+                    self.procs[index].tail(40)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// An HTTP client that trusts the simulators' test CA (the APNs simulator serves TLS only).
+    pub fn sim_client(&self) -> anyhow::Result<reqwest::Client> {
+        let pem = std::fs::read(self.dir.join("sim/sim-ca.pem"))?;
+        Ok(reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&pem)?)
+            .build()?)
+    }
+
+    /// Replaces the fault settings of simulator `name` (`PUT /_sim/faults`).
+    pub async fn set_faults(&self, name: &str, faults: serde_json::Value) -> anyhow::Result<()> {
+        let url = self.sims.get(name).context("no such simulator")?;
+        let response = self
+            .sim_client()?
+            .put(format!("{url}/_sim/faults"))
+            .json(&faults)
+            .send()
+            .await?;
+        anyhow::ensure!(
+            response.status().is_success(),
+            "PUT faults: {}",
+            response.status()
+        );
+        Ok(())
+    }
+
+    /// The fault settings of simulator `name`.
+    pub async fn faults(&self, name: &str) -> anyhow::Result<serde_json::Value> {
+        let url = self.sims.get(name).context("no such simulator")?;
+        Ok(self
+            .sim_client()?
+            .get(format!("{url}/_sim/faults"))
+            .send()
+            .await?
+            .json()
+            .await?)
+    }
+
+    /// Index of the first running process named `name`.
+    pub fn find(&mut self, name: &str) -> Option<usize> {
+        (0..self.procs.len()).find(|&i| self.procs[i].name == name && self.procs[i].running())
+    }
+
+    /// The tail of every process's log, for a failure message.
+    pub fn logs(&self) -> String {
+        self.procs
+            .iter()
+            .map(|p| format!("---- {} (pid {}) ----\n{}\n", p.name, p.pid(), p.tail(25)))
+            .collect()
+    }
+
+    /// Stops every process, deletes the topics, drops the keyspace and the run directory.
+    pub async fn finish(mut self) {
+        for proc in self.procs.iter_mut().rev() {
+            proc.kill9();
+        }
+        let store = notify_common::config::StoreConfig {
+            nodes: vec![cassandra()],
+            ..Default::default()
+        };
+        let kafka = notify_common::config::KafkaConfig {
+            brokers: brokers(),
+            topic_prefix: self.prefix.clone(),
+            ..Default::default()
+        };
+        let names: Vec<String> = notify_common::topics::layout(&kafka)
+            .into_iter()
+            .map(|spec| spec.name)
+            .collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        if let Ok(admin) = notify_common::kafka::admin(&kafka, "e2e") {
+            let _ = admin
+                .delete_topics(&names, &rdkafka::admin::AdminOptions::new())
+                .await;
+        }
+        if let Ok(session) = notify_store::connect(&store).await {
+            let _ = session
+                .query_unpaged(format!("DROP KEYSPACE IF EXISTS {}", self.keyspace), ())
+                .await;
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The five channels, as `notify dispatch --channel` names them.
+pub const CHANNELS: [&str; 5] = ["apns", "fcm", "webpush", "sms", "email"];
