@@ -166,6 +166,7 @@ fn stage_err(stage: &'static str) -> impl Fn(&dyn std::fmt::Display) -> Embedded
 impl Embedded {
     /// Starts the simulators, the mock cluster, seeds the stores and starts every stage.
     pub async fn start(options: Options) -> Result<Self, EmbeddedError> {
+        let begun = std::time::Instant::now();
         let suite = SimSuite::start(SuiteSettings::new(&options.sim_dir))
             .await
             .map_err(|e| EmbeddedError::Simulators(e.to_string()))?;
@@ -174,7 +175,9 @@ impl Embedded {
             .parse()
             .map_err(|e: toml::de::Error| EmbeddedError::Simulators(e.to_string()))?;
         let mut config = embedded_config("", providers, options.listen);
+        tracing::debug!(elapsed_ms = begun.elapsed().as_millis(), "simulators started");
         let mock = MockKafka::start(layout(&config.kafka))?;
+        tracing::debug!(elapsed_ms = begun.elapsed().as_millis(), "mock cluster started");
         config.kafka.brokers = mock.bootstrap_servers().to_owned();
         config.validate().map_err(|e| stage_err("config")(&e))?;
 
@@ -190,6 +193,7 @@ impl Embedded {
         )
         .await?;
 
+        tracing::debug!(elapsed_ms = begun.elapsed().as_millis(), "demo data seeded");
         let shutdown = Shutdown::new();
         let health = Health::new();
         let grace = Duration::from_millis(config.shutdown.grace_period_ms);

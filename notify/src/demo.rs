@@ -80,7 +80,13 @@ fn print_intro(embedded: &Embedded) {
     );
     println!("what the providers received (simulator ledgers):");
     for (name, url) in embedded.suite.control_urls() {
-        println!("  {name:<9} {url}/_sim/ledger");
+        // APNs speaks TLS with the suite's own test CA
+        let note = if url.starts_with("https") {
+            "  (test CA: curl -k)"
+        } else {
+            ""
+        };
+        println!("  {name:<9} {url}/_sim/ledger{note}");
     }
     println!();
 }
