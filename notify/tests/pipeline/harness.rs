@@ -153,6 +153,7 @@ pub struct Pipeline {
     /// The simulators, the gateway, the router, the dispatchers, in start order.
     pub procs: Vec<Proc>,
     serial: u32,
+    cleaned: bool,
 }
 
 /// Runs `notify <args>` to completion with the run's config; its stdout.
@@ -204,6 +205,7 @@ impl Pipeline {
             settings,
             procs: Vec::new(),
             serial: 0,
+            cleaned: false,
         };
         pipeline.start_sims().await?;
         pipeline.write_config()?;
@@ -301,9 +303,9 @@ max_in_flight = {in_flight}
 drain_deadline_ms = {drain}
 max_backoff_ms = 2000
 [dispatch.retry]
-max_attempts = 8
+max_attempts = 12
 backoff_base_ms = 500
-backoff_max_ms = 4000
+backoff_max_ms = 8000
 {providers}"#,
             brokers = brokers(),
             prefix = self.prefix,
@@ -455,16 +457,62 @@ backoff_max_ms = 4000
         Ok(())
     }
 
-    /// The fault settings of simulator `name`.
-    pub async fn faults(&self, name: &str) -> anyhow::Result<serde_json::Value> {
+    /// How many messages simulator `name` has accepted so far.
+    pub async fn ledger_len(&self, name: &str) -> anyhow::Result<usize> {
         let url = self.sims.get(name).context("no such simulator")?;
-        Ok(self
+        let entries: serde_json::Value = self
             .sim_client()?
-            .get(format!("{url}/_sim/faults"))
+            .get(format!("{url}/_sim/ledger"))
             .send()
             .await?
             .json()
-            .await?)
+            .await?;
+        Ok(entries.as_array().map_or(0, Vec::len))
+    }
+
+    /// Produces `payload` to `topic` (a name under the run's prefix, e.g. `requests`) with
+    /// `key`, as a misbehaving producer would; waits for the acknowledgement.
+    pub async fn produce_raw(&self, topic: &str, key: &str, payload: &[u8]) -> anyhow::Result<()> {
+        let kafka = notify_common::config::KafkaConfig {
+            brokers: brokers(),
+            topic_prefix: self.prefix.clone(),
+            ..Default::default()
+        };
+        let producer = notify_common::kafka::producer(&kafka, "e2e")?;
+        let topic = format!("{}.{topic}", self.prefix);
+        producer
+            .send(
+                rdkafka::producer::FutureRecord::to(&topic)
+                    .key(key)
+                    .payload(payload),
+                Duration::from_secs(30),
+            )
+            .await
+            .map_err(|(err, _)| anyhow::anyhow!("produce to {topic}: {err}"))?;
+        Ok(())
+    }
+
+    /// The sum over every running process of the samples of metric `name` whose labels contain
+    /// `label` (e.g. `outcome="duplicate"`).
+    pub async fn metric_sum(&self, name: &str, label: &str) -> usize {
+        let client = reqwest::Client::new();
+        let mut sum = 0.0;
+        for proc in &self.procs {
+            let Some(admin) = proc.admin else { continue };
+            let Ok(response) = client.get(format!("http://{admin}/metrics")).send().await else {
+                continue;
+            };
+            let text = response.text().await.unwrap_or_default();
+            for line in text.lines() {
+                if line.starts_with(name) && line.contains(label) {
+                    if let Some(value) = line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok())
+                    {
+                        sum += value;
+                    }
+                }
+            }
+        }
+        sum as usize
     }
 
     /// Index of the first running process named `name`.
@@ -482,13 +530,15 @@ backoff_max_ms = 4000
 
     /// Stops every process, deletes the topics, drops the keyspace and the run directory.
     pub async fn finish(mut self) {
+        self.stop_and_clean().await;
+        let _ = std::fs::remove_dir_all(&self.dir);
+        self.cleaned = true;
+    }
+
+    async fn stop_and_clean(&mut self) {
         for proc in self.procs.iter_mut().rev() {
             proc.kill9();
         }
-        let store = notify_common::config::StoreConfig {
-            nodes: vec![cassandra()],
-            ..Default::default()
-        };
         let kafka = notify_common::config::KafkaConfig {
             brokers: brokers(),
             topic_prefix: self.prefix.clone(),
@@ -504,12 +554,37 @@ backoff_max_ms = 4000
                 .delete_topics(&names, &rdkafka::admin::AdminOptions::new())
                 .await;
         }
+        let store = notify_common::config::StoreConfig {
+            nodes: vec![cassandra()],
+            request_timeout_ms: 60_000,
+            ..Default::default()
+        };
         if let Ok(session) = notify_store::connect(&store).await {
             let _ = session
                 .query_unpaged(format!("DROP KEYSPACE IF EXISTS {}", self.keyspace), ())
                 .await;
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Drop for Pipeline {
+    /// A test that failed still leaves no topics or keyspace behind (a stack full of them runs
+    /// out of memory); its logs stay in the run directory.
+    fn drop(&mut self) {
+        if self.cleaned {
+            return;
+        }
+        eprintln!("pipeline logs kept in {}", self.dir.display());
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    runtime.block_on(self.stop_and_clean());
+                }
+            });
+        });
     }
 }
 

@@ -7,122 +7,14 @@
 //! workload size comes from `NOTIFY_E2E_SIZE` (default 1,000 for the main test, smaller for the
 //! fault tests); `NOTIFY_E2E_SIZE=10000` is the full run. Each test prints a `figures` line.
 //!
-//! The box running CI is small, so the tests of this binary take turns ([`SERIAL`]) rather than
+//! The box running CI is small, so the tests of this binary take turns (`run::SERIAL`) rather than
 //! running seven processes each at once.
 
+mod faults;
 mod harness;
-
+mod ingest;
 mod mixed;
 mod observe;
-
+mod run;
+mod scale;
 mod workload;
-
-use std::time::Duration;
-
-use anyhow::ensure;
-
-use harness::{Pipeline, Settings};
-use observe::{Figures, Observer};
-use workload::{Api, Sent, Shape, User};
-
-/// Held by each test for its whole run: one pipeline at a time.
-pub static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// A started pipeline with its seeded users and the test's observer.
-#[derive(Debug)]
-pub struct Run {
-    /// The processes.
-    pub pipeline: Pipeline,
-    /// The HTTP API.
-    pub api: Api,
-    /// Status and DLQ records.
-    pub observer: Observer,
-    /// Seeded users.
-    pub users: Vec<User>,
-    /// Workload shape.
-    pub shape: Shape,
-}
-
-impl Run {
-    /// Starts the simulators and the gateway, seeds users, starts the observer, then the router
-    /// and one dispatcher per channel.
-    pub async fn start(settings: Settings, shape: Shape) -> anyhow::Result<Self> {
-        let mut pipeline = Pipeline::start(settings).await?;
-        let api = Api::new(&pipeline);
-        let users = workload::seed(&pipeline, &api, shape).await?;
-        let observer = Observer::start(&pipeline);
-        pipeline.start_stages().await?;
-        Ok(Self {
-            pipeline,
-            api,
-            observer,
-            users,
-            shape,
-        })
-    }
-
-    /// Sends notifications `range` in batches of 100, with idempotency keys under `run`.
-    pub async fn send(
-        &self,
-        run: &str,
-        range: std::ops::Range<usize>,
-    ) -> anyhow::Result<Vec<Sent>> {
-        workload::send_range(
-            &self.api,
-            &self.pipeline.app.tenant,
-            &self.users,
-            self.shape,
-            run,
-            100,
-            range,
-        )
-        .await
-    }
-
-    /// Waits for every outcome (at most `limit`), lets late duplicates arrive, and judges.
-    pub async fn finish_and_judge(
-        &self,
-        sent: &[Sent],
-        limit: Duration,
-        since: std::time::Instant,
-    ) -> anyhow::Result<Figures> {
-        let left = observe::wait_for_outcomes(&self.observer, sent, limit).await;
-        let recovered_in = since.elapsed();
-        if left > 0 {
-            eprintln!("{} events without all outcomes after {limit:?}", left);
-        }
-        // a duplicate sent late (a retry, a replay) would land now
-        tokio::time::sleep(Duration::from_secs(3)).await;
-        observe::judge(&self.pipeline, &self.observer, sent, recovered_in).await
-    }
-
-    /// Fails with the figures, the first wrong events and the processes' logs unless the run
-    /// lost nothing, saw every outcome, sent nothing unexpected and at most `max_duplicates`
-    /// duplicates.
-    pub fn check(&self, f: &Figures, sent: &[Sent], max_duplicates: usize) -> anyhow::Result<()> {
-        let ok = f.lost == 0
-            && f.unseen == 0
-            && f.wrong_outcomes == 0
-            && f.unexpected == 0
-            && f.duplicates <= max_duplicates
-            && f.delivered + f.dead_lettered == f.expected;
-        ensure!(
-            ok,
-            "ledger not clean (duplicates allowed: {max_duplicates}): {f:?}\n{}\n{}",
-            observe::explain(&self.observer, sent),
-            self.pipeline.logs()
-        );
-        Ok(())
-    }
-
-    /// Stops everything and drops the keyspace.
-    pub async fn finish(self) {
-        drop(self.observer);
-        self.pipeline.finish().await;
-    }
-}
-
-/// How long to wait for the outcomes of `n` events, beyond any deferral.
-pub fn limit_for(n: usize) -> Duration {
-    Duration::from_secs(120 + (n / 20) as u64)
-}

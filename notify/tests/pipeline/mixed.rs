@@ -7,8 +7,8 @@ use std::time::Instant;
 use notify_schemas::Status;
 
 use crate::harness::Settings;
+use crate::run::{limit_for, Run, SERIAL};
 use crate::workload::{size_from_env, Shape};
-use crate::{limit_for, Run, SERIAL};
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]

@@ -45,8 +45,6 @@ pub struct User {
     pub opted_out: bool,
     /// `promotions` disabled on email and SMS.
     pub no_promotions_by_text: bool,
-    /// In quiet hours when the workload is sent.
-    pub quiet: bool,
 }
 
 /// One terminal outcome expected for an event.
@@ -382,7 +380,6 @@ async fn seed_user(
         targets,
         opted_out,
         no_promotions_by_text,
-        quiet,
     })
 }
 

@@ -1,0 +1,118 @@
+//! Faults of a dispatcher and of a provider while the pipeline is under load (RELIABILITY.md
+//! R-02 and R-07): `kill -9` of a dispatcher mid-flight and its restart may repeat at most the
+//! sends it had in flight; a provider answering 429/5xx for a while and then recovering loses
+//! nothing and repeats nothing.
+
+use std::time::{Duration, Instant};
+
+use notify_schemas::{Channel, Status};
+use serde_json::json;
+
+use crate::harness::Settings;
+use crate::run::{limit_for, Run, SERIAL};
+use crate::workload::{size_from_env, Shape};
+
+/// How long the providers fail.
+const FAULT_WINDOW: Duration = Duration::from_secs(15);
+
+/// Size of a fault test's workload: half the main test's.
+pub fn fault_size() -> usize {
+    (size_from_env(1_000) / 2).max(100)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
+async fn dispatcher_killed_mid_flight_repeats_at_most_its_in_flight_sends() -> anyhow::Result<()> {
+    let _turn = SERIAL.lock().await;
+    let shape = Shape::new(fault_size(), false);
+    let settings = Settings::default();
+    let bound = settings.max_in_flight;
+    let mut run = Run::start(settings, shape).await?;
+    // slow answers keep sends in flight when the kill lands
+    run.pipeline
+        .set_faults("sendgrid", json!({"latency_ms": 40}))
+        .await?;
+    let sent = run.send("kill", 0..shape.size).await?;
+    let emails = sent
+        .iter()
+        .flat_map(|s| &s.expected)
+        .filter(|o| o.channel == Channel::Email && o.status == Status::Sent)
+        .count();
+
+    // kill once about a third of the email went out
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while run.pipeline.ledger_len("sendgrid").await? < emails / 3 {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "email barely moves\n{}",
+            run.pipeline.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let index = run
+        .pipeline
+        .find("dispatch-email")
+        .expect("email dispatcher");
+    run.pipeline.procs[index].kill9();
+    let killed_at = Instant::now();
+    let at_kill = run.pipeline.ledger_len("sendgrid").await?;
+    run.pipeline.spawn_dispatcher("email").await?;
+
+    let figures = run
+        .finish_and_judge(&sent, limit_for(sent.len()), killed_at)
+        .await?;
+    println!("{}", figures.line("dispatcher kill -9"));
+    println!(
+        "dispatcher kill -9: killed after {at_kill} of {emails} emails, duplicate bound {bound}"
+    );
+    run.check(&figures, &sent, bound)?;
+    run.finish().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
+async fn providers_failing_for_a_while_then_recovering_lose_and_repeat_nothing(
+) -> anyhow::Result<()> {
+    let _turn = SERIAL.lock().await;
+    let shape = Shape::new(fault_size(), false);
+    let run = Run::start(Settings::default(), shape).await?;
+    let failing = |code: u16| json!({"rules": [{"fault": {"kind": "status", "code": code, "retry_after_s": 1}}]});
+    // every push provider and both SMS providers (so failover cannot hide the fault) fail every
+    // request for a while; a provider's circuit breaker then waits before it probes again
+    let plan = [
+        ("apns", failing(429)),
+        ("fcm", failing(503)),
+        ("webpush", failing(500)),
+        ("twilio", failing(503)),
+        ("vonage", failing(500)),
+    ];
+    for (name, faults) in &plan {
+        run.pipeline.set_faults(name, faults.clone()).await?;
+    }
+    let sent = run.send("faults", 0..shape.size).await?;
+    tokio::time::sleep(FAULT_WINDOW).await;
+    let ledger_during = crate::observe::ledger_counts(&run.pipeline).await?.len();
+    for (name, _) in &plan {
+        run.pipeline.set_faults(name, json!({})).await?;
+    }
+    let healed_at = Instant::now();
+    let figures = run
+        .finish_and_judge(&sent, limit_for(sent.len()), healed_at)
+        .await?;
+    let retried = run.observer.with(|seen| {
+        seen.statuses
+            .iter()
+            .filter(|s| s.status == Status::Retrying)
+            .count()
+    });
+    println!("{}", figures.line("provider 429/5xx then recovery"));
+    println!(
+        "provider 429/5xx then recovery: failing for {FAULT_WINDOW:?}, {retried} retries reported, \
+         {ledger_during} deliveries (email only) accepted during the fault"
+    );
+    run.check(&figures, &sent, 0)?;
+    anyhow::ensure!(retried > 0, "the faults caused no retry");
+    run.finish().await;
+    Ok(())
+}

@@ -1,0 +1,243 @@
+//! Bad and repeated input (RELIABILITY.md ): poison pills interleaved with good
+//! records are dead-lettered exactly once each while their neighbours are delivered; a request
+//! sent twice with one `Idempotency-Key` is one event; every request record replayed into
+//! `notify.requests` (as a producer retry or an offset reset would) is recognised by its
+//! delivery ids and sent nothing twice.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context};
+use rdkafka::Message;
+use serde_json::json;
+
+use crate::faults::fault_size;
+use crate::harness::{brokers, unique, Settings};
+use crate::run::{limit_for, Run, SERIAL};
+use crate::workload::{self, Sent, Shape};
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
+async fn poison_pills_between_good_records_are_dead_lettered_once_each() -> anyhow::Result<()> {
+    let _turn = SERIAL.lock().await;
+    let shape = Shape::new(fault_size(), false);
+    let run = Run::start(Settings::default(), shape).await?;
+    let tenant = run.pipeline.app.tenant.clone();
+    let mut poison = Vec::new();
+    let mut sent = Vec::new();
+    let batches = 10;
+    let per_batch = shape.size.div_ceil(batches);
+    for b in 0..batches {
+        let range = b * per_batch..((b + 1) * per_batch).min(shape.size);
+        sent.extend(run.send("poison", range).await?);
+        // garbage, and a single-object header with a fingerprint nobody knows
+        let key = format!("{tenant}:u{b}");
+        let garbage = format!("poison {b} {}", unique("")).into_bytes();
+        let mut unknown = vec![0xC3, 0x01];
+        unknown.extend_from_slice(&(b as u64 + 0xDEAD_0000).to_le_bytes());
+        unknown.extend_from_slice(unique("").as_bytes());
+        for (topic, payload) in [
+            ("requests", &garbage),
+            ("deliveries.email", &unknown),
+            ("deliveries.fcm", &garbage),
+        ] {
+            let mut payload = payload.clone();
+            payload.extend_from_slice(topic.as_bytes());
+            run.pipeline.produce_raw(topic, &key, &payload).await?;
+            poison.push(payload);
+        }
+    }
+    let sent_at = Instant::now();
+    let figures = run
+        .finish_and_judge(&sent, limit_for(sent.len()), sent_at)
+        .await?;
+    // every pill once in the DLQ, nothing else there
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (once, dlq_total) = loop {
+        let (once, total) = run.observer.with(|seen| {
+            let once = poison
+                .iter()
+                .filter(|p| seen.dead_letters.iter().filter(|d| d == p).count() == 1)
+                .count();
+            (once, seen.dead_letters.len())
+        });
+        if once == poison.len() || Instant::now() > deadline {
+            break (once, total);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    println!("{}", figures.line("poison pills"));
+    println!(
+        "poison pills: injected {}, dead-lettered once {once}, dead letters in all {dlq_total}",
+        poison.len()
+    );
+    run.check(&figures, &sent, 0)?;
+    ensure!(
+        once == poison.len() && dlq_total == poison.len(),
+        "poison pills: {once} of {} dead-lettered exactly once, {dlq_total} dead letters\n{}",
+        poison.len(),
+        run.pipeline.logs()
+    );
+    run.finish().await;
+    Ok(())
+}
+
+/// Every record of `<prefix>.requests`, read from the beginning until `count` are in.
+async fn read_requests(run: &Run, count: usize) -> anyhow::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    let kafka = notify_common::config::KafkaConfig {
+        brokers: brokers(),
+        topic_prefix: run.pipeline.prefix.clone(),
+        ..Default::default()
+    };
+    let topic = format!("{}.requests", run.pipeline.prefix);
+    let consumer =
+        notify_common::kafka::consumer(&kafka, "e2e", &unique("e2e-replay-"), &[&topic])?;
+    let mut records = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while records.len() < count {
+        let message = tokio::time::timeout_at(deadline, consumer.recv())
+            .await
+            .context("requests not all read")??;
+        records.push((
+            message.key().unwrap_or_default().to_vec(),
+            message.payload().unwrap_or_default().to_vec(),
+        ));
+    }
+    // anything more would be a request produced twice
+    while let Ok(Ok(message)) = tokio::time::timeout(Duration::from_secs(3), consumer.recv()).await
+    {
+        records.push((
+            message.key().unwrap_or_default().to_vec(),
+            message.payload().unwrap_or_default().to_vec(),
+        ));
+    }
+    Ok(records)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
+async fn repeated_and_replayed_requests_are_delivered_once() -> anyhow::Result<()> {
+    let _turn = SERIAL.lock().await;
+    let shape = Shape::new(200, false);
+    let run = Run::start(Settings::default(), shape).await?;
+    let tenant = run.pipeline.app.tenant.clone();
+
+    // one key, sent twice: the second answers the same event ids, marked duplicate
+    let keyed = run.send("idem", 0..100).await?;
+    let items: Vec<_> = (0..100)
+        .map(|j| workload::item(j, &run.users[j % run.users.len()], None))
+        .collect();
+    let body = json!({ "items": items });
+    let (status, again) = run
+        .api
+        .call(
+            reqwest::Method::POST,
+            "/v1/notifications/batch",
+            &body,
+            Some("idem-0"),
+        )
+        .await?;
+    ensure!(status == 207, "repeated batch answered {status}");
+    for (result, first) in again["results"]
+        .as_array()
+        .context("results")?
+        .iter()
+        .zip(&keyed)
+    {
+        ensure!(
+            result["duplicate"] == true && result["event_id"] == first.event_id.to_string(),
+            "a repeated item was not recognised: {result}"
+        );
+    }
+    let single = workload::item(100, &run.users[100 % run.users.len()], None);
+    let mut single_ids = Vec::new();
+    for _ in 0..2 {
+        let (status, answer) = run
+            .api
+            .call(
+                reqwest::Method::POST,
+                "/v1/notifications",
+                &single,
+                Some("idem-single"),
+            )
+            .await?;
+        ensure!(status == 202, "single answered {status}: {answer}");
+        single_ids.push(answer["event_id"].as_str().unwrap_or_default().to_owned());
+    }
+    ensure!(
+        single_ids[0] == single_ids[1],
+        "one key gave two events: {single_ids:?}"
+    );
+    let single_id = notify_schemas::Uuid::parse_str(&single_ids[0])?;
+
+    // without a key: accepted once each, then every request record is replayed
+    let unkeyed_items: Vec<_> = (101..shape.size)
+        .map(|j| workload::item(j, &run.users[j % run.users.len()], None))
+        .collect();
+    let unkeyed_ids = run.api.send_batch(&unkeyed_items, None).await?;
+    let mut sent: Vec<Sent> = keyed;
+    sent.push(Sent {
+        event_id: single_id,
+        expected: workload::expected(&tenant, single_id, 100, &run.users[100 % run.users.len()]),
+        scheduled: false,
+    });
+    for (j, event_id) in (101..shape.size).zip(unkeyed_ids) {
+        sent.push(Sent {
+            event_id,
+            expected: workload::expected(&tenant, event_id, j, &run.users[j % run.users.len()]),
+            scheduled: false,
+        });
+    }
+    let first_pass =
+        crate::observe::wait_for_outcomes(&run.observer, &sent, limit_for(sent.len())).await;
+    ensure!(
+        first_pass == 0,
+        "{first_pass} events unfinished before the replay"
+    );
+    let records = read_requests(&run, sent.len()).await?;
+    ensure!(
+        records.len() == sent.len(),
+        "{} request records for {} events: a repeat was produced",
+        records.len(),
+        sent.len()
+    );
+    let replayed_at = Instant::now();
+    for (key, payload) in &records {
+        let key = String::from_utf8_lossy(key).into_owned();
+        run.pipeline.produce_raw("requests", &key, payload).await?;
+    }
+    // the replay reaches the dispatchers, which recognise every delivery as already sent
+    let deliveries = sent
+        .iter()
+        .flat_map(|s| &s.expected)
+        .filter(|o| o.status == notify_schemas::Status::Sent)
+        .count();
+    let deadline = Instant::now() + limit_for(sent.len());
+    let recognised = loop {
+        let recognised = run
+            .pipeline
+            .metric_sum("notify_dispatch_deliveries_total", "outcome=\"duplicate\"")
+            .await;
+        if recognised >= deliveries || Instant::now() > deadline {
+            break recognised;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    ensure!(
+        recognised >= deliveries,
+        "only {recognised} of {deliveries} replayed deliveries reached the dispatchers' dedup\n{}",
+        run.pipeline.logs()
+    );
+    let figures = run
+        .finish_and_judge(&sent, limit_for(sent.len()), replayed_at)
+        .await?;
+    println!("{}", figures.line("idempotency and replay"));
+    println!(
+        "idempotency and replay: {} keyed (sent twice), 1 single (sent twice), {} unkeyed, {} records replayed",
+        100,
+        shape.size - 101,
+        records.len()
+    );
+    run.check(&figures, &sent, 0)?;
+    run.finish().await;
+    Ok(())
+}

@@ -1,0 +1,108 @@
+//! One server of the shared stack stopped while the pipeline delivers, and started again
+//! (RELIABILITY.md R-05 and R-14): nothing is lost, nothing is repeated.
+//!
+//! The test binaries using this stop the shared Kafka or Cassandra of `scripts/stack`, so each
+//! holds a single test (cargo runs test binaries one after another, so no other test runs
+//! meanwhile), and a guard starts the server again even if the test fails.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::harness::Settings;
+use crate::run::{limit_for, Run};
+use crate::workload::{size_from_env, Shape};
+
+fn stack(action: &str, server: &str) {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/stack");
+    let status = Command::new(&script)
+        .args([action, server])
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+    assert!(status.success(), "scripts/stack {action} {server} failed");
+}
+
+/// `server` is down while this lives; dropping it starts the server again.
+pub struct Down {
+    server: &'static str,
+    up: bool,
+}
+
+impl Down {
+    /// Stops `server` (`kafka` or `cassandra`).
+    pub fn begin(server: &'static str) -> Self {
+        stack("down", server);
+        Self { server, up: false }
+    }
+
+    /// Starts it again and waits until it answers.
+    pub fn end(mut self) {
+        stack("up", self.server);
+        self.up = true;
+    }
+}
+
+impl Drop for Down {
+    fn drop(&mut self) {
+        if !self.up {
+            stack("up", self.server);
+        }
+    }
+}
+
+/// Sends a workload, stops `server` once deliveries are under way, keeps it down for
+/// `down_for`, starts it again, and checks the ledger: nothing lost, nothing repeated.
+pub async fn outage_during_load(server: &'static str, down_for: Duration) -> anyhow::Result<()> {
+    let shape = Shape::new((size_from_env(1_000) / 2).max(100), false);
+    let run = Run::start(Settings::default(), shape).await?;
+    // slow providers keep the pipeline busy through the outage
+    for name in ["sendgrid", "twilio", "fcm", "apns", "webpush"] {
+        run.pipeline
+            .set_faults(name, json!({"latency_ms": 100}))
+            .await?;
+    }
+    let sent = run.send(server, 0..shape.size).await?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while run.pipeline.ledger_len("sendgrid").await? < 10 {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "nothing delivered\n{}",
+            run.pipeline.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let before = super_ledger(&run).await;
+    let down = tokio::task::spawn_blocking(move || Down::begin(server)).await?;
+    let stopped_at = Instant::now();
+    tokio::time::sleep(down_for.saturating_sub(stopped_at.elapsed())).await;
+    let during = super_ledger(&run).await;
+    tokio::task::spawn_blocking(move || down.end()).await?;
+    let down_secs = stopped_at.elapsed().as_secs_f64();
+    let restarted_at = Instant::now();
+    // everything reached the providers again
+    for name in ["sendgrid", "twilio", "fcm", "apns", "webpush"] {
+        run.pipeline.set_faults(name, json!({})).await?;
+    }
+    let figures = run
+        .finish_and_judge(&sent, limit_for(sent.len()), restarted_at)
+        .await?;
+    println!("{}", figures.line(&format!("{server} outage")));
+    println!(
+        "{server} outage: down {down_secs:.1} s (stop to answering again); \
+         delivered before {before}, at the end of the outage {during}"
+    );
+    run.check(&figures, &sent, 0)?;
+    run.finish().await;
+    Ok(())
+}
+
+/// Messages accepted by every simulator so far.
+async fn super_ledger(run: &Run) -> usize {
+    let mut total = 0;
+    for name in run.pipeline.sims.keys() {
+        total += run.pipeline.ledger_len(name).await.unwrap_or(0);
+    }
+    total
+}

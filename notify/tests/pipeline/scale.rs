@@ -1,0 +1,74 @@
+//! Dispatchers scaled out and back in while they deliver (RELIABILITY.md R-03): members join and
+//! leave the consumer group gracefully, partitions move, and no delivery is lost or repeated.
+
+use std::time::{Duration, Instant};
+
+use notify_schemas::{Channel, Status};
+use serde_json::json;
+
+use crate::faults::fault_size;
+use crate::harness::Settings;
+use crate::run::{limit_for, Run, SERIAL};
+use crate::workload::Shape;
+
+/// Waits until the SendGrid simulator accepted at least `count` messages.
+async fn until_emails(run: &Run, count: usize) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while run.pipeline.ledger_len("sendgrid").await? < count {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "email stalled below {count}\n{}",
+            run.pipeline.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
+async fn dispatchers_scaled_out_and_in_under_load_repeat_nothing() -> anyhow::Result<()> {
+    let _turn = SERIAL.lock().await;
+    let shape = Shape::new(fault_size(), false);
+    let mut run = Run::start(Settings::default(), shape).await?;
+    run.pipeline
+        .set_faults("sendgrid", json!({"latency_ms": 60}))
+        .await?;
+    let sent = run.send("scale", 0..shape.size).await?;
+    let emails = sent
+        .iter()
+        .flat_map(|s| &s.expected)
+        .filter(|o| o.channel == Channel::Email && o.status == Status::Sent)
+        .count();
+
+    until_emails(&run, emails / 5).await?;
+    let first = run
+        .pipeline
+        .find("dispatch-email")
+        .expect("email dispatcher");
+    let second = run.pipeline.spawn_dispatcher("email").await?;
+    let third = run.pipeline.spawn_dispatcher("email").await?;
+    until_emails(&run, emails / 2).await?;
+    // scale in: the first and the second leave, each draining before it gives partitions up
+    let scaled_in_at = Instant::now();
+    let grace = Duration::from_secs(30);
+    let clean_first = run.pipeline.procs[first].terminate(grace);
+    let clean_second = run.pipeline.procs[second].terminate(grace);
+    anyhow::ensure!(
+        clean_first && clean_second,
+        "a dispatcher did not stop within {grace:?}\n{}",
+        run.pipeline.logs()
+    );
+    anyhow::ensure!(
+        run.pipeline.procs[third].running(),
+        "the remaining dispatcher died"
+    );
+
+    let figures = run
+        .finish_and_judge(&sent, limit_for(sent.len()), scaled_in_at)
+        .await?;
+    println!("{}", figures.line("dispatchers scaled 1 -> 3 -> 1"));
+    run.check(&figures, &sent, 0)?;
+    run.finish().await;
+    Ok(())
+}
