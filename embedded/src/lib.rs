@@ -175,9 +175,15 @@ impl Embedded {
             .parse()
             .map_err(|e: toml::de::Error| EmbeddedError::Simulators(e.to_string()))?;
         let mut config = embedded_config("", providers, options.listen);
-        tracing::debug!(elapsed_ms = begun.elapsed().as_millis(), "simulators started");
+        tracing::debug!(
+            elapsed_ms = begun.elapsed().as_millis(),
+            "simulators started"
+        );
         let mock = MockKafka::start(layout(&config.kafka))?;
-        tracing::debug!(elapsed_ms = begun.elapsed().as_millis(), "mock cluster started");
+        tracing::debug!(
+            elapsed_ms = begun.elapsed().as_millis(),
+            "mock cluster started"
+        );
         config.kafka.brokers = mock.bootstrap_servers().to_owned();
         config.validate().map_err(|e| stage_err("config")(&e))?;
 

@@ -216,16 +216,23 @@ impl Observer {
         mut progress: impl FnMut(usize),
     ) -> usize {
         let deadline = Instant::now() + timeout;
+        let mut open: Vec<Uuid> = events.to_vec();
         loop {
-            let finished = self.finished_count(events);
+            {
+                let tally = self.tally();
+                open.retain(|event| !tally.finished(event));
+            }
+            let finished = events.len() - open.len();
             progress(finished);
-            if finished == events.len() {
+            if open.is_empty() {
                 // outputs of one router batch are acknowledged together; give the rest of a
                 // batch time to land, then read up to the end of every topic and look again
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 if self.caught_up(deadline).await && self.finished_count(events) == events.len() {
                     return 0;
                 }
+                // something late reopened an event: look at all of them again
+                open = events.to_vec();
             }
             if Instant::now() >= deadline {
                 return events.len() - self.finished_count(events);

@@ -6,7 +6,7 @@
 //! The mix is deterministic: the `i`-th notification goes to user `i mod users` with the kind
 //! (order update, promotion, sign-in code) rotating per round, so every user sees every kind.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -114,13 +114,19 @@ pub async fn send_mixed(
     let url = Arc::new(format!("{base_url}/v1/notifications"));
     let run = Uuid::new_v4().simple().to_string();
     let mut accepted = Accepted::new();
+    // accepted and not seen finished yet; only these are looked at again, so the check costs
+    // the window, not everything sent so far
+    let mut open: HashSet<Uuid> = HashSet::new();
     let mut in_flight = FuturesUnordered::new();
     let mut next = 0;
     let mut answered = 0;
     while answered < n {
         while next < n && in_flight.len() < settings.concurrency {
-            let open = accepted.len() - observer.finished_count(accepted.keys());
-            if open + in_flight.len() >= settings.window {
+            if open.len() + in_flight.len() >= settings.window {
+                let tally = observer.tally();
+                open.retain(|event| !tally.finished(event));
+            }
+            if open.len() + in_flight.len() >= settings.window {
                 break;
             }
             let (_, body) = sample(next, &tenant.users);
@@ -144,6 +150,7 @@ pub async fn send_mixed(
         if let Some(result) = in_flight.next().await {
             let event_id = result?;
             accepted.insert(event_id, now_ms());
+            open.insert(event_id);
             answered += 1;
             progress(answered, accepted.len());
         }
