@@ -102,3 +102,77 @@ async fn two_hundred_mixed_notifications_reach_exactly_one_outcome_each() {
     assert_eq!(deferred, 7, "chen's non-critical notifications wait");
     assert_eq!(drained, notify_common::shutdown::Drained::Clean);
 }
+
+/// A provider that keeps failing: its deliveries are retried and never finish within the wait,
+/// and the summary says so instead of pretending.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_provider_that_keeps_failing_leaves_notifications_unfinished_and_retried() {
+    use notify_sim::faults::FaultSettings;
+    use notify_sim::{Fault, FaultRule};
+
+    let dir = std::env::temp_dir().join(format!("notify-embedded-{}", uuid::Uuid::new_v4()));
+    let embedded = Embedded::start(Options {
+        listen: "127.0.0.1:0".parse().expect("address"),
+        sim_dir: dir.clone(),
+    })
+    .await
+    .expect("embedded pipeline starts");
+    // the warm-up (order updates to alice and bruno) must get through: fail FCM only, which
+    // bruno is the only warm-up user of, after the first request
+    let failing = FaultSettings {
+        rules: vec![FaultRule {
+            fault: Fault::Status {
+                code: 503,
+                retry_after_s: None,
+            },
+            count: None,
+            recipients: vec![],
+        }],
+        ..FaultSettings::default()
+    };
+    let warm_up_then_fail = FaultSettings {
+        rules: vec![FaultRule {
+            fault: Fault::Slow { ms: 0 },
+            count: Some(1),
+            recipients: vec![],
+        }]
+        .into_iter()
+        .chain(failing.rules.clone())
+        .collect(),
+        ..FaultSettings::default()
+    };
+    embedded.suite.fcm.faults().set(warm_up_then_fail);
+
+    // 20 notifications: one per user, all order updates; FCM users are bruno, chen, dana and
+    // the even user-NN
+    let summary = embedded
+        .send_and_summarize(20, SendSettings::default(), Duration::from_secs(8), |_| {})
+        .await
+        .expect("sent");
+    let _ = embedded.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    println!("{}", summary.render());
+
+    assert_eq!(summary.accepted, 20);
+    assert!(
+        summary.finished < summary.accepted,
+        "deliveries to a failing provider cannot have finished: {}",
+        summary.render()
+    );
+    let fcm = summary
+        .channels
+        .iter()
+        .find(|s| s.channel == Some(Channel::Fcm))
+        .expect("fcm row");
+    assert_eq!(fcm.delivered, 0, "{fcm:?}");
+    assert!(fcm.retried > 0, "{fcm:?}");
+    let apns = summary
+        .channels
+        .iter()
+        .find(|s| s.channel == Some(Channel::Apns))
+        .expect("apns row");
+    assert!(
+        apns.delivered > 0,
+        "other channels keep delivering: {apns:?}"
+    );
+}
