@@ -22,7 +22,8 @@ pub enum Command {
     /// Run the whole pipeline in this process to try it: ingest, router, every dispatcher and
     /// provider simulator, on librdkafka's mock cluster with in-memory stores seeded with a
     /// demo tenant. Nothing is durable. Prints the API address, an app key and secret and a
-    /// curl to paste; runs until Ctrl-C.
+    /// curl to paste; runs until Ctrl-C. Builds its own configuration: of the configuration
+    /// file and environment only the log settings apply.
     Demo {
         /// Address of the ingest API.
         #[arg(long, default_value = "127.0.0.1:8080")]
