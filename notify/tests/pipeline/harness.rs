@@ -470,9 +470,14 @@ backoff_max_ms = 8000
         Ok(entries.as_array().map_or(0, Vec::len))
     }
 
-    /// Produces `payload` to `topic` (a name under the run's prefix, e.g. `requests`) with
-    /// `key`, as a misbehaving producer would; waits for the acknowledgement.
-    pub async fn produce_raw(&self, topic: &str, key: &str, payload: &[u8]) -> anyhow::Result<()> {
+    /// Produces `records` (key, payload) to `topic` (a name under the run's prefix, e.g.
+    /// `requests`), as a misbehaving producer or a replay would; waits for every
+    /// acknowledgement.
+    pub async fn produce_raw(
+        &self,
+        topic: &str,
+        records: &[(String, Vec<u8>)],
+    ) -> anyhow::Result<()> {
         let kafka = notify_common::config::KafkaConfig {
             brokers: brokers(),
             topic_prefix: self.prefix.clone(),
@@ -480,15 +485,17 @@ backoff_max_ms = 8000
         };
         let producer = notify_common::kafka::producer(&kafka, "e2e")?;
         let topic = format!("{}.{topic}", self.prefix);
-        producer
-            .send(
-                rdkafka::producer::FutureRecord::to(&topic)
-                    .key(key)
-                    .payload(payload),
-                Duration::from_secs(30),
-            )
-            .await
-            .map_err(|(err, _)| anyhow::anyhow!("produce to {topic}: {err}"))?;
+        for (key, payload) in records {
+            producer
+                .send(
+                    rdkafka::producer::FutureRecord::to(&topic)
+                        .key(key)
+                        .payload(payload),
+                    Duration::from_secs(30),
+                )
+                .await
+                .map_err(|(err, _)| anyhow::anyhow!("produce to {topic}: {err}"))?;
+        }
         Ok(())
     }
 
