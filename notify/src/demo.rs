@@ -19,6 +19,10 @@ pub async fn run(
     timeout: Duration,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
+    // listen from the start, so Ctrl-C during start-up or a run is not lost
+    let interrupt = notify_common::Shutdown::new();
+    let listener = interrupt.clone();
+    tokio::spawn(async move { listener.cancel_on_signal().await });
     let embedded = Embedded::start(Options {
         listen,
         sim_dir: dir.to_owned(),
@@ -27,13 +31,24 @@ pub async fn run(
     .context("cannot start the embedded pipeline")?;
     print_intro(&embedded);
     eprintln!("started in {:.1} s", started.elapsed().as_secs_f64());
+    let stopped = async {
+        tokio::select! {
+            () = interrupt.token().cancelled() => {}
+            () = embedded.shutdown.token().cancelled() => {}
+        }
+    };
     let result = match send {
         None => {
             println!("Ctrl-C stops (everything is forgotten then).");
-            embedded.shutdown.cancel_on_signal().await;
+            stopped.await;
             Ok(())
         }
-        Some(n) => send_and_report(&embedded, n, timeout).await,
+        Some(n) => tokio::select! {
+            result = send_and_report(&embedded, n, timeout) => result,
+            () = stopped => Err(anyhow::anyhow!(
+                "stopped before every outcome was in (interrupted, or a stage failed: see the log)"
+            )),
+        },
     };
     eprintln!("stopping ...");
     let stopping = Instant::now();
