@@ -129,8 +129,9 @@ fn bad_configuration_is_refused_with_the_key_named() {
 }
 
 #[test]
-fn stages_not_built_yet_say_so() {
+fn a_dispatcher_without_its_provider_names_the_table_to_add() {
     let output = notify(&["dispatch", "--channel", "sms"], &[]);
     assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("not built yet"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("[dispatch.providers."), "{stderr}");
 }
