@@ -56,6 +56,7 @@ async fn dispatcher_killed_mid_flight_repeats_at_most_its_in_flight_sends() -> a
     run.pipeline.procs[index].kill9();
     let killed_at = Instant::now();
     let at_kill = run.pipeline.ledger_len("sendgrid").await?;
+    anyhow::ensure!(at_kill < emails, "the kill came after every email was sent");
     run.pipeline.spawn_dispatcher("email").await?;
 
     let figures = run

@@ -20,7 +20,7 @@ async fn mixed_workload_ends_exactly_as_expected_with_a_clean_ledger() -> anyhow
     let sent = run.send("mixed", 0..shape.size).await?;
     let sending = started.elapsed();
     let sent_at = Instant::now();
-    // quiet hours end within two minutes of seeding
+    // quiet hours end within 100 s of seeding
     let figures = run
         .finish_and_judge(
             &sent,

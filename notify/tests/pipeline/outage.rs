@@ -60,7 +60,7 @@ pub async fn outage_during_load(server: &'static str, down_for: Duration) -> any
     // slow providers keep the pipeline busy through the outage
     for name in ["sendgrid", "twilio", "fcm", "apns", "webpush"] {
         run.pipeline
-            .set_faults(name, json!({"latency_ms": 100}))
+            .set_faults(name, json!({"latency_ms": 1000}))
             .await?;
     }
     let sent = run.send(server, 0..shape.size).await?;

@@ -51,6 +51,8 @@ async fn dispatchers_scaled_out_and_in_under_load_repeat_nothing() -> anyhow::Re
     until_emails(&run, emails / 2).await?;
     // scale in: the first and the second leave, each draining before it gives partitions up
     let scaled_in_at = Instant::now();
+    let at_scale_in = run.pipeline.ledger_len("sendgrid").await?;
+    anyhow::ensure!(at_scale_in < emails, "scaled in after every email was sent");
     let grace = Duration::from_secs(30);
     let clean_first = run.pipeline.procs[first].terminate(grace);
     let clean_second = run.pipeline.procs[second].terminate(grace);
@@ -68,6 +70,7 @@ async fn dispatchers_scaled_out_and_in_under_load_repeat_nothing() -> anyhow::Re
         .finish_and_judge(&sent, limit_for(sent.len()), scaled_in_at)
         .await?;
     println!("{}", figures.line("dispatchers scaled 1 -> 3 -> 1"));
+    println!("dispatchers scaled 1 -> 3 -> 1: scaled in after {at_scale_in} of {emails} emails");
     run.check(&figures, &sent, 0)?;
     run.finish().await;
     Ok(())

@@ -10,7 +10,7 @@
 //! | `i % 5 == 0` | a second device: an FCM token |
 //! | `i % 7 == 1` | `promotions` disabled on email and SMS |
 //! | `i % 17 == 5` | opted out of everything (only `security`, a critical category, reaches them) |
-//! | `i % 13 == 2` (with `quiet`) | quiet hours ending a minute or two from now |
+//! | `i % 13 == 2` (with `deferrals`) | quiet hours ending 40 to 100 s after seeding |
 //!
 //! Web push devices are written straight to the directory: the admin API accepts only https
 //! endpoints, and the simulator serves plain HTTP on loopback.
@@ -267,7 +267,8 @@ pub async fn seed(pipeline: &Pipeline, api: &Api, shape: Shape) -> anyhow::Resul
     let session = Arc::new(notify_store::connect(&store).await?);
     let directory = notify_store::CassandraDirectory::new(session, &pipeline.keyspace).await?;
     let webpush = pipeline.sims.get("webpush").context("webpush simulator")?;
-    let minute = (now_ms() / 60_000 % 1440) as u16;
+    // quiet hours end 40 to 100 s from now: after the stages start, soon enough for CI
+    let minute = ((now_ms() + 100_000) / 60_000 % 1440) as u16;
 
     let mut users = Vec::new();
     for i in 0..shape.users {
@@ -299,10 +300,10 @@ async fn seed_user(
         body["phone"] = json!(phone);
     }
     if quiet {
-        // started a while ago, ends in one to two minutes
+        // started a while ago, ends in about a minute
         body["quiet_hours"] = json!({
             "start_minute": (minute + 1440 - 30) % 1440,
-            "end_minute": (minute + 2) % 1440,
+            "end_minute": minute,
         });
     }
     api.put(&format!("/v1/users/{id}"), body).await?;
