@@ -12,6 +12,9 @@ mod harness;
 mod observe;
 #[path = "pipeline/outage.rs"]
 mod outage;
+#[path = "pipeline/probe.rs"]
+#[allow(dead_code)]
+mod probe;
 #[path = "pipeline/run.rs"]
 #[allow(dead_code)]
 mod run;

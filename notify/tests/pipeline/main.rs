@@ -15,6 +15,7 @@ mod harness;
 mod ingest;
 mod mixed;
 mod observe;
+mod probe;
 mod run;
 mod scale;
 mod workload;

@@ -106,11 +106,13 @@ pub struct Shape {
 }
 
 impl Shape {
-    /// `size` notifications over `size / 10` users (at least 30).
+    /// `size` notifications over about `size / 10` users (at least 31). The count is one more
+    /// than a round number so that notification `j` (whose number picks its category and
+    /// channels) and user `j % users` do not fall into step and leave profiles unexercised.
     pub fn new(size: usize, deferrals: bool) -> Self {
         Self {
             size,
-            users: (size / 10).max(30),
+            users: (size / 10).max(30) + 1,
             deferrals,
         }
     }

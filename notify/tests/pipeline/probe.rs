@@ -1,0 +1,101 @@
+//! What a test does to and reads from a running pipeline besides the HTTP API: the
+//! simulators' control API (faults, ledgers), raw records produced straight to a topic, and the
+//! stages' Prometheus metrics.
+
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::harness::{brokers, Pipeline};
+
+impl Pipeline {
+    /// An HTTP client that trusts the simulators' test CA (the APNs simulator serves TLS only).
+    pub fn sim_client(&self) -> anyhow::Result<reqwest::Client> {
+        let pem = std::fs::read(self.dir.join("sim/sim-ca.pem"))?;
+        Ok(reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&pem)?)
+            .build()?)
+    }
+
+    /// Replaces the fault settings of simulator `name` (`PUT /_sim/faults`).
+    pub async fn set_faults(&self, name: &str, faults: serde_json::Value) -> anyhow::Result<()> {
+        let url = self.sims.get(name).context("no such simulator")?;
+        let response = self
+            .sim_client()?
+            .put(format!("{url}/_sim/faults"))
+            .json(&faults)
+            .send()
+            .await?;
+        anyhow::ensure!(
+            response.status().is_success(),
+            "PUT faults: {}",
+            response.status()
+        );
+        Ok(())
+    }
+
+    /// How many messages simulator `name` has accepted so far.
+    pub async fn ledger_len(&self, name: &str) -> anyhow::Result<usize> {
+        let url = self.sims.get(name).context("no such simulator")?;
+        let entries: serde_json::Value = self
+            .sim_client()?
+            .get(format!("{url}/_sim/ledger"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        Ok(entries.as_array().map_or(0, Vec::len))
+    }
+
+    /// Produces `records` (key, payload) to `topic` (a name under the run's prefix, e.g.
+    /// `requests`), as a misbehaving producer or a replay would; waits for every
+    /// acknowledgement.
+    pub async fn produce_raw(
+        &self,
+        topic: &str,
+        records: &[(String, Vec<u8>)],
+    ) -> anyhow::Result<()> {
+        let kafka = notify_common::config::KafkaConfig {
+            brokers: brokers(),
+            topic_prefix: self.prefix.clone(),
+            ..Default::default()
+        };
+        let producer = notify_common::kafka::producer(&kafka, "e2e")?;
+        let topic = format!("{}.{topic}", self.prefix);
+        for (key, payload) in records {
+            producer
+                .send(
+                    rdkafka::producer::FutureRecord::to(&topic)
+                        .key(key)
+                        .payload(payload),
+                    Duration::from_secs(30),
+                )
+                .await
+                .map_err(|(err, _)| anyhow::anyhow!("produce to {topic}: {err}"))?;
+        }
+        Ok(())
+    }
+
+    /// The sum over every running process of the samples of metric `name` whose labels contain
+    /// `label` (e.g. `outcome="duplicate"`).
+    pub async fn metric_sum(&self, name: &str, label: &str) -> usize {
+        let client = reqwest::Client::new();
+        let mut sum = 0.0;
+        for proc in &self.procs {
+            let Some(admin) = proc.admin else { continue };
+            let Ok(response) = client.get(format!("http://{admin}/metrics")).send().await else {
+                continue;
+            };
+            let text = response.text().await.unwrap_or_default();
+            for line in text.lines() {
+                if line.starts_with(name) && line.contains(label) {
+                    if let Some(value) = line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok())
+                    {
+                        sum += value;
+                    }
+                }
+            }
+        }
+        sum as usize
+    }
+}
