@@ -219,11 +219,31 @@ impl World {
             .expect("settings");
     }
 
+    /// Drops the test's keyspace. After a database restart the test's own idle session may
+    /// not have reconnected yet, so a failed drop is retried on fresh sessions for a while.
     pub async fn drop_keyspace(&self) {
-        self.session
-            .query_unpaged(format!("DROP KEYSPACE {}", self.config.store.keyspace), ())
-            .await
-            .expect("drop");
+        let drop = format!("DROP KEYSPACE IF EXISTS {}", self.config.store.keyspace);
+        if self.session.query_unpaged(drop.clone(), ()).await.is_ok() {
+            return;
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let attempt = async {
+                let session = notify_store::connect(&self.config.store)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                session
+                    .query_unpaged(drop.clone(), ())
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            };
+            match attempt.await {
+                Ok(()) => return,
+                Err(err) if tokio::time::Instant::now() > deadline => panic!("drop: {err}"),
+                Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
+            }
+        }
     }
 }
 
