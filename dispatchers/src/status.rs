@@ -103,40 +103,10 @@ pub fn status_of(delivery: &Delivery, row: &LogWrite) -> Option<DeliveryStatus> 
     })
 }
 
-/// A form of `recipient` that tells a person which one it was without giving it away: the
-/// first 6 characters of a token, the origin of a web push endpoint, the last 4 digits of a
-/// phone number, the first character and the domain of an email address. The same rule as the
-/// router's statuses.
+/// A form of `recipient` that tells a person which one it was without giving it away, the same
+/// rule as the router's statuses; see [`Recipient::redacted`].
 pub fn redact(recipient: &Recipient) -> String {
-    match recipient {
-        Recipient::DeviceToken(t) => format!("{}...", prefix(&t.token, 6)),
-        Recipient::WebPush(s) => {
-            let origin_end = s
-                .endpoint
-                .match_indices('/')
-                .nth(2)
-                .map_or(s.endpoint.len(), |(i, _)| i);
-            format!("{}/...", &s.endpoint[..origin_end])
-        }
-        Recipient::Phone(p) => {
-            let chars: Vec<char> = p.e164.chars().collect();
-            if chars.len() > 6 {
-                format!("...{}", chars[chars.len() - 4..].iter().collect::<String>())
-            } else {
-                "...".to_owned()
-            }
-        }
-        Recipient::Email(e) => match e.address.rsplit_once('@') {
-            Some((local, domain)) => format!("{}***@{domain}", prefix(local, 1)),
-            None => "***".to_owned(),
-        },
-    }
-}
-
-fn prefix(text: &str, chars: usize) -> &str {
-    text.char_indices()
-        .nth(chars)
-        .map_or(text, |(i, _)| &text[..i])
+    recipient.redacted()
 }
 
 #[cfg(test)]

@@ -247,39 +247,8 @@ fn truncate(mut text: String, max: usize) -> String {
     text
 }
 
-/// A form of `recipient` that tells a person which one it was without giving it away: the
-/// first 6 characters of a token, the origin of a web push endpoint, the last 4 digits of a
-/// phone number, the first character and the domain of an email address.
+/// A form of `recipient` that tells a person which one it was without giving it away; see
+/// [`Recipient::redacted`].
 pub fn redact(recipient: &Recipient) -> String {
-    match recipient {
-        Recipient::DeviceToken(t) => format!("{}...", prefix(&t.token, 6)),
-        Recipient::WebPush(s) => {
-            // scheme://host, without the path that identifies the subscription
-            let origin_end = s
-                .endpoint
-                .match_indices('/')
-                .nth(2)
-                .map_or(s.endpoint.len(), |(i, _)| i);
-            format!("{}/...", &s.endpoint[..origin_end])
-        }
-        Recipient::Phone(p) => {
-            let digits: Vec<char> = p.e164.chars().collect();
-            if digits.len() > 6 {
-                let last: String = digits[digits.len() - 4..].iter().collect();
-                format!("...{last}")
-            } else {
-                "...".to_owned()
-            }
-        }
-        Recipient::Email(e) => match e.address.rsplit_once('@') {
-            Some((local, domain)) => format!("{}***@{domain}", prefix(local, 1)),
-            None => "***".to_owned(),
-        },
-    }
-}
-
-fn prefix(text: &str, chars: usize) -> &str {
-    text.char_indices()
-        .nth(chars)
-        .map_or(text, |(i, _)| &text[..i])
+    recipient.redacted()
 }

@@ -235,6 +235,38 @@ pub enum Recipient {
 }
 
 impl Recipient {
+    /// A form of the recipient that tells a person which one it was without giving it away: the
+    /// first 6 characters of a token, the origin of a web push endpoint, the last 4 digits of a
+    /// phone number, the first character and the domain of an email address. The form every
+    /// status record carries.
+    pub fn redacted(&self) -> String {
+        match self {
+            Recipient::DeviceToken(t) => format!("{}...", prefix(&t.token, 6)),
+            Recipient::WebPush(s) => {
+                // scheme://host, without the path that identifies the subscription
+                let origin_end = s
+                    .endpoint
+                    .match_indices('/')
+                    .nth(2)
+                    .map_or(s.endpoint.len(), |(i, _)| i);
+                format!("{}/...", &s.endpoint[..origin_end])
+            }
+            Recipient::Phone(p) => {
+                let digits: Vec<char> = p.e164.chars().collect();
+                if digits.len() > 6 {
+                    let last: String = digits[digits.len() - 4..].iter().collect();
+                    format!("...{last}")
+                } else {
+                    "...".to_owned()
+                }
+            }
+            Recipient::Email(e) => match e.address.rsplit_once('@') {
+                Some((local, domain)) => format!("{}***@{domain}", prefix(local, 1)),
+                None => "***".to_owned(),
+            },
+        }
+    }
+
     /// The part of the recipient that identifies it for dedup and for [`crate::delivery_id`]:
     /// the token, the subscription endpoint, the E.164 number or the address, as given.
     pub fn key(&self) -> &str {
@@ -421,4 +453,11 @@ pub struct DeliveryStatus {
     pub attempt: i32,
     /// When it happened.
     pub occurred_at: TimestampMillis,
+}
+
+/// The first `chars` characters of `text`.
+fn prefix(text: &str, chars: usize) -> &str {
+    text.char_indices()
+        .nth(chars)
+        .map_or(text, |(i, _)| &text[..i])
 }
