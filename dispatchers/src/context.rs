@@ -9,6 +9,11 @@
 //! fence). Records still unfinished at the deadline are left to the next owner, which
 //! recognises what was already sent by the notification log.
 //!
+//! A partition assigned starts unpaused. librdkafka keeps a partition's pause flag when the
+//! partition is revoked and later assigned back to the same consumer, while the lanes and the
+//! retry movers forget their pauses with the assignment; so every partition assigned is resumed
+//! right after the assignment, and whoever wants it paused pauses it again.
+//!
 //! The callback runs inside the consumer's poll and blocks it while draining; on a
 //! multi-thread runtime it hands its worker's other tasks off first (`block_in_place`), so the
 //! records being drained keep running. On a current-thread runtime they cannot, and the drain
@@ -110,6 +115,16 @@ impl ConsumerContext for DrainContext {
             }
             Rebalance::Error(err) => {
                 tracing::warn!(stage = self.label, error = %err, "rebalance error");
+            }
+        }
+    }
+
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(list) = rebalance {
+            if list.count() > 0 {
+                if let Err(err) = consumer.resume(list) {
+                    tracing::warn!(stage = self.label, error = %err, "assigned partitions not resumed");
+                }
             }
         }
     }

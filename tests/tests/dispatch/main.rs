@@ -4,9 +4,10 @@
 //! test decides what the provider answers.
 //!
 //! `harness.rs` holds the harness; `flows.rs` the outcomes of single deliveries,
-//! `concurrency.rs` order, rebalances and parked retries.
+//! `concurrency.rs` order, rebalances and parked retries; `pause.rs` pauses across a rebalance.
 
 mod concurrency;
 mod dlq;
 mod flows;
 mod harness;
+mod pause;
