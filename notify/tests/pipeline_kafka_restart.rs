@@ -27,11 +27,13 @@ use std::time::Duration;
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
 async fn kafka_restarted_during_load_loses_and_repeats_nothing() -> anyhow::Result<()> {
-    // NOTIFY_E2E_KAFKA_DOWN_S keeps the broker down longer, e.g. past the producers'
-    // message.timeout.ms (30 s) and the consumers' session timeout
+    // down past the consumers' session timeout (10 s: every group rebalances, and a lane paused
+    // when its partitions were taken must read them again) and the producers'
+    // message.timeout.ms (30 s: records pause on MessageTimedOut); NOTIFY_E2E_KAFKA_DOWN_S
+    // changes it
     let down_s = std::env::var("NOTIFY_E2E_KAFKA_DOWN_S")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(10);
+        .unwrap_or(40);
     outage::outage_during_load("kafka", Duration::from_secs(down_s)).await
 }

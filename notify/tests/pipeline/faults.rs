@@ -3,6 +3,7 @@
 //! sends it had in flight; a provider answering 429/5xx for a while and then recovering loses
 //! nothing and repeats nothing.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use notify_schemas::{Channel, Status};
@@ -10,7 +11,11 @@ use serde_json::json;
 
 use crate::harness::Settings;
 use crate::run::{limit_for, Run, SERIAL};
-use crate::workload::{size_from_env, Shape};
+use crate::workload::{now_ms, size_from_env, Shape};
+
+/// How long before the kill a send repeated after it may have reached the provider: its answer
+/// was still to be logged (40 ms injected latency, a log write under load).
+const IN_FLIGHT_WINDOW_MS: i64 = 5_000;
 
 /// How long the providers fail.
 const FAULT_WINDOW: Duration = Duration::from_secs(15);
@@ -55,6 +60,7 @@ async fn dispatcher_killed_mid_flight_repeats_at_most_its_in_flight_sends() -> a
         .expect("email dispatcher");
     run.pipeline.procs[index].kill9();
     let killed_at = Instant::now();
+    let killed_at_ms = now_ms();
     let at_kill = run.pipeline.ledger_len("sendgrid").await?;
     anyhow::ensure!(at_kill < emails, "the kill came after every email was sent");
     run.pipeline.spawn_dispatcher("email").await?;
@@ -67,6 +73,20 @@ async fn dispatcher_killed_mid_flight_repeats_at_most_its_in_flight_sends() -> a
         "dispatcher kill -9: killed after {at_kill} of {emails} emails, duplicate bound {bound}"
     );
     run.check(&figures, &sent, bound)?;
+    // a repeat is only allowed for a send in flight at the kill: the provider took the first
+    // copy just before it, and the dead dispatcher never logged the answer
+    let mut arrivals: HashMap<String, Vec<i64>> = HashMap::new();
+    for (id, at) in crate::observe::ledger_entries(&run.pipeline).await? {
+        arrivals.entry(id).or_default().push(at);
+    }
+    for (id, at) in arrivals.iter().filter(|(_, at)| at.len() > 1) {
+        let first = *at.iter().min().expect("entries");
+        anyhow::ensure!(
+            (killed_at_ms - IN_FLIGHT_WINDOW_MS..=killed_at_ms).contains(&first),
+            "delivery {id} was repeated but its first send reached the provider at {first}, \
+             not in flight at the kill ({killed_at_ms})"
+        );
+    }
     run.finish().await;
     Ok(())
 }

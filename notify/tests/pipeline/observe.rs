@@ -141,10 +141,10 @@ pub async fn wait_for_outcomes(observer: &Observer, sent: &[Sent], limit: Durati
     }
 }
 
-/// Every simulator's ledger: delivery id -> how many times it was accepted.
-pub async fn ledger_counts(pipeline: &Pipeline) -> anyhow::Result<HashMap<String, usize>> {
+/// Every simulator's ledger entries: (delivery id, arrival in Unix milliseconds).
+pub async fn ledger_entries(pipeline: &Pipeline) -> anyhow::Result<Vec<(String, i64)>> {
     let client = pipeline.sim_client()?;
-    let mut counts: HashMap<String, usize> = HashMap::new();
+    let mut all = Vec::new();
     for url in pipeline.sims.values() {
         let entries: serde_json::Value = client
             .get(format!("{url}/_sim/ledger"))
@@ -154,9 +154,19 @@ pub async fn ledger_counts(pipeline: &Pipeline) -> anyhow::Result<HashMap<String
             .await?;
         for entry in entries.as_array().into_iter().flatten() {
             if let Some(id) = entry["delivery_id"].as_str() {
-                *counts.entry(id.to_owned()).or_default() += 1;
+                let at = entry["arrived_at_ms"].as_i64().unwrap_or_default();
+                all.push((id.to_owned(), at));
             }
         }
+    }
+    Ok(all)
+}
+
+/// Every simulator's ledger: delivery id -> how many times it was accepted.
+pub async fn ledger_counts(pipeline: &Pipeline) -> anyhow::Result<HashMap<String, usize>> {
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for (id, _) in ledger_entries(pipeline).await? {
+        *counts.entry(id).or_default() += 1;
     }
     Ok(counts)
 }
