@@ -13,7 +13,9 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::FutureProducer;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::util::Timeout;
 
 use crate::config::KafkaConfig;
 use crate::topics::TopicSpec;
@@ -105,6 +107,47 @@ pub fn producer(config: &KafkaConfig, stage: &str) -> Result<FutureProducer, Kaf
         })
 }
 
+/// One record to produce, borrowed from whatever the stage keeps it in.
+#[derive(Debug, Clone, Copy)]
+pub struct OutRecord<'a> {
+    /// Destination topic.
+    pub topic: &'a str,
+    /// Record key.
+    pub key: &'a [u8],
+    /// Record value.
+    pub payload: &'a [u8],
+    /// Record headers.
+    pub headers: &'a [(&'static str, String)],
+}
+
+/// Produces every record at once and waits until Kafka acknowledged all of them; the first
+/// failure is returned (some records may have been written then, so the caller produces them
+/// all again). A full local queue is waited out for up to `queue_timeout` (back-pressure, not
+/// loss).
+pub async fn produce_all<'a>(
+    producer: &FutureProducer,
+    records: impl IntoIterator<Item = OutRecord<'a>>,
+    queue_timeout: Duration,
+) -> Result<(), KafkaError> {
+    let sends = records.into_iter().map(|record| {
+        let mut headers = OwnedHeaders::new();
+        for (name, value) in record.headers {
+            headers = headers.insert(Header {
+                key: name,
+                value: Some(value.as_bytes()),
+            });
+        }
+        let future = FutureRecord::to(record.topic)
+            .key(record.key)
+            .payload(record.payload)
+            .headers(headers);
+        producer.send(future, Timeout::After(queue_timeout))
+    });
+    for result in futures::future::join_all(sends).await {
+        result.map_err(|(err, _)| err)?;
+    }
+    Ok(())
+}
 /// Builds a consumer in `group_id` and subscribes it to `topics`.
 pub fn consumer(
     config: &KafkaConfig,

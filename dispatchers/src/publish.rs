@@ -11,10 +11,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures::future::join_all;
-use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::util::Timeout;
+use notify_common::kafka::{produce_all, OutRecord};
+use rdkafka::producer::FutureProducer;
 
 /// One record to produce.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,25 +64,15 @@ impl KafkaPublisher {
 #[async_trait]
 impl Publisher for KafkaPublisher {
     async fn publish(&self, outputs: &[Output]) -> Result<(), PublishError> {
-        let sends = outputs.iter().map(|output| {
-            let mut headers = OwnedHeaders::new();
-            for (name, value) in &output.headers {
-                headers = headers.insert(Header {
-                    key: name,
-                    value: Some(value.as_bytes()),
-                });
-            }
-            let record = FutureRecord::to(&output.topic)
-                .key(&output.key)
-                .payload(&output.payload)
-                .headers(headers);
-            // QueueFull is retried inside `send` until the timeout: back-pressure, not loss
-            self.producer.send(record, Timeout::After(self.timeout))
+        let records = outputs.iter().map(|output| OutRecord {
+            topic: &output.topic,
+            key: &output.key,
+            payload: &output.payload,
+            headers: &output.headers,
         });
-        for result in join_all(sends).await {
-            result.map_err(|(err, _)| PublishError(err.to_string()))?;
-        }
-        Ok(())
+        produce_all(&self.producer, records, self.timeout)
+            .await
+            .map_err(|err| PublishError(err.to_string()))
     }
 }
 

@@ -12,8 +12,9 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use futures::future::{join_all, try_join_all};
+use futures::future::try_join_all;
 use notify_common::config::RouterConfig;
+use notify_common::kafka::{produce_all, OutRecord};
 use notify_common::topics::Topics;
 use notify_common::Health;
 use notify_schemas::{Channel, Codec, Delivery, DeliveryStatus, NotificationRequest};
@@ -23,9 +24,8 @@ use notify_store::ratelog::RateLog;
 use notify_store::schedule::{Schedule, ScheduledItem};
 use notify_store::tenants::AppStore;
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::{Header, Headers, Message, OwnedHeaders, OwnedMessage};
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::util::Timeout;
+use rdkafka::message::{Headers, Message, OwnedMessage};
+use rdkafka::producer::FutureProducer;
 use tokio_util::sync::CancellationToken;
 
 use crate::cache::{CacheError, DirectoryCache};
@@ -582,25 +582,15 @@ impl RouterStage {
 
     /// Produces every output and waits until all are acknowledged.
     pub async fn produce(&self, outputs: &[Output]) -> Result<(), RouteError> {
-        let wait = Timeout::After(Duration::from_secs(5));
-        let sends = outputs.iter().map(|output| {
-            let mut headers = OwnedHeaders::new();
-            for (name, value) in &output.headers {
-                headers = headers.insert(Header {
-                    key: name,
-                    value: Some(value.as_bytes()),
-                });
-            }
-            let record = FutureRecord::to(&output.topic)
-                .key(&output.key)
-                .payload(&output.payload)
-                .headers(headers);
-            self.producer.send(record, wait)
+        let records = outputs.iter().map(|output| OutRecord {
+            topic: &output.topic,
+            key: output.key.as_bytes(),
+            payload: &output.payload,
+            headers: &output.headers,
         });
-        for result in join_all(sends).await {
-            result.map_err(|(err, _)| RouteError::Produce(err.to_string()))?;
-        }
-        Ok(())
+        produce_all(&self.producer, records, Duration::from_secs(5))
+            .await
+            .map_err(|err| RouteError::Produce(err.to_string()))
     }
 }
 
