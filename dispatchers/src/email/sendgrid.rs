@@ -217,17 +217,27 @@ pub fn classify(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Outcome
             detail,
         },
         400 => {
-            let about_recipient = serde_json::from_slice::<Errors>(body)
+            // the fields SendGrid names say what to fix; their values (addresses) stay out
+            // (an untrusted answer: a few short names at most)
+            let fields: Vec<String> = serde_json::from_slice::<Errors>(body)
                 .map(|e| {
                     e.errors
-                        .iter()
-                        .any(|e| e.field.as_deref().is_some_and(is_recipient_field))
+                        .into_iter()
+                        .filter_map(|e| e.field)
+                        .filter(|f| f.len() <= 64)
+                        .take(4)
+                        .collect()
                 })
-                .unwrap_or(false);
-            if about_recipient {
-                Outcome::failed(Reason::BadAddress, detail)
+                .unwrap_or_default();
+            let reason = if fields.iter().any(|f| is_recipient_field(f)) {
+                Reason::BadAddress
             } else {
-                Outcome::failed(Reason::BadMessage, detail)
+                Reason::BadMessage
+            };
+            if fields.is_empty() {
+                Outcome::failed(reason, detail)
+            } else {
+                Outcome::failed(reason, format!("{detail} ({})", fields.join(", ")))
             }
         }
         401..=499 => Outcome::failed(Reason::BadMessage, detail),

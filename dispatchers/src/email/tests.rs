@@ -135,7 +135,13 @@ async fn sendgrid_errors_map_to_outcomes() {
     let provider = sendgrid(&sim, KEY);
     // The sim refuses a domain without a dot in personalizations.0.to.0.email.
     let outcome = provider.send(&email("jane@localhost")).await;
-    assert_eq!(outcome, Outcome::failed(Reason::BadAddress, "http 400"));
+    assert_eq!(
+        outcome,
+        Outcome::failed(
+            Reason::BadAddress,
+            "http 400 (personalizations.0.to.0.email)"
+        )
+    );
     let mut too_big = email(TO);
     if let RenderedContent::Email(e) = &mut too_big.content {
         e.html = Some("x".repeat(5_000));
@@ -150,7 +156,7 @@ async fn sendgrid_errors_map_to_outcomes() {
     }
     assert_eq!(
         provider.send(&empty).await,
-        Outcome::failed(Reason::BadMessage, "http 400")
+        Outcome::failed(Reason::BadMessage, "http 400 (subject)")
     );
     let outcome = sendgrid(&sim, "SG.wrong").send(&email(TO)).await;
     assert_eq!(outcome, Outcome::retry(Reason::ProviderAuth, "http 401"));
