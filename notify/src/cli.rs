@@ -22,8 +22,9 @@ pub enum Command {
     /// Run the whole pipeline in this process to try it: ingest, router, every dispatcher and
     /// provider simulator, on librdkafka's mock cluster with in-memory stores seeded with a
     /// demo tenant. Nothing is durable. Prints the API address, an app key and secret and a
-    /// curl to paste; runs until Ctrl-C. Builds its own configuration: of the configuration
-    /// file and environment only the log settings apply.
+    /// curl to paste, sends a small sample and prints what became of it, then runs until
+    /// Ctrl-C. Builds its own configuration: of the configuration file and environment only
+    /// the log settings apply.
     Demo {
         /// Address of the ingest API.
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -32,6 +33,10 @@ pub enum Command {
         /// summary and exit (non-zero if any did not reach a final outcome).
         #[arg(long, value_name = "N")]
         send: Option<usize>,
+        /// Without `--send`: how many sample notifications to send at start-up (the summary
+        /// shows the pipeline working before you send your own); 0 sends none.
+        #[arg(long, value_name = "N", default_value_t = 20, conflicts_with = "send")]
+        sample: usize,
         /// How long `--send` waits for every final outcome.
         #[arg(long, default_value_t = 120)]
         timeout_s: u64,

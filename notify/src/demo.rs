@@ -10,11 +10,23 @@ use anyhow::{bail, Context};
 use notify_common::shutdown::Drained;
 use notify_embedded::{Embedded, Options, Progress, SendSettings};
 
-/// Starts the embedded pipeline; without `send` prints how to use it and runs until Ctrl-C,
-/// with `send` sends that many sample notifications, prints the summary and stops.
+/// What the demo does once it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Sends `sample` notifications (none if 0), prints their summary, then serves until
+    /// Ctrl-C.
+    Serve {
+        /// How many sample notifications to send first.
+        sample: usize,
+    },
+    /// Sends this many sample notifications, prints the summary and stops.
+    Send(usize),
+}
+
+/// Starts the embedded pipeline, prints how to use it, and runs it as `mode` says.
 pub async fn run(
     listen: SocketAddr,
-    send: Option<usize>,
+    mode: Mode,
     dir: &Path,
     timeout: Duration,
 ) -> anyhow::Result<()> {
@@ -31,24 +43,44 @@ pub async fn run(
     .context("cannot start the embedded pipeline")?;
     print_intro(&embedded);
     eprintln!("started in {:.1} s", started.elapsed().as_secs_f64());
-    let stopped = async {
-        tokio::select! {
-            () = interrupt.token().cancelled() => {}
-            () = embedded.shutdown.token().cancelled() => {}
+    let result = {
+        let stopped = async {
+            tokio::select! {
+                () = interrupt.token().cancelled() => {}
+                () = embedded.shutdown.token().cancelled() => {}
+            }
+        };
+        match mode {
+            Mode::Serve { sample } => {
+                // Ok(false): interrupted while the sample ran
+                let sampled = if sample == 0 {
+                    Ok(true)
+                } else {
+                    println!("sending {sample} sample notifications to show the pipeline working:");
+                    tokio::select! {
+                        result = send_and_report(&embedded, sample, timeout) => result.map(|()| true),
+                        () = interrupt.token().cancelled() => Ok(false),
+                        () = embedded.shutdown.token().cancelled() => Err(stage_failed()),
+                    }
+                };
+                match sampled {
+                    Ok(true) => {
+                        println!("\nyour turn: send your own with the curl above.");
+                        println!("Ctrl-C stops (everything is forgotten then).");
+                        stopped.await;
+                        Ok(())
+                    }
+                    Ok(false) => Ok(()),
+                    Err(err) => Err(err),
+                }
+            }
+            Mode::Send(n) => tokio::select! {
+                result = send_and_report(&embedded, n, timeout) => result,
+                () = stopped => Err(anyhow::anyhow!(
+                    "stopped before every outcome was in (interrupted, or a stage failed: see the log)"
+                )),
+            },
         }
-    };
-    let result = match send {
-        None => {
-            println!("Ctrl-C stops (everything is forgotten then).");
-            stopped.await;
-            Ok(())
-        }
-        Some(n) => tokio::select! {
-            result = send_and_report(&embedded, n, timeout) => result,
-            () = stopped => Err(anyhow::anyhow!(
-                "stopped before every outcome was in (interrupted, or a stage failed: see the log)"
-            )),
-        },
     };
     eprintln!("stopping ...");
     let stopping = Instant::now();
@@ -56,10 +88,14 @@ pub async fn run(
         eprintln!("some tasks were still running when the grace period ran out");
     }
     eprintln!("stopped in {:.1} s", stopping.elapsed().as_secs_f64());
-    if send.is_some() {
+    if let Mode::Send(_) = mode {
         eprintln!("total wall time {:.1} s", started.elapsed().as_secs_f64());
     }
     result
+}
+
+fn stage_failed() -> anyhow::Error {
+    anyhow::anyhow!("a stage of the pipeline failed: see the log")
 }
 
 fn print_intro(embedded: &Embedded) {

@@ -59,6 +59,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo {
             listen,
             send,
+            sample,
             timeout_s,
             dir,
         } => {
@@ -69,9 +70,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 ..config.telemetry.clone()
             };
             notify_common::telemetry::init(&telemetry, &notify_common::Health::new())?;
+            let mode = match send {
+                Some(n) => demo::Mode::Send(n),
+                None => demo::Mode::Serve { sample },
+            };
             demo::run(
                 listen,
-                send,
+                mode,
                 &dir,
                 std::time::Duration::from_secs(timeout_s),
             )
