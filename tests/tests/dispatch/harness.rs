@@ -12,7 +12,7 @@ use notify_common::topics::{layout, Topics};
 use notify_common::Health;
 use notify_dispatchers::stage;
 use notify_dispatchers::testing::FakeProvider;
-use notify_it::{kafka_config, store_config, unique};
+use notify_it::{kafka_config, store_config, unique, Scratch};
 use notify_schemas::{
     delivery_id, Channel, Codec, Delivery, DeliveryStatus, EmailAddress, PhoneNumber, Priority,
     Recipient, RenderedContent, RenderedSms, Uuid,
@@ -43,6 +43,8 @@ pub struct World {
     reader: StreamConsumer,
     pub seen: Vec<Seen>,
     running: Vec<(CancellationToken, Vec<JoinHandle<()>>)>,
+    /// Last, so it removes the topics and keyspace after everything else is closed.
+    _scratch: Scratch,
 }
 
 pub fn now_ms() -> i64 {
@@ -117,6 +119,7 @@ pub async fn world(tune: impl FnOnce(&mut Config)) -> World {
     config.dispatch.retry.backoff_max_ms = 1_000;
     config.dispatch.retry.max_attempts = 3;
     tune(&mut config);
+    let scratch = Scratch::new(&config.kafka, &config.store);
     config.validate().expect("valid config");
 
     let session = Arc::new(notify_store::connect(&config.store).await.expect("connect"));
@@ -151,6 +154,7 @@ pub async fn world(tune: impl FnOnce(&mut Config)) -> World {
         directory,
         seen: Vec::new(),
         running: Vec::new(),
+        _scratch: scratch,
     }
 }
 

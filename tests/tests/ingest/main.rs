@@ -23,7 +23,7 @@ use notify_common::topics::{TopicSpec, Topics};
 use notify_ingest::auth::provision::{create_app, create_tenant, IssuedApp};
 use notify_ingest::auth::secrets::SecretsKey;
 use notify_ingest::server::build_state;
-use notify_it::{kafka_config, store_config, unique};
+use notify_it::{kafka_config, store_config, unique, Scratch};
 use notify_schemas::{Codec, NotificationRequest};
 use notify_store::tenants::{CassandraTenants, JwtKey};
 use p256::ecdsa::SigningKey;
@@ -41,6 +41,8 @@ pub(crate) struct Gateway {
     pub(crate) secrets_key: SecretsKey,
     pub(crate) session: Arc<scylla::client::session::Session>,
     pub(crate) _key_dir: tempdir::Dir,
+    /// Last, so it removes the topics and keyspace after everything else is closed.
+    _scratch: Scratch,
 }
 
 mod tempdir {
@@ -61,6 +63,7 @@ pub(crate) async fn gateway(brokers: Option<&str>) -> Gateway {
         ..Config::default()
     };
     config.ingest.produce_timeout_ms = 3_000;
+    let scratch = Scratch::new(&config.kafka, &config.store);
     let key_dir = std::env::temp_dir().join(unique("notify-it-key"));
     std::fs::create_dir_all(&key_dir).expect("key dir");
     let key_hex: String = (0..32)
@@ -101,6 +104,7 @@ pub(crate) async fn gateway(brokers: Option<&str>) -> Gateway {
         secrets_key: SecretsKey::from_hex(&key_hex).expect("key"),
         session,
         _key_dir: tempdir::Dir(key_dir),
+        _scratch: scratch,
     }
 }
 

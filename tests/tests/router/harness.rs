@@ -11,7 +11,7 @@ use notify_common::config::Config;
 use notify_common::kafka;
 use notify_common::topics::{layout, Topics};
 use notify_ingest::auth::provision::create_tenant;
-use notify_it::{kafka_config, store_config, unique};
+use notify_it::{kafka_config, store_config, unique, Scratch};
 use notify_schemas::{
     samples, Channel, Codec, Delivery, DeliveryStatus, InlineContent, NotificationRequest,
     Priority, SmsContent, Uuid,
@@ -35,6 +35,8 @@ pub struct World {
     pub directory: CassandraDirectory,
     pub tenant: String,
     pub session: Arc<scylla::client::session::Session>,
+    /// Last, so it removes the topics and keyspace after everything else is closed.
+    _scratch: Scratch,
 }
 
 pub async fn world() -> World {
@@ -45,6 +47,7 @@ pub async fn world() -> World {
     };
     config.router.group_id = unique("it-router");
     config.router.cache_ttl_ms = 200;
+    let scratch = Scratch::new(&config.kafka, &config.store);
     let session = Arc::new(notify_store::connect(&config.store).await.expect("connect"));
     notify_store::migrate(&session, &config.store)
         .await
@@ -69,6 +72,7 @@ pub async fn world() -> World {
         .expect("directory");
     World {
         topics: Topics::new(&config.kafka.topic_prefix),
+        _scratch: scratch,
         config,
         directory,
         tenant,
