@@ -68,10 +68,10 @@ async fn dispatcher_killed_mid_flight_repeats_at_most_its_in_flight_sends() -> a
     let figures = run
         .finish_and_judge(&sent, limit_for(sent.len()), killed_at)
         .await?;
-    println!("{}", figures.line("dispatcher kill -9"));
-    println!(
+    crate::observe::report(format_args!("{}", figures.line("dispatcher kill -9")));
+    crate::observe::report(format_args!(
         "dispatcher kill -9: killed after {at_kill} of {emails} emails, duplicate bound {bound}"
-    );
+    ));
     run.check(&figures, &sent, bound)?;
     // a repeat is only allowed for a send in flight at the kill: the provider took the first
     // copy just before it, and the dead dispatcher never logged the answer
@@ -127,11 +127,14 @@ async fn providers_failing_for_a_while_then_recovering_lose_and_repeat_nothing(
             .filter(|s| s.status == Status::Retrying)
             .count()
     });
-    println!("{}", figures.line("provider 429/5xx then recovery"));
-    println!(
+    crate::observe::report(format_args!(
+        "{}",
+        figures.line("provider 429/5xx then recovery")
+    ));
+    crate::observe::report(format_args!(
         "provider 429/5xx then recovery: failing for {FAULT_WINDOW:?}, {retried} retries reported, \
          {ledger_during} deliveries (email only) accepted during the fault"
-    );
+    ));
     run.check(&figures, &sent, 0)?;
     anyhow::ensure!(retried > 0, "the faults caused no retry");
     run.finish().await;

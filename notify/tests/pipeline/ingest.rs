@@ -67,11 +67,11 @@ async fn poison_pills_between_good_records_are_dead_lettered_once_each() -> anyh
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
-    println!("{}", figures.line("poison pills"));
-    println!(
+    crate::observe::report(format_args!("{}", figures.line("poison pills")));
+    crate::observe::report(format_args!(
         "poison pills: injected {}, dead-lettered once {once}, dead letters in all {dlq_total}",
         poison.len()
-    );
+    ));
     run.check(&figures, &sent, 0)?;
     ensure!(
         once == poison.len() && dlq_total == poison.len(),
@@ -225,10 +225,10 @@ async fn repeated_and_replayed_requests_are_delivered_once() -> anyhow::Result<(
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
-    println!(
+    crate::observe::report(format_args!(
         "idempotency and replay: {recognised} replayed deliveries recognised by the dedup {:.1} s after the replay",
         replayed_at.elapsed().as_secs_f64()
-    );
+    ));
     ensure!(
         recognised >= deliveries,
         "only {recognised} of {deliveries} replayed deliveries reached the dispatchers' dedup\n{}",
@@ -237,13 +237,13 @@ async fn repeated_and_replayed_requests_are_delivered_once() -> anyhow::Result<(
     let figures = run
         .finish_and_judge(&sent, limit_for(sent.len()), replayed_at)
         .await?;
-    println!("{}", figures.line("idempotency and replay"));
-    println!(
+    crate::observe::report(format_args!("{}", figures.line("idempotency and replay")));
+    crate::observe::report(format_args!(
         "idempotency and replay: {} keyed (sent twice), 1 single (sent twice), {} unkeyed, {} records replayed",
         100,
         shape.size - 101,
         records.len()
-    );
+    ));
     run.check(&figures, &sent, 0)?;
     run.finish().await;
     Ok(())

@@ -28,13 +28,13 @@ async fn mixed_workload_ends_exactly_as_expected_with_a_clean_ledger() -> anyhow
             sent_at,
         )
         .await?;
-    println!("{}", figures.line("mixed workload"));
-    println!(
+    crate::observe::report(format_args!("{}", figures.line("mixed workload")));
+    crate::observe::report(format_args!(
         "mixed workload: sent in {:.1} s ({:.0}/s), all outcomes {:.1} s after the last send",
         sending.as_secs_f64(),
         sent.len() as f64 / sending.as_secs_f64(),
         figures.recovered_in.as_secs_f64()
-    );
+    ));
     run.check(&figures, &sent, 0)?;
 
     // the workload exercised what it claims to
@@ -47,9 +47,9 @@ async fn mixed_workload_ends_exactly_as_expected_with_a_clean_ledger() -> anyhow
         };
         (count("send_at"), count("quiet_hours"))
     });
-    println!(
+    crate::observe::report(format_args!(
         "mixed workload: scheduled by send_at {deferred_send_at}, by quiet hours {deferred_quiet}"
-    );
+    ));
     anyhow::ensure!(
         sent.iter().any(|s| s.scheduled) && deferred_send_at > 0,
         "no notification waited for its send_at"

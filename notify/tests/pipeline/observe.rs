@@ -141,6 +141,14 @@ pub async fn wait_for_outcomes(observer: &Observer, sent: &[Sent], limit: Durati
     }
 }
 
+/// Prints a line of figures straight to the process's stderr, past the test harness's output
+/// capture, so every run of `scripts/test` (and CI) shows each test's figures, not only a
+/// failing test's.
+pub fn report(line: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
 /// Every simulator's ledger entries: (delivery id, arrival in Unix milliseconds).
 pub async fn ledger_entries(pipeline: &Pipeline) -> anyhow::Result<Vec<(String, i64)>> {
     let client = pipeline.sim_client()?;

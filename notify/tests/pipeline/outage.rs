@@ -88,11 +88,14 @@ pub async fn outage_during_load(server: &'static str, down_for: Duration) -> any
     let figures = run
         .finish_and_judge(&sent, limit_for(sent.len()), restarted_at)
         .await?;
-    println!("{}", figures.line(&format!("{server} outage")));
-    println!(
+    crate::observe::report(format_args!(
+        "{}",
+        figures.line(&format!("{server} outage"))
+    ));
+    crate::observe::report(format_args!(
         "{server} outage: down {down_secs:.1} s (stop to answering again); \
          delivered before {before}, at the end of the outage {during}"
-    );
+    ));
     run.check(&figures, &sent, 0)?;
     run.finish().await;
     Ok(())

@@ -69,8 +69,13 @@ async fn dispatchers_scaled_out_and_in_under_load_repeat_nothing() -> anyhow::Re
     let figures = run
         .finish_and_judge(&sent, limit_for(sent.len()), scaled_in_at)
         .await?;
-    println!("{}", figures.line("dispatchers scaled 1 -> 3 -> 1"));
-    println!("dispatchers scaled 1 -> 3 -> 1: scaled in after {at_scale_in} of {emails} emails");
+    crate::observe::report(format_args!(
+        "{}",
+        figures.line("dispatchers scaled 1 -> 3 -> 1")
+    ));
+    crate::observe::report(format_args!(
+        "dispatchers scaled 1 -> 3 -> 1: scaled in after {at_scale_in} of {emails} emails"
+    ));
     run.check(&figures, &sent, 0)?;
     run.finish().await;
     Ok(())
