@@ -6,6 +6,8 @@
 //! Ignored by a bare `cargo test`; `scripts/test` runs them against the stack it starts. The
 //! workload size comes from `NOTIFY_E2E_SIZE` (default 1,000 for the main test, smaller for the
 //! fault tests); `NOTIFY_E2E_SIZE=10000` is the full run. Each test prints a `figures` line.
+//! `outage.rs` stops Kafka or Cassandra of the shared stack mid-run (`NOTIFY_E2E_KAFKA_DOWN_S`
+//! sets how long the broker stays down, 40 s by default).
 //!
 //! The box running CI is small, so the tests of this binary take turns (`run::SERIAL`) rather than
 //! running seven processes each at once.
@@ -15,6 +17,7 @@ mod harness;
 mod ingest;
 mod mixed;
 mod observe;
+mod outage;
 mod probe;
 mod run;
 mod scale;

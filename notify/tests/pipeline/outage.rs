@@ -1,9 +1,10 @@
 //! One server of the shared stack stopped while the pipeline delivers, and started again
 //! (RELIABILITY.md ): nothing is lost, nothing is repeated.
 //!
-//! The test binaries using this stop the shared Kafka or Cassandra of `scripts/stack`, so each
-//! holds a single test (cargo runs test binaries one after another, so no other test runs
-//! meanwhile), and a guard starts the server again even if the test fails.
+//! These tests stop the shared Kafka or Cassandra of `scripts/stack`. They take their turn
+//! (`run::SERIAL`) like every test of this binary, and cargo runs test binaries one after
+//! another, so no other test runs meanwhile; a guard starts the server again even if the test
+//! fails.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::harness::Settings;
-use crate::run::{limit_for, Run};
+use crate::run::{limit_for, Run, SERIAL};
 use crate::workload::{size_from_env, Shape};
 
 fn stack(action: &str, server: &str) {
@@ -55,6 +56,7 @@ impl Drop for Down {
 /// Sends a workload, stops `server` once deliveries are under way, keeps it down for
 /// `down_for`, starts it again, and checks the ledger: nothing lost, nothing repeated.
 pub async fn outage_during_load(server: &'static str, down_for: Duration) -> anyhow::Result<()> {
+    let _turn = SERIAL.lock().await;
     let shape = Shape::new((size_from_env(1_000) / 2).max(100), false);
     let run = Run::start(Settings::default(), shape).await?;
     // slow providers keep the pipeline busy through the outage
@@ -108,4 +110,24 @@ async fn super_ledger(run: &Run) -> usize {
         total += run.pipeline.ledger_len(name).await.unwrap_or(0);
     }
     total
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
+async fn cassandra_stopped_for_30_s_during_load_loses_and_repeats_nothing() -> anyhow::Result<()> {
+    outage_during_load("cassandra", Duration::from_secs(30)).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
+async fn kafka_restarted_during_load_loses_and_repeats_nothing() -> anyhow::Result<()> {
+    // down past the consumers' session timeout (10 s: every group rebalances, and a lane paused
+    // when its partitions were taken must read them again) and the producers'
+    // message.timeout.ms (30 s: records pause on MessageTimedOut); NOTIFY_E2E_KAFKA_DOWN_S
+    // changes it
+    let down_s = std::env::var("NOTIFY_E2E_KAFKA_DOWN_S")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(40);
+    outage_during_load("kafka", Duration::from_secs(down_s)).await
 }
