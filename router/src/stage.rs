@@ -126,6 +126,12 @@ pub async fn run_parts(
 ) -> Result<(), StartError> {
     let Parts { router, scheduler } = parts;
     let router = router.with_health(health);
+    if !has_dotted_domain(&config.router.email_from) {
+        tracing::warn!(
+            email_from = %config.router.email_from,
+            "router.email_from has no public domain: email providers refuse such a sender, so set it"
+        );
+    }
     tracing::info!(group = %config.router.group_id, "router consuming");
     shutdown.spawn("scheduler", scheduler.run(shutdown.token().clone()));
     let routed = router.run(shutdown.token().clone()).await;
@@ -133,4 +139,25 @@ pub async fn run_parts(
     routed?;
     tracing::info!("router stopped");
     Ok(())
+}
+
+/// Whether `address` ends in a domain with a dot (`notify@example.com`, not `notify@localhost`).
+fn has_dotted_domain(address: &str) -> bool {
+    address.rsplit_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty() && domain.contains('.') && !domain.ends_with('.')
+    })
+}
+
+#[cfg(test)]
+mod sender_tests {
+    use super::has_dotted_domain;
+
+    #[test]
+    fn a_sender_needs_a_dotted_domain() {
+        assert!(has_dotted_domain("notify@example.com"));
+        assert!(!has_dotted_domain("notify@localhost"));
+        assert!(!has_dotted_domain("notify@example."));
+        assert!(!has_dotted_domain("@example.com"));
+        assert!(!has_dotted_domain("example.com"));
+    }
 }

@@ -249,12 +249,13 @@ pub struct RouterConfig {
     pub cache_capacity: u64,
     /// Locale used when neither the request nor the user names one with a template variant.
     pub default_locale: String,
-    /// Sender address of rendered email.
+    /// Sender address of rendered email. The default, `notify@localhost`, is refused by real
+    /// email providers (the router warns at start): set a sender of your own domain.
     pub email_from: String,
     /// Longest pause between retries while the database or Kafka is unavailable.
     pub max_backoff_ms: u64,
-    /// Whether critical categories bypass opt-out and quiet hours (tenant policy; one value
-    /// for every tenant until per-tenant settings land).
+    /// Whether critical categories bypass opt-out and quiet hours, for tenants whose settings
+    /// (`notify tenants settings`) do not say.
     pub critical_bypass: bool,
 }
 
