@@ -6,6 +6,7 @@
 //! record's outcome is durable (`enable.auto.offset.store=false`). Operator properties from
 //! `kafka.client_properties` are applied last and may override anything except those two rules.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -105,6 +106,49 @@ pub fn producer(config: &KafkaConfig, stage: &str) -> Result<FutureProducer, Kaf
             role: "producer",
             source,
         })
+}
+
+/// Paces a consumer loop through consume errors.
+///
+/// librdkafka reports broker trouble (all brokers down, a transport failure, a topic not yet
+/// known) as error events in the consumer's queue and reconnects by itself. Those events pile
+/// up while a loop is not polling (a lane whose pending slots are all taken during an outage);
+/// pausing after each one left a dispatcher reading stale "all brokers down" events for minutes
+/// after the broker was back, with its partition assignment queued behind them. So errors are
+/// drained at once, and only a long unbroken run of them (a client failing every call) pauses
+/// the loop briefly. The log gets the first error of a run and every hundredth.
+#[derive(Debug, Default)]
+pub struct ErrorPacer {
+    run: AtomicU32,
+}
+
+/// Errors in a row after which [`ErrorPacer::error`] pauses, and the pause.
+const ERROR_RUN: u32 = 100;
+const ERROR_PAUSE: Duration = Duration::from_millis(100);
+
+impl ErrorPacer {
+    /// No errors yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The consumer answered with a record or nothing: the run of errors ends.
+    pub fn ok(&self) {
+        self.run.store(0, Ordering::Relaxed);
+    }
+
+    /// One more error in the run: whether to log it, and how long to pause before polling
+    /// again (zero unless the run is long).
+    pub fn error(&self) -> (bool, Duration) {
+        let run = self.run.fetch_add(1, Ordering::Relaxed).saturating_add(1);
+        let log = run == 1 || run % ERROR_RUN == 0;
+        let pause = if run % ERROR_RUN == 0 {
+            ERROR_PAUSE
+        } else {
+            Duration::ZERO
+        };
+        (log, pause)
+    }
 }
 
 /// One record to produce, borrowed from whatever the stage keeps it in.
@@ -274,6 +318,29 @@ pub fn partition_count(
 
 #[cfg(test)]
 mod tests {
+    use super::ErrorPacer;
+
+    #[test]
+    fn errors_drain_at_once_and_only_a_long_run_pauses() {
+        let pacer = ErrorPacer::new();
+        assert_eq!(
+            pacer.error(),
+            (true, std::time::Duration::ZERO),
+            "the first is logged"
+        );
+        for _ in 2..100 {
+            assert_eq!(pacer.error(), (false, std::time::Duration::ZERO));
+        }
+        let (logged, pause) = pacer.error();
+        assert!(logged && !pause.is_zero(), "the hundredth in a row pauses");
+        pacer.ok();
+        assert_eq!(
+            pacer.error(),
+            (true, std::time::Duration::ZERO),
+            "a new run"
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use notify_common::config::DispatchConfig;
 use notify_common::dlq::{DLQ_ERROR, DLQ_OFFSET, DLQ_PARTITION, DLQ_REASON, DLQ_STAGE, DLQ_TOPIC};
+use notify_common::kafka::ErrorPacer;
 use notify_common::topics::Topics;
 use notify_common::Health;
 use notify_schemas::{Codec, Delivery, Priority};
@@ -128,6 +129,7 @@ impl TierMover {
     /// Moves records until `cancel` fires; parked records are left unstored for the next run.
     pub async fn run(self, cancel: CancellationToken) -> Result<(), DispatchError> {
         let mut parked: HashMap<i32, Parked> = HashMap::new();
+        let errors = ErrorPacer::new();
         while !cancel.is_cancelled() {
             self.move_due(&mut parked, &cancel).await;
             let wait = parked
@@ -143,13 +145,24 @@ impl TierMover {
                 () = cancel.cancelled() => break,
             };
             let message = match received {
-                Err(_) => continue,
-                Ok(Err(err)) => {
-                    tracing::warn!(tier = self.tier, error = %err, "consume error");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
+                Err(_) => {
+                    errors.ok();
                     continue;
                 }
-                Ok(Ok(message)) => message,
+                Ok(Err(err)) => {
+                    let (log, pause) = errors.error();
+                    if log {
+                        tracing::warn!(tier = self.tier, error = %err, "consume error");
+                    }
+                    if !pause.is_zero() {
+                        tokio::time::sleep(pause).await;
+                    }
+                    continue;
+                }
+                Ok(Ok(message)) => {
+                    errors.ok();
+                    message
+                }
             };
             let Some(generation) = self
                 .inflight

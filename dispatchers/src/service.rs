@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use notify_common::config::DispatchConfig;
+use notify_common::kafka::ErrorPacer;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::TopicPartitionList;
@@ -167,6 +168,7 @@ async fn run_lane(
 ) {
     let channel = shared.handler.channel().as_str();
     let mut paused: HashMap<(String, i32), u64> = HashMap::new();
+    let errors = ErrorPacer::new();
     loop {
         let permit = tokio::select! {
             permit = lane.pending.clone().acquire_owned() => match permit {
@@ -180,14 +182,20 @@ async fn run_lane(
             () = cancel.cancelled() => break,
         };
         match received {
-            Err(_) => {}
+            Err(_) => errors.ok(),
             Ok(Err(err)) => {
-                // broker-side errors (a topic not yet known, a partition moving) pass; the
-                // consumer keeps its position, so nothing is skipped
-                tracing::warn!(channel, error = %err, "consume error");
-                tokio::time::sleep(Duration::from_millis(200)).await;
+                // broker-side errors (brokers down, a topic not yet known, a partition moving)
+                // pass; the consumer keeps its position, so nothing is skipped
+                let (log, pause) = errors.error();
+                if log {
+                    tracing::warn!(channel, error = %err, "consume error");
+                }
+                if !pause.is_zero() {
+                    tokio::time::sleep(pause).await;
+                }
             }
             Ok(Ok(message)) => {
+                errors.ok();
                 let record = Record {
                     topic: message.topic().to_owned(),
                     partition: message.partition(),

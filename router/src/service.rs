@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::future::try_join_all;
 use notify_common::config::RouterConfig;
-use notify_common::kafka::{produce_all, OutRecord};
+use notify_common::kafka::{produce_all, ErrorPacer, OutRecord};
 use notify_common::topics::Topics;
 use notify_common::Health;
 use notify_schemas::{Channel, Codec, Delivery, DeliveryStatus, NotificationRequest};
@@ -134,6 +134,7 @@ pub struct RouterStage {
     statuses: Codec<DeliveryStatus>,
     config: RouterConfig,
     health: Health,
+    errors: ErrorPacer,
 }
 
 impl std::fmt::Debug for RouterStage {
@@ -181,6 +182,7 @@ impl RouterStage {
             statuses: Codec::new()?,
             config,
             health: Health::new(),
+            errors: ErrorPacer::new(),
         })
     }
 
@@ -248,12 +250,20 @@ impl RouterStage {
             () = cancel.cancelled() => return Ok(batch),
         };
         match first {
-            Ok(message) => batch.push(message.detach()),
+            Ok(message) => {
+                self.errors.ok();
+                batch.push(message.detach());
+            }
             Err(err) => {
-                // broker-side errors (a topic not yet known, a partition moving) pass; the
-                // consumer keeps its position, so nothing is skipped
-                tracing::warn!(error = %err, "consume error");
-                tokio::time::sleep(Duration::from_millis(200)).await;
+                // broker-side errors (brokers down, a topic not yet known, a partition moving)
+                // pass; the consumer keeps its position, so nothing is skipped
+                let (log, pause) = self.errors.error();
+                if log {
+                    tracing::warn!(error = %err, "consume error");
+                }
+                if !pause.is_zero() {
+                    tokio::time::sleep(pause).await;
+                }
                 return Ok(batch);
             }
         }
@@ -263,7 +273,9 @@ impl RouterStage {
             match tokio::time::timeout_at(deadline, self.consumer.recv()).await {
                 Ok(Ok(message)) => batch.push(message.detach()),
                 Ok(Err(err)) => {
-                    tracing::warn!(error = %err, "consume error");
+                    if self.errors.error().0 {
+                        tracing::warn!(error = %err, "consume error");
+                    }
                     break;
                 }
                 Err(_) => break,
