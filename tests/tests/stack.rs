@@ -157,10 +157,14 @@ async fn topics_create_makes_the_layout_once() {
         "{first:?}"
     );
     for spec in &specs {
-        assert_eq!(
-            kafka::partition_count(&admin, &spec.name, timeout).expect("metadata"),
-            spec.partitions
-        );
+        // a topic just created may show no partitions in metadata for a moment
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut count = kafka::partition_count(&admin, &spec.name, timeout).expect("metadata");
+        while count != spec.partitions && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            count = kafka::partition_count(&admin, &spec.name, timeout).expect("metadata");
+        }
+        assert_eq!(count, spec.partitions, "{}", spec.name);
     }
     let second = kafka::ensure_topics(&admin, &specs, 1, timeout)
         .await
