@@ -14,7 +14,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::message::{Header, Headers, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 
@@ -149,6 +149,16 @@ impl ErrorPacer {
         };
         (log, pause)
     }
+}
+
+/// The value of header `name` in `headers`, if present and UTF-8. The one way every stage
+/// reads a Kafka header.
+pub fn header_str<'a, H: Headers>(headers: &'a H, name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|header| header.key == name)
+        .and_then(|header| header.value)
+        .and_then(|value| std::str::from_utf8(value).ok())
 }
 
 /// One record to produce, borrowed from whatever the stage keeps it in.
@@ -318,7 +328,29 @@ pub fn partition_count(
 
 #[cfg(test)]
 mod tests {
-    use super::ErrorPacer;
+    use super::{header_str, ErrorPacer};
+    use rdkafka::message::{Header, OwnedHeaders};
+
+    #[test]
+    fn header_str_reads_utf8_values_only() {
+        let headers = OwnedHeaders::new()
+            .insert(Header {
+                key: "a",
+                value: Some("one".as_bytes()),
+            })
+            .insert(Header {
+                key: "bad",
+                value: Some(&[0xff_u8, 0xfe][..]),
+            })
+            .insert(Header::<&[u8]> {
+                key: "none",
+                value: None,
+            });
+        assert_eq!(header_str(&headers, "a"), Some("one"));
+        assert_eq!(header_str(&headers, "bad"), None);
+        assert_eq!(header_str(&headers, "none"), None);
+        assert_eq!(header_str(&headers, "missing"), None);
+    }
 
     #[test]
     fn errors_drain_at_once_and_only_a_long_run_pauses() {
