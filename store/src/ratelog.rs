@@ -145,7 +145,7 @@ fn priority_from(name: &str) -> Option<Priority> {
 }
 
 fn priority_text(priority: Priority) -> &'static str {
-    crate::policy::priority_name(priority).unwrap_or("critical")
+    crate::settings::priority_name(priority).unwrap_or("critical")
 }
 
 impl RateLog for CassandraRateLog {

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use notify_schemas::{Channel, Priority};
-use notify_store::policy::{OverLimit, RateLimitRule, TenantSettings};
+use notify_store::settings::{OverLimit, RateLimitRule, TenantSettings};
 use notify_store::ratelog::{MemoryRateLog, RateEvent, RateLog};
 
 use crate::ratelimit::{check, RateLimiter, Verdict};

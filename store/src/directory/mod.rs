@@ -39,6 +39,7 @@ pub use model::{
 pub use notify_schemas::Channel;
 
 use crate::session::StoreError;
+use notify_common::clock::now_ms;
 
 /// Page size of a listing when the caller does not ask for one.
 pub const DEFAULT_PAGE_SIZE: usize = 50;
@@ -303,12 +304,4 @@ fn check_preferences(preferences: &[Preference]) -> DirectoryResult<()> {
 /// `limit` cut to 1..=[`MAX_PAGE_SIZE`].
 fn page_size(limit: usize) -> usize {
     limit.clamp(1, MAX_PAGE_SIZE)
-}
-
-/// Milliseconds since the Unix epoch, now.
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }

@@ -1,5 +1,6 @@
-//! Per-tenant policy the router applies: whether critical categories bypass opt-out and quiet
-//! hours, the default locale, and per-user rate limits with what to do over the limit.
+//! Tenant settings (`tenant_settings`), the per-tenant policy the router applies: whether critical
+//! categories bypass opt-out and quiet hours, the default locale, and per-user rate limits with
+//! what to do over the limit.
 //!
 //! Stored one row per tenant in `tenant_settings`; a tenant without a row (or a field left
 //! null) gets the router's configured defaults. The rules are validated before they are
