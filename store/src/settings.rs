@@ -14,9 +14,9 @@ use scylla::client::session::Session;
 use scylla::statement::prepared::PreparedStatement;
 use serde::{Deserialize, Serialize};
 
+use crate::cql::check_keyspace;
 use crate::tenants::StoreFuture;
 use crate::StoreError;
-use notify_common::config::is_cql_identifier;
 
 /// Longest rate-limit window: `rate_events` rows live a little longer than this.
 pub const MAX_WINDOW_S: u32 = 24 * 3600;
@@ -186,11 +186,7 @@ pub struct CassandraSettings {
 impl CassandraSettings {
     /// Prepares the statements against `keyspace` (which must already be migrated).
     pub async fn new(session: Arc<Session>, keyspace: &str) -> Result<Self, StoreError> {
-        if !is_cql_identifier(keyspace) {
-            return Err(StoreError::Config(format!(
-                "keyspace {keyspace:?} is not a plain identifier"
-            )));
-        }
+        check_keyspace(keyspace)?;
         let select = session
             .prepare(format!(
                 "SELECT allow_critical_bypass, default_locale, rate_limits, over_limit \
