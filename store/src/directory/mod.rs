@@ -263,38 +263,45 @@ fn check_variants(variants: &[TemplateVariant]) -> DirectoryResult<()> {
             "a template version needs at least one variant".into(),
         ));
     }
-    if variants.len() > MAX_TEMPLATE_VARIANTS {
-        return Err(DirectoryError::TooMany {
-            what: "template variants",
-            limit: MAX_TEMPLATE_VARIANTS,
-        });
-    }
-    let mut seen = std::collections::BTreeSet::new();
-    for variant in variants {
-        if !seen.insert((variant.locale.as_str(), variant.channel)) {
-            return Err(DirectoryError::InvalidInput(format!(
-                "variant {}/{} given twice",
-                variant.locale, variant.channel
-            )));
-        }
-    }
-    Ok(())
+    check_batch(
+        variants,
+        ("template variants", "variant"),
+        MAX_TEMPLATE_VARIANTS,
+        |v| (v.locale.as_str(), v.channel),
+    )
 }
 
 /// Checks a batch of preferences: not too many, no category x channel twice.
 fn check_preferences(preferences: &[Preference]) -> DirectoryResult<()> {
-    if preferences.len() > MAX_PREFERENCES_PER_USER {
+    check_batch(
+        preferences,
+        ("preferences", "preference"),
+        MAX_PREFERENCES_PER_USER,
+        |p| (p.category.as_str(), p.channel),
+    )
+}
+
+/// Checks a batch written at once: at most `limit` items, none for the same (name, channel)
+/// twice. `what` names the items in the plural (for the limit) and one of them.
+fn check_batch<'a, T>(
+    items: &'a [T],
+    what: (&'static str, &str),
+    limit: usize,
+    key: impl Fn(&'a T) -> (&'a str, Channel),
+) -> DirectoryResult<()> {
+    if items.len() > limit {
         return Err(DirectoryError::TooMany {
-            what: "preferences",
-            limit: MAX_PREFERENCES_PER_USER,
+            what: what.0,
+            limit,
         });
     }
     let mut seen = std::collections::BTreeSet::new();
-    for preference in preferences {
-        if !seen.insert((preference.category.as_str(), preference.channel)) {
+    for item in items {
+        let (name, channel) = key(item);
+        if !seen.insert((name, channel)) {
             return Err(DirectoryError::InvalidInput(format!(
-                "preference {}/{} given twice",
-                preference.category, preference.channel
+                "{} {name}/{channel} given twice",
+                what.1
             )));
         }
     }

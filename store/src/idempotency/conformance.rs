@@ -25,27 +25,32 @@ pub async fn run_all(ledger: &dyn Ledger, log: &dyn DeliveryLog) {
     ledger.check().await.expect("check");
 }
 
+async fn claim(ledger: &dyn Ledger, tenant: &str, key: &str, event_id: &str, hash: &str) -> Claim {
+    ledger
+        .claim(tenant, key, event_id, hash)
+        .await
+        .expect("claim")
+}
+
+async fn release(ledger: &dyn Ledger, tenant: &str, key: &str, event_id: &str) {
+    ledger
+        .release(tenant, key, event_id)
+        .await
+        .expect("release");
+}
+
 /// The first claim of a key owns it; a second one sees it pending, with the first's hash.
 pub async fn first_claim_owns_the_key(ledger: &dyn Ledger) {
-    let first = ledger
-        .claim("own-a", "k1", "e1", "h1")
-        .await
-        .expect("claim");
+    let first = claim(ledger, "own-a", "k1", "e1", "h1").await;
     assert_eq!(first, Claim::Owned);
-    let second = ledger
-        .claim("own-a", "k1", "e2", "h2")
-        .await
-        .expect("claim");
+    let second = claim(ledger, "own-a", "k1", "e2", "h2").await;
     assert_eq!(
         second,
         Claim::Pending {
             request_hash: "h1".into()
         }
     );
-    let other_key = ledger
-        .claim("own-a", "k2", "e3", "h1")
-        .await
-        .expect("claim");
+    let other_key = claim(ledger, "own-a", "k2", "e3", "h1").await;
     assert_eq!(other_key, Claim::Owned, "keys are independent");
 }
 
@@ -59,10 +64,7 @@ pub async fn accepted_claims_answer_with_their_event(ledger: &dyn Ledger) {
     assert!(!accepted_unclaimed, "no claim, nothing to accept");
 
     assert_eq!(
-        ledger
-            .claim("accept-a", "k1", "e1", "h1")
-            .await
-            .expect("claim"),
+        claim(ledger, "accept-a", "k1", "e1", "h1").await,
         Claim::Owned
     );
     let wrong_hash = ledger
@@ -75,10 +77,7 @@ pub async fn accepted_claims_answer_with_their_event(ledger: &dyn Ledger) {
         .await
         .expect("accept");
     assert!(accepted);
-    let again = ledger
-        .claim("accept-a", "k1", "e9", "h9")
-        .await
-        .expect("claim");
+    let again = claim(ledger, "accept-a", "k1", "e9", "h9").await;
     assert_eq!(
         again,
         Claim::Accepted {
@@ -91,10 +90,7 @@ pub async fn accepted_claims_answer_with_their_event(ledger: &dyn Ledger) {
 /// Releasing frees a pending claim of the same event only; an accepted claim stays.
 pub async fn release_frees_only_a_pending_claim(ledger: &dyn Ledger) {
     assert_eq!(
-        ledger
-            .claim("release-a", "k1", "e1", "h1")
-            .await
-            .expect("claim"),
+        claim(ledger, "release-a", "k1", "e1", "h1").await,
         Claim::Owned
     );
     ledger
@@ -102,21 +98,12 @@ pub async fn release_frees_only_a_pending_claim(ledger: &dyn Ledger) {
         .await
         .expect("release of another event");
     assert!(matches!(
-        ledger
-            .claim("release-a", "k1", "e2", "h2")
-            .await
-            .expect("claim"),
+        claim(ledger, "release-a", "k1", "e2", "h2").await,
         Claim::Pending { .. }
     ));
-    ledger
-        .release("release-a", "k1", "e1")
-        .await
-        .expect("release");
+    release(ledger, "release-a", "k1", "e1").await;
     assert_eq!(
-        ledger
-            .claim("release-a", "k1", "e2", "h2")
-            .await
-            .expect("claim"),
+        claim(ledger, "release-a", "k1", "e2", "h2").await,
         Claim::Owned,
         "a released key is free at once"
     );
@@ -125,15 +112,9 @@ pub async fn release_frees_only_a_pending_claim(ledger: &dyn Ledger) {
         .accept("release-a", "k1", "e2", "h2", WINDOW)
         .await
         .expect("accept"));
-    ledger
-        .release("release-a", "k1", "e2")
-        .await
-        .expect("release");
+    release(ledger, "release-a", "k1", "e2").await;
     assert!(matches!(
-        ledger
-            .claim("release-a", "k1", "e3", "h3")
-            .await
-            .expect("claim"),
+        claim(ledger, "release-a", "k1", "e3", "h3").await,
         Claim::Accepted { .. }
     ));
 }
@@ -141,17 +122,11 @@ pub async fn release_frees_only_a_pending_claim(ledger: &dyn Ledger) {
 /// The same key in two tenants is two keys.
 pub async fn tenants_do_not_share_keys(ledger: &dyn Ledger) {
     assert_eq!(
-        ledger
-            .claim("tenants-a", "k", "e1", "h1")
-            .await
-            .expect("claim"),
+        claim(ledger, "tenants-a", "k", "e1", "h1").await,
         Claim::Owned
     );
     assert_eq!(
-        ledger
-            .claim("tenants-b", "k", "e1", "h1")
-            .await
-            .expect("claim"),
+        claim(ledger, "tenants-b", "k", "e1", "h1").await,
         Claim::Owned
     );
 }

@@ -21,10 +21,13 @@ struct MemoryClaim {
     accepted: bool,
 }
 
+/// Claims by (tenant, key).
+type Claims = HashMap<(String, String), MemoryClaim>;
+
 /// In-memory [`Ledger`] (no expiry).
 #[derive(Debug, Default)]
 pub struct MemoryLedger {
-    claims: Mutex<HashMap<(String, String), MemoryClaim>>,
+    claims: Mutex<Claims>,
     log: Arc<MemoryLog>,
 }
 
@@ -37,7 +40,7 @@ impl MemoryLedger {
         }
     }
 
-    fn claims(&self) -> Result<MutexGuard<'_, HashMap<(String, String), MemoryClaim>>, StoreError> {
+    fn claims(&self) -> Result<MutexGuard<'_, Claims>, StoreError> {
         self.claims
             .lock()
             .map_err(|_| StoreError::Result("in-memory ledger lock poisoned".into()))

@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use scylla::client::session::Session;
 use scylla::statement::prepared::PreparedStatement;
 use scylla::value::CqlTimestamp;
+use scylla::DeserializeRow;
 
 use super::{DeliveryLog, LogEntry, LogWrite};
 use crate::cql::{check_keyspace, unexpected};
@@ -116,39 +117,30 @@ impl DeliveryLog for CassandraLog {
     }
 }
 
-type LogRow = (
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<i32>,
-    Option<String>,
-    Option<String>,
-    Option<CqlTimestamp>,
-);
+/// A row as selected by [`COLUMNS`], matched by column name.
+#[derive(Debug, DeserializeRow)]
+struct LogRow {
+    channel: String,
+    recipient: String,
+    delivery_id: Option<String>,
+    state: Option<String>,
+    reason: Option<String>,
+    attempts: Option<i32>,
+    provider: Option<String>,
+    provider_message_id: Option<String>,
+    updated_at: Option<CqlTimestamp>,
+}
 
 fn entry(row: LogRow) -> LogEntry {
-    let (
-        channel,
-        recipient,
-        delivery_id,
-        state,
-        reason,
-        attempts,
-        provider,
-        provider_message_id,
-        updated_at,
-    ) = row;
     LogEntry {
-        channel,
-        recipient,
-        delivery_id,
-        state,
-        reason,
-        attempts,
-        provider,
-        provider_message_id,
-        updated_at_ms: updated_at.map(|t| t.0),
+        channel: row.channel,
+        recipient: row.recipient,
+        delivery_id: row.delivery_id,
+        state: row.state,
+        reason: row.reason,
+        attempts: row.attempts,
+        provider: row.provider,
+        provider_message_id: row.provider_message_id,
+        updated_at_ms: row.updated_at.map(|t| t.0),
     }
 }

@@ -109,12 +109,7 @@ impl CassandraDirectory {
         let version = self.allocate_version(tenant, template_id).await?;
         let stored_version = u32::try_from(version).map_err(shape)?;
         let now = now_ms();
-        let mut stored: Vec<Template> = variants
-            .iter()
-            .map(|v| Template::from_variant(template_id, stored_version, v, now))
-            .collect();
-        stored
-            .sort_by(|a, b| (&a.locale, a.channel.as_str()).cmp(&(&b.locale, b.channel.as_str())));
+        let stored = Template::version_of(template_id, stored_version, variants, now);
         // Written one by one rather than as a batch: email HTML can exceed the server's batch
         // size limit. Readers do not see them before the version is published below.
         futures::stream::iter(stored.clone())

@@ -43,12 +43,7 @@ impl MemoryDirectory {
             .entry((tenant.to_owned(), template_id.to_owned()))
             .or_default();
         let version = entry.latest_version + 1;
-        let mut stored: Vec<Template> = variants
-            .iter()
-            .map(|v| Template::from_variant(template_id, version, v, now))
-            .collect();
-        stored
-            .sort_by(|a, b| (&a.locale, a.channel.as_str()).cmp(&(&b.locale, b.channel.as_str())));
+        let stored = Template::version_of(template_id, version, variants, now);
         entry.latest_version = version;
         entry.versions.insert(version, stored.clone());
         Ok(stored)
