@@ -271,6 +271,22 @@ fn check_variants(variants: &[TemplateVariant]) -> DirectoryResult<()> {
     )
 }
 
+/// Every one of `variants` stored as `version` of `template_id`, in (locale, channel) order:
+/// the order a read returns them in, whichever implementation wrote them.
+fn stored_variants(
+    template_id: &str,
+    version: u32,
+    variants: &[TemplateVariant],
+    created_at_ms: i64,
+) -> Vec<Template> {
+    let mut stored: Vec<Template> = variants
+        .iter()
+        .map(|v| Template::from_variant(template_id, version, v, created_at_ms))
+        .collect();
+    stored.sort_by(|a, b| (&a.locale, a.channel.as_str()).cmp(&(&b.locale, b.channel.as_str())));
+    stored
+}
+
 /// Checks a batch of preferences: not too many, no category x channel twice.
 fn check_preferences(preferences: &[Preference]) -> DirectoryResult<()> {
     check_batch(

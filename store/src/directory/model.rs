@@ -319,23 +319,6 @@ impl Template {
             created_at_ms,
         }
     }
-
-    /// Every one of `variants` stored as `version` of `template_id`, in (locale, channel)
-    /// order: the order a read returns them in, whichever store wrote them.
-    pub(crate) fn version_of(
-        template_id: &str,
-        version: u32,
-        variants: &[TemplateVariant],
-        created_at_ms: i64,
-    ) -> Vec<Self> {
-        let mut stored: Vec<Self> = variants
-            .iter()
-            .map(|v| Self::from_variant(template_id, version, v, created_at_ms))
-            .collect();
-        stored
-            .sort_by(|a, b| (&a.locale, a.channel.as_str()).cmp(&(&b.locale, b.channel.as_str())));
-        stored
-    }
 }
 
 /// One page of a listing.

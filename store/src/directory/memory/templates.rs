@@ -4,7 +4,7 @@
 use super::{of_tenant, page_of, MemoryDirectory};
 use crate::directory::cursor::{self, Listing, Position};
 use crate::directory::model::{Page, Template, TemplateVariant};
-use crate::directory::{check_variants, now_ms, page_size, DirectoryResult};
+use crate::directory::{check_variants, now_ms, page_size, stored_variants, DirectoryResult};
 
 impl MemoryDirectory {
     /// [`crate::directory::Directory::get_template`].
@@ -43,7 +43,7 @@ impl MemoryDirectory {
             .entry((tenant.to_owned(), template_id.to_owned()))
             .or_default();
         let version = entry.latest_version + 1;
-        let stored = Template::version_of(template_id, version, variants, now);
+        let stored = stored_variants(template_id, version, variants, now);
         entry.latest_version = version;
         entry.versions.insert(version, stored.clone());
         Ok(stored)
