@@ -10,7 +10,6 @@
 pub mod apns;
 pub mod context;
 pub mod credentials;
-pub mod dedup;
 pub mod dlq;
 pub mod email;
 pub mod failover;

@@ -14,7 +14,6 @@ use rdkafka::config::FromClientConfigAndContext;
 use rdkafka::consumer::Consumer;
 
 use crate::context::DrainContext;
-use crate::dedup::{CassandraLog, DeliveryLog};
 use crate::handler::{Deps, Handler};
 use crate::inflight::Inflight;
 use crate::publish::KafkaPublisher;
@@ -22,6 +21,7 @@ use crate::registry::{self, RegistryError};
 use crate::retry::TierMover;
 use crate::service::{DispatchError, Dispatcher, DrainConsumer, Lane};
 use crate::Provider;
+use notify_store::notification_log::{CassandraLog, DeliveryLog};
 
 /// Why the dispatcher could not start or stopped.
 #[derive(Debug, thiserror::Error)]

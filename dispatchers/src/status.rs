@@ -7,7 +7,7 @@
 //! redacted recipient ([`redact`]), never a whole token, number or address.
 
 use notify_schemas::{Delivery, DeliveryStatus, Recipient, Stage, Status};
-use notify_store::log::{LogEntry, LogWrite};
+use notify_store::notification_log::{LogEntry, LogWrite};
 
 /// Log state: the provider accepted the message.
 pub const SENT: &str = "sent";

@@ -13,7 +13,6 @@
 //! rate-limit records live in memory and are gone when the process ends. This mode is for
 //! trying the system, not for production.
 
-pub mod ledger;
 pub mod mock;
 pub mod observe;
 pub mod seed;
@@ -28,13 +27,14 @@ use std::time::Duration;
 use notify_common::shutdown::Drained;
 use notify_common::topics::{layout, CHANNELS};
 use notify_common::{Config, Health, Shutdown};
-use notify_dispatchers::dedup::MemoryLog;
 use notify_router::service::PolicyStores;
 use notify_schemas::Channel;
 use notify_sim::suite::{SimSuite, SuiteSettings};
-use notify_store::policy::MemorySettings;
+use notify_store::idempotency::MemoryLedger;
+use notify_store::notification_log::MemoryLog;
 use notify_store::ratelog::MemoryRateLog;
 use notify_store::schedule::MemorySchedule;
+use notify_store::settings::MemorySettings;
 use notify_store::tenants::MemoryTenants;
 use notify_store::MemoryDirectory;
 use tokio::net::TcpListener;
@@ -220,7 +220,7 @@ impl Embedded {
         let state = notify_ingest::server::build_state_with(
             &config,
             notify_ingest::server::Stores {
-                ledger: Arc::new(ledger::EmbeddedLedger::new(delivery_log.clone())),
+                ledger: Arc::new(MemoryLedger::with_log(delivery_log.clone())),
                 directory: directory.clone(),
                 tenants: tenants.clone(),
             },

@@ -17,11 +17,11 @@ use notify_store::tenants::{AppStore, CassandraTenants};
 use tokio::net::TcpListener;
 
 use crate::auth::{load_secrets_key, Authenticator};
-use crate::idempotency::{CassandraLedger, Ledger};
 use crate::publish::{KafkaPublisher, Publisher};
 use crate::ratelimit::TenantLimiter;
 use crate::state::AppState;
 use crate::validate::Limits;
+use notify_store::idempotency::{CassandraLedger, Ledger};
 
 /// Why the gateway could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]

@@ -9,10 +9,10 @@ use notify_schemas::{Codec, NotificationRequest};
 use notify_store::directory::Directory;
 
 use crate::auth::Authenticator;
-use crate::idempotency::Ledger;
 use crate::publish::Publisher;
 use crate::ratelimit::TenantLimiter;
 use crate::validate::Limits;
+use notify_store::idempotency::Ledger;
 
 /// Everything a handler may need; cheap to clone.
 #[derive(Clone, Debug)]

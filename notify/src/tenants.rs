@@ -12,7 +12,7 @@ use anyhow::Context;
 use notify_common::Config;
 use notify_ingest::auth::provision;
 use notify_ingest::auth::SecretsKey;
-use notify_store::policy::{CassandraSettings, SettingsStore, TenantSettings};
+use notify_store::settings::{CassandraSettings, SettingsStore, TenantSettings};
 use notify_store::tenants::{AppStore, CassandraTenants, JwtKey};
 
 /// Bearer token algorithm of a new app, as a command-line value.

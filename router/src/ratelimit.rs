@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use notify_schemas::{Channel, Priority};
-use notify_store::policy::{RateLimitRule, TenantSettings};
 use notify_store::ratelog::{RateEvent, RateLog};
+use notify_store::settings::{RateLimitRule, TenantSettings};
 use notify_store::StoreError;
 
 /// What the limits say about one send.

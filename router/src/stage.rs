@@ -7,9 +7,9 @@ use std::time::Duration;
 use notify_common::kafka;
 use notify_common::topics::Topics;
 use notify_common::{Config, Health, Shutdown};
-use notify_store::policy::CassandraSettings;
 use notify_store::ratelog::CassandraRateLog;
 use notify_store::schedule::CassandraSchedule;
+use notify_store::settings::CassandraSettings;
 use notify_store::tenants::CassandraTenants;
 use notify_store::{CassandraDirectory, Directory};
 

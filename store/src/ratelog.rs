@@ -9,12 +9,12 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use notify_common::config::is_cql_identifier;
 use notify_schemas::{Channel, Priority};
 use scylla::client::session::Session;
 use scylla::statement::prepared::PreparedStatement;
 use scylla::value::CqlTimestamp;
 
+use crate::cql::check_keyspace;
 use crate::tenants::StoreFuture;
 use crate::StoreError;
 
@@ -64,11 +64,7 @@ pub struct CassandraRateLog {
 impl CassandraRateLog {
     /// Prepares the statements against `keyspace` (which must already be migrated).
     pub async fn new(session: Arc<Session>, keyspace: &str) -> Result<Self, StoreError> {
-        if !is_cql_identifier(keyspace) {
-            return Err(StoreError::Config(format!(
-                "keyspace {keyspace:?} is not a plain identifier"
-            )));
-        }
+        check_keyspace(keyspace)?;
         let recent = session
             .prepare(format!(
                 "SELECT at, send_key, channel, priority FROM {keyspace}.rate_events \
@@ -145,7 +141,7 @@ fn priority_from(name: &str) -> Option<Priority> {
 }
 
 fn priority_text(priority: Priority) -> &'static str {
-    crate::policy::priority_name(priority).unwrap_or("critical")
+    crate::settings::priority_name(priority).unwrap_or("critical")
 }
 
 impl RateLog for CassandraRateLog {

@@ -55,6 +55,8 @@ use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 
 use crate::session::StoreError;
+/// Milliseconds since the epoch on this host's clock: the watermark protocol assumes the real one.
+pub(crate) use notify_common::clock::now_ms as wall_clock_ms;
 
 mod cassandra;
 mod memory;
@@ -245,13 +247,6 @@ pub(crate) fn stored_due(due_at_ms: i64, now_ms: i64) -> i64 {
 /// be behind a sweep that is running right now.
 pub(crate) fn is_late(due_at_ms: i64, now_ms: i64) -> bool {
     due_at_ms < now_ms - MAX_CLOCK_SKEW_MS
-}
-
-/// Milliseconds since the epoch on this host's clock.
-pub(crate) fn wall_clock_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

@@ -6,39 +6,21 @@
 //! schedule. `now` passed to `due` is never ahead of the wall clock, as in production: the
 //! watermark protocol assumes the sweeper's clock is the real one.
 
+mod common;
+
 use std::collections::HashSet;
-use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
-use notify_common::config::StoreConfig;
+use notify_common::clock::now_ms;
 use notify_store::schedule::{
     shard_of, CassandraSchedule, MemorySchedule, Schedule, ScheduledItem, SHARDS,
 };
 
 const LIMIT: usize = 10_000;
-
-fn store_config() -> StoreConfig {
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    StoreConfig {
-        nodes: vec![
-            std::env::var("NOTIFY_IT_CASSANDRA").unwrap_or_else(|_| "127.0.0.1:9042".into())
-        ],
-        keyspace: format!("it_sched_{}", &id[..16]),
-        request_timeout_ms: 30_000,
-        ..StoreConfig::default()
-    }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).expect("fits"))
-        .expect("after 1970")
-}
 
 fn unique_tenant() -> String {
     format!("tn_{}", &uuid::Uuid::new_v4().simple().to_string()[..20])
@@ -357,22 +339,16 @@ async fn memory_schedule_passes_the_scenarios() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
 async fn cassandra_schedule_passes_the_scenarios() {
-    let config = store_config();
-    let session = Arc::new(notify_store::connect(&config).await.expect("connect"));
-    notify_store::migrate(&session, &config)
-        .await
-        .expect("migrate");
-
-    let outcome = AssertUnwindSafe(async {
+    common::in_scratch_keyspace("it_sched", |session, keyspace| async move {
         let schedule = Arc::new(
-            CassandraSchedule::new(Arc::clone(&session), &config.keyspace)
+            CassandraSchedule::new(Arc::clone(&session), &keyspace)
                 .await
                 .expect("prepare statements"),
         );
         // A second instance (another process) reads watermarks for the checks, so nothing
         // cached by the instance under test hides what the table holds.
         let inspect = Arc::new(
-            CassandraSchedule::new(Arc::clone(&session), &config.keyspace)
+            CassandraSchedule::new(session, &keyspace)
                 .await
                 .expect("prepare statements"),
         );
@@ -382,15 +358,5 @@ async fn cassandra_schedule_passes_the_scenarios() {
         };
         run_all(schedule, &watermark).await;
     })
-    .catch_unwind()
     .await;
-
-    // Drop the keyspace whether the scenarios passed or not, then report.
-    let dropped = session
-        .query_unpaged(format!("DROP KEYSPACE IF EXISTS {}", config.keyspace), ())
-        .await;
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
-    dropped.expect("drop keyspace");
 }

@@ -2,26 +2,13 @@
 //! 127.0.0.1:9042), in a keyspace of its own that the test migrates and drops; the same
 //! scenario runs against the in-memory fake, so the two cannot drift apart.
 
-use std::panic::AssertUnwindSafe;
+mod common;
+
 use std::sync::Arc;
 
-use futures::FutureExt;
-use notify_common::config::StoreConfig;
 use notify_store::tenants::{
     AppRecord, AppStore, CassandraTenants, JwtKey, MemoryTenants, TenantRecord,
 };
-
-fn store_config() -> StoreConfig {
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    StoreConfig {
-        nodes: vec![
-            std::env::var("NOTIFY_IT_CASSANDRA").unwrap_or_else(|_| "127.0.0.1:9042".into())
-        ],
-        keyspace: format!("it_tenants_{}", &id[..16]),
-        request_timeout_ms: 30_000,
-        ..StoreConfig::default()
-    }
-}
 
 /// Creates a tenant and three apps (Basic only, HS256 with a ciphertext, ES256), reads them back
 /// by key, disables one.
@@ -102,35 +89,19 @@ async fn memory_tenants_pass_the_scenario() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
 async fn cassandra_tenants_pass_the_scenario() {
-    let config = store_config();
-    let session = Arc::new(notify_store::connect(&config).await.expect("connect"));
-    notify_store::migrate(&session, &config)
-        .await
-        .expect("migrate");
-
-    let outcome = AssertUnwindSafe(async {
-        let store = CassandraTenants::new(Arc::clone(&session), &config.keyspace)
+    common::in_scratch_keyspace("it_tenants", |session, keyspace| async move {
+        let store = CassandraTenants::new(session, &keyspace)
             .await
             .expect("prepare statements");
         scenario(&store).await;
     })
-    .catch_unwind()
     .await;
-
-    // Drop the keyspace whether the scenario passed or not, then report.
-    let dropped = session
-        .query_unpaged(format!("DROP KEYSPACE IF EXISTS {}", config.keyspace), ())
-        .await;
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
-    dropped.expect("drop keyspace");
 }
 
 #[tokio::test]
 #[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
 async fn refuses_a_keyspace_that_is_not_an_identifier() {
-    let config = store_config();
+    let config = common::store_config("it_tenants");
     let session = Arc::new(notify_store::connect(&config).await.expect("connect"));
     let err = CassandraTenants::new(session, "bad-name; DROP")
         .await

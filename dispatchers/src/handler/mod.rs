@@ -36,12 +36,12 @@ use notify_schemas::{Channel, Codec, CodecError, Delivery, DeliveryStatus};
 use notify_store::Directory;
 use tokio_util::sync::CancellationToken;
 
-use crate::dedup::DeliveryLog;
 use crate::metrics as m;
 use crate::policy::{RetryPlan, RetryPolicy};
 use crate::publish::{Output, Publisher};
 use crate::status::{self, DEAD_LETTERED, EXPIRED, FAILED, RETRYING, SENT};
 use crate::{Outcome, Provider, Reason};
+use notify_store::notification_log::DeliveryLog;
 
 /// One consumed record, detached from the consumer.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,9 +13,9 @@ use notify_store::{Directory, MemoryDirectory};
 use tokio_util::sync::CancellationToken;
 
 use super::*;
-use crate::dedup::MemoryLog;
 use crate::publish::MemoryPublisher;
 use crate::testing::FakeProvider;
+use notify_store::notification_log::MemoryLog;
 
 struct Rig {
     handler: Handler,

@@ -9,7 +9,7 @@ use notify_common::dlq::{
 };
 use notify_schemas::{Channel, Delivery, Recipient};
 use notify_store::directory::{device_id_for, PushTarget};
-use notify_store::log::LogWrite;
+use notify_store::notification_log::LogWrite;
 use notify_store::Invalidation;
 use tokio_util::sync::CancellationToken;
 

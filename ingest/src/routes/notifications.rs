@@ -12,7 +12,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use futures::future::join_all;
-use notify_store::log::Claim;
+use notify_store::idempotency::Claim;
 use serde::Serialize;
 use uuid::Uuid;
 

@@ -1,8 +1,8 @@
 use std::sync::Arc;
 
 use notify_schemas::{Channel, Priority};
-use notify_store::policy::{OverLimit, RateLimitRule, TenantSettings};
 use notify_store::ratelog::{MemoryRateLog, RateEvent, RateLog};
+use notify_store::settings::{OverLimit, RateLimitRule, TenantSettings};
 
 use crate::ratelimit::{check, RateLimiter, Verdict};
 

@@ -39,6 +39,7 @@ pub use model::{
 pub use notify_schemas::Channel;
 
 use crate::session::StoreError;
+use notify_common::clock::now_ms;
 
 /// Page size of a listing when the caller does not ask for one.
 pub const DEFAULT_PAGE_SIZE: usize = 50;
@@ -262,38 +263,61 @@ fn check_variants(variants: &[TemplateVariant]) -> DirectoryResult<()> {
             "a template version needs at least one variant".into(),
         ));
     }
-    if variants.len() > MAX_TEMPLATE_VARIANTS {
-        return Err(DirectoryError::TooMany {
-            what: "template variants",
-            limit: MAX_TEMPLATE_VARIANTS,
-        });
-    }
-    let mut seen = std::collections::BTreeSet::new();
-    for variant in variants {
-        if !seen.insert((variant.locale.as_str(), variant.channel)) {
-            return Err(DirectoryError::InvalidInput(format!(
-                "variant {}/{} given twice",
-                variant.locale, variant.channel
-            )));
-        }
-    }
-    Ok(())
+    check_batch(
+        variants,
+        ("template variants", "variant"),
+        MAX_TEMPLATE_VARIANTS,
+        |v| (v.locale.as_str(), v.channel),
+    )
+}
+
+/// Every one of `variants` stored as `version` of `template_id`, in (locale, channel) order:
+/// the order a read returns them in, whichever implementation wrote them.
+fn stored_variants(
+    template_id: &str,
+    version: u32,
+    variants: &[TemplateVariant],
+    created_at_ms: i64,
+) -> Vec<Template> {
+    let mut stored: Vec<Template> = variants
+        .iter()
+        .map(|v| Template::from_variant(template_id, version, v, created_at_ms))
+        .collect();
+    stored.sort_by(|a, b| (&a.locale, a.channel.as_str()).cmp(&(&b.locale, b.channel.as_str())));
+    stored
 }
 
 /// Checks a batch of preferences: not too many, no category x channel twice.
 fn check_preferences(preferences: &[Preference]) -> DirectoryResult<()> {
-    if preferences.len() > MAX_PREFERENCES_PER_USER {
+    check_batch(
+        preferences,
+        ("preferences", "preference"),
+        MAX_PREFERENCES_PER_USER,
+        |p| (p.category.as_str(), p.channel),
+    )
+}
+
+/// Checks a batch written at once: at most `limit` items, none for the same (name, channel)
+/// twice. `what` names the items in the plural (for the limit) and one of them.
+fn check_batch<'a, T>(
+    items: &'a [T],
+    what: (&'static str, &str),
+    limit: usize,
+    key: impl Fn(&'a T) -> (&'a str, Channel),
+) -> DirectoryResult<()> {
+    if items.len() > limit {
         return Err(DirectoryError::TooMany {
-            what: "preferences",
-            limit: MAX_PREFERENCES_PER_USER,
+            what: what.0,
+            limit,
         });
     }
     let mut seen = std::collections::BTreeSet::new();
-    for preference in preferences {
-        if !seen.insert((preference.category.as_str(), preference.channel)) {
+    for item in items {
+        let (name, channel) = key(item);
+        if !seen.insert((name, channel)) {
             return Err(DirectoryError::InvalidInput(format!(
-                "preference {}/{} given twice",
-                preference.category, preference.channel
+                "{} {name}/{channel} given twice",
+                what.1
             )));
         }
     }
@@ -303,12 +327,4 @@ fn check_preferences(preferences: &[Preference]) -> DirectoryResult<()> {
 /// `limit` cut to 1..=[`MAX_PAGE_SIZE`].
 fn page_size(limit: usize) -> usize {
     limit.clamp(1, MAX_PAGE_SIZE)
-}
-
-/// Milliseconds since the Unix epoch, now.
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }

@@ -17,7 +17,7 @@ use notify_schemas::{
     Priority, SmsContent, Uuid,
 };
 use notify_store::directory::{PushTarget, User};
-use notify_store::policy::{CassandraSettings, SettingsStore, TenantSettings};
+use notify_store::settings::{CassandraSettings, SettingsStore, TenantSettings};
 use notify_store::tenants::CassandraTenants;
 use notify_store::{CassandraDirectory, Directory};
 use rdkafka::consumer::StreamConsumer;

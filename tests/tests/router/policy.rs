@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use notify_schemas::{Channel, RenderedContent, Status, TemplateRef};
 use notify_store::directory::{QuietHours, TemplateVariant, User};
-use notify_store::policy::{OverLimit, RateLimitRule, TenantSettings};
+use notify_store::settings::{OverLimit, RateLimitRule, TenantSettings};
 use notify_store::Directory;
 
 use crate::harness::*;

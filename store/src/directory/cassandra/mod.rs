@@ -20,36 +20,34 @@
 //! - other read-modify-writes (keeping `created_at`, device and preference limits) read then
 //!   write without transactions: concurrent writers of the same object race, the last write wins.
 
+mod devices;
 mod rows;
 mod statements;
 mod templates;
+mod users;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use futures::{StreamExt, TryStreamExt};
 use scylla::client::session::Session;
 use scylla::response::query_result::QueryResult;
 use scylla::serialize::batch::BatchValues;
 use scylla::serialize::row::SerializeRow;
-use scylla::statement::batch::{Batch, BatchType};
+use scylla::statement::batch::Batch;
 use scylla::statement::prepared::PreparedStatement;
 use scylla::value::CqlTimestamp;
 use tokio::sync::Semaphore;
 
-use notify_common::config::{is_cql_identifier, StoreConfig};
+use notify_common::config::StoreConfig;
 
-use self::rows::{all_rows, shape, CategoryRow, DeviceRow, PreferenceRow, UserRow};
+use self::rows::{all_rows, shape, CategoryRow, DeviceRow, UserRow};
 use self::statements::Statements;
-use super::cursor::{self, user_bucket, Listing, Position, USER_BUCKETS};
+use super::cursor::{self, user_bucket, Listing, Position};
 use super::model::{
-    device_id_for, parse_channel, Category, Device, Page, Preference, PushTarget, Template,
-    TemplateVariant, Upserted, User,
+    Category, Device, Page, Preference, PushTarget, Template, TemplateVariant, Upserted, User,
 };
-use super::{
-    check_preferences, now_ms, page_size, Directory, DirectoryError, DirectoryResult, Invalidation,
-    MAX_DEVICES_PER_USER, MAX_PREFERENCES_PER_USER,
-};
+use super::{now_ms, page_size, Directory, DirectoryResult, Invalidation, MAX_DEVICES_PER_USER};
+use crate::cql::check_keyspace;
 use crate::session::StoreError;
 
 /// Most statements one operation runs at once.
@@ -68,11 +66,7 @@ impl CassandraDirectory {
     /// created). Statements in flight are bounded by the default of `store.max_in_flight`;
     /// see [`CassandraDirectory::with_max_in_flight`].
     pub async fn new(session: Arc<Session>, keyspace: &str) -> Result<Self, StoreError> {
-        if !is_cql_identifier(keyspace) {
-            return Err(StoreError::Config(format!(
-                "keyspace {keyspace:?} is not a plain identifier"
-            )));
-        }
+        check_keyspace(keyspace)?;
         let s = Statements::prepare(&session, keyspace).await?;
         Ok(Self {
             session,
@@ -176,39 +170,7 @@ impl Directory for CassandraDirectory {
     }
 
     async fn put_user(&self, tenant: &str, user: &User) -> DirectoryResult<Upserted<User>> {
-        let existing = self.get_user(tenant, &user.user_id).await?;
-        let now = now_ms();
-        let record = User {
-            created_at_ms: existing.as_ref().map_or(now, |u| u.created_at_ms),
-            updated_at_ms: now,
-            ..user.clone()
-        };
-        let quiet = record.quiet_hours;
-        let values = (
-            (
-                tenant,
-                &record.user_id,
-                &record.locale,
-                &record.time_zone,
-                &record.email,
-                &record.phone,
-                quiet.map(|q| i32::from(q.start_minute)),
-                quiet.map(|q| i32::from(q.end_minute)),
-                record.opted_out,
-                CqlTimestamp(record.created_at_ms),
-                CqlTimestamp(record.updated_at_ms),
-            ),
-            (
-                tenant,
-                i32::from(user_bucket(&record.user_id)),
-                &record.user_id,
-            ),
-        );
-        self.batch(&self.s.put_user, values).await?;
-        Ok(Upserted {
-            record,
-            created: existing.is_none(),
-        })
+        self.write_user(tenant, user).await
     }
 
     async fn delete_user(&self, tenant: &str, user_id: &str) -> DirectoryResult<bool> {
@@ -232,49 +194,7 @@ impl Directory for CassandraDirectory {
         cursor: Option<&str>,
         limit: usize,
     ) -> DirectoryResult<Page<User>> {
-        let start = cursor::decode(Listing::Users, cursor)?;
-        let limit = page_size(limit);
-        let want = limit + 1;
-        let (start_bucket, after) = match start {
-            Some(p) => (p.bucket, p.key),
-            None => (0, String::new()),
-        };
-        let mut bucket = start_bucket;
-        let mut ids: Vec<String> = Vec::with_capacity(want);
-        let mut window = 1;
-        while ids.len() < want && bucket < USER_BUCKETS {
-            let end = (bucket + window).min(USER_BUCKETS);
-            let remaining = want - ids.len();
-            let batches = futures::future::try_join_all((bucket..end).map(|b| {
-                // Only the cursor's own bucket resumes after its key; later ones start at the top.
-                let after = if b == start_bucket {
-                    after.as_str()
-                } else {
-                    ""
-                };
-                self.user_ids(tenant, b, after, remaining)
-            }))
-            .await?;
-            ids.extend(batches.into_iter().flatten().take(remaining));
-            bucket = end;
-            window = (window * 2).min(FAN_OUT as u16);
-        }
-        let more = ids.len() > limit;
-        ids.truncate(limit);
-        let next = match (more, ids.last()) {
-            (true, Some(last)) => Some(cursor::encode(Listing::Users, &Position::after_user(last))),
-            _ => None,
-        };
-        // A listed id whose user row is gone is a delete in progress: skip it.
-        let users: Vec<Option<User>> = futures::stream::iter(ids)
-            .map(|id| async move { self.get_user(tenant, &id).await })
-            .buffered(FAN_OUT)
-            .try_collect()
-            .await?;
-        Ok(Page {
-            items: users.into_iter().flatten().collect(),
-            next,
-        })
+        self.user_page(tenant, cursor, limit).await
     }
 
     async fn list_devices(&self, tenant: &str, user_id: &str) -> DirectoryResult<Vec<Device>> {
@@ -314,54 +234,7 @@ impl Directory for CassandraDirectory {
         target: &PushTarget,
         app_topic: Option<&str>,
     ) -> DirectoryResult<Upserted<Device>> {
-        if self.get_user(tenant, user_id).await?.is_none() {
-            return Err(DirectoryError::NotFound { what: "user" });
-        }
-        let device_id = device_id_for(target);
-        let devices = self.list_devices(tenant, user_id).await?;
-        let existing = devices.iter().find(|d| d.device_id == device_id);
-        if existing.is_none() && devices.len() >= MAX_DEVICES_PER_USER {
-            return Err(DirectoryError::TooMany {
-                what: "devices",
-                limit: MAX_DEVICES_PER_USER,
-            });
-        }
-        let now = now_ms();
-        let record = Device {
-            device_id,
-            target: target.clone(),
-            app_topic: app_topic.map(str::to_owned),
-            state: super::DeviceState::Active,
-            created_at_ms: existing.map_or(now, |d| d.created_at_ms),
-            updated_at_ms: now,
-        };
-        let (token, subscription) = match &record.target {
-            PushTarget::Apns { token } | PushTarget::Fcm { token } => (Some(token.as_str()), None),
-            PushTarget::WebPush { subscription } => (None, Some(subscription)),
-        };
-        self.exec(
-            &self.s.insert_device,
-            (
-                tenant,
-                user_id,
-                &record.device_id,
-                record.platform().as_str(),
-                token,
-                subscription.map(|s| s.endpoint.as_str()),
-                subscription.map(|s| s.p256dh.as_str()),
-                subscription.map(|s| s.auth.as_str()),
-                &record.app_topic,
-                "active",
-                None::<&str>,
-                CqlTimestamp(record.created_at_ms),
-                CqlTimestamp(record.updated_at_ms),
-            ),
-        )
-        .await?;
-        Ok(Upserted {
-            created: existing.is_none(),
-            record,
-        })
+        self.write_device(tenant, user_id, target, app_topic).await
     }
 
     async fn delete_device(
@@ -384,34 +257,8 @@ impl Directory for CassandraDirectory {
         reason: &str,
         since_ms: Option<i64>,
     ) -> DirectoryResult<Invalidation> {
-        if self.get_device(tenant, user_id, device_id).await?.is_none() {
-            return Ok(Invalidation::NotFound);
-        }
-        // A lightweight transaction, so a registration landing between the read above and this
-        // write is never overwritten: `updated_at` is the registration time (marking leaves it).
-        // Racing a delete, the update can leave a row without a platform; readers ignore those.
-        let since = CqlTimestamp(since_ms.unwrap_or(i64::MAX));
-        let result = self
-            .exec(
-                &self.s.invalidate_device,
-                (reason, tenant, user_id, device_id, since),
-            )
-            .await?;
-        let rows = result
-            .into_rows_result()
-            .map_err(|err| shape(format!("lwt result: {err}")))?;
-        let row: scylla::value::Row = rows
-            .single_row()
-            .map_err(|err| shape(format!("lwt result: {err}")))?;
-        let applied = matches!(
-            row.columns.first(),
-            Some(Some(scylla::value::CqlValue::Boolean(true)))
-        );
-        Ok(if applied {
-            Invalidation::Marked
-        } else {
-            Invalidation::RegisteredSince
-        })
+        self.invalidate_device(tenant, user_id, device_id, reason, since_ms)
+            .await
     }
 
     async fn get_preferences(
@@ -419,27 +266,7 @@ impl Directory for CassandraDirectory {
         tenant: &str,
         user_id: &str,
     ) -> DirectoryResult<Vec<Preference>> {
-        let result = self
-            .exec(
-                &self.s.get_preferences,
-                (tenant, user_id, limit_value(MAX_PREFERENCES_PER_USER)),
-            )
-            .await?;
-        all_rows::<PreferenceRow>(result)?
-            .into_iter()
-            .map(|row| {
-                Ok(Preference {
-                    channel: parse_channel(&row.channel).ok_or_else(|| {
-                        DirectoryError::Corrupt {
-                            table: "preferences",
-                            reason: format!("unknown channel {:?}", row.channel),
-                        }
-                    })?,
-                    category: row.category,
-                    enabled: row.enabled.unwrap_or(true),
-                })
-            })
-            .collect()
+        self.read_preferences(tenant, user_id).await
     }
 
     async fn put_preferences(
@@ -448,44 +275,7 @@ impl Directory for CassandraDirectory {
         user_id: &str,
         preferences: &[Preference],
     ) -> DirectoryResult<()> {
-        check_preferences(preferences)?;
-        if self.get_user(tenant, user_id).await?.is_none() {
-            return Err(DirectoryError::NotFound { what: "user" });
-        }
-        if preferences.is_empty() {
-            return Ok(());
-        }
-        let stored = self.get_preferences(tenant, user_id).await?;
-        let added = preferences
-            .iter()
-            .filter(|p| {
-                !stored
-                    .iter()
-                    .any(|s| s.category == p.category && s.channel == p.channel)
-            })
-            .count();
-        if stored.len() + added > MAX_PREFERENCES_PER_USER {
-            return Err(DirectoryError::TooMany {
-                what: "preferences",
-                limit: MAX_PREFERENCES_PER_USER,
-            });
-        }
-        // One partition, small rows: an unlogged batch is atomic and isolated here.
-        let mut batch = Batch::new(BatchType::Unlogged);
-        let now = CqlTimestamp(now_ms());
-        let mut values = Vec::with_capacity(preferences.len());
-        for preference in preferences {
-            batch.append_statement(self.s.insert_preference.clone());
-            values.push((
-                tenant,
-                user_id,
-                preference.category.as_str(),
-                preference.channel.as_str(),
-                preference.enabled,
-                now,
-            ));
-        }
-        self.batch(&batch, values).await
+        self.write_preferences(tenant, user_id, preferences).await
     }
 
     async fn delete_preferences(&self, tenant: &str, user_id: &str) -> DirectoryResult<()> {

@@ -8,7 +8,9 @@ use super::rows::{all_rows, lwt_outcome, shape, TemplateHeadRow, TemplateRow};
 use super::{limit_value, page_from, CassandraDirectory, FAN_OUT};
 use crate::directory::cursor::{self, Listing, Position};
 use crate::directory::model::{Page, Template, TemplateVariant};
-use crate::directory::{check_variants, now_ms, page_size, DirectoryError, DirectoryResult};
+use crate::directory::{
+    check_variants, now_ms, page_size, stored_variants, DirectoryError, DirectoryResult,
+};
 
 /// Compare-and-set attempts to allocate a template version before giving up with a conflict.
 const VERSION_ATTEMPTS: usize = 16;
@@ -109,12 +111,7 @@ impl CassandraDirectory {
         let version = self.allocate_version(tenant, template_id).await?;
         let stored_version = u32::try_from(version).map_err(shape)?;
         let now = now_ms();
-        let mut stored: Vec<Template> = variants
-            .iter()
-            .map(|v| Template::from_variant(template_id, stored_version, v, now))
-            .collect();
-        stored
-            .sort_by(|a, b| (&a.locale, a.channel.as_str()).cmp(&(&b.locale, b.channel.as_str())));
+        let stored = stored_variants(template_id, stored_version, variants, now);
         // Written one by one rather than as a batch: email HTML can exceed the server's batch
         // size limit. Readers do not see them before the version is published below.
         futures::stream::iter(stored.clone())

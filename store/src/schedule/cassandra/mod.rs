@@ -6,30 +6,24 @@
 //! (tenant, event id), so racing claims of different rows never contend for one Paxos round;
 //! it expires with its lease through a TTL, which is what frees the row of a dead owner.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+mod watermark;
+
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use notify_common::config::is_cql_identifier;
 use scylla::client::session::Session;
-use scylla::response::query_result::QueryResult;
 use scylla::statement::prepared::PreparedStatement;
-use scylla::value::{CqlTimestamp, CqlValue, Row};
+use scylla::value::CqlTimestamp;
 
+use self::watermark::{lwt_outcome, Watermark};
 use super::{is_late, minute_of, stored_due, wall_clock_ms, Schedule, ScheduledItem, Walk, SHARDS};
+use crate::cql::{check_keyspace, unexpected};
 use crate::session::StoreError;
 
 /// Compare-and-set rounds a defer tries before giving up (the caller retries the request).
 const MAX_CAS_ATTEMPTS: usize = 16;
-
-/// A shard's watermark as read: every row due before `swept_until_ms` is gone, and `version`
-/// changes whenever a late defer lowered (or confirmed) it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Watermark {
-    swept_until_ms: i64,
-    version: i64,
-}
 
 /// [`Schedule`] on Cassandra / ScyllaDB.
 #[derive(Debug)]
@@ -51,11 +45,7 @@ pub struct CassandraSchedule {
 impl CassandraSchedule {
     /// Prepares the statements against `keyspace` (which must already be migrated).
     pub async fn new(session: Arc<Session>, keyspace: &str) -> Result<Self, StoreError> {
-        if !is_cql_identifier(keyspace) {
-            return Err(StoreError::Config(format!(
-                "keyspace {keyspace:?} is not a plain identifier"
-            )));
-        }
+        check_keyspace(keyspace)?;
         let prepare = |cql: String, idempotent: bool| {
             let session = Arc::clone(&session);
             async move {
@@ -139,134 +129,6 @@ impl CassandraSchedule {
         Ok(self.fetch_watermark(shard).await?.map(|w| w.swept_until_ms))
     }
 
-    async fn fetch_watermark(&self, shard: u16) -> Result<Option<Watermark>, StoreError> {
-        let result = self
-            .session
-            .execute_unpaged(&self.read_watermark, (i32::from(shard),))
-            .await?
-            .into_rows_result()
-            .map_err(|err| StoreError::Result(err.to_string()))?;
-        let row = result
-            .maybe_first_row::<(Option<CqlTimestamp>, Option<i64>)>()
-            .map_err(|err| StoreError::Result(err.to_string()))?;
-        Ok(match row {
-            Some((Some(swept_until), Some(version))) => Some(Watermark {
-                swept_until_ms: swept_until.0,
-                version,
-            }),
-            _ => None,
-        })
-    }
-
-    /// Creates the watermark of `shard` at `swept_until_ms` unless it exists; returns the
-    /// watermark that holds afterwards.
-    async fn create_watermark(
-        &self,
-        shard: u16,
-        swept_until_ms: i64,
-    ) -> Result<(bool, Option<Watermark>), StoreError> {
-        let result = self
-            .session
-            .execute_unpaged(
-                &self.create_watermark,
-                (i32::from(shard), CqlTimestamp(swept_until_ms)),
-            )
-            .await?;
-        let (applied, existing) = lwt_outcome(result)?;
-        let now_holds = if applied {
-            Some(Watermark {
-                swept_until_ms,
-                version: 0,
-            })
-        } else {
-            existing
-        };
-        Ok((applied, now_holds))
-    }
-
-    /// Sets the watermark of `shard` to `to` if it is still `seen`; returns whether it did and
-    /// the current watermark when it did not.
-    async fn move_watermark(
-        &self,
-        shard: u16,
-        seen: Watermark,
-        to: Watermark,
-    ) -> Result<(bool, Option<Watermark>), StoreError> {
-        let result = self
-            .session
-            .execute_unpaged(
-                &self.move_watermark,
-                (
-                    CqlTimestamp(to.swept_until_ms),
-                    to.version,
-                    i32::from(shard),
-                    CqlTimestamp(seen.swept_until_ms),
-                    seen.version,
-                ),
-            )
-            .await?;
-        lwt_outcome(result)
-    }
-
-    /// Makes sure a sweep finds a row of `shard` due at `due_at_ms` that was just written at
-    /// `now_ms` (see the module documentation of `schedule`).
-    async fn guard_watermark(
-        &self,
-        shard: u16,
-        due_at_ms: i64,
-        late: bool,
-        now_ms: i64,
-    ) -> Result<(), StoreError> {
-        let mut current = self.fetch_watermark(shard).await?;
-        for _ in 0..MAX_CAS_ATTEMPTS {
-            let Some(seen) = current else {
-                // Nothing swept this shard yet. Start no later than this row, and no later
-                // than where a sweep would start, so rows other writers defer from now on are
-                // not behind it either.
-                let start = due_at_ms.min(Walk::initial_watermark(now_ms));
-                let (applied, holds) = self.create_watermark(shard, start).await?;
-                if applied {
-                    self.mark_guarded(shard);
-                    return Ok(());
-                }
-                current = holds;
-                continue;
-            };
-            if !late && due_at_ms >= seen.swept_until_ms {
-                self.mark_guarded(shard);
-                return Ok(());
-            }
-            // Late (a sweep may be reading past this row right now) or behind the watermark:
-            // lower it to the row and bump the version, so a sweep that read the watermark
-            // before this row existed cannot move it.
-            let to = Watermark {
-                swept_until_ms: seen.swept_until_ms.min(due_at_ms),
-                version: seen.version + 1,
-            };
-            let (applied, holds) = self.move_watermark(shard, seen, to).await?;
-            if applied {
-                self.mark_guarded(shard);
-                return Ok(());
-            }
-            current = holds;
-        }
-        Err(StoreError::Result(format!(
-            "the watermark of schedule shard {shard} kept changing; the defer may be retried"
-        )))
-    }
-
-    fn mark_guarded(&self, shard: u16) {
-        if let Some(flag) = self.guarded.get(usize::from(shard)) {
-            flag.store(true, Ordering::Release);
-        }
-    }
-
-    fn is_guarded(&self, shard: u16) -> bool {
-        self.guarded
-            .get(usize::from(shard))
-            .is_some_and(|flag| flag.load(Ordering::Acquire))
-    }
-
     async fn read_minute(
         &self,
         minute: i64,
@@ -298,14 +160,11 @@ impl CassandraSchedule {
             )
             .await?
             .into_rows_result()
-            .map_err(|err| StoreError::Result(err.to_string()))?;
+            .map_err(unexpected)?;
         let mut items = Vec::new();
-        for row in result
-            .rows::<DueRow>()
-            .map_err(|err| StoreError::Result(err.to_string()))?
-        {
+        for row in result.rows::<DueRow>().map_err(unexpected)? {
             let (due_at, tenant, event_id, routing_key, reason, payload) =
-                row.map_err(|err| StoreError::Result(err.to_string()))?;
+                row.map_err(unexpected)?;
             // Every insert writes all columns, so this cannot happen short of manual edits.
             // The row is still returned: re-emitted, an empty payload is refused by the router
             // and dead-lettered where an operator sees it, instead of blocking this shard.
@@ -443,7 +302,7 @@ impl Schedule for CassandraSchedule {
             .execute_unpaged(&self.select_one, row_key(item))
             .await?
             .into_rows_result()
-            .map_err(|err| StoreError::Result(err.to_string()))?
+            .map_err(unexpected)?
             .rows_num()
             > 0;
         Ok(exists)
@@ -465,37 +324,4 @@ fn row_key(item: &ScheduledItem) -> (i64, i32, CqlTimestamp, &str, &str) {
         &item.tenant,
         &item.event_id,
     )
-}
-
-/// The `[applied]` column of a lightweight transaction's result and, for one on
-/// `schedule_watermarks`, the watermark it found.
-fn lwt_outcome(result: QueryResult) -> Result<(bool, Option<Watermark>), StoreError> {
-    let rows = result
-        .into_rows_result()
-        .map_err(|err| StoreError::Result(err.to_string()))?;
-    let names: Vec<String> = rows
-        .column_specs()
-        .iter()
-        .map(|c| c.name().to_owned())
-        .collect();
-    let row: Row = rows
-        .single_row()
-        .map_err(|err| StoreError::Result(err.to_string()))?;
-    let column = |name: &str| {
-        names
-            .iter()
-            .position(|n| n == name)
-            .and_then(|i| row.columns.get(i).cloned().flatten())
-    };
-    let applied = matches!(column("[applied]"), Some(CqlValue::Boolean(true)));
-    let watermark = match (column("swept_until"), column("version")) {
-        (Some(CqlValue::Timestamp(swept_until)), Some(CqlValue::BigInt(version))) => {
-            Some(Watermark {
-                swept_until_ms: swept_until.0,
-                version,
-            })
-        }
-        _ => None,
-    };
-    Ok((applied, watermark))
 }

@@ -1,5 +1,6 @@
-//! Per-tenant policy the router applies: whether critical categories bypass opt-out and quiet
-//! hours, the default locale, and per-user rate limits with what to do over the limit.
+//! Tenant settings (`tenant_settings`), the per-tenant policy the router applies: whether critical
+//! categories bypass opt-out and quiet hours, the default locale, and per-user rate limits with
+//! what to do over the limit.
 //!
 //! Stored one row per tenant in `tenant_settings`; a tenant without a row (or a field left
 //! null) gets the router's configured defaults. The rules are validated before they are
@@ -13,9 +14,9 @@ use scylla::client::session::Session;
 use scylla::statement::prepared::PreparedStatement;
 use serde::{Deserialize, Serialize};
 
+use crate::cql::check_keyspace;
 use crate::tenants::StoreFuture;
 use crate::StoreError;
-use notify_common::config::is_cql_identifier;
 
 /// Longest rate-limit window: `rate_events` rows live a little longer than this.
 pub const MAX_WINDOW_S: u32 = 24 * 3600;
@@ -185,11 +186,7 @@ pub struct CassandraSettings {
 impl CassandraSettings {
     /// Prepares the statements against `keyspace` (which must already be migrated).
     pub async fn new(session: Arc<Session>, keyspace: &str) -> Result<Self, StoreError> {
-        if !is_cql_identifier(keyspace) {
-            return Err(StoreError::Config(format!(
-                "keyspace {keyspace:?} is not a plain identifier"
-            )));
-        }
+        check_keyspace(keyspace)?;
         let select = session
             .prepare(format!(
                 "SELECT allow_critical_bypass, default_locale, rate_limits, over_limit \

@@ -1,72 +1,16 @@
-//! The notification log as the dispatchers' dedup record, behind a narrow trait with a
-//! Cassandra implementation and an in-memory one.
+//! [`MemoryLog`]: the notification log in memory, for tests and the embedded mode. It passes
+//! the same [`super::conformance`] suite as [`super::CassandraLog`].
 //!
-//! Guarantees: rows are addressed by (tenant, event id, channel, recipient key), so one
-//! tenant's deliveries can never suppress another's even with equal event ids. Not guaranteed:
-//! isolation between concurrent writers of one row (the dispatcher serialises the records of a
-//! user, which is what makes read-then-send safe).
+//! Not guaranteed: anything past the process's life; rows never expire.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
-use notify_store::log::{DeliveryLogStore, LogEntry, LogWrite};
-use notify_store::StoreError;
-use scylla::client::session::Session;
 
-/// Reads and writes of the notification log rows of deliveries.
-#[async_trait]
-pub trait DeliveryLog: Send + Sync + std::fmt::Debug {
-    /// The row of one (tenant, event, channel, recipient), if any.
-    async fn get(
-        &self,
-        tenant: &str,
-        event_id: &str,
-        channel: &str,
-        recipient: &str,
-    ) -> Result<Option<LogEntry>, StoreError>;
-
-    /// Writes one outcome, replacing the row.
-    async fn put(&self, write: &LogWrite) -> Result<(), StoreError>;
-}
-
-/// The log in Cassandra / ScyllaDB.
-#[derive(Debug)]
-pub struct CassandraLog {
-    session: Arc<Session>,
-    statements: DeliveryLogStore,
-}
-
-impl CassandraLog {
-    /// Prepares the statements against `keyspace`.
-    pub async fn new(session: Arc<Session>, keyspace: &str) -> Result<Self, StoreError> {
-        let statements = DeliveryLogStore::new(&session, keyspace).await?;
-        Ok(Self {
-            session,
-            statements,
-        })
-    }
-}
-
-#[async_trait]
-impl DeliveryLog for CassandraLog {
-    async fn get(
-        &self,
-        tenant: &str,
-        event_id: &str,
-        channel: &str,
-        recipient: &str,
-    ) -> Result<Option<LogEntry>, StoreError> {
-        self.statements
-            .get(&self.session, tenant, event_id, channel, recipient)
-            .await
-    }
-
-    async fn put(&self, write: &LogWrite) -> Result<(), StoreError> {
-        self.statements.put(&self.session, write).await
-    }
-}
+use super::{DeliveryLog, LogEntry, LogWrite};
+use crate::session::StoreError;
 
 type RowKey = (String, String, String, String);
 
@@ -113,7 +57,7 @@ impl MemoryLog {
     }
 
     /// Every row of one event of one tenant, in (channel, recipient) order; a scan of the
-    /// whole log, for status look-ups in the embedded mode.
+    /// whole log.
     pub fn rows_of(&self, tenant: &str, event_id: &str) -> Vec<LogWrite> {
         let mut rows: Vec<LogWrite> = self
             .lock()
@@ -125,7 +69,8 @@ impl MemoryLog {
         rows
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<RowKey, LogWrite>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<RowKey, LogWrite>> {
+        // Every change is a single insert, so a poisoned lock still holds consistent rows.
         self.rows.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -153,17 +98,7 @@ impl DeliveryLog for MemoryLog {
         Self::injected_failure(&self.read_failures)?;
         Ok(self
             .row(tenant, event_id, channel, recipient)
-            .map(|w| LogEntry {
-                channel: w.channel,
-                recipient: w.recipient,
-                delivery_id: Some(w.delivery_id),
-                state: Some(w.state),
-                reason: w.reason,
-                attempts: Some(w.attempts),
-                provider: w.provider,
-                provider_message_id: w.provider_message_id,
-                updated_at_ms: Some(w.updated_at_ms),
-            }))
+            .map(LogEntry::from))
     }
 
     async fn put(&self, write: &LogWrite) -> Result<(), StoreError> {
@@ -176,5 +111,41 @@ impl DeliveryLog for MemoryLog {
         );
         self.lock().insert(key, write.clone());
         Ok(())
+    }
+
+    async fn entries(&self, tenant: &str, event_id: &str) -> Result<Vec<LogEntry>, StoreError> {
+        Self::injected_failure(&self.read_failures)?;
+        Ok(self
+            .rows_of(tenant, event_id)
+            .into_iter()
+            .map(LogEntry::from)
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::conformance;
+    use super::*;
+
+    #[tokio::test]
+    async fn memory_log_passes_the_conformance_suite() {
+        conformance::run_all(&MemoryLog::new()).await;
+    }
+
+    #[tokio::test]
+    async fn injected_failures_fail_the_next_calls_only() {
+        let log = MemoryLog::new();
+        log.fail_reads(1);
+        log.fail_writes(1);
+        let write = conformance::write("t", "e", "sms", "+15550100", "sent");
+        assert!(log.put(&write).await.is_err());
+        log.put(&write).await.expect("second write");
+        assert!(log.get("t", "e", "sms", "+15550100").await.is_err());
+        assert!(log
+            .get("t", "e", "sms", "+15550100")
+            .await
+            .expect("read")
+            .is_some());
     }
 }

@@ -3,6 +3,8 @@
 //! against both), including listing order and cursors; it is not durable and holds everything
 //! behind one lock, so it is not meant for production volumes.
 
+mod templates;
+
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -15,8 +17,8 @@ use super::model::{
     TemplateVariant, Upserted, User,
 };
 use super::{
-    check_preferences, check_variants, now_ms, page_size, Directory, DirectoryError,
-    DirectoryResult, Invalidation, MAX_DEVICES_PER_USER, MAX_PREFERENCES_PER_USER,
+    check_preferences, now_ms, page_size, Directory, DirectoryError, DirectoryResult, Invalidation,
+    MAX_DEVICES_PER_USER, MAX_PREFERENCES_PER_USER,
 };
 use crate::directory::cursor::user_bucket;
 use crate::directory::model::parse_channel;
@@ -87,6 +89,21 @@ fn page_of<'a, K: 'a, V: Clone + 'a, O>(
         _ => None,
     };
     Page { items, next }
+}
+
+/// The entries of `tenant` in a map keyed by (tenant, id), in id order, after the listing
+/// position `start` (from the first without one).
+fn of_tenant<'a, V>(
+    map: &'a BTreeMap<UserRef, V>,
+    tenant: &'a str,
+    start: Option<Position>,
+) -> impl Iterator<Item = (&'a UserRef, &'a V)> + 'a {
+    let lower = match start {
+        Some(p) => Bound::Excluded((tenant.to_owned(), p.key)),
+        None => Bound::Included((tenant.to_owned(), String::new())),
+    };
+    map.range((lower, Bound::Unbounded))
+        .take_while(move |((t, _), _)| t == tenant)
 }
 
 #[async_trait]
@@ -356,14 +373,7 @@ impl Directory for MemoryDirectory {
     ) -> DirectoryResult<Page<Category>> {
         let start = cursor::decode(Listing::Categories, cursor)?;
         let state = self.state();
-        let lower = match start {
-            Some(p) => Bound::Excluded((tenant.to_owned(), p.key)),
-            None => Bound::Included((tenant.to_owned(), String::new())),
-        };
-        let range = state
-            .categories
-            .range((lower, Bound::Unbounded))
-            .take_while(|((t, _), _)| t == tenant);
+        let range = of_tenant(&state.categories, tenant, start);
         Ok(page_of(
             range,
             page_size(limit),
@@ -379,18 +389,7 @@ impl Directory for MemoryDirectory {
         template_id: &str,
         version: Option<u32>,
     ) -> DirectoryResult<Vec<Template>> {
-        let state = self.state();
-        let Some(entry) = state
-            .templates
-            .get(&(tenant.to_owned(), template_id.to_owned()))
-        else {
-            return Ok(Vec::new());
-        };
-        let variants = match version {
-            Some(v) => entry.versions.get(&v),
-            None => entry.versions.values().next_back(),
-        };
-        Ok(variants.cloned().unwrap_or_default())
+        Ok(self.read_template(tenant, template_id, version))
     }
 
     async fn put_template(
@@ -399,31 +398,11 @@ impl Directory for MemoryDirectory {
         template_id: &str,
         variants: &[TemplateVariant],
     ) -> DirectoryResult<Vec<Template>> {
-        check_variants(variants)?;
-        let now = now_ms();
-        let mut state = self.state();
-        let entry = state
-            .templates
-            .entry((tenant.to_owned(), template_id.to_owned()))
-            .or_default();
-        let version = entry.latest_version + 1;
-        let mut stored: Vec<Template> = variants
-            .iter()
-            .map(|v| Template::from_variant(template_id, version, v, now))
-            .collect();
-        stored
-            .sort_by(|a, b| (&a.locale, a.channel.as_str()).cmp(&(&b.locale, b.channel.as_str())));
-        entry.latest_version = version;
-        entry.versions.insert(version, stored.clone());
-        Ok(stored)
+        self.write_template(tenant, template_id, variants)
     }
 
     async fn delete_template(&self, tenant: &str, template_id: &str) -> DirectoryResult<bool> {
-        Ok(self
-            .state()
-            .templates
-            .remove(&(tenant.to_owned(), template_id.to_owned()))
-            .is_some())
+        Ok(self.remove_template(tenant, template_id))
     }
 
     async fn list_templates(
@@ -432,85 +411,9 @@ impl Directory for MemoryDirectory {
         cursor: Option<&str>,
         limit: usize,
     ) -> DirectoryResult<Page<String>> {
-        let start = cursor::decode(Listing::Templates, cursor)?;
-        let state = self.state();
-        let lower = match start {
-            Some(p) => Bound::Excluded((tenant.to_owned(), p.key)),
-            None => Bound::Included((tenant.to_owned(), String::new())),
-        };
-        let range = state
-            .templates
-            .range((lower, Bound::Unbounded))
-            .take_while(|((t, _), _)| t == tenant)
-            .filter(|(_, entry)| !entry.versions.is_empty())
-            .map(|((_, id), _)| (id, id));
-        Ok(page_of(
-            range,
-            page_size(limit),
-            String::clone,
-            |id| Position::after(id),
-            Listing::Templates,
-        ))
+        self.template_ids(tenant, cursor, limit)
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::directory::conformance;
-
-    #[tokio::test]
-    async fn users() {
-        conformance::users(&MemoryDirectory::new()).await;
-    }
-
-    #[tokio::test]
-    async fn user_paging() {
-        conformance::user_paging(&MemoryDirectory::new()).await;
-    }
-
-    #[tokio::test]
-    async fn devices() {
-        conformance::devices(&MemoryDirectory::new()).await;
-    }
-
-    #[tokio::test]
-    async fn invalidation_since() {
-        conformance::invalidation_since(&MemoryDirectory::new()).await;
-    }
-
-    #[tokio::test]
-    async fn preferences() {
-        conformance::preferences(&MemoryDirectory::new()).await;
-    }
-
-    #[tokio::test]
-    async fn categories() {
-        conformance::categories(&MemoryDirectory::new()).await;
-    }
-
-    #[tokio::test]
-    async fn templates() {
-        conformance::templates(&MemoryDirectory::new()).await;
-    }
-
-    #[tokio::test]
-    async fn concurrent_template_versions() {
-        conformance::concurrent_template_versions(&MemoryDirectory::new()).await;
-    }
-
-    #[tokio::test]
-    async fn cursors() {
-        conformance::cursors(&MemoryDirectory::new()).await;
-    }
-
-    #[tokio::test]
-    async fn tenant_isolation() {
-        conformance::tenant_isolation(&MemoryDirectory::new()).await;
-    }
-
-    #[tokio::test]
-    async fn user_deletion_cascades() {
-        conformance::user_deletion_cascades(&MemoryDirectory::new()).await;
-    }
-}
+mod tests;

@@ -1,0 +1,146 @@
+//! [`CassandraLog`]: the notification log on the `notification_log` table.
+//!
+//! Writes are plain (last write wins); the dispatchers serialise the records of one user, and
+//! so of one delivery, so two writers of one row do not race in normal operation. Every
+//! statement is prepared once, in [`CassandraLog::new`].
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use scylla::client::session::Session;
+use scylla::statement::prepared::PreparedStatement;
+use scylla::value::CqlTimestamp;
+use scylla::DeserializeRow;
+
+use super::{DeliveryLog, LogEntry, LogWrite};
+use crate::cql::{check_keyspace, unexpected};
+use crate::session::StoreError;
+
+const COLUMNS: &str = "channel, recipient, delivery_id, state, reason, attempts, provider, \
+                       provider_message_id, updated_at";
+
+/// The log in Cassandra / ScyllaDB.
+#[derive(Debug)]
+pub struct CassandraLog {
+    session: Arc<Session>,
+    get: PreparedStatement,
+    put: PreparedStatement,
+    entries: PreparedStatement,
+}
+
+impl CassandraLog {
+    /// Prepares the statements against `keyspace` (which `notify migrate` created).
+    pub async fn new(session: Arc<Session>, keyspace: &str) -> Result<Self, StoreError> {
+        check_keyspace(keyspace)?;
+        let get = session
+            .prepare(format!(
+                "SELECT {COLUMNS} FROM {keyspace}.notification_log \
+                 WHERE tenant_id = ? AND event_id = ? AND channel = ? AND recipient = ?"
+            ))
+            .await?;
+        let put = session
+            .prepare(format!(
+                "UPDATE {keyspace}.notification_log SET delivery_id = ?, state = ?, reason = ?, \
+                 attempts = ?, provider = ?, provider_message_id = ?, updated_at = ? \
+                 WHERE tenant_id = ? AND event_id = ? AND channel = ? AND recipient = ?"
+            ))
+            .await?;
+        let entries = session
+            .prepare(format!(
+                "SELECT {COLUMNS} FROM {keyspace}.notification_log \
+                 WHERE tenant_id = ? AND event_id = ?"
+            ))
+            .await?;
+        Ok(Self {
+            session,
+            get,
+            put,
+            entries,
+        })
+    }
+}
+
+#[async_trait]
+impl DeliveryLog for CassandraLog {
+    async fn get(
+        &self,
+        tenant: &str,
+        event_id: &str,
+        channel: &str,
+        recipient: &str,
+    ) -> Result<Option<LogEntry>, StoreError> {
+        let result = self
+            .session
+            .execute_unpaged(&self.get, (tenant, event_id, channel, recipient))
+            .await?
+            .into_rows_result()
+            .map_err(unexpected)?;
+        let row = result.maybe_first_row::<LogRow>().map_err(unexpected)?;
+        Ok(row.map(entry))
+    }
+
+    async fn put(&self, write: &LogWrite) -> Result<(), StoreError> {
+        self.session
+            .execute_unpaged(
+                &self.put,
+                (
+                    &write.delivery_id,
+                    &write.state,
+                    &write.reason,
+                    write.attempts,
+                    &write.provider,
+                    &write.provider_message_id,
+                    CqlTimestamp(write.updated_at_ms),
+                    &write.tenant,
+                    &write.event_id,
+                    &write.channel,
+                    &write.recipient,
+                ),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn entries(&self, tenant: &str, event_id: &str) -> Result<Vec<LogEntry>, StoreError> {
+        // (channel, recipient) are the clustering columns: rows come back in that order.
+        let result = self
+            .session
+            .execute_unpaged(&self.entries, (tenant, event_id))
+            .await?
+            .into_rows_result()
+            .map_err(unexpected)?;
+        let mut entries = Vec::new();
+        for row in result.rows::<LogRow>().map_err(unexpected)? {
+            entries.push(entry(row.map_err(unexpected)?));
+        }
+        Ok(entries)
+    }
+}
+
+/// A row as selected by [`COLUMNS`], matched by column name.
+#[derive(Debug, DeserializeRow)]
+struct LogRow {
+    channel: String,
+    recipient: String,
+    delivery_id: Option<String>,
+    state: Option<String>,
+    reason: Option<String>,
+    attempts: Option<i32>,
+    provider: Option<String>,
+    provider_message_id: Option<String>,
+    updated_at: Option<CqlTimestamp>,
+}
+
+fn entry(row: LogRow) -> LogEntry {
+    LogEntry {
+        channel: row.channel,
+        recipient: row.recipient,
+        delivery_id: row.delivery_id,
+        state: row.state,
+        reason: row.reason,
+        attempts: row.attempts,
+        provider: row.provider,
+        provider_message_id: row.provider_message_id,
+        updated_at_ms: row.updated_at.map(|t| t.0),
+    }
+}

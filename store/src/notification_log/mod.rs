@@ -1,0 +1,108 @@
+//! The notification log (`notification_log`): the state of every (channel, recipient) of an
+//! event. The dispatchers read and write it as their dedup record; the ingest gateway reads it
+//! to answer status look-ups. Behind the narrow [`DeliveryLog`] trait, with a Cassandra
+//! implementation ([`CassandraLog`]) and an in-memory one ([`MemoryLog`]) that pass the same
+//! [`conformance`] suite.
+//!
+//! Guarantees: rows are addressed by (tenant, event id, channel, recipient key), so one
+//! tenant's deliveries can never suppress another's even with equal event ids; a write
+//! replaces the whole row (last write wins). Not guaranteed: isolation between concurrent
+//! writers of one row (the dispatcher serialises the records of a user, which is what makes
+//! read-then-send safe).
+
+mod cassandra;
+pub mod conformance;
+mod memory;
+
+use async_trait::async_trait;
+
+use crate::session::StoreError;
+
+pub use cassandra::CassandraLog;
+pub use memory::MemoryLog;
+
+/// One row of the notification log as read: the state of one (channel, recipient) of an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEntry {
+    /// Delivery channel.
+    pub channel: String,
+    /// Recipient key (token, endpoint, phone, address), possibly redacted.
+    pub recipient: String,
+    /// Deterministic delivery id.
+    pub delivery_id: Option<String>,
+    /// Latest state (`sent`, `retrying`, `suppressed`, ...).
+    pub state: Option<String>,
+    /// Why, for suppressed, failed and retried states.
+    pub reason: Option<String>,
+    /// Attempts made so far.
+    pub attempts: Option<i32>,
+    /// Provider that took the delivery.
+    pub provider: Option<String>,
+    /// The provider's id for the message.
+    pub provider_message_id: Option<String>,
+    /// Last change, milliseconds since the epoch.
+    pub updated_at_ms: Option<i64>,
+}
+
+/// One outcome the dispatchers write to the notification log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogWrite {
+    /// Tenant of the event.
+    pub tenant: String,
+    /// Event id (hyphenated UUID text).
+    pub event_id: String,
+    /// Delivery channel (`apns`, `sms`, ...).
+    pub channel: String,
+    /// Recipient key: the token, endpoint, E.164 number or address, as the delivery gives it.
+    pub recipient: String,
+    /// Deterministic delivery id.
+    pub delivery_id: String,
+    /// State (`sent`, `failed`, `expired`, `retrying`, `dead_lettered`).
+    pub state: String,
+    /// Why, for every state but `sent`.
+    pub reason: Option<String>,
+    /// Send attempts made so far.
+    pub attempts: i32,
+    /// Provider that took the last attempt.
+    pub provider: Option<String>,
+    /// The provider's id for the message.
+    pub provider_message_id: Option<String>,
+    /// When this outcome happened, milliseconds since the epoch.
+    pub updated_at_ms: i64,
+}
+
+impl From<LogWrite> for LogEntry {
+    /// The row a write leaves, as a read returns it.
+    fn from(w: LogWrite) -> Self {
+        LogEntry {
+            channel: w.channel,
+            recipient: w.recipient,
+            delivery_id: Some(w.delivery_id),
+            state: Some(w.state),
+            reason: w.reason,
+            attempts: Some(w.attempts),
+            provider: w.provider,
+            provider_message_id: w.provider_message_id,
+            updated_at_ms: Some(w.updated_at_ms),
+        }
+    }
+}
+
+/// Reads and writes of the notification log rows of deliveries.
+#[async_trait]
+pub trait DeliveryLog: Send + Sync + std::fmt::Debug {
+    /// The row of one (tenant, event, channel, recipient), if any.
+    async fn get(
+        &self,
+        tenant: &str,
+        event_id: &str,
+        channel: &str,
+        recipient: &str,
+    ) -> Result<Option<LogEntry>, StoreError>;
+
+    /// Writes one outcome, replacing the row.
+    async fn put(&self, write: &LogWrite) -> Result<(), StoreError>;
+
+    /// Every row of one event of one tenant, in (channel, recipient) order.
+    async fn entries(&self, tenant: &str, event_id: &str) -> Result<Vec<LogEntry>, StoreError>;
+}
