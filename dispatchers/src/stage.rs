@@ -13,15 +13,15 @@ use notify_store::{CassandraDirectory, Directory};
 use rdkafka::config::FromClientConfigAndContext;
 use rdkafka::consumer::Consumer;
 
-use crate::context::DrainContext;
+use crate::consumer::drain::DrainContext;
+use crate::consumer::{DispatchError, Dispatcher, DrainConsumer, Lane};
 use crate::dedup::{CassandraLog, DeliveryLog};
+use crate::engine::inflight::Inflight;
+use crate::engine::retry_mover::TierMover;
 use crate::handler::{Deps, Handler};
-use crate::inflight::Inflight;
-use crate::publish::KafkaPublisher;
-use crate::registry::{self, RegistryError};
-use crate::retry::TierMover;
-use crate::service::{DispatchError, Dispatcher, DrainConsumer, Lane};
+use crate::providers::registry::{self, RegistryError};
 use crate::Provider;
+use notify_common::publish::KafkaPublisher;
 
 /// Why the dispatcher could not start or stopped.
 #[derive(Debug, thiserror::Error)]

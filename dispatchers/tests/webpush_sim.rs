@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use notify_dispatchers::webpush::crypto::generate_secret;
-use notify_dispatchers::webpush::{VapidKey, WebPushConfig, WebPushProvider};
+use notify_dispatchers::providers::webpush::crypto::generate_secret;
+use notify_dispatchers::providers::webpush::{VapidKey, WebPushConfig, WebPushProvider};
 use notify_dispatchers::{Outcome, Provider, Reason};
 use notify_schemas::records::{Delivery, Recipient, RenderedContent, WebPushSubscription};
 use notify_sim::faults::FaultSettings;

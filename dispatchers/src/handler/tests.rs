@@ -14,8 +14,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::*;
 use crate::dedup::MemoryLog;
-use crate::publish::MemoryPublisher;
-use crate::testing::FakeProvider;
+use crate::providers::testing::FakeProvider;
+use crate::{Outcome, Reason};
+use notify_common::publish::{self, MemoryPublisher};
 
 struct Rig {
     handler: Handler,
@@ -113,7 +114,7 @@ impl Rig {
     }
 }
 
-fn header<'a>(output: &'a crate::publish::Output, name: &str) -> Option<&'a str> {
+fn header<'a>(output: &'a publish::Record, name: &str) -> Option<&'a str> {
     output
         .headers
         .iter()

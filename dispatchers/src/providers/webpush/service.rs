@@ -3,7 +3,7 @@
 //! Guarantees: one POST per delivery to the subscription endpoint, after the SSRF guard
 //! allowed it (redirects and proxies are off, DNS answers are checked); the body is the RFC
 //! 8291 encryption of the JSON payload; every answer is classified (never a panic), reading at
-//! most [`crate::http::MAX_ANSWER_BYTES`] of it. Logs name the push service host, never the
+//! most [`crate::providers::http::MAX_ANSWER_BYTES`] of it. Logs name the push service host, never the
 //! endpoint path (it is the subscription's capability), keys or auth secrets.
 //!
 //! Classification, and why:
@@ -41,8 +41,8 @@ use super::crypto::{self, CryptoError, UaKeys};
 use super::encode;
 use super::endpoint::{check_url, EndpointError, EndpointPolicy, GuardedResolver};
 use super::vapid::{TokenCache, VapidKey};
-use crate::credentials::{CredentialError, WatchedFile};
-use crate::http::{read_capped, retry_after, MAX_ANSWER_BYTES};
+use crate::providers::credentials::{CredentialError, WatchedFile};
+use crate::providers::http::{read_capped, retry_after, MAX_ANSWER_BYTES};
 use crate::{Outcome, Provider, Reason};
 
 /// Longest `Location` value kept as the provider message id.

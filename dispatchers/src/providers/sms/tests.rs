@@ -13,9 +13,10 @@ use notify_sim::vonage::{VonageSim, VonageSimSettings};
 use notify_sim::{Fault, FaultRule};
 use tokio::net::TcpListener;
 
+use super::twilio::TwilioError;
 use super::*;
-use crate::failover::{BreakerConfig, BreakerState, Failover, ManualClock};
-use crate::secret::SecretConfig;
+use crate::providers::failover::{BreakerConfig, BreakerState, Failover, ManualClock};
+use crate::providers::secret::SecretConfig;
 use crate::{Outcome, Provider, Reason};
 
 const SID: &str = "AC0123456789abcdef";

@@ -33,8 +33,8 @@ pub mod vonage;
 #[cfg(test)]
 pub(crate) mod tests;
 
-pub use twilio::{TwilioConfig, TwilioError, TwilioProvider};
-pub use vonage::{VonageConfig, VonageError, VonageProvider};
+pub use twilio::{TwilioConfig, TwilioProvider};
+pub use vonage::{VonageConfig, VonageProvider};
 
 use notify_schemas::{Delivery, Recipient, RenderedContent};
 

@@ -46,6 +46,7 @@ impl Clock for SystemClock {
     }
 }
 
+#[cfg(test)]
 /// A clock that moves only when told to, for tests.
 #[derive(Debug)]
 pub struct ManualClock {
@@ -53,6 +54,7 @@ pub struct ManualClock {
     offset: Mutex<Duration>,
 }
 
+#[cfg(test)]
 impl Default for ManualClock {
     fn default() -> Self {
         Self {
@@ -62,6 +64,7 @@ impl Default for ManualClock {
     }
 }
 
+#[cfg(test)]
 impl ManualClock {
     /// Moves the clock forward.
     pub fn advance(&self, by: Duration) {
@@ -69,6 +72,7 @@ impl ManualClock {
     }
 }
 
+#[cfg(test)]
 impl Clock for ManualClock {
     fn now(&self) -> Instant {
         self.start + *self.offset.lock().unwrap_or_else(|e| e.into_inner())
@@ -147,6 +151,7 @@ impl BreakerConfig {
     }
 }
 
+#[cfg(test)]
 /// What a breaker lets through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BreakerState {
@@ -191,6 +196,7 @@ pub struct Permit<'a> {
 }
 
 impl Permit<'_> {
+    #[cfg(test)]
     /// Whether this is the half-open probe.
     pub fn is_probe(&self) -> bool {
         self.probe
@@ -235,6 +241,7 @@ impl Breaker {
         }
     }
 
+    #[cfg(test)]
     /// The current state; an open breaker whose cooldown is over reports `HalfOpen`.
     pub fn state(&self) -> BreakerState {
         match self.lock().state {
@@ -373,6 +380,7 @@ impl Failover {
         })
     }
 
+    #[cfg(test)]
     /// States of the primary's and the secondary's breaker.
     pub fn states(&self) -> (BreakerState, BreakerState) {
         (
@@ -419,5 +427,4 @@ impl Provider for Failover {
 }
 
 #[cfg(test)]
-#[path = "failover_tests.rs"]
 mod tests;

@@ -20,9 +20,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use notify_common::clock::now_ms;
 use notify_common::config::DispatchConfig;
-use notify_common::dlq::{DLQ_ERROR, DLQ_OFFSET, DLQ_PARTITION, DLQ_REASON, DLQ_STAGE, DLQ_TOPIC};
 use notify_common::kafka::ErrorPacer;
+use notify_common::publish::{self, Publisher};
 use notify_common::topics::Topics;
 use notify_common::Health;
 use notify_schemas::{Codec, Delivery, Priority};
@@ -32,12 +33,12 @@ use rdkafka::util::Timeout;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 
-use crate::handler::{now_ms, Record};
-use crate::inflight::{Inflight, Ticket};
+use crate::consumer::{DispatchError, DrainConsumer};
+use crate::engine::dead_letter::dead_letter;
+use crate::engine::inflight::{Inflight, Ticket};
+use crate::engine::retry_policy::{tier_delay_ms, tier_for};
+use crate::handler::Record;
 use crate::metrics as m;
-use crate::policy::{tier_delay_ms, tier_for};
-use crate::publish::{Output, Publisher};
-use crate::service::{DispatchError, DrainConsumer};
 
 /// Where a due retry record goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,7 +100,7 @@ impl std::fmt::Debug for TierMover {
 
 impl TierMover {
     /// A mover of `tier`; `consumer` must be subscribed to the tier's topic and built with a
-    /// [`crate::context::DrainContext`] over `inflight`.
+    /// [`crate::consumer::drain::DrainContext`] over `inflight`.
     pub fn new(
         tier: &'static str,
         consumer: DrainConsumer,
@@ -269,12 +270,11 @@ impl TierMover {
             Move::Channel(topic) => (topic, "moved"),
             Move::Requeue(topic) => (topic, "requeued"),
         };
-        let output = Output {
+        let output = publish::Record::new(
             topic,
-            key: record.key.clone().unwrap_or_default(),
-            payload: record.payload.clone().unwrap_or_default(),
-            headers: Vec::new(),
-        };
+            record.key.clone().unwrap_or_default(),
+            record.payload.clone().unwrap_or_default(),
+        );
         if !self.publish(&[output], &abandon, cancel).await {
             self.inflight.abort(&ticket);
             return false;
@@ -311,19 +311,14 @@ impl TierMover {
         );
         metrics::counter!(m::RETRIES_MOVED_TOTAL, "channel" => "unknown", "outcome" => "undecodable")
             .increment(1);
-        let output = Output {
-            topic: self.topics.dlq(),
-            key: record.key.clone().unwrap_or_default(),
-            payload: record.payload.clone().unwrap_or_default(),
-            headers: vec![
-                (DLQ_STAGE, "retry-mover".to_owned()),
-                (DLQ_ERROR, error.to_owned()),
-                (DLQ_REASON, reason.to_owned()),
-                (DLQ_TOPIC, record.topic.clone()),
-                (DLQ_PARTITION, record.partition.to_string()),
-                (DLQ_OFFSET, record.offset.to_string()),
-            ],
-        };
+        let output = dead_letter(
+            self.topics.dlq(),
+            "retry-mover",
+            record,
+            record.payload.clone().unwrap_or_default(),
+            error,
+            reason,
+        );
         if self.publish(&[output], &abandon, cancel).await {
             self.finish(&ticket);
         } else {
@@ -342,7 +337,7 @@ impl TierMover {
     /// Publishes until acknowledged; false if cancelled first.
     async fn publish(
         &self,
-        outputs: &[Output],
+        outputs: &[publish::Record],
         abandon: &CancellationToken,
         cancel: &CancellationToken,
     ) -> bool {

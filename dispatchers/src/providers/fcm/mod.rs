@@ -42,7 +42,7 @@ pub use config::{ConfigError, FcmConfig};
 pub use encode::{DELIVERY_ID_KEY, MAX_DATA_BYTES, QUOTA_RETRY_AFTER};
 pub use service::FcmProvider;
 
-use crate::credentials::CredentialError;
+use crate::providers::credentials::CredentialError;
 
 /// Why an [`FcmProvider`] could not be built.
 #[derive(Debug, thiserror::Error)]

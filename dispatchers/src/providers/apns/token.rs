@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 
-use crate::credentials::{CredentialError, WatchedFile};
+use crate::providers::credentials::{CredentialError, WatchedFile};
 
 /// How long a minted token is used; renewed well before APNs' one-hour limit.
 pub const REUSE_FOR: Duration = Duration::from_secs(50 * 60);

@@ -28,11 +28,11 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{email_parts, redact_email};
-use crate::http::{read_capped, retry_after, MAX_ANSWER_BYTES};
-use crate::rest::{
+use crate::providers::http::{read_capped, retry_after, MAX_ANSWER_BYTES};
+use crate::providers::rest::{
     check_base_url, default_connect_timeout_ms, default_timeout_ms, http_client, no_answer,
 };
-use crate::secret::{Secret, SecretConfig, SecretError};
+use crate::providers::secret::{Secret, SecretConfig, SecretError};
 use crate::{Outcome, Provider, Reason};
 
 /// Configuration of one SendGrid account.

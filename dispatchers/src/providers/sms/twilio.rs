@@ -30,11 +30,11 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 
 use super::{redact_phone, sms_parts};
-use crate::http::{read_capped, retry_after, MAX_ANSWER_BYTES};
-use crate::rest::{
+use crate::providers::http::{read_capped, retry_after, MAX_ANSWER_BYTES};
+use crate::providers::rest::{
     check_base_url, default_connect_timeout_ms, default_timeout_ms, http_client, no_answer,
 };
-use crate::secret::{Secret, SecretConfig, SecretError};
+use crate::providers::secret::{Secret, SecretConfig, SecretError};
 use crate::{Outcome, Provider, Reason};
 
 /// Header carrying the delivery id on every request.

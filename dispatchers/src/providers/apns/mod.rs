@@ -44,7 +44,7 @@ pub use encode::{MAX_COLLAPSE_ID_BYTES, MAX_PAYLOAD_BYTES};
 pub use service::ApnsProvider;
 pub use token::{TokenError, FORCED_RENEWAL_INTERVAL, REUSE_FOR};
 
-use crate::credentials::CredentialError;
+use crate::providers::credentials::CredentialError;
 
 /// Why an [`ApnsProvider`] could not be built.
 #[derive(Debug, thiserror::Error)]

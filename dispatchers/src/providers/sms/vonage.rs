@@ -20,7 +20,7 @@
 //! | 2, 3, 12, 15, 23, other | missing or invalid parameters, message too long, bad sender, bad callback | `Failed` `BadMessage` |
 //!
 //! Account-level failures (4, 8, 9, ...) are retried rather than failed: they are not the
-//! message's fault, and retrying lets [`crate::failover::Failover`] move traffic to another
+//! message's fault, and retrying lets [`crate::providers::failover::Failover`] move traffic to another
 //! provider instead of failing every message while the account is fixed.
 //!
 //! Non-200 answers: 401/403 → `Retry` `ProviderAuth`, 429 → `Retry` `RateLimited` (honouring
@@ -33,11 +33,11 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 
 use super::{redact_phone, sms_parts};
-use crate::http::{read_capped, retry_after, MAX_ANSWER_BYTES};
-use crate::rest::{
+use crate::providers::http::{read_capped, retry_after, MAX_ANSWER_BYTES};
+use crate::providers::rest::{
     check_base_url, default_connect_timeout_ms, default_timeout_ms, http_client, no_answer,
 };
-use crate::secret::{Secret, SecretConfig, SecretError};
+use crate::providers::secret::{Secret, SecretConfig, SecretError};
 use crate::{Outcome, Provider, Reason};
 
 /// Configuration of one Vonage account.

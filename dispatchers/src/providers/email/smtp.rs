@@ -36,7 +36,7 @@ use notify_schemas::Delivery;
 use serde::Deserialize;
 
 use super::{email_parts, redact_email, DELIVERY_ID_HEADER};
-use crate::secret::{Secret, SecretConfig, SecretError};
+use crate::providers::secret::{Secret, SecretConfig, SecretError};
 use crate::{Outcome, Provider, Reason};
 
 /// How the connection to the relay is secured.

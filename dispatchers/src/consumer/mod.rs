@@ -7,8 +7,8 @@
 //! - one user's order: records with the same key (of one partition) are handled one after
 //!   another, in offset order; different keys run concurrently;
 //! - an offset is stored only once every record before it on its partition has a durable
-//!   outcome ([`crate::inflight`]), and committed by the consumer's auto-commit, or
-//!   synchronously on revoke and shutdown after draining ([`crate::context`]);
+//!   outcome ([`crate::engine::inflight`]), and committed by the consumer's auto-commit, or
+//!   synchronously on revoke and shutdown after draining ([`crate::consumer::drain`]);
 //! - the high-priority lane (`notify.deliveries.<ch>`) goes first: each lane has its own
 //!   consumer (and so its own local queue: a fetched bulk backlog never sits in front of a
 //!   transactional record), and while the main lane's pending records fill every send slot the
@@ -32,11 +32,13 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::context::DrainContext;
+use self::drain::DrainContext;
+use crate::engine::inflight::{Inflight, Ticket, TopicPartition};
+use crate::engine::keyqueue::KeyQueues;
 use crate::handler::{Handler, Record};
-use crate::inflight::{Inflight, Ticket, TopicPartition};
-use crate::keyqueue::KeyQueues;
 use crate::metrics as m;
+
+pub mod drain;
 
 /// A consumer whose revocations drain in-flight records first.
 pub type DrainConsumer = StreamConsumer<DrainContext>;

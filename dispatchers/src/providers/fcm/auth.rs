@@ -4,7 +4,7 @@
 //!
 //! Guarantees: a service account file is accepted only if its key can sign and its `token_uri`
 //! and `project_id` are usable (so a broken replacement keeps the previous account, see
-//! [`crate::credentials::WatchedFile`]); an access token is used until [`REFRESH_MARGIN`] before
+//! [`crate::providers::credentials::WatchedFile`]); an access token is used until [`REFRESH_MARGIN`] before
 //! it expires and never past a change of the service account file. Neither the key nor a token
 //! appears in `Debug` output or errors.
 

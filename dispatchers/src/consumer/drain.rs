@@ -25,7 +25,7 @@ use std::time::Duration;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
-use crate::inflight::{Inflight, TopicPartition};
+use crate::engine::inflight::{Inflight, TopicPartition};
 use crate::metrics as m;
 
 /// Context of a consumer whose records are tracked in an [`Inflight`].

@@ -21,10 +21,11 @@ use notify_schemas::Channel;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use crate::email::{SendGridConfig, SendGridProvider, SmtpConfig, SmtpProvider};
-use crate::failover::{BreakerConfig, Failover};
-use crate::sms::{TwilioConfig, TwilioProvider, VonageConfig, VonageProvider};
-use crate::{apns, fcm, webpush, Provider};
+use crate::providers::email::{SendGridConfig, SendGridProvider, SmtpConfig, SmtpProvider};
+use crate::providers::failover::{BreakerConfig, Failover};
+use crate::providers::sms::{TwilioConfig, TwilioProvider, VonageConfig, VonageProvider};
+use crate::providers::{apns, fcm, webpush};
+use crate::Provider;
 
 /// Why a channel's provider could not be built.
 #[derive(Debug, thiserror::Error)]

@@ -1,7 +1,7 @@
 //! API keys and auth tokens configured as "read this file" or "read this environment variable".
 //!
 //! Guarantees: a file secret is re-read when the file changes (through
-//! [`crate::credentials::WatchedFile`]), so a rotated key is used without a restart; an
+//! [`crate::providers::credentials::WatchedFile`]), so a rotated key is used without a restart; an
 //! environment secret is read once at startup. Surrounding whitespace (the trailing newline of a
 //! secret file) is trimmed and an empty secret is refused. The value never appears in `Debug`
 //! output, errors or logs.
@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::credentials::{CredentialError, WatchedFile};
+use crate::providers::credentials::{CredentialError, WatchedFile};
 
 /// Where a secret comes from, as written in config: `{ file = "..." }` or `{ env = "VAR" }`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -68,6 +68,7 @@ impl Secret {
         Ok(Self { source })
     }
 
+    #[cfg(test)]
     /// A secret given directly, for tests and embedded mode.
     pub fn from_value(value: impl Into<String>) -> Self {
         Self {

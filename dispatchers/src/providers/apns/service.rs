@@ -14,8 +14,8 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use super::encode::{self, Answer, ApnsRequest};
 use super::token::ProviderTokens;
 use super::{ApnsConfig, ApnsError};
-use crate::http::{read_capped, retry_after, MAX_ANSWER_BYTES};
-use crate::push_http::{self, request_failed};
+use crate::providers::http::{read_capped, retry_after, MAX_ANSWER_BYTES};
+use crate::providers::push_http::{self, request_failed};
 use crate::{Outcome, Provider, Reason};
 
 /// An APNs account (one team, key and app) sending over HTTP/2.

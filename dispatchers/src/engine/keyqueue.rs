@@ -59,6 +59,7 @@ impl<K: Eq + Hash + Clone, J> KeyQueues<K, J> {
         }
     }
 
+    #[cfg(test)]
     /// Keys with a running job.
     pub fn busy_keys(&self) -> usize {
         self.busy.lock().unwrap_or_else(|e| e.into_inner()).len()

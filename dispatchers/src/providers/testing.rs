@@ -95,7 +95,7 @@ impl Provider for FakeProvider {
                 delivery_id: delivery.delivery_id.to_string(),
                 user_id: delivery.user_id.clone(),
                 attempt: delivery.attempt,
-                at_ms: crate::handler::now_ms(),
+                at_ms: notify_common::clock::now_ms(),
             });
         let delay = self
             .delay

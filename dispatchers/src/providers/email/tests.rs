@@ -13,9 +13,9 @@ use notify_sim::{Fault, FaultRule};
 use tokio::net::TcpListener;
 
 use super::*;
-use crate::failover::{BreakerConfig, BreakerState, Failover, ManualClock};
-use crate::secret::SecretConfig;
-use crate::sms::tests::secret_file;
+use crate::providers::failover::{BreakerConfig, BreakerState, Failover, ManualClock};
+use crate::providers::secret::SecretConfig;
+use crate::providers::sms::tests::secret_file;
 use crate::{Outcome, Provider, Reason};
 
 const KEY: &str = "SG.test-key";

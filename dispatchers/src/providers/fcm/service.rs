@@ -19,9 +19,9 @@ use tokio::sync::Mutex;
 use super::auth::{self, CachedToken, ServiceAccount, TokenAnswer, TokenRefusal};
 use super::encode::{self, Answer};
 use super::{FcmConfig, FcmError};
-use crate::credentials::WatchedFile;
-use crate::http::{read_capped, retry_after, MAX_ANSWER_BYTES};
-use crate::push_http::{self, request_failed};
+use crate::providers::credentials::WatchedFile;
+use crate::providers::http::{read_capped, retry_after, MAX_ANSWER_BYTES};
+use crate::providers::push_http::{self, request_failed};
 use crate::{Outcome, Provider, Reason};
 
 /// A Firebase project's sender (one service account) on FCM HTTP v1.
