@@ -207,19 +207,7 @@ fn read_blocking(
                 continue;
             }
         }
-        let headers = message
-            .headers()
-            .map(|h| {
-                h.iter()
-                    .map(|h| {
-                        (
-                            h.key.to_owned(),
-                            String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let headers = text_headers(&message);
         let letter = DeadLetter {
             partition,
             offset,
@@ -301,6 +289,25 @@ pub async fn replay(
         done.produced += 1;
     }
     Ok(done)
+}
+
+/// Every header of `message` in order, its value as text (invalid UTF-8 replaced, a missing
+/// value empty): what an operator is shown, and what tests reading dead letters compare.
+pub fn text_headers<M: Message>(message: &M) -> Vec<(String, String)> {
+    message
+        .headers()
+        .map(|headers| {
+            headers
+                .iter()
+                .map(|h| {
+                    (
+                        h.key.to_owned(),
+                        String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -198,14 +198,7 @@ async fn run_lane(
             }
             Ok(Ok(message)) => {
                 errors.ok();
-                let record = Record {
-                    topic: message.topic().to_owned(),
-                    partition: message.partition(),
-                    offset: message.offset(),
-                    key: message.key().map(<[u8]>::to_vec),
-                    payload: message.payload().map(<[u8]>::to_vec),
-                    timestamp_ms: message.timestamp().to_millis(),
-                };
+                let record = detach(&message);
                 drop(message);
                 admit(shared, &lane, record, permit);
             }
@@ -342,4 +335,17 @@ async fn drain(shared: &Shared, lane: Lane) {
         tracing::debug!(channel, error = %err, "final commit");
     }
     tracing::info!(channel, "dispatcher lane drained");
+}
+
+/// `message`, detached from the consumer (so the consumer's buffer is not held while the
+/// record is handled).
+pub(crate) fn detach<M: Message>(message: &M) -> Record {
+    Record {
+        topic: message.topic().to_owned(),
+        partition: message.partition(),
+        offset: message.offset(),
+        key: message.key().map(<[u8]>::to_vec),
+        payload: message.payload().map(<[u8]>::to_vec),
+        timestamp_ms: message.timestamp().to_millis(),
+    }
 }

@@ -33,7 +33,7 @@ use rdkafka::util::Timeout;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 
-use crate::consumer::{DispatchError, DrainConsumer};
+use crate::consumer::{detach, DispatchError, DrainConsumer};
 use crate::engine::dead_letter::dead_letter;
 use crate::engine::inflight::{Inflight, Ticket};
 use crate::engine::retry_policy::{tier_delay_ms, tier_for};
@@ -181,14 +181,7 @@ impl TierMover {
                 parked.remove(&message.partition());
             }
             let appended = message.timestamp().to_millis().unwrap_or_else(now_ms);
-            let record = Record {
-                topic: message.topic().to_owned(),
-                partition: message.partition(),
-                offset: message.offset(),
-                key: message.key().map(<[u8]>::to_vec),
-                payload: message.payload().map(<[u8]>::to_vec),
-                timestamp_ms: message.timestamp().to_millis(),
-            };
+            let record = detach(&message);
             drop(message);
             let delivery = match record.payload.as_deref().map(|p| self.codec.decode(p)) {
                 Some(Ok(delivery)) => delivery,

@@ -58,3 +58,9 @@ pub(crate) fn request_failed(err: reqwest::Error) -> Outcome {
         detail.chars().take(MAX_DETAIL_CHARS).collect::<String>(),
     )
 }
+
+/// Keeps a provider-given string short (at most `max` characters) and printable, for details
+/// and logs.
+pub(crate) fn short(text: &str, max: usize) -> String {
+    text.chars().filter(|c| !c.is_control()).take(max).collect()
+}

@@ -1,5 +1,5 @@
-//! Pure APNs encoding and classification: a [`Delivery`] to the request's path, headers and
-//! payload, and an APNs answer to an [`Outcome`]. Nothing here touches the network.
+//! Pure APNs encoding: a [`Delivery`] to the request's path, headers and payload. Nothing here
+//! touches the network; answers are classified in `classify.rs`.
 //!
 //! Guarantees: a delivery APNs would refuse for its shape (not a device token or push content,
 //! a token that is not hex, a collapse id over 64 bytes, a payload over 4096 bytes) becomes an
@@ -10,13 +10,9 @@
 //! A delivery with nothing to show (no title, body, image, sound or badge) goes as a background
 //! push: `{"aps":{"content-available":1}}`, push type `background`, priority 5 (APNs refuses 10
 //! for it).
-//! Classification never panics and never copies the device token into a detail.
-
-use std::time::Duration;
 
 use notify_schemas::records::{Priority, RenderedContent};
 use notify_schemas::{Delivery, Recipient};
-use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::{Outcome, Reason};
@@ -174,102 +170,6 @@ pub(crate) fn expiration(ttl_seconds: Option<i32>, expires_at_ms: Option<i64>, n
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
-struct ErrorBody {
-    reason: Option<String>,
-    timestamp: Option<i64>,
-}
-
-/// What APNs answered, as far as classification cares.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Answer {
-    /// HTTP status.
-    pub status: u16,
-    /// `reason` of the JSON error body.
-    pub reason: Option<String>,
-    /// `timestamp` of a 410 body, epoch milliseconds.
-    pub timestamp: Option<i64>,
-    /// `apns-id` response header.
-    pub apns_id: Option<String>,
-    /// `Retry-After`.
-    pub retry_after: Option<Duration>,
-}
-
-impl Answer {
-    /// Reads an answer; an unparseable body leaves `reason` and `timestamp` empty.
-    pub(crate) fn new(
-        status: u16,
-        body: &[u8],
-        apns_id: Option<String>,
-        retry_after: Option<Duration>,
-    ) -> Self {
-        let parsed: ErrorBody = serde_json::from_slice(body).unwrap_or_default();
-        Self {
-            status,
-            reason: parsed.reason.map(|r| short(&r)),
-            timestamp: parsed.timestamp,
-            apns_id,
-            retry_after,
-        }
-    }
-
-    /// A 403 that a new provider token may cure.
-    pub(crate) fn is_token_rejection(&self) -> bool {
-        self.status == 403
-            && matches!(
-                self.reason.as_deref(),
-                Some("ExpiredProviderToken" | "InvalidProviderToken")
-            )
-    }
-}
-
-/// Keeps a provider-given string short and printable for details and logs.
-fn short(text: &str) -> String {
-    text.chars().filter(|c| !c.is_control()).take(64).collect()
-}
-
-/// The outcome an APNs answer means.
-pub(crate) fn classify(answer: &Answer) -> Outcome {
-    let reason = answer.reason.as_deref().unwrap_or("no reason");
-    let detail = format!("{} {reason}", answer.status);
-    let retry = |why: Reason| Outcome::Retry {
-        reason: why,
-        after: answer.retry_after,
-        detail: detail.clone(),
-    };
-    match answer.status {
-        200 => Outcome::Sent {
-            provider_message_id: answer.apns_id.clone(),
-        },
-        410 => Outcome::InvalidRecipient {
-            reason: Reason::TokenInvalid,
-            since: answer.timestamp,
-            detail,
-        },
-        400 if matches!(
-            reason,
-            "BadDeviceToken" | "DeviceTokenNotForTopic" | "ExpiredToken"
-        ) =>
-        {
-            Outcome::InvalidRecipient {
-                reason: Reason::TokenInvalid,
-                since: answer.timestamp,
-                detail,
-            }
-        }
-        // A credential problem is never the device's fault: keep the message until an operator
-        // fixes the key, team or certificate.
-        403 => retry(Reason::ProviderAuth),
-        400 | 413 => Outcome::failed(Reason::BadMessage, detail),
-        429 => retry(Reason::RateLimited),
-        500..=599 => retry(Reason::ProviderUnavailable),
-        status if (400..500).contains(&status) => {
-            Outcome::failed(Reason::UnexpectedResponse, detail)
-        }
-        _ => retry(Reason::UnexpectedResponse),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -381,83 +281,5 @@ mod tests {
                 ..
             })
         ));
-    }
-
-    fn answer(status: u16, body: &str) -> Answer {
-        Answer::new(status, body.as_bytes(), None, Some(Duration::from_secs(3)))
-    }
-
-    #[test]
-    fn answers_are_classified() {
-        assert!(matches!(classify(&answer(200, "")), Outcome::Sent { .. }));
-        assert!(matches!(
-            classify(&answer(410, r#"{"reason":"Unregistered","timestamp":42}"#)),
-            Outcome::InvalidRecipient {
-                since: Some(42),
-                ..
-            }
-        ));
-        assert!(matches!(
-            classify(&answer(410, "garbage")),
-            Outcome::InvalidRecipient { since: None, .. }
-        ));
-        assert!(matches!(
-            classify(&answer(400, r#"{"reason":"DeviceTokenNotForTopic"}"#)),
-            Outcome::InvalidRecipient { .. }
-        ));
-        assert!(matches!(
-            classify(&answer(400, r#"{"reason":"BadCollapseId"}"#)),
-            Outcome::Failed {
-                reason: Reason::BadMessage,
-                ..
-            }
-        ));
-        assert!(matches!(
-            classify(&answer(413, r#"{"reason":"PayloadTooLarge"}"#)),
-            Outcome::Failed {
-                reason: Reason::BadMessage,
-                ..
-            }
-        ));
-        assert!(matches!(
-            classify(&answer(403, r#"{"reason":"BadCertificate"}"#)),
-            Outcome::Retry {
-                reason: Reason::ProviderAuth,
-                ..
-            }
-        ));
-        assert!(matches!(
-            classify(&answer(429, "")),
-            Outcome::Retry {
-                reason: Reason::RateLimited,
-                after: Some(_),
-                ..
-            }
-        ));
-        assert!(matches!(
-            classify(&answer(503, "<html>")),
-            Outcome::Retry {
-                reason: Reason::ProviderUnavailable,
-                ..
-            }
-        ));
-        assert!(matches!(
-            classify(&answer(404, r#"{"reason":"BadPath"}"#)),
-            Outcome::Failed {
-                reason: Reason::UnexpectedResponse,
-                ..
-            }
-        ));
-        assert!(matches!(
-            classify(&answer(302, "")),
-            Outcome::Retry {
-                reason: Reason::UnexpectedResponse,
-                ..
-            }
-        ));
-        assert!(answer(403, r#"{"reason":"ExpiredProviderToken"}"#).is_token_rejection());
-        assert!(!answer(403, r#"{"reason":"Forbidden"}"#).is_token_rejection());
-        let long = format!(r#"{{"reason":"{}"}}"#, "x".repeat(500));
-        assert!(answer(400, &long).reason.unwrap().len() <= 64);
     }
 }

@@ -29,6 +29,7 @@
 //! `base_url` to its URL and `ca_file` to a file holding its CA certificate
 //! (`ApnsSim::ca_pem`), and give the simulator the key's public half.
 
+mod classify;
 pub mod config;
 mod encode;
 mod service;

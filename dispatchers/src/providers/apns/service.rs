@@ -11,7 +11,8 @@ use async_trait::async_trait;
 use notify_schemas::Delivery;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 
-use super::encode::{self, Answer, ApnsRequest};
+use super::classify::{self, Answer};
+use super::encode::{self, ApnsRequest};
 use super::token::ProviderTokens;
 use super::{ApnsConfig, ApnsError};
 use crate::providers::http::{read_capped, retry_after, MAX_ANSWER_BYTES};
@@ -110,14 +111,14 @@ impl Provider for ApnsProvider {
             Err(outcome) => return outcome,
         };
         if !answer.is_token_rejection() {
-            return encode::classify(&answer);
+            return classify::classify(&answer);
         }
         let renewed = match self.tokens.renew_rejected(&token) {
             Ok(Some(renewed)) => renewed,
-            Ok(None) => return encode::classify(&answer),
+            Ok(None) => return classify::classify(&answer),
             Err(err) => {
                 tracing::warn!(error = %err, "cannot renew apns provider token");
-                return encode::classify(&answer);
+                return classify::classify(&answer);
             }
         };
         tracing::info!(
@@ -132,7 +133,7 @@ impl Provider for ApnsProvider {
                         "apns refused a renewed provider token, check the key id, team id and key file"
                     );
                 }
-                encode::classify(&answer)
+                classify::classify(&answer)
             }
             Err(outcome) => outcome,
         }

@@ -28,6 +28,7 @@
 //! points `token_uri` at the simulator.
 
 mod auth;
+mod classify;
 pub mod config;
 mod encode;
 mod service;
@@ -38,8 +39,9 @@ mod tests;
 use std::path::PathBuf;
 
 pub use auth::{REFRESH_MARGIN, SCOPE};
+pub use classify::QUOTA_RETRY_AFTER;
 pub use config::{ConfigError, FcmConfig};
-pub use encode::{DELIVERY_ID_KEY, MAX_DATA_BYTES, QUOTA_RETRY_AFTER};
+pub use encode::{DELIVERY_ID_KEY, MAX_DATA_BYTES};
 pub use service::FcmProvider;
 
 use crate::providers::credentials::CredentialError;

@@ -17,7 +17,8 @@ use reqwest::header::CONTENT_TYPE;
 use tokio::sync::Mutex;
 
 use super::auth::{self, CachedToken, ServiceAccount, TokenAnswer, TokenRefusal};
-use super::encode::{self, Answer};
+use super::classify::{self, Answer};
+use super::encode;
 use super::{FcmConfig, FcmError};
 use crate::providers::credentials::WatchedFile;
 use crate::providers::http::{read_capped, retry_after, MAX_ANSWER_BYTES};
@@ -201,7 +202,7 @@ impl Provider for FcmProvider {
             Err(outcome) => return outcome,
         };
         if !answer.is_access_token_rejection() {
-            return encode::classify(&answer);
+            return classify::classify(&answer);
         }
         tracing::debug!("fcm refused the access token, fetching a new one");
         self.drop_token(&token).await;
@@ -210,7 +211,7 @@ impl Provider for FcmProvider {
             Err(outcome) => return outcome,
         };
         match self.post(&account, &token, &body).await {
-            Ok(answer) => encode::classify(&answer),
+            Ok(answer) => classify::classify(&answer),
             Err(outcome) => outcome,
         }
     }
