@@ -17,6 +17,8 @@ pub mod registry;
 pub(crate) mod rest;
 pub(crate) mod secret;
 pub(crate) mod sms;
+#[cfg(test)]
+mod test_support;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod webpush;

@@ -15,38 +15,12 @@ use tokio::net::TcpListener;
 
 use super::token::mint;
 use super::{ApnsConfig, ApnsProvider};
+use crate::providers::test_support::{push_delivery as delivery, rule, status, Scratch};
 use crate::{Outcome, Provider, Reason};
 
 const KEY_ID: &str = "KEY1234567";
 const TEAM_ID: &str = "TEAM123456";
 const TOPIC: &str = "com.example.app";
-
-/// A scratch directory removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "notify-apns-test-{}-{}",
-            std::process::id(),
-            uuid::Uuid::new_v4().simple()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-
-    fn write(&self, name: &str, content: &str) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, content).unwrap();
-        path
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 struct Setup {
     sim: ApnsSim,
@@ -63,7 +37,7 @@ async fn setup_with(timeout_ms: u64, sim_key: Option<&KeyPair>) -> Setup {
     let mut settings = ApnsSimSettings::new(KEY_ID, TEAM_ID, public);
     settings.topic = Some(TOPIC.to_owned());
     let sim = notify_sim::apns::serve(listener, settings).unwrap();
-    let scratch = Scratch::new();
+    let scratch = Scratch::new("apns");
     let key_file = scratch.write("AuthKey.p8", key.private_pem());
     let ca_file = scratch.write("ca.pem", sim.ca_pem());
     let config = ApnsConfig {
@@ -86,29 +60,8 @@ async fn setup() -> Setup {
     setup_with(5_000, None).await
 }
 
-fn delivery() -> Delivery {
-    let mut delivery = samples::full_push_delivery();
-    delivery.expires_at = None;
-    delivery
-}
-
 fn token_of(delivery: &Delivery) -> String {
     delivery.recipient.key().to_owned()
-}
-
-fn rule(fault: Fault, count: u32) -> FaultRule {
-    FaultRule {
-        fault,
-        count: Some(count),
-        recipients: vec![],
-    }
-}
-
-fn status(code: u16, retry_after_s: Option<u64>) -> Fault {
-    Fault::Status {
-        code,
-        retry_after_s,
-    }
 }
 
 fn set_rules(sim: &ApnsSim, rules: Vec<FaultRule>) {
@@ -194,7 +147,7 @@ async fn gone_token_is_invalid_since_the_apns_timestamp() {
 #[tokio::test]
 async fn bad_device_token_is_an_invalid_recipient() {
     let s = setup().await;
-    set_rules(&s.sim, vec![rule(status(400, None), 1)]);
+    set_rules(&s.sim, vec![rule(status(400, None), Some(1))]);
     match s.provider.send(&delivery()).await {
         Outcome::InvalidRecipient {
             reason,
@@ -212,7 +165,7 @@ async fn bad_device_token_is_an_invalid_recipient() {
 #[tokio::test]
 async fn too_many_requests_is_retried_after_the_providers_wait() {
     let s = setup().await;
-    set_rules(&s.sim, vec![rule(status(429, Some(7)), 1)]);
+    set_rules(&s.sim, vec![rule(status(429, Some(7)), Some(1))]);
     match s.provider.send(&delivery()).await {
         Outcome::Retry { reason, after, .. } => {
             assert_eq!(reason, Reason::RateLimited);
@@ -231,7 +184,10 @@ async fn server_errors_are_retried() {
     let s = setup().await;
     set_rules(
         &s.sim,
-        vec![rule(status(500, None), 1), rule(status(503, Some(2)), 1)],
+        vec![
+            rule(status(500, None), Some(1)),
+            rule(status(503, Some(2)), Some(1)),
+        ],
     );
     let first = s.provider.send(&delivery()).await;
     assert!(
@@ -248,7 +204,7 @@ async fn server_errors_are_retried() {
 #[tokio::test]
 async fn a_dropped_connection_is_retried_and_the_next_send_reconnects() {
     let s = setup().await;
-    set_rules(&s.sim, vec![rule(Fault::Drop, 1)]);
+    set_rules(&s.sim, vec![rule(Fault::Drop, Some(1))]);
     let delivery = delivery();
     match s.provider.send(&delivery).await {
         Outcome::Retry { reason, detail, .. } => {
@@ -266,7 +222,7 @@ async fn a_dropped_connection_is_retried_and_the_next_send_reconnects() {
 #[tokio::test]
 async fn a_slow_answer_times_out_as_a_connection_retry() {
     let s = setup_with(300, None).await;
-    set_rules(&s.sim, vec![rule(Fault::Slow { ms: 2_000 }, 1)]);
+    set_rules(&s.sim, vec![rule(Fault::Slow { ms: 2_000 }, Some(1))]);
     match s.provider.send(&delivery()).await {
         Outcome::Retry { reason, detail, .. } => {
             assert_eq!(reason, Reason::Connection);
@@ -299,7 +255,7 @@ async fn an_expired_provider_token_is_renewed_once_and_the_push_goes_through() {
 #[tokio::test]
 async fn a_token_refused_after_renewal_is_a_provider_auth_retry_and_renewal_is_rate_limited() {
     let s = setup().await;
-    set_rules(&s.sim, vec![rule(status(403, None), 3)]);
+    set_rules(&s.sim, vec![rule(status(403, None), Some(3))]);
     let outcome = s.provider.send(&delivery()).await;
     assert!(
         matches!(outcome, Outcome::Retry { reason: Reason::ProviderAuth, ref detail, .. } if detail.contains("ExpiredProviderToken")),
@@ -381,7 +337,7 @@ async fn a_refused_connection_is_a_connection_retry() {
     let addr = listener.local_addr().unwrap();
     drop(listener);
     let key = KeyPair::generate_p256().unwrap();
-    let scratch = Scratch::new();
+    let scratch = Scratch::new("apns");
     let key_file = scratch.write("AuthKey.p8", key.private_pem());
     let config = ApnsConfig {
         base_url: format!("https://{addr}"),
@@ -404,8 +360,8 @@ async fn a_refused_connection_is_a_connection_retry() {
 
 #[test]
 fn a_missing_or_wrong_key_file_fails_at_construction() {
-    let scratch = Scratch::new();
-    let missing = ApnsConfig::new(scratch.0.join("none.p8"), KEY_ID, TEAM_ID, TOPIC);
+    let scratch = Scratch::new("apns");
+    let missing = ApnsConfig::new(scratch.path().join("none.p8"), KEY_ID, TEAM_ID, TOPIC);
     assert!(matches!(
         ApnsProvider::new(missing),
         Err(super::ApnsError::Credential(_))

@@ -9,21 +9,16 @@ use notify_schemas::{Delivery, EmailAddress, Recipient, RenderedContent, Uuid};
 use notify_sim::faults::FaultSettings;
 use notify_sim::sendgrid::{SendGridSim, SendGridSimSettings};
 use notify_sim::smtp::{SmtpSim, SmtpSimSettings};
-use notify_sim::{Fault, FaultRule};
-use tokio::net::TcpListener;
+use notify_sim::Fault;
 
 use super::*;
 use crate::providers::failover::{BreakerConfig, BreakerState, Failover, ManualClock};
 use crate::providers::secret::SecretConfig;
-use crate::providers::sms::tests::secret_file;
+use crate::providers::test_support::{fault, listener, reason, secret_file, status};
 use crate::{Outcome, Provider, Reason};
 
 const KEY: &str = "SG.test-key";
 const TO: &str = "jane@example.com";
-
-async fn listener() -> TcpListener {
-    TcpListener::bind("127.0.0.1:0").await.unwrap()
-}
 
 async fn sendgrid_sim(settings: SendGridSimSettings) -> SendGridSim {
     notify_sim::sendgrid::serve(listener().await, settings).unwrap()
@@ -69,33 +64,6 @@ fn email(to: &str) -> Delivery {
         name: Some("Jane Doe".into()),
     });
     delivery
-}
-
-fn fault(fault: Fault, count: Option<u32>) -> FaultSettings {
-    FaultSettings {
-        rules: vec![FaultRule {
-            fault,
-            count,
-            recipients: vec![],
-        }],
-        ..FaultSettings::default()
-    }
-}
-
-fn status(code: u16, retry_after_s: Option<u64>) -> Fault {
-    Fault::Status {
-        code,
-        retry_after_s,
-    }
-}
-
-fn reason(outcome: &Outcome) -> Option<Reason> {
-    match outcome {
-        Outcome::Retry { reason, .. }
-        | Outcome::Failed { reason, .. }
-        | Outcome::InvalidRecipient { reason, .. } => Some(*reason),
-        Outcome::Sent { .. } => None,
-    }
 }
 
 #[tokio::test]

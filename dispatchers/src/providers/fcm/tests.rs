@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use notify_schemas::records::RenderedContent;
-use notify_schemas::{samples, Delivery};
+use notify_schemas::Delivery;
 use notify_sim::faults::FaultSettings;
 use notify_sim::fcm::{FcmSim, FcmSimSettings};
 use notify_sim::keys::KeyPair;
@@ -15,7 +15,12 @@ use notify_sim::{Fault, FaultRule};
 use tokio::net::TcpListener;
 
 use super::{FcmConfig, FcmProvider};
+use crate::providers::test_support::{push_delivery as delivery, rule, status, Scratch};
 use crate::{Outcome, Provider, Reason};
+
+fn rule_once(fault: Fault) -> FaultRule {
+    rule(fault, Some(1))
+}
 
 const PROJECT: &str = "demo-project";
 const EMAIL: &str = "sender@demo-project.iam.gserviceaccount.com";
@@ -24,33 +29,6 @@ const EMAIL: &str = "sender@demo-project.iam.gserviceaccount.com";
 fn shared_key() -> &'static KeyPair {
     static KEY: OnceLock<KeyPair> = OnceLock::new();
     KEY.get_or_init(|| KeyPair::generate_rsa().unwrap())
-}
-
-/// A scratch directory removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "notify-fcm-test-{}-{}",
-            std::process::id(),
-            uuid::Uuid::new_v4().simple()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-
-    fn write(&self, name: &str, content: &str) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, content).unwrap();
-        path
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 struct Setup {
@@ -65,7 +43,7 @@ async fn setup_with(sim_key: &KeyPair, client_key: &KeyPair, tls: bool) -> Setup
     let mut settings = FcmSimSettings::new(EMAIL, sim_key.public_pem(), PROJECT);
     settings.tls = tls;
     let sim = notify_sim::fcm::serve(listener, settings).unwrap();
-    let scratch = Scratch::new();
+    let scratch = Scratch::new("fcm");
     let account_file = scratch.write(
         "service-account.json",
         &sim.service_account_json(client_key.private_pem()),
@@ -90,32 +68,11 @@ async fn setup() -> Setup {
     setup_with(shared_key(), shared_key(), false).await
 }
 
-fn delivery() -> Delivery {
-    let mut delivery = samples::full_push_delivery();
-    delivery.expires_at = None;
-    delivery
-}
-
 fn set_rules(sim: &FcmSim, rules: Vec<FaultRule>) {
     sim.faults().set(FaultSettings {
         rules,
         ..FaultSettings::default()
     });
-}
-
-fn once(fault: Fault) -> FaultRule {
-    FaultRule {
-        fault,
-        count: Some(1),
-        recipients: vec![],
-    }
-}
-
-fn status(code: u16, retry_after_s: Option<u64>) -> Fault {
-    Fault::Status {
-        code,
-        retry_after_s,
-    }
 }
 
 #[tokio::test]
@@ -197,7 +154,7 @@ async fn an_unregistered_token_is_an_invalid_recipient() {
 #[tokio::test]
 async fn quota_exceeded_is_retried_after_the_providers_wait() {
     let s = setup().await;
-    set_rules(&s.sim, vec![once(status(429, Some(30)))]);
+    set_rules(&s.sim, vec![rule_once(status(429, Some(30)))]);
     let outcome = s.provider.send(&delivery()).await;
     assert!(
         matches!(outcome, Outcome::Retry { reason: Reason::RateLimited, after: Some(d), ref detail } if d == Duration::from_secs(30) && detail.contains("QUOTA_EXCEEDED")),
@@ -210,7 +167,10 @@ async fn unavailable_and_internal_are_retried() {
     let s = setup().await;
     set_rules(
         &s.sim,
-        vec![once(status(503, Some(4))), once(status(500, None))],
+        vec![
+            rule_once(status(503, Some(4))),
+            rule_once(status(500, None)),
+        ],
     );
     let first = s.provider.send(&delivery()).await;
     assert!(
@@ -230,9 +190,9 @@ async fn invalid_argument_fails_sender_mismatch_drops_and_third_party_auth_waits
     set_rules(
         &s.sim,
         vec![
-            once(status(400, None)),
-            once(status(403, None)),
-            once(status(401, None)),
+            rule_once(status(400, None)),
+            rule_once(status(403, None)),
+            rule_once(status(401, None)),
         ],
     );
     let outcome = s.provider.send(&delivery()).await;
@@ -278,7 +238,7 @@ async fn a_revoked_access_token_is_replaced_once_and_the_send_goes_through() {
 #[tokio::test]
 async fn a_dropped_connection_is_retried() {
     let s = setup().await;
-    set_rules(&s.sim, vec![once(Fault::Drop)]);
+    set_rules(&s.sim, vec![rule_once(Fault::Drop)]);
     let delivery = delivery();
     let outcome = s.provider.send(&delivery).await;
     assert!(

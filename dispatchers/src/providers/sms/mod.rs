@@ -31,7 +31,7 @@ pub mod twilio;
 pub mod vonage;
 
 #[cfg(test)]
-pub(crate) mod tests;
+mod tests;
 
 pub use twilio::{TwilioConfig, TwilioProvider};
 pub use vonage::{VonageConfig, VonageProvider};

@@ -10,13 +10,13 @@ use notify_schemas::{Delivery, PhoneNumber, Recipient, RenderedContent, Rendered
 use notify_sim::faults::FaultSettings;
 use notify_sim::twilio::{TwilioSim, TwilioSimSettings};
 use notify_sim::vonage::{VonageSim, VonageSimSettings};
-use notify_sim::{Fault, FaultRule};
-use tokio::net::TcpListener;
+use notify_sim::Fault;
 
 use super::twilio::TwilioError;
 use super::*;
 use crate::providers::failover::{BreakerConfig, BreakerState, Failover, ManualClock};
 use crate::providers::secret::SecretConfig;
+use crate::providers::test_support::{fault, listener, reason, secret_file, status};
 use crate::{Outcome, Provider, Reason};
 
 const SID: &str = "AC0123456789abcdef";
@@ -24,34 +24,6 @@ const TOKEN: &str = "twilio-token";
 const KEY: &str = "vonage-key";
 const SECRET: &str = "vonage-secret";
 const TO: &str = "+821012345678";
-
-/// Writes `value` to a new file for a provider to read its secret from. Files live in one
-/// folder per test process; folders of test processes that have exited are removed here, so
-/// runs do not pile up files in the temp folder.
-pub(crate) fn secret_file(value: &str) -> PathBuf {
-    const PREFIX: &str = "notify-dispatchers-tests-";
-    let temp = std::env::temp_dir();
-    if let Ok(entries) = std::fs::read_dir(&temp) {
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let Some(pid) = name.strip_prefix(PREFIX) else {
-                continue;
-            };
-            if !std::path::Path::new("/proc").join(pid).exists() {
-                let _ = std::fs::remove_dir_all(entry.path());
-            }
-        }
-    }
-    let dir = temp.join(format!("{PREFIX}{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(Uuid::new_v4().simple().to_string());
-    std::fs::write(&path, format!("{value}\n")).unwrap();
-    path
-}
-
-async fn listener() -> TcpListener {
-    TcpListener::bind("127.0.0.1:0").await.unwrap()
-}
 
 async fn twilio_sim() -> TwilioSim {
     let settings = TwilioSimSettings {
@@ -107,33 +79,6 @@ fn sms(to: &str, text: &str) -> Delivery {
         segments: 1,
     });
     delivery
-}
-
-fn fault(fault: Fault, count: Option<u32>) -> FaultSettings {
-    FaultSettings {
-        rules: vec![FaultRule {
-            fault,
-            count,
-            recipients: vec![],
-        }],
-        ..FaultSettings::default()
-    }
-}
-
-fn status(code: u16, retry_after_s: Option<u64>) -> Fault {
-    Fault::Status {
-        code,
-        retry_after_s,
-    }
-}
-
-fn reason(outcome: &Outcome) -> Option<Reason> {
-    match outcome {
-        Outcome::Retry { reason, .. }
-        | Outcome::Failed { reason, .. }
-        | Outcome::InvalidRecipient { reason, .. } => Some(*reason),
-        Outcome::Sent { .. } => None,
-    }
 }
 
 #[tokio::test]
