@@ -10,6 +10,7 @@
 //! [`endpoint`] (address checks, and the client's resolver), [`service`] (the only network
 //! code).
 
+mod classify;
 pub mod config;
 pub mod crypto;
 pub mod encode;

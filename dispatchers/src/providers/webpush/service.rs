@@ -33,22 +33,18 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use notify_schemas::records::{Recipient, RenderedContent};
 use notify_schemas::Delivery;
-use reqwest::header::{HeaderMap, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, LOCATION};
+use reqwest::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE};
 use reqwest::StatusCode;
 
+use super::classify::classify;
 use super::config::{ConfigError, WebPushConfig};
 use super::crypto::{self, CryptoError, UaKeys};
 use super::encode;
 use super::endpoint::{check_url, EndpointError, EndpointPolicy, GuardedResolver};
 use super::vapid::{TokenCache, VapidKey};
 use crate::providers::credentials::{CredentialError, WatchedFile};
-use crate::providers::http::{read_capped, retry_after, MAX_ANSWER_BYTES};
+use crate::providers::http::{read_capped, MAX_ANSWER_BYTES};
 use crate::{Outcome, Provider, Reason};
-
-/// Longest `Location` value kept as the provider message id.
-const MAX_MESSAGE_ID_CHARS: usize = 256;
-/// Longest excerpt of an error answer kept in an outcome's detail.
-const MAX_DETAIL_CHARS: usize = 160;
 
 /// Why the provider could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -208,61 +204,6 @@ impl Provider for WebPushProvider {
             }
         }
         outcome
-    }
-}
-
-/// Classifies a push service's answer; see the table in the module docs.
-pub fn classify(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Outcome {
-    let code = status.as_u16();
-    let detail = || {
-        let text: String = String::from_utf8_lossy(body)
-            .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .take(MAX_DETAIL_CHARS)
-            .collect();
-        let text = text.trim();
-        if text.is_empty() {
-            format!("http {code}")
-        } else {
-            format!("http {code}: {text}")
-        }
-    };
-    match code {
-        200..=299 => Outcome::Sent {
-            provider_message_id: headers
-                .get(LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .map(|v| v.chars().take(MAX_MESSAGE_ID_CHARS).collect()),
-        },
-        404 | 410 => Outcome::InvalidRecipient {
-            reason: Reason::TokenInvalid,
-            since: None,
-            detail: detail(),
-        },
-        400 | 413 => Outcome::failed(Reason::BadMessage, detail()),
-        401 => Outcome::Retry {
-            reason: Reason::ProviderAuth,
-            after: retry_after(headers),
-            detail: detail(),
-        },
-        403 if String::from_utf8_lossy(body).contains("JwtToken") => Outcome::Retry {
-            reason: Reason::ProviderAuth,
-            after: retry_after(headers),
-            detail: detail(),
-        },
-        403 => Outcome::failed(Reason::ProviderAuth, detail()),
-        408 => Outcome::retry(Reason::Connection, detail()),
-        429 => Outcome::Retry {
-            reason: Reason::RateLimited,
-            after: retry_after(headers),
-            detail: detail(),
-        },
-        500..=599 => Outcome::Retry {
-            reason: Reason::ProviderUnavailable,
-            after: retry_after(headers),
-            detail: detail(),
-        },
-        _ => Outcome::failed(Reason::UnexpectedResponse, detail()),
     }
 }
 

@@ -1,5 +1,5 @@
 //! Unit tests of the pure parts: encryption against the RFC 8291 vector, VAPID tokens, the SSRF
-//! guard, header values and answer classification.
+//! guard, header values and the configuration. Answer classification is tested in `classify.rs`.
 
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
@@ -8,16 +8,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use notify_schemas::records::Priority;
 use p256::SecretKey;
-use reqwest::header::{HeaderMap, HeaderValue, LOCATION, RETRY_AFTER};
-use reqwest::StatusCode;
 
 use super::config::WebPushConfig;
 use super::crypto::{self, CryptoError, UaKeys};
 use super::encode;
 use super::endpoint::{check_url, forbidden_range, EndpointError, EndpointPolicy, GuardedResolver};
-use super::service::classify;
 use super::vapid::{TokenCache, VapidKey};
-use crate::{Outcome, Reason};
 
 fn b64(text: &str) -> Vec<u8> {
     URL_SAFE_NO_PAD.decode(text).unwrap()
@@ -399,113 +395,6 @@ fn the_payload_carries_content_and_delivery_id() {
     assert_eq!(json["data"].as_object().unwrap().len(), push.data.len());
     assert_eq!(json["url"].as_str(), push.click_url.as_deref());
     assert_eq!(json["image"].as_str(), push.image_url.as_deref());
-}
-
-// --- classification ------------------------------------------------------------------------
-
-#[test]
-fn answers_are_classified_per_the_table() {
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        LOCATION,
-        HeaderValue::from_static("https://push.example/m/42"),
-    );
-    assert_eq!(
-        classify(StatusCode::CREATED, &headers, b""),
-        Outcome::Sent {
-            provider_message_id: Some("https://push.example/m/42".into())
-        }
-    );
-    assert!(matches!(
-        classify(StatusCode::ACCEPTED, &HeaderMap::new(), b""),
-        Outcome::Sent {
-            provider_message_id: None
-        }
-    ));
-    for gone in [StatusCode::NOT_FOUND, StatusCode::GONE] {
-        assert!(matches!(
-            classify(gone, &HeaderMap::new(), b"{\"errno\":106}"),
-            Outcome::InvalidRecipient {
-                reason: Reason::TokenInvalid,
-                ..
-            }
-        ));
-    }
-    for bad in [StatusCode::PAYLOAD_TOO_LARGE, StatusCode::BAD_REQUEST] {
-        assert!(matches!(
-            classify(bad, &HeaderMap::new(), b""),
-            Outcome::Failed {
-                reason: Reason::BadMessage,
-                ..
-            }
-        ));
-    }
-    assert!(matches!(
-        classify(StatusCode::UNAUTHORIZED, &HeaderMap::new(), b""),
-        Outcome::Retry {
-            reason: Reason::ProviderAuth,
-            ..
-        }
-    ));
-    assert!(matches!(
-        classify(
-            StatusCode::FORBIDDEN,
-            &HeaderMap::new(),
-            br#"{"reason":"BadJwtToken"}"#
-        ),
-        Outcome::Retry {
-            reason: Reason::ProviderAuth,
-            ..
-        }
-    ));
-    assert!(matches!(
-        classify(StatusCode::FORBIDDEN, &HeaderMap::new(), b"the key in the authorization header does not correspond to the sender ID used to subscribe this user"),
-        Outcome::Failed {
-            reason: Reason::ProviderAuth,
-            ..
-        }
-    ));
-    let mut retry = HeaderMap::new();
-    retry.insert(RETRY_AFTER, HeaderValue::from_static("30"));
-    assert_eq!(
-        classify(StatusCode::TOO_MANY_REQUESTS, &retry, b"slow down"),
-        Outcome::Retry {
-            reason: Reason::RateLimited,
-            after: Some(Duration::from_secs(30)),
-            detail: "http 429: slow down".into()
-        }
-    );
-    assert!(matches!(
-        classify(StatusCode::SERVICE_UNAVAILABLE, &retry, b""),
-        Outcome::Retry {
-            reason: Reason::ProviderUnavailable,
-            after: Some(_),
-            ..
-        }
-    ));
-    assert!(matches!(
-        classify(StatusCode::INTERNAL_SERVER_ERROR, &HeaderMap::new(), b""),
-        Outcome::Retry {
-            reason: Reason::ProviderUnavailable,
-            after: None,
-            ..
-        }
-    ));
-    assert!(matches!(
-        classify(StatusCode::MOVED_PERMANENTLY, &HeaderMap::new(), b""),
-        Outcome::Failed {
-            reason: Reason::UnexpectedResponse,
-            ..
-        }
-    ));
-    // Detail is short and single-line whatever the body.
-    let long = "line\n".repeat(1000);
-    let Outcome::Failed { detail, .. } =
-        classify(StatusCode::BAD_REQUEST, &HeaderMap::new(), long.as_bytes())
-    else {
-        panic!("400 is a failure");
-    };
-    assert!(detail.len() < 200 && !detail.contains('\n'));
 }
 
 // --- config --------------------------------------------------------------------------------
