@@ -5,9 +5,54 @@
 //! traffic (and its credentials) never silently goes elsewhere; every request has a connect
 //! and a whole-request timeout.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use reqwest::header::HeaderMap;
+use reqwest::StatusCode;
+
+use crate::providers::http::{read_capped, MAX_ANSWER_BYTES};
+use crate::providers::secret::Secret;
 use crate::{Outcome, Reason};
+
+/// What a provider answered: status, headers and at most [`MAX_ANSWER_BYTES`] of the body.
+pub(crate) struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+/// Reads the answer to a sent request; a request that got no answer, or whose body broke
+/// off, is the outcome of [`no_answer`].
+pub(crate) async fn read_answer(
+    sent: Result<reqwest::Response, reqwest::Error>,
+) -> Result<Answer, Outcome> {
+    let response = sent.map_err(|err| no_answer(&err))?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    match read_capped(response, MAX_ANSWER_BYTES).await {
+        Ok((body, _)) => Ok(Answer {
+            status,
+            headers,
+            body,
+        }),
+        Err(err) => Err(no_answer(&err)),
+    }
+}
+
+/// The current value of a provider's credential; one that cannot be read (a rotated file
+/// half-written, a removed file) is a `provider_auth` retry, never a failed message. `what`
+/// names the credential in the log and the detail, never its value.
+pub(crate) fn credential(
+    secret: &Secret,
+    provider: &'static str,
+    what: &'static str,
+) -> Result<Arc<String>, Outcome> {
+    secret.get().map_err(|err| {
+        tracing::warn!(provider, error = %err, "{what} unavailable");
+        Outcome::retry(Reason::ProviderAuth, format!("{what} unavailable"))
+    })
+}
 
 /// The outcome of a request that got no HTTP answer: the provider may or may not have it, and
 /// retrying is the only safe choice.

@@ -28,9 +28,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{email_parts, redact_email};
-use crate::providers::http::{read_capped, retry_after, MAX_ANSWER_BYTES};
+use crate::providers::http::retry_after;
 use crate::providers::rest::{
-    check_base_url, default_connect_timeout_ms, default_timeout_ms, http_client, no_answer,
+    check_base_url, credential, default_connect_timeout_ms, default_timeout_ms, http_client,
+    read_answer,
 };
 use crate::providers::secret::{Secret, SecretConfig, SecretError};
 use crate::{Outcome, Provider, Reason};
@@ -118,12 +119,9 @@ impl Provider for SendGridProvider {
         if content.is_empty() {
             return Outcome::failed(Reason::BadMessage, "email has neither text nor html");
         }
-        let key = match self.api_key.get() {
+        let key = match credential(&self.api_key, "sendgrid", "api key") {
             Ok(key) => key,
-            Err(err) => {
-                tracing::warn!(provider = "sendgrid", error = %err, "api key unavailable");
-                return Outcome::retry(Reason::ProviderAuth, "api key unavailable");
-            }
+            Err(outcome) => return outcome,
         };
         let id = delivery.delivery_id.to_string();
         let mut body = json!({
@@ -143,16 +141,9 @@ impl Provider for SendGridProvider {
             .json(&body)
             .send()
             .await;
-        let outcome = match sent {
-            Ok(response) => {
-                let status = response.status();
-                let headers = response.headers().clone();
-                match read_capped(response, MAX_ANSWER_BYTES).await {
-                    Ok((body, _)) => classify(status, &headers, &body),
-                    Err(err) => no_answer(&err),
-                }
-            }
-            Err(err) => no_answer(&err),
+        let outcome = match read_answer(sent).await {
+            Ok(answer) => classify(answer.status, &answer.headers, &answer.body),
+            Err(outcome) => outcome,
         };
         if !matches!(outcome, Outcome::Sent { .. }) {
             tracing::debug!(provider = "sendgrid", delivery_id = %id, to = %redact_email(parts.address), outcome = ?outcome, "email not accepted");

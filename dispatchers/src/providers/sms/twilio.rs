@@ -30,9 +30,10 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 
 use super::{redact_phone, sms_parts};
-use crate::providers::http::{read_capped, retry_after, MAX_ANSWER_BYTES};
+use crate::providers::http::retry_after;
 use crate::providers::rest::{
-    check_base_url, default_connect_timeout_ms, default_timeout_ms, http_client, no_answer,
+    check_base_url, credential, default_connect_timeout_ms, default_timeout_ms, http_client,
+    read_answer,
 };
 use crate::providers::secret::{Secret, SecretConfig, SecretError};
 use crate::{Outcome, Provider, Reason};
@@ -150,12 +151,9 @@ impl Provider for TwilioProvider {
             Ok(parts) => parts,
             Err(outcome) => return outcome,
         };
-        let token = match self.auth_token.get() {
+        let token = match credential(&self.auth_token, "twilio", "auth token") {
             Ok(token) => token,
-            Err(err) => {
-                tracing::warn!(provider = "twilio", error = %err, "auth token unavailable");
-                return Outcome::retry(Reason::ProviderAuth, "auth token unavailable");
-            }
+            Err(outcome) => return outcome,
         };
         let id = delivery.delivery_id.to_string();
         let mut form = vec![
@@ -176,16 +174,9 @@ impl Provider for TwilioProvider {
             .form(&form)
             .send()
             .await;
-        let outcome = match sent {
-            Ok(response) => {
-                let status = response.status();
-                let wait = retry_after(response.headers());
-                match read_capped(response, MAX_ANSWER_BYTES).await {
-                    Ok((body, _)) => classify(status, wait, &body),
-                    Err(err) => no_answer(&err),
-                }
-            }
-            Err(err) => no_answer(&err),
+        let outcome = match read_answer(sent).await {
+            Ok(answer) => classify(answer.status, retry_after(&answer.headers), &answer.body),
+            Err(outcome) => outcome,
         };
         if !matches!(outcome, Outcome::Sent { .. }) {
             tracing::debug!(provider = "twilio", delivery_id = %id, to = %redact_phone(to), outcome = ?outcome, "sms not accepted");
