@@ -5,7 +5,7 @@
 //! and is at most [`MAX_DETAIL_CHARS`] characters.
 
 use std::error::Error as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::{Outcome, Reason};
@@ -27,8 +27,43 @@ pub(crate) fn client_builder(timeout: Duration) -> reqwest::ClientBuilder {
         .user_agent(concat!("notify-dispatcher/", env!("CARGO_PKG_VERSION")))
 }
 
+/// Why a push client (APNs, FCM) could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The extra CA file cannot be read or is not a PEM certificate.
+    #[error("cannot use ca file {path}: {reason}")]
+    CaFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The HTTP client could not be built.
+    #[error("cannot build http client: {0}")]
+    Client(#[source] reqwest::Error),
+}
+
+/// Builds a push client from `builder`: connections kept alive while idle (pings every
+/// minute), and `ca_file` trusted besides the public roots when given.
+pub(crate) fn build_client(
+    builder: reqwest::ClientBuilder,
+    ca_file: Option<&Path>,
+) -> Result<reqwest::Client, ClientError> {
+    let mut builder = builder
+        .http2_keep_alive_interval(Duration::from_secs(60))
+        .http2_keep_alive_while_idle(true);
+    if let Some(path) = ca_file {
+        let cert = read_ca(path).map_err(|reason| ClientError::CaFile {
+            path: path.to_owned(),
+            reason,
+        })?;
+        builder = builder.add_root_certificate(cert);
+    }
+    builder.build().map_err(ClientError::Client)
+}
+
 /// Reads a PEM CA certificate to trust besides the public roots.
-pub(crate) fn read_ca(path: &Path) -> Result<reqwest::Certificate, String> {
+fn read_ca(path: &Path) -> Result<reqwest::Certificate, String> {
     let pem = std::fs::read(path).map_err(|e| e.to_string())?;
     reqwest::Certificate::from_pem(&pem).map_err(|e| e.to_string())
 }

@@ -21,9 +21,9 @@ use notify_schemas::Channel;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use crate::providers::email::{SendGridConfig, SendGridProvider, SmtpConfig, SmtpProvider};
+use crate::providers::email::{SendGridProvider, SmtpProvider};
 use crate::providers::failover::{BreakerConfig, Failover};
-use crate::providers::sms::{TwilioConfig, TwilioProvider, VonageConfig, VonageProvider};
+use crate::providers::sms::{TwilioProvider, VonageProvider};
 use crate::providers::{apns, fcm, webpush};
 use crate::Provider;
 
@@ -81,37 +81,16 @@ pub fn build_provider(
     channel: Channel,
     providers: &toml::Table,
 ) -> Result<Arc<dyn Provider>, RegistryError> {
+    let missing = |wanted| RegistryError::Missing { channel, wanted };
     match channel {
         Channel::Apns => {
-            let config: apns::ApnsConfig =
-                section(providers, "apns")?.ok_or(RegistryError::Missing {
-                    channel,
-                    wanted: "apns",
-                })?;
-            Ok(Arc::new(
-                apns::ApnsProvider::new(config).map_err(|e| invalid("apns", e))?,
-            ))
+            account(providers, "apns", apns::ApnsProvider::new)?.ok_or_else(|| missing("apns"))
         }
         Channel::Fcm => {
-            let config: fcm::FcmConfig =
-                section(providers, "fcm")?.ok_or(RegistryError::Missing {
-                    channel,
-                    wanted: "fcm",
-                })?;
-            Ok(Arc::new(
-                fcm::FcmProvider::new(config).map_err(|e| invalid("fcm", e))?,
-            ))
+            account(providers, "fcm", fcm::FcmProvider::new)?.ok_or_else(|| missing("fcm"))
         }
-        Channel::WebPush => {
-            let config: webpush::WebPushConfig =
-                section(providers, "webpush")?.ok_or(RegistryError::Missing {
-                    channel,
-                    wanted: "webpush",
-                })?;
-            Ok(Arc::new(
-                webpush::WebPushProvider::new(config).map_err(|e| invalid("webpush", e))?,
-            ))
-        }
+        Channel::WebPush => account(providers, "webpush", webpush::WebPushProvider::new)?
+            .ok_or_else(|| missing("webpush")),
         Channel::Sms => routed(
             channel,
             providers,
@@ -131,26 +110,30 @@ pub fn build_provider(
 
 /// One named provider account of SMS or email.
 fn named(providers: &toml::Table, name: &str) -> Result<Option<Arc<dyn Provider>>, RegistryError> {
-    let built: Option<Arc<dyn Provider>> = match name {
-        "twilio" => section::<TwilioConfig>(providers, name)?
-            .map(|c| TwilioProvider::new(c).map(|p| Arc::new(p) as Arc<dyn Provider>))
-            .transpose()
-            .map_err(|e| invalid(name, e))?,
-        "vonage" => section::<VonageConfig>(providers, name)?
-            .map(|c| VonageProvider::new(c).map(|p| Arc::new(p) as Arc<dyn Provider>))
-            .transpose()
-            .map_err(|e| invalid(name, e))?,
-        "sendgrid" => section::<SendGridConfig>(providers, name)?
-            .map(|c| SendGridProvider::new(c).map(|p| Arc::new(p) as Arc<dyn Provider>))
-            .transpose()
-            .map_err(|e| invalid(name, e))?,
-        "smtp" => section::<SmtpConfig>(providers, name)?
-            .map(|c| SmtpProvider::new(c).map(|p| Arc::new(p) as Arc<dyn Provider>))
-            .transpose()
-            .map_err(|e| invalid(name, e))?,
-        other => return Err(invalid(other, "unknown provider")),
-    };
-    Ok(built)
+    match name {
+        "twilio" => account(providers, name, TwilioProvider::new),
+        "vonage" => account(providers, name, VonageProvider::new),
+        "sendgrid" => account(providers, name, SendGridProvider::new),
+        "smtp" => account(providers, name, SmtpProvider::new),
+        other => Err(invalid(other, "unknown provider")),
+    }
+}
+
+/// The provider built by `build` from `[dispatch.providers.<table>]`, if the table is there.
+fn account<C, P, E>(
+    providers: &toml::Table,
+    table: &str,
+    build: impl FnOnce(C) -> Result<P, E>,
+) -> Result<Option<Arc<dyn Provider>>, RegistryError>
+where
+    C: DeserializeOwned,
+    P: Provider + 'static,
+    E: ToString,
+{
+    section::<C>(providers, table)?
+        .map(|config| build(config).map(|p| Arc::new(p) as Arc<dyn Provider>))
+        .transpose()
+        .map_err(|e| invalid(table, e))
 }
 
 /// SMS or email: the routing table's primary (and secondary, behind breakers), or the one

@@ -38,14 +38,13 @@ mod token;
 #[cfg(test)]
 mod tests;
 
-use std::path::PathBuf;
-
 pub use config::{ApnsConfig, ConfigError};
 pub use encode::{MAX_COLLAPSE_ID_BYTES, MAX_PAYLOAD_BYTES};
 pub use service::ApnsProvider;
 pub use token::{TokenError, FORCED_RENEWAL_INTERVAL, REUSE_FOR};
 
 use crate::providers::credentials::CredentialError;
+pub use crate::providers::push_http::ClientError;
 
 /// Why an [`ApnsProvider`] could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -56,15 +55,7 @@ pub enum ApnsError {
     /// The `.p8` key file cannot be read or is not a P-256 PKCS#8 key.
     #[error(transparent)]
     Credential(#[from] CredentialError),
-    /// The extra CA file cannot be read or is not a PEM certificate.
-    #[error("cannot use ca file {path}: {reason}")]
-    CaFile {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        reason: String,
-    },
-    /// The HTTP client could not be built.
-    #[error("cannot build http client: {0}")]
-    Client(#[source] reqwest::Error),
+    /// The HTTP client could not be built (its extra CA file included).
+    #[error(transparent)]
+    Client(#[from] ClientError),
 }

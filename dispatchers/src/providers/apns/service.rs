@@ -35,21 +35,12 @@ impl ApnsProvider {
         config.validate()?;
         let tokens = ProviderTokens::new(&config.key_file, &config.key_id, &config.team_id)?;
         let timeout = Duration::from_millis(config.request_timeout_ms);
-        let mut builder = push_http::client_builder(timeout)
-            .http2_prior_knowledge()
-            .http2_keep_alive_interval(Duration::from_secs(60))
-            .http2_keep_alive_while_idle(true);
-        if let Some(path) = &config.ca_file {
-            let cert = push_http::read_ca(path).map_err(|reason| ApnsError::CaFile {
-                path: path.clone(),
-                reason,
-            })?;
-            builder = builder.add_root_certificate(cert);
-        }
+        let builder = push_http::client_builder(timeout).http2_prior_knowledge();
+        let client = push_http::build_client(builder, config.ca_file.as_deref())?;
         Ok(Self {
             base: config.base().to_owned(),
             topic: config.topic,
-            client: builder.build().map_err(ApnsError::Client)?,
+            client,
             tokens,
         })
     }

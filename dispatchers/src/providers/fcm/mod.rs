@@ -36,8 +36,6 @@ mod service;
 #[cfg(test)]
 mod tests;
 
-use std::path::PathBuf;
-
 pub use auth::{REFRESH_MARGIN, SCOPE};
 pub use classify::QUOTA_RETRY_AFTER;
 pub use config::{ConfigError, FcmConfig};
@@ -45,6 +43,7 @@ pub use encode::{DELIVERY_ID_KEY, MAX_DATA_BYTES};
 pub use service::FcmProvider;
 
 use crate::providers::credentials::CredentialError;
+pub use crate::providers::push_http::ClientError;
 
 /// Why an [`FcmProvider`] could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -55,15 +54,7 @@ pub enum FcmError {
     /// The service account file cannot be read or is not a usable service account key.
     #[error(transparent)]
     Credential(#[from] CredentialError),
-    /// The extra CA file cannot be read or is not a PEM certificate.
-    #[error("cannot use ca file {path}: {reason}")]
-    CaFile {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        reason: String,
-    },
-    /// The HTTP client could not be built.
-    #[error("cannot build http client: {0}")]
-    Client(#[source] reqwest::Error),
+    /// The HTTP client could not be built (its extra CA file included).
+    #[error(transparent)]
+    Client(#[from] ClientError),
 }

@@ -42,19 +42,11 @@ impl FcmProvider {
         config.validate()?;
         let account = WatchedFile::open(&config.service_account_file, auth::parse_service_account)?;
         let timeout = Duration::from_millis(config.request_timeout_ms);
-        let mut builder = push_http::client_builder(timeout)
-            .http2_keep_alive_interval(Duration::from_secs(60))
-            .http2_keep_alive_while_idle(true);
-        if let Some(path) = &config.ca_file {
-            let cert = push_http::read_ca(path).map_err(|reason| FcmError::CaFile {
-                path: path.clone(),
-                reason,
-            })?;
-            builder = builder.add_root_certificate(cert);
-        }
+        let builder = push_http::client_builder(timeout);
+        let client = push_http::build_client(builder, config.ca_file.as_deref())?;
         Ok(Self {
             base: config.base().to_owned(),
-            client: builder.build().map_err(FcmError::Client)?,
+            client,
             account,
             token: Mutex::new(None),
             fetches: AtomicU64::new(0),

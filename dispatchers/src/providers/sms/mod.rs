@@ -33,8 +33,8 @@ pub mod vonage;
 #[cfg(test)]
 mod tests;
 
-pub use twilio::{TwilioConfig, TwilioProvider};
-pub use vonage::{VonageConfig, VonageProvider};
+pub use twilio::TwilioProvider;
+pub use vonage::VonageProvider;
 
 use notify_schemas::{Delivery, Recipient, RenderedContent};
 

@@ -12,7 +12,8 @@ use notify_sim::twilio::{TwilioSim, TwilioSimSettings};
 use notify_sim::vonage::{VonageSim, VonageSimSettings};
 use notify_sim::Fault;
 
-use super::twilio::TwilioError;
+use super::twilio::{TwilioConfig, TwilioError};
+use super::vonage::VonageConfig;
 use super::*;
 use crate::providers::failover::{BreakerConfig, BreakerState, Failover, ManualClock};
 use crate::providers::secret::SecretConfig;
