@@ -99,3 +99,9 @@ pub(crate) fn request_failed(err: reqwest::Error) -> Outcome {
 pub(crate) fn short(text: &str, max: usize) -> String {
     text.chars().filter(|c| !c.is_control()).take(max).collect()
 }
+
+/// Whole seconds since the Unix epoch, from the pipeline's one clock
+/// ([`notify_common::clock`]): the time APNs and FCM requests carry.
+pub(crate) fn now_s() -> i64 {
+    notify_common::clock::now_ms() / 1000
+}

@@ -80,6 +80,41 @@ pub(crate) fn push_delivery() -> Delivery {
     delivery
 }
 
+/// Fault settings with `rules`.
+pub(crate) fn rules(rules: Vec<FaultRule>) -> FaultSettings {
+    FaultSettings {
+        rules,
+        ..FaultSettings::default()
+    }
+}
+
+/// `n` sample push deliveries, each with its own delivery id.
+pub(crate) fn distinct_push_deliveries(n: usize) -> Vec<Delivery> {
+    (0..n)
+        .map(|_| {
+            let mut d = push_delivery();
+            d.delivery_id = Uuid::new_v4();
+            d
+        })
+        .collect()
+}
+
+/// Asserts that a simulator's ledger (its delivery ids) holds each of `deliveries` exactly
+/// once: none lost, none doubled.
+pub(crate) fn assert_each_recorded_once(
+    recorded: impl IntoIterator<Item = Option<String>>,
+    deliveries: &[Delivery],
+) {
+    let mut seen: Vec<String> = recorded.into_iter().flatten().collect();
+    seen.sort();
+    let mut sent: Vec<String> = deliveries
+        .iter()
+        .map(|d| d.delivery_id.to_string())
+        .collect();
+    sent.sort();
+    assert_eq!(seen, sent);
+}
+
 /// A rule applying `fault` to the next `count` requests (every request with `None`).
 pub(crate) fn rule(fault: Fault, count: Option<u32>) -> FaultRule {
     FaultRule {
@@ -91,10 +126,7 @@ pub(crate) fn rule(fault: Fault, count: Option<u32>) -> FaultRule {
 
 /// Fault settings with the one rule of [`rule`].
 pub(crate) fn fault(fault: Fault, count: Option<u32>) -> FaultSettings {
-    FaultSettings {
-        rules: vec![rule(fault, count)],
-        ..FaultSettings::default()
-    }
+    rules(vec![rule(fault, count)])
 }
 
 /// An HTTP status answer, with `Retry-After` when given.

@@ -5,7 +5,7 @@
 //! device token ever appears in a log line or an outcome detail (request errors are stripped of
 //! their URL, which holds the device token).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use notify_schemas::Delivery;
@@ -86,7 +86,7 @@ impl Provider for ApnsProvider {
     }
 
     async fn send(&self, delivery: &Delivery) -> Outcome {
-        let request = match encode::encode(delivery, now_s()) {
+        let request = match encode::encode(delivery, push_http::now_s()) {
             Ok(request) => request,
             Err(outcome) => return outcome,
         };
@@ -129,11 +129,4 @@ impl Provider for ApnsProvider {
             Err(outcome) => outcome,
         }
     }
-}
-
-fn now_s() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }

@@ -10,12 +10,13 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 
 use crate::providers::credentials::{CredentialError, WatchedFile};
+use crate::providers::push_http;
 
 /// How long a minted token is used; renewed well before APNs' one-hour limit.
 pub const REUSE_FOR: Duration = Duration::from_secs(50 * 60);
@@ -60,13 +61,6 @@ pub(crate) fn parse_key(bytes: &[u8]) -> Result<EncodingKey, String> {
         .map_err(|_| "not a pkcs#8 pem ec private key".to_owned())?;
     mint(&key, "probe", "probe", 0).map_err(|_| "not a usable p-256 signing key".to_owned())?;
     Ok(key)
-}
-
-fn now_s() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 struct Current {
@@ -192,7 +186,13 @@ impl ProviderTokens {
         key: Arc<EncodingKey>,
         now: Instant,
     ) -> Result<Issued, TokenError> {
-        let value: Arc<str> = mint(&key, &self.key_id, &self.team_id, now_s())?.into();
+        let value: Arc<str> = mint(
+            &key,
+            &self.key_id,
+            &self.team_id,
+            u64::try_from(push_http::now_s()).unwrap_or(0),
+        )?
+        .into();
         let minted = self.minted.fetch_add(1, Ordering::Relaxed) + 1;
         let token = Issued {
             value,

@@ -9,7 +9,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use notify_schemas::Delivery;
@@ -88,7 +88,7 @@ impl FcmProvider {
     }
 
     async fn fetch_token(&self, account: Arc<ServiceAccount>) -> Result<CachedToken, Outcome> {
-        let assertion = auth::assertion(&account, now_s() as u64).map_err(|err| {
+        let assertion = auth::assertion(&account, push_http::now_s() as u64).map_err(|err| {
             tracing::warn!(error = %err, "cannot sign fcm token assertion");
             Outcome::retry(Reason::ProviderAuth, "cannot sign token assertion")
         })?;
@@ -181,7 +181,7 @@ impl Provider for FcmProvider {
     }
 
     async fn send(&self, delivery: &Delivery) -> Outcome {
-        let body = match encode::encode(delivery, now_s()) {
+        let body = match encode::encode(delivery, push_http::now_s()) {
             Ok(body) => body,
             Err(outcome) => return outcome,
         };
@@ -207,11 +207,4 @@ impl Provider for FcmProvider {
             Err(outcome) => outcome,
         }
     }
-}
-
-fn now_s() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }

@@ -7,7 +7,6 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use notify_schemas::records::RenderedContent;
-use notify_schemas::Delivery;
 use notify_sim::faults::FaultSettings;
 use notify_sim::fcm::{FcmSim, FcmSimSettings};
 use notify_sim::keys::KeyPair;
@@ -15,7 +14,10 @@ use notify_sim::{Fault, FaultRule};
 use tokio::net::TcpListener;
 
 use super::{FcmConfig, FcmProvider};
-use crate::providers::test_support::{push_delivery as delivery, rule, status, Scratch};
+use crate::providers::test_support::{
+    assert_each_recorded_once, distinct_push_deliveries, push_delivery as delivery, rule, rules,
+    status, Scratch,
+};
 use crate::{Outcome, Provider, Reason};
 
 fn rule_once(fault: Fault) -> FaultRule {
@@ -68,11 +70,8 @@ async fn setup() -> Setup {
     setup_with(shared_key(), shared_key(), false).await
 }
 
-fn set_rules(sim: &FcmSim, rules: Vec<FaultRule>) {
-    sim.faults().set(FaultSettings {
-        rules,
-        ..FaultSettings::default()
-    });
+fn set_rules(sim: &FcmSim, list: Vec<FaultRule>) {
+    sim.faults().set(rules(list));
 }
 
 #[tokio::test]
@@ -315,28 +314,12 @@ async fn sends_over_tls_with_the_simulator_ca() {
 #[tokio::test]
 async fn many_concurrent_sends_share_one_token_and_none_is_lost_or_doubled() {
     let s = setup().await;
-    let deliveries: Vec<Delivery> = (0..200)
-        .map(|_| {
-            let mut d = delivery();
-            d.delivery_id = uuid::Uuid::new_v4();
-            d
-        })
-        .collect();
+    let deliveries = distinct_push_deliveries(200);
     let outcomes = futures::future::join_all(deliveries.iter().map(|d| s.provider.send(d))).await;
     assert!(outcomes.iter().all(|o| matches!(o, Outcome::Sent { .. })));
     assert_eq!(s.sim.tokens_issued(), 1);
-    let mut seen: Vec<String> = s
-        .sim
-        .ledger()
-        .entries()
-        .into_iter()
-        .filter_map(|e| e.delivery_id)
-        .collect();
-    seen.sort();
-    let mut sent: Vec<String> = deliveries
-        .iter()
-        .map(|d| d.delivery_id.to_string())
-        .collect();
-    sent.sort();
-    assert_eq!(seen, sent);
+    assert_each_recorded_once(
+        s.sim.ledger().entries().into_iter().map(|e| e.delivery_id),
+        &deliveries,
+    );
 }

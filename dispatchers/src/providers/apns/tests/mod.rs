@@ -15,7 +15,10 @@ use tokio::net::TcpListener;
 
 use super::token::mint;
 use super::{ApnsConfig, ApnsProvider};
-use crate::providers::test_support::{push_delivery as delivery, rule, status, Scratch};
+use crate::providers::test_support::{
+    assert_each_recorded_once, distinct_push_deliveries, push_delivery as delivery, rule, rules,
+    status, Scratch,
+};
 use crate::{Outcome, Provider, Reason};
 
 const KEY_ID: &str = "KEY1234567";
@@ -64,11 +67,8 @@ fn token_of(delivery: &Delivery) -> String {
     delivery.recipient.key().to_owned()
 }
 
-fn set_rules(sim: &ApnsSim, rules: Vec<FaultRule>) {
-    sim.faults().set(FaultSettings {
-        rules,
-        ..FaultSettings::default()
-    });
+fn set_rules(sim: &ApnsSim, list: Vec<FaultRule>) {
+    sim.faults().set(rules(list));
 }
 
 #[tokio::test]

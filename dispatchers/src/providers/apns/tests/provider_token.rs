@@ -102,28 +102,12 @@ fn a_missing_or_wrong_key_file_fails_at_construction() {
 #[tokio::test]
 async fn many_concurrent_pushes_share_one_token_and_none_is_lost_or_doubled() {
     let s = setup().await;
-    let deliveries: Vec<Delivery> = (0..200)
-        .map(|_| {
-            let mut d = delivery();
-            d.delivery_id = uuid::Uuid::new_v4();
-            d
-        })
-        .collect();
+    let deliveries = distinct_push_deliveries(200);
     let outcomes = futures::future::join_all(deliveries.iter().map(|d| s.provider.send(d))).await;
     assert!(outcomes.iter().all(|o| matches!(o, Outcome::Sent { .. })));
     assert_eq!(s.provider.tokens.minted(), 1);
-    let mut seen: Vec<String> = s
-        .sim
-        .ledger()
-        .entries()
-        .into_iter()
-        .filter_map(|e| e.delivery_id)
-        .collect();
-    seen.sort();
-    let mut sent: Vec<String> = deliveries
-        .iter()
-        .map(|d| d.delivery_id.to_string())
-        .collect();
-    sent.sort();
-    assert_eq!(seen, sent);
+    assert_each_recorded_once(
+        s.sim.ledger().entries().into_iter().map(|e| e.delivery_id),
+        &deliveries,
+    );
 }
