@@ -17,7 +17,7 @@ use crate::consumer::drain::DrainContext;
 use crate::consumer::{DispatchError, Dispatcher, DrainConsumer, Lane};
 use crate::dedup::{CassandraLog, DeliveryLog};
 use crate::engine::inflight::Inflight;
-use crate::engine::retry_mover::TierMover;
+use crate::engine::TierMover;
 use crate::handler::{Deps, Handler};
 use crate::providers::registry::{self, RegistryError};
 use crate::Provider;

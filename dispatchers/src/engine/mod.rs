@@ -5,6 +5,8 @@
 pub(crate) mod dead_letter;
 pub mod inflight;
 pub(crate) mod keyqueue;
-pub mod retry_mover;
+pub(crate) mod retry_mover;
 pub(crate) mod retry_policy;
 pub(crate) mod status;
+
+pub use retry_mover::TierMover;

@@ -339,6 +339,27 @@ async fn expired_is_reported_without_a_send() {
 }
 
 #[tokio::test]
+async fn a_retry_that_would_land_after_expiry_is_expired_instead() {
+    let rig = rig();
+    let mut delivery = apns();
+    delivery.expires_at = Some(now_ms() + 10_000);
+    rig.provider.script(
+        TOKEN,
+        [Outcome::Retry {
+            reason: Reason::RateLimited,
+            after: Some(Duration::from_secs(60)),
+            detail: "429".into(),
+        }],
+    );
+    assert_eq!(rig.handle(&delivery).await, Handled::Expired);
+    assert_eq!(rig.provider.sends_to(TOKEN), 1);
+    assert!(rig.publisher.to_topic(&rig.topics.retry("1m")).is_empty());
+    assert!(rig.publisher.to_topic(&rig.topics.dlq()).is_empty());
+    assert_eq!(rig.statuses()[0].status, Status::Expired);
+    assert_eq!(rig.state(&delivery).as_deref(), Some("expired"));
+}
+
+#[tokio::test]
 async fn undecodable_and_misrouted_records_are_dead_lettered() {
     let rig = rig();
     let cancel = CancellationToken::new();

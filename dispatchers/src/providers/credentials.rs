@@ -121,13 +121,12 @@ impl<T> WatchedFile<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::test_support::Scratch;
 
     #[test]
     fn a_replaced_file_is_picked_up_and_a_broken_one_keeps_the_last_good_value() {
-        let dir = std::env::temp_dir().join(format!("notify-cred-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("key");
-        std::fs::write(&path, "one").unwrap();
+        let dir = Scratch::new("cred");
+        let path = dir.write("key", "one");
         let parse = |b: &[u8]| {
             let text = std::str::from_utf8(b).map_err(|e| e.to_string())?;
             if text.starts_with('!') {
@@ -142,7 +141,6 @@ mod tests {
         assert_eq!(*file.get().unwrap(), "second");
         std::fs::write(&path, "!broken").unwrap();
         assert_eq!(*file.get().unwrap(), "second");
-        assert!(WatchedFile::open(dir.join("missing"), parse).is_err());
-        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(WatchedFile::open(dir.path().join("missing"), parse).is_err());
     }
 }

@@ -98,13 +98,12 @@ fn parse(bytes: &[u8]) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::test_support::Scratch;
 
     #[test]
     fn file_secrets_are_trimmed_and_never_shown() {
-        let dir = std::env::temp_dir().join(format!("notify-secret-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("token");
-        std::fs::write(&path, "s3cret\n").unwrap();
+        let dir = Scratch::new("secret");
+        let path = dir.write("token", "s3cret\n");
         let secret = Secret::load(&SecretConfig::File(path.clone())).unwrap();
         assert_eq!(*secret.get().unwrap(), "s3cret");
         assert!(!format!("{secret:?}").contains("s3cret"));
@@ -115,7 +114,6 @@ mod tests {
         let path = Secret::load(&SecretConfig::Env("PATH".into())).unwrap();
         assert_eq!(*path.get().unwrap(), std::env::var("PATH").unwrap().trim());
         assert!(!format!("{:?}", Secret::from_value("abc")).contains("abc"));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

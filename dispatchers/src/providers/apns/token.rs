@@ -257,19 +257,8 @@ mod tests {
 
     #[test]
     fn a_rejected_token_is_renewed_once_per_interval_unless_the_key_changes() {
-        struct Dir(std::path::PathBuf);
-        impl Drop for Dir {
-            fn drop(&mut self) {
-                let _ = std::fs::remove_dir_all(&self.0);
-            }
-        }
-        let dir = Dir(std::env::temp_dir().join(format!(
-            "notify-apns-token-{}-{}",
-            std::process::id(),
-            uuid::Uuid::new_v4().simple()
-        )));
-        std::fs::create_dir_all(&dir.0).unwrap();
-        let (tokens, path) = tokens(&dir.0);
+        let dir = crate::providers::test_support::Scratch::new("apns-token");
+        let (tokens, path) = tokens(dir.path());
         let first = tokens.current().unwrap();
         assert_eq!(tokens.current().unwrap(), first);
         let renewed = tokens.renew_rejected(&first).unwrap().unwrap();
