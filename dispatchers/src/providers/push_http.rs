@@ -8,6 +8,9 @@ use std::error::Error as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use notify_schemas::records::{DeviceToken, Recipient, RenderedContent, RenderedPush};
+use notify_schemas::Delivery;
+
 use crate::{Outcome, Reason};
 
 /// Longest detail kept from a transport error.
@@ -104,4 +107,25 @@ pub(crate) fn short(text: &str, max: usize) -> String {
 /// ([`notify_common::clock`]): the time APNs and FCM requests carry.
 pub(crate) fn now_s() -> i64 {
     notify_common::clock::now_ms() / 1000
+}
+
+/// The device token and the push content of `delivery`; a delivery with another kind of
+/// recipient or content is an `unsupported` failure naming `provider`, without a request.
+pub(crate) fn push_parts<'a>(
+    delivery: &'a Delivery,
+    provider: &str,
+) -> Result<(&'a DeviceToken, &'a RenderedPush), Outcome> {
+    let Recipient::DeviceToken(device) = &delivery.recipient else {
+        return Err(Outcome::failed(
+            Reason::Unsupported,
+            format!("{provider} needs a device token recipient"),
+        ));
+    };
+    let RenderedContent::Push(push) = &delivery.content else {
+        return Err(Outcome::failed(
+            Reason::Unsupported,
+            format!("{provider} needs push content"),
+        ));
+    };
+    Ok((device, push))
 }

@@ -11,10 +11,11 @@
 //! push: `{"aps":{"content-available":1}}`, push type `background`, priority 5 (APNs refuses 10
 //! for it).
 
-use notify_schemas::records::{Priority, RenderedContent};
-use notify_schemas::{Delivery, Recipient};
+use notify_schemas::records::Priority;
+use notify_schemas::Delivery;
 use serde_json::{json, Map, Value};
 
+use crate::providers::push_http::push_parts;
 use crate::{Outcome, Reason};
 
 /// Largest payload APNs takes for a regular (non-VoIP) notification.
@@ -45,18 +46,7 @@ pub(crate) struct ApnsRequest {
 
 /// Builds the request for `delivery`; `now_s` is the current time in epoch seconds.
 pub(crate) fn encode(delivery: &Delivery, now_s: i64) -> Result<ApnsRequest, Outcome> {
-    let Recipient::DeviceToken(device) = &delivery.recipient else {
-        return Err(Outcome::failed(
-            Reason::Unsupported,
-            "apns needs a device token recipient",
-        ));
-    };
-    let RenderedContent::Push(push) = &delivery.content else {
-        return Err(Outcome::failed(
-            Reason::Unsupported,
-            "apns needs push content",
-        ));
-    };
+    let (device, push) = push_parts(delivery, "apns")?;
     let token = device.token.trim();
     if token.is_empty()
         || token.len() > MAX_TOKEN_CHARS
@@ -173,15 +163,11 @@ pub(crate) fn expiration(ttl_seconds: Option<i32>, expires_at_ms: Option<i64>, n
 #[cfg(test)]
 mod tests {
     use super::*;
-    use notify_schemas::samples;
+    use notify_schemas::{samples, Recipient, RenderedContent};
+
+    use crate::providers::test_support::push_delivery;
 
     const NOW: i64 = 1_800_000_000;
-
-    fn push_delivery() -> Delivery {
-        let mut delivery = samples::full_push_delivery();
-        delivery.expires_at = None;
-        delivery
-    }
 
     fn with_push(edit: impl FnOnce(&mut notify_schemas::records::RenderedPush)) -> Delivery {
         let mut delivery = push_delivery();

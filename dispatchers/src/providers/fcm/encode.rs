@@ -9,10 +9,11 @@
 
 use std::collections::BTreeMap;
 
-use notify_schemas::records::{Priority, RenderedContent};
-use notify_schemas::{Delivery, Recipient};
+use notify_schemas::records::Priority;
+use notify_schemas::Delivery;
 use serde_json::{json, Map, Value};
 
+use crate::providers::push_http::push_parts;
 use crate::{Outcome, Reason};
 
 /// Most bytes of `data` (keys and values) FCM takes.
@@ -26,18 +27,7 @@ const MAX_TOKEN_CHARS: usize = 4096;
 
 /// Builds the `messages:send` body for `delivery`; `now_s` is the current time in epoch seconds.
 pub(crate) fn encode(delivery: &Delivery, now_s: i64) -> Result<Vec<u8>, Outcome> {
-    let Recipient::DeviceToken(device) = &delivery.recipient else {
-        return Err(Outcome::failed(
-            Reason::Unsupported,
-            "fcm needs a device token recipient",
-        ));
-    };
-    let RenderedContent::Push(push) = &delivery.content else {
-        return Err(Outcome::failed(
-            Reason::Unsupported,
-            "fcm needs push content",
-        ));
-    };
+    let (device, push) = push_parts(delivery, "fcm")?;
     let token = device.token.trim();
     if token.is_empty()
         || token.len() > MAX_TOKEN_CHARS
@@ -173,7 +163,7 @@ pub(crate) fn ttl(ttl_seconds: Option<i32>, expires_at_ms: Option<i64>, now_s: i
 #[cfg(test)]
 mod tests {
     use super::*;
-    use notify_schemas::samples;
+    use notify_schemas::{samples, RenderedContent};
 
     const NOW: i64 = 1_800_000_000;
 
