@@ -221,7 +221,10 @@ mod tests {
             .publish(std::slice::from_ref(&record))
             .await
             .is_err());
-        publisher.publish(std::slice::from_ref(&record)).await.unwrap();
+        publisher
+            .publish(std::slice::from_ref(&record))
+            .await
+            .unwrap();
         assert_eq!(publisher.to_topic("t"), vec![record]);
         assert!(publisher.to_topic("other").is_empty());
     }

@@ -13,14 +13,14 @@ use notify_store::{CassandraDirectory, Directory};
 use rdkafka::config::FromClientConfigAndContext;
 use rdkafka::consumer::Consumer;
 
-use crate::context::DrainContext;
+use crate::consumer::drain::DrainContext;
+use crate::consumer::{DispatchError, Dispatcher, DrainConsumer, Lane};
+use crate::engine::inflight::Inflight;
+use crate::engine::TierMover;
 use crate::handler::{Deps, Handler};
-use crate::inflight::Inflight;
-use crate::publish::KafkaPublisher;
-use crate::registry::{self, RegistryError};
-use crate::retry::TierMover;
-use crate::service::{DispatchError, Dispatcher, DrainConsumer, Lane};
+use crate::providers::registry::{self, RegistryError};
 use crate::Provider;
+use notify_common::publish::KafkaPublisher;
 use notify_store::notification_log::{CassandraLog, DeliveryLog};
 
 /// Why the dispatcher could not start or stopped.

@@ -9,8 +9,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use notify_dispatchers::apns::{ApnsConfig, ApnsProvider};
-use notify_dispatchers::fcm::{FcmConfig, FcmProvider};
+use notify_dispatchers::providers::apns::{ApnsConfig, ApnsProvider};
+use notify_dispatchers::providers::fcm::{FcmConfig, FcmProvider};
 use notify_dispatchers::{Outcome, Provider};
 use notify_schemas::{samples, Channel, DeviceToken, Recipient};
 use notify_sim::apns::ApnsSimSettings;

@@ -2,7 +2,7 @@
 //! table the suite renders builds a real provider for every channel, and one delivery per
 //! channel lands in the matching simulator's ledger with its delivery id.
 
-use notify_dispatchers::registry::build_provider;
+use notify_dispatchers::providers::registry::build_provider;
 use notify_dispatchers::Outcome;
 use notify_schemas::records::{Recipient, WebPushSubscription};
 use notify_schemas::{samples, Channel, Delivery};

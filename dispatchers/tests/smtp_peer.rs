@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use notify_dispatchers::email::{SmtpConfig, SmtpProvider, SmtpTls};
+use notify_dispatchers::providers::email::{SmtpConfig, SmtpProvider, SmtpTls};
 use notify_dispatchers::{Outcome, Provider, Reason};
 use notify_schemas::samples::full_email_delivery;
 use notify_schemas::{Delivery, EmailAddress, Recipient, RenderedContent, Uuid};

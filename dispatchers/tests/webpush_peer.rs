@@ -3,8 +3,8 @@
 //! the payload with `http_ece`. Start it with `scripts/peers.d/webpush-testing start` and set
 //! `NOTIFY_IT_WEBPUSH_TESTING` to its URL (`scripts/peers.d/webpush-testing url`).
 
-use notify_dispatchers::webpush::crypto::generate_secret;
-use notify_dispatchers::webpush::{VapidKey, WebPushConfig, WebPushProvider};
+use notify_dispatchers::providers::webpush::crypto::generate_secret;
+use notify_dispatchers::providers::webpush::{VapidKey, WebPushConfig, WebPushProvider};
 use notify_dispatchers::{Outcome, Provider, Reason};
 use notify_schemas::records::{Delivery, Recipient, RenderedContent, WebPushSubscription};
 use p256::pkcs8::{EncodePrivateKey, LineEnding};

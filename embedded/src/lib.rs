@@ -344,7 +344,8 @@ fn start_dispatchers(
     log: &Arc<MemoryLog>,
     directory: &Arc<MemoryDirectory>,
 ) -> Result<(), EmbeddedError> {
-    use notify_dispatchers::{registry, stage};
+    use notify_dispatchers::providers::registry;
+    use notify_dispatchers::stage;
     let mut movers_started = false;
     for name in CHANNELS {
         let channel = Channel::ALL

@@ -1,10 +1,10 @@
 //! `notify dlq inspect|replay`: the operator's view of `notify.dlq`. The logic lives in
-//! `notify_dispatchers::dlq`; this module parses filters and prints.
+//! `notify_dispatchers::dead_letter_tools`; this module parses filters and prints.
 
 use anyhow::Context;
 use notify_common::topics::Topics;
 use notify_common::Config;
-use notify_dispatchers::dlq::{self, Filter};
+use notify_dispatchers::dead_letter_tools::{self as dlq, Filter};
 use notify_schemas::{Codec, Delivery};
 
 use crate::cli::{DlqAction, DlqFilterArgs};

@@ -27,20 +27,21 @@
 //! answer and the log write (bounded by the sends in flight).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
+use notify_common::clock::now_ms;
 use notify_common::config::DispatchConfig;
+use notify_common::publish::Publisher;
 use notify_common::topics::Topics;
 use notify_common::Health;
 use notify_schemas::{Channel, Codec, CodecError, Delivery, DeliveryStatus};
 use notify_store::Directory;
 use tokio_util::sync::CancellationToken;
 
+use crate::engine::retry_policy::RetryPolicy;
+use crate::engine::status::{self, EXPIRED, RETRYING};
 use crate::metrics as m;
-use crate::policy::{RetryPlan, RetryPolicy};
-use crate::publish::{Output, Publisher};
-use crate::status::{self, DEAD_LETTERED, EXPIRED, FAILED, RETRYING, SENT};
-use crate::{Outcome, Provider, Reason};
+use crate::Provider;
 use notify_store::notification_log::DeliveryLog;
 
 /// One consumed record, detached from the consumer.
@@ -134,12 +135,6 @@ pub struct Deps {
     pub directory: Arc<dyn Directory>,
     /// Produces statuses, retries and dead letters.
     pub publisher: Arc<dyn Publisher>,
-}
-
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 fn millis(d: Duration) -> u64 {
@@ -264,188 +259,9 @@ impl Handler {
             return Ok(Handled::Expired);
         }
 
-        let attempts = delivery.attempt.saturating_add(1);
         let outcome = self.send(&delivery).await;
-        let now = now_ms();
-        let provider = Some(self.provider.name());
-        match outcome {
-            Outcome::Sent {
-                provider_message_id,
-            } => {
-                let row = status::log_write(
-                    &delivery,
-                    SENT,
-                    None,
-                    attempts,
-                    provider,
-                    provider_message_id,
-                    now,
-                );
-                self.settle(cancel, &delivery, &row, Vec::new()).await?;
-                Ok(Handled::Sent)
-            }
-            Outcome::Failed { reason, detail } => {
-                tracing::info!(channel, reason = %reason, detail = %detail, "delivery failed permanently");
-                let row = status::log_write(
-                    &delivery,
-                    FAILED,
-                    Some(reason.as_str()),
-                    attempts,
-                    provider,
-                    None,
-                    now,
-                );
-                self.settle(cancel, &delivery, &row, Vec::new()).await?;
-                Ok(Handled::Failed)
-            }
-            Outcome::InvalidRecipient {
-                reason,
-                since,
-                detail,
-            } => {
-                tracing::info!(channel, reason = %reason, detail = %detail, "recipient invalid");
-                self.invalidate(cancel, &delivery, reason, since).await?;
-                let row = status::log_write(
-                    &delivery,
-                    FAILED,
-                    Some(reason.as_str()),
-                    attempts,
-                    provider,
-                    None,
-                    now,
-                );
-                self.settle(cancel, &delivery, &row, Vec::new()).await?;
-                Ok(Handled::InvalidRecipient)
-            }
-            Outcome::Retry {
-                reason,
-                after,
-                detail,
-            } => {
-                let after_ms = after.map(|a| i64::try_from(a.as_millis()).unwrap_or(i64::MAX));
-                let budget = u32::try_from(attempts).unwrap_or(u32::MAX);
-                let plan =
-                    self.policy
-                        .plan(&delivery, budget, after_ms, now, rand::random::<f64>());
-                self.after_transient(
-                    record, payload, &delivery, attempts, reason, &detail, plan, cancel,
-                )
-                .await
-            }
-        }
-    }
-
-    async fn send(&self, delivery: &Delivery) -> Outcome {
-        let started = Instant::now();
-        let outcome = tokio::time::timeout(self.send_timeout, self.provider.send(delivery))
+        self.on_outcome(record, payload, &delivery, outcome, cancel)
             .await
-            .unwrap_or_else(|_| Outcome::retry(Reason::Connection, "send timed out"));
-        let label = match &outcome {
-            Outcome::Sent { .. } => "sent",
-            Outcome::Retry { .. } => "retry",
-            Outcome::Failed { .. } => "failed",
-            Outcome::InvalidRecipient { .. } => "invalid_recipient",
-        };
-        let channel = self.channel.as_str();
-        metrics::counter!(m::SENDS_TOTAL, "channel" => channel, "outcome" => label).increment(1);
-        metrics::histogram!(m::SEND_DURATION_SECONDS, "channel" => channel, "outcome" => label)
-            .record(started.elapsed().as_secs_f64());
-        if let Outcome::Retry { reason, .. }
-        | Outcome::Failed { reason, .. }
-        | Outcome::InvalidRecipient { reason, .. } = &outcome
-        {
-            metrics::counter!(m::SEND_FAILURES_TOTAL, "channel" => channel, "reason" => reason.as_str())
-                .increment(1);
-        }
-        outcome
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn after_transient(
-        &self,
-        record: &Record,
-        payload: &[u8],
-        delivery: &Delivery,
-        attempts: i32,
-        reason: Reason,
-        detail: &str,
-        plan: RetryPlan,
-        cancel: &CancellationToken,
-    ) -> Result<Handled, Abandoned> {
-        let channel = self.channel.as_str();
-        let now = now_ms();
-        let provider = Some(self.provider.name());
-        match plan {
-            RetryPlan::Retry { not_before, tier } => {
-                tracing::debug!(channel, attempts, tier, reason = %reason, "delivery will be retried");
-                let mut next = delivery.clone();
-                next.attempt = attempts;
-                next.not_before = Some(not_before);
-                next.first_attempt_at = Some(delivery.first_attempt_at.unwrap_or(now));
-                let Ok(encoded) = self.deliveries.encode(&next) else {
-                    return self
-                        .undecodable(
-                            record,
-                            "encode",
-                            "retry record could not be encoded",
-                            cancel,
-                        )
-                        .await;
-                };
-                let row = status::log_write(
-                    delivery,
-                    RETRYING,
-                    Some(reason.as_str()),
-                    attempts,
-                    provider,
-                    None,
-                    now,
-                );
-                let mut outputs = vec![Output {
-                    topic: self.topics.retry(tier),
-                    key: key_of(record, delivery),
-                    payload: encoded,
-                    headers: Vec::new(),
-                }];
-                outputs.extend(self.status_output(delivery, &row));
-                // produced before the log row: a crash in between repeats, never drops
-                self.publish(cancel, outputs).await?;
-                self.until_ok(cancel, "database", || self.log.put(&row))
-                    .await?;
-                Ok(Handled::Retrying)
-            }
-            RetryPlan::Exhausted { budget } => {
-                tracing::warn!(channel, attempts, budget, reason = %reason, "retries exhausted, dead-lettering");
-                let row = status::log_write(
-                    delivery,
-                    DEAD_LETTERED,
-                    Some(reason.as_str()),
-                    attempts,
-                    provider,
-                    None,
-                    now,
-                );
-                let text = format!("{reason}: {detail} (retry budget: {budget})");
-                let dead = self.dead_letter(record, payload, "retries_exhausted", &text);
-                metrics::counter!(m::DEAD_LETTERED_TOTAL, "channel" => channel, "reason" => "retries_exhausted")
-                    .increment(1);
-                self.settle(cancel, delivery, &row, vec![dead]).await?;
-                Ok(Handled::DeadLettered)
-            }
-            RetryPlan::Expired => {
-                let row = status::log_write(
-                    delivery,
-                    EXPIRED,
-                    Some("ttl"),
-                    attempts,
-                    provider,
-                    None,
-                    now,
-                );
-                self.settle(cancel, delivery, &row, Vec::new()).await?;
-                Ok(Handled::Expired)
-            }
-        }
     }
 }
 
@@ -457,6 +273,7 @@ fn key_of(record: &Record, delivery: &Delivery) -> Vec<u8> {
         .unwrap_or_else(|| format!("{}:{}", delivery.tenant, delivery.user_id).into_bytes())
 }
 
+mod outcome;
 #[cfg(test)]
 mod tests;
 mod write;

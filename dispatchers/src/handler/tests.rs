@@ -13,8 +13,9 @@ use notify_store::{Directory, MemoryDirectory};
 use tokio_util::sync::CancellationToken;
 
 use super::*;
-use crate::publish::MemoryPublisher;
-use crate::testing::FakeProvider;
+use crate::providers::testing::FakeProvider;
+use crate::{Outcome, Reason};
+use notify_common::publish::{self, MemoryPublisher};
 use notify_store::notification_log::MemoryLog;
 
 struct Rig {
@@ -113,7 +114,7 @@ impl Rig {
     }
 }
 
-fn header<'a>(output: &'a crate::publish::Output, name: &str) -> Option<&'a str> {
+fn header<'a>(output: &'a publish::Record, name: &str) -> Option<&'a str> {
     output
         .headers
         .iter()
@@ -333,6 +334,27 @@ async fn expired_is_reported_without_a_send() {
     delivery.expires_at = Some(now_ms() - 1);
     assert_eq!(rig.handle(&delivery).await, Handled::Expired);
     assert_eq!(rig.provider.sends().len(), 0);
+    assert_eq!(rig.statuses()[0].status, Status::Expired);
+    assert_eq!(rig.state(&delivery).as_deref(), Some("expired"));
+}
+
+#[tokio::test]
+async fn a_retry_that_would_land_after_expiry_is_expired_instead() {
+    let rig = rig();
+    let mut delivery = apns();
+    delivery.expires_at = Some(now_ms() + 10_000);
+    rig.provider.script(
+        TOKEN,
+        [Outcome::Retry {
+            reason: Reason::RateLimited,
+            after: Some(Duration::from_secs(60)),
+            detail: "429".into(),
+        }],
+    );
+    assert_eq!(rig.handle(&delivery).await, Handled::Expired);
+    assert_eq!(rig.provider.sends_to(TOKEN), 1);
+    assert!(rig.publisher.to_topic(&rig.topics.retry("1m")).is_empty());
+    assert!(rig.publisher.to_topic(&rig.topics.dlq()).is_empty());
     assert_eq!(rig.statuses()[0].status, Status::Expired);
     assert_eq!(rig.state(&delivery).as_deref(), Some("expired"));
 }

@@ -4,9 +4,8 @@
 use std::future::Future;
 use std::time::Duration;
 
-use notify_common::dlq::{
-    DLQ_CHANNEL, DLQ_ERROR, DLQ_OFFSET, DLQ_PARTITION, DLQ_REASON, DLQ_STAGE, DLQ_TOPIC,
-};
+use notify_common::dlq::DLQ_CHANNEL;
+use notify_common::publish;
 use notify_schemas::{Channel, Delivery, Recipient};
 use notify_store::directory::{device_id_for, PushTarget};
 use notify_store::notification_log::LogWrite;
@@ -14,9 +13,9 @@ use notify_store::Invalidation;
 use tokio_util::sync::CancellationToken;
 
 use super::{millis, Abandoned, Handled, Handler, Record};
+use crate::engine::dead_letter::dead_letter;
+use crate::engine::status;
 use crate::metrics as m;
-use crate::publish::Output;
-use crate::status;
 use crate::Reason;
 
 impl Handler {
@@ -88,7 +87,7 @@ impl Handler {
         cancel: &CancellationToken,
         delivery: &Delivery,
         row: &LogWrite,
-        mut extra: Vec<Output>,
+        mut extra: Vec<publish::Record>,
     ) -> Result<(), Abandoned> {
         self.until_ok(cancel, "database", || self.log.put(row))
             .await?;
@@ -126,24 +125,23 @@ impl Handler {
         payload: &[u8],
         error: &str,
         reason: &str,
-    ) -> Output {
-        Output {
-            topic: self.topics.dlq(),
-            key: record.key.clone().unwrap_or_default(),
-            payload: payload.to_vec(),
-            headers: vec![
-                (DLQ_STAGE, "dispatcher".to_owned()),
-                (DLQ_ERROR, error.to_owned()),
-                (DLQ_REASON, reason.to_owned()),
-                (DLQ_TOPIC, record.topic.clone()),
-                (DLQ_PARTITION, record.partition.to_string()),
-                (DLQ_OFFSET, record.offset.to_string()),
-                (DLQ_CHANNEL, self.channel.as_str().to_owned()),
-            ],
-        }
+    ) -> publish::Record {
+        dead_letter(
+            self.topics.dlq(),
+            "dispatcher",
+            record,
+            payload.to_vec(),
+            error,
+            reason,
+        )
+        .header(DLQ_CHANNEL, self.channel.as_str())
     }
 
-    pub(super) fn status_output(&self, delivery: &Delivery, row: &LogWrite) -> Option<Output> {
+    pub(super) fn status_output(
+        &self,
+        delivery: &Delivery,
+        row: &LogWrite,
+    ) -> Option<publish::Record> {
         let status = status::status_of(delivery, row)?;
         // encoding a record built from a decoded one cannot fail short of a schema bug; a
         // missing status is then visible in the ledger rather than wedging the partition
@@ -154,18 +152,17 @@ impl Handler {
                 return None;
             }
         };
-        Some(Output {
-            topic: self.topics.status(),
-            key: delivery.event_id.to_string().into_bytes(),
+        Some(publish::Record::new(
+            self.topics.status(),
+            delivery.event_id.to_string(),
             payload,
-            headers: Vec::new(),
-        })
+        ))
     }
 
     pub(super) async fn publish(
         &self,
         cancel: &CancellationToken,
-        outputs: Vec<Output>,
+        outputs: Vec<publish::Record>,
     ) -> Result<(), Abandoned> {
         if outputs.is_empty() {
             return Ok(());

@@ -65,7 +65,7 @@ async fn a_rebalance_drains_in_flight_sends_before_giving_partitions_up() {
     })
     .await;
     let tenant = unique("t");
-    let second = std::sync::Arc::new(notify_dispatchers::testing::FakeProvider::new());
+    let second = std::sync::Arc::new(notify_dispatchers::providers::testing::FakeProvider::new());
     let mut deliveries = Vec::new();
     for n in 0..60 {
         let phone = format!("+8210666600{n:02}");
@@ -214,7 +214,7 @@ async fn the_main_lane_goes_ahead_of_a_bulk_backlog() {
     w.stop().await;
 
     let sends = w.provider.sends();
-    let is_main = |s: &notify_dispatchers::testing::Sent| main.contains(&s.recipient);
+    let is_main = |s: &notify_dispatchers::providers::testing::Sent| main.contains(&s.recipient);
     let first = sends.iter().position(is_main).expect("main sent");
     let last = sends.iter().rposition(is_main).expect("main sent");
     let bulk_between = sends[first..=last].iter().filter(|s| !is_main(s)).count();

@@ -2,7 +2,7 @@
 //! by `dlq::read`, replayed with a fresh budget, and delivered once; replaying it again sends
 //! nothing more (the notification log recognises the delivery id).
 
-use notify_dispatchers::dlq::{self, Filter};
+use notify_dispatchers::dead_letter_tools::{self as dlq, Filter};
 use notify_dispatchers::{Outcome, Reason};
 use notify_it::unique;
 use notify_schemas::{Channel, Codec, DeliveryStatus, Status};

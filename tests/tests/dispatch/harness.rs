@@ -10,8 +10,8 @@ use notify_common::config::Config;
 use notify_common::kafka;
 use notify_common::topics::{layout, Topics};
 use notify_common::Health;
+use notify_dispatchers::providers::testing::FakeProvider;
 use notify_dispatchers::stage;
-use notify_dispatchers::testing::FakeProvider;
 use notify_it::{kafka_config, store_config, unique, Scratch};
 use notify_schemas::{
     delivery_id, Channel, Codec, Delivery, DeliveryStatus, EmailAddress, PhoneNumber, Priority,

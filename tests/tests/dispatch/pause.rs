@@ -7,8 +7,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use notify_dispatchers::inflight::Inflight;
-use notify_dispatchers::service::DrainConsumer;
+use notify_dispatchers::consumer::DrainConsumer;
+use notify_dispatchers::engine::inflight::Inflight;
 use notify_dispatchers::stage::drain_consumer;
 use notify_it::unique;
 use rdkafka::consumer::Consumer;

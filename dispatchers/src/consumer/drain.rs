@@ -1,0 +1,131 @@
+//! The consumer context of the dispatchers and the retry mover: drains a partition before it is
+//! given up.
+//!
+//! Guarantees: on revoke (rebalance, unsubscribe, shutdown), new work on the revoked partitions
+//! stops, the records already taken get up to the drain deadline (shorter than the session
+//! timeout, so the group does not evict us meanwhile) to reach a durable outcome, and the
+//! offsets of what finished are stored and committed synchronously before the partitions are
+//! released; so the next owner starts exactly after the finished prefix (A-13: drain, then
+//! fence). Records still unfinished at the deadline are left to the next owner, which
+//! recognises what was already sent by the notification log.
+//!
+//! A partition assigned starts unpaused. librdkafka keeps a partition's pause flag when the
+//! partition is revoked and later assigned back to the same consumer, while the lanes and the
+//! retry movers forget their pauses with the assignment; so every partition assigned is resumed
+//! right after the assignment, and whoever wants it paused pauses it again.
+//!
+//! The callback runs inside the consumer's poll and blocks it while draining; on a
+//! multi-thread runtime it hands its worker's other tasks off first (`block_in_place`), so the
+//! records being drained keep running. On a current-thread runtime they cannot, and the drain
+//! waits out its deadline: run the stage on a multi-thread runtime.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+
+use crate::engine::inflight::{Inflight, TopicPartition};
+use crate::metrics as m;
+
+/// Context of a consumer whose records are tracked in an [`Inflight`].
+#[derive(Debug, Clone)]
+pub struct DrainContext {
+    inflight: Arc<Inflight>,
+    drain_deadline: Duration,
+    label: &'static str,
+}
+
+impl DrainContext {
+    /// Drains `inflight` within `drain_deadline` on revoke; `label` is the metric's channel
+    /// label (`retry` for the mover).
+    pub fn new(inflight: Arc<Inflight>, drain_deadline: Duration, label: &'static str) -> Self {
+        Self {
+            inflight,
+            drain_deadline,
+            label,
+        }
+    }
+}
+
+impl ClientContext for DrainContext {}
+
+fn partitions(list: &TopicPartitionList) -> Vec<TopicPartition> {
+    list.elements()
+        .iter()
+        .map(|e| (e.topic().to_owned(), e.partition()))
+        .collect()
+}
+
+/// Runs a blocking `f` without stalling the tasks queued on this worker thread.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
+impl ConsumerContext for DrainContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(list) => {
+                let assigned = partitions(list);
+                tracing::info!(
+                    stage = self.label,
+                    partitions = assigned.len(),
+                    "partitions assigned"
+                );
+                self.inflight.assign(assigned);
+            }
+            Rebalance::Revoke(list) => {
+                let revoked = partitions(list);
+                let (offsets, unfinished) =
+                    blocking(|| self.inflight.revoke(&revoked, self.drain_deadline));
+                if unfinished > 0 {
+                    metrics::counter!(m::DRAIN_ABANDONED_TOTAL, "channel" => self.label)
+                        .increment(unfinished as u64);
+                    tracing::warn!(
+                        stage = self.label,
+                        unfinished,
+                        "drain deadline passed, the next owner repeats the unfinished records"
+                    );
+                }
+                let mut commit = TopicPartitionList::new();
+                for ((topic, partition), offset) in offsets {
+                    if let Err(err) =
+                        commit.add_partition_offset(&topic, partition, Offset::Offset(offset))
+                    {
+                        tracing::warn!(error = %err, "offset not added to the revoke commit");
+                    }
+                }
+                if commit.count() > 0 {
+                    // store as well, so a commit failing here is retried by the close commit
+                    let _ = consumer.store_offsets(&commit);
+                    if let Err(err) = consumer.commit(&commit, CommitMode::Sync) {
+                        tracing::warn!(stage = self.label, error = %err, "commit on revoke failed");
+                    }
+                }
+                tracing::info!(
+                    stage = self.label,
+                    partitions = revoked.len(),
+                    "partitions revoked"
+                );
+            }
+            Rebalance::Error(err) => {
+                tracing::warn!(stage = self.label, error = %err, "rebalance error");
+            }
+        }
+    }
+
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(list) = rebalance {
+            if list.count() > 0 {
+                if let Err(err) = consumer.resume(list) {
+                    tracing::warn!(stage = self.label, error = %err, "assigned partitions not resumed");
+                }
+            }
+        }
+    }
+}

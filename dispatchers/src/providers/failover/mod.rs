@@ -1,0 +1,430 @@
+//! Provider failover (SMS, email): a primary and a secondary provider, each behind a circuit
+//! breaker.
+//!
+//! Guarantees:
+//! - only transient outcomes ([`Outcome::Retry`]) count as provider failures; a permanent
+//!   failure of one message (bad address, unsubscribed) is the provider working correctly and
+//!   never opens a breaker;
+//! - a closed breaker opens after `consecutive_failures` failures in a row, or when at least
+//!   `min_requests` sends in the last `window_ms` failed at `failure_rate` or more;
+//! - an open breaker sends nothing to its provider for `cooldown_ms`; then it is half-open and
+//!   lets exactly one probe through: success closes it, failure opens it for another cooldown.
+//!   A probe whose send is cancelled gives the probe slot back;
+//! - a send goes to the primary when its breaker admits it; when the primary answers a
+//!   transient failure or its breaker is open, the same send goes to the secondary. When
+//!   neither can take it, the outcome is a `Retry` (the last provider's, or
+//!   `ProviderUnavailable` with the time until the first breaker half-opens).
+//!
+//! Not guaranteed: a transient failure can be a message the provider did accept (a timeout
+//! after the provider queued it); sending it to the secondary may then duplicate it, as the
+//! retry tier would.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use notify_schemas::Delivery;
+use serde::Deserialize;
+
+use crate::{Outcome, Provider, Reason};
+
+/// A source of monotonic time, injected so breaker tests need no sleeping.
+pub trait Clock: Send + Sync + fmt::Debug {
+    /// Now.
+    fn now(&self) -> Instant;
+}
+
+/// The real monotonic clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+}
+
+#[cfg(test)]
+/// A clock that moves only when told to, for tests.
+#[derive(Debug)]
+pub struct ManualClock {
+    start: Instant,
+    offset: Mutex<Duration>,
+}
+
+#[cfg(test)]
+impl Default for ManualClock {
+    fn default() -> Self {
+        Self {
+            start: Instant::now(),
+            offset: Mutex::new(Duration::ZERO),
+        }
+    }
+}
+
+#[cfg(test)]
+impl ManualClock {
+    /// Moves the clock forward.
+    pub fn advance(&self, by: Duration) {
+        *self.offset.lock().unwrap_or_else(|e| e.into_inner()) += by;
+    }
+}
+
+#[cfg(test)]
+impl Clock for ManualClock {
+    fn now(&self) -> Instant {
+        self.start + *self.offset.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Circuit breaker settings, shared by both providers of a [`Failover`].
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BreakerConfig {
+    /// Transient failures in a row that open the breaker.
+    #[serde(default = "default_consecutive")]
+    pub consecutive_failures: u32,
+    /// Length of the failure-rate window.
+    #[serde(default = "default_window_ms")]
+    pub window_ms: u64,
+    /// Sends needed in the window before the failure rate is judged.
+    #[serde(default = "default_min_requests")]
+    pub min_requests: u32,
+    /// Failure share (0 < rate <= 1) in the window that opens the breaker.
+    #[serde(default = "default_failure_rate")]
+    pub failure_rate: f64,
+    /// How long an open breaker keeps its provider out before a probe.
+    #[serde(default = "default_cooldown_ms")]
+    pub cooldown_ms: u64,
+}
+
+fn default_consecutive() -> u32 {
+    5
+}
+fn default_window_ms() -> u64 {
+    30_000
+}
+fn default_min_requests() -> u32 {
+    20
+}
+fn default_failure_rate() -> f64 {
+    0.5
+}
+fn default_cooldown_ms() -> u64 {
+    30_000
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        Self {
+            consecutive_failures: default_consecutive(),
+            window_ms: default_window_ms(),
+            min_requests: default_min_requests(),
+            failure_rate: default_failure_rate(),
+            cooldown_ms: default_cooldown_ms(),
+        }
+    }
+}
+
+/// Invalid breaker settings.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid circuit breaker config: {0}")]
+pub struct BreakerConfigError(String);
+
+impl BreakerConfig {
+    /// Checks the relations between fields.
+    pub fn validate(&self) -> Result<(), BreakerConfigError> {
+        if self.consecutive_failures == 0 || self.min_requests == 0 {
+            return Err(BreakerConfigError(
+                "consecutive_failures and min_requests must be positive".into(),
+            ));
+        }
+        if !(self.failure_rate > 0.0 && self.failure_rate <= 1.0) {
+            return Err(BreakerConfigError("failure_rate must be in (0, 1]".into()));
+        }
+        if self.window_ms == 0 {
+            return Err(BreakerConfigError("window_ms must be positive".into()));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+/// What a breaker lets through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BreakerState {
+    /// Everything.
+    Closed,
+    /// Nothing, until the cooldown ends.
+    Open,
+    /// One probe at a time.
+    HalfOpen,
+}
+
+#[derive(Debug)]
+enum State {
+    Closed,
+    Open { until: Instant },
+    HalfOpen { probing: bool },
+}
+
+#[derive(Debug)]
+struct Inner {
+    state: State,
+    consecutive: u32,
+    window: VecDeque<(Instant, bool)>,
+}
+
+/// The circuit breaker of one provider; pure logic over an injected [`Clock`].
+#[derive(Debug)]
+pub struct Breaker {
+    name: &'static str,
+    config: BreakerConfig,
+    clock: Arc<dyn Clock>,
+    inner: Mutex<Inner>,
+}
+
+/// Leave to send one request; report how it went with [`Permit::success`] or
+/// [`Permit::failure`]. Dropping a probe's permit unreported gives the probe slot back.
+#[derive(Debug)]
+pub struct Permit<'a> {
+    breaker: &'a Breaker,
+    probe: bool,
+    done: bool,
+}
+
+impl Permit<'_> {
+    #[cfg(test)]
+    /// Whether this is the half-open probe.
+    pub fn is_probe(&self) -> bool {
+        self.probe
+    }
+
+    /// The provider handled the request (sent, or failed permanently for the message's sake).
+    pub fn success(mut self) {
+        self.done = true;
+        self.breaker.report(self.probe, true);
+    }
+
+    /// The provider failed transiently.
+    pub fn failure(mut self) {
+        self.done = true;
+        self.breaker.report(self.probe, false);
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        if self.probe && !self.done {
+            let mut inner = self.breaker.lock();
+            if let State::HalfOpen { probing } = &mut inner.state {
+                *probing = false;
+            }
+        }
+    }
+}
+
+impl Breaker {
+    /// A closed breaker; `name` is the provider name used in logs.
+    pub fn new(name: &'static str, config: BreakerConfig, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            name,
+            config,
+            clock,
+            inner: Mutex::new(Inner {
+                state: State::Closed,
+                consecutive: 0,
+                window: VecDeque::new(),
+            }),
+        }
+    }
+
+    #[cfg(test)]
+    /// The current state; an open breaker whose cooldown is over reports `HalfOpen`.
+    pub fn state(&self) -> BreakerState {
+        match self.lock().state {
+            State::Closed => BreakerState::Closed,
+            State::Open { until } if self.clock.now() < until => BreakerState::Open,
+            State::Open { .. } | State::HalfOpen { .. } => BreakerState::HalfOpen,
+        }
+    }
+
+    /// Leave to send, or how long until the breaker may let a probe through.
+    pub fn admit(&self) -> Result<Permit<'_>, Duration> {
+        let now = self.clock.now();
+        let mut inner = self.lock();
+        let probe = match inner.state {
+            State::Closed => false,
+            State::Open { until } if now < until => return Err(until - now),
+            State::Open { .. } | State::HalfOpen { probing: false } => {
+                inner.state = State::HalfOpen { probing: true };
+                tracing::info!(provider = self.name, "circuit breaker half-open, probing");
+                true
+            }
+            State::HalfOpen { probing: true } => return Err(Duration::from_secs(1)),
+        };
+        Ok(Permit {
+            breaker: self,
+            probe,
+            done: false,
+        })
+    }
+
+    fn report(&self, probe: bool, ok: bool) {
+        let now = self.clock.now();
+        let cooldown = Duration::from_millis(self.config.cooldown_ms);
+        let mut inner = self.lock();
+        if probe {
+            if ok {
+                tracing::info!(provider = self.name, "circuit breaker closed");
+                *inner = Inner {
+                    state: State::Closed,
+                    consecutive: 0,
+                    window: VecDeque::new(),
+                };
+            } else {
+                tracing::warn!(
+                    provider = self.name,
+                    "probe failed, circuit breaker open again"
+                );
+                inner.state = State::Open {
+                    until: now + cooldown,
+                };
+            }
+            return;
+        }
+        if !matches!(inner.state, State::Closed) {
+            // Answer of a request admitted before another one opened the breaker.
+            return;
+        }
+        let window = Duration::from_millis(self.config.window_ms);
+        inner.window.push_back((now, ok));
+        while inner
+            .window
+            .front()
+            .is_some_and(|(at, _)| now.duration_since(*at) > window)
+        {
+            inner.window.pop_front();
+        }
+        inner.consecutive = if ok { 0 } else { inner.consecutive + 1 };
+        let total = inner.window.len();
+        let failed = inner.window.iter().filter(|(_, ok)| !ok).count();
+        let rate_tripped = total >= self.config.min_requests as usize
+            && failed as f64 >= self.config.failure_rate * total as f64;
+        if inner.consecutive >= self.config.consecutive_failures || (!ok && rate_tripped) {
+            tracing::warn!(
+                provider = self.name,
+                consecutive = inner.consecutive,
+                failed,
+                total,
+                "circuit breaker opened"
+            );
+            *inner = Inner {
+                state: State::Open {
+                    until: now + cooldown,
+                },
+                consecutive: 0,
+                window: VecDeque::new(),
+            };
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[derive(Debug)]
+struct Route {
+    provider: Arc<dyn Provider>,
+    breaker: Breaker,
+}
+
+/// A primary and a secondary provider behind circuit breakers; itself a [`Provider`].
+#[derive(Debug)]
+pub struct Failover {
+    name: &'static str,
+    routes: [Route; 2],
+}
+
+impl Failover {
+    /// Failover on the system clock. `name` is what [`Provider::name`] reports (e.g.
+    /// `sms`); logs name the provider that handled each send.
+    pub fn new(
+        name: &'static str,
+        primary: Arc<dyn Provider>,
+        secondary: Arc<dyn Provider>,
+        config: BreakerConfig,
+    ) -> Result<Self, BreakerConfigError> {
+        Self::with_clock(name, primary, secondary, config, Arc::new(SystemClock))
+    }
+
+    /// Failover on an injected clock.
+    pub fn with_clock(
+        name: &'static str,
+        primary: Arc<dyn Provider>,
+        secondary: Arc<dyn Provider>,
+        config: BreakerConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, BreakerConfigError> {
+        config.validate()?;
+        let route = |provider: Arc<dyn Provider>| Route {
+            breaker: Breaker::new(provider.name(), config.clone(), clock.clone()),
+            provider,
+        };
+        Ok(Self {
+            name,
+            routes: [route(primary), route(secondary)],
+        })
+    }
+
+    #[cfg(test)]
+    /// States of the primary's and the secondary's breaker.
+    pub fn states(&self) -> (BreakerState, BreakerState) {
+        (
+            self.routes[0].breaker.state(),
+            self.routes[1].breaker.state(),
+        )
+    }
+}
+
+#[async_trait]
+impl Provider for Failover {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    async fn send(&self, delivery: &Delivery) -> Outcome {
+        let mut last = None;
+        let mut wait: Option<Duration> = None;
+        for route in &self.routes {
+            let permit = match route.breaker.admit() {
+                Ok(permit) => permit,
+                Err(retry_in) => {
+                    wait = Some(wait.map_or(retry_in, |w| w.min(retry_in)));
+                    continue;
+                }
+            };
+            let outcome = route.provider.send(delivery).await;
+            if outcome.is_retry() {
+                permit.failure();
+                tracing::debug!(provider = route.provider.name(), delivery_id = %delivery.delivery_id, "transient failure, trying the next provider");
+                last = Some(outcome);
+                continue;
+            }
+            permit.success();
+            tracing::debug!(provider = route.provider.name(), delivery_id = %delivery.delivery_id, "handled");
+            return outcome;
+        }
+        last.unwrap_or(Outcome::Retry {
+            reason: Reason::ProviderUnavailable,
+            after: wait,
+            detail: "every provider's circuit breaker is open".into(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,131 @@
+//! HTTP client pieces the APNs and FCM clients share: building a client that trusts an extra
+//! CA (for simulators), and turning a request that got no answer into an [`Outcome`].
+//!
+//! Guarantees: an outcome detail never contains the request URL (it can hold a device token)
+//! and is at most [`MAX_DETAIL_CHARS`] characters.
+
+use std::error::Error as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use notify_schemas::records::{DeviceToken, Recipient, RenderedContent, RenderedPush};
+use notify_schemas::Delivery;
+
+use crate::{Outcome, Reason};
+
+/// Longest detail kept from a transport error.
+pub const MAX_DETAIL_CHARS: usize = 200;
+
+/// Longest wait for a TCP + TLS connection, within the request timeout.
+const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A client builder with the settings every push client uses: the request timeout, a bounded
+/// connect timeout, no redirects, and our user agent.
+pub(crate) fn client_builder(timeout: Duration) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(MAX_CONNECT_TIMEOUT))
+        .pool_idle_timeout(Duration::from_secs(10 * 60))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("notify-dispatcher/", env!("CARGO_PKG_VERSION")))
+}
+
+/// Why a push client (APNs, FCM) could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The extra CA file cannot be read or is not a PEM certificate.
+    #[error("cannot use ca file {path}: {reason}")]
+    CaFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The HTTP client could not be built.
+    #[error("cannot build http client: {0}")]
+    Client(#[source] reqwest::Error),
+}
+
+/// Builds a push client from `builder`: connections kept alive while idle (pings every
+/// minute), and `ca_file` trusted besides the public roots when given.
+pub(crate) fn build_client(
+    builder: reqwest::ClientBuilder,
+    ca_file: Option<&Path>,
+) -> Result<reqwest::Client, ClientError> {
+    let mut builder = builder
+        .http2_keep_alive_interval(Duration::from_secs(60))
+        .http2_keep_alive_while_idle(true);
+    if let Some(path) = ca_file {
+        let cert = read_ca(path).map_err(|reason| ClientError::CaFile {
+            path: path.to_owned(),
+            reason,
+        })?;
+        builder = builder.add_root_certificate(cert);
+    }
+    builder.build().map_err(ClientError::Client)
+}
+
+/// Reads a PEM CA certificate to trust besides the public roots.
+fn read_ca(path: &Path) -> Result<reqwest::Certificate, String> {
+    let pem = std::fs::read(path).map_err(|e| e.to_string())?;
+    reqwest::Certificate::from_pem(&pem).map_err(|e| e.to_string())
+}
+
+/// The outcome of a request that got no answer: retried as a connection problem, except a
+/// request that could not even be built (an invalid header value), which would fail again.
+pub(crate) fn request_failed(err: reqwest::Error) -> Outcome {
+    if err.is_builder() {
+        return Outcome::failed(Reason::BadMessage, "request could not be built");
+    }
+    let err = err.without_url();
+    let mut detail = if err.is_timeout() {
+        "timed out".to_owned()
+    } else if err.is_connect() {
+        "connect failed".to_owned()
+    } else {
+        "request failed".to_owned()
+    };
+    let mut source = err.source();
+    while let Some(cause) = source {
+        detail.push_str(": ");
+        detail.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    Outcome::retry(
+        Reason::Connection,
+        detail.chars().take(MAX_DETAIL_CHARS).collect::<String>(),
+    )
+}
+
+/// Keeps a provider-given string short (at most `max` characters) and printable, for details
+/// and logs.
+pub(crate) fn short(text: &str, max: usize) -> String {
+    text.chars().filter(|c| !c.is_control()).take(max).collect()
+}
+
+/// Whole seconds since the Unix epoch, from the pipeline's one clock
+/// ([`notify_common::clock`]): the time APNs and FCM requests carry.
+pub(crate) fn now_s() -> i64 {
+    notify_common::clock::now_ms() / 1000
+}
+
+/// The device token and the push content of `delivery`; a delivery with another kind of
+/// recipient or content is an `unsupported` failure naming `provider`, without a request.
+pub(crate) fn push_parts<'a>(
+    delivery: &'a Delivery,
+    provider: &str,
+) -> Result<(&'a DeviceToken, &'a RenderedPush), Outcome> {
+    let Recipient::DeviceToken(device) = &delivery.recipient else {
+        return Err(Outcome::failed(
+            Reason::Unsupported,
+            format!("{provider} needs a device token recipient"),
+        ));
+    };
+    let RenderedContent::Push(push) = &delivery.content else {
+        return Err(Outcome::failed(
+            Reason::Unsupported,
+            format!("{provider} needs push content"),
+        ));
+    };
+    Ok((device, push))
+}

@@ -1,0 +1,99 @@
+//! Plumbing the REST providers (Twilio, Vonage, SendGrid) share: the HTTP client, base URL
+//! checks, timeout defaults and the outcome of a request that got no answer.
+//!
+//! Guarantees: clients follow no redirects and ignore proxy environment variables, so provider
+//! traffic (and its credentials) never silently goes elsewhere; every request has a connect
+//! and a whole-request timeout.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+use reqwest::StatusCode;
+
+use crate::providers::http::{read_capped, MAX_ANSWER_BYTES};
+use crate::providers::secret::Secret;
+use crate::{Outcome, Reason};
+
+/// What a provider answered: status, headers and at most [`MAX_ANSWER_BYTES`] of the body.
+pub(crate) struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+/// Reads the answer to a sent request; a request that got no answer, or whose body broke
+/// off, is the outcome of [`no_answer`].
+pub(crate) async fn read_answer(
+    sent: Result<reqwest::Response, reqwest::Error>,
+) -> Result<Answer, Outcome> {
+    let response = sent.map_err(|err| no_answer(&err))?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    match read_capped(response, MAX_ANSWER_BYTES).await {
+        Ok((body, _)) => Ok(Answer {
+            status,
+            headers,
+            body,
+        }),
+        Err(err) => Err(no_answer(&err)),
+    }
+}
+
+/// The current value of a provider's credential; one that cannot be read (a rotated file
+/// half-written, a removed file) is a `provider_auth` retry, never a failed message. `what`
+/// names the credential in the log and the detail, never its value.
+pub(crate) fn credential(
+    secret: &Secret,
+    provider: &'static str,
+    what: &'static str,
+) -> Result<Arc<String>, Outcome> {
+    secret.get().map_err(|err| {
+        tracing::warn!(provider, error = %err, "{what} unavailable");
+        Outcome::retry(Reason::ProviderAuth, format!("{what} unavailable"))
+    })
+}
+
+/// The outcome of a request that got no HTTP answer: the provider may or may not have it, and
+/// retrying is the only safe choice.
+pub(crate) fn no_answer(err: &reqwest::Error) -> Outcome {
+    let detail = if err.is_timeout() {
+        "timed out"
+    } else if err.is_connect() {
+        "connect failed"
+    } else {
+        "connection failed"
+    };
+    Outcome::retry(Reason::Connection, detail)
+}
+
+/// A reqwest client with the configured timeouts, no redirects and no proxy from the
+/// environment (provider traffic must not silently go elsewhere).
+pub(crate) fn http_client(
+    timeout_ms: u64,
+    connect_timeout_ms: u64,
+) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .timeout(Duration::from_millis(timeout_ms))
+        .connect_timeout(Duration::from_millis(connect_timeout_ms))
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()
+}
+
+/// Checks a configured base URL: absolute http(s), no query or fragment.
+pub(crate) fn check_base_url(base_url: &str) -> Result<String, String> {
+    let url = reqwest::Url::parse(base_url).map_err(|e| format!("base_url: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.query().is_some() {
+        return Err("base_url must be an http(s) url without a query".to_owned());
+    }
+    Ok(base_url.trim_end_matches('/').to_owned())
+}
+
+pub(crate) fn default_timeout_ms() -> u64 {
+    10_000
+}
+
+pub(crate) fn default_connect_timeout_ms() -> u64 {
+    3_000
+}

@@ -1,0 +1,81 @@
+//! SMS providers: Twilio Programmable Messaging and the Vonage (Nexmo) legacy SMS API.
+//!
+//! Guarantees: each provider sends one [`notify_schemas::Delivery`] with a
+//! [`notify_schemas::Recipient::Phone`] recipient and [`notify_schemas::RenderedContent::Sms`]
+//! content as exactly one HTTP request, carries the delivery id in a field the provider (and
+//! the simulator's ledger) keeps, and classifies every answer into an [`crate::Outcome`] by
+//! status code and provider error code, never by error text. Phone numbers and credentials are
+//! never logged; logs carry a redacted number ([`redact_phone`]).
+//!
+//! Not done here: delivery receipts (status callbacks / DLRs) are received elsewhere; these
+//! clients only submit.
+//!
+//! Configuration (`*_ms` durations; secrets from a file, re-read when it changes, or the
+//! environment; `base_url` defaults to the real provider):
+//!
+//! ```toml
+//! [dispatch.providers.twilio]
+//! account_sid = "AC0123456789abcdef0123456789abcdef"
+//! auth_token = { file = "/run/secrets/twilio-auth-token" }
+//! messaging_service_sid = "MG0123456789abcdef0123456789abcdef"   # or: from = "+15005550006"
+//! status_callback_base = "https://hooks.example.com/twilio/status"
+//! timeout_ms = 10000
+//!
+//! [dispatch.providers.vonage]
+//! api_key = "a1b2c3d4"
+//! api_secret = { env = "VONAGE_API_SECRET" }
+//! from = "acme"
+//! ```
+
+pub mod twilio;
+pub mod vonage;
+
+#[cfg(test)]
+mod tests;
+
+pub use twilio::TwilioProvider;
+pub use vonage::VonageProvider;
+
+use notify_schemas::{Delivery, Recipient, RenderedContent};
+
+use crate::{Outcome, Reason};
+
+/// The E.164 number and the text of an SMS delivery, or the outcome for a delivery that is not
+/// an SMS.
+pub(crate) fn sms_parts(delivery: &Delivery) -> Result<(&str, &str), Outcome> {
+    let Recipient::Phone(phone) = &delivery.recipient else {
+        return Err(Outcome::failed(
+            Reason::Unsupported,
+            "recipient is not a phone number",
+        ));
+    };
+    let to = phone.e164.as_str();
+    let RenderedContent::Sms(sms) = &delivery.content else {
+        return Err(Outcome::failed(Reason::Unsupported, "content is not sms"));
+    };
+    if !is_e164(to) {
+        return Err(Outcome::failed(Reason::BadAddress, "number is not e.164"));
+    }
+    Ok((to, &sms.text))
+}
+
+/// Whether `number` is `+` followed by 8 to 15 digits, the first not 0.
+pub(crate) fn is_e164(number: &str) -> bool {
+    let Some(digits) = number.strip_prefix('+') else {
+        return false;
+    };
+    (8..=15).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0')
+}
+
+/// A phone number safe to log: the country prefix and the last two digits, e.g. `+82…78`.
+pub fn redact_phone(number: &str) -> String {
+    let chars: Vec<char> = number.chars().collect();
+    if chars.len() <= 6 {
+        return "…".to_owned();
+    }
+    let head: String = chars[..3].iter().collect();
+    let tail: String = chars[chars.len() - 2..].iter().collect();
+    format!("{head}…{tail}")
+}
