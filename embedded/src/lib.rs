@@ -29,7 +29,7 @@ use notify_common::shutdown::Drained;
 use notify_common::topics::{layout, CHANNELS};
 use notify_common::{Config, Health, Shutdown};
 use notify_dispatchers::dedup::MemoryLog;
-use notify_router::service::PolicyStores;
+use notify_router::handler::PolicyStores;
 use notify_schemas::Channel;
 use notify_sim::suite::{SimSuite, SuiteSettings};
 use notify_store::policy::MemorySettings;

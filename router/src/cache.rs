@@ -39,23 +39,22 @@ pub struct DirectoryCache {
 #[error("directory read failed: {0}")]
 pub struct CacheError(pub Arc<DirectoryError>);
 
+/// A cache of at most `capacity` entries, each living `ttl`.
+fn bounded<V: Clone + Send + Sync + 'static>(ttl: Duration, capacity: u64) -> Cache<Key, V> {
+    Cache::builder()
+        .max_capacity(capacity)
+        .time_to_live(ttl)
+        .build()
+}
+
 impl DirectoryCache {
     /// Caches at most `capacity` entries of each kind for `ttl`.
     pub fn new(directory: Arc<dyn Directory>, ttl: Duration, capacity: u64) -> Self {
         Self {
             directory,
-            users: Cache::builder()
-                .max_capacity(capacity)
-                .time_to_live(ttl)
-                .build(),
-            categories: Cache::builder()
-                .max_capacity(capacity)
-                .time_to_live(ttl)
-                .build(),
-            templates: Cache::builder()
-                .max_capacity(capacity)
-                .time_to_live(ttl)
-                .build(),
+            users: bounded(ttl, capacity),
+            categories: bounded(ttl, capacity),
+            templates: bounded(ttl, capacity),
         }
     }
 

@@ -177,6 +177,33 @@ impl DeferReason {
     }
 }
 
+/// [`plan`] for a record the scheduler re-emitted when it was due (`deferred_until_ms`, from
+/// its header), or a fresh one (`None`). A re-emitted record is planned no earlier than its due
+/// time (this clock may lag the scheduler's), and it is not held again for quiet hours that
+/// began anew meanwhile, or it could wait forever. It can still be held for its own `send_at`
+/// when that lies past the due time.
+pub fn plan_due(ctx: &Context<'_>, deferred_until_ms: Option<i64>) -> Plan {
+    let Some(due) = deferred_until_ms else {
+        return plan(ctx);
+    };
+    let ctx = Context {
+        now_ms: due.max(ctx.now_ms),
+        ..*ctx
+    };
+    let decided = plan(&ctx);
+    if decided.defer_until.is_none() {
+        return decided;
+    }
+    let without_quiet_hours = ctx.user.cloned().map(|user| User {
+        quiet_hours: None,
+        ..user
+    });
+    plan(&Context {
+        user: without_quiet_hours.as_ref(),
+        ..ctx
+    })
+}
+
 /// Decides what happens to `ctx.request`, in this order:
 ///
 /// 1. `expires_at <= now`: expired;
