@@ -1,7 +1,9 @@
 //! Unit tests of the pure core, with fixtures shared between them.
 
 mod fanout;
+mod handler;
 mod plan;
+mod plan_due;
 mod quiet;
 mod ratelimit;
 mod render;
