@@ -76,16 +76,10 @@ mod tests {
     use notify_store::policy::{MemorySettings, OverLimit};
     use notify_store::tenants::{MemoryTenants, TenantRecord};
 
+    use crate::tests::acme_tenants;
+
     async fn stores() -> (Arc<MemoryTenants>, Arc<MemorySettings>) {
-        let tenants = Arc::new(MemoryTenants::new());
-        tenants
-            .create_tenant(&TenantRecord {
-                tenant_id: "acme".into(),
-                name: "Acme".into(),
-            })
-            .await
-            .expect("tenant");
-        (tenants, Arc::new(MemorySettings::new()))
+        (acme_tenants().await, Arc::new(MemorySettings::new()))
     }
 
     #[tokio::test]

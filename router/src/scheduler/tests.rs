@@ -1,30 +1,16 @@
-//! The scheduler's settings, shard order and header, and one sweep against an in-memory
-//! publisher. Sweeps against a Kafka broker (the librdkafka mock cluster and the real stack)
-//! are in `router/tests/scheduler/`.
+//! The scheduler's settings, shard order and header. Sweeps (against an in-memory publisher,
+//! the librdkafka mock cluster and the real stack) are in `router/tests/scheduler/`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use notify_common::clock::ManualClock;
 use notify_common::publish::MemoryPublisher;
-use notify_store::schedule::{MemorySchedule, Schedule, ScheduledItem, SHARDS};
+use notify_store::schedule::{MemorySchedule, Schedule, SHARDS};
 use rdkafka::message::{Header, OwnedHeaders};
-use tokio_util::sync::CancellationToken;
 
 use super::*;
 
 const TOPIC: &str = "t.requests";
-
-fn item(n: usize, due_at_ms: i64) -> ScheduledItem {
-    ScheduledItem {
-        tenant: "tn".into(),
-        event_id: format!("evt-{n}"),
-        routing_key: format!("tn:user-{}", n % 7),
-        due_at_ms,
-        reason: "send_at".into(),
-        payload: format!("request {n}").into_bytes(),
-    }
-}
 
 fn scheduler(
     schedule: Arc<dyn Schedule>,
@@ -80,39 +66,4 @@ fn the_header_round_trips() {
     });
     assert_eq!(deferred_until_ms(&garbage), None);
     assert_eq!(deferred_until_ms(&OwnedHeaders::new()), None);
-}
-
-#[tokio::test]
-async fn a_sweep_publishes_due_rows_with_their_header_and_deletes_only_acknowledged_ones() {
-    let schedule = Arc::new(MemorySchedule::new());
-    let publisher = Arc::new(MemoryPublisher::new());
-    // the schedule stores rows far overdue as due now, so "now" is the wall clock's
-    let now = notify_common::clock::now_ms();
-    schedule.defer(&item(1, now - 1_000)).await.expect("defer");
-    schedule.defer(&item(2, now + 60_000)).await.expect("defer");
-    let mut scheduler = scheduler(schedule.clone(), publisher.clone(), "a");
-    scheduler.lease = Duration::from_secs(1);
-    scheduler.clock = Arc::new(ManualClock::new(now));
-    let cancel = CancellationToken::new();
-
-    // the broker refuses: nothing is deleted
-    publisher.fail_next(1);
-    assert!(scheduler.sweep(&cancel).await.is_err());
-    assert_eq!(schedule.len(), 2, "an unacknowledged row stays");
-    assert!(publisher.records().is_empty());
-
-    // the claim of the failed attempt runs out before the row is tried again
-    tokio::time::sleep(Duration::from_millis(1_100)).await;
-    let report = scheduler.sweep(&cancel).await.expect("sweep");
-    assert_eq!(report.reemitted, 1);
-    let records = publisher.to_topic(TOPIC);
-    assert_eq!(records.len(), 1);
-    assert_eq!(records[0].key_str(), "tn:user-1", "original key kept");
-    assert_eq!(records[0].payload, b"request 1");
-    let due = (now - 1_000).to_string();
-    assert_eq!(
-        records[0].header_value(DEFERRED_UNTIL_HEADER),
-        Some(due.as_str())
-    );
-    assert_eq!(schedule.len(), 1, "the future row waits");
 }

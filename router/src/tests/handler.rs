@@ -19,7 +19,7 @@ use notify_store::policy::{
 };
 use notify_store::ratelog::MemoryRateLog;
 use notify_store::schedule::{shard_of, MemorySchedule, Schedule, ScheduledItem};
-use notify_store::tenants::{AppStore, MemoryTenants, TenantRecord};
+use notify_store::tenants::MemoryTenants;
 
 use super::*;
 use crate::cache::DirectoryCache;
@@ -43,14 +43,7 @@ impl World {
         let now = notify_common::clock::now_ms();
         let directory = Arc::new(MemoryDirectory::new());
         directory.put_user("acme", &user()).await.expect("user");
-        let tenants = Arc::new(MemoryTenants::new());
-        tenants
-            .create_tenant(&TenantRecord {
-                tenant_id: "acme".into(),
-                name: "Acme".into(),
-            })
-            .await
-            .expect("tenant");
+        let tenants = acme_tenants().await;
         let stored = Arc::new(MemorySettings::new());
         stored
             .put_settings("acme", &settings)
@@ -167,6 +160,14 @@ fn encode(request: &NotificationRequest) -> Vec<u8> {
         .expect("encode")
 }
 
+/// Checks that `statuses` is one status of the SMS channel, with `status` and `reason`.
+fn assert_one_sms_status(statuses: &[DeliveryStatus], status: Status, reason: &str) {
+    assert_eq!(statuses.len(), 1, "{statuses:?}");
+    assert_eq!(statuses[0].status, status);
+    assert_eq!(statuses[0].channel, Some(Channel::Sms));
+    assert_eq!(statuses[0].reason.as_deref(), Some(reason));
+}
+
 fn sms_limit(over_limit: OverLimit) -> TenantSettings {
     TenantSettings {
         rate_limits: vec![RateLimitRule {
@@ -213,11 +214,7 @@ async fn a_disabled_preference_suppresses_only_its_channel() {
         .await;
     assert!(world.deliveries(&records, Channel::Sms).is_empty());
     assert_eq!(world.deliveries(&records, Channel::Email).len(), 1);
-    let statuses = world.statuses(&records);
-    assert_eq!(statuses.len(), 1, "{statuses:?}");
-    assert_eq!(statuses[0].status, Status::Suppressed);
-    assert_eq!(statuses[0].channel, Some(Channel::Sms));
-    assert_eq!(statuses[0].reason.as_deref(), Some("opted_out"));
+    assert_one_sms_status(&world.statuses(&records), Status::Suppressed, "opted_out");
 }
 
 #[tokio::test]
@@ -369,11 +366,11 @@ async fn second_over_the_limit(world: &World) -> (NotificationRequest, Vec<Recor
 async fn over_the_limit_a_suppressing_tenant_reports_rate_limited() {
     let world = World::new(sms_limit(OverLimit::Suppress)).await;
     let (second, records) = second_over_the_limit(&world).await;
-    let statuses = world.statuses(&records);
-    assert_eq!(statuses.len(), 1, "{statuses:?}");
-    assert_eq!(statuses[0].status, Status::Suppressed);
-    assert_eq!(statuses[0].channel, Some(Channel::Sms));
-    assert_eq!(statuses[0].reason.as_deref(), Some("rate_limited"));
+    assert_one_sms_status(
+        &world.statuses(&records),
+        Status::Suppressed,
+        "rate_limited",
+    );
     assert!(world.scheduled(second.event_id).await.is_empty());
 }
 
@@ -381,11 +378,7 @@ async fn over_the_limit_a_suppressing_tenant_reports_rate_limited() {
 async fn over_the_limit_a_deferring_tenant_schedules_the_limited_channels() {
     let world = World::new(sms_limit(OverLimit::Defer)).await;
     let (second, records) = second_over_the_limit(&world).await;
-    let statuses = world.statuses(&records);
-    assert_eq!(statuses.len(), 1, "{statuses:?}");
-    assert_eq!(statuses[0].status, Status::Scheduled);
-    assert_eq!(statuses[0].channel, Some(Channel::Sms));
-    assert_eq!(statuses[0].reason.as_deref(), Some("rate_limited"));
+    assert_one_sms_status(&world.statuses(&records), Status::Scheduled, "rate_limited");
     let rows = world.scheduled(second.event_id).await;
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0].reason, "rate_limited");

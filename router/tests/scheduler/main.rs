@@ -1,7 +1,9 @@
-//! The scheduler against a Kafka broker: the librdkafka mock cluster ([`mock_cluster`], runs
-//! everywhere) and the real Kafka + Cassandra stack ([`real_stack`], `#[ignore]`d). Both read
-//! the re-emitted records back with [`read_back`].
+//! The scheduler sweeping: against an in-memory publisher ([`in_memory`]), the librdkafka
+//! mock cluster ([`mock_cluster`]), both run everywhere, and the real Kafka + Cassandra stack
+//! ([`real_stack`], `#[ignore]`d). The broker tests read the re-emitted records back with
+//! [`read_back`].
 
+mod in_memory;
 mod mock_cluster;
 mod real_stack;
 
@@ -11,6 +13,7 @@ use std::time::Duration;
 use notify_common::config::KafkaConfig;
 use notify_common::kafka;
 use notify_router::scheduler::deferred_until_ms;
+use notify_store::schedule::ScheduledItem;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::Message;
 
@@ -50,4 +53,16 @@ pub async fn read_back(
         }
     }
     seen
+}
+
+/// Row `n` of tenant `tn`, due at `due_at_ms`, for one of seven users.
+pub fn item(n: usize, due_at_ms: i64) -> ScheduledItem {
+    ScheduledItem {
+        tenant: "tn".into(),
+        event_id: format!("evt-{n}"),
+        routing_key: format!("tn:user-{}", n % 7),
+        due_at_ms,
+        reason: "send_at".into(),
+        payload: format!("request {n}").into_bytes(),
+    }
 }

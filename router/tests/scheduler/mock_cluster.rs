@@ -9,25 +9,14 @@ use notify_common::clock::now_ms;
 use notify_common::config::KafkaConfig;
 use notify_common::publish::KafkaPublisher;
 use notify_router::scheduler::Scheduler;
-use notify_store::schedule::{MemorySchedule, Schedule, ScheduledItem};
+use notify_store::schedule::{MemorySchedule, Schedule};
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::DefaultProducerContext;
 use tokio_util::sync::CancellationToken;
 
-use crate::{read_back, Seen};
+use crate::{item, read_back, Seen};
 
 const TOPIC: &str = "t.requests";
-
-fn item(n: usize, due_at_ms: i64) -> ScheduledItem {
-    ScheduledItem {
-        tenant: "tn".into(),
-        event_id: format!("evt-{n}"),
-        routing_key: format!("tn:user-{}", n % 7),
-        due_at_ms,
-        reason: "send_at".into(),
-        payload: format!("request {n}").into_bytes(),
-    }
-}
 
 /// A mock broker with the requests topic, its client config and an empty schedule.
 struct Fixture {
