@@ -10,11 +10,14 @@
 //!   for it now, and a deferred request is planned again from scratch when it is due (the
 //!   user's devices and preferences may have changed by then), so no outcome is reported twice;
 //! - the same context always gives the same plan, in the same order: targets grouped by
-//!   channel, channels in request or [`Channel::ALL`] order, devices in directory order.
+//!   channel, channels in request or [`Channel::ALL`] order, devices in directory order;
+//! - a request the scheduler re-emitted ([`plan_due`]) is planned no earlier than its due time
+//!   and is never held again for quiet hours, so it cannot wait forever.
 //!
-//! Not decided here: rate limits, duplicates and unknown tenants (the service reports those
-//! with [`Reason::RateLimited`], [`Reason::Duplicate`] and [`Reason::UnknownTenant`]), and
-//! whether a deferral outlives `expires_at` (the request is then reported expired when due).
+//! Not decided here: rate limits, duplicates and unknown tenants (the handler, the rate
+//! limiter and the dispatchers report those with [`Reason::RateLimited`],
+//! [`Reason::Duplicate`] and [`Reason::UnknownTenant`]), and whether a deferral outlives
+//! `expires_at` (the request is then reported expired when due).
 
 use std::fmt;
 
@@ -26,7 +29,7 @@ use notify_store::directory::{Category, Device, DeviceState, Preference, PushTar
 
 use crate::quiet::quiet_until;
 
-/// Everything [`plan`] decides from. The service loads it; `plan` reads no clock and does no
+/// Everything [`plan`] decides from. The handler loads it; `plan` reads no clock and does no
 /// I/O.
 #[derive(Debug, Clone, Copy)]
 pub struct Context<'a> {
