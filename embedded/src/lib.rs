@@ -27,7 +27,7 @@ use std::time::Duration;
 use notify_common::shutdown::Drained;
 use notify_common::topics::{layout, CHANNELS};
 use notify_common::{Config, Health, Shutdown};
-use notify_router::service::PolicyStores;
+use notify_router::handler::PolicyStores;
 use notify_schemas::Channel;
 use notify_sim::suite::{SimSuite, SuiteSettings};
 use notify_store::idempotency::MemoryLedger;

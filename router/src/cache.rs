@@ -39,45 +39,41 @@ pub struct DirectoryCache {
 #[error("directory read failed: {0}")]
 pub struct CacheError(pub Arc<DirectoryError>);
 
+/// A cache of at most `capacity` entries, each living `ttl`.
+fn bounded<V: Clone + Send + Sync + 'static>(ttl: Duration, capacity: u64) -> Cache<Key, V> {
+    Cache::builder()
+        .max_capacity(capacity)
+        .time_to_live(ttl)
+        .build()
+}
+
 impl DirectoryCache {
     /// Caches at most `capacity` entries of each kind for `ttl`.
     pub fn new(directory: Arc<dyn Directory>, ttl: Duration, capacity: u64) -> Self {
         Self {
             directory,
-            users: Cache::builder()
-                .max_capacity(capacity)
-                .time_to_live(ttl)
-                .build(),
-            categories: Cache::builder()
-                .max_capacity(capacity)
-                .time_to_live(ttl)
-                .build(),
-            templates: Cache::builder()
-                .max_capacity(capacity)
-                .time_to_live(ttl)
-                .build(),
+            users: bounded(ttl, capacity),
+            categories: bounded(ttl, capacity),
+            templates: bounded(ttl, capacity),
         }
     }
 
     /// The user, devices and preferences of (tenant, user).
     pub async fn user(&self, tenant: &str, user_id: &str) -> Result<Arc<UserView>, CacheError> {
-        let key = (tenant.to_owned(), user_id.to_owned());
-        self.users
-            .try_get_with(key, async {
-                let user = self.directory.get_user(tenant, user_id).await?;
-                if user.is_none() {
-                    return Ok(Arc::new(UserView::default()));
-                }
-                let devices = self.directory.list_devices(tenant, user_id).await?;
-                let preferences = self.directory.get_preferences(tenant, user_id).await?;
-                Ok::<_, DirectoryError>(Arc::new(UserView {
-                    user,
-                    devices,
-                    preferences,
-                }))
-            })
-            .await
-            .map_err(CacheError)
+        read_through(&self.users, tenant, user_id, async {
+            let user = self.directory.get_user(tenant, user_id).await?;
+            if user.is_none() {
+                return Ok(Arc::new(UserView::default()));
+            }
+            let devices = self.directory.list_devices(tenant, user_id).await?;
+            let preferences = self.directory.get_preferences(tenant, user_id).await?;
+            Ok(Arc::new(UserView {
+                user,
+                devices,
+                preferences,
+            }))
+        })
+        .await
     }
 
     /// The category, if the tenant defined it.
@@ -86,18 +82,11 @@ impl DirectoryCache {
         tenant: &str,
         category_id: &str,
     ) -> Result<Option<Arc<Category>>, CacheError> {
-        let key = (tenant.to_owned(), category_id.to_owned());
-        self.categories
-            .try_get_with(key, async {
-                Ok::<_, DirectoryError>(
-                    self.directory
-                        .get_category(tenant, category_id)
-                        .await?
-                        .map(Arc::new),
-                )
-            })
-            .await
-            .map_err(CacheError)
+        read_through(&self.categories, tenant, category_id, async {
+            let category = self.directory.get_category(tenant, category_id).await?;
+            Ok(category.map(Arc::new))
+        })
+        .await
     }
 
     /// Every variant (locale × channel) of the newest version of a template; empty if unknown.
@@ -106,16 +95,27 @@ impl DirectoryCache {
         tenant: &str,
         template_id: &str,
     ) -> Result<Arc<Vec<Template>>, CacheError> {
-        let key = (tenant.to_owned(), template_id.to_owned());
-        self.templates
-            .try_get_with(key, async {
-                Ok::<_, DirectoryError>(Arc::new(
-                    self.directory
-                        .get_template(tenant, template_id, None)
-                        .await?,
-                ))
-            })
-            .await
-            .map_err(CacheError)
+        read_through(&self.templates, tenant, template_id, async {
+            let variants = self
+                .directory
+                .get_template(tenant, template_id, None)
+                .await?;
+            Ok(Arc::new(variants))
+        })
+        .await
     }
+}
+
+/// The entry of (tenant, id) in `cache`, from `read` when missing. Concurrent misses of one
+/// key share one read; a failed read is returned to all of them and not cached.
+async fn read_through<V: Clone + Send + Sync + 'static>(
+    cache: &Cache<Key, V>,
+    tenant: &str,
+    id: &str,
+    read: impl std::future::Future<Output = Result<V, DirectoryError>>,
+) -> Result<V, CacheError> {
+    cache
+        .try_get_with((tenant.to_owned(), id.to_owned()), read)
+        .await
+        .map_err(CacheError)
 }

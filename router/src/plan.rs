@@ -10,11 +10,14 @@
 //!   for it now, and a deferred request is planned again from scratch when it is due (the
 //!   user's devices and preferences may have changed by then), so no outcome is reported twice;
 //! - the same context always gives the same plan, in the same order: targets grouped by
-//!   channel, channels in request or [`Channel::ALL`] order, devices in directory order.
+//!   channel, channels in request or [`Channel::ALL`] order, devices in directory order;
+//! - a request the scheduler re-emitted ([`plan_due`]) is planned no earlier than its due time
+//!   and is never held again for quiet hours, so it cannot wait forever.
 //!
-//! Not decided here: rate limits, duplicates and unknown tenants (the service reports those
-//! with [`Reason::RateLimited`], [`Reason::Duplicate`] and [`Reason::UnknownTenant`]), and
-//! whether a deferral outlives `expires_at` (the request is then reported expired when due).
+//! Not decided here: rate limits, duplicates and unknown tenants (the handler, the rate
+//! limiter and the dispatchers report those with [`Reason::RateLimited`],
+//! [`Reason::Duplicate`] and [`Reason::UnknownTenant`]), and whether a deferral outlives
+//! `expires_at` (the request is then reported expired when due).
 
 use std::fmt;
 
@@ -26,7 +29,7 @@ use notify_store::directory::{Category, Device, DeviceState, Preference, PushTar
 
 use crate::quiet::quiet_until;
 
-/// Everything [`plan`] decides from. The service loads it; `plan` reads no clock and does no
+/// Everything [`plan`] decides from. The handler loads it; `plan` reads no clock and does no
 /// I/O.
 #[derive(Debug, Clone, Copy)]
 pub struct Context<'a> {
@@ -175,6 +178,33 @@ impl DeferReason {
             DeferReason::QuietHours => "quiet_hours",
         }
     }
+}
+
+/// [`plan`] for a record the scheduler re-emitted when it was due (`deferred_until_ms`, from
+/// its header), or a fresh one (`None`). A re-emitted record is planned no earlier than its due
+/// time (this clock may lag the scheduler's), and it is not held again for quiet hours that
+/// began anew meanwhile, or it could wait forever. It can still be held for its own `send_at`
+/// when that lies past the due time.
+pub fn plan_due(ctx: &Context<'_>, deferred_until_ms: Option<i64>) -> Plan {
+    let Some(due) = deferred_until_ms else {
+        return plan(ctx);
+    };
+    let ctx = Context {
+        now_ms: due.max(ctx.now_ms),
+        ..*ctx
+    };
+    let decided = plan(&ctx);
+    if decided.defer_until.is_none() {
+        return decided;
+    }
+    let without_quiet_hours = ctx.user.cloned().map(|user| User {
+        quiet_hours: None,
+        ..user
+    });
+    plan(&Context {
+        user: without_quiet_hours.as_ref(),
+        ..ctx
+    })
 }
 
 /// Decides what happens to `ctx.request`, in this order:

@@ -8,14 +8,21 @@
 //! twice (its deliveries keep their ids; the dispatchers' dedup stops a second send).
 //! Critical requests are never limited nor counted. Not guaranteed: exactness during the
 //! seconds of a rebalance in which two routers could both hold a user's partition.
+//!
+//! What happens over a limit is decided here too ([`apply`]): the tenant's [`OverLimit`] either
+//! suppresses the channels (`rate_limited`) or holds them back as a copy of the request for the
+//! schedule, due when the window has room. Writing that copy is the caller's job.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use notify_schemas::{Channel, Priority};
+use notify_schemas::{Channel, NotificationRequest, Priority};
 use notify_store::ratelog::{RateEvent, RateLog};
-use notify_store::settings::{RateLimitRule, TenantSettings};
+use notify_store::settings::{OverLimit, RateLimitRule, TenantSettings};
 use notify_store::StoreError;
+
+use crate::metrics as m;
+use crate::plan::{Plan, Reason, Suppressed};
 
 /// What the limits say about one send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,5 +181,80 @@ impl RateLimiter {
             }
         }
         Ok(limited)
+    }
+}
+
+impl RateLimiter {
+    /// Checks the channels `decided` still targets against the tenant's limits (counting the
+    /// ones let through) and takes those over a limit out of `decided`, as [`apply`] does.
+    pub async fn limit(
+        &self,
+        settings: &TenantSettings,
+        request: &NotificationRequest,
+        decided: &mut Plan,
+        now_ms: i64,
+    ) -> Result<Option<Held>, StoreError> {
+        let mut channels: Vec<Channel> = decided.targets.iter().map(|t| t.channel).collect();
+        channels.dedup();
+        let limited = self
+            .admit(
+                settings,
+                &request.tenant,
+                &request.user_id,
+                &request.event_id.to_string(),
+                request.priority,
+                &channels,
+                now_ms,
+            )
+            .await?;
+        Ok(apply(settings.over_limit, request, decided, &limited))
+    }
+}
+
+/// A copy of a request held back by its rate limits, for the schedule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    /// The request, naming only the channels over a limit.
+    pub request: NotificationRequest,
+    /// When every one of them has room again (Unix epoch milliseconds).
+    pub due_at_ms: i64,
+}
+
+/// Takes the channels in `limited` out of `decided`. With [`OverLimit::Suppress`] their
+/// targets become `rate_limited` suppressions; with [`OverLimit::Defer`] they are returned as
+/// a [`Held`] copy of `request` naming only them. Nothing changes when none is limited.
+pub fn apply(
+    over_limit: OverLimit,
+    request: &NotificationRequest,
+    decided: &mut Plan,
+    limited: &Limited,
+) -> Option<Held> {
+    if limited.channels.is_empty() {
+        return None;
+    }
+    let (over, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut decided.targets)
+        .into_iter()
+        .partition(|t| limited.channels.contains(&t.channel));
+    decided.targets = kept;
+    match over_limit {
+        OverLimit::Suppress => {
+            metrics::counter!(m::SUPPRESSED_TOTAL, "reason" => "rate_limited")
+                .increment(over.len() as u64);
+            decided
+                .suppressed
+                .extend(over.into_iter().map(|t| Suppressed {
+                    channel: Some(t.channel),
+                    recipient: Some(t.recipient),
+                    reason: Reason::RateLimited,
+                }));
+            None
+        }
+        OverLimit::Defer => Some(Held {
+            request: NotificationRequest {
+                channels: limited.channels.clone(),
+                ..request.clone()
+            },
+            due_at_ms: limited.free_at_ms,
+        }),
     }
 }

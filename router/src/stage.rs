@@ -1,10 +1,13 @@
 //! Building the router from configuration and running it until shutdown: the consumer loop
-//! and the scheduler that re-emits deferred requests when they are due.
+//! (with its handler) and the scheduler that re-emits deferred requests when they are due.
+//! Both publish through one producer; nothing here decides how a record is routed.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use notify_common::clock::SystemClock;
 use notify_common::kafka;
+use notify_common::publish::KafkaPublisher;
 use notify_common::topics::Topics;
 use notify_common::{Config, Health, Shutdown};
 use notify_store::ratelog::CassandraRateLog;
@@ -14,8 +17,9 @@ use notify_store::tenants::CassandraTenants;
 use notify_store::{CassandraDirectory, Directory};
 
 use crate::cache::DirectoryCache;
+use crate::consumer::{RouterConsumer, RouterError};
+use crate::handler::{Handler, PolicyStores};
 use crate::scheduler::Scheduler;
-use crate::service::{PolicyStores, RouterError, RouterStage};
 
 /// Why the router could not start.
 #[derive(Debug, thiserror::Error)]
@@ -38,7 +42,7 @@ pub enum StartError {
 #[derive(Debug)]
 pub struct Parts {
     /// Routes `notify.requests`.
-    pub router: RouterStage,
+    pub router: RouterConsumer,
     /// Re-emits deferred requests to `notify.requests` when due.
     pub scheduler: Scheduler,
 }
@@ -87,15 +91,19 @@ pub fn build_with(
 
     // one owner name per process, so a crashed instance's claims are told apart
     let owner = format!("router-{}", uuid_like());
+    let produce_timeout = Duration::from_millis(config.kafka.message_timeout_ms);
     let mut scheduler = Scheduler::new(
         stores.schedule.clone(),
-        producer.clone(),
+        Arc::new(KafkaPublisher::new(producer.clone(), produce_timeout)),
         topics.requests(),
         owner,
     );
-    scheduler.produce_timeout = Duration::from_millis(config.kafka.message_timeout_ms);
+    scheduler.produce_timeout = produce_timeout;
     scheduler.lease = scheduler.lease.max(scheduler.produce_timeout * 3);
-    let stage = RouterStage::new(consumer, producer, topics, cache, stores, router.clone())?;
+    let handler = Handler::new(cache, stores, topics, router.clone(), Arc::new(SystemClock))?;
+    // a full producer queue is waited out this long before the batch is retried
+    let publisher = Arc::new(KafkaPublisher::new(producer, Duration::from_secs(5)));
+    let stage = RouterConsumer::new(consumer, publisher, handler, router.clone());
     Ok(Parts {
         router: stage,
         scheduler,

@@ -39,7 +39,7 @@ fn email(address: &str) -> Recipient {
 }
 
 /// Plans and renders a request to a user with three iPhones, an SMS number and an email
-/// address, the way the service will, and fans it out.
+/// address, the way the handler does, and fans it out.
 fn route_everything() -> Vec<Delivery> {
     let request = {
         let mut request = with_template(request(&[]), &[("name", "Kim")]);
@@ -74,7 +74,7 @@ fn route_everything() -> Vec<Delivery> {
             ..variant("en", Channel::Email)
         },
     ];
-    // per channel, as the service does: targets are grouped by channel
+    // per channel, as the handler does: targets are grouped by channel
     let renderer = Renderer::new();
     let mut out = Vec::new();
     let mut start = 0;

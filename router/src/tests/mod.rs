@@ -1,18 +1,35 @@
 //! Unit tests of the pure core, with fixtures shared between them.
 
 mod fanout;
+mod handler;
 mod plan;
+mod plan_due;
 mod quiet;
 mod ratelimit;
 mod render;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use notify_schemas::{Channel, NotificationRequest, Priority, TemplateRef, Uuid};
 use notify_store::directory::{
     device_id_for, Category, Device, DeviceState, Preference, PushTarget, QuietHours, Template,
     User, WebPushSubscription,
 };
+use notify_store::tenants::{AppStore, MemoryTenants, TenantRecord};
+
+/// A tenant store in memory that knows tenant `acme`, the tenant of [`request`].
+pub(crate) async fn acme_tenants() -> Arc<MemoryTenants> {
+    let tenants = Arc::new(MemoryTenants::new());
+    tenants
+        .create_tenant(&TenantRecord {
+            tenant_id: "acme".into(),
+            name: "Acme".into(),
+        })
+        .await
+        .expect("tenant");
+    tenants
+}
 
 /// Unix epoch milliseconds of an RFC 3339 UTC instant (`2026-03-08T11:00:00Z`).
 pub(crate) fn at(instant: &str) -> i64 {

@@ -5,18 +5,18 @@ use super::*;
 use crate::plan::{plan, Context, Defer, DeferReason, Plan, Reason, Suppressed, Target};
 
 /// Inputs of one plan, with defaults a test overrides field by field.
-struct Case {
-    request: NotificationRequest,
-    user: Option<User>,
-    devices: Vec<Device>,
-    preferences: Vec<Preference>,
-    category: Option<Category>,
-    bypass_allowed: bool,
-    now_ms: i64,
+pub(super) struct Case {
+    pub(super) request: NotificationRequest,
+    pub(super) user: Option<User>,
+    pub(super) devices: Vec<Device>,
+    pub(super) preferences: Vec<Preference>,
+    pub(super) category: Option<Category>,
+    pub(super) bypass_allowed: bool,
+    pub(super) now_ms: i64,
 }
 
 impl Case {
-    fn new(channels: &[Channel]) -> Self {
+    pub(super) fn new(channels: &[Channel]) -> Self {
         Self {
             request: request(channels),
             user: Some(user()),
@@ -28,8 +28,8 @@ impl Case {
         }
     }
 
-    fn plan(&self) -> Plan {
-        plan(&Context {
+    pub(super) fn context(&self) -> Context<'_> {
+        Context {
             request: &self.request,
             user: self.user.as_ref(),
             devices: &self.devices,
@@ -37,7 +37,11 @@ impl Case {
             category: self.category.as_ref(),
             tenant_allows_critical_bypass: self.bypass_allowed,
             now_ms: self.now_ms,
-        })
+        }
+    }
+
+    fn plan(&self) -> Plan {
+        plan(&self.context())
     }
 
     /// The targets and suppressions of a plan that routes now.
@@ -63,6 +67,17 @@ impl Case {
             "{plan:?}"
         );
         plan.defer_until.expect("a deferral")
+    }
+
+    /// Opts the user out and checks that all that is decided is SMS suppressed for it.
+    fn assert_opted_out_of_sms(mut self) {
+        self.user.as_mut().unwrap().opted_out = true;
+        let (targets, suppressed) = self.route();
+        assert!(targets.is_empty());
+        assert_eq!(
+            reasons(&suppressed),
+            [(Some(Channel::Sms), Reason::OptedOut)]
+        );
     }
 
     fn is_expired(&self) -> bool {
@@ -315,13 +330,7 @@ fn critical_priority_alone_bypasses_nothing() {
     let mut case = Case::new(&[Channel::Sms]);
     case.request.priority = notify_schemas::Priority::Critical;
     case.bypass_allowed = true;
-    case.user.as_mut().unwrap().opted_out = true;
-    let (targets, suppressed) = case.route();
-    assert!(targets.is_empty());
-    assert_eq!(
-        reasons(&suppressed),
-        [(Some(Channel::Sms), Reason::OptedOut)]
-    );
+    case.assert_opted_out_of_sms();
 }
 
 #[test]
@@ -343,7 +352,7 @@ fn future_send_at_defers_and_past_send_at_does_not() {
 }
 
 /// A user in Seoul with quiet hours 22:00-07:00, and "now" at 23:30 there.
-fn in_seoul_quiet_hours() -> Case {
+pub(super) fn in_seoul_quiet_hours() -> Case {
     let mut case = Case::new(&[Channel::Sms]);
     let user = case.user.as_mut().unwrap();
     user.time_zone = Some("Asia/Seoul".into());
@@ -393,14 +402,7 @@ fn critical_category_bypasses_quiet_hours_only_where_the_tenant_allows() {
 #[test]
 fn quiet_hours_do_not_hold_what_would_not_be_sent() {
     // everything is suppressed: report it now rather than after the night
-    let mut case = in_seoul_quiet_hours();
-    case.user.as_mut().unwrap().opted_out = true;
-    let (targets, suppressed) = case.route();
-    assert!(targets.is_empty());
-    assert_eq!(
-        reasons(&suppressed),
-        [(Some(Channel::Sms), Reason::OptedOut)]
-    );
+    in_seoul_quiet_hours().assert_opted_out_of_sms();
 }
 
 #[test]

@@ -4,7 +4,11 @@ use notify_schemas::{Channel, Priority};
 use notify_store::ratelog::{MemoryRateLog, RateEvent, RateLog};
 use notify_store::settings::{OverLimit, RateLimitRule, TenantSettings};
 
-use crate::ratelimit::{check, RateLimiter, Verdict};
+use notify_schemas::{EmailAddress, PhoneNumber, Recipient};
+
+use super::{request, EVENT};
+use crate::plan::{Plan, Reason, Suppressed, Target};
+use crate::ratelimit::{apply, check, Held, Limited, RateLimiter, Verdict};
 
 fn rule(channel: Option<Channel>, priorities: &[&str], limit: u32, window_s: u32) -> RateLimitRule {
     RateLimitRule {
@@ -83,6 +87,28 @@ fn bulk_can_be_tighter_than_normal_and_cross_channel_rules_see_every_channel() {
     assert_eq!(check(&rules, &events, &normal, NOW), Verdict::Allowed);
 }
 
+/// One normal-priority SMS of tenant `t` to `user`, through `limiter`.
+async fn admit_sms(
+    limiter: &RateLimiter,
+    settings: &TenantSettings,
+    user: &str,
+    event_id: &str,
+    at_ms: i64,
+) -> Limited {
+    limiter
+        .admit(
+            settings,
+            "t",
+            user,
+            event_id,
+            Priority::Normal,
+            &[Channel::Sms],
+            at_ms,
+        )
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn the_limiter_counts_in_the_log_so_a_new_limiter_sees_earlier_sends() {
     let log = Arc::new(MemoryRateLog::new());
@@ -93,18 +119,7 @@ async fn the_limiter_counts_in_the_log_so_a_new_limiter_sees_earlier_sends() {
     };
     let first = RateLimiter::new(log.clone());
     for (i, event_id) in ["e1", "e2"].iter().enumerate() {
-        let limited = first
-            .admit(
-                &settings,
-                "t",
-                "u",
-                event_id,
-                Priority::Normal,
-                &[Channel::Sms],
-                NOW + i as i64,
-            )
-            .await
-            .unwrap();
+        let limited = admit_sms(&first, &settings, "u", event_id, NOW + i as i64).await;
         assert!(limited.channels.is_empty());
     }
     // a "restarted" router: a fresh limiter over the same log
@@ -124,32 +139,89 @@ async fn the_limiter_counts_in_the_log_so_a_new_limiter_sees_earlier_sends() {
     assert_eq!(limited.channels, vec![Channel::Sms]);
     assert_eq!(limited.free_at_ms, NOW + 3_600_000 + 1);
     // replaying an admitted request does not count it again
-    let replay = second
-        .admit(
-            &settings,
-            "t",
-            "u",
-            "e1",
-            Priority::Normal,
-            &[Channel::Sms],
-            NOW + 6,
-        )
-        .await
-        .unwrap();
+    let replay = admit_sms(&second, &settings, "u", "e1", NOW + 6).await;
     assert!(replay.channels.is_empty());
     assert_eq!(log.recent("t", "u", 0).await.unwrap().len(), 2);
     // another user is not affected
-    let other = second
-        .admit(
-            &settings,
-            "t",
-            "v",
-            "e4",
-            Priority::Normal,
-            &[Channel::Sms],
-            NOW + 7,
-        )
-        .await
-        .unwrap();
+    let other = admit_sms(&second, &settings, "v", "e4", NOW + 7).await;
     assert!(other.channels.is_empty());
+}
+
+/// A plan sending SMS and email, and a limit hit on SMS until `free_at_ms`.
+fn sms_over_the_limit() -> (Plan, Limited) {
+    let sms = Target {
+        channel: Channel::Sms,
+        recipient: Recipient::Phone(PhoneNumber {
+            e164: "+821012345678".into(),
+        }),
+    };
+    let email = Target {
+        channel: Channel::Email,
+        recipient: Recipient::Email(EmailAddress {
+            address: "kim@example.com".into(),
+            name: None,
+        }),
+    };
+    let plan = Plan {
+        targets: vec![sms, email],
+        ..Plan::default()
+    };
+    let limited = Limited {
+        channels: vec![Channel::Sms],
+        free_at_ms: NOW + 60_000,
+    };
+    (plan, limited)
+}
+
+#[test]
+fn over_the_limit_a_suppressing_tenant_suppresses_the_limited_targets() {
+    let (mut plan, limited) = sms_over_the_limit();
+    let request = request(&[Channel::Sms, Channel::Email]);
+    assert_eq!(
+        apply(OverLimit::Suppress, &request, &mut plan, &limited),
+        None
+    );
+    assert_eq!(plan.targets.len(), 1);
+    assert_eq!(plan.targets[0].channel, Channel::Email);
+    assert_eq!(
+        plan.suppressed
+            .iter()
+            .map(|s: &Suppressed| (s.channel, s.reason))
+            .collect::<Vec<_>>(),
+        [(Some(Channel::Sms), Reason::RateLimited)]
+    );
+}
+
+#[test]
+fn over_the_limit_a_deferring_tenant_holds_a_copy_naming_the_limited_channels() {
+    let (mut plan, limited) = sms_over_the_limit();
+    let request = request(&[Channel::Sms, Channel::Email]);
+    let held = apply(OverLimit::Defer, &request, &mut plan, &limited).expect("held");
+    assert_eq!(
+        held,
+        Held {
+            request: notify_schemas::NotificationRequest {
+                channels: vec![Channel::Sms],
+                ..request
+            },
+            due_at_ms: NOW + 60_000,
+        }
+    );
+    assert_eq!(held.request.event_id, EVENT, "the same event");
+    assert_eq!(plan.targets.len(), 1, "email still goes now");
+    assert!(plan.suppressed.is_empty(), "nothing suppressed");
+}
+
+#[test]
+fn nothing_limited_changes_nothing() {
+    let (mut plan, _) = sms_over_the_limit();
+    let before = plan.clone();
+    let request = request(&[Channel::Sms, Channel::Email]);
+    for over_limit in [OverLimit::Suppress, OverLimit::Defer] {
+        assert_eq!(
+            apply(over_limit, &request, &mut plan, &Limited::default()),
+            None
+        );
+        assert_eq!(plan, before);
+    }
 }

@@ -254,7 +254,7 @@ impl World {
 /// A router running in the background.
 pub struct RunningRouter {
     cancel: CancellationToken,
-    router: tokio::task::JoinHandle<Result<(), notify_router::service::RouterError>>,
+    router: tokio::task::JoinHandle<Result<(), notify_router::consumer::RouterError>>,
     scheduler: tokio::task::JoinHandle<Result<(), notify_router::scheduler::SchedulerError>>,
 }
 

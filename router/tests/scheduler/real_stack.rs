@@ -3,30 +3,24 @@
 //! end). Every due row must arrive exactly once, under its original key, with its due time in
 //! the `notify-deferred-until` header, and the schedule must be empty afterwards.
 
-use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::FutureExt;
+use notify_common::clock::now_ms;
 use notify_common::config::{KafkaConfig, StoreConfig};
 use notify_common::kafka;
+use notify_common::publish::KafkaPublisher;
 use notify_common::topics::{TopicSpec, Topics};
-use notify_router::scheduler::{deferred_until_ms, Scheduler};
+use notify_router::scheduler::Scheduler;
 use notify_store::schedule::{CassandraSchedule, Schedule, ScheduledItem, SHARDS};
 use rdkafka::admin::AdminOptions;
-use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::Message;
 use tokio_util::sync::CancellationToken;
 
-const ITEMS: usize = 200;
+use crate::read_back;
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).expect("fits"))
-        .expect("after 1970")
-}
+const ITEMS: usize = 200;
 
 /// 16 hex digits that no other run uses.
 fn unique_hex() -> String {
@@ -57,41 +51,6 @@ fn configs() -> (KafkaConfig, StoreConfig) {
         ..StoreConfig::default()
     };
     (kafka, store)
-}
-
-/// Reads `topic` until `want` records arrived or `wait` passed, then `linger` longer so a
-/// duplicate has time to show up. Returns the records by payload: (count, key, header).
-async fn read_back(
-    config: &KafkaConfig,
-    topic: &str,
-    want: usize,
-    wait: Duration,
-    linger: Duration,
-) -> HashMap<String, (usize, String, Option<i64>)> {
-    let consumer: StreamConsumer =
-        kafka::consumer_config(config, "it-scheduler", &format!("{topic}-reader"))
-            .create()
-            .expect("consumer");
-    consumer.subscribe(&[topic]).expect("subscribe");
-    let mut seen: HashMap<String, (usize, String, Option<i64>)> = HashMap::new();
-    let mut deadline = tokio::time::Instant::now() + wait;
-    let mut total = 0;
-    loop {
-        let message = tokio::select! {
-            m = consumer.recv() => m.expect("message"),
-            () = tokio::time::sleep_until(deadline) => break,
-        };
-        let payload = String::from_utf8(message.payload().unwrap_or_default().to_vec())
-            .expect("utf8 payload");
-        let key = String::from_utf8(message.key().unwrap_or_default().to_vec()).expect("utf8 key");
-        let header = message.headers().and_then(deferred_until_ms);
-        seen.entry(payload).or_insert((0, key, header)).0 += 1;
-        total += 1;
-        if total == want {
-            deadline = tokio::time::Instant::now() + linger;
-        }
-    }
-    seen
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -144,7 +103,9 @@ async fn two_schedulers_reemit_every_due_row_exactly_once() {
                 .await
                 .expect("schedule");
             let producer = kafka::producer(&kafka_config, owner).expect("producer");
-            let mut scheduler = Scheduler::new(Arc::new(schedule), producer, topic.clone(), owner);
+            // the queue wait of the scheduler's default 30 s produce timeout
+            let publisher = Arc::new(KafkaPublisher::new(producer, Duration::from_secs(30)));
+            let mut scheduler = Scheduler::new(Arc::new(schedule), publisher, topic.clone(), owner);
             scheduler.poll_interval = Duration::from_millis(200);
             scheduler.batch_size = 16;
             scheduler.max_in_flight = 8;
@@ -154,6 +115,7 @@ async fn two_schedulers_reemit_every_due_row_exactly_once() {
         let seen = read_back(
             &kafka_config,
             &topic,
+            &format!("{topic}-reader"),
             ITEMS,
             Duration::from_secs(90),
             Duration::from_secs(3),

@@ -1,0 +1,389 @@
+//! The routing decision for one record: a request in, the records to publish out (deliveries,
+//! statuses, dead letters), with no Kafka in sight.
+//!
+//! Guarantees: a record that can never be routed (no value, undecodable, unknown tenant) comes
+//! back as one dead letter naming the reason, never as an error; an [`RouteError`] means a
+//! dependency failed and the same record must be handled again later (it yields the same
+//! deliveries, with the same ids). A request deferred (send time, quiet hours, rate limit) is
+//! written to the schedule before its records are returned, so a publish that follows can never
+//! announce a deferral that was not stored. Time comes from the injected [`Clock`], read once per
+//! batch. Not guaranteed: that the schedule and rate log are written only once per record (a
+//! retried batch writes them again; both tolerate it).
+
+use std::sync::Arc;
+
+use futures::future::try_join_all;
+use notify_common::clock::Clock;
+use notify_common::config::RouterConfig;
+use notify_common::dlq::{DLQ_ERROR, DLQ_OFFSET, DLQ_PARTITION, DLQ_REASON, DLQ_STAGE, DLQ_TOPIC};
+use notify_common::publish::Record;
+use notify_common::topics::Topics;
+use notify_schemas::{Channel, Codec, CodecError, Delivery, DeliveryStatus, NotificationRequest};
+use notify_store::ratelog::RateLog;
+use notify_store::schedule::{Schedule, ScheduledItem};
+use notify_store::settings::SettingsStore;
+use notify_store::tenants::AppStore;
+
+use crate::cache::{CacheError, DirectoryCache};
+use crate::fanout;
+use crate::metrics as m;
+use crate::plan::{self, Context, Reason};
+use crate::ratelimit::RateLimiter;
+use crate::render::Renderer;
+use crate::settings::{SettingsCache, SettingsError};
+
+/// Why a record could not be routed now; it is retried, never skipped.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RouteError {
+    /// A directory read failed.
+    #[error(transparent)]
+    Directory(#[from] CacheError),
+    /// The tenant or settings store failed.
+    #[error(transparent)]
+    Tenants(#[from] SettingsError),
+    /// The schema of the record could not be looked up.
+    #[error("schema lookup failed: {0}")]
+    SchemaLookup(String),
+    /// A deferred request could not be written to the schedule.
+    #[error("schedule write failed: {0}")]
+    Schedule(String),
+    /// The rate-limit record could not be read or written.
+    #[error("rate limit store failed: {0}")]
+    RateLimits(String),
+    /// An output could not be encoded (a bug, not bad input).
+    #[error("encode failed: {0}")]
+    Encode(String),
+}
+
+impl RouteError {
+    /// The dependency at fault, as named in `/readyz`.
+    pub fn dependency(&self) -> &'static str {
+        match self {
+            // a schema lookup failure was always reported against the database
+            RouteError::Directory(_)
+            | RouteError::Tenants(_)
+            | RouteError::SchemaLookup(_)
+            | RouteError::Schedule(_)
+            | RouteError::RateLimits(_) => "database",
+            RouteError::Encode(_) => "router",
+        }
+    }
+}
+
+/// The database-backed stores the routing decision reads and writes.
+#[derive(Clone)]
+pub struct PolicyStores {
+    /// Which tenants exist.
+    pub tenants: Arc<dyn AppStore>,
+    /// Per-tenant settings (bypass, default locale, rate limits).
+    pub settings: Arc<dyn SettingsStore>,
+    /// Sends counted against rate limits.
+    pub rate_log: Arc<dyn RateLog>,
+    /// Deferred requests.
+    pub schedule: Arc<dyn Schedule>,
+}
+
+impl std::fmt::Debug for PolicyStores {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicyStores").finish_non_exhaustive()
+    }
+}
+
+/// One consumed record, as the decision needs it: where it came from (named in dead letters)
+/// and what it carries.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Incoming {
+    /// Topic it was read from.
+    pub topic: String,
+    /// Its partition.
+    pub partition: i32,
+    /// Its offset.
+    pub offset: i64,
+    /// Its key, if any.
+    pub key: Option<Vec<u8>>,
+    /// Its value, if any.
+    pub payload: Option<Vec<u8>>,
+    /// The due time of a record the scheduler re-emitted (its `notify-deferred-until` header).
+    pub deferred_until_ms: Option<i64>,
+}
+
+/// Routes records: directory, settings, plan, rate limits, schedule, rendering.
+pub struct Handler {
+    cache: DirectoryCache,
+    settings: SettingsCache,
+    limiter: RateLimiter,
+    schedule: Arc<dyn Schedule>,
+    renderer: Renderer,
+    requests: Codec<NotificationRequest>,
+    deliveries: Codec<Delivery>,
+    statuses: Codec<DeliveryStatus>,
+    topics: Topics,
+    config: RouterConfig,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Handler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handler")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Handler {
+    /// A handler reading the directory through `cache` and policy from `stores`, publishing to
+    /// `topics`, reading time from `clock`.
+    pub fn new(
+        cache: DirectoryCache,
+        stores: PolicyStores,
+        topics: Topics,
+        config: RouterConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, CodecError> {
+        let ttl = std::time::Duration::from_millis(config.cache_ttl_ms);
+        Ok(Self {
+            cache,
+            settings: SettingsCache::new(stores.tenants, stores.settings, ttl),
+            limiter: RateLimiter::new(stores.rate_log),
+            schedule: stores.schedule,
+            renderer: Renderer::new(),
+            requests: Codec::new()?,
+            deliveries: Codec::new()?,
+            statuses: Codec::new()?,
+            topics,
+            config,
+            clock,
+        })
+    }
+
+    /// Everything the batch produces, in record order. Records are routed concurrently (their
+    /// directory reads overlap) but their outputs are kept in record order, so one user's
+    /// records are produced in the order they were consumed.
+    pub async fn handle_batch(&self, batch: &[Incoming]) -> Result<Vec<Record>, RouteError> {
+        let now_ms = self.clock.now_ms();
+        // at most `router.batch_max` futures; the directory bounds its own requests in flight
+        let routed = try_join_all(batch.iter().map(|record| self.route(record, now_ms))).await?;
+        Ok(routed.into_iter().flatten().collect())
+    }
+
+    /// The records one incoming record produces.
+    pub async fn handle(&self, record: &Incoming) -> Result<Vec<Record>, RouteError> {
+        self.route(record, self.clock.now_ms()).await
+    }
+
+    fn dead_letter(&self, record: &Incoming, error: &str, reason: &str) -> Record {
+        metrics::counter!(m::DEAD_LETTERED_TOTAL, "error" => error.to_owned()).increment(1);
+        tracing::warn!(
+            error,
+            reason,
+            partition = record.partition,
+            offset = record.offset,
+            "record dead-lettered"
+        );
+        // the key as text, as before the publisher took bytes: lossless for the pipeline's
+        // UTF-8 keys
+        let key = record
+            .key
+            .as_deref()
+            .map(|k| String::from_utf8_lossy(k).into_owned())
+            .unwrap_or_default();
+        Record::new(
+            self.topics.dlq(),
+            key,
+            record.payload.clone().unwrap_or_default(),
+        )
+        .header(DLQ_STAGE, "router")
+        .header(DLQ_ERROR, error)
+        .header(DLQ_REASON, reason)
+        .header(DLQ_TOPIC, record.topic.clone())
+        .header(DLQ_PARTITION, record.partition.to_string())
+        .header(DLQ_OFFSET, record.offset.to_string())
+    }
+
+    fn status_record(&self, status: &DeliveryStatus) -> Result<Record, RouteError> {
+        let payload = self
+            .statuses
+            .encode(status)
+            .map_err(|e| RouteError::Encode(e.to_string()))?;
+        Ok(Record::new(
+            self.topics.status(),
+            status.event_id.to_string(),
+            payload,
+        ))
+    }
+
+    async fn defer(&self, item: &ScheduledItem) -> Result<(), RouteError> {
+        self.schedule
+            .defer(item)
+            .await
+            .map_err(|e| RouteError::Schedule(e.to_string()))
+    }
+
+    async fn route(&self, record: &Incoming, now_ms: i64) -> Result<Vec<Record>, RouteError> {
+        let Some(payload) = record.payload.as_deref() else {
+            return Ok(vec![self.dead_letter(
+                record,
+                "empty",
+                "record has no value",
+            )]);
+        };
+        let request = match self.requests.decode(payload) {
+            Ok(request) => request,
+            Err(err) if err.is_permanent() => {
+                return Ok(vec![self.dead_letter(record, err.kind(), &err.to_string())])
+            }
+            Err(err) => return Err(RouteError::SchemaLookup(err.to_string())),
+        };
+        let Some(settings) = self.settings.get(&request.tenant).await? else {
+            return Ok(vec![self.dead_letter(
+                record,
+                "unknown_tenant",
+                &format!("tenant {} does not exist", request.tenant),
+            )]);
+        };
+        let default_locale = settings
+            .default_locale
+            .as_deref()
+            .unwrap_or(&self.config.default_locale);
+        let view = self.cache.user(&request.tenant, &request.user_id).await?;
+        let category = self
+            .cache
+            .category(&request.tenant, &request.category)
+            .await?;
+        let templates = match &request.template {
+            Some(template) => Some(
+                self.cache
+                    .template(&request.tenant, &template.template_id)
+                    .await?,
+            ),
+            None => None,
+        };
+
+        let context = Context {
+            request: &request,
+            user: view.user.as_ref(),
+            devices: &view.devices,
+            preferences: &view.preferences,
+            category: category.as_deref(),
+            tenant_allows_critical_bypass: settings
+                .allow_critical_bypass
+                .unwrap_or(self.config.critical_bypass),
+            now_ms,
+        };
+        let mut decided = plan::plan_due(&context, record.deferred_until_ms);
+        let routing_key = format!("{}:{}", request.tenant, request.user_id);
+        if let Some(defer) = &decided.defer_until {
+            self.defer(&ScheduledItem {
+                tenant: request.tenant.clone(),
+                event_id: request.event_id.to_string(),
+                routing_key: routing_key.clone(),
+                due_at_ms: defer.until_ms,
+                reason: defer.reason.as_str().to_owned(),
+                payload: payload.to_vec(),
+            })
+            .await?;
+            metrics::counter!(m::DEFERRED_TOTAL, "reason" => defer.reason.as_str()).increment(1);
+        }
+        let mut outputs = Vec::new();
+        if !decided.expired && decided.defer_until.is_none() {
+            let held = self
+                .limiter
+                .limit(&settings, &request, &mut decided, now_ms)
+                .await
+                .map_err(|e| RouteError::RateLimits(e.to_string()))?;
+            if let Some(held) = held {
+                outputs.extend(self.hold(&held, &routing_key, now_ms).await?);
+            }
+        }
+        for status in fanout::plan_statuses(&request, &decided, now_ms) {
+            outputs.push(self.status_record(&status)?);
+        }
+        if decided.expired || decided.defer_until.is_some() {
+            return Ok(outputs);
+        }
+
+        let user_locale = view.user.as_ref().and_then(|u| u.locale.as_deref());
+        let mut channels: Vec<Channel> = decided.targets.iter().map(|t| t.channel).collect();
+        channels.dedup();
+        for channel in channels {
+            let targets: Vec<_> = decided
+                .targets
+                .iter()
+                .filter(|t| t.channel == channel)
+                .cloned()
+                .collect();
+            let rendered = self.renderer.render(
+                channel,
+                templates.as_deref().map_or(&[][..], Vec::as_slice),
+                &request,
+                user_locale,
+                default_locale,
+                &self.config.email_from,
+            );
+            match rendered {
+                Ok(content) => {
+                    let topic = match fanout::topic_lane(request.priority) {
+                        fanout::Lane::Bulk => self.topics.deliveries_bulk(channel.as_str()),
+                        fanout::Lane::Priority => self.topics.deliveries(channel.as_str()),
+                    };
+                    for delivery in fanout::deliveries(&request, &targets, &content, now_ms) {
+                        let payload = self
+                            .deliveries
+                            .encode(&delivery)
+                            .map_err(|e| RouteError::Encode(e.to_string()))?;
+                        outputs.push(Record::new(topic.clone(), routing_key.clone(), payload));
+                        metrics::counter!(m::DELIVERIES_TOTAL, "channel" => channel.as_str())
+                            .increment(1);
+                    }
+                }
+                Err(err) => {
+                    metrics::counter!(m::SUPPRESSED_TOTAL, "reason" => "render_failed")
+                        .increment(1);
+                    for status in
+                        fanout::render_failed(&request, &targets, &err.to_string(), now_ms)
+                    {
+                        outputs.push(self.status_record(&status)?);
+                    }
+                }
+            }
+        }
+        Ok(outputs)
+    }
+
+    /// Writes a request its rate limits held back to the schedule; returns a `scheduled`
+    /// status per channel held.
+    async fn hold(
+        &self,
+        held: &crate::ratelimit::Held,
+        routing_key: &str,
+        now_ms: i64,
+    ) -> Result<Vec<Record>, RouteError> {
+        let payload = self
+            .requests
+            .encode(&held.request)
+            .map_err(|e| RouteError::Encode(e.to_string()))?;
+        self.defer(&ScheduledItem {
+            tenant: held.request.tenant.clone(),
+            event_id: held.request.event_id.to_string(),
+            routing_key: routing_key.to_owned(),
+            due_at_ms: held.due_at_ms,
+            reason: Reason::RateLimited.as_str().to_owned(),
+            payload,
+        })
+        .await?;
+        metrics::counter!(m::DEFERRED_TOTAL, "reason" => "rate_limited").increment(1);
+        held.request
+            .channels
+            .iter()
+            .map(|channel| {
+                let status = fanout::scheduled_channel_status(
+                    &held.request,
+                    *channel,
+                    Reason::RateLimited.as_str(),
+                    now_ms,
+                );
+                self.status_record(&status)
+            })
+            .collect()
+    }
+}
