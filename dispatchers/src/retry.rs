@@ -21,7 +21,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use notify_common::config::DispatchConfig;
-use notify_common::dlq::{DLQ_ERROR, DLQ_OFFSET, DLQ_PARTITION, DLQ_REASON, DLQ_STAGE, DLQ_TOPIC};
+use notify_common::dead_letter::{
+    DLQ_ERROR, DLQ_OFFSET, DLQ_PARTITION, DLQ_REASON, DLQ_STAGE, DLQ_TOPIC,
+};
 use notify_common::kafka::ErrorPacer;
 use notify_common::topics::Topics;
 use notify_common::Health;

@@ -35,7 +35,7 @@ use crate::plan::{self, Context};
 use crate::ratelimit::RateLimiter;
 use crate::render::Renderer;
 
-pub use notify_common::dlq::{
+pub use notify_common::dead_letter::{
     DLQ_ERROR, DLQ_OFFSET, DLQ_PARTITION, DLQ_REASON, DLQ_STAGE, DLQ_TOPIC,
 };
 

@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use notify_common::dlq::{
+use notify_common::dead_letter::{
     DLQ_CHANNEL, DLQ_ERROR, DLQ_OFFSET, DLQ_PARTITION, DLQ_REASON, DLQ_STAGE, DLQ_TOPIC,
 };
 use notify_schemas::{Channel, Delivery, Recipient};
