@@ -14,6 +14,7 @@ pub mod faults;
 pub mod fcm;
 pub mod keys;
 pub mod ledger;
+pub mod rest;
 mod rest_faults;
 pub mod sendgrid;
 pub mod smtp;

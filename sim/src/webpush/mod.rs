@@ -257,16 +257,11 @@ async fn push(
         return error(410, 106, "subscription has expired or been unsubscribed");
     }
     if let Some(fault) = act_out(faults, &endpoint, kill).await {
-        let mut response = match fault.code {
+        let response = match fault.code {
             429 => error(429, 201, "too many requests"),
             code => error(code, 999, "simulated failure"),
         };
-        if let Some(seconds) = fault.retry_after_s {
-            response
-                .headers_mut()
-                .insert("retry-after", HeaderValue::from(seconds));
-        }
-        return response;
+        return fault.with_retry_after(response);
     }
 
     let header = |name: &str| {
