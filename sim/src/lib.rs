@@ -19,6 +19,8 @@ mod rest_faults;
 pub mod sendgrid;
 pub mod smtp;
 pub mod suite;
+#[cfg(test)]
+mod test_support;
 pub mod tls;
 pub mod twilio;
 pub mod vonage;
