@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{Channel, Priority, TimestampMillis, TraceContext};
+use super::{Channel, Priority, PushContent, TimestampMillis, TraceContext};
 
 /// An APNs or FCM registration token (`io.notify.v1.DeviceToken`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,8 +105,9 @@ impl Recipient {
     }
 }
 
-/// Rendered push message (`io.notify.v1.RenderedPush`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Rendered push message (`io.notify.v1.RenderedPush`). `Default` is the empty message, for
+/// filling in only the fields one sets.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RenderedPush {
     /// Notification title.
     pub title: String,
@@ -126,6 +127,24 @@ pub struct RenderedPush {
     pub collapse_key: Option<String>,
     /// How long the push service may hold the message.
     pub ttl_seconds: Option<i32>,
+}
+
+/// Inline push content as the client gave it, rendered: no collapse key and no TTL (the push
+/// service's defaults).
+impl From<PushContent> for RenderedPush {
+    fn from(push: PushContent) -> Self {
+        Self {
+            title: push.title,
+            body: push.body,
+            data: push.data,
+            image_url: push.image_url,
+            click_url: push.click_url,
+            sound: push.sound,
+            badge: push.badge,
+            collapse_key: None,
+            ttl_seconds: None,
+        }
+    }
 }
 
 /// Rendered SMS (`io.notify.v1.RenderedSms`).
