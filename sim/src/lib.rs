@@ -10,12 +10,12 @@
 
 pub mod apns;
 pub mod control;
+mod fault_acting;
 pub mod faults;
 pub mod fcm;
 pub mod keys;
 pub mod ledger;
 pub mod rest;
-mod rest_faults;
 pub mod sendgrid;
 pub mod smtp;
 pub mod suite;

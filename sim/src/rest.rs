@@ -59,3 +59,7 @@ impl RestSim {
         &self.control.faults
     }
 }
+
+#[cfg(test)]
+#[path = "rest_tests.rs"]
+mod tests;

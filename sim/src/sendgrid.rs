@@ -26,8 +26,8 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
 use crate::control::Control;
+use crate::fault_acting::act_out;
 use crate::rest::RestSim;
-use crate::rest_faults::act_out;
 use crate::tls::{ConnectionKill, SimError};
 
 /// The account and limits the fake SendGrid enforces.

@@ -28,8 +28,8 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 use crate::control::Control;
+use crate::fault_acting::act_out;
 use crate::rest::RestSim;
-use crate::rest_faults::{act_out, is_e164};
 use crate::tls::{ConnectionKill, SimError};
 
 /// The account the fake Twilio accepts.
@@ -62,6 +62,15 @@ pub fn serve(listener: TcpListener, settings: TwilioSimSettings) -> Result<Twili
         .route("/2010-04-01/Accounts/{sid}/Messages.json", post(create))
         .with_state(state);
     RestSim::start(listener, router, control)
+}
+
+/// Whether `number` is `+` and 8 to 15 digits, the first not 0.
+fn is_e164(number: &str) -> bool {
+    number.strip_prefix('+').is_some_and(|digits| {
+        (8..=15).contains(&digits.len())
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && !digits.starts_with('0')
+    })
 }
 
 fn twilio_error(status: u16, code: u32, message: &str) -> Response {

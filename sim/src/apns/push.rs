@@ -12,8 +12,8 @@ use axum::{Extension, Json};
 use serde_json::{json, Value};
 
 use super::{SimState, MAX_PAYLOAD_BYTES};
+use crate::fault_acting::{act_out_next, Acted};
 use crate::ledger::now_ms;
-use crate::rest_faults::{act_out_next, Acted};
 use crate::tls::ConnectionKill;
 
 pub(super) async fn bad_path() -> Response {

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{SimState, FCM_ERROR_TYPE, MAX_DATA_BYTES};
-use crate::rest_faults::{act_out_next, Acted};
+use crate::fault_acting::{act_out_next, Acted};
 use crate::tls::ConnectionKill;
 
 /// An FCM v1 error answer; `error_code` adds the FcmError detail.

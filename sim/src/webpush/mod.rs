@@ -43,7 +43,7 @@ use tokio::net::TcpListener;
 
 use self::checks::{decrypt, verify_vapid};
 use crate::control::{self, Control};
-use crate::rest_faults::act_out;
+use crate::fault_acting::act_out;
 use crate::tls::{self, ConnectionKill, SimError, SimServer, Transport};
 use crate::{Faults, Ledger};
 

@@ -89,16 +89,3 @@ pub(crate) async fn act_out_next(
         }
     }
 }
-
-/// Whether `number` is `+` and 8 to 15 digits, the first not 0.
-pub(crate) fn is_e164(number: &str) -> bool {
-    number.strip_prefix('+').is_some_and(|digits| {
-        (8..=15).contains(&digits.len())
-            && digits.bytes().all(|b| b.is_ascii_digit())
-            && !digits.starts_with('0')
-    })
-}
-
-#[cfg(test)]
-#[path = "rest_tests.rs"]
-mod tests;
