@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use notify_common::config::KafkaConfig;
-use notify_common::dlq::{
+use notify_common::dead_letter::{
     DLQ_CHANNEL, DLQ_ERROR, DLQ_OFFSET, DLQ_PARTITION, DLQ_REASON, DLQ_STAGE, DLQ_TOPIC,
 };
 use notify_common::kafka;

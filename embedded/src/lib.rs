@@ -24,6 +24,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use notify_common::clock::now_ms;
 use notify_common::shutdown::Drained;
 use notify_common::topics::{layout, CHANNELS};
 use notify_common::{Config, Health, Shutdown};
@@ -372,11 +373,4 @@ fn start_dispatchers(
         shutdown.spawn("dispatcher", parts.dispatcher.run(shutdown.token().clone()));
     }
     Ok(())
-}
-
-/// Milliseconds since the Unix epoch.
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

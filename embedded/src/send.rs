@@ -11,12 +11,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::stream::{FuturesUnordered, StreamExt};
+use notify_common::clock::now_ms;
 use notify_schemas::Uuid;
 use serde_json::{json, Value};
 
 use crate::observe::Observer;
 use crate::seed::{DemoTenant, ORDERS, PROMOTIONS, SECURITY};
-use crate::{now_ms, EmbeddedError};
+use crate::EmbeddedError;
 
 /// How hard to push.
 #[derive(Debug, Clone, Copy)]

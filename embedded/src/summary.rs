@@ -249,22 +249,12 @@ impl Summary {
         }
         for s in &self.channels {
             if !s.failure_reasons.is_empty() {
-                let reasons = s
-                    .failure_reasons
-                    .iter()
-                    .map(|(reason, n)| format!("{reason} {n}"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let reasons = counts(&s.failure_reasons);
                 let channel = s.channel.map_or("(request)", Channel::as_str);
                 let _ = writeln!(out, "{channel} failures: {reasons}");
             }
         }
-        let providers = self
-            .by_provider
-            .iter()
-            .map(|(p, n)| format!("{p} {n}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let providers = counts(&self.by_provider);
         let _ = writeln!(
             out,
             "\naccepted {}, finished {}, provider ledgers: {}; duplicates at providers: {}, \
@@ -281,6 +271,15 @@ impl Summary {
         );
         out
     }
+}
+
+/// `key n, key n, ...` in key order, the form of the summary's breakdown lines.
+fn counts<N: std::fmt::Display>(by_key: &BTreeMap<String, N>) -> String {
+    by_key
+        .iter()
+        .map(|(key, n)| format!("{key} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ mod tenants;
 use std::process::ExitCode;
 
 use clap::Parser;
+use notify_common::stage::run_stage;
 
 use crate::cli::{AppsAction, Cli, Command, TenantsAction};
 
@@ -82,35 +83,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             )
             .await
         }
-        Command::Ingest => {
-            notify_common::telemetry::init(&config.telemetry, &notify_common::Health::new())?;
-            let shutdown = notify_common::Shutdown::new();
-            let signals = shutdown.clone();
-            tokio::spawn(async move { signals.cancel_on_signal().await });
-            let served = notify_ingest::server::run(&config, shutdown.clone()).await;
-            shutdown.cancel();
-            shutdown
-                .drain(std::time::Duration::from_millis(
-                    config.shutdown.grace_period_ms,
-                ))
-                .await;
-            Ok(served?)
-        }
-        Command::Router => {
-            let health = notify_common::Health::new();
-            notify_common::telemetry::init(&config.telemetry, &health)?;
-            let shutdown = notify_common::Shutdown::new();
-            let signals = shutdown.clone();
-            tokio::spawn(async move { signals.cancel_on_signal().await });
-            let routed = notify_router::stage::run(&config, shutdown.clone(), health).await;
-            shutdown.cancel();
-            shutdown
-                .drain(std::time::Duration::from_millis(
-                    config.shutdown.grace_period_ms,
-                ))
-                .await;
-            Ok(routed?)
-        }
+        Command::Ingest => Ok(run_stage(&config, |shutdown, _health| {
+            notify_ingest::server::run(&config, shutdown)
+        })
+        .await?),
+        Command::Router => Ok(run_stage(&config, |shutdown, health| {
+            notify_router::stage::run(&config, shutdown, health)
+        })
+        .await?),
         Command::Dlq { action } => {
             init_tool_telemetry(&config)?;
             dlq::run(&config, action).await
@@ -119,23 +99,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             init_tool_telemetry(&config)?;
             sim::run(&dir, port_base).await
         }
-        Command::Dispatch { channel } => {
-            let health = notify_common::Health::new();
-            notify_common::telemetry::init(&config.telemetry, &health)?;
-            let shutdown = notify_common::Shutdown::new();
-            let signals = shutdown.clone();
-            tokio::spawn(async move { signals.cancel_on_signal().await });
-            let dispatched =
-                notify_dispatchers::stage::run(&config, channel.into(), shutdown.clone(), health)
-                    .await;
-            shutdown.cancel();
-            shutdown
-                .drain(std::time::Duration::from_millis(
-                    config.shutdown.grace_period_ms,
-                ))
-                .await;
-            Ok(dispatched?)
-        }
+        Command::Dispatch { channel } => Ok(run_stage(&config, |shutdown, health| {
+            notify_dispatchers::stage::run(&config, channel.into(), shutdown, health)
+        })
+        .await?),
         Command::Tenants {
             action: TenantsAction::Create { name },
         } => {

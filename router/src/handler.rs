@@ -15,7 +15,9 @@ use std::sync::Arc;
 use futures::future::try_join_all;
 use notify_common::clock::Clock;
 use notify_common::config::RouterConfig;
-use notify_common::dlq::{DLQ_ERROR, DLQ_OFFSET, DLQ_PARTITION, DLQ_REASON, DLQ_STAGE, DLQ_TOPIC};
+use notify_common::dead_letter::{
+    DLQ_ERROR, DLQ_OFFSET, DLQ_PARTITION, DLQ_REASON, DLQ_STAGE, DLQ_TOPIC,
+};
 use notify_common::publish::Record;
 use notify_common::topics::Topics;
 use notify_schemas::{Channel, Codec, CodecError, Delivery, DeliveryStatus, NotificationRequest};

@@ -39,7 +39,7 @@ pub trait Record: Serialize + DeserializeOwned + Send + Sync + 'static {
 ///
 /// apache-avro 0.22 leaves an annotated primitive such as `{"type": "string", "logicalType":
 /// "uuid"}` as `{"type":"string"}` in its canonical form, where the specification's
-/// [PRIMITIVES] rule asks for plain `"string"`; that changes the fingerprint. The form is
+/// PRIMITIVES rule asks for plain `"string"`; that changes the fingerprint. The form is
 /// normalised here before hashing.
 pub fn fingerprint(schema: &Schema) -> u64 {
     use digest::Digest as _;

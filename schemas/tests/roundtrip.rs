@@ -125,15 +125,9 @@ fn rendered() -> impl Strategy<Value = RenderedContent> {
     prop_oneof![
         (push_content(), option::of(text()), option::of(any::<i32>())).prop_map(
             |(p, collapse_key, ttl_seconds)| RenderedContent::Push(RenderedPush {
-                title: p.title,
-                body: p.body,
-                data: p.data,
-                image_url: p.image_url,
-                click_url: p.click_url,
-                sound: p.sound,
-                badge: p.badge,
                 collapse_key,
                 ttl_seconds,
+                ..RenderedPush::from(p)
             })
         ),
         (text(), any::<i32>())

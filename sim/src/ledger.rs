@@ -86,8 +86,10 @@ impl Ledger {
     }
 }
 
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
+/// Milliseconds since the Unix epoch. The simulators keep this one copy rather than depend on
+/// the pipeline's `notify-common`: they stand for the outside world and share no code with
+/// the stages they test.
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)

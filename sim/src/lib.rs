@@ -10,14 +10,17 @@
 
 pub mod apns;
 pub mod control;
+mod fault_acting;
 pub mod faults;
 pub mod fcm;
 pub mod keys;
 pub mod ledger;
-mod rest_faults;
+pub mod rest;
 pub mod sendgrid;
 pub mod smtp;
 pub mod suite;
+#[cfg(test)]
+mod test_support;
 pub mod tls;
 pub mod twilio;
 pub mod vonage;

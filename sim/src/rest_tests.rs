@@ -5,11 +5,23 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
 use crate::sendgrid::{self, SendGridSimSettings};
-use crate::twilio::{self, TwilioSimSettings};
+use crate::twilio::{self, TwilioSim, TwilioSimSettings};
 use crate::vonage::{self, VonageSimSettings};
 
 async fn listener() -> TcpListener {
     TcpListener::bind("127.0.0.1:0").await.unwrap()
+}
+
+/// A fake Twilio for account `AC1` with auth token `tok`.
+async fn twilio_sim() -> TwilioSim {
+    twilio::serve(
+        listener().await,
+        TwilioSimSettings {
+            account_sid: "AC1".into(),
+            auth_token: "tok".into(),
+        },
+    )
+    .unwrap()
 }
 
 async fn answer(response: reqwest::Response) -> (u16, Value) {
@@ -20,14 +32,7 @@ async fn answer(response: reqwest::Response) -> (u16, Value) {
 
 #[tokio::test]
 async fn twilio_checks_auth_and_fields_in_order() {
-    let sim = twilio::serve(
-        listener().await,
-        TwilioSimSettings {
-            account_sid: "AC1".into(),
-            auth_token: "tok".into(),
-        },
-    )
-    .unwrap();
+    let sim = twilio_sim().await;
     let url = format!("{}/2010-04-01/Accounts/AC1/Messages.json", sim.base_url());
     let client = reqwest::Client::new();
     let post = |user: &str, password: &str, form: &[(&str, &str)]| {
@@ -168,14 +173,7 @@ async fn sendgrid_validates_the_body_and_names_the_field() {
 
 #[tokio::test]
 async fn faults_and_ledger_are_driven_over_the_control_api() {
-    let sim = twilio::serve(
-        listener().await,
-        TwilioSimSettings {
-            account_sid: "AC1".into(),
-            auth_token: "tok".into(),
-        },
-    )
-    .unwrap();
+    let sim = twilio_sim().await;
     let client = reqwest::Client::new();
     let faults = json!({ "rules": [{ "fault": { "kind": "status", "code": 503 }, "count": 1 }] });
     let put = client

@@ -13,7 +13,6 @@
 //! recorded with `custom_args.delivery_id` (top level or first personalization) as the delivery
 //! id and the subject, text and HTML as the summary.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -26,10 +25,10 @@ use axum::{Extension, Json, Router};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
-use crate::control::{self, Control};
-use crate::rest_faults::act_out;
-use crate::tls::{self, ConnectionKill, SimError, SimServer, Transport};
-use crate::{Faults, Ledger};
+use crate::control::Control;
+use crate::fault_acting::act_out;
+use crate::rest::RestSim;
+use crate::tls::{ConnectionKill, SimError};
 
 /// The account and limits the fake SendGrid enforces.
 #[derive(Debug, Clone)]
@@ -51,12 +50,7 @@ impl SendGridSimSettings {
 }
 
 /// A running fake SendGrid. Dropping it stops the server.
-#[derive(Debug)]
-pub struct SendGridSim {
-    server: SimServer,
-    base_url: String,
-    control: Control,
-}
+pub type SendGridSim = RestSim;
 
 #[derive(Debug)]
 struct SimState {
@@ -70,7 +64,6 @@ pub fn serve(
     listener: TcpListener,
     settings: SendGridSimSettings,
 ) -> Result<SendGridSim, SimError> {
-    let addr = listener.local_addr()?;
     let control = Control::default();
     // Read one byte past the limit ourselves so the 413 is in SendGrid's format.
     let limit = settings.max_body_bytes.saturating_add(1);
@@ -81,36 +74,8 @@ pub fn serve(
     let router = Router::new()
         .route("/v3/mail/send", post(send))
         .layer(DefaultBodyLimit::max(limit))
-        .with_state(state)
-        .merge(control::routes(control.clone()));
-    let server = tls::serve(listener, router, Transport::Plain, false)?;
-    Ok(SendGridSim {
-        server,
-        base_url: format!("http://{addr}"),
-        control,
-    })
-}
-
-impl SendGridSim {
-    /// `http://127.0.0.1:<port>`: the client's `base_url`.
-    pub fn base_url(&self) -> &str {
-        &self.base_url
-    }
-
-    /// The address it listens on.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.server.local_addr()
-    }
-
-    /// What it accepted.
-    pub fn ledger(&self) -> &Ledger {
-        &self.control.ledger
-    }
-
-    /// Its fault settings.
-    pub fn faults(&self) -> &Faults {
-        &self.control.faults
-    }
+        .with_state(state);
+    RestSim::start(listener, router, control)
 }
 
 fn error(status: u16, field: Option<&str>, message: &str) -> Response {
@@ -229,13 +194,8 @@ async fn send(
             h.insert("x-ratelimit-reset", HeaderValue::from(reset));
             return response;
         }
-        let mut response = error(fault.code, None, "simulated failure");
-        if let Some(seconds) = fault.retry_after_s {
-            response
-                .headers_mut()
-                .insert("retry-after", HeaderValue::from(seconds));
-        }
-        return response;
+        let response = error(fault.code, None, "simulated failure");
+        return fault.with_retry_after(response);
     }
 
     let delivery_id = mail["custom_args"]["delivery_id"]

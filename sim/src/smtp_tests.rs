@@ -43,6 +43,12 @@ impl Client {
         self.writer.write_all(text.as_bytes()).await.unwrap();
         self.reply().await
     }
+
+    /// Sends `text` and asserts the reply starts with `code` (e.g. `"250 "`).
+    async fn expect(&mut self, text: &str, code: &str) {
+        let reply = self.send(text).await;
+        assert!(reply.starts_with(code), "{text:?} answered {reply:?}");
+    }
 }
 
 async fn sink(settings: SmtpSimSettings) -> SmtpSim {
@@ -53,52 +59,28 @@ async fn sink(settings: SmtpSimSettings) -> SmtpSim {
 async fn a_session_is_checked_in_order_and_the_message_unstuffed() {
     let sim = sink(SmtpSimSettings::default()).await;
     let mut c = Client::connect(&sim).await;
-    assert!(c
-        .send("MAIL FROM:<a@b.example>\r\n")
-        .await
-        .starts_with("503 "));
+    c.expect("MAIL FROM:<a@b.example>\r\n", "503 ").await;
     let ehlo = c.send("EHLO client.test\r\n").await;
     assert!(ehlo.contains("250-SIZE 10485760"), "{ehlo}");
-    assert!(c
-        .send("RCPT TO:<x@y.example>\r\n")
-        .await
-        .starts_with("503 "));
-    assert!(c.send("DATA\r\n").await.starts_with("503 "));
-    assert!(c
-        .send("MAIL FROM:<a@b.example>\r\n")
-        .await
-        .starts_with("250 "));
-    assert!(c
-        .send("MAIL FROM:<a@b.example>\r\n")
-        .await
-        .starts_with("503 "));
-    assert!(c
-        .send("RCPT TO:<x@y.example>\r\n")
-        .await
-        .starts_with("250 "));
-    assert!(c.send("RSET\r\n").await.starts_with("250 "));
+    c.expect("RCPT TO:<x@y.example>\r\n", "503 ").await;
+    c.expect("DATA\r\n", "503 ").await;
+    c.expect("MAIL FROM:<a@b.example>\r\n", "250 ").await;
+    c.expect("MAIL FROM:<a@b.example>\r\n", "503 ").await;
+    c.expect("RCPT TO:<x@y.example>\r\n", "250 ").await;
+    c.expect("RSET\r\n", "250 ").await;
     assert!(
         c.send("DATA\r\n").await.starts_with("503 "),
         "RSET forgot the recipients"
     );
-    assert!(c.send("NOOP\r\n").await.starts_with("250 "));
-    assert!(c.send("FROB\r\n").await.starts_with("500 "));
-    assert!(c
-        .send("MAIL FROM:<a@b.example>\r\n")
-        .await
-        .starts_with("250 "));
-    assert!(c
-        .send("RCPT TO:<x@y.example>\r\n")
-        .await
-        .starts_with("250 "));
-    assert!(c
-        .send("RCPT TO:<z@y.example>\r\n")
-        .await
-        .starts_with("250 "));
-    assert!(c.send("DATA\r\n").await.starts_with("354 "));
+    c.expect("NOOP\r\n", "250 ").await;
+    c.expect("FROB\r\n", "500 ").await;
+    c.expect("MAIL FROM:<a@b.example>\r\n", "250 ").await;
+    c.expect("RCPT TO:<x@y.example>\r\n", "250 ").await;
+    c.expect("RCPT TO:<z@y.example>\r\n", "250 ").await;
+    c.expect("DATA\r\n", "354 ").await;
     let message = "X-Notify-Delivery-Id: d-1\r\nSubject: Hello\r\n  world\r\n\r\n..leading dot\r\nbody\r\n.\r\n";
     assert!(c.send(message).await.starts_with("250 "));
-    assert!(c.send("QUIT\r\n").await.starts_with("221 "));
+    c.expect("QUIT\r\n", "221 ").await;
 
     let entries = sim.ledger().entries();
     assert_eq!(entries.len(), 1);
@@ -127,7 +109,7 @@ async fn size_limits_are_enforced_before_and_after_data() {
     let big = format!("Subject: big\r\n\r\n{}\r\n.\r\n", "x".repeat(200));
     assert!(c.send(&big).await.starts_with("552 "));
     // The session is still in step after the refused message.
-    assert!(c.send("NOOP\r\n").await.starts_with("250 "));
+    c.expect("NOOP\r\n", "250 ").await;
     assert!(sim.ledger().is_empty());
 }
 
@@ -153,22 +135,10 @@ async fn faults_answer_per_recipient_and_421_closes() {
     let mut c = Client::connect(&sim).await;
     c.send("HELO client.test\r\n").await;
     c.send("MAIL FROM:<a@b.example>\r\n").await;
-    assert!(c
-        .send("RCPT TO:<gone@y.example>\r\n")
-        .await
-        .starts_with("550 "));
-    assert!(c
-        .send("RCPT TO:<busy@y.example>\r\n")
-        .await
-        .starts_with("451 "));
-    assert!(c
-        .send("RCPT TO:<ok@y.example>\r\n")
-        .await
-        .starts_with("250 "));
-    assert!(c
-        .send("RCPT TO:<down@y.example>\r\n")
-        .await
-        .starts_with("421 "));
+    c.expect("RCPT TO:<gone@y.example>\r\n", "550 ").await;
+    c.expect("RCPT TO:<busy@y.example>\r\n", "451 ").await;
+    c.expect("RCPT TO:<ok@y.example>\r\n", "250 ").await;
+    c.expect("RCPT TO:<down@y.example>\r\n", "421 ").await;
     assert_eq!(c.reply().await, "", "421 closes the connection");
 }
 
@@ -207,19 +177,10 @@ async fn auth_plain_is_required_when_configured() {
         .send("EHLO client.test\r\n")
         .await
         .contains("250-AUTH PLAIN"));
-    assert!(c
-        .send("MAIL FROM:<a@b.example>\r\n")
-        .await
-        .starts_with("530 "));
+    c.expect("MAIL FROM:<a@b.example>\r\n", "530 ").await;
     // base64("\0u\0wrong") and base64("\0u\0p")
-    assert!(c
-        .send("AUTH PLAIN AHUAd3Jvbmc=\r\n")
-        .await
-        .starts_with("535 "));
+    c.expect("AUTH PLAIN AHUAd3Jvbmc=\r\n", "535 ").await;
     assert!(c.send("AUTH PLAIN\r\n").await.starts_with("334"));
-    assert!(c.send("AHUAcA==\r\n").await.starts_with("235 "));
-    assert!(c
-        .send("MAIL FROM:<a@b.example>\r\n")
-        .await
-        .starts_with("250 "));
+    c.expect("AHUAcA==\r\n", "235 ").await;
+    c.expect("MAIL FROM:<a@b.example>\r\n", "250 ").await;
 }

@@ -14,12 +14,11 @@
 //! `X-Notify-Delivery-Id` header.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Extension, Form, Json, Router};
@@ -28,10 +27,10 @@ use base64::Engine;
 use serde_json::json;
 use tokio::net::TcpListener;
 
-use crate::control::{self, Control};
-use crate::rest_faults::{act_out, is_e164};
-use crate::tls::{self, ConnectionKill, SimError, SimServer, Transport};
-use crate::{Faults, Ledger};
+use crate::control::Control;
+use crate::fault_acting::act_out;
+use crate::rest::RestSim;
+use crate::tls::{ConnectionKill, SimError};
 
 /// The account the fake Twilio accepts.
 #[derive(Debug, Clone)]
@@ -43,12 +42,7 @@ pub struct TwilioSimSettings {
 }
 
 /// A running fake Twilio. Dropping it stops the server.
-#[derive(Debug)]
-pub struct TwilioSim {
-    server: SimServer,
-    base_url: String,
-    control: Control,
-}
+pub type TwilioSim = RestSim;
 
 #[derive(Debug)]
 struct SimState {
@@ -59,7 +53,6 @@ struct SimState {
 /// Starts a fake Twilio (plain HTTP) on `listener`, with `/_sim/` control routes. Must be
 /// called inside a Tokio runtime.
 pub fn serve(listener: TcpListener, settings: TwilioSimSettings) -> Result<TwilioSim, SimError> {
-    let addr = listener.local_addr()?;
     let control = Control::default();
     let state = Arc::new(SimState {
         settings,
@@ -67,36 +60,17 @@ pub fn serve(listener: TcpListener, settings: TwilioSimSettings) -> Result<Twili
     });
     let router = Router::new()
         .route("/2010-04-01/Accounts/{sid}/Messages.json", post(create))
-        .with_state(state)
-        .merge(control::routes(control.clone()));
-    let server = tls::serve(listener, router, Transport::Plain, false)?;
-    Ok(TwilioSim {
-        server,
-        base_url: format!("http://{addr}"),
-        control,
-    })
+        .with_state(state);
+    RestSim::start(listener, router, control)
 }
 
-impl TwilioSim {
-    /// `http://127.0.0.1:<port>`: the client's `base_url`.
-    pub fn base_url(&self) -> &str {
-        &self.base_url
-    }
-
-    /// The address it listens on.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.server.local_addr()
-    }
-
-    /// What it accepted.
-    pub fn ledger(&self) -> &Ledger {
-        &self.control.ledger
-    }
-
-    /// Its fault settings.
-    pub fn faults(&self) -> &Faults {
-        &self.control.faults
-    }
+/// Whether `number` is `+` and 8 to 15 digits, the first not 0.
+fn is_e164(number: &str) -> bool {
+    number.strip_prefix('+').is_some_and(|digits| {
+        (8..=15).contains(&digits.len())
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && !digits.starts_with('0')
+    })
 }
 
 fn twilio_error(status: u16, code: u32, message: &str) -> Response {
@@ -176,17 +150,12 @@ async fn create(
         return twilio_error(400, code, message);
     }
     if let Some(fault) = act_out(&state.control.faults, to, kill).await {
-        let mut response = match fault.code {
+        let response = match fault.code {
             429 => twilio_error(429, 20429, "Too Many Requests"),
             code @ 500..=599 => twilio_error(code, 20500, "Internal Server Error"),
             code => twilio_error(code, u32::from(code), "Simulated failure"),
         };
-        if let Some(seconds) = fault.retry_after_s {
-            response
-                .headers_mut()
-                .insert("retry-after", HeaderValue::from(seconds));
-        }
-        return response;
+        return fault.with_retry_after(response);
     }
 
     let callback = field("StatusCallback");

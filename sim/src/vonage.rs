@@ -12,22 +12,21 @@
 //! the delivery id and `to` as sent (digits, no `+`).
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::rejection::FormRejection;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Extension, Form, Json, Router};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
-use crate::control::{self, Control};
-use crate::rest_faults::act_out;
-use crate::tls::{self, ConnectionKill, SimError, SimServer, Transport};
-use crate::{Faults, Ledger};
+use crate::control::Control;
+use crate::fault_acting::act_out;
+use crate::rest::RestSim;
+use crate::tls::{ConnectionKill, SimError};
 
 /// The account the fake Vonage accepts.
 #[derive(Debug, Clone)]
@@ -39,12 +38,7 @@ pub struct VonageSimSettings {
 }
 
 /// A running fake Vonage. Dropping it stops the server.
-#[derive(Debug)]
-pub struct VonageSim {
-    server: SimServer,
-    base_url: String,
-    control: Control,
-}
+pub type VonageSim = RestSim;
 
 #[derive(Debug)]
 struct SimState {
@@ -55,7 +49,6 @@ struct SimState {
 /// Starts a fake Vonage (plain HTTP) on `listener`, with `/_sim/` control routes. Must be
 /// called inside a Tokio runtime.
 pub fn serve(listener: TcpListener, settings: VonageSimSettings) -> Result<VonageSim, SimError> {
-    let addr = listener.local_addr()?;
     let control = Control::default();
     let state = Arc::new(SimState {
         settings,
@@ -63,36 +56,8 @@ pub fn serve(listener: TcpListener, settings: VonageSimSettings) -> Result<Vonag
     });
     let router = Router::new()
         .route("/sms/json", post(send))
-        .with_state(state)
-        .merge(control::routes(control.clone()));
-    let server = tls::serve(listener, router, Transport::Plain, false)?;
-    Ok(VonageSim {
-        server,
-        base_url: format!("http://{addr}"),
-        control,
-    })
-}
-
-impl VonageSim {
-    /// `http://127.0.0.1:<port>`: the client's `base_url`.
-    pub fn base_url(&self) -> &str {
-        &self.base_url
-    }
-
-    /// The address it listens on.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.server.local_addr()
-    }
-
-    /// What it accepted.
-    pub fn ledger(&self) -> &Ledger {
-        &self.control.ledger
-    }
-
-    /// Its fault settings.
-    pub fn faults(&self) -> &Faults {
-        &self.control.faults
-    }
+        .with_state(state);
+    RestSim::start(listener, router, control)
 }
 
 fn rejected(status: &str, text: &str) -> Response {
@@ -155,13 +120,8 @@ async fn send(
             );
         }
         let status = StatusCode::from_u16(fault.code).unwrap_or(StatusCode::BAD_GATEWAY);
-        let mut response = (status, "simulated failure").into_response();
-        if let Some(seconds) = fault.retry_after_s {
-            response
-                .headers_mut()
-                .insert("retry-after", HeaderValue::from(seconds));
-        }
-        return response;
+        let response = (status, "simulated failure").into_response();
+        return fault.with_retry_after(response);
     }
 
     let client_ref = field("client-ref").cloned();

@@ -2,10 +2,12 @@
 //!
 //! Guarantees: the original key and the given value unchanged (replaying a dead letter is
 //! producing its value again); the stage, the kind of error, its text and where the record
-//! came from in the headers of [`notify_common::dlq`]. The caller adds what only it knows
+//! came from in the headers of [`notify_common::dead_letter`]. The caller adds what only it knows
 //! (the dispatcher its channel).
 
-use notify_common::dlq::{DLQ_ERROR, DLQ_OFFSET, DLQ_PARTITION, DLQ_REASON, DLQ_STAGE, DLQ_TOPIC};
+use notify_common::dead_letter::{
+    DLQ_ERROR, DLQ_OFFSET, DLQ_PARTITION, DLQ_REASON, DLQ_STAGE, DLQ_TOPIC,
+};
 use notify_common::publish;
 
 use crate::handler::Record;

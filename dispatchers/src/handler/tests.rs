@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use notify_common::config::DispatchConfig;
-use notify_common::dlq::{DLQ_CHANNEL, DLQ_ERROR, DLQ_OFFSET, DLQ_STAGE, DLQ_TOPIC};
+use notify_common::dead_letter::{DLQ_CHANNEL, DLQ_ERROR, DLQ_OFFSET, DLQ_STAGE, DLQ_TOPIC};
 use notify_common::topics::Topics;
 use notify_schemas::{samples, Codec, Delivery, DeliveryStatus, DeviceToken, Recipient, Status};
 use notify_store::directory::{DeviceState, PushTarget, User};

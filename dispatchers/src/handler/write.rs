@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use notify_common::dlq::DLQ_CHANNEL;
+use notify_common::dead_letter::DLQ_CHANNEL;
 use notify_common::publish;
 use notify_schemas::{Channel, Delivery, Recipient};
 use notify_store::directory::{device_id_for, PushTarget};

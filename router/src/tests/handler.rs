@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use notify_common::clock::ManualClock;
 use notify_common::config::RouterConfig;
-use notify_common::dlq::{DLQ_ERROR, DLQ_OFFSET, DLQ_PARTITION, DLQ_STAGE, DLQ_TOPIC};
+use notify_common::dead_letter::{DLQ_ERROR, DLQ_OFFSET, DLQ_PARTITION, DLQ_STAGE, DLQ_TOPIC};
 use notify_common::publish::Record;
 use notify_common::topics::Topics;
 use notify_schemas::{

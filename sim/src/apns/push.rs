@@ -12,7 +12,7 @@ use axum::{Extension, Json};
 use serde_json::{json, Value};
 
 use super::{SimState, MAX_PAYLOAD_BYTES};
-use crate::faults::Fault;
+use crate::fault_acting::{act_out_next, Acted};
 use crate::ledger::now_ms;
 use crate::tls::ConnectionKill;
 
@@ -72,38 +72,24 @@ pub(super) async fn push(
         return error(StatusCode::BAD_REQUEST, reason, apns_id);
     }
 
-    match faults.next(&token) {
-        Some(Fault::Status {
-            code,
-            retry_after_s,
-        }) => {
-            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let mut response = if code == 410 {
+    match act_out_next(faults, &token, kill).await {
+        Some(Acted::Status(fault)) => {
+            let status =
+                StatusCode::from_u16(fault.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let response = if fault.code == 410 {
                 let body = json!({ "reason": "Unregistered", "timestamp": now_ms() });
                 (status, Json(body)).into_response()
             } else {
-                error(status, fault_reason(code), apns_id)
+                error(status, fault_reason(fault.code), apns_id)
             };
-            if let Some(seconds) = retry_after_s {
-                response
-                    .headers_mut()
-                    .insert("retry-after", HeaderValue::from(seconds));
-            }
-            return response;
+            return fault.with_retry_after(response);
         }
-        Some(Fault::Drop) => {
-            if let Some(Extension(kill)) = kill {
-                kill.kill();
-                std::future::pending::<()>().await;
-            }
+        Some(Acted::NotDropped) => {
             return error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "InternalServerError",
                 None,
             );
-        }
-        Some(Fault::Slow { ms }) => {
-            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
         }
         None => {}
     }

@@ -6,12 +6,12 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
 use super::*;
 use crate::faults::FaultSettings;
 use crate::keys::KeyPair;
 use crate::ledger::now_ms;
+use crate::test_support::oneshot_json;
 
 const TOKEN: &str = "740f4707bebcf74f9b7c25d48e3358945f6aa01da5ddb387462c7eaf61bb78ad";
 const ID: &str = "3c2b3f0e-6a55-4a8e-9d0c-2f1b7f0d9a11";
@@ -55,12 +55,7 @@ fn payload() -> String {
 }
 
 async fn answer(state: &Arc<SimState>, request: Request<Body>) -> (StatusCode, Value) {
-    let response = router(state.clone()).oneshot(request).await.unwrap();
-    let status = response.status();
-    let body = axum::body::to_bytes(response.into_body(), 1 << 16)
-        .await
-        .unwrap();
-    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    oneshot_json(router(state.clone()), request).await
 }
 
 fn now() -> i64 {

@@ -3,17 +3,16 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{SimState, FCM_ERROR_TYPE, MAX_DATA_BYTES};
-use crate::faults::Fault;
+use crate::fault_acting::{act_out_next, Acted};
 use crate::tls::ConnectionKill;
 
 /// An FCM v1 error answer; `error_code` adds the FcmError detail.
@@ -137,27 +136,18 @@ pub(super) async fn send(
         Err(message) => return fcm_error(400, &message, Some("INVALID_ARGUMENT")),
     };
 
-    match faults.next(&token) {
-        Some(Fault::Status {
-            code,
-            retry_after_s,
-        }) => {
-            let mut response = fcm_error(code, "simulated failure", Some(fault_error_code(code)));
-            if let Some(seconds) = retry_after_s {
-                response
-                    .headers_mut()
-                    .insert("retry-after", HeaderValue::from(seconds));
-            }
-            return response;
+    match act_out_next(faults, &token, kill).await {
+        Some(Acted::Status(fault)) => {
+            let response = fcm_error(
+                fault.code,
+                "simulated failure",
+                Some(fault_error_code(fault.code)),
+            );
+            return fault.with_retry_after(response);
         }
-        Some(Fault::Drop) => {
-            if let Some(Extension(kill)) = kill {
-                kill.kill();
-                std::future::pending::<()>().await;
-            }
+        Some(Acted::NotDropped) => {
             return fcm_error(500, "Internal error encountered.", Some("INTERNAL"));
         }
-        Some(Fault::Slow { ms }) => tokio::time::sleep(Duration::from_millis(ms)).await,
         None => {}
     }
     if faults.invalid_since(&token).is_some() {

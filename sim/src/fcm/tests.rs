@@ -7,10 +7,10 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
 use super::*;
 use crate::keys::KeyPair;
+use crate::test_support::oneshot_json;
 
 const EMAIL: &str = "sender@p.iam.gserviceaccount.com";
 const TOKEN_URI: &str = "http://127.0.0.1:1/token";
@@ -39,12 +39,7 @@ fn claims(now: i64) -> Value {
 }
 
 async fn call(state: &Arc<SimState>, request: Request<Body>) -> (StatusCode, Value) {
-    let response = router(state.clone()).oneshot(request).await.unwrap();
-    let status = response.status();
-    let body = axum::body::to_bytes(response.into_body(), 1 << 16)
-        .await
-        .unwrap();
-    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    oneshot_json(router(state.clone()), request).await
 }
 
 fn token_request(assertion: &str) -> Request<Body> {

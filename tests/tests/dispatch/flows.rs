@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use notify_common::dlq::{DLQ_CHANNEL, DLQ_ERROR, DLQ_OFFSET, DLQ_STAGE, DLQ_TOPIC};
+use notify_common::dead_letter::{DLQ_CHANNEL, DLQ_ERROR, DLQ_OFFSET, DLQ_STAGE, DLQ_TOPIC};
 use notify_dispatchers::{Outcome, Reason};
 use notify_it::unique;
 use notify_schemas::{Channel, DeviceToken, Recipient, Stage, Status};

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use notify_common::dlq::{DLQ_ERROR, DLQ_STAGE};
+use notify_common::dead_letter::{DLQ_ERROR, DLQ_STAGE};
 use notify_schemas::{Channel, Status, TemplateRef, Uuid};
 use notify_store::directory::{Category, Preference, TemplateVariant};
 use notify_store::Directory;

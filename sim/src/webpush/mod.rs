@@ -25,10 +25,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use aes_gcm::aead::{Aead, KeyInit};
-use aes_gcm::{Aes128Gcm, Nonce};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -37,17 +34,16 @@ use axum::routing::post;
 use axum::{Extension, Json, Router};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use hkdf::Hkdf;
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use p256::{PublicKey, SecretKey};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sha2::Sha256;
 use tokio::net::TcpListener;
 
+use self::checks::{decrypt, verify_vapid};
 use crate::control::{self, Control};
-use crate::rest_faults::act_out;
+use crate::fault_acting::act_out;
 use crate::tls::{self, ConnectionKill, SimError, SimServer, Transport};
 use crate::{Faults, Ledger};
 
@@ -261,16 +257,11 @@ async fn push(
         return error(410, 106, "subscription has expired or been unsubscribed");
     }
     if let Some(fault) = act_out(faults, &endpoint, kill).await {
-        let mut response = match fault.code {
+        let response = match fault.code {
             429 => error(429, 201, "too many requests"),
             code => error(code, 999, "simulated failure"),
         };
-        if let Some(seconds) = fault.retry_after_s {
-            response
-                .headers_mut()
-                .insert("retry-after", HeaderValue::from(seconds));
-        }
-        return response;
+        return fault.with_retry_after(response);
     }
 
     let header = |name: &str| {
@@ -342,140 +333,6 @@ async fn push(
     response
 }
 
-#[derive(Debug, Deserialize)]
-struct VapidClaims {
-    exp: u64,
-    sub: String,
-}
-
-/// Checks `vapid t=<jwt>, k=<key>`; returns the decoded `k` on success.
-fn verify_vapid(authorization: Option<&str>, origin: &str) -> Result<Vec<u8>, String> {
-    let value = authorization.ok_or("authorization header is missing")?;
-    let params = value
-        .strip_prefix("vapid ")
-        .ok_or("authorization scheme is not vapid")?;
-    let mut token = None;
-    let mut key = None;
-    for param in params.split(',') {
-        match param.trim().split_once('=') {
-            Some(("t", v)) => token = Some(v.trim()),
-            Some(("k", v)) => key = Some(v.trim()),
-            _ => {}
-        }
-    }
-    let (token, key) = token.zip(key).ok_or("vapid needs both t and k")?;
-    let key = URL_SAFE_NO_PAD
-        .decode(key.trim_end_matches('='))
-        .map_err(|_| "k is not base64url")?;
-    if key.len() != 65 || key[0] != 0x04 || PublicKey::from_sec1_bytes(&key).is_err() {
-        return Err("k is not an uncompressed p-256 public key".to_owned());
-    }
-    let x = URL_SAFE_NO_PAD.encode(&key[1..33]);
-    let y = URL_SAFE_NO_PAD.encode(&key[33..65]);
-    let decoding = jsonwebtoken::DecodingKey::from_ec_components(&x, &y)
-        .map_err(|_| "k is not usable as an es256 key")?;
-    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
-    validation.set_audience(&[origin]);
-    validation.set_required_spec_claims(&["exp", "aud", "sub"]);
-    let claims = jsonwebtoken::decode::<VapidClaims>(token, &decoding, &validation)
-        .map_err(|err| format!("vapid token rejected: {err}"))?
-        .claims;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    if claims.exp > now + MAX_TOKEN_LIFETIME_S {
-        return Err("vapid token expires more than 24 hours from now".to_owned());
-    }
-    if !(claims.sub.starts_with("mailto:") || claims.sub.starts_with("https:")) {
-        return Err("vapid sub is not a mailto: or https: contact".to_owned());
-    }
-    Ok(key)
-}
-
-/// RFC 8291 decryption of a single-record aes128gcm body, as a browser does it.
-fn decrypt(body: &[u8], secret: &SecretKey, auth: &[u8; 16]) -> Result<Vec<u8>, String> {
-    // Header: salt(16) rs(4) idlen(1) keyid(idlen).
-    if body.len() < 21 {
-        return Err("body is shorter than the aes128gcm header".to_owned());
-    }
-    let (salt, rest) = body.split_at(16);
-    let rs = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-    let idlen = rest[4] as usize;
-    let rest = &rest[5..];
-    if idlen != 65 || rest.len() < idlen + 17 {
-        return Err("key id is not a 65-byte public key, or no record follows".to_owned());
-    }
-    let (sender_public, record) = rest.split_at(idlen);
-    if record.len() > rs {
-        return Err("body has more than one record".to_owned());
-    }
-    let sender = PublicKey::from_sec1_bytes(sender_public)
-        .map_err(|_| "key id is not a p-256 public key".to_owned())?;
-    let receiver_public = secret.public_key().to_encoded_point(false);
-    let shared = p256::ecdh::diffie_hellman(secret.to_nonzero_scalar(), sender.as_affine());
-
-    let mut info = b"WebPush: info\x00".to_vec();
-    info.extend_from_slice(receiver_public.as_bytes());
-    info.extend_from_slice(sender_public);
-    let mut ikm = [0u8; 32];
-    Hkdf::<Sha256>::new(Some(auth), shared.raw_secret_bytes())
-        .expand(&info, &mut ikm)
-        .map_err(|_| "hkdf failed".to_owned())?;
-    let hk = Hkdf::<Sha256>::new(Some(salt), &ikm);
-    let mut cek = [0u8; 16];
-    let mut nonce = [0u8; 12];
-    hk.expand(b"Content-Encoding: aes128gcm\x00", &mut cek)
-        .and_then(|_| hk.expand(b"Content-Encoding: nonce\x00", &mut nonce))
-        .map_err(|_| "hkdf failed".to_owned())?;
-    let cipher = Aes128Gcm::new_from_slice(&cek).map_err(|_| "bad key length".to_owned())?;
-    let mut plain = cipher
-        .decrypt(Nonce::from_slice(&nonce), record)
-        .map_err(|_| "decryption failed".to_owned())?;
-    // Strip zero padding, then the delimiter, which must say "last record" (2).
-    while plain.last() == Some(&0) {
-        plain.pop();
-    }
-    match plain.pop() {
-        Some(2) => Ok(plain),
-        _ => Err("record delimiter is not 0x02".to_owned()),
-    }
-}
-
+mod checks;
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn b64(text: &str) -> Vec<u8> {
-        URL_SAFE_NO_PAD.decode(text).unwrap()
-    }
-
-    #[test]
-    fn decrypts_the_rfc_8291_appendix_a_body_and_refuses_a_tampered_one() {
-        // RFC 8291 Appendix A (published test data, not credentials).
-        let secret =
-            SecretKey::from_slice(&b64("q1dXpw3UpT5VOmu_cf_v6ih07Aems3njxI-JWgLcM94")).unwrap();
-        let auth: [u8; 16] = b64("BTBZMqHH6r4Tts7J_aSIgg").try_into().unwrap();
-        let mut body = b64(concat!(
-            "DGv6ra1nlYgDCS1FRnbzlwAAEABBBP4z9KsN6nGRTbVYI_c7VJSPQTBtkgcy27ml",
-            "mlMoZIIgDll6e3vCYLocInmYWAmS6TlzAC8wEqKK6PBru3jl7A_yl95bQpu6cVPT",
-            "pK4Mqgkf1CXztLVBSt2Ks3oZwbuwXPXLWyouBWLVWGNWQexSgSxsj_Qulcy4a-fN",
-        ));
-        assert_eq!(
-            decrypt(&body, &secret, &auth).unwrap(),
-            b"When I grow up, I want to be a watermelon"
-        );
-        body[100] ^= 1;
-        assert!(decrypt(&body, &secret, &auth).is_err());
-        assert!(decrypt(&body[..30], &secret, &auth).is_err());
-    }
-
-    #[test]
-    fn vapid_headers_without_both_parameters_or_with_a_bad_key_are_refused() {
-        let origin = "http://127.0.0.1:1";
-        assert!(verify_vapid(None, origin).is_err());
-        assert!(verify_vapid(Some("Bearer abc"), origin).is_err());
-        assert!(verify_vapid(Some("vapid t=abc"), origin).is_err());
-        assert!(verify_vapid(Some("vapid t=a.b.c, k=AAAA"), origin).is_err());
-    }
-}
+mod tests;

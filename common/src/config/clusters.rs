@@ -1,0 +1,117 @@
+//! The `[kafka]` and `[store]` sections: the two clusters every stage connects to, and the
+//! topic layout `notify topics create` makes.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::DEFAULT_SESSION_TIMEOUT_MS;
+
+/// Kafka connection, client defaults and topic layout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaConfig {
+    /// Comma-separated bootstrap servers.
+    pub brokers: String,
+    /// `client.id` reported to the brokers; the stage name is appended.
+    pub client_id: String,
+    /// Prefix of every topic name (`<prefix>.requests`, `<prefix>.deliveries.apns`, ...).
+    pub topic_prefix: String,
+    /// Replication factor of topics created by `notify topics create`.
+    pub replication_factor: i16,
+    /// Partition counts of the topics `notify topics create` makes.
+    pub partitions: TopicPartitions,
+    /// How long the producer may try to deliver one record before reporting failure.
+    pub message_timeout_ms: u64,
+    /// Timeout of admin and metadata requests.
+    pub request_timeout_ms: u64,
+    /// Extra librdkafka properties applied to every client (e.g. `security.protocol`), after
+    /// ours, so an operator can override any default.
+    pub client_properties: BTreeMap<String, String>,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        Self {
+            brokers: "127.0.0.1:9092".into(),
+            client_id: "notify".into(),
+            topic_prefix: "notify".into(),
+            replication_factor: 1,
+            partitions: TopicPartitions::default(),
+            message_timeout_ms: 30_000,
+            request_timeout_ms: 10_000,
+            client_properties: BTreeMap::new(),
+        }
+    }
+}
+
+impl KafkaConfig {
+    /// The consumers' session timeout: `session.timeout.ms` from `client_properties` if set,
+    /// else the pipeline's default.
+    pub fn session_timeout_ms(&self) -> u64 {
+        self.client_properties
+            .get("session.timeout.ms")
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(DEFAULT_SESSION_TIMEOUT_MS)
+    }
+}
+
+/// Partition counts per topic family. More partitions allow more consumers in a group; they
+/// cannot be lowered later, and raising them moves keys between partitions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TopicPartitions {
+    /// `notify.requests`.
+    pub requests: i32,
+    /// Each `notify.deliveries.<channel>`.
+    pub deliveries: i32,
+    /// Each `notify.retry.<tier>`.
+    pub retry: i32,
+    /// `notify.status`.
+    pub status: i32,
+    /// `notify.dlq`.
+    pub dlq: i32,
+}
+
+impl Default for TopicPartitions {
+    fn default() -> Self {
+        Self {
+            requests: 12,
+            deliveries: 12,
+            retry: 6,
+            status: 6,
+            dlq: 3,
+        }
+    }
+}
+
+/// ScyllaDB / Cassandra cluster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// Contact points, `host:port`.
+    pub nodes: Vec<String>,
+    /// Keyspace holding every table of the pipeline.
+    pub keyspace: String,
+    /// Replication of the keyspace when `notify migrate` creates it, as a CQL map literal.
+    pub replication: String,
+    /// Preferred datacenter for token-aware, DC-aware load balancing.
+    pub local_datacenter: Option<String>,
+    /// Client-side timeout of one request.
+    pub request_timeout_ms: u64,
+    /// Upper bound on requests one process keeps in flight against the cluster.
+    pub max_in_flight: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            nodes: vec!["127.0.0.1:9042".into()],
+            keyspace: "notify".into(),
+            replication: "{'class': 'SimpleStrategy', 'replication_factor': 1}".into(),
+            local_datacenter: None,
+            request_timeout_ms: 5_000,
+            max_in_flight: 256,
+        }
+    }
+}

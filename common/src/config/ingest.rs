@@ -1,0 +1,61 @@
+//! The `[ingest]` section: the HTTP gateway and admin API (`notify ingest`).
+
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+
+/// The HTTP ingest gateway and admin API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestConfig {
+    /// Address of the public API. Metrics are served on `telemetry.metrics_addr` instead.
+    pub listen_addr: SocketAddr,
+    /// Largest accepted body of a single-notification or admin request.
+    pub max_body_bytes: usize,
+    /// Largest accepted body of a batch request.
+    pub max_batch_body_bytes: usize,
+    /// Most notifications in one batch request.
+    pub max_batch_items: usize,
+    /// How long an `Idempotency-Key` maps to its first event id.
+    pub idempotency_window_s: u64,
+    /// How long a request may wait for Kafka's delivery report before it is answered 503.
+    pub produce_timeout_ms: u64,
+    /// Sustained requests per second one tenant may make; 0 disables the limit.
+    pub tenant_rate_per_s: u32,
+    /// Requests one tenant may burst above the sustained rate.
+    pub tenant_burst: u32,
+    /// How far ahead `send_at` may lie.
+    pub max_schedule_ahead_s: u64,
+    /// Most SMS segments one message may take (GSM-7: 153 characters per segment, UCS-2: 67).
+    pub sms_max_segments: u32,
+    /// How long a successful credential check is remembered, so auth is not the bottleneck.
+    pub auth_cache_ttl_ms: u64,
+    /// Clock skew allowed when checking `exp`, `nbf` and `iat` of bearer tokens (at most 60).
+    pub jwt_leeway_s: u64,
+    /// The `aud` claim bearer tokens must carry.
+    pub jwt_audience: String,
+    /// File holding the 32-byte key (64 hex characters) that encrypts app secrets at rest, needed
+    /// to verify HS256 tokens; without it only Basic auth and ES256 tokens are accepted.
+    pub secrets_key_file: Option<std::path::PathBuf>,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            listen_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_body_bytes: 64 * 1024,
+            max_batch_body_bytes: 8 * 1024 * 1024,
+            max_batch_items: 1000,
+            idempotency_window_s: 24 * 60 * 60,
+            produce_timeout_ms: 5_000,
+            tenant_rate_per_s: 2_000,
+            tenant_burst: 4_000,
+            max_schedule_ahead_s: 30 * 24 * 60 * 60,
+            sms_max_segments: 10,
+            auth_cache_ttl_ms: 30_000,
+            jwt_leeway_s: 30,
+            jwt_audience: "notify".into(),
+            secrets_key_file: None,
+        }
+    }
+}

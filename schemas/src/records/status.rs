@@ -1,0 +1,83 @@
+//! The record on `notify.status` ([`DeliveryStatus`]): one outcome at one stage.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{Channel, TimestampMillis};
+
+/// Outcome kinds reported on `notify.status` (`io.notify.v1.Status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Status {
+    /// Ingest accepted the request.
+    Accepted,
+    /// Waiting for `send_at` or the end of quiet hours.
+    Scheduled,
+    /// Not sent on purpose (preference, rate limit, duplicate, ...); see `reason`.
+    Suppressed,
+    /// The provider accepted the message.
+    Sent,
+    /// A retry is scheduled.
+    Retrying,
+    /// Permanently failed (token invalid, bad address, ...).
+    Failed,
+    /// Not delivered before `expires_at`.
+    Expired,
+    /// Moved to the dead-letter topic.
+    DeadLettered,
+    /// The recipient opened it (tracking).
+    Opened,
+    /// The recipient clicked it (tracking).
+    Clicked,
+}
+
+/// Pipeline stage that emitted a status (`io.notify.v1.Stage`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Stage {
+    /// The HTTP gateway.
+    Ingest,
+    /// The router.
+    Router,
+    /// The schedule that re-emits deferred sends.
+    Scheduler,
+    /// A channel dispatcher.
+    Dispatcher,
+    /// Open and click tracking.
+    Tracker,
+}
+
+/// An outcome at one stage; the record on `notify.status`, keyed by `event_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryStatus {
+    /// Tenant (app).
+    pub tenant: String,
+    /// Request the outcome belongs to.
+    #[serde(with = "crate::uuid_text")]
+    pub event_id: Uuid,
+    /// Delivery the outcome belongs to; `None` for outcomes of the whole request.
+    #[serde(with = "crate::uuid_text::option")]
+    pub delivery_id: Option<Uuid>,
+    /// Recipient user.
+    pub user_id: Option<String>,
+    /// Notification type.
+    pub category: Option<String>,
+    /// Channel, when the outcome concerns one.
+    pub channel: Option<Channel>,
+    /// Redacted recipient; never a full token or address.
+    pub recipient: Option<String>,
+    /// What happened.
+    pub status: Status,
+    /// Which stage reported it.
+    pub stage: Stage,
+    /// Machine-readable cause, e.g. `preference`, `rate_limited`, `token_invalid`.
+    pub reason: Option<String>,
+    /// Provider account that handled it.
+    pub provider: Option<String>,
+    /// Id the provider gave the message.
+    pub provider_message_id: Option<String>,
+    /// Attempt number the outcome refers to.
+    pub attempt: i32,
+    /// When it happened.
+    pub occurred_at: TimestampMillis,
+}
