@@ -7,13 +7,13 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context};
-use rdkafka::Message;
+use notify_it::{read_quiet, read_until, unique, Seen};
 use serde_json::json;
 
 use crate::faults::fault_size;
-use crate::harness::{brokers, unique, Settings};
+use crate::harness::Settings;
 use crate::run::{limit_for, Run, SERIAL};
-use crate::workload::{self, Sent, Shape};
+use crate::workload::{Sent, Shape};
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
@@ -84,34 +84,19 @@ async fn poison_pills_between_good_records_are_dead_lettered_once_each() -> anyh
 }
 
 /// Every record of `<prefix>.requests`, read from the beginning until `count` are in.
-async fn read_requests(run: &Run, count: usize) -> anyhow::Result<Vec<(Vec<u8>, Vec<u8>)>> {
-    let kafka = notify_common::config::KafkaConfig {
-        brokers: brokers(),
-        topic_prefix: run.pipeline.prefix.clone(),
-        ..Default::default()
-    };
+async fn read_requests(run: &Run, count: usize) -> anyhow::Result<Vec<Seen>> {
     let topic = format!("{}.requests", run.pipeline.prefix);
-    let consumer =
-        notify_common::kafka::consumer(&kafka, "e2e", &unique("e2e-replay-"), &[&topic])?;
+    let group = unique("e2e-replay");
+    let consumer = notify_common::kafka::consumer(&run.pipeline.kafka(), "e2e", &group, &[&topic])?;
     let mut records = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while records.len() < count {
-        let message = tokio::time::timeout_at(deadline, consumer.recv())
-            .await
-            .context("requests not all read")??;
-        records.push((
-            message.key().unwrap_or_default().to_vec(),
-            message.payload().unwrap_or_default().to_vec(),
-        ));
-    }
+    read_until(&consumer, &mut records, deadline, |r| {
+        (r.len() >= count).then_some(())
+    })
+    .await
+    .context("requests not all read")?;
     // anything more would be a request produced twice
-    while let Ok(Ok(message)) = tokio::time::timeout(Duration::from_secs(3), consumer.recv()).await
-    {
-        records.push((
-            message.key().unwrap_or_default().to_vec(),
-            message.payload().unwrap_or_default().to_vec(),
-        ));
-    }
+    read_quiet(&consumer, &mut records, Duration::from_secs(3)).await;
     Ok(records)
 }
 
@@ -121,13 +106,10 @@ async fn repeated_and_replayed_requests_are_delivered_once() -> anyhow::Result<(
     let _turn = SERIAL.lock().await;
     let shape = Shape::new(200, false);
     let run = Run::start(Settings::default(), shape).await?;
-    let tenant = run.pipeline.app.tenant.clone();
 
     // one key, sent twice: the second answers the same event ids, marked duplicate
     let keyed = run.send("idem", 0..100).await?;
-    let items: Vec<_> = (0..100)
-        .map(|j| workload::item(j, &run.users[j % run.users.len()], None))
-        .collect();
+    let items: Vec<_> = (0..100).map(|j| run.item(j)).collect();
     let body = json!({ "items": items });
     let (status, again) = run
         .api
@@ -150,7 +132,7 @@ async fn repeated_and_replayed_requests_are_delivered_once() -> anyhow::Result<(
             "a repeated item was not recognised: {result}"
         );
     }
-    let single = workload::item(100, &run.users[100 % run.users.len()], None);
+    let single = run.item(100);
     let mut single_ids = Vec::new();
     for _ in 0..2 {
         let (status, answer) = run
@@ -172,22 +154,12 @@ async fn repeated_and_replayed_requests_are_delivered_once() -> anyhow::Result<(
     let single_id = notify_schemas::Uuid::parse_str(&single_ids[0])?;
 
     // without a key: accepted once each, then every request record is replayed
-    let unkeyed_items: Vec<_> = (101..shape.size)
-        .map(|j| workload::item(j, &run.users[j % run.users.len()], None))
-        .collect();
+    let unkeyed_items: Vec<_> = (101..shape.size).map(|j| run.item(j)).collect();
     let unkeyed_ids = run.api.send_batch(&unkeyed_items, None).await?;
     let mut sent: Vec<Sent> = keyed;
-    sent.push(Sent {
-        event_id: single_id,
-        expected: workload::expected(&tenant, single_id, 100, &run.users[100 % run.users.len()]),
-        scheduled: false,
-    });
+    sent.push(run.accepted(100, single_id));
     for (j, event_id) in (101..shape.size).zip(unkeyed_ids) {
-        sent.push(Sent {
-            event_id,
-            expected: workload::expected(&tenant, event_id, j, &run.users[j % run.users.len()]),
-            scheduled: false,
-        });
+        sent.push(run.accepted(j, event_id));
     }
     let first_pass =
         crate::observe::wait_for_outcomes(&run.observer, &sent, limit_for(sent.len())).await;
@@ -205,7 +177,12 @@ async fn repeated_and_replayed_requests_are_delivered_once() -> anyhow::Result<(
     let replayed_at = Instant::now();
     let replay: Vec<(String, Vec<u8>)> = records
         .iter()
-        .map(|(key, payload)| (String::from_utf8_lossy(key).into_owned(), payload.clone()))
+        .map(|r| {
+            (
+                String::from_utf8_lossy(&r.key).into_owned(),
+                r.value.clone(),
+            )
+        })
         .collect();
     run.pipeline.produce_raw("requests", &replay).await?;
     // the replay reaches the dispatchers, which recognise every delivery as already sent

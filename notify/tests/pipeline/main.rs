@@ -12,6 +12,7 @@
 //! The box running CI is small, so the tests of this binary take turns (`run::SERIAL`) rather than
 //! running seven processes each at once.
 
+mod api;
 mod faults;
 mod harness;
 mod ingest;
@@ -19,6 +20,8 @@ mod mixed;
 mod observe;
 mod outage;
 mod probe;
+mod process;
 mod run;
 mod scale;
+mod seed;
 mod workload;

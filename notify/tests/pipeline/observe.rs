@@ -16,7 +16,7 @@ use notify_schemas::{Codec, DeliveryStatus, Status, Uuid};
 use rdkafka::consumer::StreamConsumer;
 use rdkafka::Message;
 
-use crate::harness::{brokers, unique, Pipeline};
+use crate::harness::Pipeline;
 use crate::workload::{Outcome, Sent};
 
 /// Records seen so far.
@@ -38,18 +38,14 @@ pub struct Observer {
 impl Observer {
     /// Subscribes from the beginning of both topics.
     pub fn start(pipeline: &Pipeline) -> Self {
-        let mut kafka = notify_common::config::KafkaConfig {
-            brokers: brokers(),
-            topic_prefix: pipeline.prefix.clone(),
-            ..Default::default()
-        };
+        let mut kafka = pipeline.kafka();
         kafka.client_properties.clear();
         let topics = Topics::new(&pipeline.prefix);
         let status_topic = topics.status();
         let consumer: StreamConsumer = notify_common::kafka::consumer(
             &kafka,
             "e2e",
-            &unique("e2e-observer-"),
+            &notify_it::unique("e2e-observer"),
             &[&status_topic, &topics.dlq()],
         )
         .expect("observer consumer");
