@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use notify_common::clock::now_ms;
 use notify_common::kafka;
 use notify_common::topics::Topics;
 use notify_schemas::records::{
@@ -20,12 +21,6 @@ use notify_schemas::records::{
 use notify_schemas::{delivery_id, Channel, Codec, Delivery, Priority, Recipient, RenderedContent};
 use rdkafka::producer::FutureRecord;
 use rdkafka::util::Timeout;
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
 
 async fn subscription(sim: &str) -> anyhow::Result<WebPushSubscription> {
     let answer: serde_json::Value = reqwest::Client::new()

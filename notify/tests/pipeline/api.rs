@@ -57,18 +57,36 @@ impl Api {
         Ok((status, body))
     }
 
-    pub(crate) async fn put(&self, path: &str, body: Value) -> anyhow::Result<()> {
-        let (status, answer) = self.call(reqwest::Method::PUT, path, &body, None).await?;
-        if !(200..300).contains(&status) {
-            bail!("PUT {path}: {status} {answer}");
-        }
-        Ok(())
+    /// `POST path` of `body` with `idempotency_key`; the answer's status and JSON body.
+    pub async fn post_keyed(
+        &self,
+        path: &str,
+        body: &Value,
+        idempotency_key: &str,
+    ) -> anyhow::Result<(u16, Value)> {
+        self.call(reqwest::Method::POST, path, body, Some(idempotency_key))
+            .await
     }
 
+    /// `PUT path` of `body`; fails unless answered with a success.
+    pub(crate) async fn put(&self, path: &str, body: Value) -> anyhow::Result<()> {
+        self.succeed(reqwest::Method::PUT, path, body).await
+    }
+
+    /// `POST path` of `body`; fails unless answered with a success.
     pub(crate) async fn post(&self, path: &str, body: Value) -> anyhow::Result<()> {
-        let (status, answer) = self.call(reqwest::Method::POST, path, &body, None).await?;
+        self.succeed(reqwest::Method::POST, path, body).await
+    }
+
+    async fn succeed(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Value,
+    ) -> anyhow::Result<()> {
+        let (status, answer) = self.call(method.clone(), path, &body, None).await?;
         if !(200..300).contains(&status) {
-            bail!("POST {path}: {status} {answer}");
+            bail!("{method} {path}: {status} {answer}");
         }
         Ok(())
     }

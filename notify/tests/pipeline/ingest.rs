@@ -111,15 +111,8 @@ async fn repeated_and_replayed_requests_are_delivered_once() -> anyhow::Result<(
     let keyed = run.send("idem", 0..100).await?;
     let items: Vec<_> = (0..100).map(|j| run.item(j)).collect();
     let body = json!({ "items": items });
-    let (status, again) = run
-        .api
-        .call(
-            reqwest::Method::POST,
-            "/v1/notifications/batch",
-            &body,
-            Some("idem-0"),
-        )
-        .await?;
+    let batch = "/v1/notifications/batch";
+    let (status, again) = run.api.post_keyed(batch, &body, "idem-0").await?;
     ensure!(status == 207, "repeated batch answered {status}");
     for (result, first) in again["results"]
         .as_array()
@@ -137,12 +130,7 @@ async fn repeated_and_replayed_requests_are_delivered_once() -> anyhow::Result<(
     for _ in 0..2 {
         let (status, answer) = run
             .api
-            .call(
-                reqwest::Method::POST,
-                "/v1/notifications",
-                &single,
-                Some("idem-single"),
-            )
+            .post_keyed("/v1/notifications", &single, "idem-single")
             .await?;
         ensure!(status == 202, "single answered {status}: {answer}");
         single_ids.push(answer["event_id"].as_str().unwrap_or_default().to_owned());
