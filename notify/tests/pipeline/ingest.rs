@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context};
-use notify_it::{read_quiet, read_until, unique, Seen};
+use notify_it::{poll_until, read_quiet, read_until, unique, Seen};
 use serde_json::json;
 
 use crate::faults::fault_size;
@@ -53,20 +53,21 @@ async fn poison_pills_between_good_records_are_dead_lettered_once_each() -> anyh
         .finish_and_judge(&sent, limit_for(sent.len()), sent_at)
         .await?;
     // every pill once in the DLQ, nothing else there
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let (once, dlq_total) = loop {
-        let (once, total) = run.observer.with(|seen| {
+    let counts = || {
+        std::future::ready(run.observer.with(|seen| {
             let once = poison
                 .iter()
                 .filter(|p| seen.dead_letters.iter().filter(|d| d == p).count() == 1)
                 .count();
             (once, seen.dead_letters.len())
-        });
-        if once == poison.len() || Instant::now() > deadline {
-            break (once, total);
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        }))
     };
+    let every = Duration::from_millis(500);
+    let (once, dlq_total) = poll_until(Duration::from_secs(60), every, counts, |(once, _)| {
+        *once == poison.len()
+    })
+    .await
+    .unwrap_or_else(|last| last);
     crate::observe::report(format_args!("{}", figures.line("poison pills")));
     crate::observe::report(format_args!(
         "poison pills: injected {}, dead-lettered once {once}, dead letters in all {dlq_total}",
@@ -179,17 +180,16 @@ async fn repeated_and_replayed_requests_are_delivered_once() -> anyhow::Result<(
         .flat_map(|s| &s.expected)
         .filter(|o| o.status == notify_schemas::Status::Sent)
         .count();
-    let deadline = Instant::now() + limit_for(sent.len());
-    let recognised = loop {
-        let recognised = run
-            .pipeline
+    let duplicates = || {
+        run.pipeline
             .metric_sum("notify_dispatch_deliveries_total", "outcome=\"duplicate\"")
-            .await;
-        if recognised >= deliveries || Instant::now() > deadline {
-            break recognised;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
     };
+    let every = Duration::from_millis(500);
+    let recognised = poll_until(limit_for(sent.len()), every, duplicates, |n| {
+        *n >= deliveries
+    })
+    .await
+    .unwrap_or_else(|last| last);
     crate::observe::report(format_args!(
         "idempotency and replay: {recognised} replayed deliveries recognised by the dedup {:.1} s after the replay",
         replayed_at.elapsed().as_secs_f64()

@@ -9,9 +9,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use notify_common::topics::Topics;
+use notify_it::poll_until;
 use notify_schemas::{Codec, DeliveryStatus, Status, Uuid};
 use rdkafka::consumer::StreamConsumer;
 use rdkafka::Message;
@@ -127,14 +128,10 @@ pub fn pending(sent: &[Sent], statuses: &[DeliveryStatus]) -> Vec<Uuid> {
 /// Waits until every event of `sent` has all its expected outcomes on `notify.status`, for at
 /// most `limit`; the number still pending at the end (0 on success).
 pub async fn wait_for_outcomes(observer: &Observer, sent: &[Sent], limit: Duration) -> usize {
-    let deadline = Instant::now() + limit;
-    loop {
-        let left = observer.with(|seen| pending(sent, &seen.statuses).len());
-        if left == 0 || Instant::now() > deadline {
-            return left;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    let left = || std::future::ready(observer.with(|seen| pending(sent, &seen.statuses).len()));
+    poll_until(limit, Duration::from_millis(500), left, |left| *left == 0)
+        .await
+        .unwrap_or_else(|left| left)
 }
 
 /// Prints a line of figures straight to the process's stderr, past the test harness's output

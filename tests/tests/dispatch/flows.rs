@@ -6,7 +6,7 @@ use std::time::Duration;
 use notify_common::clock::now_ms;
 use notify_common::dlq::{DLQ_CHANNEL, DLQ_ERROR, DLQ_OFFSET, DLQ_STAGE, DLQ_TOPIC};
 use notify_dispatchers::{Outcome, Reason};
-use notify_it::unique;
+use notify_it::{poll_until, unique};
 use notify_schemas::{Channel, DeviceToken, Recipient, Stage, Status};
 use notify_store::directory::{DeviceState, PushTarget, User};
 use notify_store::Directory;
@@ -34,14 +34,11 @@ async fn each_delivery_is_sent_once_reported_and_its_offset_committed() {
     w.start(Channel::Sms).await;
     w.read_until(|seen| seen.len() >= 20).await;
     // auto-commit (1 s) commits exactly what was stored while running, not only the drain
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let running = loop {
-        let (committed, ends) = w.committed_and_end(Channel::Sms);
-        if committed == ends || tokio::time::Instant::now() > deadline {
-            break (committed, ends);
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
+    let offsets = || std::future::ready(w.committed_and_end(Channel::Sms));
+    let every = Duration::from_millis(500);
+    let running = poll_until(Duration::from_secs(10), every, offsets, |(c, e)| c == e)
+        .await
+        .unwrap_or_else(|last| last);
     assert_eq!(
         running.0, running.1,
         "stored offsets are the next records to read"
