@@ -1,7 +1,10 @@
 //! The one test-support place of the integration tests, shared by every test that needs the
 //! real stack (this crate's `tests/`, the `notify` binary's end-to-end and CLI tests). The
 //! tests themselves are `#[ignore]`d so a bare `cargo test` needs nothing running;
-//! `scripts/test` starts the real stack and runs them with `--include-ignored`.
+//! `scripts/test` starts the real stack and runs them with `--include-ignored`. Each carries
+//! the same reason, word for word, so `cargo test -- --list --ignored` and a search find them
+//! all: `#[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]` (an attribute
+//! takes only a literal, so it is written out at each test rather than named once here).
 //!
 //! Every test works in names of its own (topics, consumer groups, keyspaces) so tests run in
 //! parallel and can be re-run against the same long-lived stack, and a [`Scratch`] guard

@@ -1,5 +1,5 @@
-//! Faults of a dispatcher and of a provider while the pipeline is under load (RELIABILITY.md
-//! `kill -9` of a dispatcher mid-flight and its restart may repeat at most the
+//! Faults of a dispatcher and of a provider while the pipeline is under load: `kill -9` of a
+//! dispatcher mid-flight and its restart may repeat at most the
 //! sends it had in flight; a provider answering 429/5xx for a while and then recovering loses
 //! nothing and repeats nothing.
 

@@ -7,7 +7,7 @@
 //! simulators and the ingest gateway; [`Pipeline::start_stages`] then starts the router and the
 //! dispatchers. Every process writes its output to a log file under the run's directory; a test
 //! that fails prints the tails of those logs ([`Pipeline::logs`]). Dropping the pipeline kills
-//! every process it started.
+//! every process it started, then its [`Scratch`] guard removes the run's topics and keyspace.
 
 use std::collections::BTreeMap;
 use std::fs::File;

@@ -1,8 +1,8 @@
-//! Bad and repeated input (RELIABILITY.md ): poison pills interleaved with good
-//! records are dead-lettered exactly once each while their neighbours are delivered; a request
-//! sent twice with one `Idempotency-Key` is one event; every request record replayed into
-//! `notify.requests` (as a producer retry or an offset reset would) is recognised by its
-//! delivery ids and sent nothing twice.
+//! Bad and repeated input: poison pills interleaved with good records are dead-lettered exactly
+//! once each while their neighbours are delivered; a request sent twice with one
+//! `Idempotency-Key` is one event; every request record replayed into `notify.requests` (as a
+//! producer retry or an offset reset would) is recognised by its delivery ids and sent nothing
+//! twice.
 
 use std::time::{Duration, Instant};
 

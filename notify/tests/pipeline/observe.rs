@@ -1,5 +1,5 @@
 //! What a test observes: every record on `notify.status` and `notify.dlq` (a consumer of the
-//! test's own), and the simulators' ledgers, judged with the ledger model of RELIABILITY.md §1.
+//! test's own), and the simulators' ledgers, judged with the ledger model below.
 //!
 //! For each accepted event the distinct terminal statuses seen (channel, delivery id, status,
 //! reason) must equal the expected ones; a status record repeated byte for byte is allowed (the

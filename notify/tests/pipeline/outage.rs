@@ -1,5 +1,5 @@
-//! One server of the shared stack stopped while the pipeline delivers, and started again
-//! (RELIABILITY.md ): nothing is lost, nothing is repeated.
+//! One server of the shared stack stopped while the pipeline delivers, and started again:
+//! nothing is lost, nothing is repeated.
 //!
 //! These tests stop the shared Kafka or Cassandra of `scripts/stack`. They take their turn
 //! (`run::SERIAL`) like every test of this binary, and cargo runs test binaries one after

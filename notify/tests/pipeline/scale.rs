@@ -1,5 +1,5 @@
-//! Dispatchers scaled out and back in while they deliver (RELIABILITY.md R-03): members join and
-//! leave the consumer group gracefully, partitions move, and no delivery is lost or repeated.
+//! Dispatchers scaled out and back in while they deliver: members join and leave the consumer
+//! group gracefully, partitions move, and no delivery is lost or repeated.
 
 use std::time::{Duration, Instant};
 

@@ -1,6 +1,7 @@
 //! The mixed workload: users seeded through the admin API, notifications sent through the batch
 //! endpoint, and for every accepted notification the terminal statuses the pipeline must end
-//! with, worked out from the same rules the router applies (docs/design.md §5).
+//! with, worked out from the same rules the router applies (the router section of
+//! `docs/design.md`).
 //!
 //! | user `u<i>` | profile |
 //! |---|---|

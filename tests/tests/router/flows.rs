@@ -173,7 +173,7 @@ async fn poison_records_and_render_errors_are_reported_not_fatal() {
     let dead: Vec<_> = seen.iter().filter(|s| s.topic == w.topics.dlq()).collect();
     assert!(dead.iter().all(|s| s.header(DLQ_STAGE) == Some("router")));
     let errors: Vec<&str> = dead.iter().filter_map(|s| s.header(DLQ_ERROR)).collect();
-    assert!(errors.iter().any(|e| *e == "unknown_tenant"), "{errors:?}");
+    assert!(errors.contains(&"unknown_tenant"), "{errors:?}");
     assert_eq!(errors.len(), 2, "{errors:?}");
     let failed = statuses(&seen, &w.topics);
     assert!(
