@@ -9,13 +9,15 @@
 //!   → 30;
 //! - deferred by quiet hours: chen's 4 orders + 3 promotions → 7 (critical ones bypass).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use notify_embedded::{Embedded, Options, SendSettings};
 use notify_schemas::Channel;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_hundred_mixed_notifications_reach_exactly_one_outcome_each() {
+/// The embedded pipeline on a loopback port, its simulators' files in a fresh temporary
+/// directory (returned, for the test to remove).
+async fn start() -> (Embedded, PathBuf) {
     let dir = std::env::temp_dir().join(format!("notify-embedded-{}", uuid::Uuid::new_v4()));
     let embedded = Embedded::start(Options {
         listen: "127.0.0.1:0".parse().expect("address"),
@@ -23,6 +25,12 @@ async fn two_hundred_mixed_notifications_reach_exactly_one_outcome_each() {
     })
     .await
     .expect("embedded pipeline starts");
+    (embedded, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hundred_mixed_notifications_reach_exactly_one_outcome_each() {
+    let (embedded, dir) = start().await;
     assert_eq!(
         embedded.tenant.users.len(),
         20,
@@ -110,13 +118,7 @@ async fn a_provider_that_keeps_failing_leaves_notifications_unfinished_and_retri
     use notify_sim::faults::FaultSettings;
     use notify_sim::{Fault, FaultRule};
 
-    let dir = std::env::temp_dir().join(format!("notify-embedded-{}", uuid::Uuid::new_v4()));
-    let embedded = Embedded::start(Options {
-        listen: "127.0.0.1:0".parse().expect("address"),
-        sim_dir: dir.clone(),
-    })
-    .await
-    .expect("embedded pipeline starts");
+    let (embedded, dir) = start().await;
     // the warm-up (order updates to alice and bruno) must get through: fail FCM only, which
     // bruno is the only warm-up user of, after the first request
     let failing = FaultSettings {

@@ -2,21 +2,14 @@
 
 use std::process::{Command, Output};
 
+use notify_it::{brokers, cassandra, kafka_config, store_config, Scratch};
+
 fn notify(args: &[&str], env: &[(&str, &str)]) -> Output {
     let output = Command::new(env!("CARGO_BIN_EXE_notify"))
         .args(args)
         .envs(env.iter().copied())
-        .env(
-            "NOTIFY_KAFKA__BROKERS",
-            std::env::var("NOTIFY_IT_KAFKA").unwrap_or_else(|_| "127.0.0.1:9092".into()),
-        )
-        .env(
-            "NOTIFY_STORE__NODES",
-            format!(
-                "[\"{}\"]",
-                std::env::var("NOTIFY_IT_CASSANDRA").unwrap_or_else(|_| "127.0.0.1:9042".into())
-            ),
-        )
+        .env("NOTIFY_KAFKA__BROKERS", brokers())
+        .env("NOTIFY_STORE__NODES", format!("[\"{}\"]", cassandra()))
         .output()
         .expect("run notify");
     output
@@ -32,22 +25,14 @@ fn stdout_of(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-fn unique(prefix: &str) -> String {
-    format!("{prefix}_{}", std::process::id())
-        + &format!(
-            "{:x}",
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .expect("clock")
-                .as_nanos()
-        )
-}
-
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
 async fn migrate_and_topics_create_are_safe_to_rerun() {
-    let keyspace = unique("it_cli");
-    let env = [("NOTIFY_STORE__KEYSPACE", keyspace.as_str())];
+    let (kafka, store) = (kafka_config(), store_config());
+    // removes the topics and the keyspace the commands create, passed or failed
+    let _scratch = Scratch::new(&kafka, &store);
+    let keyspace = store.keyspace.as_str();
+    let env = [("NOTIFY_STORE__KEYSPACE", keyspace)];
     let versions: Vec<i32> = notify_store::MIGRATIONS.iter().map(|m| m.version).collect();
     let newest = versions.last().copied().expect("a migration");
     let first = stdout_of(&notify(&["migrate"], &env));
@@ -63,8 +48,8 @@ async fn migrate_and_topics_create_are_safe_to_rerun() {
         "{second}"
     );
 
-    let prefix = unique("itcli").replace('_', "-");
-    let env = [("NOTIFY_KAFKA__TOPIC_PREFIX", prefix.as_str())];
+    let prefix = kafka.topic_prefix.as_str();
+    let env = [("NOTIFY_KAFKA__TOPIC_PREFIX", prefix)];
     let created = stdout_of(&notify(&["topics", "create"], &env));
     let topics =
         notify_common::topics::layout(&notify_common::config::KafkaConfig::default()).len();
@@ -93,31 +78,6 @@ async fn migrate_and_topics_create_are_safe_to_rerun() {
         checked.contains("kafka     ok") && checked.contains("database  ok"),
         "{checked}"
     );
-
-    let mut kafka = notify_common::config::KafkaConfig::default();
-    kafka.brokers = std::env::var("NOTIFY_IT_KAFKA").unwrap_or_else(|_| kafka.brokers.clone());
-    kafka.topic_prefix = prefix;
-    let names: Vec<String> = notify_common::topics::layout(&kafka)
-        .into_iter()
-        .map(|s| s.name)
-        .collect();
-    let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    let admin = notify_common::kafka::admin(&kafka, "it").expect("admin");
-    admin
-        .delete_topics(&names, &rdkafka::admin::AdminOptions::new())
-        .await
-        .expect("delete topics");
-    let store = notify_common::config::StoreConfig {
-        nodes: vec![
-            std::env::var("NOTIFY_IT_CASSANDRA").unwrap_or_else(|_| "127.0.0.1:9042".into())
-        ],
-        ..Default::default()
-    };
-    let session = notify_store::connect(&store).await.expect("connect");
-    session
-        .query_unpaged(format!("DROP KEYSPACE {keyspace}"), ())
-        .await
-        .expect("drop keyspace");
 }
 
 #[test]

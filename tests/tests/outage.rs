@@ -9,47 +9,12 @@
 mod harness;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use harness::*;
 use notify_common::Health;
+use notify_it::{poll_until, read_quiet, ServerDown};
 use notify_schemas::Channel;
-
-fn stack(action: &str) {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/stack");
-    let status = Command::new(&script)
-        .args([action, "cassandra"])
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-    assert!(status.success(), "scripts/stack {action} cassandra failed");
-}
-
-/// Cassandra is down while this lives; dropping it starts Cassandra again.
-struct Outage {
-    ended: bool,
-}
-
-impl Outage {
-    fn begin() -> Self {
-        stack("down");
-        Self { ended: false }
-    }
-
-    fn end(mut self) {
-        stack("up");
-        self.ended = true;
-    }
-}
-
-impl Drop for Outage {
-    fn drop(&mut self) {
-        if !self.ended {
-            stack("up");
-        }
-    }
-}
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
@@ -78,15 +43,11 @@ async fn cassandra_stopped_mid_stream_pauses_the_router_and_loses_nothing() {
     }
     let mut seen = Vec::new();
     collect_until(&read, &mut seen, Duration::from_secs(60), |seen| {
-        let d = deliveries(seen, &topics);
-        before
-            .iter()
-            .all(|r| d.iter().any(|d| d.event_id == r.event_id))
-            .then_some(())
+        all_delivered(seen, &topics, &before).then_some(())
     })
     .await;
 
-    let outage = tokio::task::spawn_blocking(Outage::begin)
+    let outage = tokio::task::spawn_blocking(|| ServerDown::begin("cassandra"))
         .await
         .expect("stop cassandra");
     let stopped_at = Instant::now();
@@ -95,14 +56,15 @@ async fn cassandra_stopped_mid_stream_pauses_the_router_and_loses_nothing() {
         w.send(request).await;
     }
     // the router must notice and say so, and deliver nothing that needs the database
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while health.is_ready() {
-        assert!(
-            Instant::now() < deadline,
-            "readiness still ok 30 s into the outage"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let ready = || std::future::ready(health.is_ready());
+    poll_until(
+        Duration::from_secs(30),
+        Duration::from_millis(200),
+        ready,
+        |r| !r,
+    )
+    .await
+    .expect("readiness still ok 30 s into the outage");
     let report = health.report();
     assert!(
         report.checks.get("database").is_some_and(|s| s != "ok"),
@@ -110,18 +72,7 @@ async fn cassandra_stopped_mid_stream_pauses_the_router_and_loses_nothing() {
     );
     tokio::time::sleep(Duration::from_secs(5)).await;
     let early = {
-        let mut drained = Vec::new();
-        while let Ok(Ok(message)) =
-            tokio::time::timeout(Duration::from_millis(500), read.recv()).await
-        {
-            use rdkafka::Message;
-            drained.push((
-                message.topic().to_owned(),
-                message.payload().unwrap_or_default().to_vec(),
-                Vec::new(),
-            ));
-        }
-        seen.extend(drained);
+        read_quiet(&read, &mut seen, Duration::from_millis(500)).await;
         deliveries(&seen, &topics)
             .iter()
             .filter(|d| during.iter().any(|r| r.event_id == d.event_id))
@@ -135,11 +86,7 @@ async fn cassandra_stopped_mid_stream_pauses_the_router_and_loses_nothing() {
     let down_for = stopped_at.elapsed();
     let restarted_at = Instant::now();
     collect_until(&read, &mut seen, Duration::from_secs(120), |seen| {
-        let d = deliveries(seen, &topics);
-        during
-            .iter()
-            .all(|r| d.iter().any(|d| d.event_id == r.event_id))
-            .then_some(())
+        all_delivered(seen, &topics, &during).then_some(())
     })
     .await;
     let recovered_in = restarted_at.elapsed();

@@ -6,13 +6,11 @@ use std::time::Duration;
 
 use notify_common::kafka::{self, TopicOutcome};
 use notify_common::topics::{layout, TopicSpec};
-use notify_it::{kafka_config, store_config, unique};
+use notify_it::{kafka_config, poll_until, produce, store_config, unique};
 use notify_schemas::{samples, Codec, NotificationRequest, Uuid};
 use notify_store::MIGRATIONS;
 use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::message::Message;
-use rdkafka::producer::FutureRecord;
-use rdkafka::util::Timeout;
 use rdkafka::{Offset, TopicPartitionList};
 
 const RECORDS: usize = 30;
@@ -45,14 +43,7 @@ async fn avro_requests_round_trip_through_a_real_broker_and_consumer_group() {
         request.created_at += i64::try_from(i).expect("small");
         let key = format!("{}:{}", request.tenant, request.user_id);
         let payload = codec.encode(&request).expect("encode");
-        producer
-            .send(
-                FutureRecord::to(&topic).key(&key).payload(&payload),
-                Timeout::After(timeout),
-            )
-            .await
-            .map_err(|(err, _)| err)
-            .expect("delivery report");
+        produce(&producer, &topic, &key, &payload).await;
         sent.push(request);
     }
 
@@ -158,12 +149,15 @@ async fn topics_create_makes_the_layout_once() {
     );
     for spec in &specs {
         // a topic just created may show no partitions in metadata for a moment
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        let mut count = kafka::partition_count(&admin, &spec.name, timeout).expect("metadata");
-        while count != spec.partitions && std::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            count = kafka::partition_count(&admin, &spec.name, timeout).expect("metadata");
-        }
+        let count = || {
+            let count = kafka::partition_count(&admin, &spec.name, timeout).expect("metadata");
+            std::future::ready(count)
+        };
+        let limit = Duration::from_secs(10);
+        let count = poll_until(limit, Duration::from_millis(100), count, |n| {
+            *n == spec.partitions
+        });
+        let count = count.await.unwrap_or_else(|last| last);
         assert_eq!(count, spec.partitions, "{}", spec.name);
     }
     let second = kafka::ensure_topics(&admin, &specs, 1, timeout)

@@ -11,21 +11,15 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use notify_common::clock::now_ms;
 use notify_common::kafka;
+use notify_common::publish::{KafkaPublisher, Publisher, Record};
 use notify_common::topics::Topics;
 use notify_schemas::records::{
     DeviceToken, EmailAddress, PhoneNumber, RenderedEmail, RenderedPush, RenderedSms,
     WebPushSubscription,
 };
 use notify_schemas::{delivery_id, Channel, Codec, Delivery, Priority, Recipient, RenderedContent};
-use rdkafka::producer::FutureRecord;
-use rdkafka::util::Timeout;
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
 
 async fn subscription(sim: &str) -> anyhow::Result<WebPushSubscription> {
     let answer: serde_json::Value = reqwest::Client::new()
@@ -71,6 +65,7 @@ async fn main() -> anyhow::Result<()> {
     let topics = Topics::new(&config.kafka.topic_prefix);
     let topic = topics.deliveries(channel.as_str());
     let producer = kafka::producer(&config.kafka, "load")?;
+    let publisher = KafkaPublisher::new(producer, Duration::from_secs(30));
     let codec = Codec::<Delivery>::new()?;
     let mut subscriptions = Vec::new();
     if channel == Channel::WebPush {
@@ -93,7 +88,7 @@ async fn main() -> anyhow::Result<()> {
     });
     let started = std::time::Instant::now();
     for chunk_start in (0..count).step_by(1000) {
-        let mut payloads = Vec::new();
+        let mut records = Vec::new();
         for i in chunk_start..(chunk_start + 1000).min(count) {
             let user = i % users;
             let recipient = match channel {
@@ -145,20 +140,10 @@ async fn main() -> anyhow::Result<()> {
                 created_at: now_ms(),
                 trace: None,
             };
-            payloads.push((format!("{tenant}:u{user}"), codec.encode(&delivery)?));
+            let key = format!("{tenant}:u{user}");
+            records.push(Record::new(topic.as_str(), key, codec.encode(&delivery)?));
         }
-        let sends: Vec<_> = payloads
-            .iter()
-            .map(|(key, payload)| {
-                producer.send(
-                    FutureRecord::to(&topic).key(key).payload(payload),
-                    Timeout::After(Duration::from_secs(30)),
-                )
-            })
-            .collect();
-        for sent in futures::future::join_all(sends).await {
-            sent.map_err(|(e, _)| e)?;
-        }
+        publisher.publish(&records).await?;
     }
     eprintln!(
         "produced {count} {channel} deliveries for {users} users to {topic} in {:.1} s",

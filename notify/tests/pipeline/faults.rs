@@ -1,17 +1,18 @@
-//! Faults of a dispatcher and of a provider while the pipeline is under load (RELIABILITY.md
-//! `kill -9` of a dispatcher mid-flight and its restart may repeat at most the
+//! Faults of a dispatcher and of a provider while the pipeline is under load: `kill -9` of a
+//! dispatcher mid-flight and its restart may repeat at most the
 //! sends it had in flight; a provider answering 429/5xx for a while and then recovering loses
 //! nothing and repeats nothing.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use notify_common::clock::now_ms;
 use notify_schemas::{Channel, Status};
 use serde_json::json;
 
 use crate::harness::Settings;
 use crate::run::{limit_for, Run, SERIAL};
-use crate::workload::{now_ms, size_from_env, Shape};
+use crate::workload::{expected_sends, size_from_env, Shape};
 
 /// How long before the kill a send repeated after it may have reached the provider: its answer
 /// was still to be logged (40 ms injected latency, a log write under load).
@@ -38,22 +39,13 @@ async fn dispatcher_killed_mid_flight_repeats_at_most_its_in_flight_sends() -> a
         .set_faults("sendgrid", json!({"latency_ms": 40}))
         .await?;
     let sent = run.send("kill", 0..shape.size).await?;
-    let emails = sent
-        .iter()
-        .flat_map(|s| &s.expected)
-        .filter(|o| o.channel == Channel::Email && o.status == Status::Sent)
-        .count();
+    let emails = expected_sends(&sent, Channel::Email);
 
     // kill once about a third of the email went out
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while run.pipeline.ledger_len("sendgrid").await? < emails / 3 {
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "email barely moves\n{}",
-            run.pipeline.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let limit = Duration::from_secs(120);
+    run.pipeline
+        .wait_for_ledger("sendgrid", emails / 3, limit)
+        .await?;
     let index = run
         .pipeline
         .find("dispatch-email")

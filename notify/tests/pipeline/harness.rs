@@ -7,38 +7,19 @@
 //! simulators and the ingest gateway; [`Pipeline::start_stages`] then starts the router and the
 //! dispatchers. Every process writes its output to a log file under the run's directory; a test
 //! that fails prints the tails of those logs ([`Pipeline::logs`]). Dropping the pipeline kills
-//! every process it started.
+//! every process it started, then its [`Scratch`] guard removes the run's topics and keyspace.
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::net::{SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use notify_common::config::{KafkaConfig, StoreConfig};
+use notify_it::{brokers, cassandra, unique, Scratch};
 
-/// Kafka of the stack (`NOTIFY_IT_KAFKA`).
-pub fn brokers() -> String {
-    std::env::var("NOTIFY_IT_KAFKA").unwrap_or_else(|_| "127.0.0.1:9092".into())
-}
-
-/// Cassandra of the stack (`NOTIFY_IT_CASSANDRA`).
-pub fn cassandra() -> String {
-    std::env::var("NOTIFY_IT_CASSANDRA").unwrap_or_else(|_| "127.0.0.1:9042".into())
-}
-
-/// `prefix` and 12 random hex digits.
-pub fn unique(prefix: &str) -> String {
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    format!("{prefix}{}", &id[..12])
-}
-
-/// A loopback address nobody listens on right now.
-pub fn free_addr() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    listener.local_addr().expect("local address")
-}
+use crate::process::{field, free_addr, notify_output, Proc};
 
 /// Dispatcher settings a test may change before [`Pipeline::start`].
 #[derive(Debug, Clone)]
@@ -58,65 +39,6 @@ impl Default for Settings {
             session_timeout_ms: 10_000,
             delivery_partitions: 4,
         }
-    }
-}
-
-/// One child process of the pipeline.
-#[derive(Debug)]
-pub struct Proc {
-    /// What it runs (`router`, `dispatch-sms`, ...).
-    pub name: String,
-    child: Child,
-    log: PathBuf,
-    /// Its admin endpoint (`/metrics`, `/readyz`), when it has one.
-    pub admin: Option<SocketAddr>,
-}
-
-impl Proc {
-    /// The OS process id.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// SIGKILL, as a crash or an OOM kill would end it.
-    pub fn kill9(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// SIGTERM, then waits up to `grace` for a clean exit (SIGKILL after that). Returns
-    /// whether it exited by itself.
-    pub fn terminate(&mut self, grace: Duration) -> bool {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + grace;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        self.kill9();
-        false
-    }
-
-    /// Whether it is still running.
-    pub fn running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
-
-    /// The last `lines` lines of its output.
-    pub fn tail(&self, lines: usize) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let all: Vec<&str> = text.lines().collect();
-        all[all.len().saturating_sub(lines)..].join("\n")
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.kill9();
     }
 }
 
@@ -153,43 +75,25 @@ pub struct Pipeline {
     /// The simulators, the gateway, the router, the dispatchers, in start order.
     pub procs: Vec<Proc>,
     serial: u32,
-    cleaned: bool,
-}
-
-/// Runs `notify <args>` to completion with the run's config; its stdout.
-pub fn notify_output(config: &Path, args: &[&str]) -> anyhow::Result<String> {
-    let output = Command::new(env!("CARGO_BIN_EXE_notify"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .output()
-        .context("run notify")?;
-    if !output.status.success() {
-        bail!(
-            "notify {args:?} failed: {}\n{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-}
-
-/// The value after `name:` on a line of `text`.
-fn field(text: &str, name: &str) -> anyhow::Result<String> {
-    text.lines()
-        .find_map(|line| line.strip_prefix(name))
-        .and_then(|rest| rest.strip_prefix(':'))
-        .map(|value| value.trim().to_owned())
-        .with_context(|| format!("no `{name}:` in {text}"))
+    finished: bool,
+    /// Last, so it removes the topics and keyspace after the processes are gone.
+    _scratch: Scratch,
 }
 
 impl Pipeline {
     /// A fresh keyspace, topics, tenant, app, simulators and ingest gateway.
     pub async fn start(settings: Settings) -> anyhow::Result<Self> {
-        let prefix = unique("e2e-");
+        let prefix = unique("e2e");
         let keyspace = prefix.replace('-', "_");
         let dir = std::env::temp_dir().join(format!("notify-{prefix}"));
         std::fs::create_dir_all(dir.join("logs"))?;
+        let store = StoreConfig {
+            nodes: vec![cassandra()],
+            keyspace: keyspace.clone(),
+            request_timeout_ms: 60_000,
+            ..Default::default()
+        };
+        let scratch = Scratch::new(&kafka_config(&prefix), &store);
         let mut pipeline = Self {
             config: dir.join("notify.toml"),
             dir,
@@ -205,7 +109,8 @@ impl Pipeline {
             settings,
             procs: Vec::new(),
             serial: 0,
-            cleaned: false,
+            finished: false,
+            _scratch: scratch,
         };
         pipeline.start_sims().await?;
         pipeline.write_config()?;
@@ -227,10 +132,9 @@ impl Pipeline {
         let listen = free_addr();
         pipeline.api = format!("http://{listen}");
         let env = [("NOTIFY_INGEST__LISTEN_ADDR", listen.to_string())];
-        pipeline.spawn("ingest", &["ingest"], &env)?;
-        pipeline
-            .wait_ready(&format!("{}/readyz", pipeline.api))
-            .await?;
+        let ingest = pipeline.spawn("ingest", &["ingest"], &env)?;
+        let url = format!("{}/readyz", pipeline.api);
+        pipeline.wait_ready(ingest, &url).await?;
         Ok(pipeline)
     }
 
@@ -391,28 +295,13 @@ backoff_max_ms = 8000
 
     async fn wait_proc_ready(&mut self, index: usize) -> anyhow::Result<()> {
         let admin = self.procs[index].admin.context("no admin endpoint")?;
-        let url = format!("http://{admin}/readyz");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let client = reqwest::Client::new();
-        loop {
-            if let Ok(response) = client.get(&url).send().await {
-                if response.status().is_success() {
-                    return Ok(());
-                }
-            }
-            if Instant::now() > deadline || !self.procs[index].running() {
-                bail!(
-                    "{} not ready:\n{}",
-                    self.procs[index].name,
-                    self.procs[index].tail(40)
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        self.wait_ready(index, &format!("http://{admin}/readyz"))
+            .await
     }
 
-    async fn wait_ready(&mut self, url: &str) -> anyhow::Result<()> {
-        let index = self.procs.len() - 1;
+    /// Waits until `url` answers with a success, for at most 60 s; fails at once if process
+    /// `index` has stopped.
+    async fn wait_ready(&mut self, index: usize, url: &str) -> anyhow::Result<()> {
         let deadline = Instant::now() + Duration::from_secs(60);
         let client = reqwest::Client::new();
         loop {
@@ -445,63 +334,43 @@ backoff_max_ms = 8000
             .collect()
     }
 
-    /// Stops every process, deletes the topics, drops the keyspace and the run directory.
-    pub async fn finish(mut self) {
-        self.stop_and_clean().await;
-        let _ = std::fs::remove_dir_all(&self.dir);
-        self.cleaned = true;
+    /// Kafka settings of the run: the stack's broker, the run's topic prefix.
+    pub fn kafka(&self) -> KafkaConfig {
+        kafka_config(&self.prefix)
     }
 
-    async fn stop_and_clean(&mut self) {
+    /// Stops every process, deletes the topics, drops the keyspace and the run directory.
+    pub async fn finish(mut self) {
+        self.kill_all();
+        let _ = std::fs::remove_dir_all(&self.dir);
+        self.finished = true;
+        // dropping the scratch guard now removes the topics and the keyspace
+    }
+
+    fn kill_all(&mut self) {
         for proc in self.procs.iter_mut().rev() {
             proc.kill9();
-        }
-        let kafka = notify_common::config::KafkaConfig {
-            brokers: brokers(),
-            topic_prefix: self.prefix.clone(),
-            ..Default::default()
-        };
-        let names: Vec<String> = notify_common::topics::layout(&kafka)
-            .into_iter()
-            .map(|spec| spec.name)
-            .collect();
-        let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        if let Ok(admin) = notify_common::kafka::admin(&kafka, "e2e") {
-            let _ = admin
-                .delete_topics(&names, &rdkafka::admin::AdminOptions::new())
-                .await;
-        }
-        let store = notify_common::config::StoreConfig {
-            nodes: vec![cassandra()],
-            request_timeout_ms: 60_000,
-            ..Default::default()
-        };
-        if let Ok(session) = notify_store::connect(&store).await {
-            let _ = session
-                .query_unpaged(format!("DROP KEYSPACE IF EXISTS {}", self.keyspace), ())
-                .await;
         }
     }
 }
 
+/// The stack's broker with the topics under `prefix`.
+fn kafka_config(prefix: &str) -> KafkaConfig {
+    KafkaConfig {
+        brokers: brokers(),
+        topic_prefix: prefix.to_owned(),
+        ..Default::default()
+    }
+}
+
 impl Drop for Pipeline {
-    /// A test that failed still leaves no topics or keyspace behind (a stack full of them runs
-    /// out of memory); its logs stay in the run directory.
+    /// A test that failed still leaves no process, topic or keyspace behind (a stack full of
+    /// them runs out of memory); its logs stay in the run directory.
     fn drop(&mut self) {
-        if self.cleaned {
-            return;
+        if !self.finished {
+            eprintln!("pipeline logs kept in {}", self.dir.display());
+            self.kill_all();
         }
-        eprintln!("pipeline logs kept in {}", self.dir.display());
-        std::thread::scope(|scope| {
-            scope.spawn(|| {
-                if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    runtime.block_on(self.stop_and_clean());
-                }
-            });
-        });
     }
 }
 

@@ -1,19 +1,19 @@
-//! Bad and repeated input (RELIABILITY.md ): poison pills interleaved with good
-//! records are dead-lettered exactly once each while their neighbours are delivered; a request
-//! sent twice with one `Idempotency-Key` is one event; every request record replayed into
-//! `notify.requests` (as a producer retry or an offset reset would) is recognised by its
-//! delivery ids and sent nothing twice.
+//! Bad and repeated input: poison pills interleaved with good records are dead-lettered exactly
+//! once each while their neighbours are delivered; a request sent twice with one
+//! `Idempotency-Key` is one event; every request record replayed into `notify.requests` (as a
+//! producer retry or an offset reset would) is recognised by its delivery ids and sent nothing
+//! twice.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context};
-use rdkafka::Message;
+use notify_it::{poll_until, read_quiet, read_until, unique, Seen};
 use serde_json::json;
 
 use crate::faults::fault_size;
-use crate::harness::{brokers, unique, Settings};
+use crate::harness::Settings;
 use crate::run::{limit_for, Run, SERIAL};
-use crate::workload::{self, Sent, Shape};
+use crate::workload::{Sent, Shape};
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
@@ -53,20 +53,21 @@ async fn poison_pills_between_good_records_are_dead_lettered_once_each() -> anyh
         .finish_and_judge(&sent, limit_for(sent.len()), sent_at)
         .await?;
     // every pill once in the DLQ, nothing else there
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let (once, dlq_total) = loop {
-        let (once, total) = run.observer.with(|seen| {
+    let counts = || {
+        std::future::ready(run.observer.with(|seen| {
             let once = poison
                 .iter()
                 .filter(|p| seen.dead_letters.iter().filter(|d| d == p).count() == 1)
                 .count();
             (once, seen.dead_letters.len())
-        });
-        if once == poison.len() || Instant::now() > deadline {
-            break (once, total);
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        }))
     };
+    let every = Duration::from_millis(500);
+    let (once, dlq_total) = poll_until(Duration::from_secs(60), every, counts, |(once, _)| {
+        *once == poison.len()
+    })
+    .await
+    .unwrap_or_else(|last| last);
     crate::observe::report(format_args!("{}", figures.line("poison pills")));
     crate::observe::report(format_args!(
         "poison pills: injected {}, dead-lettered once {once}, dead letters in all {dlq_total}",
@@ -84,34 +85,19 @@ async fn poison_pills_between_good_records_are_dead_lettered_once_each() -> anyh
 }
 
 /// Every record of `<prefix>.requests`, read from the beginning until `count` are in.
-async fn read_requests(run: &Run, count: usize) -> anyhow::Result<Vec<(Vec<u8>, Vec<u8>)>> {
-    let kafka = notify_common::config::KafkaConfig {
-        brokers: brokers(),
-        topic_prefix: run.pipeline.prefix.clone(),
-        ..Default::default()
-    };
+async fn read_requests(run: &Run, count: usize) -> anyhow::Result<Vec<Seen>> {
     let topic = format!("{}.requests", run.pipeline.prefix);
-    let consumer =
-        notify_common::kafka::consumer(&kafka, "e2e", &unique("e2e-replay-"), &[&topic])?;
+    let group = unique("e2e-replay");
+    let consumer = notify_common::kafka::consumer(&run.pipeline.kafka(), "e2e", &group, &[&topic])?;
     let mut records = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while records.len() < count {
-        let message = tokio::time::timeout_at(deadline, consumer.recv())
-            .await
-            .context("requests not all read")??;
-        records.push((
-            message.key().unwrap_or_default().to_vec(),
-            message.payload().unwrap_or_default().to_vec(),
-        ));
-    }
+    read_until(&consumer, &mut records, deadline, |r| {
+        (r.len() >= count).then_some(())
+    })
+    .await
+    .context("requests not all read")?;
     // anything more would be a request produced twice
-    while let Ok(Ok(message)) = tokio::time::timeout(Duration::from_secs(3), consumer.recv()).await
-    {
-        records.push((
-            message.key().unwrap_or_default().to_vec(),
-            message.payload().unwrap_or_default().to_vec(),
-        ));
-    }
+    read_quiet(&consumer, &mut records, Duration::from_secs(3)).await;
     Ok(records)
 }
 
@@ -121,23 +107,13 @@ async fn repeated_and_replayed_requests_are_delivered_once() -> anyhow::Result<(
     let _turn = SERIAL.lock().await;
     let shape = Shape::new(200, false);
     let run = Run::start(Settings::default(), shape).await?;
-    let tenant = run.pipeline.app.tenant.clone();
 
     // one key, sent twice: the second answers the same event ids, marked duplicate
     let keyed = run.send("idem", 0..100).await?;
-    let items: Vec<_> = (0..100)
-        .map(|j| workload::item(j, &run.users[j % run.users.len()], None))
-        .collect();
+    let items: Vec<_> = (0..100).map(|j| run.item(j)).collect();
     let body = json!({ "items": items });
-    let (status, again) = run
-        .api
-        .call(
-            reqwest::Method::POST,
-            "/v1/notifications/batch",
-            &body,
-            Some("idem-0"),
-        )
-        .await?;
+    let batch = "/v1/notifications/batch";
+    let (status, again) = run.api.post_keyed(batch, &body, "idem-0").await?;
     ensure!(status == 207, "repeated batch answered {status}");
     for (result, first) in again["results"]
         .as_array()
@@ -150,17 +126,12 @@ async fn repeated_and_replayed_requests_are_delivered_once() -> anyhow::Result<(
             "a repeated item was not recognised: {result}"
         );
     }
-    let single = workload::item(100, &run.users[100 % run.users.len()], None);
+    let single = run.item(100);
     let mut single_ids = Vec::new();
     for _ in 0..2 {
         let (status, answer) = run
             .api
-            .call(
-                reqwest::Method::POST,
-                "/v1/notifications",
-                &single,
-                Some("idem-single"),
-            )
+            .post_keyed("/v1/notifications", &single, "idem-single")
             .await?;
         ensure!(status == 202, "single answered {status}: {answer}");
         single_ids.push(answer["event_id"].as_str().unwrap_or_default().to_owned());
@@ -172,22 +143,12 @@ async fn repeated_and_replayed_requests_are_delivered_once() -> anyhow::Result<(
     let single_id = notify_schemas::Uuid::parse_str(&single_ids[0])?;
 
     // without a key: accepted once each, then every request record is replayed
-    let unkeyed_items: Vec<_> = (101..shape.size)
-        .map(|j| workload::item(j, &run.users[j % run.users.len()], None))
-        .collect();
+    let unkeyed_items: Vec<_> = (101..shape.size).map(|j| run.item(j)).collect();
     let unkeyed_ids = run.api.send_batch(&unkeyed_items, None).await?;
     let mut sent: Vec<Sent> = keyed;
-    sent.push(Sent {
-        event_id: single_id,
-        expected: workload::expected(&tenant, single_id, 100, &run.users[100 % run.users.len()]),
-        scheduled: false,
-    });
+    sent.push(run.accepted(100, single_id));
     for (j, event_id) in (101..shape.size).zip(unkeyed_ids) {
-        sent.push(Sent {
-            event_id,
-            expected: workload::expected(&tenant, event_id, j, &run.users[j % run.users.len()]),
-            scheduled: false,
-        });
+        sent.push(run.accepted(j, event_id));
     }
     let first_pass =
         crate::observe::wait_for_outcomes(&run.observer, &sent, limit_for(sent.len())).await;
@@ -205,7 +166,12 @@ async fn repeated_and_replayed_requests_are_delivered_once() -> anyhow::Result<(
     let replayed_at = Instant::now();
     let replay: Vec<(String, Vec<u8>)> = records
         .iter()
-        .map(|(key, payload)| (String::from_utf8_lossy(key).into_owned(), payload.clone()))
+        .map(|r| {
+            (
+                String::from_utf8_lossy(&r.key).into_owned(),
+                r.value.clone(),
+            )
+        })
         .collect();
     run.pipeline.produce_raw("requests", &replay).await?;
     // the replay reaches the dispatchers, which recognise every delivery as already sent
@@ -214,17 +180,16 @@ async fn repeated_and_replayed_requests_are_delivered_once() -> anyhow::Result<(
         .flat_map(|s| &s.expected)
         .filter(|o| o.status == notify_schemas::Status::Sent)
         .count();
-    let deadline = Instant::now() + limit_for(sent.len());
-    let recognised = loop {
-        let recognised = run
-            .pipeline
+    let duplicates = || {
+        run.pipeline
             .metric_sum("notify_dispatch_deliveries_total", "outcome=\"duplicate\"")
-            .await;
-        if recognised >= deliveries || Instant::now() > deadline {
-            break recognised;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
     };
+    let every = Duration::from_millis(500);
+    let recognised = poll_until(limit_for(sent.len()), every, duplicates, |n| {
+        *n >= deliveries
+    })
+    .await
+    .unwrap_or_else(|last| last);
     crate::observe::report(format_args!(
         "idempotency and replay: {recognised} replayed deliveries recognised by the dedup {:.1} s after the replay",
         replayed_at.elapsed().as_secs_f64()

@@ -1,7 +1,7 @@
 //! The whole pipeline on the real stack, each stage its own `notify` process as in production:
 //! a mixed workload sent through the HTTP API must end with exactly the expected terminal
 //! statuses, and the provider simulators' ledgers must show every expected delivery exactly
-//! once, with and without faults (RELIABILITY.md §1 and §3, docs/design.md §5).
+//! once, with and without faults (the delivery promise of `docs/design.md`).
 //!
 //! Ignored by a bare `cargo test`; `scripts/test` runs them against the stack it starts. The
 //! workload size comes from `NOTIFY_E2E_SIZE` (default 1,000 for the main test, smaller for the
@@ -12,6 +12,7 @@
 //! The box running CI is small, so the tests of this binary take turns (`run::SERIAL`) rather than
 //! running seven processes each at once.
 
+mod api;
 mod faults;
 mod harness;
 mod ingest;
@@ -19,6 +20,8 @@ mod mixed;
 mod observe;
 mod outage;
 mod probe;
+mod process;
 mod run;
 mod scale;
+mod seed;
 mod workload;

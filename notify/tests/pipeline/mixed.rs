@@ -1,6 +1,6 @@
-//! §2 of issue #6: the mixed workload (every channel, categories, preferences, opt-outs, quiet
-//! hours, `send_at`) without faults ends with exactly the expected terminal statuses, and the
-//! ledgers show zero duplicates and zero losses (RELIABILITY.md R-01).
+//! The mixed workload (every channel, categories, preferences, opt-outs, quiet hours,
+//! `send_at`) without faults ends with exactly the expected terminal statuses, and the ledgers
+//! show zero duplicates and zero losses.
 
 use std::time::Instant;
 

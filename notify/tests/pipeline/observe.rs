@@ -1,5 +1,5 @@
 //! What a test observes: every record on `notify.status` and `notify.dlq` (a consumer of the
-//! test's own), and the simulators' ledgers, judged with the ledger model of RELIABILITY.md §1.
+//! test's own), and the simulators' ledgers, judged with the ledger model below.
 //!
 //! For each accepted event the distinct terminal statuses seen (channel, delivery id, status,
 //! reason) must equal the expected ones; a status record repeated byte for byte is allowed (the
@@ -9,14 +9,15 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use notify_common::topics::Topics;
+use notify_it::poll_until;
 use notify_schemas::{Codec, DeliveryStatus, Status, Uuid};
 use rdkafka::consumer::StreamConsumer;
 use rdkafka::Message;
 
-use crate::harness::{brokers, unique, Pipeline};
+use crate::harness::Pipeline;
 use crate::workload::{Outcome, Sent};
 
 /// Records seen so far.
@@ -38,18 +39,14 @@ pub struct Observer {
 impl Observer {
     /// Subscribes from the beginning of both topics.
     pub fn start(pipeline: &Pipeline) -> Self {
-        let mut kafka = notify_common::config::KafkaConfig {
-            brokers: brokers(),
-            topic_prefix: pipeline.prefix.clone(),
-            ..Default::default()
-        };
+        let mut kafka = pipeline.kafka();
         kafka.client_properties.clear();
         let topics = Topics::new(&pipeline.prefix);
         let status_topic = topics.status();
         let consumer: StreamConsumer = notify_common::kafka::consumer(
             &kafka,
             "e2e",
-            &unique("e2e-observer-"),
+            &notify_it::unique("e2e-observer"),
             &[&status_topic, &topics.dlq()],
         )
         .expect("observer consumer");
@@ -131,14 +128,10 @@ pub fn pending(sent: &[Sent], statuses: &[DeliveryStatus]) -> Vec<Uuid> {
 /// Waits until every event of `sent` has all its expected outcomes on `notify.status`, for at
 /// most `limit`; the number still pending at the end (0 on success).
 pub async fn wait_for_outcomes(observer: &Observer, sent: &[Sent], limit: Duration) -> usize {
-    let deadline = Instant::now() + limit;
-    loop {
-        let left = observer.with(|seen| pending(sent, &seen.statuses).len());
-        if left == 0 || Instant::now() > deadline {
-            return left;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    let left = || std::future::ready(observer.with(|seen| pending(sent, &seen.statuses).len()));
+    poll_until(limit, Duration::from_millis(500), left, |left| *left == 0)
+        .await
+        .unwrap_or_else(|left| left)
 }
 
 /// Prints a line of figures straight to the process's stderr, past the test harness's output

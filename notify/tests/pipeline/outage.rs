@@ -1,57 +1,19 @@
-//! One server of the shared stack stopped while the pipeline delivers, and started again
-//! (RELIABILITY.md ): nothing is lost, nothing is repeated.
+//! One server of the shared stack stopped while the pipeline delivers, and started again:
+//! nothing is lost, nothing is repeated.
 //!
 //! These tests stop the shared Kafka or Cassandra of `scripts/stack`. They take their turn
 //! (`run::SERIAL`) like every test of this binary, and cargo runs test binaries one after
-//! another, so no other test runs meanwhile; a guard starts the server again even if the test
-//! fails.
+//! another, so no other test runs meanwhile; a guard ([`ServerDown`]) starts the server again
+//! even if the test fails.
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
+use notify_it::ServerDown;
 use serde_json::json;
 
 use crate::harness::Settings;
 use crate::run::{limit_for, Run, SERIAL};
 use crate::workload::{size_from_env, Shape};
-
-fn stack(action: &str, server: &str) {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/stack");
-    let status = Command::new(&script)
-        .args([action, server])
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-    assert!(status.success(), "scripts/stack {action} {server} failed");
-}
-
-/// `server` is down while this lives; dropping it starts the server again.
-pub struct Down {
-    server: &'static str,
-    up: bool,
-}
-
-impl Down {
-    /// Stops `server` (`kafka` or `cassandra`).
-    pub fn begin(server: &'static str) -> Self {
-        stack("down", server);
-        Self { server, up: false }
-    }
-
-    /// Starts it again and waits until it answers.
-    pub fn end(mut self) {
-        stack("up", self.server);
-        self.up = true;
-    }
-}
-
-impl Drop for Down {
-    fn drop(&mut self) {
-        if !self.up {
-            stack("up", self.server);
-        }
-    }
-}
 
 /// Sends a workload, stops `server` once deliveries are under way, keeps it down for
 /// `down_for`, starts it again, and checks the ledger: nothing lost, nothing repeated.
@@ -66,17 +28,10 @@ pub async fn outage_during_load(server: &'static str, down_for: Duration) -> any
             .await?;
     }
     let sent = run.send(server, 0..shape.size).await?;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while run.pipeline.ledger_len("sendgrid").await? < 10 {
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "nothing delivered\n{}",
-            run.pipeline.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let limit = Duration::from_secs(60);
+    run.pipeline.wait_for_ledger("sendgrid", 10, limit).await?;
     let before = super_ledger(&run).await;
-    let down = tokio::task::spawn_blocking(move || Down::begin(server)).await?;
+    let down = tokio::task::spawn_blocking(move || ServerDown::begin(server)).await?;
     let stopped_at = Instant::now();
     tokio::time::sleep(down_for.saturating_sub(stopped_at.elapsed())).await;
     let during = super_ledger(&run).await;

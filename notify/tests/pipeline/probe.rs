@@ -2,11 +2,13 @@
 //! simulators' control API (faults, ledgers), raw records produced straight to a topic, and the
 //! stages' Prometheus metrics.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use crate::harness::{brokers, Pipeline};
+use notify_common::publish::{KafkaPublisher, Publisher, Record};
+
+use crate::harness::Pipeline;
 
 impl Pipeline {
     /// An HTTP client that trusts the simulators' test CA (the APNs simulator serves TLS only).
@@ -47,6 +49,25 @@ impl Pipeline {
         Ok(entries.as_array().map_or(0, Vec::len))
     }
 
+    /// Waits until simulator `name` has accepted at least `count` messages, for at most `limit`.
+    pub async fn wait_for_ledger(
+        &self,
+        name: &str,
+        count: usize,
+        limit: Duration,
+    ) -> anyhow::Result<()> {
+        let deadline = Instant::now() + limit;
+        while self.ledger_len(name).await? < count {
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "{name} accepted fewer than {count} messages within {limit:?}\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
+    }
+
     /// Produces `records` (key, payload) to `topic` (a name under the run's prefix, e.g.
     /// `requests`), as a misbehaving producer or a replay would; waits for every
     /// acknowledgement.
@@ -55,24 +76,16 @@ impl Pipeline {
         topic: &str,
         records: &[(String, Vec<u8>)],
     ) -> anyhow::Result<()> {
-        let kafka = notify_common::config::KafkaConfig {
-            brokers: brokers(),
-            topic_prefix: self.prefix.clone(),
-            ..Default::default()
-        };
-        let producer = notify_common::kafka::producer(&kafka, "e2e")?;
+        let producer = notify_common::kafka::producer(&self.kafka(), "e2e")?;
         let topic = format!("{}.{topic}", self.prefix);
-        for (key, payload) in records {
-            producer
-                .send(
-                    rdkafka::producer::FutureRecord::to(&topic)
-                        .key(key)
-                        .payload(payload),
-                    Duration::from_secs(30),
-                )
-                .await
-                .map_err(|(err, _)| anyhow::anyhow!("produce to {topic}: {err}"))?;
-        }
+        let records: Vec<Record> = records
+            .iter()
+            .map(|(key, payload)| Record::new(topic.as_str(), key.as_str(), payload.clone()))
+            .collect();
+        KafkaPublisher::new(producer, Duration::from_secs(30))
+            .publish(&records)
+            .await
+            .with_context(|| format!("produce to {topic}"))?;
         Ok(())
     }
 

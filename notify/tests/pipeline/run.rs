@@ -4,9 +4,10 @@ use std::time::Duration;
 
 use anyhow::ensure;
 
+use crate::api::Api;
 use crate::harness::{Pipeline, Settings};
 use crate::observe::{self, Figures, Observer};
-use crate::workload::{self, Api, Sent, Shape, User};
+use crate::workload::{self, Sent, Shape, User};
 
 /// Held by each test for its whole run: one pipeline at a time.
 pub static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -32,7 +33,7 @@ impl Run {
     pub async fn start(settings: Settings, shape: Shape) -> anyhow::Result<Self> {
         let mut pipeline = Pipeline::start(settings).await?;
         let api = Api::new(&pipeline);
-        let users = workload::seed(&pipeline, &api, shape).await?;
+        let users = crate::seed::seed(&pipeline, &api, shape).await?;
         let observer = Observer::start(&pipeline);
         pipeline.start_stages().await?;
         Ok(Self {
@@ -60,6 +61,26 @@ impl Run {
             range,
         )
         .await
+    }
+
+    /// The user notification `j` of the workload goes to.
+    pub fn user_of(&self, j: usize) -> &User {
+        &self.users[j % self.users.len()]
+    }
+
+    /// Notification `j` of the workload, without a `send_at`.
+    pub fn item(&self, j: usize) -> serde_json::Value {
+        workload::item(j, self.user_of(j), None)
+    }
+
+    /// Notification `j`, accepted as `event_id`, with what it must end as.
+    pub fn accepted(&self, j: usize, event_id: notify_schemas::Uuid) -> Sent {
+        let tenant = &self.pipeline.app.tenant;
+        Sent {
+            event_id,
+            expected: workload::expected(tenant, event_id, j, self.user_of(j)),
+            scheduled: false,
+        }
     }
 
     /// Waits for every outcome (at most `limit`), lets late duplicates arrive, and judges.

@@ -1,28 +1,20 @@
-//! Dispatchers scaled out and back in while they deliver (RELIABILITY.md R-03): members join and
-//! leave the consumer group gracefully, partitions move, and no delivery is lost or repeated.
+//! Dispatchers scaled out and back in while they deliver: members join and leave the consumer
+//! group gracefully, partitions move, and no delivery is lost or repeated.
 
 use std::time::{Duration, Instant};
 
-use notify_schemas::{Channel, Status};
+use notify_schemas::Channel;
 use serde_json::json;
 
 use crate::faults::fault_size;
 use crate::harness::Settings;
 use crate::run::{limit_for, Run, SERIAL};
-use crate::workload::Shape;
+use crate::workload::{expected_sends, Shape};
 
 /// Waits until the SendGrid simulator accepted at least `count` messages.
 async fn until_emails(run: &Run, count: usize) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(180);
-    while run.pipeline.ledger_len("sendgrid").await? < count {
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "email stalled below {count}\n{}",
-            run.pipeline.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Ok(())
+    let limit = Duration::from_secs(180);
+    run.pipeline.wait_for_ledger("sendgrid", count, limit).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -35,11 +27,7 @@ async fn dispatchers_scaled_out_and_in_under_load_repeat_nothing() -> anyhow::Re
         .set_faults("sendgrid", json!({"latency_ms": 60}))
         .await?;
     let sent = run.send("scale", 0..shape.size).await?;
-    let emails = sent
-        .iter()
-        .flat_map(|s| &s.expected)
-        .filter(|o| o.channel == Channel::Email && o.status == Status::Sent)
-        .count();
+    let emails = expected_sends(&sent, Channel::Email);
 
     until_emails(&run, emails / 5).await?;
     let first = run

@@ -1,6 +1,7 @@
 //! The mixed workload: users seeded through the admin API, notifications sent through the batch
 //! endpoint, and for every accepted notification the terminal statuses the pipeline must end
-//! with, worked out from the same rules the router applies (docs/design.md §5).
+//! with, worked out from the same rules the router applies (the router section of
+//! `docs/design.md`).
 //!
 //! | user `u<i>` | profile |
 //! |---|---|
@@ -12,18 +13,12 @@
 //! | `i % 17 == 5` | opted out of everything (only `security`, a critical category, reaches them) |
 //! | `i % 13 == 2` (with `deferrals`) | quiet hours ending 40 to 100 s after seeding |
 //!
-//! Web push devices are written straight to the directory: the admin API accepts only https
-//! endpoints, and the simulator serves plain HTTP on loopback.
+//! Users are seeded by `seed.rs`; the HTTP client is `api.rs`.
 
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-use anyhow::{bail, Context};
 use notify_schemas::{delivery_id, Channel, Status, Uuid};
-use notify_store::directory::{Directory, PushTarget, WebPushSubscription};
 use serde_json::{json, Value};
 
-use crate::harness::{cassandra, Pipeline};
+use crate::api::Api;
 
 /// One delivery target of a user.
 #[derive(Debug, Clone)]
@@ -126,280 +121,6 @@ pub fn size_from_env(default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// The HTTP API as the tenant's app.
-#[derive(Debug, Clone)]
-pub struct Api {
-    client: reqwest::Client,
-    base: String,
-    /// The app's tenant.
-    pub tenant: String,
-    key: String,
-    secret: String,
-}
-
-impl Api {
-    /// A client for `pipeline`'s gateway.
-    pub fn new(pipeline: &Pipeline) -> Self {
-        Self {
-            client: reqwest::Client::new(),
-            base: pipeline.api.clone(),
-            tenant: pipeline.app.tenant.clone(),
-            key: pipeline.app.key.clone(),
-            secret: pipeline.app.secret.clone(),
-        }
-    }
-
-    /// A request with the app's credentials; the answer's status and JSON body.
-    pub async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: &Value,
-        idempotency_key: Option<&str>,
-    ) -> anyhow::Result<(u16, Value)> {
-        let mut request = self
-            .client
-            .request(method, format!("{}{path}", self.base))
-            .basic_auth(&self.key, Some(&self.secret))
-            .json(body);
-        if let Some(key) = idempotency_key {
-            request = request.header("idempotency-key", key);
-        }
-        let response = request.send().await.context("call the API")?;
-        let status = response.status().as_u16();
-        let body = response.json::<Value>().await.unwrap_or(Value::Null);
-        Ok((status, body))
-    }
-
-    async fn put(&self, path: &str, body: Value) -> anyhow::Result<()> {
-        let (status, answer) = self.call(reqwest::Method::PUT, path, &body, None).await?;
-        if !(200..300).contains(&status) {
-            bail!("PUT {path}: {status} {answer}");
-        }
-        Ok(())
-    }
-
-    async fn post(&self, path: &str, body: Value) -> anyhow::Result<()> {
-        let (status, answer) = self.call(reqwest::Method::POST, path, &body, None).await?;
-        if !(200..300).contains(&status) {
-            bail!("POST {path}: {status} {answer}");
-        }
-        Ok(())
-    }
-
-    /// Sends `items` as one batch with `key`, again and again until every item is accepted
-    /// (a 503 item is retried with the same key, so it is never accepted twice); the event id of
-    /// each item.
-    pub async fn send_batch(
-        &self,
-        items: &[Value],
-        key: Option<&str>,
-    ) -> anyhow::Result<Vec<Uuid>> {
-        for _attempt in 0..20 {
-            let body = json!({ "items": items });
-            let (status, answer) = self
-                .call(reqwest::Method::POST, "/v1/notifications/batch", &body, key)
-                .await?;
-            if status != 207 {
-                bail!("batch answered {status}: {answer}");
-            }
-            let results = answer["results"].as_array().context("results")?;
-            let ids: Vec<Option<Uuid>> = results
-                .iter()
-                .map(|r| {
-                    (r["status"] == 202)
-                        .then(|| r["event_id"].as_str().and_then(|s| Uuid::parse_str(s).ok()))
-                        .flatten()
-                })
-                .collect();
-            if ids.iter().all(Option::is_some) {
-                return Ok(ids.into_iter().flatten().collect());
-            }
-            let failed: Vec<&Value> = results.iter().filter(|r| r["status"] != 202).collect();
-            if key.is_none() {
-                bail!("items not accepted in a batch without a key: {failed:?}");
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-        bail!("batch items still not accepted after 20 attempts")
-    }
-}
-
-/// Now, in Unix milliseconds.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
-fn variants(locale: &str, hello: &str) -> Vec<Value> {
-    let push = |channel: &str| {
-        json!({"locale": locale, "channel": channel, "title": format!("{hello} {{{{name}}}}"),
-               "body": "order {{order_id}} is on its way"})
-    };
-    vec![
-        push("apns"),
-        push("fcm"),
-        push("webpush"),
-        json!({"locale": locale, "channel": "sms", "text": format!("{hello}: order {{{{order_id}}}} shipped")}),
-        json!({"locale": locale, "channel": "email", "subject": format!("{hello}: order {{{{order_id}}}}"),
-               "text": "your order {{order_id}} shipped"}),
-    ]
-}
-
-/// Seeds categories, a template in two locales, and `shape.users` users with their devices and
-/// preferences.
-pub async fn seed(pipeline: &Pipeline, api: &Api, shape: Shape) -> anyhow::Result<Vec<User>> {
-    for (id, critical) in [("orders", false), ("promotions", false), ("security", true)] {
-        api.put(
-            &format!("/v1/categories/{id}"),
-            json!({"description": id, "critical": critical}),
-        )
-        .await?;
-    }
-    let mut all = variants("en", "Hello");
-    all.extend(variants("de", "Hallo"));
-    api.put("/v1/templates/order_update", json!({ "variants": all }))
-        .await?;
-
-    let store = notify_common::config::StoreConfig {
-        nodes: vec![cassandra()],
-        keyspace: pipeline.keyspace.clone(),
-        ..Default::default()
-    };
-    let session = Arc::new(notify_store::connect(&store).await?);
-    let directory = notify_store::CassandraDirectory::new(session, &pipeline.keyspace).await?;
-    let webpush = pipeline.sims.get("webpush").context("webpush simulator")?;
-    // quiet hours end 40 to 100 s from now: after the stages start, soon enough for CI
-    let minute = ((now_ms() + 100_000) / 60_000 % 1440) as u16;
-
-    let mut users = Vec::new();
-    for i in 0..shape.users {
-        users.push(seed_user(api, &directory, webpush, i, shape.deferrals, minute).await?);
-    }
-    Ok(users)
-}
-
-async fn seed_user(
-    api: &Api,
-    directory: &notify_store::CassandraDirectory,
-    webpush: &str,
-    i: usize,
-    deferrals: bool,
-    minute: u16,
-) -> anyhow::Result<User> {
-    let id = format!("u{i}");
-    let email = format!("user{i}@example.com");
-    let phone = (i % 4 != 3).then(|| format!("+1555{i:07}"));
-    let opted_out = i % 17 == 5;
-    let quiet = deferrals && i % 13 == 2;
-    let mut body = json!({
-        "locale": if i % 2 == 1 { "de" } else { "en" },
-        "time_zone": "UTC",
-        "email": email,
-        "opted_out": opted_out,
-    });
-    if let Some(phone) = &phone {
-        body["phone"] = json!(phone);
-    }
-    if quiet {
-        // started a while ago, ends in about a minute
-        body["quiet_hours"] = json!({
-            "start_minute": (minute + 1440 - 30) % 1440,
-            "end_minute": minute,
-        });
-    }
-    api.put(&format!("/v1/users/{id}"), body).await?;
-
-    let mut push = Vec::new();
-    match i % 3 {
-        0 => {
-            let token = format!("{:0>64x}", i as u128 * 7919 + 1);
-            api.post(
-                &format!("/v1/users/{id}/devices"),
-                json!({"platform": "apns", "token": token}),
-            )
-            .await?;
-            push.push(Target {
-                channel: Channel::Apns,
-                key: token,
-            });
-        }
-        1 => push.push(fcm_device(api, &id, i, "a").await?),
-        _ => {
-            let sub: Value = reqwest::Client::new()
-                .post(format!("{webpush}/_sim/webpush/subscriptions"))
-                .send()
-                .await?
-                .json()
-                .await?;
-            let endpoint = sub["endpoint"].as_str().context("endpoint")?.to_owned();
-            let target = PushTarget::WebPush {
-                subscription: WebPushSubscription {
-                    endpoint: endpoint.clone(),
-                    p256dh: sub["p256dh"].as_str().context("p256dh")?.to_owned(),
-                    auth: sub["auth"].as_str().context("auth")?.to_owned(),
-                },
-            };
-            directory
-                .put_device(&api.tenant, &id, &target, None)
-                .await?;
-            push.push(Target {
-                channel: Channel::WebPush,
-                key: endpoint,
-            });
-        }
-    }
-    if i % 5 == 0 && i % 3 != 1 {
-        push.push(fcm_device(api, &id, i, "b").await?);
-    }
-    let no_promotions_by_text = i % 7 == 1;
-    if no_promotions_by_text {
-        api.put(
-            &format!("/v1/users/{id}/preferences"),
-            json!({"preferences": [
-                {"category": "promotions", "channel": "email", "enabled": false},
-                {"category": "promotions", "channel": "sms", "enabled": false},
-            ]}),
-        )
-        .await?;
-    }
-    // the router's channel order: APNs, FCM, web push, SMS, email; devices by device id
-    let mut targets = Vec::new();
-    for channel in [Channel::Apns, Channel::Fcm, Channel::WebPush] {
-        targets.extend(push.iter().filter(|t| t.channel == channel).cloned());
-    }
-    if let Some(phone) = phone {
-        targets.push(Target {
-            channel: Channel::Sms,
-            key: phone,
-        });
-    }
-    targets.push(Target {
-        channel: Channel::Email,
-        key: email,
-    });
-    Ok(User {
-        id,
-        targets,
-        opted_out,
-        no_promotions_by_text,
-    })
-}
-
-async fn fcm_device(api: &Api, id: &str, i: usize, tag: &str) -> anyhow::Result<Target> {
-    let token = format!("fcm{tag}{i}:{}", "x".repeat(140));
-    api.post(
-        &format!("/v1/users/{id}/devices"),
-        json!({"platform": "fcm", "token": token}),
-    )
-    .await?;
-    Ok(Target {
-        channel: Channel::Fcm,
-        key: token,
-    })
-}
-
 /// The `j`th notification of the workload: its JSON and which channels it names.
 pub fn item(j: usize, user: &User, send_at: Option<&str>) -> Value {
     let (category, priority) = category_of(j);
@@ -490,6 +211,15 @@ pub fn expected(tenant: &str, event_id: Uuid, j: usize, user: &User) -> Vec<Outc
     }
     out.sort();
     out
+}
+
+/// How many deliveries of `channel` the accepted notifications `sent` must end with at a
+/// provider.
+pub fn expected_sends(sent: &[Sent], channel: Channel) -> usize {
+    sent.iter()
+        .flat_map(|s| &s.expected)
+        .filter(|o| o.channel == channel && o.status == Status::Sent)
+        .count()
 }
 
 /// Sends the notifications numbered `range` in batches of `batch` with idempotency keys

@@ -3,10 +3,11 @@
 
 use std::time::Duration;
 
+use notify_common::clock::now_ms;
 use notify_it::unique;
 use notify_schemas::Channel;
 
-use crate::harness::{now_ms, sms, world};
+use crate::harness::{sms, world};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]

@@ -3,7 +3,6 @@
 //! nothing more (the notification log recognises the delivery id).
 
 use notify_dispatchers::dead_letter_tools::{self as dlq, Filter};
-use notify_dispatchers::{Outcome, Reason};
 use notify_it::unique;
 use notify_schemas::{Channel, Codec, DeliveryStatus, Status};
 
@@ -15,10 +14,7 @@ async fn a_dead_letter_replayed_is_delivered_once_even_when_replayed_again() {
     let mut w = world(|_| {}).await;
     let phone = "+821077778888";
     let d = sms(&unique("t"), "u1", phone, "try again later");
-    w.provider.script(
-        phone,
-        (0..3).map(|_| Outcome::retry(Reason::ProviderUnavailable, "503")),
-    );
+    w.fail_every_attempt(phone);
     w.produce(&d).await;
     w.start(Channel::Sms).await;
     let dlq_topic = w.topics.dlq();

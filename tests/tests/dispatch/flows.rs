@@ -3,14 +3,15 @@
 
 use std::time::Duration;
 
+use notify_common::clock::now_ms;
 use notify_common::dead_letter::{DLQ_CHANNEL, DLQ_ERROR, DLQ_OFFSET, DLQ_STAGE, DLQ_TOPIC};
 use notify_dispatchers::{Outcome, Reason};
-use notify_it::unique;
+use notify_it::{poll_until, unique};
 use notify_schemas::{Channel, DeviceToken, Recipient, Stage, Status};
 use notify_store::directory::{DeviceState, PushTarget, User};
 use notify_store::Directory;
 
-use crate::harness::{delivery, now_ms, sms, world};
+use crate::harness::{delivery, sms, world};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
@@ -33,14 +34,11 @@ async fn each_delivery_is_sent_once_reported_and_its_offset_committed() {
     w.start(Channel::Sms).await;
     w.read_until(|seen| seen.len() >= 20).await;
     // auto-commit (1 s) commits exactly what was stored while running, not only the drain
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let running = loop {
-        let (committed, ends) = w.committed_and_end(Channel::Sms);
-        if committed == ends || tokio::time::Instant::now() > deadline {
-            break (committed, ends);
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
+    let offsets = || std::future::ready(w.committed_and_end(Channel::Sms));
+    let every = Duration::from_millis(500);
+    let running = poll_until(Duration::from_secs(10), every, offsets, |(c, e)| c == e)
+        .await
+        .unwrap_or_else(|last| last);
     assert_eq!(
         running.0, running.1,
         "stored offsets are the next records to read"
@@ -154,10 +152,7 @@ async fn exhausted_retries_are_dead_lettered_with_reason_headers() {
     let mut w = world(|_| {}).await;
     let phone = "+821055556666";
     let d = sms(&unique("t"), "u1", phone, "doomed");
-    w.provider.script(
-        phone,
-        (0..3).map(|_| Outcome::retry(Reason::ProviderUnavailable, "503")),
-    );
+    w.fail_every_attempt(phone);
     w.produce(&d).await;
     w.start(Channel::Sms).await;
     w.read_until(|seen| seen.len() >= 4).await;
@@ -169,18 +164,18 @@ async fn exhausted_retries_are_dead_lettered_with_reason_headers() {
     assert_eq!(last.reason.as_deref(), Some("provider_unavailable"));
     let dead = w.dead_letters();
     assert_eq!(dead.len(), 1);
-    let h = &dead[0].headers;
-    assert_eq!(h.get(DLQ_STAGE).map(String::as_str), Some("dispatcher"));
+    let dead = &dead[0];
+    assert_eq!(dead.header(DLQ_STAGE), Some("dispatcher"));
+    assert_eq!(dead.header(DLQ_ERROR), Some("retries_exhausted"));
+    assert_eq!(dead.header(DLQ_CHANNEL), Some("sms"));
     assert_eq!(
-        h.get(DLQ_ERROR).map(String::as_str),
-        Some("retries_exhausted")
+        dead.header(DLQ_TOPIC),
+        Some(w.topics.deliveries("sms").as_str())
     );
-    assert_eq!(h.get(DLQ_CHANNEL).map(String::as_str), Some("sms"));
-    assert_eq!(h.get(DLQ_TOPIC), Some(&w.topics.deliveries("sms")));
-    assert!(h.contains_key(DLQ_OFFSET));
+    assert!(dead.header(DLQ_OFFSET).is_some());
     let replayable = notify_schemas::Codec::<notify_schemas::Delivery>::new()
         .unwrap()
-        .decode(&dead[0].value)
+        .decode(&dead.value)
         .expect("the dead letter is the delivery itself");
     assert_eq!(replayable.delivery_id, d.delivery_id);
 }
@@ -211,10 +206,7 @@ async fn permanent_failure_fails_at_once_and_poison_pills_are_dead_lettered() {
     let dead = w.dead_letters();
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].value, b"\xC3\x01not avro");
-    assert_ne!(
-        dead[0].headers.get(DLQ_ERROR).map(String::as_str),
-        Some("retries_exhausted")
-    );
+    assert_ne!(dead[0].header(DLQ_ERROR), Some("retries_exhausted"));
     let (committed, ends) = w.committed_and_end(Channel::Sms);
     assert_eq!(
         committed, ends,

@@ -2,37 +2,30 @@
 //! dispatcher and retry movers around a scripted fake provider, and readers of the status and
 //! dead-letter topics.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use notify_common::config::Config;
 use notify_common::kafka;
-use notify_common::topics::{layout, Topics};
+use notify_common::topics::Topics;
 use notify_common::Health;
 use notify_dispatchers::providers::testing::FakeProvider;
 use notify_dispatchers::stage;
-use notify_it::{kafka_config, store_config, unique, Scratch};
+use notify_dispatchers::{Outcome, Reason};
+use notify_it::{
+    kafka_config, produce, provision, read_until, store_config, unique, Scratch, Seen,
+};
 use notify_schemas::{
     delivery_id, Channel, Codec, Delivery, DeliveryStatus, EmailAddress, PhoneNumber, Priority,
     Recipient, RenderedContent, RenderedSms, Uuid,
 };
 use notify_store::CassandraDirectory;
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::{Headers, Message};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 use rdkafka::TopicPartitionList;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-
-/// A record read back: topic, key, value, headers.
-#[derive(Debug, Clone)]
-pub struct Seen {
-    pub topic: String,
-    pub value: Vec<u8>,
-    pub headers: BTreeMap<String, String>,
-}
 
 pub struct World {
     pub config: Config,
@@ -45,12 +38,6 @@ pub struct World {
     running: Vec<(CancellationToken, Vec<JoinHandle<()>>)>,
     /// Last, so it removes the topics and keyspace after everything else is closed.
     _scratch: Scratch,
-}
-
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// An SMS delivery of `user` with `text`, attempt 0.
@@ -90,7 +77,7 @@ pub fn delivery(
         first_attempt_at: None,
         not_before: None,
         expires_at: None,
-        created_at: now_ms(),
+        created_at: notify_common::clock::now_ms(),
         trace: None,
     }
 }
@@ -122,18 +109,7 @@ pub async fn world(tune: impl FnOnce(&mut Config)) -> World {
     let scratch = Scratch::new(&config.kafka, &config.store);
     config.validate().expect("valid config");
 
-    let session = Arc::new(notify_store::connect(&config.store).await.expect("connect"));
-    notify_store::migrate(&session, &config.store)
-        .await
-        .expect("migrate");
-    let admin = kafka::admin(&config.kafka, "it").expect("admin");
-    let mut specs = layout(&config.kafka);
-    for spec in &mut specs {
-        spec.partitions = 2;
-    }
-    kafka::ensure_topics(&admin, &specs, 1, Duration::from_secs(30))
-        .await
-        .expect("topics");
+    let session = provision(&config, 2).await;
     let topics = Topics::new(&config.kafka.topic_prefix);
     let directory = CassandraDirectory::new(session, &config.store.keyspace)
         .await
@@ -174,15 +150,9 @@ impl World {
         .await;
     }
 
+    /// Produces `payload` to `topic`, keyed `key`.
     pub async fn produce_raw(&self, topic: &str, key: &str, payload: &[u8]) {
-        self.producer
-            .send(
-                FutureRecord::to(topic).key(key).payload(payload),
-                Timeout::After(Duration::from_secs(10)),
-            )
-            .await
-            .map_err(|(e, _)| e)
-            .expect("produce");
+        produce(&self.producer, topic, key, payload).await;
     }
 
     /// Produces `payload` to one partition of `topic`.
@@ -198,6 +168,15 @@ impl World {
             .await
             .map_err(|(e, _)| e)
             .expect("produce");
+    }
+
+    /// Scripts the provider to answer `recipient` with a 503 on each of the harness's 3
+    /// attempts, so its delivery exhausts its retries and is dead-lettered.
+    pub fn fail_every_attempt(&self, recipient: &str) {
+        self.provider.script(
+            recipient,
+            (0..3).map(|_| Outcome::retry(Reason::ProviderUnavailable, "503")),
+        );
     }
 
     /// Starts the channel's dispatcher and the retry movers; a second call starts another
@@ -243,39 +222,21 @@ impl World {
     /// Reads status and DLQ records until `done` holds (or 60 s pass).
     pub async fn read_until(&mut self, mut done: impl FnMut(&[Seen]) -> bool) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        while !done(&self.seen) {
-            let Ok(received) = tokio::time::timeout_at(deadline, self.reader.recv()).await else {
-                panic!(
-                    "expected records not seen within 60 s: {:#?}",
-                    self.statuses()
-                );
-            };
-            let Ok(message) = received else { continue };
-            let headers = message
-                .headers()
-                .map(|h| {
-                    h.iter()
-                        .map(|h| {
-                            (
-                                h.key.to_owned(),
-                                String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            self.seen.push(Seen {
-                topic: message.topic().to_owned(),
-                value: message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
-                headers,
-            });
+        let read = read_until(&self.reader, &mut self.seen, deadline, |seen| {
+            done(seen).then_some(())
+        });
+        if read.await.is_none() {
+            panic!(
+                "expected records not seen within 60 s: {:#?}",
+                self.statuses()
+            );
         }
     }
 
     /// Reads for `wait` more, to catch records that must not come.
     pub async fn read_for(&mut self, wait: Duration) {
         let until = tokio::time::Instant::now() + wait;
-        let _ = tokio::time::timeout_at(until, self.read_until(|_| false)).await;
+        read_until(&self.reader, &mut self.seen, until, |_| None::<()>).await;
     }
 
     /// Every status read so far.

@@ -10,7 +10,7 @@ use std::time::Duration;
 use notify_dispatchers::consumer::DrainConsumer;
 use notify_dispatchers::engine::inflight::Inflight;
 use notify_dispatchers::stage::drain_consumer;
-use notify_it::unique;
+use notify_it::{poll_until, unique};
 use rdkafka::consumer::Consumer;
 use rdkafka::message::Message;
 use rdkafka::TopicPartitionList;
@@ -54,14 +54,15 @@ fn join(
 }
 
 async fn until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while !done() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "not within 60 s: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let check = || std::future::ready(done());
+    poll_until(
+        Duration::from_secs(60),
+        Duration::from_millis(100),
+        check,
+        |ok| *ok,
+    )
+    .await
+    .unwrap_or_else(|_| panic!("not within 60 s: {what}"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -38,15 +38,7 @@ async fn auth_attacks_are_refused() {
         jwt(&hs256, &claims(&hs.app_key, "notify", now + 300), &hs_key),
         basic(&hs),
     ] {
-        let (status, body) = gw
-            .call(
-                "POST",
-                "/v1/notifications",
-                Some(auth),
-                &[],
-                Some(notification("u")),
-            )
-            .await;
+        let (status, body) = gw.notify(Some(&auth), &[], notification("u")).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     }
 
@@ -96,15 +88,7 @@ async fn auth_attacks_are_refused() {
         ("garbage", Some("Bearer abc.def.ghi".to_owned())),
     ];
     for (name, auth) in attacks {
-        let (status, body) = gw
-            .call(
-                "POST",
-                "/v1/notifications",
-                auth,
-                &[],
-                Some(notification("u")),
-            )
-            .await;
+        let (status, body) = gw.notify(auth.as_deref(), &[], notification("u")).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}: {body}");
     }
     gw.drop_keyspace().await;

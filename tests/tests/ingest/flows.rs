@@ -8,13 +8,7 @@ async fn accepted_request_is_on_the_topic_keyed_tenant_user() {
     let gw = gateway(None).await;
     let app = gw.app(None).await;
     let (status, body) = gw
-        .call(
-            "POST",
-            "/v1/notifications",
-            Some(basic(&app)),
-            &[],
-            Some(notification("user-7")),
-        )
+        .notify(Some(&basic(&app)), &[], notification("user-7"))
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let event_id = body["event_id"].as_str().expect("event id").to_owned();
@@ -82,51 +76,19 @@ async fn repeated_and_racing_idempotency_keys_produce_once() {
     let auth = basic(&app);
 
     let headers = [("Idempotency-Key", "order-1234-shipped")];
-    let (first_status, first) = gw
-        .call(
-            "POST",
-            "/v1/notifications",
-            Some(auth.clone()),
-            &headers,
-            Some(notification("u1")),
-        )
-        .await;
+    let (first_status, first) = gw.notify(Some(&auth), &headers, notification("u1")).await;
     assert_eq!(first_status, StatusCode::ACCEPTED, "{first}");
-    let (again_status, again) = gw
-        .call(
-            "POST",
-            "/v1/notifications",
-            Some(auth.clone()),
-            &headers,
-            Some(notification("u1")),
-        )
-        .await;
+    let (again_status, again) = gw.notify(Some(&auth), &headers, notification("u1")).await;
     assert_eq!(again_status, StatusCode::ACCEPTED, "{again}");
     assert_eq!(again["event_id"], first["event_id"]);
     assert_eq!(again["duplicate"], true);
     // the same key for another request is a conflict, not a silent replay
-    let (conflict, _) = gw
-        .call(
-            "POST",
-            "/v1/notifications",
-            Some(auth.clone()),
-            &headers,
-            Some(notification("u2")),
-        )
-        .await;
+    let (conflict, _) = gw.notify(Some(&auth), &headers, notification("u2")).await;
     assert_eq!(conflict, StatusCode::CONFLICT);
 
     // ten identical requests racing on a fresh key
     let race_headers = [("Idempotency-Key", "race-1")];
-    let calls = (0..10).map(|_| {
-        gw.call(
-            "POST",
-            "/v1/notifications",
-            Some(auth.clone()),
-            &race_headers,
-            Some(notification("u3")),
-        )
-    });
+    let calls = (0..10).map(|_| gw.notify(Some(&auth), &race_headers, notification("u3")));
     let answers = futures::future::join_all(calls).await;
     let accepted: Vec<&Value> = answers
         .iter()
@@ -144,24 +106,8 @@ async fn repeated_and_racing_idempotency_keys_produce_once() {
     assert!(accepted.iter().all(|b| b["event_id"] == race_id.as_str()));
 
     // a sentinel after them: once it is read, everything before it on its partition was too
-    let (_, sentinel) = gw
-        .call(
-            "POST",
-            "/v1/notifications",
-            Some(auth.clone()),
-            &[],
-            Some(notification("u1")),
-        )
-        .await;
-    let (_, sentinel3) = gw
-        .call(
-            "POST",
-            "/v1/notifications",
-            Some(auth.clone()),
-            &[],
-            Some(notification("u3")),
-        )
-        .await;
+    let (_, sentinel) = gw.notify(Some(&auth), &[], notification("u1")).await;
+    let (_, sentinel3) = gw.notify(Some(&auth), &[], notification("u3")).await;
     let ids = [
         sentinel["event_id"].as_str().expect("id").to_owned(),
         sentinel3["event_id"].as_str().expect("id").to_owned(),
@@ -219,15 +165,7 @@ async fn bad_input_gets_a_problem_with_the_field_path() {
         ),
     ];
     for (body, field) in cases {
-        let (status, problem) = gw
-            .call(
-                "POST",
-                "/v1/notifications",
-                auth.clone(),
-                &[],
-                Some(body.clone()),
-            )
-            .await;
+        let (status, problem) = gw.notify(auth.as_deref(), &[], body.clone()).await;
         assert_eq!(
             status,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -257,9 +195,7 @@ async fn bad_input_gets_a_problem_with_the_field_path() {
     );
     let huge =
         json!({"user_id": "u", "category": "c", "content": {"sms": {"text": "x".repeat(200_000)}}});
-    let (status, _) = gw
-        .call("POST", "/v1/notifications", auth.clone(), &[], Some(huge))
-        .await;
+    let (status, _) = gw.notify(auth.as_deref(), &[], huge).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     // recipients registered through the admin API are checked too
     let (status, problem) = gw
@@ -323,15 +259,7 @@ async fn tenants_cannot_see_or_touch_each_other() {
         )
         .await;
     assert!(status.is_success(), "{status}");
-    let (_, accepted) = gw
-        .call(
-            "POST",
-            "/v1/notifications",
-            a.clone(),
-            &[],
-            Some(notification("alice")),
-        )
-        .await;
+    let (_, accepted) = gw.notify(a.as_deref(), &[], notification("alice")).await;
     let event_id = accepted["event_id"].as_str().expect("id");
 
     for path in [

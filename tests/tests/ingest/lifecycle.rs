@@ -9,15 +9,7 @@ async fn with_the_broker_down_nothing_gets_a_2xx() {
     let gw = gateway(Some("127.0.0.1:1")).await;
     let app = gw.app(None).await;
     let auth = Some(basic(&app));
-    let (status, body) = gw
-        .call(
-            "POST",
-            "/v1/notifications",
-            auth.clone(),
-            &[],
-            Some(notification("u")),
-        )
-        .await;
+    let (status, body) = gw.notify(auth.as_deref(), &[], notification("u")).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert!(body["retry_after_s"].as_u64().is_some_and(|s| s >= 1));
     let (status, body) = gw

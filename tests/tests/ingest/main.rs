@@ -23,13 +23,12 @@ use notify_common::topics::{TopicSpec, Topics};
 use notify_ingest::auth::provision::{create_app, create_tenant, IssuedApp};
 use notify_ingest::auth::secrets::SecretsKey;
 use notify_ingest::server::build_state;
-use notify_it::{kafka_config, store_config, unique, Scratch};
+use notify_it::{kafka_config, read_until, store_config, unique, Scratch, Seen};
 use notify_schemas::{Codec, NotificationRequest};
 use notify_store::tenants::{CassandraTenants, JwtKey};
 use p256::ecdsa::SigningKey;
 use p256::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
 use rdkafka::consumer::StreamConsumer;
-use rdkafka::message::Message;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
@@ -156,6 +155,18 @@ impl Gateway {
         (status, value)
     }
 
+    /// `POST /v1/notifications` of `body` with `auth` and `headers`.
+    pub(crate) async fn notify(
+        &self,
+        auth: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Value,
+    ) -> (StatusCode, Value) {
+        let auth = auth.map(str::to_owned);
+        self.call("POST", "/v1/notifications", auth, headers, Some(body))
+            .await
+    }
+
     pub(crate) async fn drop_keyspace(&self) {
         let keyspace = &self.config.store.keyspace;
         self.session
@@ -196,31 +207,25 @@ pub(crate) async fn consume_until(
     wanted: &[String],
 ) -> Vec<(String, NotificationRequest)> {
     let codec = Codec::<NotificationRequest>::new().expect("codec");
+    let decode = |seen: &Seen| {
+        let request = codec.decode(&seen.value).expect("decode");
+        (String::from_utf8_lossy(&seen.key).into_owned(), request)
+    };
     let mut seen = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while !wanted.iter().all(|id| {
-        seen.iter()
-            .any(|(_, r): &(String, NotificationRequest)| &r.event_id.to_string() == id)
-    }) {
-        let Ok(message) = tokio::time::timeout_at(deadline, consumer.recv())
-            .await
-            .unwrap_or_else(|_| {
-                panic!(
-                    "records {wanted:?} not all seen within 60 s; saw {}",
-                    seen.len()
-                )
-            })
-        else {
-            // a topic created moments ago may not be known to the consumer yet
-            continue;
-        };
-        let key = String::from_utf8_lossy(message.key().expect("key")).into_owned();
-        seen.push((
-            key,
-            codec
-                .decode(message.payload().expect("payload"))
-                .expect("decode"),
-        ));
-    }
-    seen
+    let all_in = |seen: &[Seen]| {
+        let requests: Vec<_> = seen.iter().map(decode).collect();
+        wanted
+            .iter()
+            .all(|id| requests.iter().any(|(_, r)| &r.event_id.to_string() == id))
+            .then_some(requests)
+    };
+    read_until(consumer, &mut seen, deadline, all_in)
+        .await
+        .unwrap_or_else(|| {
+            panic!(
+                "records {wanted:?} not all seen within 60 s; saw {}",
+                seen.len()
+            )
+        })
 }

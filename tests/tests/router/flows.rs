@@ -36,13 +36,8 @@ async fn fans_out_per_channel_and_reports_every_drop() {
     let opted = w.request("alice", "marketing", vec![Channel::Sms, Channel::Apns]);
     w.send(&routed).await;
     w.send(&opted).await;
-    let topics = w.topics.clone();
     let (delivered, reported) = w
-        .route_until(&read, |seen| {
-            let d = deliveries(seen, &topics);
-            let s = statuses(seen, &topics);
-            (d.len() >= 3 && s.len() >= 2).then_some((d, s))
-        })
+        .route_until_outputs(&read, |d, s| d.len() >= 3 && s.len() >= 2)
         .await;
 
     let of = |event: Uuid| {
@@ -112,13 +107,8 @@ async fn opt_out_with_critical_bypass_and_replay_with_identical_ids() {
     w.send(&blocked).await;
     w.send(&fraud).await;
     w.send(&fraud).await; // a replay of the same record
-    let topics = w.topics.clone();
     let (delivered, reported) = w
-        .route_until(&read, |seen| {
-            let d = deliveries(seen, &topics);
-            let s = statuses(seen, &topics);
-            (d.len() >= 2 && !s.is_empty()).then_some((d, s))
-        })
+        .route_until_outputs(&read, |d, s| d.len() >= 2 && !s.is_empty())
         .await;
     assert!(reported
         .iter()
@@ -173,28 +163,17 @@ async fn poison_records_and_render_errors_are_reported_not_fatal() {
     let topics = w.topics.clone();
     let seen = w
         .route_until(&read, |seen| {
-            let dead = seen.iter().filter(|(t, _, _)| *t == topics.dlq()).count();
+            let dead = seen.iter().filter(|s| s.topic == topics.dlq()).count();
             let done = deliveries(seen, &topics)
                 .iter()
                 .any(|d| d.event_id == good.event_id);
             (dead >= 2 && done && !statuses(seen, &topics).is_empty()).then(|| seen.to_vec())
         })
         .await;
-    let dead: Vec<_> = seen
-        .iter()
-        .filter(|(t, _, _)| *t == w.topics.dlq())
-        .collect();
-    let header = |h: &[(String, String)], name: &str| {
-        h.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
-    };
-    assert!(dead
-        .iter()
-        .all(|(_, _, h)| header(h, DLQ_STAGE).as_deref() == Some("router")));
-    let errors: Vec<String> = dead
-        .iter()
-        .filter_map(|(_, _, h)| header(h, DLQ_ERROR))
-        .collect();
-    assert!(errors.iter().any(|e| e == "unknown_tenant"), "{errors:?}");
+    let dead: Vec<_> = seen.iter().filter(|s| s.topic == w.topics.dlq()).collect();
+    assert!(dead.iter().all(|s| s.header(DLQ_STAGE) == Some("router")));
+    let errors: Vec<&str> = dead.iter().filter_map(|s| s.header(DLQ_ERROR)).collect();
+    assert!(errors.contains(&"unknown_tenant"), "{errors:?}");
     assert_eq!(errors.len(), 2, "{errors:?}");
     let failed = statuses(&seen, &w.topics);
     assert!(

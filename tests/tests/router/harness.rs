@@ -7,11 +7,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use notify_common::clock::now_ms;
 use notify_common::config::Config;
 use notify_common::kafka;
-use notify_common::topics::{layout, Topics};
+use notify_common::topics::Topics;
 use notify_ingest::auth::provision::create_tenant;
-use notify_it::{kafka_config, store_config, unique, Scratch};
+pub use notify_it::Seen;
+use notify_it::{kafka_config, produce, provision, read_until, store_config, unique, Scratch};
 use notify_schemas::{
     samples, Channel, Codec, Delivery, DeliveryStatus, InlineContent, NotificationRequest,
     Priority, SmsContent, Uuid,
@@ -21,13 +23,7 @@ use notify_store::settings::{CassandraSettings, SettingsStore, TenantSettings};
 use notify_store::tenants::CassandraTenants;
 use notify_store::{CassandraDirectory, Directory};
 use rdkafka::consumer::StreamConsumer;
-use rdkafka::message::{Headers, Message};
-use rdkafka::producer::FutureRecord;
-use rdkafka::util::Timeout;
 use tokio_util::sync::CancellationToken;
-
-/// A record read back: topic, value, headers.
-pub type Seen = (String, Vec<u8>, Vec<(String, String)>);
 
 pub struct World {
     pub config: Config,
@@ -48,18 +44,7 @@ pub async fn world() -> World {
     config.router.group_id = unique("it-router");
     config.router.cache_ttl_ms = 200;
     let scratch = Scratch::new(&config.kafka, &config.store);
-    let session = Arc::new(notify_store::connect(&config.store).await.expect("connect"));
-    notify_store::migrate(&session, &config.store)
-        .await
-        .expect("migrate");
-    let admin = kafka::admin(&config.kafka, "it").expect("admin");
-    let mut specs = layout(&config.kafka);
-    for spec in &mut specs {
-        spec.partitions = 2;
-    }
-    kafka::ensure_topics(&admin, &specs, 1, Duration::from_secs(30))
-        .await
-        .expect("topics");
+    let session = provision(&config, 2).await;
     let tenants = CassandraTenants::new(session.clone(), &config.store.keyspace)
         .await
         .expect("tenants");
@@ -141,18 +126,10 @@ impl World {
         request
     }
 
+    /// Produces `payload` to the requests topic, keyed `key`.
     pub async fn publish(&self, key: &str, payload: &[u8]) {
         let producer = kafka::producer(&self.config.kafka, "it").expect("producer");
-        producer
-            .send(
-                FutureRecord::to(&self.topics.requests())
-                    .key(key)
-                    .payload(payload),
-                Timeout::After(Duration::from_secs(10)),
-            )
-            .await
-            .map_err(|(e, _)| e)
-            .expect("produce");
+        produce(&producer, &self.topics.requests(), key, payload).await;
     }
 
     pub async fn send(&self, request: &NotificationRequest) {
@@ -191,6 +168,20 @@ impl World {
         let result = collect_until(read, &mut seen, limit, done).await;
         running.stop().await;
         result
+    }
+
+    /// [`World::route_until`] deciding on the deliveries and statuses read so far; returns them.
+    pub async fn route_until_outputs(
+        &self,
+        read: &StreamConsumer,
+        mut done: impl FnMut(&[Delivery], &[DeliveryStatus]) -> bool,
+    ) -> (Vec<Delivery>, Vec<DeliveryStatus>) {
+        self.route_until(read, |seen| {
+            let d = deliveries(seen, &self.topics);
+            let s = statuses(seen, &self.topics);
+            done(&d, &s).then_some((d, s))
+        })
+        .await
     }
 
     /// Starts a router (consumer loop and scheduler) in the background.
@@ -275,71 +266,46 @@ pub async fn collect_until<T>(
     read: &StreamConsumer,
     seen: &mut Vec<Seen>,
     limit: Duration,
-    mut done: impl FnMut(&[Seen]) -> Option<T>,
+    done: impl FnMut(&[Seen]) -> Option<T>,
 ) -> T {
     let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        if let Some(result) = done(seen) {
-            return result;
+    match read_until(read, seen, deadline, done).await {
+        Some(result) => result,
+        None => {
+            let topics: Vec<&str> = seen.iter().map(|s| s.topic.as_str()).collect();
+            panic!(
+                "expected records not seen within {} s: {} seen, on {topics:?}",
+                limit.as_secs(),
+                seen.len()
+            )
         }
-        let Ok(message) = tokio::time::timeout_at(deadline, read.recv())
-            .await
-            .unwrap_or_else(|_| {
-                let topics: Vec<&str> = seen.iter().map(|(t, _, _)| t.as_str()).collect();
-                panic!(
-                    "expected records not seen within {} s: {} seen, on {topics:?}",
-                    limit.as_secs(),
-                    seen.len()
-                )
-            })
-        else {
-            // a topic created moments ago may not be known to the consumer yet
-            continue;
-        };
-        let headers = message
-            .headers()
-            .map(|h| {
-                h.iter()
-                    .map(|h| {
-                        (
-                            h.key.to_owned(),
-                            String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        seen.push((
-            message.topic().to_owned(),
-            message.payload().unwrap_or_default().to_vec(),
-            headers,
-        ));
     }
-}
-
-pub fn now_ms() -> i64 {
-    i64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock")
-            .as_millis(),
-    )
-    .expect("ms")
 }
 
 pub fn deliveries(seen: &[Seen], topics: &Topics) -> Vec<Delivery> {
     let codec = Codec::<Delivery>::new().expect("codec");
     seen.iter()
-        .filter(|(t, _, _)| t.starts_with(&format!("{}.deliveries.", topics_prefix(topics))))
-        .map(|(_, p, _)| codec.decode(p).expect("delivery"))
+        .filter(|s| {
+            s.topic
+                .starts_with(&format!("{}.deliveries.", topics_prefix(topics)))
+        })
+        .map(|s| codec.decode(&s.value).expect("delivery"))
         .collect()
+}
+
+/// Whether a delivery of every one of `requests` was read.
+pub fn all_delivered(seen: &[Seen], topics: &Topics, requests: &[NotificationRequest]) -> bool {
+    let d = deliveries(seen, topics);
+    requests
+        .iter()
+        .all(|r| d.iter().any(|d| d.event_id == r.event_id))
 }
 
 pub fn statuses(seen: &[Seen], topics: &Topics) -> Vec<DeliveryStatus> {
     let codec = Codec::<DeliveryStatus>::new().expect("codec");
     seen.iter()
-        .filter(|(t, _, _)| *t == topics.status())
-        .map(|(_, p, _)| codec.decode(p).expect("status"))
+        .filter(|s| s.topic == topics.status())
+        .map(|s| codec.decode(&s.value).expect("status"))
         .collect()
 }
 

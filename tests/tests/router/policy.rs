@@ -100,11 +100,7 @@ async fn rate_limits_hold_across_a_router_restart_and_defer_when_the_tenant_says
         w.send(request).await;
     }
     w.route_until(&read, |seen| {
-        let d = deliveries(seen, &topics);
-        first
-            .iter()
-            .all(|r| d.iter().any(|d| d.event_id == r.event_id))
-            .then_some(())
+        all_delivered(seen, &topics, &first).then_some(())
     })
     .await;
 
@@ -115,14 +111,12 @@ async fn rate_limits_hold_across_a_router_restart_and_defer_when_the_tenant_says
     w.send(&second).await;
     w.send(&third).await;
     let (delivered, reported) = w
-        .route_until(&read, |seen| {
-            let s = statuses(seen, &topics);
-            let d = deliveries(seen, &topics);
+        .route_until_outputs(&read, |d, s| {
             let limited = s
                 .iter()
                 .filter(|s| s.reason.as_deref() == Some("rate_limited"))
                 .count();
-            (limited >= 2 && d.iter().any(|d| d.event_id == third.event_id)).then_some((d, s))
+            limited >= 2 && d.iter().any(|d| d.event_id == third.event_id)
         })
         .await;
     for request in [&second, &third] {

@@ -1,0 +1,104 @@
+//! The `notify` processes of a pipeline: each one the debug binary cargo built for this
+//! package, its output in a log file of its own; run to completion (`notify migrate`, ...) or
+//! kept running (a stage) until killed, terminated or dropped.
+//!
+//! Guarantees: a dropped [`Proc`] is killed and reaped, so a failing test leaves no process.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+
+/// A loopback address nobody listens on right now.
+pub fn free_addr() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    listener.local_addr().expect("local address")
+}
+
+/// One child process of the pipeline.
+#[derive(Debug)]
+pub struct Proc {
+    /// What it runs (`router`, `dispatch-sms`, ...).
+    pub name: String,
+    pub(crate) child: Child,
+    pub(crate) log: PathBuf,
+    /// Its admin endpoint (`/metrics`, `/readyz`), when it has one.
+    pub admin: Option<SocketAddr>,
+}
+
+impl Proc {
+    /// The OS process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL, as a crash or an OOM kill would end it.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then waits up to `grace` for a clean exit (SIGKILL after that). Returns
+    /// whether it exited by itself.
+    pub fn terminate(&mut self, grace: Duration) -> bool {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.kill9();
+        false
+    }
+
+    /// Whether it is still running.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// The last `lines` lines of its output.
+    pub fn tail(&self, lines: usize) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Runs `notify <args>` to completion with the run's config; its stdout.
+pub fn notify_output(config: &Path, args: &[&str]) -> anyhow::Result<String> {
+    let output = Command::new(env!("CARGO_BIN_EXE_notify"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .output()
+        .context("run notify")?;
+    if !output.status.success() {
+        bail!(
+            "notify {args:?} failed: {}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// The value after `name:` on a line of `text`.
+pub fn field(text: &str, name: &str) -> anyhow::Result<String> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name))
+        .and_then(|rest| rest.strip_prefix(':'))
+        .map(|value| value.trim().to_owned())
+        .with_context(|| format!("no `{name}:` in {text}"))
+}
