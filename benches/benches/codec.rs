@@ -1,4 +1,4 @@
-//! Avro codec cost per record (PERFORMANCE.md A1–A8, T6).
+//! Avro codec cost per record: encode and decode of each record type, in both framings.
 //!
 //! - `codec`: [`notify_schemas::Codec`], built once; the pipeline's path.
 //! - `codec_other_writer`: the same codec reading a record written with the next schema version

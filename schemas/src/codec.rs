@@ -2,7 +2,7 @@
 //!
 //! Guarantees:
 //! - A [`Codec`] resolves every schema it uses once, when it is built or when it first meets a
-//!   registry id; encoding and decoding never re-resolve a schema (PERFORMANCE.md A4/A5).
+//!   registry id; encoding and decoding never re-resolve a schema.
 //! - Records written with the current schema decode through apache-avro's schema-aware serde
 //!   deserializer, without an intermediate `Value`. Records written with another registered
 //!   schema are decoded as a `Value`, resolved to the current schema and deserialized from it;

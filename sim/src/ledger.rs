@@ -1,7 +1,7 @@
 //! The ledger: every message a simulator accepted, in arrival order.
 //!
-//! Tests read it to count losses and duplicates (RELIABILITY.md's ledger model): a delivery id
-//! that appears twice was delivered twice. Entries are kept in memory; the ledger is for tests
+//! Tests read it to count losses and duplicates: every accepted send is one entry, so a
+//! delivery id that appears twice was delivered twice. Entries are kept in memory; the ledger is for tests
 //! and load runs, not for production.
 
 use std::sync::{Arc, Mutex};
