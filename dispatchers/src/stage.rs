@@ -18,8 +18,8 @@ use crate::consumer::{DispatchError, Dispatcher, DrainConsumer, Lane};
 use crate::engine::inflight::Inflight;
 use crate::engine::TierMover;
 use crate::handler::{Deps, Handler};
+use crate::providers::provider::Provider;
 use crate::providers::registry::{self, RegistryError};
-use crate::Provider;
 use notify_common::publish::KafkaPublisher;
 use notify_store::notification_log::{CassandraLog, DeliveryLog};
 

@@ -41,7 +41,7 @@ use tokio_util::sync::CancellationToken;
 use crate::engine::retry_policy::RetryPolicy;
 use crate::engine::status::{self, EXPIRED, RETRYING};
 use crate::metrics as m;
-use crate::Provider;
+use crate::providers::provider::Provider;
 use notify_store::notification_log::DeliveryLog;
 
 /// One consumed record, detached from the consumer.

@@ -17,7 +17,7 @@ use super::{key_of, Abandoned, Handled, Handler, Record};
 use crate::engine::retry_policy::RetryPlan;
 use crate::engine::status::{self, DEAD_LETTERED, EXPIRED, FAILED, RETRYING, SENT};
 use crate::metrics as m;
-use crate::{Outcome, Reason};
+use crate::providers::provider::{Outcome, Reason};
 
 impl Handler {
     /// Makes the outcome of the one send of `delivery` (read from `record`, whose value is

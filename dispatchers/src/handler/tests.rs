@@ -13,8 +13,8 @@ use notify_store::{Directory, MemoryDirectory};
 use tokio_util::sync::CancellationToken;
 
 use super::*;
+use crate::providers::provider::{Outcome, Reason};
 use crate::providers::testing::FakeProvider;
-use crate::{Outcome, Reason};
 use notify_common::publish::{self, MemoryPublisher};
 use notify_store::notification_log::MemoryLog;
 

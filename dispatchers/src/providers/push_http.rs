@@ -11,7 +11,7 @@ use std::time::Duration;
 use notify_schemas::records::{DeviceToken, Recipient, RenderedContent, RenderedPush};
 use notify_schemas::Delivery;
 
-use crate::{Outcome, Reason};
+use crate::providers::provider::{Outcome, Reason};
 
 /// Longest detail kept from a transport error.
 pub const MAX_DETAIL_CHARS: usize = 200;

@@ -23,9 +23,9 @@ use serde::Deserialize;
 
 use crate::providers::email::{SendGridProvider, SmtpProvider};
 use crate::providers::failover::{BreakerConfig, Failover};
+use crate::providers::provider::Provider;
 use crate::providers::sms::{TwilioProvider, VonageProvider};
 use crate::providers::{apns, fcm, webpush};
-use crate::Provider;
 
 /// Why a channel's provider could not be built.
 #[derive(Debug, thiserror::Error)]

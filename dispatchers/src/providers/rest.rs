@@ -12,8 +12,8 @@ use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 
 use crate::providers::http::{read_capped, MAX_ANSWER_BYTES};
+use crate::providers::provider::{Outcome, Reason};
 use crate::providers::secret::Secret;
-use crate::{Outcome, Reason};
 
 /// What a provider answered: status, headers and at most [`MAX_ANSWER_BYTES`] of the body.
 pub(crate) struct Answer {

@@ -8,7 +8,7 @@ use notify_sim::faults::FaultSettings;
 use notify_sim::{Fault, FaultRule};
 use tokio::net::TcpListener;
 
-use crate::{Outcome, Reason};
+use crate::providers::provider::{Outcome, Reason};
 
 /// A scratch folder, removed on drop.
 pub(crate) struct Scratch(PathBuf);

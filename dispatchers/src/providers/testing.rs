@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use notify_schemas::Delivery;
 
-use crate::{Outcome, Provider};
+use crate::providers::provider::{Outcome, Provider};
 
 /// One send the fake saw.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::providers::provider::{Outcome, Reason};
 use crate::providers::push_http::short;
-use crate::{Outcome, Reason};
 
 #[derive(Debug, Default, Deserialize)]
 struct ErrorBody {

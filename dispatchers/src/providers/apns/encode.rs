@@ -15,8 +15,8 @@ use notify_schemas::records::Priority;
 use notify_schemas::Delivery;
 use serde_json::{json, Map, Value};
 
+use crate::providers::provider::{Outcome, Reason};
 use crate::providers::push_http::push_parts;
-use crate::{Outcome, Reason};
 
 /// Largest payload APNs takes for a regular (non-VoIP) notification.
 pub const MAX_PAYLOAD_BYTES: usize = 4096;

@@ -16,8 +16,8 @@ use super::encode::{self, ApnsRequest};
 use super::token::ProviderTokens;
 use super::{ApnsConfig, ApnsError};
 use crate::providers::http::{read_capped, retry_after, MAX_ANSWER_BYTES};
+use crate::providers::provider::{Outcome, Provider, Reason};
 use crate::providers::push_http::{self, request_failed};
-use crate::{Outcome, Provider, Reason};
 
 /// An APNs account (one team, key and app) sending over HTTP/2.
 #[derive(Debug)]

@@ -35,7 +35,7 @@ pub use smtp::{SmtpConfig, SmtpError, SmtpProvider, SmtpTls};
 use lettre::message::Mailbox;
 use notify_schemas::{Delivery, EmailAddress, Recipient, RenderedContent, RenderedEmail};
 
-use crate::{Outcome, Reason};
+use crate::providers::provider::{Outcome, Reason};
 
 /// Header carrying the delivery id in every SMTP message.
 pub const DELIVERY_ID_HEADER: &str = "X-Notify-Delivery-Id";

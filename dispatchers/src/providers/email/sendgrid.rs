@@ -29,12 +29,12 @@ use serde_json::{json, Value};
 
 use super::{email_parts, redact_email};
 use crate::providers::http::retry_after;
+use crate::providers::provider::{Outcome, Provider, Reason};
 use crate::providers::rest::{
     check_base_url, credential, default_connect_timeout_ms, default_timeout_ms, http_client,
     read_answer,
 };
 use crate::providers::secret::{Secret, SecretConfig, SecretError};
-use crate::{Outcome, Provider, Reason};
 
 /// Configuration of one SendGrid account.
 #[derive(Debug, Clone, Deserialize)]

@@ -36,8 +36,8 @@ use notify_schemas::Delivery;
 use serde::Deserialize;
 
 use super::{email_parts, redact_email, DELIVERY_ID_HEADER};
+use crate::providers::provider::{Outcome, Provider, Reason};
 use crate::providers::secret::{Secret, SecretConfig, SecretError};
-use crate::{Outcome, Provider, Reason};
 
 /// How the connection to the relay is secured.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

@@ -13,9 +13,9 @@ use notify_sim::Fault;
 
 use super::*;
 use crate::providers::failover::{BreakerConfig, BreakerState, Failover, ManualClock};
+use crate::providers::provider::{Outcome, Provider, Reason};
 use crate::providers::secret::SecretConfig;
 use crate::providers::test_support::{fault, listener, reason, secret_file, status};
-use crate::{Outcome, Provider, Reason};
 
 const KEY: &str = "SG.test-key";
 const TO: &str = "jane@example.com";

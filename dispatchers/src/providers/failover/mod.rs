@@ -28,7 +28,7 @@ use async_trait::async_trait;
 use notify_schemas::Delivery;
 use serde::Deserialize;
 
-use crate::{Outcome, Provider, Reason};
+use crate::providers::provider::{Outcome, Provider, Reason};
 
 /// A source of monotonic time, injected so breaker tests need no sleeping.
 pub trait Clock: Send + Sync + fmt::Debug {

@@ -9,8 +9,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::providers::provider::{Outcome, Reason};
 use crate::providers::push_http::short;
-use crate::{Outcome, Reason};
 
 /// Wait after `QUOTA_EXCEEDED` when FCM gives no `Retry-After` (its documented minimum).
 pub const QUOTA_RETRY_AFTER: Duration = Duration::from_secs(60);

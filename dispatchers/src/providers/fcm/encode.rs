@@ -13,8 +13,8 @@ use notify_schemas::records::Priority;
 use notify_schemas::Delivery;
 use serde_json::{json, Map, Value};
 
+use crate::providers::provider::{Outcome, Reason};
 use crate::providers::push_http::push_parts;
-use crate::{Outcome, Reason};
 
 /// Most bytes of `data` (keys and values) FCM takes.
 pub const MAX_DATA_BYTES: usize = 4096;

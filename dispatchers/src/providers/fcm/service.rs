@@ -22,8 +22,8 @@ use super::encode;
 use super::{FcmConfig, FcmError};
 use crate::providers::credentials::WatchedFile;
 use crate::providers::http::{read_capped, retry_after, MAX_ANSWER_BYTES};
+use crate::providers::provider::{Outcome, Provider, Reason};
 use crate::providers::push_http::{self, request_failed};
-use crate::{Outcome, Provider, Reason};
 
 /// A Firebase project's sender (one service account) on FCM HTTP v1.
 #[derive(Debug)]

@@ -14,11 +14,11 @@ use notify_sim::{Fault, FaultRule};
 use tokio::net::TcpListener;
 
 use super::{FcmConfig, FcmProvider};
+use crate::providers::provider::{Outcome, Provider, Reason};
 use crate::providers::test_support::{
     assert_each_recorded_once, distinct_push_deliveries, push_delivery as delivery, rule, rules,
     status, Scratch,
 };
-use crate::{Outcome, Provider, Reason};
 
 fn rule_once(fault: Fault) -> FaultRule {
     rule(fault, Some(1))

@@ -38,7 +38,7 @@ pub use vonage::VonageProvider;
 
 use notify_schemas::{Delivery, Recipient, RenderedContent};
 
-use crate::{Outcome, Reason};
+use crate::providers::provider::{Outcome, Reason};
 
 /// The E.164 number and the text of an SMS delivery, or the outcome for a delivery that is not
 /// an SMS.

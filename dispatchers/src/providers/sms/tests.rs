@@ -16,9 +16,9 @@ use super::twilio::{TwilioConfig, TwilioError};
 use super::vonage::VonageConfig;
 use super::*;
 use crate::providers::failover::{BreakerConfig, BreakerState, Failover, ManualClock};
+use crate::providers::provider::{Outcome, Provider, Reason};
 use crate::providers::secret::SecretConfig;
 use crate::providers::test_support::{fault, listener, reason, secret_file, status};
-use crate::{Outcome, Provider, Reason};
 
 const SID: &str = "AC0123456789abcdef";
 const TOKEN: &str = "twilio-token";

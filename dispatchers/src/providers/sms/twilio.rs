@@ -31,12 +31,12 @@ use serde::Deserialize;
 
 use super::{redact_phone, sms_parts};
 use crate::providers::http::retry_after;
+use crate::providers::provider::{Outcome, Provider, Reason};
 use crate::providers::rest::{
     check_base_url, credential, default_connect_timeout_ms, default_timeout_ms, http_client,
     read_answer,
 };
 use crate::providers::secret::{Secret, SecretConfig, SecretError};
-use crate::{Outcome, Provider, Reason};
 
 /// Header carrying the delivery id on every request.
 pub const DELIVERY_ID_HEADER: &str = "x-notify-delivery-id";

@@ -8,7 +8,7 @@ use reqwest::header::{HeaderMap, LOCATION};
 use reqwest::StatusCode;
 
 use crate::providers::http::retry_after;
-use crate::{Outcome, Reason};
+use crate::providers::provider::{Outcome, Reason};
 
 /// Longest `Location` value kept as the provider message id.
 const MAX_MESSAGE_ID_CHARS: usize = 256;

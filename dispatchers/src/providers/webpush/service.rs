@@ -44,7 +44,7 @@ use super::endpoint::{check_url, EndpointError, EndpointPolicy, GuardedResolver}
 use super::vapid::{TokenCache, VapidKey};
 use crate::providers::credentials::{CredentialError, WatchedFile};
 use crate::providers::http::{read_capped, MAX_ANSWER_BYTES};
-use crate::{Outcome, Provider, Reason};
+use crate::providers::provider::{Outcome, Provider, Reason};
 
 /// Why the provider could not be built.
 #[derive(Debug, thiserror::Error)]

@@ -15,11 +15,11 @@ use tokio::net::TcpListener;
 
 use super::token::mint;
 use super::{ApnsConfig, ApnsProvider};
+use crate::providers::provider::{Outcome, Provider, Reason};
 use crate::providers::test_support::{
     assert_each_recorded_once, distinct_push_deliveries, push_delivery as delivery, rule, rules,
     status, Scratch,
 };
-use crate::{Outcome, Provider, Reason};
 
 const KEY_ID: &str = "KEY1234567";
 const TEAM_ID: &str = "TEAM123456";
