@@ -16,7 +16,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::FutureProducer;
+use rdkafka::producer::{FutureProducer, Producer};
+use rdkafka::util::Timeout;
 
 use crate::kafka::{produce_all, OutRecord};
 
@@ -96,6 +97,18 @@ impl From<KafkaError> for PublishError {
 pub trait Publisher: Send + Sync + std::fmt::Debug {
     /// Produces every record; `Ok` once all are acknowledged.
     async fn publish(&self, records: &[Record]) -> Result<(), PublishError>;
+
+    /// Waits up to `timeout` until every record handed over is acknowledged or failed (for
+    /// shutdown). Blocking: call it off the async runtime.
+    fn flush(&self, _timeout: Duration) -> Result<(), PublishError> {
+        Ok(())
+    }
+
+    /// Whether a broker answers a metadata request for `topic` within `timeout` (for
+    /// `/readyz`). Blocking: call it off the async runtime.
+    fn check(&self, _topic: &str, _timeout: Duration) -> Result<(), PublishError> {
+        Ok(())
+    }
 }
 
 /// Kafka through the pipeline's idempotent producer.
@@ -141,14 +154,30 @@ impl Publisher for KafkaPublisher {
             .await
             .map_err(PublishError::from)
     }
+
+    fn flush(&self, timeout: Duration) -> Result<(), PublishError> {
+        self.producer
+            .flush(Timeout::After(timeout))
+            .map_err(PublishError::from)
+    }
+
+    fn check(&self, topic: &str, timeout: Duration) -> Result<(), PublishError> {
+        self.producer
+            .client()
+            .fetch_metadata(Some(topic), Timeout::After(timeout))
+            .map(|_| ())
+            .map_err(PublishError::from)
+    }
 }
 
 /// Records kept in memory, for tests. [`MemoryPublisher::fail_next`] makes the next calls fail
-/// as an unreachable broker would.
+/// as an unreachable broker would; [`MemoryPublisher::fail_with`] makes every call fail (and the
+/// readiness check too) until it is cleared.
 #[derive(Debug, Default)]
 pub struct MemoryPublisher {
     records: Mutex<Vec<Record>>,
     failures: AtomicUsize,
+    failure: Mutex<Option<PublishError>>,
 }
 
 impl MemoryPublisher {
@@ -160,6 +189,18 @@ impl MemoryPublisher {
     /// Makes the next `n` calls fail.
     pub fn fail_next(&self, n: usize) {
         self.failures.store(n, Ordering::SeqCst);
+    }
+
+    /// Makes every later call fail with `error` (or succeed again with `None`).
+    pub fn fail_with(&self, error: Option<PublishError>) {
+        *self.failure.lock().unwrap_or_else(|e| e.into_inner()) = error;
+    }
+
+    fn failure(&self) -> Option<PublishError> {
+        self.failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Every record published so far, in order.
@@ -189,11 +230,18 @@ impl Publisher for MemoryPublisher {
         if failed {
             return Err(PublishError::Kafka("injected: broker unavailable".into()));
         }
+        if let Some(error) = self.failure() {
+            return Err(error);
+        }
         self.records
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .extend_from_slice(records);
         Ok(())
+    }
+
+    fn check(&self, _topic: &str, _timeout: Duration) -> Result<(), PublishError> {
+        self.failure().map_or(Ok(()), Err)
     }
 }
 

@@ -8,7 +8,6 @@ pub mod idempotency;
 pub mod metrics;
 pub mod openapi;
 pub mod problem;
-pub mod publish;
 pub mod ratelimit;
 pub mod routes;
 pub mod server;

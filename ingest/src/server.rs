@@ -17,10 +17,10 @@ use notify_store::tenants::{AppStore, CassandraTenants};
 use tokio::net::TcpListener;
 
 use crate::auth::{load_secrets_key, Authenticator};
-use crate::publish::{KafkaPublisher, Publisher};
 use crate::ratelimit::TenantLimiter;
 use crate::state::AppState;
 use crate::validate::Limits;
+use notify_common::publish::{KafkaPublisher, Publisher};
 use notify_store::idempotency::{CassandraLedger, Ledger};
 
 /// Why the gateway could not start or stopped with an error.
@@ -102,16 +102,13 @@ pub fn build_state_with(config: &Config, stores: Stores) -> Result<AppState, Ser
     kafka_config.message_timeout_ms = ingest.produce_timeout_ms;
     let producer = kafka::producer(&kafka_config, "ingest")?;
     let topic = Topics::new(&config.kafka.topic_prefix).requests();
-    let publisher = KafkaPublisher::new(
-        producer,
-        topic,
-        Duration::from_millis(ingest.produce_timeout_ms),
-    );
+    let publisher = KafkaPublisher::new(producer, Duration::from_millis(ingest.produce_timeout_ms));
 
     Ok(AppState {
         config: Arc::new(ingest.clone()),
         limits: Arc::new(Limits::from(ingest)),
         publisher: Arc::new(publisher),
+        requests_topic: topic,
         ledger: stores.ledger,
         directory: stores.directory,
         auth: Arc::new(auth),

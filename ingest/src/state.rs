@@ -9,9 +9,9 @@ use notify_schemas::{Codec, NotificationRequest};
 use notify_store::directory::Directory;
 
 use crate::auth::Authenticator;
-use crate::publish::Publisher;
 use crate::ratelimit::TenantLimiter;
 use crate::validate::Limits;
+use notify_common::publish::Publisher;
 use notify_store::idempotency::Ledger;
 
 /// Everything a handler may need; cheap to clone.
@@ -23,6 +23,8 @@ pub struct AppState {
     pub limits: Arc<Limits>,
     /// Writes accepted requests to Kafka.
     pub publisher: Arc<dyn Publisher>,
+    /// The topic accepted requests go to (`notify.requests` under the configured prefix).
+    pub requests_topic: String,
     /// Idempotency claims and the notification log.
     pub ledger: Arc<dyn Ledger>,
     /// Users, devices, preferences, templates, categories.

@@ -10,9 +10,9 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use http_body_util::BodyExt;
 use notify_common::config::IngestConfig;
+use notify_common::publish::{MemoryPublisher, PublishError};
 use notify_ingest::auth::provision::{create_app, create_tenant};
 use notify_ingest::auth::Authenticator;
-use notify_ingest::publish::{MemoryPublisher, PublishError};
 use notify_ingest::ratelimit::TenantLimiter;
 use notify_ingest::state::AppState;
 use notify_ingest::validate::Limits;
@@ -45,6 +45,7 @@ async fn harness(config: IngestConfig) -> Harness {
         auth: Arc::new(Authenticator::new(tenants, &config, None)),
         config: Arc::new(config),
         publisher: publisher.clone(),
+        requests_topic: "notify.requests".to_owned(),
         ledger: Arc::new(MemoryLedger::default()),
         directory: Arc::new(MemoryDirectory::new()),
         codec: Arc::new(Codec::new().expect("codec")),
@@ -106,9 +107,9 @@ async fn accepted_requests_are_published_as_avro_keyed_tenant_user() {
     assert_eq!(records.len(), 1);
     let request = Codec::<NotificationRequest>::new()
         .expect("codec")
-        .decode(&records[0].1)
+        .decode(&records[0].payload)
         .expect("decode");
-    assert_eq!(records[0].0, format!("{}:u1", request.tenant));
+    assert_eq!(records[0].key_str(), format!("{}:u1", request.tenant));
     assert_eq!(
         request.event_id.to_string(),
         body["event_id"].as_str().expect("id")

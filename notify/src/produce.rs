@@ -10,9 +10,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use notify_common::kafka;
+use notify_common::publish::{KafkaPublisher, Publisher, Record};
 use notify_common::topics::Topics;
 use notify_common::Config;
-use notify_ingest::publish::{KafkaPublisher, Publisher};
 use notify_ingest::validate::{self, Limits, NotificationInput};
 use notify_schemas::{Codec, NotificationRequest, Uuid};
 
@@ -53,13 +53,14 @@ pub async fn produce(config: &Config, tenant: &str, file: Option<&Path>) -> anyh
     let payload = Codec::<NotificationRequest>::new()?.encode(&request)?;
     let topic = Topics::new(&config.kafka.topic_prefix).requests();
     let timeout = Duration::from_millis(config.kafka.message_timeout_ms);
-    let publisher = KafkaPublisher::new(
-        kafka::producer(&config.kafka, "produce")?,
-        topic.clone(),
-        timeout,
+    let publisher = KafkaPublisher::new(kafka::producer(&config.kafka, "produce")?, timeout);
+    let record = Record::new(
+        topic.as_str(),
+        format!("{tenant}:{}", request.user_id),
+        payload,
     );
     publisher
-        .publish(&format!("{tenant}:{}", request.user_id), &payload)
+        .publish(&[record])
         .await
         .with_context(|| format!("not acknowledged by {}", config.kafka.brokers))?;
     println!("event_id: {}", request.event_id);

@@ -36,7 +36,9 @@ pub async fn healthz() -> &'static str {
 )]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let publisher = state.publisher.clone();
-    let kafka = tokio::task::spawn_blocking(move || publisher.check(Duration::from_secs(2)));
+    let topic = state.requests_topic.clone();
+    let kafka =
+        tokio::task::spawn_blocking(move || publisher.check(&topic, Duration::from_secs(2)));
     let database = tokio::time::timeout(Duration::from_secs(2), state.ledger.check());
     let (kafka, database) = tokio::join!(kafka, database);
     let kafka = match kafka {

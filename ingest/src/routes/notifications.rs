@@ -19,12 +19,12 @@ use uuid::Uuid;
 use crate::idempotency::{event_id_for_key, request_hash};
 use crate::metrics::{ACCEPTED_TOTAL, DUPLICATES_TOTAL, PRODUCE_SECONDS, REJECTED_TOTAL};
 use crate::problem::{FieldError, Problem};
-use crate::publish::PublishError;
 use crate::state::AppState;
 use crate::tenant::Tenant;
 use crate::validate::{
     self, Accepted, AcceptedStatus, BatchInput, BatchResult, ItemResult, NotificationInput,
 };
+use notify_common::publish::{PublishError, Record};
 
 /// Header carrying the caller's idempotency key.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -163,7 +163,11 @@ async fn accept_one(
     let started = Instant::now();
     let produced = tokio::time::timeout(
         state.produce_timeout(),
-        state.publisher.publish(&routing_key, &payload),
+        state.publisher.publish(std::slice::from_ref(&Record::new(
+            state.requests_topic.as_str(),
+            routing_key.as_str(),
+            payload,
+        ))),
     )
     .await
     .unwrap_or(Err(PublishError::Timeout));
