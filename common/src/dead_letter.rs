@@ -19,3 +19,7 @@ pub const DLQ_PARTITION: &str = "notify-original-partition";
 pub const DLQ_OFFSET: &str = "notify-original-offset";
 /// Header with the delivery channel, on dead letters of the dispatchers.
 pub const DLQ_CHANNEL: &str = "notify-channel";
+/// Set when Kafka refused the dead letter with its value: the value's size in bytes. The value
+/// is then empty; the original record stays readable at its topic, partition and offset for the
+/// topic's retention.
+pub const DLQ_PAYLOAD_OMITTED: &str = "notify-payload-omitted";

@@ -174,15 +174,14 @@ pub struct OutRecord<'a> {
     pub headers: &'a [(&'static str, String)],
 }
 
-/// Produces every record at once and waits until Kafka acknowledged all of them; the first
-/// failure is returned (some records may have been written then, so the caller produces them
-/// all again). A full local queue is waited out for up to `queue_timeout` (back-pressure, not
-/// loss).
-pub async fn produce_all<'a>(
+/// Produces every record at once and waits until Kafka acknowledged or refused each of them;
+/// the results are in record order. A full local queue is waited out for up to `queue_timeout`
+/// (back-pressure, not loss).
+pub async fn produce_each<'a>(
     producer: &FutureProducer,
     records: impl IntoIterator<Item = OutRecord<'a>>,
     queue_timeout: Duration,
-) -> Result<(), KafkaError> {
+) -> Vec<Result<(), KafkaError>> {
     let sends = records.into_iter().map(|record| {
         let mut headers = OwnedHeaders::new();
         for (name, value) in record.headers {
@@ -197,11 +196,26 @@ pub async fn produce_all<'a>(
             .headers(headers);
         producer.send(future, Timeout::After(queue_timeout))
     });
-    for result in futures::future::join_all(sends).await {
-        result.map_err(|(err, _)| err)?;
-    }
-    Ok(())
+    futures::future::join_all(sends)
+        .await
+        .into_iter()
+        .map(|result| result.map(|_| ()).map_err(|(err, _)| err))
+        .collect()
 }
+
+/// [`produce_each`], answering with the first failure (some records may have been written
+/// then, so the caller produces them all again).
+pub async fn produce_all<'a>(
+    producer: &FutureProducer,
+    records: impl IntoIterator<Item = OutRecord<'a>>,
+    queue_timeout: Duration,
+) -> Result<(), KafkaError> {
+    produce_each(producer, records, queue_timeout)
+        .await
+        .into_iter()
+        .collect()
+}
+
 /// Builds a consumer in `group_id` and subscribes it to `topics`.
 pub fn consumer(
     config: &KafkaConfig,

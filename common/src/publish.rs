@@ -19,7 +19,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, Producer};
 use rdkafka::util::Timeout;
 
-use crate::kafka::{produce_all, OutRecord};
+use crate::kafka::{produce_each, OutRecord};
 
 /// One record to produce: topic, key, value (already framed by its codec) and headers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,9 +75,21 @@ pub enum PublishError {
     /// No delivery report within the producer's message timeout.
     #[error("no delivery report within the timeout")]
     Timeout,
+    /// Kafka refused this record for good (too large for the producer or the topic, or
+    /// malformed): producing it again fails again, while the other records go through.
+    #[error("kafka refused the record: {0}")]
+    Refused(String),
     /// The broker or client reported another error.
     #[error("kafka error: {0}")]
     Kafka(String),
+}
+
+impl PublishError {
+    /// Whether the error belongs to the record, not to the moment: retrying it cannot help, so
+    /// the record must be set aside (dead-lettered) for the others to move on.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, PublishError::Refused(_))
+    }
 }
 
 impl From<KafkaError> for PublishError {
@@ -87,6 +99,14 @@ impl From<KafkaError> for PublishError {
             KafkaError::MessageProduction(RDKafkaErrorCode::MessageTimedOut) => {
                 PublishError::Timeout
             }
+            KafkaError::MessageProduction(
+                code @ (RDKafkaErrorCode::MessageSizeTooLarge
+                | RDKafkaErrorCode::InvalidMessageSize
+                | RDKafkaErrorCode::MessageBatchTooLarge
+                | RDKafkaErrorCode::InvalidMessage
+                | RDKafkaErrorCode::InvalidRecord
+                | RDKafkaErrorCode::BadMessage),
+            ) => PublishError::Refused(code.to_string()),
             other => PublishError::Kafka(other.to_string()),
         }
     }
@@ -95,8 +115,13 @@ impl From<KafkaError> for PublishError {
 /// Produces records and waits for their acknowledgement.
 #[async_trait]
 pub trait Publisher: Send + Sync + std::fmt::Debug {
-    /// Produces every record; `Ok` once all are acknowledged.
-    async fn publish(&self, records: &[Record]) -> Result<(), PublishError>;
+    /// Produces every record and waits for each one's answer; the results are in record order.
+    async fn publish_each(&self, records: &[Record]) -> Vec<Result<(), PublishError>>;
+
+    /// Produces every record; `Ok` once all are acknowledged, else the first failure.
+    async fn publish(&self, records: &[Record]) -> Result<(), PublishError> {
+        self.publish_each(records).await.into_iter().collect()
+    }
 
     /// Waits up to `timeout` until every record handed over is acknowledged or failed (for
     /// shutdown). Blocking: call it off the async runtime.
@@ -143,16 +168,18 @@ impl KafkaPublisher {
 
 #[async_trait]
 impl Publisher for KafkaPublisher {
-    async fn publish(&self, records: &[Record]) -> Result<(), PublishError> {
+    async fn publish_each(&self, records: &[Record]) -> Vec<Result<(), PublishError>> {
         let borrowed = records.iter().map(|record| OutRecord {
             topic: &record.topic,
             key: &record.key,
             payload: &record.payload,
             headers: &record.headers,
         });
-        produce_all(&self.producer, borrowed, self.queue_timeout)
+        produce_each(&self.producer, borrowed, self.queue_timeout)
             .await
-            .map_err(PublishError::from)
+            .into_iter()
+            .map(|result| result.map_err(PublishError::from))
+            .collect()
     }
 
     fn flush(&self, timeout: Duration) -> Result<(), PublishError> {
@@ -172,12 +199,14 @@ impl Publisher for KafkaPublisher {
 
 /// Records kept in memory, for tests. [`MemoryPublisher::fail_next`] makes the next calls fail
 /// as an unreachable broker would; [`MemoryPublisher::fail_with`] makes every call fail (and the
-/// readiness check too) until it is cleared.
+/// readiness check too) until it is cleared; [`MemoryPublisher::refuse_larger_than`] refuses
+/// single records as a broker's size limit does.
 #[derive(Debug, Default)]
 pub struct MemoryPublisher {
     records: Mutex<Vec<Record>>,
     failures: AtomicUsize,
     failure: Mutex<Option<PublishError>>,
+    max_payload: Mutex<Vec<(Option<String>, usize)>>,
 }
 
 impl MemoryPublisher {
@@ -194,6 +223,16 @@ impl MemoryPublisher {
     /// Makes every later call fail with `error` (or succeed again with `None`).
     pub fn fail_with(&self, error: Option<PublishError>) {
         *self.failure.lock().unwrap_or_else(|e| e.into_inner()) = error;
+    }
+
+    /// Refuses every record to `topic` (any topic with `None`) whose payload is larger than
+    /// `bytes`, for good, as Kafka refuses a record over `max.message.bytes`; the other records
+    /// of the call are kept.
+    pub fn refuse_larger_than(&self, topic: Option<&str>, bytes: usize) {
+        self.max_payload
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((topic.map(str::to_owned), bytes));
     }
 
     fn failure(&self) -> Option<PublishError> {
@@ -222,22 +261,40 @@ impl MemoryPublisher {
 
 #[async_trait]
 impl Publisher for MemoryPublisher {
-    async fn publish(&self, records: &[Record]) -> Result<(), PublishError> {
+    async fn publish_each(&self, records: &[Record]) -> Vec<Result<(), PublishError>> {
         let failed = self
             .failures
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok();
-        if failed {
-            return Err(PublishError::Kafka("injected: broker unavailable".into()));
+        let failure = if failed {
+            Some(PublishError::Kafka("injected: broker unavailable".into()))
+        } else {
+            self.failure()
+        };
+        if let Some(error) = failure {
+            return vec![Err(error); records.len()];
         }
-        if let Some(error) = self.failure() {
-            return Err(error);
-        }
-        self.records
+        let limits = self
+            .max_payload
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .extend_from_slice(records);
-        Ok(())
+            .clone();
+        let mut kept = self.records.lock().unwrap_or_else(|e| e.into_inner());
+        records
+            .iter()
+            .map(|record| {
+                let too_large = limits.iter().any(|(topic, max)| {
+                    topic.as_ref().is_none_or(|t| *t == record.topic) && record.payload.len() > *max
+                });
+                if too_large {
+                    return Err(PublishError::Refused(
+                        RDKafkaErrorCode::MessageSizeTooLarge.to_string(),
+                    ));
+                }
+                kept.push(record.clone());
+                Ok(())
+            })
+            .collect()
     }
 
     fn check(&self, _topic: &str, _timeout: Duration) -> Result<(), PublishError> {
@@ -275,6 +332,39 @@ mod tests {
             .unwrap();
         assert_eq!(publisher.to_topic("t"), vec![record]);
         assert!(publisher.to_topic("other").is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_refused_record_does_not_take_the_others_down() {
+        let publisher = MemoryPublisher::new();
+        publisher.refuse_larger_than(Some("t"), 3);
+        let small = Record::new("t", "k", vec![1]);
+        let large = Record::new("t", "k", vec![0; 4]);
+        let results = publisher
+            .publish_each(&[small.clone(), large.clone(), small.clone()])
+            .await;
+        assert!(results[0].is_ok() && results[2].is_ok());
+        assert!(results[1].as_ref().is_err_and(PublishError::is_permanent));
+        assert_eq!(publisher.records(), vec![small.clone(), small]);
+        assert!(publisher.publish(&[large]).await.is_err());
+    }
+
+    #[test]
+    fn refusals_are_permanent_and_outages_are_not() {
+        for code in [
+            RDKafkaErrorCode::MessageSizeTooLarge,
+            RDKafkaErrorCode::InvalidRecord,
+        ] {
+            assert!(PublishError::from(KafkaError::MessageProduction(code)).is_permanent());
+        }
+        for code in [
+            RDKafkaErrorCode::QueueFull,
+            RDKafkaErrorCode::MessageTimedOut,
+            RDKafkaErrorCode::AllBrokersDown,
+            RDKafkaErrorCode::UnknownTopicOrPartition,
+        ] {
+            assert!(!PublishError::from(KafkaError::MessageProduction(code)).is_permanent());
+        }
     }
 
     #[test]

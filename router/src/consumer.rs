@@ -3,8 +3,9 @@
 //! Guarantees: records are routed in batches; every output of a batch (deliveries, statuses,
 //! dead letters) is acknowledged by Kafka before any offset of the batch is stored, so a crash
 //! or rebalance at any point re-routes records instead of losing them. A record that can never
-//! be routed (undecodable, unknown tenant) goes to `notify.dlq` with its reason in headers and
-//! the partition moves on. A database or Kafka outage pauses the loop with backoff; nothing is
+//! be routed (undecodable, unknown tenant), or whose output Kafka refuses for good (too large,
+//! malformed), goes to `notify.dlq` with its reason in headers and the partition moves on; only
+//! a failure of the whole producer or database holds the batch. A database or Kafka outage pauses the loop with backoff; nothing is
 //! skipped. Not guaranteed: that a record is routed only once. A re-routed record yields the
 //! same deterministic delivery ids, which the dispatchers' dedup recognises; its statuses may
 //! repeat on `notify.status`.
@@ -22,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::handler::{Handler, Incoming, RouteError};
 use crate::metrics as m;
+use crate::publish::publish_routed;
 use crate::scheduler::DEFERRED_UNTIL_HEADER;
 
 /// Why the loop stopped.
@@ -120,8 +122,8 @@ impl RouterConsumer {
             let mut backoff = Duration::from_millis(100);
             loop {
                 let attempt = async {
-                    let outputs = self.handler.handle_batch(&batch).await?;
-                    self.publisher.publish(&outputs).await?;
+                    let routed = self.handler.handle_batch(&batch).await?;
+                    publish_routed(self.publisher.as_ref(), &self.handler, &batch, &routed).await?;
                     Ok::<_, BatchError>(())
                 };
                 match attempt.await {

@@ -174,6 +174,34 @@ pub fn scheduled_channel_status(
     )
 }
 
+/// `FAILED` for a delivery Kafka refused to take (too large for the topic, malformed), with
+/// reason `produce_refused: <error>`: it can never reach a dispatcher.
+pub fn refused_status(
+    delivery: &Delivery,
+    error: &impl fmt::Display,
+    now_ms: i64,
+) -> DeliveryStatus {
+    DeliveryStatus {
+        tenant: delivery.tenant.clone(),
+        event_id: delivery.event_id,
+        delivery_id: Some(delivery.delivery_id),
+        user_id: Some(delivery.user_id.clone()),
+        category: Some(delivery.category.clone()),
+        channel: Some(delivery.channel),
+        recipient: Some(redact(&delivery.recipient)),
+        status: Status::Failed,
+        stage: Stage::Router,
+        reason: Some(truncate(
+            format!("{}: {error}", Reason::ProduceRefused),
+            MAX_REASON_BYTES,
+        )),
+        provider: None,
+        provider_message_id: None,
+        attempt: 0,
+        occurred_at: now_ms,
+    }
+}
+
 /// `FAILED` for each of `targets`, with reason `render_failed: <error>` (cut to
 /// [`MAX_REASON_BYTES`]): the prefix is what to group by, the rest tells the tenant which
 /// template, field and variable to fix. `error` is normally a

@@ -18,8 +18,9 @@ use notify_common::config::RouterConfig;
 use notify_common::dead_letter::{
     DLQ_ERROR, DLQ_OFFSET, DLQ_PARTITION, DLQ_REASON, DLQ_STAGE, DLQ_TOPIC,
 };
-use notify_common::publish::Record;
+use notify_common::publish::{PublishError, Record};
 use notify_common::topics::Topics;
+use notify_schemas::limits::ContentLimits;
 use notify_schemas::{Channel, Codec, CodecError, Delivery, DeliveryStatus, NotificationRequest};
 use notify_store::ratelog::RateLog;
 use notify_store::schedule::{Schedule, ScheduledItem};
@@ -148,7 +149,10 @@ impl Handler {
             settings: SettingsCache::new(stores.tenants, stores.settings, ttl),
             limiter: RateLimiter::new(stores.rate_log),
             schedule: stores.schedule,
-            renderer: Renderer::new(),
+            renderer: Renderer::with_limits(ContentLimits {
+                sms_max_segments: config.sms_max_segments,
+                email_max_bytes: config.email_max_bytes,
+            }),
             requests: Codec::new()?,
             deliveries: Codec::new()?,
             statuses: Codec::new()?,
@@ -158,14 +162,43 @@ impl Handler {
         })
     }
 
-    /// Everything the batch produces, in record order. Records are routed concurrently (their
-    /// directory reads overlap) but their outputs are kept in record order, so one user's
-    /// records are produced in the order they were consumed.
-    pub async fn handle_batch(&self, batch: &[Incoming]) -> Result<Vec<Record>, RouteError> {
+    /// What each record of the batch produces, in record order. Records are routed
+    /// concurrently (their directory reads overlap) but their outputs are kept in record order,
+    /// so one user's records are produced in the order they were consumed.
+    pub async fn handle_batch(&self, batch: &[Incoming]) -> Result<Vec<Vec<Record>>, RouteError> {
         let now_ms = self.clock.now_ms();
         // at most `router.batch_max` futures; the directory bounds its own requests in flight
-        let routed = try_join_all(batch.iter().map(|record| self.route(record, now_ms))).await?;
-        Ok(routed.into_iter().flatten().collect())
+        try_join_all(batch.iter().map(|record| self.route(record, now_ms))).await
+    }
+
+    /// What replaces the outputs of `source` Kafka refused for good, so that nothing of it
+    /// vanishes: the request as one dead letter (`produce_refused`, naming each refusal) and a
+    /// `failed` status for each refused delivery.
+    pub fn set_aside(
+        &self,
+        source: &Incoming,
+        refused: &[(&Record, &PublishError)],
+    ) -> Vec<Record> {
+        let now_ms = self.clock.now_ms();
+        let reasons: Vec<String> = refused
+            .iter()
+            .map(|(record, error)| format!("{}: {error}", record.topic))
+            .collect();
+        let mut records =
+            vec![self.dead_letter(source, Reason::ProduceRefused.as_str(), &reasons.join("; "))];
+        for (record, error) in refused {
+            let Ok(delivery) = self.deliveries.decode(&record.payload) else {
+                continue; // a status or dead letter: the dead letter above tells of it
+            };
+            let status = fanout::refused_status(&delivery, error, now_ms);
+            match self.status_record(&status) {
+                Ok(record) => records.push(record),
+                Err(err) => {
+                    tracing::error!(error = %err, "status of a refused delivery not encoded")
+                }
+            }
+        }
+        records
     }
 
     /// The records one incoming record produces.

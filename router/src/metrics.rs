@@ -18,3 +18,8 @@ pub const REEMITTED_TOTAL: &str = "notify_router_scheduled_reemitted_total";
 pub const SCHEDULE_LAG_SECONDS: &str = "notify_router_schedule_lag_seconds";
 /// Failed sweeps, label `error` = database | kafka.
 pub const SCHEDULE_ERRORS_TOTAL: &str = "notify_router_schedule_errors_total";
+/// Outputs Kafka refused for good and set aside (dead letter and `failed` status), label
+/// `topic`.
+pub const REFUSED_TOTAL: &str = "notify_router_refused_total";
+/// Set-aside records Kafka refused as well (lost; see `publish.rs`).
+pub const SET_ASIDE_LOST_TOTAL: &str = "notify_router_set_aside_lost_total";

@@ -126,6 +126,8 @@ pub enum Reason {
     Duplicate,
     /// The template could not be rendered.
     RenderFailed,
+    /// Kafka refused the delivery record for good (too large for the topic, malformed).
+    ProduceRefused,
     /// The request names a tenant the router does not know.
     UnknownTenant,
 }
@@ -141,6 +143,7 @@ impl Reason {
             Reason::Expired => "expired",
             Reason::Duplicate => "duplicate",
             Reason::RenderFailed => "render_failed",
+            Reason::ProduceRefused => "produce_refused",
             Reason::UnknownTenant => "unknown_tenant",
         }
     }

@@ -20,6 +20,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior, Value};
+use notify_schemas::limits::{ContentError, ContentLimits};
 use notify_schemas::{
     Channel, NotificationRequest, RenderedContent, RenderedEmail, RenderedPush, RenderedSms,
 };
@@ -100,6 +101,14 @@ pub enum RenderError {
         /// What went wrong, e.g. `undefined value (in sms.text:1); not in params: code`.
         message: String,
     },
+    /// The content (rendered or inline) is more than the channel's provider accepts, or an
+    /// email subject would break its header line.
+    #[error("{source}")]
+    Content {
+        /// Which limit it broke.
+        #[from]
+        source: ContentError,
+    },
 }
 
 impl RenderError {
@@ -120,6 +129,7 @@ pub fn sms_segment_count(text: &str) -> u32 {
 #[derive(Debug)]
 pub struct Renderer {
     env: Environment<'static>,
+    limits: ContentLimits,
 }
 
 impl Default for Renderer {
@@ -129,9 +139,15 @@ impl Default for Renderer {
 }
 
 impl Renderer {
-    /// A renderer with strict undefined variables, HTML escaping for the email HTML part only,
-    /// and [`TEMPLATE_FUEL`] per field.
+    /// A renderer with the default content limits; see [`Renderer::with_limits`].
     pub fn new() -> Self {
+        Self::with_limits(ContentLimits::default())
+    }
+
+    /// A renderer with strict undefined variables, HTML escaping for the email HTML part only,
+    /// [`TEMPLATE_FUEL`] per field, and content that must fit `limits` (and each push
+    /// provider's payload limit) once rendered.
+    pub fn with_limits(limits: ContentLimits) -> Self {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_auto_escape_callback(|name| {
@@ -142,7 +158,7 @@ impl Renderer {
             }
         });
         env.set_fuel(Some(TEMPLATE_FUEL));
-        Self { env }
+        Self { env, limits }
     }
 
     /// The content of `request` on `channel`.
@@ -160,8 +176,31 @@ impl Renderer {
     /// APNs, FCM and web push) is the fallback when no variant matches. Without a template,
     /// the inline content is used as given.
     ///
-    /// Email is sent from `email_from`. SMS segments are counted on the rendered text.
+    /// Email is sent from `email_from`. SMS segments are counted on the rendered text. Content
+    /// larger than the channel takes ([`ContentLimits`]) is a [`RenderError::Content`], whether
+    /// it was rendered or inline: a producer writing to Kafka directly is not checked by ingest.
     pub fn render(
+        &self,
+        channel: Channel,
+        templates: &[Template],
+        request: &NotificationRequest,
+        user_locale: Option<&str>,
+        tenant_default_locale: &str,
+        email_from: &str,
+    ) -> Result<Rendered, RenderError> {
+        let rendered = self.pick(
+            channel,
+            templates,
+            request,
+            user_locale,
+            tenant_default_locale,
+            email_from,
+        )?;
+        self.limits.check(channel, &rendered.content)?;
+        Ok(rendered)
+    }
+
+    fn pick(
         &self,
         channel: Channel,
         templates: &[Template],

@@ -25,6 +25,7 @@ pub mod contract;
 pub mod error;
 pub mod framing;
 pub mod id;
+pub mod limits;
 pub mod lookup;
 pub mod records;
 pub mod samples;

@@ -183,6 +183,18 @@ impl Config {
                 "group_id must be set; batch_max, cache_ttl_ms and max_backoff_ms must be positive",
             );
         }
+        if r.sms_max_segments < i.sms_max_segments {
+            return invalid(
+                "router.sms_max_segments",
+                "must not be below ingest.sms_max_segments (the router would fail SMS ingest accepted)",
+            );
+        }
+        if r.email_max_bytes < 1024 || r.email_max_bytes > EMAIL_MAX_BYTES_CEILING {
+            return invalid(
+                "router.email_max_bytes",
+                "must be between 1024 and 921600 (a delivery must fit a Kafka record)",
+            );
+        }
         self.dispatch.validate(self.kafka.session_timeout_ms())?;
         if self.shutdown.grace_period_ms == 0 {
             return invalid("shutdown.grace_period_ms", "must be positive");
@@ -190,6 +202,10 @@ impl Config {
         Ok(())
     }
 }
+
+/// Largest `router.email_max_bytes`: a delivery record must stay below the producer's default
+/// `message.max.bytes` (1,000,000) with room for its other fields.
+pub const EMAIL_MAX_BYTES_CEILING: usize = 900 * 1024;
 
 /// An unquoted CQL identifier that is safe to splice into DDL (keyspace and table names cannot
 /// be bound as statement parameters).

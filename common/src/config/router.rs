@@ -28,6 +28,13 @@ pub struct RouterConfig {
     /// Whether critical categories bypass opt-out and quiet hours, for tenants whose settings
     /// (`notify tenants settings`) do not say.
     pub critical_bypass: bool,
+    /// Most segments a rendered SMS may take; a longer one fails its delivery
+    /// (`render_failed`). Ingest refuses inline SMS above `ingest.sms_max_segments`, which may
+    /// not be higher.
+    pub sms_max_segments: u32,
+    /// Largest rendered email (subject, html and text together), in bytes; a larger one fails
+    /// its delivery (`render_failed`). At most 921600, so a delivery always fits a Kafka record.
+    pub email_max_bytes: usize,
 }
 
 impl Default for RouterConfig {
@@ -42,6 +49,8 @@ impl Default for RouterConfig {
             email_from: "notify@localhost".into(),
             max_backoff_ms: 30_000,
             critical_bypass: true,
+            sms_max_segments: 10,
+            email_max_bytes: 256 * 1024,
         }
     }
 }

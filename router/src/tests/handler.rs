@@ -29,17 +29,17 @@ const REQUESTS: &str = "t.requests";
 const HOUR_MS: i64 = 3_600_000;
 
 /// A handler over in-memory stores holding tenant `acme` and its `user-1`.
-struct World {
-    handler: Handler,
+pub(super) struct World {
+    pub(super) handler: Handler,
     directory: Arc<MemoryDirectory>,
     tenants: Arc<MemoryTenants>,
     schedule: Arc<MemorySchedule>,
-    topics: Topics,
+    pub(super) topics: Topics,
     now: i64,
 }
 
 impl World {
-    async fn new(settings: TenantSettings) -> Self {
+    pub(super) async fn new(settings: TenantSettings) -> Self {
         let now = notify_common::clock::now_ms();
         let directory = Arc::new(MemoryDirectory::new());
         directory.put_user("acme", &user()).await.expect("user");
@@ -77,7 +77,7 @@ impl World {
     }
 
     /// A request for SMS and email with inline content.
-    fn request(&self, channels: &[Channel]) -> NotificationRequest {
+    pub(super) fn request(&self, channels: &[Channel]) -> NotificationRequest {
         NotificationRequest {
             content: Some(InlineContent {
                 push: None,
@@ -103,7 +103,7 @@ impl World {
         self.handler.handle(record).await.expect("routed")
     }
 
-    fn deliveries(&self, records: &[Record], channel: Channel) -> Vec<Delivery> {
+    pub(super) fn deliveries(&self, records: &[Record], channel: Channel) -> Vec<Delivery> {
         let codec = Codec::<Delivery>::new().expect("codec");
         let topic = self.topics.deliveries(channel.as_str());
         records
@@ -116,7 +116,7 @@ impl World {
             .collect()
     }
 
-    fn statuses(&self, records: &[Record]) -> Vec<DeliveryStatus> {
+    pub(super) fn statuses(&self, records: &[Record]) -> Vec<DeliveryStatus> {
         let codec = Codec::<DeliveryStatus>::new().expect("codec");
         records
             .iter()
@@ -125,7 +125,7 @@ impl World {
             .collect()
     }
 
-    fn dead_letters<'a>(&self, records: &'a [Record]) -> Vec<&'a Record> {
+    pub(super) fn dead_letters<'a>(&self, records: &'a [Record]) -> Vec<&'a Record> {
         records
             .iter()
             .filter(|r| r.topic == self.topics.dlq())
@@ -142,7 +142,7 @@ impl World {
     }
 }
 
-fn incoming(request: &NotificationRequest) -> Incoming {
+pub(super) fn incoming(request: &NotificationRequest) -> Incoming {
     Incoming {
         topic: REQUESTS.into(),
         partition: 2,

@@ -2,8 +2,10 @@
 
 mod fanout;
 mod handler;
+mod limits;
 mod plan;
 mod plan_due;
+mod publish;
 mod quiet;
 mod ratelimit;
 mod render;

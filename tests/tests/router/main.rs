@@ -5,4 +5,5 @@
 
 mod flows;
 mod harness;
+mod isolation;
 mod policy;

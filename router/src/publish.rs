@@ -1,0 +1,108 @@
+//! Publishing what a batch routed, so that one record Kafka will never take cannot hold up the
+//! others.
+//!
+//! Guarantees: `Ok` means every output of the batch is acknowledged, or was refused for good
+//! and replaced by what [`Handler::set_aside`] makes of it (a dead letter and `failed`
+//! statuses), which is acknowledged too. A record counts as refused only once it was refused
+//! alone: records Kafka refused together with it (one broker batch) are published again on
+//! their own first, so a neighbour's size never fails an innocent record. `Err` means a
+//! transient failure (broker down, timeout, full queue): the caller publishes the whole batch
+//! again later; every consumer of these topics tolerates the repeats.
+//!
+//! A dead letter Kafka refuses as well (a request already near the dead-letter topic's size
+//! limit) is published again without its value, with header `notify-payload-omitted`; the
+//! request stays readable where it was consumed from for that topic's retention.
+//!
+//! Not guaranteed: that a set-aside record is accepted in the end. One refused even so (a
+//! status, or a bare dead letter, refused for good) is logged and counted
+//! (`notify_router_set_aside_lost_total`): the one place an output can be dropped.
+
+use notify_common::dead_letter::{DLQ_PAYLOAD_OMITTED, DLQ_STAGE};
+use notify_common::publish::{PublishError, Publisher, Record};
+
+use crate::handler::{Handler, Incoming};
+use crate::metrics as m;
+
+/// Publishes `routed` (the outputs of each record of `batch`, in batch order); returns how
+/// many outputs were set aside.
+pub async fn publish_routed(
+    publisher: &dyn Publisher,
+    handler: &Handler,
+    batch: &[Incoming],
+    routed: &[Vec<Record>],
+) -> Result<usize, PublishError> {
+    let flat: Vec<(usize, &Record)> = routed
+        .iter()
+        .enumerate()
+        .flat_map(|(source, outputs)| outputs.iter().map(move |record| (source, record)))
+        .collect();
+    let records: Vec<Record> = flat.iter().map(|(_, record)| (*record).clone()).collect();
+    let results = publisher.publish_each(&records).await;
+    let mut suspects = Vec::new();
+    for ((source, record), result) in flat.iter().zip(results) {
+        match result {
+            Ok(()) => {}
+            Err(err) if err.is_permanent() => suspects.push((*source, *record)),
+            Err(err) => return Err(err),
+        }
+    }
+    // each suspect alone, one after the other, so no broker batch mixes two of them
+    let mut refused: Vec<(usize, &Record, PublishError)> = Vec::new();
+    for (source, record) in suspects {
+        match publisher.publish(std::slice::from_ref(record)).await {
+            Ok(()) => {}
+            Err(err) if err.is_permanent() => refused.push((source, record, err)),
+            Err(err) => return Err(err),
+        }
+    }
+    let mut replacements = Vec::new();
+    for (index, source) in batch.iter().enumerate() {
+        let of_source: Vec<(&Record, &PublishError)> = refused
+            .iter()
+            .filter(|(s, _, _)| *s == index)
+            .map(|(_, record, err)| (*record, err))
+            .collect();
+        if !of_source.is_empty() {
+            replacements.extend(handler.set_aside(source, &of_source));
+        }
+    }
+    let mut without_value = Vec::new();
+    for (record, result) in replacements
+        .iter()
+        .zip(publisher.publish_each(&replacements).await)
+    {
+        match result {
+            Ok(()) => {}
+            // the dead letter's value is the request as consumed; it stays readable there
+            Err(err) if err.is_permanent() && record.header_value(DLQ_STAGE).is_some() => {
+                let mut bare = record
+                    .clone()
+                    .header(DLQ_PAYLOAD_OMITTED, record.payload.len().to_string());
+                bare.payload.clear();
+                without_value.push(bare);
+            }
+            Err(err) if err.is_permanent() => lost(record, &err),
+            Err(err) => return Err(err),
+        }
+    }
+    for (record, result) in without_value
+        .iter()
+        .zip(publisher.publish_each(&without_value).await)
+    {
+        match result {
+            Ok(()) => {}
+            Err(err) if err.is_permanent() => lost(record, &err),
+            Err(err) => return Err(err),
+        }
+    }
+    for (_, record, err) in &refused {
+        metrics::counter!(m::REFUSED_TOTAL, "topic" => record.topic.clone()).increment(1);
+        tracing::warn!(error = %err, topic = %record.topic, key = %record.key_str(), "output refused by Kafka; set aside");
+    }
+    Ok(refused.len())
+}
+
+fn lost(record: &Record, err: &PublishError) {
+    metrics::counter!(m::SET_ASIDE_LOST_TOTAL).increment(1);
+    tracing::error!(error = %err, topic = %record.topic, key = %record.key_str(), "set-aside record refused as well; it is lost");
+}
