@@ -26,3 +26,6 @@ pub const DRAIN_ABANDONED_TOTAL: &str = "notify_dispatch_drain_abandoned_total";
 /// Retry records handled by the mover, labels `channel`, `outcome` = moved | requeued |
 /// undecodable.
 pub const RETRIES_MOVED_TOTAL: &str = "notify_dispatch_retries_moved_total";
+/// Outputs Kafka refused for good (too large for the topic, malformed), labels `channel` and
+/// `topic`.
+pub const REFUSED_TOTAL: &str = "notify_dispatch_refused_total";

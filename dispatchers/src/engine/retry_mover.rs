@@ -22,11 +22,12 @@ use std::time::Duration;
 
 use notify_common::clock::now_ms;
 use notify_common::config::DispatchConfig;
+use notify_common::dead_letter::DLQ_PAYLOAD_OMITTED;
 use notify_common::kafka::ErrorPacer;
-use notify_common::publish::{self, Publisher};
+use notify_common::publish::{self, PublishError, Publisher};
 use notify_common::topics::Topics;
 use notify_common::Health;
-use notify_schemas::{Codec, Delivery, Priority};
+use notify_schemas::{Codec, Delivery};
 use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::message::Message;
 use rdkafka::util::Timeout;
@@ -36,37 +37,18 @@ use tokio_util::sync::CancellationToken;
 use crate::consumer::{detach, DispatchError, DrainConsumer};
 use crate::engine::dead_letter::dead_letter;
 use crate::engine::inflight::{Inflight, Ticket};
-use crate::engine::retry_policy::{tier_delay_ms, tier_for};
+use crate::engine::retry_policy::{destination, due_at, Move};
 use crate::handler::Record;
 use crate::metrics as m;
 
-/// Where a due retry record goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Move {
-    /// Back to its channel's topic (this one).
-    Channel(String),
-    /// Into the tier fitting the rest of its wait.
-    Requeue(String),
-}
-
-/// When a record of tier `tier` appended at `appended_ms` is due.
-pub fn due_at(delivery: &Delivery, tier: &str, appended_ms: i64) -> i64 {
-    let cap = tier_delay_ms(tier).map_or(i64::MAX, |d| appended_ms.saturating_add(d));
-    delivery.not_before.unwrap_or(appended_ms).min(cap)
-}
-
-/// Where `delivery` goes when it is due at `now_ms`.
-pub fn destination(delivery: &Delivery, topics: &Topics, now_ms: i64) -> Move {
-    let rest = delivery.not_before.unwrap_or(now_ms) - now_ms;
-    // a few milliseconds early is on time: clocks of movers and dispatchers differ by more
-    if rest > 50 {
-        return Move::Requeue(topics.retry(tier_for(rest)));
-    }
-    let channel = delivery.channel.as_str();
-    Move::Channel(match delivery.priority {
-        Priority::Bulk => topics.deliveries_bulk(channel),
-        _ => topics.deliveries(channel),
-    })
+/// How a publish ended.
+enum Published {
+    /// Acknowledged.
+    Yes,
+    /// Refused for good: producing it again fails again.
+    Refused(PublishError),
+    /// Given up: the record's partition went away, or shutdown.
+    Cancelled,
 }
 
 /// A record waiting for its due time. It is not taken into the [`Inflight`] until it moves, so
@@ -268,13 +250,64 @@ impl TierMover {
             record.key.clone().unwrap_or_default(),
             record.payload.clone().unwrap_or_default(),
         );
-        if !self.publish(&[output], &abandon, cancel).await {
-            self.inflight.abort(&ticket);
-            return false;
-        }
+        let destination_topic = output.topic.clone();
+        let outcome = match self.publish(&[output], &abandon, cancel).await {
+            Published::Yes => outcome,
+            Published::Cancelled => {
+                self.inflight.abort(&ticket);
+                return false;
+            }
+            // its destination will never take it: set it aside rather than hold the tier
+            Published::Refused(err) => {
+                let reason = format!("{destination_topic}: {err}");
+                let dead = self.dead_letter_record(record, "produce_refused", &reason);
+                if !self.publish_dead_letter(dead, &abandon, cancel).await {
+                    self.inflight.abort(&ticket);
+                    return false;
+                }
+                "refused"
+            }
+        };
         metrics::counter!(m::RETRIES_MOVED_TOTAL, "channel" => entry.delivery.channel.as_str(), "outcome" => outcome)
             .increment(1);
         self.finish(&ticket);
+        true
+    }
+
+    fn dead_letter_record(&self, record: &Record, error: &str, reason: &str) -> publish::Record {
+        dead_letter(
+            self.topics.dlq(),
+            "retry-mover",
+            record,
+            record.payload.clone().unwrap_or_default(),
+            error,
+            reason,
+        )
+    }
+
+    /// Publishes a dead letter; one the topic refuses goes again without its value (header
+    /// `notify-payload-omitted`), and one refused even so is logged as lost. False if cancelled.
+    async fn publish_dead_letter(
+        &self,
+        dead: publish::Record,
+        abandon: &CancellationToken,
+        cancel: &CancellationToken,
+    ) -> bool {
+        let size = dead.payload.len();
+        let mut bare = dead.clone().header(DLQ_PAYLOAD_OMITTED, size.to_string());
+        bare.payload.clear();
+        for attempt in [dead, bare] {
+            match self
+                .publish(std::slice::from_ref(&attempt), abandon, cancel)
+                .await
+            {
+                Published::Yes => return true,
+                Published::Cancelled => return false,
+                Published::Refused(err) => {
+                    tracing::error!(tier = self.tier, error = %err, bytes = attempt.payload.len(), "dead letter refused by Kafka");
+                }
+            }
+        }
         true
     }
 
@@ -304,15 +337,8 @@ impl TierMover {
         );
         metrics::counter!(m::RETRIES_MOVED_TOTAL, "channel" => "unknown", "outcome" => "undecodable")
             .increment(1);
-        let output = dead_letter(
-            self.topics.dlq(),
-            "retry-mover",
-            record,
-            record.payload.clone().unwrap_or_default(),
-            error,
-            reason,
-        );
-        if self.publish(&[output], &abandon, cancel).await {
+        let output = self.dead_letter_record(record, error, reason);
+        if self.publish_dead_letter(output, &abandon, cancel).await {
             self.finish(&ticket);
         } else {
             self.inflight.abort(&ticket);
@@ -327,13 +353,13 @@ impl TierMover {
         });
     }
 
-    /// Publishes until acknowledged; false if cancelled first.
+    /// Publishes until acknowledged or refused for good, or until cancelled.
     async fn publish(
         &self,
         outputs: &[publish::Record],
         abandon: &CancellationToken,
         cancel: &CancellationToken,
-    ) -> bool {
+    ) -> Published {
         let mut backoff = Duration::from_millis(100);
         let mut failed = false;
         loop {
@@ -342,16 +368,17 @@ impl TierMover {
                     if failed {
                         self.health.ok("kafka");
                     }
-                    return true;
+                    return Published::Yes;
                 }
+                Err(err) if err.is_permanent() => return Published::Refused(err),
                 Err(err) => {
                     failed = true;
                     self.health.failing("kafka", err.to_string());
                     tracing::warn!(tier = self.tier, error = %err, "move paused, will retry");
                     tokio::select! {
                         () = tokio::time::sleep(backoff) => {}
-                        () = abandon.cancelled() => return false,
-                        () = cancel.cancelled() => return false,
+                        () = abandon.cancelled() => return Published::Cancelled,
+                        () = cancel.cancelled() => return Published::Cancelled,
                     }
                     backoff = (backoff * 2).min(self.max_backoff);
                 }
@@ -370,43 +397,5 @@ impl TierMover {
         if let Err(err) = done {
             tracing::warn!(tier = self.tier, pause, error = %err, "pause or resume failed");
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use notify_schemas::samples;
-
-    #[test]
-    fn due_at_not_before_but_never_later_than_the_tier_delay() {
-        let mut d = samples::full_sms_delivery();
-        d.not_before = Some(10_000);
-        assert_eq!(due_at(&d, "5s", 9_000), 10_000);
-        d.not_before = Some(100_000);
-        assert_eq!(due_at(&d, "5s", 9_000), 14_000, "capped by the tier");
-        d.not_before = None;
-        assert_eq!(due_at(&d, "1m", 9_000), 9_000);
-    }
-
-    #[test]
-    fn due_records_go_to_their_lane_and_early_ones_to_a_fitting_tier() {
-        let topics = Topics::new("n");
-        let mut d = samples::full_sms_delivery();
-        d.priority = Priority::High;
-        d.not_before = Some(1_000);
-        assert_eq!(
-            destination(&d, &topics, 1_000),
-            Move::Channel("n.deliveries.sms".into())
-        );
-        d.priority = Priority::Bulk;
-        assert_eq!(
-            destination(&d, &topics, 1_000),
-            Move::Channel("n.deliveries.sms.bulk".into())
-        );
-        assert_eq!(
-            destination(&d, &topics, 1_000 - 30_000),
-            Move::Requeue("n.retry.1m".into())
-        );
     }
 }

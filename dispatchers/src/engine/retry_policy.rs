@@ -6,10 +6,12 @@
 //! its upper half so retries of one outage spread out. A delivery is given up after
 //! `max_attempts` attempts or once its next attempt would fall more than `max_age_ms` after its
 //! first; one whose next attempt would fall after its `expires_at` expires instead of waiting.
+//! A record in a tier is due at `not_before`, but never later than the tier's delay after its
+//! append; due, it goes to its channel's lane, early to the tier fitting the rest of its wait.
 
 use notify_common::config::RetryConfig;
-use notify_common::topics::RETRY_TIERS;
-use notify_schemas::Delivery;
+use notify_common::topics::{Topics, RETRY_TIERS};
+use notify_schemas::{Delivery, Priority};
 
 /// The retry rules of one dispatcher.
 #[derive(Debug, Clone)]
@@ -111,6 +113,35 @@ pub fn tier_delay_ms(tier: &str) -> Option<i64> {
         .map(|(_, delay)| i64::try_from(*delay).unwrap_or(i64::MAX))
 }
 
+/// Where a due retry record goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Move {
+    /// Back to its channel's topic (this one).
+    Channel(String),
+    /// Into the tier fitting the rest of its wait.
+    Requeue(String),
+}
+
+/// When a record of tier `tier` appended at `appended_ms` is due.
+pub fn due_at(delivery: &Delivery, tier: &str, appended_ms: i64) -> i64 {
+    let cap = tier_delay_ms(tier).map_or(i64::MAX, |d| appended_ms.saturating_add(d));
+    delivery.not_before.unwrap_or(appended_ms).min(cap)
+}
+
+/// Where `delivery` goes when it is due at `now_ms`.
+pub fn destination(delivery: &Delivery, topics: &Topics, now_ms: i64) -> Move {
+    let rest = delivery.not_before.unwrap_or(now_ms) - now_ms;
+    // a few milliseconds early is on time: clocks of movers and dispatchers differ by more
+    if rest > 50 {
+        return Move::Requeue(topics.retry(tier_for(rest)));
+    }
+    let channel = delivery.channel.as_str();
+    Move::Channel(match delivery.priority {
+        Priority::Bulk => topics.deliveries_bulk(channel),
+        _ => topics.deliveries(channel),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,5 +213,37 @@ mod tests {
         );
         assert_eq!(tier_delay_ms("10m"), Some(600_000));
         assert_eq!(tier_delay_ms("2d"), None);
+    }
+
+    #[test]
+    fn due_at_not_before_but_never_later_than_the_tier_delay() {
+        let mut d = samples::full_sms_delivery();
+        d.not_before = Some(10_000);
+        assert_eq!(due_at(&d, "5s", 9_000), 10_000);
+        d.not_before = Some(100_000);
+        assert_eq!(due_at(&d, "5s", 9_000), 14_000, "capped by the tier");
+        d.not_before = None;
+        assert_eq!(due_at(&d, "1m", 9_000), 9_000);
+    }
+
+    #[test]
+    fn due_records_go_to_their_lane_and_early_ones_to_a_fitting_tier() {
+        let topics = Topics::new("n");
+        let mut d = samples::full_sms_delivery();
+        d.priority = Priority::High;
+        d.not_before = Some(1_000);
+        assert_eq!(
+            destination(&d, &topics, 1_000),
+            Move::Channel("n.deliveries.sms".into())
+        );
+        d.priority = Priority::Bulk;
+        assert_eq!(
+            destination(&d, &topics, 1_000),
+            Move::Channel("n.deliveries.sms.bulk".into())
+        );
+        assert_eq!(
+            destination(&d, &topics, 1_000 - 30_000),
+            Move::Requeue("n.retry.1m".into())
+        );
     }
 }

@@ -275,5 +275,7 @@ fn key_of(record: &Record, delivery: &Delivery) -> Vec<u8> {
 
 mod outcome;
 #[cfg(test)]
+mod refused_tests;
+#[cfg(test)]
 mod tests;
 mod write;

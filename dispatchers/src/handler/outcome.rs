@@ -180,28 +180,39 @@ impl Handler {
                 )];
                 outputs.extend(self.status_output(delivery, &row));
                 // produced before the log row: a crash in between repeats, never drops
-                self.publish(cancel, outputs).await?;
+                let refused = self.publish(cancel, outputs).await?;
+                if refused.iter().any(|r| r.topic == self.topics.retry(tier)) {
+                    // the retry tier will not take it: it can never be retried
+                    let text = format!("{reason}: {detail}; the retry tier refused the record");
+                    return self
+                        .dead_end(
+                            record,
+                            payload,
+                            delivery,
+                            attempts,
+                            "produce_refused",
+                            &text,
+                            cancel,
+                        )
+                        .await;
+                }
                 self.until_ok(cancel, "database", || self.log.put(&row))
                     .await?;
                 Ok(Handled::Retrying)
             }
             RetryPlan::Exhausted { budget } => {
                 tracing::warn!(channel, attempts, budget, reason = %reason, "retries exhausted, dead-lettering");
-                let row = status::log_write(
-                    delivery,
-                    DEAD_LETTERED,
-                    Some(reason.as_str()),
-                    attempts,
-                    provider,
-                    None,
-                    now,
-                );
                 let text = format!("{reason}: {detail} (retry budget: {budget})");
-                let dead = self.dead_letter(record, payload, "retries_exhausted", &text);
-                metrics::counter!(m::DEAD_LETTERED_TOTAL, "channel" => channel, "reason" => "retries_exhausted")
-                    .increment(1);
-                self.settle(cancel, delivery, &row, vec![dead]).await?;
-                Ok(Handled::DeadLettered)
+                self.dead_end(
+                    record,
+                    payload,
+                    delivery,
+                    attempts,
+                    "retries_exhausted",
+                    &text,
+                    cancel,
+                )
+                .await
             }
             RetryPlan::Expired => {
                 let row = status::log_write(
@@ -217,5 +228,34 @@ impl Handler {
                 Ok(Handled::Expired)
             }
         }
+    }
+
+    /// Ends `delivery` on `notify.dlq` (its consumed bytes, `error` and `text` in headers) with
+    /// a `DEAD_LETTERED` status.
+    #[allow(clippy::too_many_arguments)]
+    async fn dead_end(
+        &self,
+        record: &Record,
+        payload: &[u8],
+        delivery: &Delivery,
+        attempts: i32,
+        error: &str,
+        text: &str,
+        cancel: &CancellationToken,
+    ) -> Result<Handled, Abandoned> {
+        let row = status::log_write(
+            delivery,
+            DEAD_LETTERED,
+            Some(error),
+            attempts,
+            Some(self.provider.name()),
+            None,
+            now_ms(),
+        );
+        let dead = self.dead_letter(record, payload, error, text);
+        metrics::counter!(m::DEAD_LETTERED_TOTAL, "channel" => self.channel.as_str(), "reason" => error.to_owned())
+            .increment(1);
+        self.settle(cancel, delivery, &row, vec![dead]).await?;
+        Ok(Handled::DeadLettered)
     }
 }

@@ -18,17 +18,17 @@ use crate::providers::testing::FakeProvider;
 use notify_common::publish::{self, MemoryPublisher};
 use notify_store::notification_log::MemoryLog;
 
-struct Rig {
-    handler: Handler,
-    provider: Arc<FakeProvider>,
+pub(super) struct Rig {
+    pub(super) handler: Handler,
+    pub(super) provider: Arc<FakeProvider>,
     log: Arc<MemoryLog>,
     directory: Arc<MemoryDirectory>,
-    publisher: Arc<MemoryPublisher>,
-    topics: Topics,
+    pub(super) publisher: Arc<MemoryPublisher>,
+    pub(super) topics: Topics,
     offset: std::sync::atomic::AtomicI64,
 }
 
-fn rig() -> Rig {
+pub(super) fn rig() -> Rig {
     let mut config = DispatchConfig::default();
     config.retry.max_attempts = 3;
     config.retry.backoff_base_ms = 1_000;
@@ -55,7 +55,7 @@ fn rig() -> Rig {
     }
 }
 
-fn apns() -> Delivery {
+pub(super) fn apns() -> Delivery {
     let mut delivery = samples::full_push_delivery();
     delivery.expires_at = None;
     delivery.first_attempt_at = None;
@@ -64,7 +64,7 @@ fn apns() -> Delivery {
     delivery
 }
 
-const TOKEN: &str = "740f4707bebcf74f9b7c25d48e3358945f6aa01da5ddb387462c7eaf61bb78ad";
+pub(super) const TOKEN: &str = "740f4707bebcf74f9b7c25d48e3358945f6aa01da5ddb387462c7eaf61bb78ad";
 
 impl Rig {
     fn record(&self, delivery: &Delivery) -> Record {
@@ -85,7 +85,7 @@ impl Rig {
         }
     }
 
-    async fn handle(&self, delivery: &Delivery) -> Handled {
+    pub(super) async fn handle(&self, delivery: &Delivery) -> Handled {
         let record = self.record(delivery);
         self.handler
             .handle(&record, &CancellationToken::new())
@@ -93,7 +93,7 @@ impl Rig {
             .expect("durable")
     }
 
-    fn statuses(&self) -> Vec<DeliveryStatus> {
+    pub(super) fn statuses(&self) -> Vec<DeliveryStatus> {
         let codec = Codec::<DeliveryStatus>::new().unwrap();
         self.publisher
             .to_topic(&self.topics.status())
@@ -102,7 +102,7 @@ impl Rig {
             .collect()
     }
 
-    fn state(&self, delivery: &Delivery) -> Option<String> {
+    pub(super) fn state(&self, delivery: &Delivery) -> Option<String> {
         self.log
             .row(
                 &delivery.tenant,
@@ -114,7 +114,7 @@ impl Rig {
     }
 }
 
-fn header<'a>(output: &'a publish::Record, name: &str) -> Option<&'a str> {
+pub(super) fn header<'a>(output: &'a publish::Record, name: &str) -> Option<&'a str> {
     output
         .headers
         .iter()

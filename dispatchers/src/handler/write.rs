@@ -4,8 +4,8 @@
 use std::future::Future;
 use std::time::Duration;
 
-use notify_common::dead_letter::DLQ_CHANNEL;
-use notify_common::publish;
+use notify_common::dead_letter::{DLQ_CHANNEL, DLQ_PAYLOAD_OMITTED, DLQ_STAGE};
+use notify_common::publish::{self, PublishError};
 use notify_schemas::{Channel, Delivery, Recipient};
 use notify_store::directory::{device_id_for, PushTarget};
 use notify_store::notification_log::LogWrite;
@@ -92,7 +92,7 @@ impl Handler {
         self.until_ok(cancel, "database", || self.log.put(row))
             .await?;
         extra.extend(self.status_output(delivery, row));
-        self.publish(cancel, extra).await
+        self.publish(cancel, extra).await.map(drop)
     }
 
     pub(super) async fn undecodable(
@@ -159,16 +159,67 @@ impl Handler {
         ))
     }
 
+    /// Produces `outputs` until Kafka has taken each one or refused it for good (too large for
+    /// its topic, malformed), so one such record never holds the partition. A refused dead
+    /// letter goes again without its value (header `notify-payload-omitted`; the original stays
+    /// readable at the offset its headers name). Any other refused record is logged, counted
+    /// and returned, for the caller to replace if it can.
     pub(super) async fn publish(
         &self,
         cancel: &CancellationToken,
         outputs: Vec<publish::Record>,
-    ) -> Result<(), Abandoned> {
-        if outputs.is_empty() {
-            return Ok(());
+    ) -> Result<Vec<publish::Record>, Abandoned> {
+        let mut refused = Vec::new();
+        for (record, err) in self.publish_durably(cancel, outputs).await? {
+            if record.header_value(DLQ_STAGE).is_some() && !record.payload.is_empty() {
+                let mut bare = record
+                    .clone()
+                    .header(DLQ_PAYLOAD_OMITTED, record.payload.len().to_string());
+                bare.payload.clear();
+                for (lost, err) in self.publish_durably(cancel, vec![bare]).await? {
+                    self.refused(&lost, &err);
+                }
+            } else {
+                self.refused(&record, &err);
+                refused.push(record);
+            }
         }
-        self.until_ok(cancel, "kafka", || self.publisher.publish(&outputs))
-            .await
+        Ok(refused)
+    }
+
+    /// Produces `outputs`, all again while Kafka fails for the moment; returns those refused
+    /// for good.
+    async fn publish_durably(
+        &self,
+        cancel: &CancellationToken,
+        outputs: Vec<publish::Record>,
+    ) -> Result<Vec<(publish::Record, PublishError)>, Abandoned> {
+        if outputs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let results = self
+            .until_ok(cancel, "kafka", || async {
+                let results = self.publisher.publish_each(&outputs).await;
+                match results
+                    .iter()
+                    .find_map(|r| r.as_ref().err().filter(|e| !e.is_permanent()))
+                {
+                    Some(transient) => Err(transient.clone()),
+                    None => Ok(results),
+                }
+            })
+            .await?;
+        Ok(outputs
+            .into_iter()
+            .zip(results)
+            .filter_map(|(record, result)| result.err().map(|err| (record, err)))
+            .collect())
+    }
+
+    fn refused(&self, record: &publish::Record, err: &PublishError) {
+        metrics::counter!(m::REFUSED_TOTAL, "channel" => self.channel.as_str(), "topic" => record.topic.clone())
+            .increment(1);
+        tracing::error!(channel = self.channel.as_str(), topic = %record.topic, error = %err, "output refused by Kafka for good");
     }
 
     /// Runs `op` until it succeeds, pausing with doubling backoff between failures; gives up
