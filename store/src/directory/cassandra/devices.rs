@@ -6,12 +6,10 @@ use scylla::value::CqlTimestamp;
 
 use super::rows::{all_rows, shape, PreferenceRow};
 use super::{limit_value, CassandraDirectory};
-use crate::directory::model::{
-    device_id_for, parse_channel, Device, Preference, PushTarget, Upserted,
-};
+use crate::directory::model::{device_id_for, Device, Preference, PushTarget, Upserted};
 use crate::directory::{
-    check_preferences, now_ms, Directory, DirectoryError, DirectoryResult, Invalidation,
-    MAX_DEVICES_PER_USER, MAX_PREFERENCES_PER_USER,
+    check_preference_room, check_preferences, now_ms, registered_device, stored_preference,
+    user_must_exist, Directory, DirectoryResult, Invalidation, MAX_PREFERENCES_PER_USER,
 };
 
 impl CassandraDirectory {
@@ -23,27 +21,15 @@ impl CassandraDirectory {
         target: &PushTarget,
         app_topic: Option<&str>,
     ) -> DirectoryResult<Upserted<Device>> {
-        if self.get_user(tenant, user_id).await?.is_none() {
-            return Err(DirectoryError::NotFound { what: "user" });
-        }
+        user_must_exist(self.get_user(tenant, user_id).await?.is_some())?;
         let device_id = device_id_for(target);
         let devices = self.list_devices(tenant, user_id).await?;
-        let existing = devices.iter().find(|d| d.device_id == device_id);
-        if existing.is_none() && devices.len() >= MAX_DEVICES_PER_USER {
-            return Err(DirectoryError::TooMany {
-                what: "devices",
-                limit: MAX_DEVICES_PER_USER,
-            });
-        }
-        let now = now_ms();
-        let record = Device {
-            device_id,
-            target: target.clone(),
-            app_topic: app_topic.map(str::to_owned),
-            state: crate::directory::DeviceState::Active,
-            created_at_ms: existing.map_or(now, |d| d.created_at_ms),
-            updated_at_ms: now,
-        };
+        let existing = devices
+            .iter()
+            .find(|d| d.device_id == device_id)
+            .map(|d| d.created_at_ms);
+        let upserted = registered_device(target, app_topic, existing, devices.len(), now_ms())?;
+        let record = &upserted.record;
         let (token, subscription) = match &record.target {
             PushTarget::Apns { token } | PushTarget::Fcm { token } => (Some(token.as_str()), None),
             PushTarget::WebPush { subscription } => (None, Some(subscription)),
@@ -67,10 +53,7 @@ impl CassandraDirectory {
             ),
         )
         .await?;
-        Ok(Upserted {
-            created: existing.is_none(),
-            record,
-        })
+        Ok(upserted)
     }
 
     /// [`crate::directory::Directory::mark_invalid`].
@@ -126,18 +109,7 @@ impl CassandraDirectory {
             .await?;
         all_rows::<PreferenceRow>(result)?
             .into_iter()
-            .map(|row| {
-                Ok(Preference {
-                    channel: parse_channel(&row.channel).ok_or_else(|| {
-                        DirectoryError::Corrupt {
-                            table: "preferences",
-                            reason: format!("unknown channel {:?}", row.channel),
-                        }
-                    })?,
-                    category: row.category,
-                    enabled: row.enabled.unwrap_or(true),
-                })
-            })
+            .map(|row| stored_preference(row.category, &row.channel, row.enabled.unwrap_or(true)))
             .collect()
     }
 
@@ -149,27 +121,16 @@ impl CassandraDirectory {
         preferences: &[Preference],
     ) -> DirectoryResult<()> {
         check_preferences(preferences)?;
-        if self.get_user(tenant, user_id).await?.is_none() {
-            return Err(DirectoryError::NotFound { what: "user" });
-        }
+        user_must_exist(self.get_user(tenant, user_id).await?.is_some())?;
         if preferences.is_empty() {
             return Ok(());
         }
         let stored = self.get_preferences(tenant, user_id).await?;
-        let added = preferences
-            .iter()
-            .filter(|p| {
-                !stored
-                    .iter()
-                    .any(|s| s.category == p.category && s.channel == p.channel)
-            })
-            .count();
-        if stored.len() + added > MAX_PREFERENCES_PER_USER {
-            return Err(DirectoryError::TooMany {
-                what: "preferences",
-                limit: MAX_PREFERENCES_PER_USER,
-            });
-        }
+        check_preference_room(stored.len(), preferences, |p| {
+            stored
+                .iter()
+                .any(|s| s.category == p.category && s.channel == p.channel)
+        })?;
         // One partition, small rows: an unlogged batch is atomic and isolated here.
         let mut batch = Batch::new(BatchType::Unlogged);
         let now = CqlTimestamp(now_ms());
