@@ -6,6 +6,7 @@
 
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+use std::fmt::Debug;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -51,4 +52,17 @@ where
         std::panic::resume_unwind(panic);
     }
     dropped.expect("drop keyspace");
+}
+
+/// The error a store's constructor `new` gives, on a session to the test node, for a keyspace
+/// name that is not a plain identifier (and would be spliced into statements).
+pub async fn keyspace_refusal<T, E, F, Fut>(prefix: &str, new: F) -> E
+where
+    T: Debug,
+    F: FnOnce(Arc<Session>, &'static str) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let config = store_config(prefix);
+    let session = Arc::new(notify_store::connect(&config).await.expect("connect"));
+    new(session, "bad-name; DROP").await.expect_err("refused")
 }
