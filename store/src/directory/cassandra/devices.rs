@@ -1,15 +1,16 @@
-//! Devices and preferences in Cassandra: read-modify-writes bounded by the per-user limits,
-//! invalidation by a lightweight transaction. See the module docs of [`super`].
+//! Device registration and preferences in Cassandra: read-modify-writes bounded by the
+//! per-user limits. See the module docs of [`super`] (which also marks devices invalid, by a
+//! lightweight transaction).
 
 use scylla::statement::batch::{Batch, BatchType};
 use scylla::value::CqlTimestamp;
 
-use super::rows::{all_rows, shape, PreferenceRow};
+use super::rows::{all_rows, PreferenceRow};
 use super::{limit_value, CassandraDirectory};
 use crate::directory::model::{device_id_for, Device, Preference, PushTarget, Upserted};
 use crate::directory::{
     check_preference_room, check_preferences, now_ms, registered_device, stored_preference,
-    user_must_exist, Directory, DirectoryResult, Invalidation, MAX_PREFERENCES_PER_USER,
+    user_must_exist, Directory, DirectoryResult, MAX_PREFERENCES_PER_USER,
 };
 
 impl CassandraDirectory {
@@ -54,45 +55,6 @@ impl CassandraDirectory {
         )
         .await?;
         Ok(upserted)
-    }
-
-    /// [`crate::directory::Directory::mark_invalid`].
-    pub(super) async fn invalidate_device(
-        &self,
-        tenant: &str,
-        user_id: &str,
-        device_id: &str,
-        reason: &str,
-        since_ms: Option<i64>,
-    ) -> DirectoryResult<Invalidation> {
-        if self.get_device(tenant, user_id, device_id).await?.is_none() {
-            return Ok(Invalidation::NotFound);
-        }
-        // A lightweight transaction, so a registration landing between the read above and this
-        // write is never overwritten: `updated_at` is the registration time (marking leaves it).
-        // Racing a delete, the update can leave a row without a platform; readers ignore those.
-        let since = CqlTimestamp(since_ms.unwrap_or(i64::MAX));
-        let result = self
-            .exec(
-                &self.s.invalidate_device,
-                (reason, tenant, user_id, device_id, since),
-            )
-            .await?;
-        let rows = result
-            .into_rows_result()
-            .map_err(|err| shape(format!("lwt result: {err}")))?;
-        let row: scylla::value::Row = rows
-            .single_row()
-            .map_err(|err| shape(format!("lwt result: {err}")))?;
-        let applied = matches!(
-            row.columns.first(),
-            Some(Some(scylla::value::CqlValue::Boolean(true)))
-        );
-        Ok(if applied {
-            Invalidation::Marked
-        } else {
-            Invalidation::RegisteredSince
-        })
     }
 
     /// [`crate::directory::Directory::get_preferences`].

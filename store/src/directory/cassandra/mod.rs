@@ -49,7 +49,7 @@ use super::model::{
 use super::{
     now_ms, page_size, upserted, Directory, DirectoryResult, Invalidation, MAX_DEVICES_PER_USER,
 };
-use crate::cql::check_keyspace;
+use crate::cql::{check_keyspace, LwtRow};
 use crate::session::StoreError;
 
 /// Most statements one operation runs at once.
@@ -240,8 +240,24 @@ impl Directory for CassandraDirectory {
         reason: &str,
         since_ms: Option<i64>,
     ) -> DirectoryResult<Invalidation> {
-        self.invalidate_device(tenant, user_id, device_id, reason, since_ms)
-            .await
+        if self.get_device(tenant, user_id, device_id).await?.is_none() {
+            return Ok(Invalidation::NotFound);
+        }
+        // A lightweight transaction, so a registration landing between the read above and this
+        // write is never overwritten: `updated_at` is the registration time (marking leaves it).
+        // Racing a delete, the update can leave a row without a platform; readers ignore those.
+        let since = CqlTimestamp(since_ms.unwrap_or(i64::MAX));
+        let result = self
+            .exec(
+                &self.s.invalidate_device,
+                (reason, tenant, user_id, device_id, since),
+            )
+            .await?;
+        Ok(if LwtRow::read(result)?.applied() {
+            Invalidation::Marked
+        } else {
+            Invalidation::RegisteredSince
+        })
     }
 
     async fn get_preferences(

@@ -3,8 +3,6 @@
 //! against both), including listing order and cursors; it is not durable and holds everything
 //! behind one lock, so it is not meant for production volumes.
 
-mod templates;
-
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -17,8 +15,9 @@ use super::model::{
     TemplateVariant, Upserted, User,
 };
 use super::{
-    check_preference_room, check_preferences, now_ms, page_size, registered_device,
-    stored_preference, upserted, user_must_exist, Directory, DirectoryResult, Invalidation,
+    check_preference_room, check_preferences, check_variants, now_ms, page_size, registered_device,
+    stored_preference, stored_variants, upserted, user_must_exist, Directory, DirectoryResult,
+    Invalidation,
 };
 use crate::directory::cursor::user_bucket;
 
@@ -44,6 +43,7 @@ struct State {
     templates: BTreeMap<(String, String), TemplateEntry>,
 }
 
+/// Every version of one template is kept; a read without a version gets the latest.
 #[derive(Debug, Default)]
 struct TemplateEntry {
     latest_version: u32,
@@ -332,7 +332,18 @@ impl Directory for MemoryDirectory {
         template_id: &str,
         version: Option<u32>,
     ) -> DirectoryResult<Vec<Template>> {
-        Ok(self.read_template(tenant, template_id, version))
+        let state = self.state();
+        let Some(entry) = state
+            .templates
+            .get(&(tenant.to_owned(), template_id.to_owned()))
+        else {
+            return Ok(Vec::new());
+        };
+        let variants = match version {
+            Some(v) => entry.versions.get(&v),
+            None => entry.versions.values().next_back(),
+        };
+        Ok(variants.cloned().unwrap_or_default())
     }
 
     async fn put_template(
@@ -341,11 +352,26 @@ impl Directory for MemoryDirectory {
         template_id: &str,
         variants: &[TemplateVariant],
     ) -> DirectoryResult<Vec<Template>> {
-        self.write_template(tenant, template_id, variants)
+        check_variants(variants)?;
+        let now = now_ms();
+        let mut state = self.state();
+        let entry = state
+            .templates
+            .entry((tenant.to_owned(), template_id.to_owned()))
+            .or_default();
+        let version = entry.latest_version + 1;
+        let stored = stored_variants(template_id, version, variants, now);
+        entry.latest_version = version;
+        entry.versions.insert(version, stored.clone());
+        Ok(stored)
     }
 
     async fn delete_template(&self, tenant: &str, template_id: &str) -> DirectoryResult<bool> {
-        Ok(self.remove_template(tenant, template_id))
+        Ok(self
+            .state()
+            .templates
+            .remove(&(tenant.to_owned(), template_id.to_owned()))
+            .is_some())
     }
 
     async fn list_templates(
@@ -354,7 +380,18 @@ impl Directory for MemoryDirectory {
         cursor: Option<&str>,
         limit: usize,
     ) -> DirectoryResult<Page<String>> {
-        self.template_ids(tenant, cursor, limit)
+        let start = cursor::decode(Listing::Templates, cursor)?;
+        let state = self.state();
+        let range = of_tenant(&state.templates, tenant, start)
+            .filter(|(_, entry)| !entry.versions.is_empty())
+            .map(|((_, id), _)| (id, id));
+        Ok(page_of(
+            range,
+            page_size(limit),
+            String::clone,
+            |id| Position::after(id),
+            Listing::Templates,
+        ))
     }
 }
 
