@@ -393,7 +393,7 @@ fn stored_preference(
     channel: &str,
     enabled: bool,
 ) -> DirectoryResult<Preference> {
-    let channel = model::parse_channel(channel).ok_or_else(|| DirectoryError::Corrupt {
+    let channel = Channel::parse(channel).ok_or_else(|| DirectoryError::Corrupt {
         table: "preferences",
         reason: format!("unknown channel {channel:?}"),
     })?;

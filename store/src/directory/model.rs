@@ -334,11 +334,6 @@ pub struct Upserted<T> {
     pub created: bool,
 }
 
-/// Lowercase channel names as stored in the database (`apns`, `webpush`, ...).
-pub(crate) fn parse_channel(name: &str) -> Option<Channel> {
-    Channel::ALL.into_iter().find(|c| c.as_str() == name)
-}
-
 /// Channels in directory records serialize by their lowercase name (`webpush`), like
 /// platforms and the admin API, rather than by the Avro symbol (`WEBPUSH`).
 mod channel_name {
@@ -351,7 +346,7 @@ mod channel_name {
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Channel, D::Error> {
         let name = String::deserialize(d)?;
-        super::parse_channel(&name)
+        Channel::parse(&name)
             .ok_or_else(|| serde::de::Error::custom(format!("unknown channel {name:?}")))
     }
 }
@@ -429,7 +424,7 @@ mod tests {
             Some(preference)
         );
         assert_eq!(Platform::parse("webpush"), Some(Platform::WebPush));
-        assert_eq!(parse_channel("webpush"), Some(Channel::WebPush));
-        assert_eq!(parse_channel("WEBPUSH"), None);
+        assert_eq!(Channel::parse("webpush"), Some(Channel::WebPush));
+        assert_eq!(Channel::parse("WEBPUSH"), None);
     }
 }

@@ -9,10 +9,10 @@ use scylla::DeserializeRow;
 
 use crate::cql::LwtRow;
 use crate::directory::model::{
-    parse_channel, Category, Device, DeviceState, Platform, PushTarget, QuietHours, Template, User,
+    Category, Device, DeviceState, Platform, PushTarget, QuietHours, Template, User,
     WebPushSubscription,
 };
-use crate::directory::{DirectoryError, DirectoryResult};
+use crate::directory::{Channel, DirectoryError, DirectoryResult};
 use crate::session::StoreError;
 
 /// Columns selected for a user, in this order.
@@ -222,7 +222,7 @@ impl TemplateRow {
             template_id: self.template_id,
             version: u32::try_from(self.version)
                 .map_err(|_| corrupt(format!("version {} out of range", self.version)))?,
-            channel: parse_channel(&self.channel)
+            channel: Channel::parse(&self.channel)
                 .ok_or_else(|| corrupt(format!("unknown channel {:?}", self.channel)))?,
             locale: self.locale,
             title: self.title,
