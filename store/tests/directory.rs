@@ -21,9 +21,5 @@ async fn cassandra_directory_passes_the_conformance_suite() {
 #[tokio::test]
 #[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
 async fn refuses_a_keyspace_that_is_not_an_identifier() {
-    let err = common::keyspace_refusal("it_dir", |session, keyspace| async move {
-        CassandraDirectory::new(session, keyspace).await
-    })
-    .await;
-    assert!(matches!(err, notify_store::StoreError::Config(_)), "{err}");
+    common::assert_keyspace_refused("it_dir", CassandraDirectory::new).await;
 }

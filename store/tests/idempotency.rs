@@ -26,9 +26,5 @@ async fn cassandra_ledger_passes_the_conformance_suite() {
 #[tokio::test]
 #[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
 async fn refuses_a_keyspace_that_is_not_an_identifier() {
-    let err = common::keyspace_refusal("it_idem", |session, keyspace| async move {
-        CassandraLedger::new(session, keyspace).await
-    })
-    .await;
-    assert!(matches!(err, notify_store::StoreError::Config(_)), "{err}");
+    common::assert_keyspace_refused("it_idem", CassandraLedger::new).await;
 }

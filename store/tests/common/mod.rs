@@ -54,15 +54,18 @@ where
     dropped.expect("drop keyspace");
 }
 
-/// The error a store's constructor `new` gives, on a session to the test node, for a keyspace
-/// name that is not a plain identifier (and would be spliced into statements).
-pub async fn keyspace_refusal<T, E, F, Fut>(prefix: &str, new: F) -> E
+/// Asserts that a store's constructor `new`, on a session to the test node, refuses a keyspace
+/// name that is not a plain identifier (it would be spliced into statements) as a configuration
+/// error that says so.
+pub async fn assert_keyspace_refused<T, F, Fut>(prefix: &str, new: F)
 where
     T: Debug,
     F: FnOnce(Arc<Session>, &'static str) -> Fut,
-    Fut: Future<Output = Result<T, E>>,
+    Fut: Future<Output = Result<T, notify_store::StoreError>>,
 {
     let config = store_config(prefix);
     let session = Arc::new(notify_store::connect(&config).await.expect("connect"));
-    new(session, "bad-name; DROP").await.expect_err("refused")
+    let err = new(session, "bad-name; DROP").await.expect_err("refused");
+    assert!(matches!(err, notify_store::StoreError::Config(_)), "{err}");
+    assert!(err.to_string().contains("not a plain identifier"), "{err}");
 }
