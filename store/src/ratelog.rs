@@ -108,7 +108,7 @@ impl CassandraRateLog {
             // a row from a newer version with a channel or priority we do not know still
             // counts towards limits across channels; skip only what cannot be read at all
             let (Some(channel), Some(priority)) = (
-                channel.as_deref().and_then(channel_from),
+                channel.as_deref().and_then(Channel::parse),
                 priority.as_deref().and_then(priority_from),
             ) else {
                 tracing::warn!(tenant, "skipping an unreadable rate_events row");
@@ -123,10 +123,6 @@ impl CassandraRateLog {
         }
         Ok(events)
     }
-}
-
-fn channel_from(name: &str) -> Option<Channel> {
-    Channel::ALL.into_iter().find(|c| c.as_str() == name)
 }
 
 fn priority_from(name: &str) -> Option<Priority> {

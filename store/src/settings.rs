@@ -80,9 +80,7 @@ impl OverLimit {
 impl RateLimitRule {
     /// The channel the rule is about, `None` for all channels.
     pub fn channel(&self) -> Option<Channel> {
-        self.channel
-            .as_deref()
-            .and_then(|name| Channel::ALL.into_iter().find(|c| c.as_str() == name))
+        self.channel.as_deref().and_then(Channel::parse)
     }
 
     /// Whether the rule counts sends of `priority`.

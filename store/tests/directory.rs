@@ -3,9 +3,6 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use notify_common::config::StoreConfig;
 use notify_store::directory::{conformance, CassandraDirectory};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -24,13 +21,5 @@ async fn cassandra_directory_passes_the_conformance_suite() {
 #[tokio::test]
 #[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
 async fn refuses_a_keyspace_that_is_not_an_identifier() {
-    let config = StoreConfig {
-        keyspace: "bad-name; DROP".into(),
-        ..common::store_config("it_dir")
-    };
-    let session = Arc::new(notify_store::connect(&config).await.expect("connect"));
-    let err = CassandraDirectory::new(session, &config.keyspace)
-        .await
-        .expect_err("refused");
-    assert!(matches!(err, notify_store::StoreError::Config(_)), "{err}");
+    common::assert_keyspace_refused("it_dir", CassandraDirectory::new).await;
 }

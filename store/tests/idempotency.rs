@@ -26,10 +26,5 @@ async fn cassandra_ledger_passes_the_conformance_suite() {
 #[tokio::test]
 #[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
 async fn refuses_a_keyspace_that_is_not_an_identifier() {
-    let config = common::store_config("it_idem");
-    let session = Arc::new(notify_store::connect(&config).await.expect("connect"));
-    let err = CassandraLedger::new(session, "bad-name; DROP")
-        .await
-        .expect_err("refused");
-    assert!(matches!(err, notify_store::StoreError::Config(_)), "{err}");
+    common::assert_keyspace_refused("it_idem", CassandraLedger::new).await;
 }

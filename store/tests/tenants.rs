@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use notify_store::tenants::{
     AppRecord, AppStore, CassandraTenants, JwtKey, MemoryTenants, TenantRecord,
 };
@@ -101,10 +99,5 @@ async fn cassandra_tenants_pass_the_scenario() {
 #[tokio::test]
 #[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
 async fn refuses_a_keyspace_that_is_not_an_identifier() {
-    let config = common::store_config("it_tenants");
-    let session = Arc::new(notify_store::connect(&config).await.expect("connect"));
-    let err = CassandraTenants::new(session, "bad-name; DROP")
-        .await
-        .expect_err("refused");
-    assert!(err.to_string().contains("not a plain identifier"), "{err}");
+    common::assert_keyspace_refused("it_tenants", CassandraTenants::new).await;
 }

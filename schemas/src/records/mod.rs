@@ -84,6 +84,12 @@ impl Channel {
             Channel::Email => "email",
         }
     }
+
+    /// The channel named `name` (as [`Channel::as_str`] writes it); `None` for any other text,
+    /// the Avro symbols (`WEBPUSH`) included.
+    pub fn parse(name: &str) -> Option<Self> {
+        Channel::ALL.into_iter().find(|c| c.as_str() == name)
+    }
 }
 
 impl fmt::Display for Channel {

@@ -11,6 +11,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
+use super::model::Page;
 use super::DirectoryError;
 
 /// Buckets a tenant's user ids are spread over in `users_by_tenant`. Fixed forever: changing it
@@ -71,6 +72,25 @@ pub(crate) fn encode(listing: Listing, position: &Position) -> String {
     bytes.extend_from_slice(&position.bucket.to_be_bytes());
     bytes.extend_from_slice(position.key.as_bytes());
     URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The page of `limit` items from `items`, fetched `limit + 1` at a time: an extra item only
+/// says that more follow, so the page has a cursor (after its last item) exactly when one does.
+/// Both implementations build their pages here, so their cursors are the same.
+pub(crate) fn page<T>(
+    mut items: Vec<T>,
+    limit: usize,
+    listing: Listing,
+    position: impl Fn(&T) -> Position,
+) -> Page<T> {
+    let more = items.len() > limit;
+    items.truncate(limit);
+    let next = if more {
+        items.last().map(|last| encode(listing, &position(last)))
+    } else {
+        None
+    };
+    Page { items, next }
 }
 
 /// The position of a cursor given to `listing`; `None` for the first page.

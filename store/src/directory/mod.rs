@@ -255,6 +255,79 @@ pub trait Directory: Send + Sync + std::fmt::Debug {
     ) -> DirectoryResult<Page<String>>;
 }
 
+/// A record whose timestamps the directory sets on every `put_*`.
+trait Stamped: Clone {
+    /// This record with the given timestamps.
+    fn stamped(&self, created_at_ms: i64, updated_at_ms: i64) -> Self;
+}
+
+impl Stamped for User {
+    fn stamped(&self, created_at_ms: i64, updated_at_ms: i64) -> Self {
+        User {
+            created_at_ms,
+            updated_at_ms,
+            ..self.clone()
+        }
+    }
+}
+
+impl Stamped for Category {
+    fn stamped(&self, created_at_ms: i64, updated_at_ms: i64) -> Self {
+        Category {
+            created_at_ms,
+            updated_at_ms,
+            ..self.clone()
+        }
+    }
+}
+
+/// `input` as a put at `now` stores it: it keeps the creation time of the object already
+/// stored (`existing_created_at_ms`), if there is one, and is written now.
+fn upserted<T: Stamped>(input: &T, existing_created_at_ms: Option<i64>, now: i64) -> Upserted<T> {
+    Upserted {
+        record: input.stamped(existing_created_at_ms.unwrap_or(now), now),
+        created: existing_created_at_ms.is_none(),
+    }
+}
+
+/// The device a registration of `target` stores at `now`, given the user's `devices` and the
+/// creation time of the same device if it is among them: active again, and refused when it
+/// would be one device too many.
+fn registered_device(
+    target: &PushTarget,
+    app_topic: Option<&str>,
+    existing_created_at_ms: Option<i64>,
+    devices: usize,
+    now: i64,
+) -> DirectoryResult<Upserted<Device>> {
+    if existing_created_at_ms.is_none() && devices >= MAX_DEVICES_PER_USER {
+        return Err(DirectoryError::TooMany {
+            what: "devices",
+            limit: MAX_DEVICES_PER_USER,
+        });
+    }
+    Ok(Upserted {
+        record: Device {
+            device_id: device_id_for(target),
+            target: target.clone(),
+            app_topic: app_topic.map(str::to_owned),
+            state: DeviceState::Active,
+            created_at_ms: existing_created_at_ms.unwrap_or(now),
+            updated_at_ms: now,
+        },
+        created: existing_created_at_ms.is_none(),
+    })
+}
+
+/// `Ok` if the user a write is about exists, else [`DirectoryError::NotFound`].
+fn user_must_exist(exists: bool) -> DirectoryResult<()> {
+    if exists {
+        Ok(())
+    } else {
+        Err(DirectoryError::NotFound { what: "user" })
+    }
+}
+
 /// Checks the variants of a new template version: not empty, not too many, no locale x channel
 /// twice. Shared by both implementations so they refuse the same inputs.
 fn check_variants(variants: &[TemplateVariant]) -> DirectoryResult<()> {
@@ -295,6 +368,40 @@ fn check_preferences(preferences: &[Preference]) -> DirectoryResult<()> {
         MAX_PREFERENCES_PER_USER,
         |p| (p.category.as_str(), p.channel),
     )
+}
+
+/// Checks that writing `preferences` keeps the user within [`MAX_PREFERENCES_PER_USER`]:
+/// `stored` rows are there, and `is_stored` tells which of `preferences` replace one of them.
+fn check_preference_room(
+    stored: usize,
+    preferences: &[Preference],
+    is_stored: impl Fn(&Preference) -> bool,
+) -> DirectoryResult<()> {
+    let added = preferences.iter().filter(|p| !is_stored(p)).count();
+    if stored + added > MAX_PREFERENCES_PER_USER {
+        return Err(DirectoryError::TooMany {
+            what: "preferences",
+            limit: MAX_PREFERENCES_PER_USER,
+        });
+    }
+    Ok(())
+}
+
+/// A stored preference row, its channel by name; an unknown name is a corrupt row.
+fn stored_preference(
+    category: String,
+    channel: &str,
+    enabled: bool,
+) -> DirectoryResult<Preference> {
+    let channel = Channel::parse(channel).ok_or_else(|| DirectoryError::Corrupt {
+        table: "preferences",
+        reason: format!("unknown channel {channel:?}"),
+    })?;
+    Ok(Preference {
+        category,
+        channel,
+        enabled,
+    })
 }
 
 /// Checks a batch written at once: at most `limit` items, none for the same (name, channel)

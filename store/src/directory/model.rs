@@ -247,78 +247,73 @@ pub struct Category {
     pub updated_at_ms: i64,
 }
 
-/// The content of one locale x channel of a template, as written.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TemplateVariant {
-    /// Locale (BCP 47).
-    pub locale: String,
-    /// Channel the content is for.
-    #[serde(with = "channel_name")]
-    pub channel: Channel,
-    /// Push title.
-    pub title: Option<String>,
-    /// Push body.
-    pub body: Option<String>,
-    /// Email subject.
-    pub subject: Option<String>,
-    /// Email HTML body.
-    pub html: Option<String>,
-    /// SMS text, or the plain-text part of an email.
-    pub text: Option<String>,
-    /// Custom push data (templated values).
-    pub data: BTreeMap<String, String>,
-}
-
-/// One stored variant of one version of a template.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Template {
-    /// Template id chosen by the tenant.
-    pub template_id: String,
-    /// Version, from 1, shared by every variant written together.
-    pub version: u32,
-    /// Locale (BCP 47).
-    pub locale: String,
-    /// Channel.
-    #[serde(with = "channel_name")]
-    pub channel: Channel,
-    /// Push title.
-    pub title: Option<String>,
-    /// Push body.
-    pub body: Option<String>,
-    /// Email subject.
-    pub subject: Option<String>,
-    /// Email HTML body.
-    pub html: Option<String>,
-    /// SMS text, or the plain-text part of an email.
-    pub text: Option<String>,
-    /// Custom push data.
-    pub data: BTreeMap<String, String>,
-    /// When this version was written.
-    pub created_at_ms: i64,
-}
-
-impl Template {
-    /// The stored form of `variant` as `version` of `template_id`.
-    pub fn from_variant(
-        template_id: &str,
-        version: u32,
-        variant: &TemplateVariant,
-        created_at_ms: i64,
-    ) -> Self {
-        Self {
-            template_id: template_id.to_owned(),
-            version,
-            locale: variant.locale.clone(),
-            channel: variant.channel,
-            title: variant.title.clone(),
-            body: variant.body.clone(),
-            subject: variant.subject.clone(),
-            html: variant.html.clone(),
-            text: variant.text.clone(),
-            data: variant.data.clone(),
-            created_at_ms,
+/// Declares [`TemplateVariant`] (one locale x channel of a template, as written) and
+/// [`Template`] (the same, stored as a version) from one list of content fields, so the two
+/// cannot drift apart, with [`Template::from_variant`] copying every one of them.
+macro_rules! template_records {
+    ($($(#[$doc:meta])* $field:ident: $ty:ty,)*) => {
+        /// The content of one locale x channel of a template, as written.
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+        pub struct TemplateVariant {
+            /// Locale (BCP 47).
+            pub locale: String,
+            /// Channel the content is for.
+            #[serde(with = "channel_name")]
+            pub channel: Channel,
+            $($(#[$doc])* pub $field: $ty,)*
         }
-    }
+
+        /// One stored variant of one version of a template.
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+        pub struct Template {
+            /// Template id chosen by the tenant.
+            pub template_id: String,
+            /// Version, from 1, shared by every variant written together.
+            pub version: u32,
+            /// Locale (BCP 47).
+            pub locale: String,
+            /// Channel the content is for.
+            #[serde(with = "channel_name")]
+            pub channel: Channel,
+            $($(#[$doc])* pub $field: $ty,)*
+            /// When this version was written.
+            pub created_at_ms: i64,
+        }
+
+        impl Template {
+            /// The stored form of `variant` as `version` of `template_id`.
+            pub fn from_variant(
+                template_id: &str,
+                version: u32,
+                variant: &TemplateVariant,
+                created_at_ms: i64,
+            ) -> Self {
+                Self {
+                    template_id: template_id.to_owned(),
+                    version,
+                    locale: variant.locale.clone(),
+                    channel: variant.channel,
+                    $($field: variant.$field.clone(),)*
+                    created_at_ms,
+                }
+            }
+        }
+    };
+}
+
+template_records! {
+    /// Push title.
+    title: Option<String>,
+    /// Push body.
+    body: Option<String>,
+    /// Email subject.
+    subject: Option<String>,
+    /// Email HTML body.
+    html: Option<String>,
+    /// SMS text, or the plain-text part of an email.
+    text: Option<String>,
+    /// Custom push data (templated values).
+    data: BTreeMap<String, String>,
 }
 
 /// One page of a listing.
@@ -339,11 +334,6 @@ pub struct Upserted<T> {
     pub created: bool,
 }
 
-/// Lowercase channel names as stored in the database (`apns`, `webpush`, ...).
-pub(crate) fn parse_channel(name: &str) -> Option<Channel> {
-    Channel::ALL.into_iter().find(|c| c.as_str() == name)
-}
-
 /// Channels in directory records serialize by their lowercase name (`webpush`), like
 /// platforms and the admin API, rather than by the Avro symbol (`WEBPUSH`).
 mod channel_name {
@@ -356,7 +346,7 @@ mod channel_name {
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Channel, D::Error> {
         let name = String::deserialize(d)?;
-        super::parse_channel(&name)
+        Channel::parse(&name)
             .ok_or_else(|| serde::de::Error::custom(format!("unknown channel {name:?}")))
     }
 }
@@ -434,7 +424,7 @@ mod tests {
             Some(preference)
         );
         assert_eq!(Platform::parse("webpush"), Some(Platform::WebPush));
-        assert_eq!(parse_channel("webpush"), Some(Channel::WebPush));
-        assert_eq!(parse_channel("WEBPUSH"), None);
+        assert_eq!(Channel::parse("webpush"), Some(Channel::WebPush));
+        assert_eq!(Channel::parse("WEBPUSH"), None);
     }
 }

@@ -6,6 +6,7 @@
 
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+use std::fmt::Debug;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -51,4 +52,20 @@ where
         std::panic::resume_unwind(panic);
     }
     dropped.expect("drop keyspace");
+}
+
+/// Asserts that a store's constructor `new`, on a session to the test node, refuses a keyspace
+/// name that is not a plain identifier (it would be spliced into statements) as a configuration
+/// error that says so.
+pub async fn assert_keyspace_refused<T, F, Fut>(prefix: &str, new: F)
+where
+    T: Debug,
+    F: FnOnce(Arc<Session>, &'static str) -> Fut,
+    Fut: Future<Output = Result<T, notify_store::StoreError>>,
+{
+    let config = store_config(prefix);
+    let session = Arc::new(notify_store::connect(&config).await.expect("connect"));
+    let err = new(session, "bad-name; DROP").await.expect_err("refused");
+    assert!(matches!(err, notify_store::StoreError::Config(_)), "{err}");
+    assert!(err.to_string().contains("not a plain identifier"), "{err}");
 }

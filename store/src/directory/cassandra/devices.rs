@@ -1,17 +1,16 @@
-//! Devices and preferences in Cassandra: read-modify-writes bounded by the per-user limits,
-//! invalidation by a lightweight transaction. See the module docs of [`super`].
+//! Device registration and preferences in Cassandra: read-modify-writes bounded by the
+//! per-user limits. See the module docs of [`super`] (which also marks devices invalid, by a
+//! lightweight transaction).
 
 use scylla::statement::batch::{Batch, BatchType};
 use scylla::value::CqlTimestamp;
 
-use super::rows::{all_rows, shape, PreferenceRow};
+use super::rows::{all_rows, PreferenceRow};
 use super::{limit_value, CassandraDirectory};
-use crate::directory::model::{
-    device_id_for, parse_channel, Device, Preference, PushTarget, Upserted,
-};
+use crate::directory::model::{device_id_for, Device, Preference, PushTarget, Upserted};
 use crate::directory::{
-    check_preferences, now_ms, Directory, DirectoryError, DirectoryResult, Invalidation,
-    MAX_DEVICES_PER_USER, MAX_PREFERENCES_PER_USER,
+    check_preference_room, check_preferences, now_ms, registered_device, stored_preference,
+    user_must_exist, Directory, DirectoryResult, MAX_PREFERENCES_PER_USER,
 };
 
 impl CassandraDirectory {
@@ -23,27 +22,15 @@ impl CassandraDirectory {
         target: &PushTarget,
         app_topic: Option<&str>,
     ) -> DirectoryResult<Upserted<Device>> {
-        if self.get_user(tenant, user_id).await?.is_none() {
-            return Err(DirectoryError::NotFound { what: "user" });
-        }
+        user_must_exist(self.get_user(tenant, user_id).await?.is_some())?;
         let device_id = device_id_for(target);
         let devices = self.list_devices(tenant, user_id).await?;
-        let existing = devices.iter().find(|d| d.device_id == device_id);
-        if existing.is_none() && devices.len() >= MAX_DEVICES_PER_USER {
-            return Err(DirectoryError::TooMany {
-                what: "devices",
-                limit: MAX_DEVICES_PER_USER,
-            });
-        }
-        let now = now_ms();
-        let record = Device {
-            device_id,
-            target: target.clone(),
-            app_topic: app_topic.map(str::to_owned),
-            state: crate::directory::DeviceState::Active,
-            created_at_ms: existing.map_or(now, |d| d.created_at_ms),
-            updated_at_ms: now,
-        };
+        let existing = devices
+            .iter()
+            .find(|d| d.device_id == device_id)
+            .map(|d| d.created_at_ms);
+        let upserted = registered_device(target, app_topic, existing, devices.len(), now_ms())?;
+        let record = &upserted.record;
         let (token, subscription) = match &record.target {
             PushTarget::Apns { token } | PushTarget::Fcm { token } => (Some(token.as_str()), None),
             PushTarget::WebPush { subscription } => (None, Some(subscription)),
@@ -67,49 +54,7 @@ impl CassandraDirectory {
             ),
         )
         .await?;
-        Ok(Upserted {
-            created: existing.is_none(),
-            record,
-        })
-    }
-
-    /// [`crate::directory::Directory::mark_invalid`].
-    pub(super) async fn invalidate_device(
-        &self,
-        tenant: &str,
-        user_id: &str,
-        device_id: &str,
-        reason: &str,
-        since_ms: Option<i64>,
-    ) -> DirectoryResult<Invalidation> {
-        if self.get_device(tenant, user_id, device_id).await?.is_none() {
-            return Ok(Invalidation::NotFound);
-        }
-        // A lightweight transaction, so a registration landing between the read above and this
-        // write is never overwritten: `updated_at` is the registration time (marking leaves it).
-        // Racing a delete, the update can leave a row without a platform; readers ignore those.
-        let since = CqlTimestamp(since_ms.unwrap_or(i64::MAX));
-        let result = self
-            .exec(
-                &self.s.invalidate_device,
-                (reason, tenant, user_id, device_id, since),
-            )
-            .await?;
-        let rows = result
-            .into_rows_result()
-            .map_err(|err| shape(format!("lwt result: {err}")))?;
-        let row: scylla::value::Row = rows
-            .single_row()
-            .map_err(|err| shape(format!("lwt result: {err}")))?;
-        let applied = matches!(
-            row.columns.first(),
-            Some(Some(scylla::value::CqlValue::Boolean(true)))
-        );
-        Ok(if applied {
-            Invalidation::Marked
-        } else {
-            Invalidation::RegisteredSince
-        })
+        Ok(upserted)
     }
 
     /// [`crate::directory::Directory::get_preferences`].
@@ -126,18 +71,7 @@ impl CassandraDirectory {
             .await?;
         all_rows::<PreferenceRow>(result)?
             .into_iter()
-            .map(|row| {
-                Ok(Preference {
-                    channel: parse_channel(&row.channel).ok_or_else(|| {
-                        DirectoryError::Corrupt {
-                            table: "preferences",
-                            reason: format!("unknown channel {:?}", row.channel),
-                        }
-                    })?,
-                    category: row.category,
-                    enabled: row.enabled.unwrap_or(true),
-                })
-            })
+            .map(|row| stored_preference(row.category, &row.channel, row.enabled.unwrap_or(true)))
             .collect()
     }
 
@@ -149,27 +83,16 @@ impl CassandraDirectory {
         preferences: &[Preference],
     ) -> DirectoryResult<()> {
         check_preferences(preferences)?;
-        if self.get_user(tenant, user_id).await?.is_none() {
-            return Err(DirectoryError::NotFound { what: "user" });
-        }
+        user_must_exist(self.get_user(tenant, user_id).await?.is_some())?;
         if preferences.is_empty() {
             return Ok(());
         }
         let stored = self.get_preferences(tenant, user_id).await?;
-        let added = preferences
-            .iter()
-            .filter(|p| {
-                !stored
-                    .iter()
-                    .any(|s| s.category == p.category && s.channel == p.channel)
-            })
-            .count();
-        if stored.len() + added > MAX_PREFERENCES_PER_USER {
-            return Err(DirectoryError::TooMany {
-                what: "preferences",
-                limit: MAX_PREFERENCES_PER_USER,
-            });
-        }
+        check_preference_room(stored.len(), preferences, |p| {
+            stored
+                .iter()
+                .any(|s| s.category == p.category && s.channel == p.channel)
+        })?;
         // One partition, small rows: an unlogged batch is atomic and isolated here.
         let mut batch = Batch::new(BatchType::Unlogged);
         let now = CqlTimestamp(now_ms());

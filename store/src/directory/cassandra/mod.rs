@@ -46,8 +46,10 @@ use super::cursor::{self, user_bucket, Listing, Position};
 use super::model::{
     Category, Device, Page, Preference, PushTarget, Template, TemplateVariant, Upserted, User,
 };
-use super::{now_ms, page_size, Directory, DirectoryResult, Invalidation, MAX_DEVICES_PER_USER};
-use crate::cql::check_keyspace;
+use super::{
+    now_ms, page_size, upserted, Directory, DirectoryResult, Invalidation, MAX_DEVICES_PER_USER,
+};
+use crate::cql::{check_keyspace, LwtRow};
 use crate::session::StoreError;
 
 /// Most statements one operation runs at once.
@@ -137,25 +139,6 @@ impl CassandraDirectory {
 /// A page size as the `int` a CQL `LIMIT ?` binds.
 fn limit_value(limit: usize) -> i32 {
     i32::try_from(limit).unwrap_or(i32::MAX)
-}
-
-/// Builds a page from `limit + 1` fetched items: the extra one only says that more follow.
-fn page_from<T>(
-    mut items: Vec<T>,
-    limit: usize,
-    listing: Listing,
-    position: impl Fn(&T) -> Position,
-) -> Page<T> {
-    let more = items.len() > limit;
-    items.truncate(limit);
-    let next = if more {
-        items
-            .last()
-            .map(|last| cursor::encode(listing, &position(last)))
-    } else {
-        None
-    };
-    Page { items, next }
 }
 
 #[async_trait]
@@ -257,8 +240,24 @@ impl Directory for CassandraDirectory {
         reason: &str,
         since_ms: Option<i64>,
     ) -> DirectoryResult<Invalidation> {
-        self.invalidate_device(tenant, user_id, device_id, reason, since_ms)
-            .await
+        if self.get_device(tenant, user_id, device_id).await?.is_none() {
+            return Ok(Invalidation::NotFound);
+        }
+        // A lightweight transaction, so a registration landing between the read above and this
+        // write is never overwritten: `updated_at` is the registration time (marking leaves it).
+        // Racing a delete, the update can leave a row without a platform; readers ignore those.
+        let since = CqlTimestamp(since_ms.unwrap_or(i64::MAX));
+        let result = self
+            .exec(
+                &self.s.invalidate_device,
+                (reason, tenant, user_id, device_id, since),
+            )
+            .await?;
+        Ok(if LwtRow::read(result)?.applied() {
+            Invalidation::Marked
+        } else {
+            Invalidation::RegisteredSince
+        })
     }
 
     async fn get_preferences(
@@ -304,12 +303,8 @@ impl Directory for CassandraDirectory {
         category: &Category,
     ) -> DirectoryResult<Upserted<Category>> {
         let existing = self.get_category(tenant, &category.category_id).await?;
-        let now = now_ms();
-        let record = Category {
-            created_at_ms: existing.as_ref().map_or(now, |c| c.created_at_ms),
-            updated_at_ms: now,
-            ..category.clone()
-        };
+        let upserted = upserted(category, existing.map(|c| c.created_at_ms), now_ms());
+        let record = &upserted.record;
         self.exec(
             &self.s.insert_category,
             (
@@ -322,10 +317,7 @@ impl Directory for CassandraDirectory {
             ),
         )
         .await?;
-        Ok(Upserted {
-            record,
-            created: existing.is_none(),
-        })
+        Ok(upserted)
     }
 
     async fn delete_category(&self, tenant: &str, category_id: &str) -> DirectoryResult<bool> {
@@ -357,7 +349,7 @@ impl Directory for CassandraDirectory {
             .into_iter()
             .map(CategoryRow::into_category)
             .collect();
-        Ok(page_from(items, limit, Listing::Categories, |c| {
+        Ok(cursor::page(items, limit, Listing::Categories, |c| {
             Position::after(&c.category_id)
         }))
     }

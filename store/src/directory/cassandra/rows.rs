@@ -4,14 +4,15 @@
 use std::collections::BTreeMap;
 
 use scylla::response::query_result::QueryResult;
-use scylla::value::{CqlTimestamp, CqlValue, Row};
+use scylla::value::CqlTimestamp;
 use scylla::DeserializeRow;
 
+use crate::cql::LwtRow;
 use crate::directory::model::{
-    parse_channel, Category, Device, DeviceState, Platform, PushTarget, QuietHours, Template, User,
+    Category, Device, DeviceState, Platform, PushTarget, QuietHours, Template, User,
     WebPushSubscription,
 };
-use crate::directory::{DirectoryError, DirectoryResult};
+use crate::directory::{Channel, DirectoryError, DirectoryResult};
 use crate::session::StoreError;
 
 /// Columns selected for a user, in this order.
@@ -52,14 +53,9 @@ pub(super) fn lwt_outcome(
     result: QueryResult,
     column: &str,
 ) -> DirectoryResult<(bool, Option<i32>)> {
-    let rows = result.into_rows_result().map_err(shape)?;
-    let index = rows.column_specs().get_by_name(column).map(|(i, _)| i);
-    let row: Row = rows.single_row().map_err(shape)?;
-    let applied = matches!(row.columns.first(), Some(Some(CqlValue::Boolean(true))));
-    let current = index
-        .and_then(|i| row.columns.get(i).cloned().flatten())
-        .and_then(|value| value.as_int());
-    Ok((applied, current))
+    let answer = LwtRow::read(result)?;
+    let current = answer.column(column).and_then(|value| value.as_int());
+    Ok((answer.applied(), current))
 }
 
 #[derive(Debug, DeserializeRow)]
@@ -226,7 +222,7 @@ impl TemplateRow {
             template_id: self.template_id,
             version: u32::try_from(self.version)
                 .map_err(|_| corrupt(format!("version {} out of range", self.version)))?,
-            channel: parse_channel(&self.channel)
+            channel: Channel::parse(&self.channel)
                 .ok_or_else(|| corrupt(format!("unknown channel {:?}", self.channel)))?,
             locale: self.locale,
             title: self.title,

@@ -5,7 +5,7 @@ use futures::{StreamExt, TryStreamExt};
 use scylla::value::CqlTimestamp;
 
 use super::rows::{all_rows, lwt_outcome, shape, TemplateHeadRow, TemplateRow};
-use super::{limit_value, page_from, CassandraDirectory, FAN_OUT};
+use super::{limit_value, CassandraDirectory, FAN_OUT};
 use crate::directory::cursor::{self, Listing, Position};
 use crate::directory::model::{Page, Template, TemplateVariant};
 use crate::directory::{
@@ -199,7 +199,7 @@ impl CassandraDirectory {
                 break;
             }
         }
-        Ok(page_from(ids, limit, Listing::Templates, |id| {
+        Ok(cursor::page(ids, limit, Listing::Templates, |id| {
             Position::after(id)
         }))
     }

@@ -7,7 +7,7 @@ use scylla::value::CqlTimestamp;
 use super::{CassandraDirectory, FAN_OUT};
 use crate::directory::cursor::{self, user_bucket, Listing, Position, USER_BUCKETS};
 use crate::directory::model::{Page, Upserted, User};
-use crate::directory::{now_ms, page_size, Directory, DirectoryResult};
+use crate::directory::{now_ms, page_size, upserted, Directory, DirectoryResult};
 
 impl CassandraDirectory {
     /// [`crate::directory::Directory::put_user`].
@@ -17,12 +17,8 @@ impl CassandraDirectory {
         user: &User,
     ) -> DirectoryResult<Upserted<User>> {
         let existing = self.get_user(tenant, &user.user_id).await?;
-        let now = now_ms();
-        let record = User {
-            created_at_ms: existing.as_ref().map_or(now, |u| u.created_at_ms),
-            updated_at_ms: now,
-            ..user.clone()
-        };
+        let upserted = upserted(user, existing.map(|u| u.created_at_ms), now_ms());
+        let record = &upserted.record;
         let quiet = record.quiet_hours;
         let values = (
             (
@@ -45,10 +41,7 @@ impl CassandraDirectory {
             ),
         );
         self.batch(&self.s.put_user, values).await?;
-        Ok(Upserted {
-            record,
-            created: existing.is_none(),
-        })
+        Ok(upserted)
     }
 
     /// [`crate::directory::Directory::list_users`].
@@ -85,12 +78,8 @@ impl CassandraDirectory {
             bucket = end;
             window = (window * 2).min(FAN_OUT as u16);
         }
-        let more = ids.len() > limit;
-        ids.truncate(limit);
-        let next = match (more, ids.last()) {
-            (true, Some(last)) => Some(cursor::encode(Listing::Users, &Position::after_user(last))),
-            _ => None,
-        };
+        let Page { items: ids, next } =
+            cursor::page(ids, limit, Listing::Users, |id| Position::after_user(id));
         // A listed id whose user row is gone is a delete in progress: skip it.
         let users: Vec<Option<User>> = futures::stream::iter(ids)
             .map(|id| async move { self.get_user(tenant, &id).await })

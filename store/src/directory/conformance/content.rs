@@ -113,16 +113,7 @@ pub async fn templates(dir: &dyn Directory) {
         v2
     );
     assert_eq!(dir.get_template(t, "order", Some(1)).await.expect("v1"), v1);
-    assert!(dir
-        .get_template(t, "order", Some(3))
-        .await
-        .expect("v3")
-        .is_empty());
-    assert!(dir
-        .get_template(t, "order", Some(0))
-        .await
-        .expect("v0")
-        .is_empty());
+    assert_no_versions(dir, t, "order", &[Some(3), Some(0)], "never written").await;
 
     for (variants, what) in [
         (vec![], "no variants"),
@@ -165,16 +156,7 @@ pub async fn templates(dir: &dyn Directory) {
 
     assert!(dir.delete_template(t, "order").await.expect("delete"));
     assert!(!dir.delete_template(t, "order").await.expect("delete again"));
-    assert!(dir
-        .get_template(t, "order", None)
-        .await
-        .expect("get")
-        .is_empty());
-    assert!(dir
-        .get_template(t, "order", Some(1))
-        .await
-        .expect("get v1")
-        .is_empty());
+    assert_no_versions(dir, t, "order", &[None, Some(1)], "after the delete").await;
     let again = dir
         .put_template(t, "order", &[variant("en", Channel::Sms, "new")])
         .await
@@ -201,4 +183,23 @@ pub async fn concurrent_template_versions(dir: &dyn Directory) {
     assert_eq!(versions, (1..=8).collect::<BTreeSet<u32>>());
     let latest = dir.get_template(t, "race", None).await.expect("latest");
     assert_eq!(latest.first().map(|v| v.version), Some(8));
+}
+
+/// Panics unless every one of `versions` of the template reads empty; `when` says why it should.
+async fn assert_no_versions(
+    dir: &dyn Directory,
+    tenant: &str,
+    template_id: &str,
+    versions: &[Option<u32>],
+    when: &str,
+) {
+    for version in versions {
+        assert!(
+            dir.get_template(tenant, template_id, *version)
+                .await
+                .expect("get")
+                .is_empty(),
+            "version {version:?} of {template_id} {when}"
+        );
+    }
 }

@@ -2,7 +2,7 @@
 
 use crate::directory::{Channel, DeviceState, Directory, DirectoryError, Invalidation, User};
 
-use super::{apns, category, preference, user, variant};
+use super::{apns, category, preference, user, user_with_device, variant};
 
 /// Cursors that a listing did not produce are refused with [`DirectoryError::InvalidCursor`].
 pub async fn cursors(dir: &dyn Directory) {
@@ -53,12 +53,7 @@ pub async fn cursors(dir: &dyn Directory) {
 /// Tenant B sees, changes and deletes nothing of tenant A's, even under the same ids.
 pub async fn tenant_isolation(dir: &dyn Directory) {
     let (a, b) = ("isolation-a", "isolation-b");
-    dir.put_user(a, &user("u1")).await.expect("put user");
-    let device = dir
-        .put_device(a, "u1", &apns(7), None)
-        .await
-        .expect("device")
-        .record;
+    let device = user_with_device(dir, a, &apns(7)).await;
     dir.put_preferences(a, "u1", &[preference("news", Channel::Sms, false)])
         .await
         .expect("preferences");

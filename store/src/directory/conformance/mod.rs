@@ -13,8 +13,8 @@ mod users;
 use std::collections::BTreeMap;
 
 use super::{
-    Category, Channel, Directory, Preference, PushTarget, QuietHours, TemplateVariant, User,
-    WebPushSubscription,
+    Category, Channel, Device, Directory, Preference, PushTarget, QuietHours, TemplateVariant,
+    User, WebPushSubscription,
 };
 
 pub use content::{categories, concurrent_template_versions, templates};
@@ -50,6 +50,15 @@ fn user(id: &str) -> User {
         }),
         ..User::new(id)
     }
+}
+
+/// Stores the user `u1` of `tenant` with one device, for `target`, and returns the device.
+async fn user_with_device(dir: &dyn Directory, tenant: &str, target: &PushTarget) -> Device {
+    dir.put_user(tenant, &user("u1")).await.expect("put user");
+    dir.put_device(tenant, "u1", target, None)
+        .await
+        .expect("register device")
+        .record
 }
 
 fn apns(n: usize) -> PushTarget {

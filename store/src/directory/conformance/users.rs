@@ -5,7 +5,7 @@ use crate::directory::{
     PushTarget, User, MAX_DEVICES_PER_USER, MAX_PAGE_SIZE,
 };
 
-use super::{apns, preference, user, webpush};
+use super::{apns, preference, user, user_with_device, webpush};
 
 /// Get, create, replace and delete one user; timestamps are kept and set by the store.
 pub async fn users(dir: &dyn Directory) {
@@ -233,48 +233,43 @@ pub async fn devices(dir: &dyn Directory) {
 /// if it was not registered again after that instant; marking keeps the registration time.
 pub async fn invalidation_since(dir: &dyn Directory) {
     let t = "invalidation-a";
-    dir.put_user(t, &user("u1")).await.expect("put user");
-    let device = dir
-        .put_device(t, "u1", &apns(7), None)
-        .await
-        .expect("register")
-        .record;
+    let device = user_with_device(dir, t, &apns(7)).await;
     let id = device.device_id.as_str();
     let registered = device.updated_at_ms;
 
-    // Gone since before the registration: the app registered it again, it stays active.
-    assert_eq!(
-        dir.mark_invalid(t, "u1", id, "Unregistered", Some(registered - 1))
+    let invalid = DeviceState::Invalid {
+        reason: "Unregistered".into(),
+    };
+    for (since, outcome, state, why) in [
+        (
+            registered - 1,
+            Invalidation::RegisteredSince,
+            DeviceState::Active,
+            "gone since before the registration: the app registered it again, it stays active",
+        ),
+        (
+            registered,
+            Invalidation::Marked,
+            invalid,
+            "gone since the registration or later: disabled",
+        ),
+    ] {
+        assert_eq!(
+            dir.mark_invalid(t, "u1", id, "Unregistered", Some(since))
+                .await
+                .expect("mark"),
+            outcome,
+            "{why}"
+        );
+        let stored = dir
+            .get_device(t, "u1", id)
             .await
-            .expect("mark"),
-        Invalidation::RegisteredSince
-    );
-    let kept = dir
-        .get_device(t, "u1", id)
-        .await
-        .expect("get")
-        .expect("kept");
-    assert_eq!(kept.state, DeviceState::Active);
-
-    // Gone since the registration or later: disabled, registration time unchanged.
-    assert_eq!(
-        dir.mark_invalid(t, "u1", id, "Unregistered", Some(registered))
-            .await
-            .expect("mark"),
-        Invalidation::Marked
-    );
-    let marked = dir
-        .get_device(t, "u1", id)
-        .await
-        .expect("get")
-        .expect("kept");
-    assert_eq!(
-        marked.state,
-        DeviceState::Invalid {
-            reason: "Unregistered".into()
-        }
-    );
-    assert_eq!(marked.updated_at_ms, registered);
+            .expect("get")
+            .expect("kept");
+        assert_eq!(stored.state, state, "{why}");
+        // Marking never changes the registration time.
+        assert_eq!(stored.updated_at_ms, registered, "{why}");
+    }
 
     // Another tenant's user with the same ids is not touched.
     assert_eq!(
@@ -344,12 +339,7 @@ pub async fn preferences(dir: &dyn Directory) {
 /// Deleting a user deletes their devices and preferences; re-creating them starts empty.
 pub async fn user_deletion_cascades(dir: &dyn Directory) {
     let t = "cascade-a";
-    dir.put_user(t, &user("u1")).await.expect("put user");
-    let device = dir
-        .put_device(t, "u1", &webpush(), None)
-        .await
-        .expect("device")
-        .record;
+    let device = user_with_device(dir, t, &webpush()).await;
     dir.put_preferences(t, "u1", &[preference("news", Channel::Email, false)])
         .await
         .expect("preferences");

@@ -3,8 +3,6 @@
 //! against both), including listing order and cursors; it is not durable and holds everything
 //! behind one lock, so it is not meant for production volumes.
 
-mod templates;
-
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -17,11 +15,11 @@ use super::model::{
     TemplateVariant, Upserted, User,
 };
 use super::{
-    check_preferences, now_ms, page_size, Directory, DirectoryError, DirectoryResult, Invalidation,
-    MAX_DEVICES_PER_USER, MAX_PREFERENCES_PER_USER,
+    check_preference_room, check_preferences, check_variants, now_ms, page_size, registered_device,
+    stored_preference, stored_variants, upserted, user_must_exist, Directory, DirectoryResult,
+    Invalidation,
 };
 use crate::directory::cursor::user_bucket;
-use crate::directory::model::parse_channel;
 
 /// Key of a user in listing order: tenant, bucket, user id.
 type UserKey = (String, u16, String);
@@ -45,6 +43,7 @@ struct State {
     templates: BTreeMap<(String, String), TemplateEntry>,
 }
 
+/// Every version of one template is kept; a read without a version gets the latest.
 #[derive(Debug, Default)]
 struct TemplateEntry {
     latest_version: u32,
@@ -72,23 +71,16 @@ fn user_ref(tenant: &str, user_id: &str) -> UserRef {
     (tenant.to_owned(), user_id.to_owned())
 }
 
-/// Takes up to `limit` items after `after` from `range` and builds the page, with a cursor only
-/// when another item follows.
+/// The page of up to `limit` items from `range` (see [`cursor::page`]).
 fn page_of<'a, K: 'a, V: Clone + 'a, O>(
-    mut range: impl Iterator<Item = (&'a K, &'a V)>,
+    range: impl Iterator<Item = (&'a K, &'a V)>,
     limit: usize,
     item: impl Fn(&V) -> O,
     position: impl Fn(&O) -> Position,
     listing: Listing,
 ) -> Page<O> {
-    let items: Vec<O> = range.by_ref().take(limit).map(|(_, v)| item(v)).collect();
-    let next = match (items.len() == limit, range.next()) {
-        (true, Some(_)) => items
-            .last()
-            .map(|last| cursor::encode(listing, &position(last))),
-        _ => None,
-    };
-    Page { items, next }
+    let items = range.take(limit + 1).map(|(_, v)| item(v)).collect();
+    cursor::page(items, limit, listing, position)
 }
 
 /// The entries of `tenant` in a map keyed by (tenant, id), in id order, after the listing
@@ -117,16 +109,9 @@ impl Directory for MemoryDirectory {
         let mut state = self.state();
         let key = user_key(tenant, &user.user_id);
         let existing = state.users.get(&key).map(|u| u.created_at_ms);
-        let record = User {
-            created_at_ms: existing.unwrap_or(now),
-            updated_at_ms: now,
-            ..user.clone()
-        };
-        state.users.insert(key, record.clone());
-        Ok(Upserted {
-            record,
-            created: existing.is_none(),
-        })
+        let upserted = upserted(user, existing, now);
+        state.users.insert(key, upserted.record.clone());
+        Ok(upserted)
     }
 
     async fn delete_user(&self, tenant: &str, user_id: &str) -> DirectoryResult<bool> {
@@ -194,31 +179,12 @@ impl Directory for MemoryDirectory {
     ) -> DirectoryResult<Upserted<Device>> {
         let now = now_ms();
         let mut state = self.state();
-        if !state.users.contains_key(&user_key(tenant, user_id)) {
-            return Err(DirectoryError::NotFound { what: "user" });
-        }
+        user_must_exist(state.users.contains_key(&user_key(tenant, user_id)))?;
         let devices = state.devices.entry(user_ref(tenant, user_id)).or_default();
-        let device_id = device_id_for(target);
-        let existing = devices.get(&device_id).map(|d| d.created_at_ms);
-        if existing.is_none() && devices.len() >= MAX_DEVICES_PER_USER {
-            return Err(DirectoryError::TooMany {
-                what: "devices",
-                limit: MAX_DEVICES_PER_USER,
-            });
-        }
-        let record = Device {
-            device_id: device_id.clone(),
-            target: target.clone(),
-            app_topic: app_topic.map(str::to_owned),
-            state: DeviceState::Active,
-            created_at_ms: existing.unwrap_or(now),
-            updated_at_ms: now,
-        };
-        devices.insert(device_id, record.clone());
-        Ok(Upserted {
-            record,
-            created: existing.is_none(),
-        })
+        let existing = devices.get(&device_id_for(target)).map(|d| d.created_at_ms);
+        let upserted = registered_device(target, app_topic, existing, devices.len(), now)?;
+        devices.insert(upserted.record.device_id.clone(), upserted.record.clone());
+        Ok(upserted)
     }
 
     async fn delete_device(
@@ -273,14 +239,7 @@ impl Directory for MemoryDirectory {
         preferences
             .iter()
             .map(|((category, channel), enabled)| {
-                Ok(Preference {
-                    category: category.clone(),
-                    channel: parse_channel(channel).ok_or_else(|| DirectoryError::Corrupt {
-                        table: "preferences",
-                        reason: format!("unknown channel {channel:?}"),
-                    })?,
-                    enabled: *enabled,
-                })
+                stored_preference(category.clone(), channel, *enabled)
             })
             .collect()
     }
@@ -293,23 +252,14 @@ impl Directory for MemoryDirectory {
     ) -> DirectoryResult<()> {
         check_preferences(preferences)?;
         let mut state = self.state();
-        if !state.users.contains_key(&user_key(tenant, user_id)) {
-            return Err(DirectoryError::NotFound { what: "user" });
-        }
+        user_must_exist(state.users.contains_key(&user_key(tenant, user_id)))?;
         let stored = state
             .preferences
             .entry(user_ref(tenant, user_id))
             .or_default();
-        let added = preferences
-            .iter()
-            .filter(|p| !stored.contains_key(&(p.category.clone(), p.channel.as_str())))
-            .count();
-        if stored.len() + added > MAX_PREFERENCES_PER_USER {
-            return Err(DirectoryError::TooMany {
-                what: "preferences",
-                limit: MAX_PREFERENCES_PER_USER,
-            });
-        }
+        check_preference_room(stored.len(), preferences, |p| {
+            stored.contains_key(&(p.category.clone(), p.channel.as_str()))
+        })?;
         for preference in preferences {
             stored.insert(
                 (preference.category.clone(), preference.channel.as_str()),
@@ -345,16 +295,9 @@ impl Directory for MemoryDirectory {
         let mut state = self.state();
         let key = (tenant.to_owned(), category.category_id.clone());
         let existing = state.categories.get(&key).map(|c| c.created_at_ms);
-        let record = Category {
-            created_at_ms: existing.unwrap_or(now),
-            updated_at_ms: now,
-            ..category.clone()
-        };
-        state.categories.insert(key, record.clone());
-        Ok(Upserted {
-            record,
-            created: existing.is_none(),
-        })
+        let upserted = upserted(category, existing, now);
+        state.categories.insert(key, upserted.record.clone());
+        Ok(upserted)
     }
 
     async fn delete_category(&self, tenant: &str, category_id: &str) -> DirectoryResult<bool> {
@@ -389,7 +332,18 @@ impl Directory for MemoryDirectory {
         template_id: &str,
         version: Option<u32>,
     ) -> DirectoryResult<Vec<Template>> {
-        Ok(self.read_template(tenant, template_id, version))
+        let state = self.state();
+        let Some(entry) = state
+            .templates
+            .get(&(tenant.to_owned(), template_id.to_owned()))
+        else {
+            return Ok(Vec::new());
+        };
+        let variants = match version {
+            Some(v) => entry.versions.get(&v),
+            None => entry.versions.values().next_back(),
+        };
+        Ok(variants.cloned().unwrap_or_default())
     }
 
     async fn put_template(
@@ -398,11 +352,26 @@ impl Directory for MemoryDirectory {
         template_id: &str,
         variants: &[TemplateVariant],
     ) -> DirectoryResult<Vec<Template>> {
-        self.write_template(tenant, template_id, variants)
+        check_variants(variants)?;
+        let now = now_ms();
+        let mut state = self.state();
+        let entry = state
+            .templates
+            .entry((tenant.to_owned(), template_id.to_owned()))
+            .or_default();
+        let version = entry.latest_version + 1;
+        let stored = stored_variants(template_id, version, variants, now);
+        entry.latest_version = version;
+        entry.versions.insert(version, stored.clone());
+        Ok(stored)
     }
 
     async fn delete_template(&self, tenant: &str, template_id: &str) -> DirectoryResult<bool> {
-        Ok(self.remove_template(tenant, template_id))
+        Ok(self
+            .state()
+            .templates
+            .remove(&(tenant.to_owned(), template_id.to_owned()))
+            .is_some())
     }
 
     async fn list_templates(
@@ -411,7 +380,18 @@ impl Directory for MemoryDirectory {
         cursor: Option<&str>,
         limit: usize,
     ) -> DirectoryResult<Page<String>> {
-        self.template_ids(tenant, cursor, limit)
+        let start = cursor::decode(Listing::Templates, cursor)?;
+        let state = self.state();
+        let range = of_tenant(&state.templates, tenant, start)
+            .filter(|(_, entry)| !entry.versions.is_empty())
+            .map(|((_, id), _)| (id, id));
+        Ok(page_of(
+            range,
+            page_size(limit),
+            String::clone,
+            |id| Position::after(id),
+            Listing::Templates,
+        ))
     }
 }
 
