@@ -29,3 +29,6 @@ pub const RETRIES_MOVED_TOTAL: &str = "notify_dispatch_retries_moved_total";
 /// Outputs Kafka refused for good (too large for the topic, malformed), labels `channel` and
 /// `topic`.
 pub const REFUSED_TOTAL: &str = "notify_dispatch_refused_total";
+/// Records not sent because their partition was being revoked (or the lane stopping) when
+/// their turn came; the partition's next owner sends them. Label `channel`.
+pub const FENCED_TOTAL: &str = "notify_dispatch_fenced_total";

@@ -54,6 +54,17 @@ impl KafkaConfig {
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(DEFAULT_SESSION_TIMEOUT_MS)
     }
+
+    /// The lower of the consumers' session timeout and `max.poll.interval.ms` (librdkafka's
+    /// default, 300000, unless set in `client_properties`): a drain must end before either.
+    pub fn group_timeout_ms(&self) -> u64 {
+        let poll = self
+            .client_properties
+            .get("max.poll.interval.ms")
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(300_000);
+        self.session_timeout_ms().min(poll)
+    }
 }
 
 /// Partition counts per topic family. More partitions allow more consumers in a group; they

@@ -30,10 +30,11 @@ pub struct DispatchConfig {
     /// work a rebalance must drain.
     pub max_pending: usize,
     /// Longest a single provider send may take before it counts as a connection failure and is
-    /// retried.
+    /// retried; must be shorter than `drain_deadline_ms`, so a send running when a rebalance
+    /// starts ends (and its outcome is written) before the partition is given up.
     pub send_timeout_ms: u64,
     /// How long a rebalance or shutdown waits for in-flight records before giving partitions up;
-    /// must be shorter than the consumer session timeout.
+    /// must be shorter than the consumer session timeout and `max.poll.interval.ms`.
     pub drain_deadline_ms: u64,
     /// Longest pause between attempts while the database or Kafka is unavailable.
     pub max_backoff_ms: u64,
@@ -51,7 +52,7 @@ impl Default for DispatchConfig {
             retry_group_id_prefix: "notify-retry".into(),
             max_in_flight: 64,
             max_pending: 1024,
-            send_timeout_ms: 30_000,
+            send_timeout_ms: 10_000,
             drain_deadline_ms: 20_000,
             max_backoff_ms: 30_000,
             retry: RetryConfig::default(),
@@ -86,9 +87,9 @@ impl Default for RetryConfig {
 }
 
 impl DispatchConfig {
-    /// Checks ranges and relations; `session_timeout_ms` is the consumers' effective session
-    /// timeout.
-    pub fn validate(&self, session_timeout_ms: u64) -> Result<(), ConfigError> {
+    /// Checks ranges and relations: send timeout < drain deadline < the consumers' effective
+    /// session timeout and poll interval (`group_timeout_ms`, the lower of the two).
+    pub fn validate(&self, group_timeout_ms: u64) -> Result<(), ConfigError> {
         let invalid = |field, reason: String| Err(ConfigError::Invalid { field, reason });
         if self.group_id_prefix.is_empty() || self.retry_group_id_prefix.is_empty() {
             return invalid(
@@ -108,12 +109,24 @@ impl DispatchConfig {
                 "send_timeout_ms and max_backoff_ms must be positive".into(),
             );
         }
-        if self.drain_deadline_ms == 0 || self.drain_deadline_ms >= session_timeout_ms {
+        if self.drain_deadline_ms == 0 || self.drain_deadline_ms >= group_timeout_ms {
             return invalid(
                 "dispatch.drain_deadline_ms",
                 format!(
-                    "must be positive and shorter than the consumer session timeout \
-                     ({session_timeout_ms} ms), or the group evicts the member while it drains"
+                    "must be positive and shorter than the consumer session timeout and \
+                     max.poll.interval.ms ({group_timeout_ms} ms), or the group evicts the \
+                     member while it drains"
+                ),
+            );
+        }
+        if self.send_timeout_ms >= self.drain_deadline_ms {
+            return invalid(
+                "dispatch.send_timeout_ms",
+                format!(
+                    "must be shorter than dispatch.drain_deadline_ms ({} ms), or a send running \
+                     when a rebalance starts can outlive the drain and be repeated by the \
+                     partition's next owner",
+                    self.drain_deadline_ms
                 ),
             );
         }
@@ -165,6 +178,45 @@ mod tests {
         config
             .validate(60_000)
             .expect("shorter than a longer session");
+    }
+
+    #[test]
+    fn send_timeout_must_undercut_the_drain_deadline() {
+        let config = DispatchConfig {
+            send_timeout_ms: 30_000,
+            drain_deadline_ms: 20_000,
+            ..DispatchConfig::default()
+        };
+        let err = config
+            .validate(DEFAULT_SESSION_TIMEOUT_MS)
+            .expect_err("a send could outlive the drain");
+        assert!(
+            matches!(
+                err,
+                ConfigError::Invalid {
+                    field: "dispatch.send_timeout_ms",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("dispatch.drain_deadline_ms"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_poll_interval_bounds_the_drain_too() {
+        let mut kafka = super::super::KafkaConfig::default();
+        assert_eq!(kafka.group_timeout_ms(), DEFAULT_SESSION_TIMEOUT_MS);
+        kafka
+            .client_properties
+            .insert("max.poll.interval.ms".into(), "15000".into());
+        assert_eq!(kafka.group_timeout_ms(), 15_000);
+        assert!(DispatchConfig::default()
+            .validate(kafka.group_timeout_ms())
+            .is_err());
     }
 
     #[test]

@@ -195,7 +195,7 @@ impl Config {
                 "must be between 1024 and 921600 (a delivery must fit a Kafka record)",
             );
         }
-        self.dispatch.validate(self.kafka.session_timeout_ms())?;
+        self.dispatch.validate(self.kafka.group_timeout_ms())?;
         if self.shutdown.grace_period_ms == 0 {
             return invalid("shutdown.grace_period_ms", "must be positive");
         }

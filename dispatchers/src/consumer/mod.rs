@@ -2,8 +2,11 @@
 //!
 //! Guarantees:
 //! - many records in flight at once, bounded twice: at most `dispatch.max_pending` records taken
-//!   and unfinished per lane (the lane stops reading until one finishes) and at most
-//!   `dispatch.max_in_flight` provider sends over both lanes;
+//!   and unfinished per lane (a full lane pauses its partitions, but keeps polling so the group
+//!   keeps hearing from it and a rebalance is served at once; records already fetched when it
+//!   paused are still taken) and at most `dispatch.max_in_flight` provider sends over both
+//!   lanes, a record taking its send slot before it starts (so a revoke never waits for, and
+//!   never sends, a record that was only queued);
 //! - one user's order: records with the same key (of one partition) are handled one after
 //!   another, in offset order; different keys run concurrently;
 //! - an offset is stored only once every record before it on its partition has a durable
@@ -58,8 +61,13 @@ type QueueKey = (String, i32, Vec<u8>);
 struct Job {
     record: Record,
     ticket: Ticket,
-    _pending: OwnedSemaphorePermit,
+    /// `None` for a record that arrived while the lane was full (see [`run_lane`]).
+    _pending: Option<OwnedSemaphorePermit>,
 }
+
+/// How long a full lane waits for a free place before it polls anyway (with its partitions
+/// paused), so the group keeps hearing from it and rebalances are served while it is busy.
+const FULL_POLL_INTERVAL: Duration = Duration::from_millis(500);
 
 /// One lane: its consumer, its records in flight, its per-key queues.
 pub struct Lane {
@@ -170,15 +178,24 @@ async fn run_lane(
 ) {
     let channel = shared.handler.channel().as_str();
     let mut paused: HashMap<(String, i32), u64> = HashMap::new();
+    let mut full: HashMap<(String, i32), u64> = HashMap::new();
     let errors = ErrorPacer::new();
     loop {
         let permit = tokio::select! {
             permit = lane.pending.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
+                Ok(permit) => Some(permit),
                 Err(_) => break,
             },
+            () = tokio::time::sleep(FULL_POLL_INTERVAL) => None,
             () = cancel.cancelled() => break,
         };
+        // a full lane pauses its partitions and keeps polling: the poll serves rebalances and
+        // keeps the member in the group; what was fetched before the pause is still taken
+        match &permit {
+            None => pause_all(&lane, &mut full),
+            Some(_) if !full.is_empty() => resume_full(&lane, &mut full, &paused),
+            Some(_) => {}
+        }
         let received = tokio::select! {
             received = tokio::time::timeout(Duration::from_millis(100), lane.consumer.recv()) => received,
             () = cancel.cancelled() => break,
@@ -204,7 +221,7 @@ async fn run_lane(
             }
         }
         if let Some(main) = &yield_to {
-            yield_lane(&lane, main, shared.config.max_in_flight, &mut paused);
+            yield_lane(&lane, main, shared.config.max_in_flight, &mut paused, &full);
         }
         #[allow(clippy::cast_precision_loss)]
         metrics::gauge!(m::PENDING_RECORDS, "channel" => channel)
@@ -213,7 +230,43 @@ async fn run_lane(
     drain(shared, lane).await;
 }
 
-fn admit(shared: &Shared, lane: &Lane, record: Record, permit: OwnedSemaphorePermit) {
+/// Pauses every assigned partition of the lane not paused for being full yet.
+fn pause_all(lane: &Lane, full: &mut HashMap<(String, i32), u64>) {
+    let assigned = lane.inflight.assigned();
+    full.retain(|tp, generation| assigned.get(tp) == Some(generation));
+    let mut list = TopicPartitionList::new();
+    for (tp, generation) in assigned {
+        if let std::collections::hash_map::Entry::Vacant(entry) = full.entry(tp) {
+            list.add_partition(&entry.key().0, entry.key().1);
+            entry.insert(generation);
+        }
+    }
+    if list.count() > 0 {
+        if let Err(err) = lane.consumer.pause(&list) {
+            tracing::warn!(error = %err, "full lane not paused");
+        }
+    }
+}
+
+/// Resumes what [`pause_all`] paused, except what the bulk lane's yielding keeps paused.
+fn resume_full(
+    lane: &Lane,
+    full: &mut HashMap<(String, i32), u64>,
+    yielding: &HashMap<(String, i32), u64>,
+) {
+    let mut list = TopicPartitionList::new();
+    for tp in full.keys().filter(|tp| !yielding.contains_key(*tp)) {
+        list.add_partition(&tp.0, tp.1);
+    }
+    full.clear();
+    if list.count() > 0 {
+        if let Err(err) = lane.consumer.resume(&list) {
+            tracing::warn!(error = %err, "lane not resumed");
+        }
+    }
+}
+
+fn admit(shared: &Shared, lane: &Lane, record: Record, permit: Option<OwnedSemaphorePermit>) {
     let Some(ticket) = lane
         .inflight
         .take(&record.topic, record.partition, record.offset)
@@ -249,12 +302,13 @@ fn spawn_chain(shared: &Shared, lane: &Lane, key: QueueKey, first: Job) {
     lane.tasks.spawn(async move {
         let mut job = first;
         loop {
-            // a job whose partition was lost while it queued is left to the next owner
-            if let Some(abandon) = inflight.start(&job.ticket) {
-                let handled = match sending.acquire().await {
-                    Ok(_slot) => handler.handle(&job.record, &abandon).await.ok(),
-                    Err(_) => None,
-                };
+            // the send slot first: a record waiting for one has not started, so a revoke does
+            // not wait for it and it never sends after the revoke began
+            let slot = sending.acquire().await;
+            // a job whose partition was lost or is being revoked is left to the next owner
+            if let Some(lease) = slot.is_ok().then(|| inflight.start(&job.ticket)).flatten() {
+                let handled = handler.handle_leased(&job.record, &lease).await.ok();
+                drop(slot);
                 if handled.is_some() {
                     inflight.finish(&job.ticket, |tp, offset| {
                         if store(&consumer, tp, offset) {
@@ -283,6 +337,7 @@ fn yield_lane(
     main: &Inflight,
     max_in_flight: usize,
     paused: &mut HashMap<(String, i32), u64>,
+    full: &HashMap<(String, i32), u64>,
 ) {
     let busy = main.pending();
     let assigned = lane.inflight.assigned();
@@ -302,12 +357,15 @@ fn yield_lane(
             }
         }
     } else if busy <= max_in_flight / 4 && !paused.is_empty() {
-        for tp in paused.keys() {
+        // what is paused for the lane being full stays paused
+        for tp in paused.keys().filter(|tp| !full.contains_key(*tp)) {
             list.add_partition(&tp.0, tp.1);
         }
         paused.clear();
-        if let Err(err) = lane.consumer.resume(&list) {
-            tracing::warn!(error = %err, "bulk lane not resumed");
+        if list.count() > 0 {
+            if let Err(err) = lane.consumer.resume(&list) {
+                tracing::warn!(error = %err, "bulk lane not resumed");
+            }
         }
     }
 }

@@ -61,8 +61,24 @@ struct Assigned {
     offsets: PartitionOffsets,
     revoking: bool,
     stored: Option<i64>,
+    /// Records started (between [`Inflight::start`] and their finish or abort).
+    busy: usize,
     /// Cancelled when the assignment ends, so records of it stop waiting on dependencies.
     abandon: CancellationToken,
+    /// Cancelled when the partition starts being revoked (or at shutdown): no provider call
+    /// may start after it, so none can outlive the drain.
+    fence: CancellationToken,
+}
+
+/// What a started record holds.
+#[derive(Debug, Clone, Default)]
+pub struct Lease {
+    /// Cancelled when the assignment ends: stop waiting on dependencies, the record is the
+    /// next owner's.
+    pub abandon: CancellationToken,
+    /// Cancelled when the partition starts being revoked or the lane stops: start no provider
+    /// call (one already running may finish and its outcome be written until `abandon`).
+    pub fence: CancellationToken,
 }
 
 /// Proof that a record was taken under one assignment of its partition.
@@ -115,7 +131,9 @@ impl Inflight {
                     offsets: PartitionOffsets::default(),
                     revoking: false,
                     stored: None,
+                    busy: 0,
                     abandon,
+                    fence: CancellationToken::new(),
                 },
             );
         }
@@ -140,14 +158,31 @@ impl Inflight {
         })
     }
 
-    /// Starts work on the ticket's record if its assignment is still current (also while it
-    /// is being revoked: revoking drains what was taken); returns the token that is cancelled
-    /// when the assignment ends. A record that does not start stays pending, so the stored
-    /// offset never passes it.
-    pub fn start(&self, ticket: &Ticket) -> Option<CancellationToken> {
-        let state = self.lock();
-        let assigned = state.partitions.get(&ticket.partition)?;
-        (assigned.generation == ticket.generation).then(|| assigned.abandon.clone())
+    /// Starts work on the ticket's record if its assignment is still current and not being
+    /// revoked; returns its [`Lease`]. A record that does not start stays pending, so the
+    /// stored offset never passes it, and its partition's next owner handles it. Start a
+    /// record only once it can run (it holds its send slot): a revoke waits for started
+    /// records only.
+    pub fn start(&self, ticket: &Ticket) -> Option<Lease> {
+        let mut state = self.lock();
+        let assigned = state.partitions.get_mut(&ticket.partition)?;
+        if assigned.generation != ticket.generation || assigned.revoking {
+            return None;
+        }
+        assigned.busy += 1;
+        Some(Lease {
+            abandon: assigned.abandon.clone(),
+            fence: assigned.fence.clone(),
+        })
+    }
+
+    /// A started record no longer runs.
+    fn release(state: &mut State, ticket: &Ticket) {
+        if let Some(assigned) = state.partitions.get_mut(&ticket.partition) {
+            if assigned.generation == ticket.generation {
+                assigned.busy = assigned.busy.saturating_sub(1);
+            }
+        }
     }
 
     /// The current assignment generation of a partition, if assigned.
@@ -168,14 +203,17 @@ impl Inflight {
 
     /// A started record was given up without a durable outcome: it stays pending, so the
     /// stored offset never passes it (its partition's next owner repeats it).
-    pub fn abort(&self, _ticket: &Ticket) {
+    pub fn abort(&self, ticket: &Ticket) {
+        Self::release(&mut self.lock(), ticket);
         self.changed.notify_all();
     }
 
-    /// Takes no more records on any partition (shutdown); records already taken continue.
+    /// Takes and starts no more records on any partition and fences provider calls (shutdown);
+    /// records already started finish.
     pub fn stop_all(&self) {
         for assigned in self.lock().partitions.values_mut() {
             assigned.revoking = true;
+            assigned.fence.cancel();
         }
     }
 
@@ -188,6 +226,7 @@ impl Inflight {
         store: impl FnOnce(&TopicPartition, i64) -> Result<(), E>,
     ) -> Option<i64> {
         let mut state = self.lock();
+        Self::release(&mut state, ticket);
         let assigned = state.partitions.get_mut(&ticket.partition)?;
         if assigned.generation != ticket.generation {
             return None;
@@ -208,10 +247,12 @@ impl Inflight {
         stored
     }
 
-    /// Takes no more records of `partitions` and waits until every record already taken is
-    /// done or `deadline` passes. Returns the committable offset of each partition that has
-    /// one and the number of records left unfinished, and forgets the partitions (cancelling
-    /// their tokens). Blocking: call it from the rebalance callback or a blocking task.
+    /// Takes and starts no more records of `partitions`, fences their provider calls, and
+    /// waits until every started record is done or `deadline` passes. Returns the committable
+    /// offset of each partition that has one and the number of started records left
+    /// unfinished, and forgets the partitions (cancelling their tokens). Records taken but not
+    /// started stay pending: the committed offset stays before them and the next owner handles
+    /// them. Blocking: call it from the rebalance callback or a blocking task.
     pub fn revoke(
         &self,
         partitions: &[TopicPartition],
@@ -222,13 +263,14 @@ impl Inflight {
         for partition in partitions {
             if let Some(assigned) = state.partitions.get_mut(partition) {
                 assigned.revoking = true;
+                assigned.fence.cancel();
             }
         }
         loop {
             let pending: usize = partitions
                 .iter()
                 .filter_map(|p| state.partitions.get(p))
-                .map(|a| a.offsets.pending())
+                .map(|a| a.busy)
                 .sum();
             let now = Instant::now();
             if pending == 0 || now >= until {
@@ -321,12 +363,12 @@ mod tests {
         let tp = ("t".to_owned(), 1);
         inflight.assign([tp.clone()]);
         let old = inflight.take("t", 1, 5).unwrap();
-        let abandon = inflight.start(&old).expect("current");
+        let lease = inflight.start(&old).expect("current");
         let (offsets, unfinished) =
             inflight.revoke(std::slice::from_ref(&tp), Duration::from_millis(10));
         assert_eq!((offsets, unfinished), (vec![(tp.clone(), 5)], 1));
         assert!(
-            abandon.is_cancelled(),
+            lease.abandon.is_cancelled(),
             "records of a revoked assignment give up"
         );
         assert!(inflight.take("t", 1, 6).is_none(), "not assigned any more");
@@ -339,30 +381,65 @@ mod tests {
     }
 
     #[test]
-    fn revoke_waits_for_every_taken_record() {
+    fn revoke_waits_for_started_records_and_leaves_queued_ones_to_the_next_owner() {
         let inflight = std::sync::Arc::new(Inflight::new());
         let tp = ("t".to_owned(), 0);
         inflight.assign([tp.clone()]);
         let ticket = inflight.take("t", 0, 0).unwrap();
-        inflight.start(&ticket).expect("current");
+        let lease = inflight.start(&ticket).expect("current");
         let queued = inflight.take("t", 0, 1).unwrap();
         let worker = {
             let inflight = inflight.clone();
             std::thread::spawn(move || {
                 std::thread::sleep(Duration::from_millis(50));
+                // the revoke fenced provider calls before this record finished
+                assert!(lease.fence.is_cancelled());
+                assert!(
+                    !lease.abandon.is_cancelled(),
+                    "it may still write its outcome"
+                );
                 inflight.finish(&ticket, |_, _| Ok::<(), ()>(()));
-                // a record queued behind it still runs while the partition drains
-                inflight
-                    .start(&queued)
-                    .expect("still current while revoking");
-                inflight.finish(&queued, |_, _| Ok::<(), ()>(()));
+                // a record queued behind it does not start while the partition drains: a
+                // send started now could outlive the drain and repeat at the next owner
+                assert!(inflight.start(&queued).is_none());
             })
         };
+        let started = std::time::Instant::now();
         let (offsets, unfinished) =
             inflight.revoke(std::slice::from_ref(&tp), Duration::from_secs(5));
         worker.join().unwrap();
         assert_eq!(unfinished, 0);
-        assert_eq!(offsets, vec![(tp, 2)]);
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "the queued record is not waited for"
+        );
+        assert_eq!(offsets, vec![(tp, 1)], "committed up to the queued record");
         assert!(inflight.take("t", 0, 2).is_none(), "gone after the revoke");
+    }
+
+    #[test]
+    fn an_aborted_record_is_not_waited_for_but_keeps_the_offset() {
+        let inflight = Inflight::new();
+        let tp = ("t".to_owned(), 0);
+        inflight.assign([tp.clone()]);
+        let ticket = inflight.take("t", 0, 7).unwrap();
+        inflight.start(&ticket).expect("current");
+        inflight.abort(&ticket);
+        let (offsets, unfinished) =
+            inflight.revoke(std::slice::from_ref(&tp), Duration::from_secs(5));
+        assert_eq!((offsets, unfinished), (vec![(tp, 7)], 0));
+    }
+
+    #[test]
+    fn shutdown_fences_sends_and_refuses_new_starts() {
+        let inflight = Inflight::new();
+        inflight.assign([("t".to_owned(), 0)]);
+        let running = inflight.take("t", 0, 0).unwrap();
+        let lease = inflight.start(&running).expect("current");
+        let queued = inflight.take("t", 0, 1).unwrap();
+        inflight.stop_all();
+        assert!(lease.fence.is_cancelled());
+        assert!(inflight.start(&queued).is_none());
+        assert_eq!(inflight.finish(&running, |_, _| Ok::<(), ()>(())), Some(1));
     }
 }

@@ -36,7 +36,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::consumer::{detach, DispatchError, DrainConsumer};
 use crate::engine::dead_letter::dead_letter;
-use crate::engine::inflight::{Inflight, Ticket};
+use crate::engine::inflight::{Inflight, Lease, Ticket};
 use crate::engine::retry_policy::{destination, due_at, Move};
 use crate::handler::Record;
 use crate::metrics as m;
@@ -237,7 +237,7 @@ impl TierMover {
         else {
             return false;
         };
-        let Some(abandon) = self.inflight.start(&ticket) else {
+        let Some(Lease { abandon, .. }) = self.inflight.start(&ticket) else {
             return false;
         };
         let target = destination(&entry.delivery, &self.topics, now_ms());
@@ -324,7 +324,7 @@ impl TierMover {
         else {
             return;
         };
-        let Some(abandon) = self.inflight.start(&ticket) else {
+        let Some(Lease { abandon, .. }) = self.inflight.start(&ticket) else {
             return;
         };
         tracing::warn!(

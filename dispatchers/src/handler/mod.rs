@@ -15,6 +15,8 @@
 //!   disabled (APNs timestamp rule) and `FAILED`; transient → the delivery with `attempt + 1`
 //!   and `not_before` to a retry tier and `RETRYING`, or, once the budget is spent, the original
 //!   bytes to `notify.dlq` and `DEAD_LETTERED`.
+//! - no provider call starts once the record's partition is being revoked or its lane stops
+//!   (the lease's fence): the record is abandoned unsent, for the partition's next owner;
 //! - a database or Kafka failure pauses the record with backoff until it works or the record is
 //!   abandoned (rebalance deadline, shutdown); [`Handler::handle`] returns `Ok` only when
 //!   every write of the outcome succeeded, so the offset may be stored.
@@ -38,6 +40,7 @@ use notify_schemas::{Channel, Codec, CodecError, Delivery, DeliveryStatus};
 use notify_store::Directory;
 use tokio_util::sync::CancellationToken;
 
+use crate::engine::inflight::Lease;
 use crate::engine::retry_policy::RetryPolicy;
 use crate::engine::status::{self, EXPIRED, RETRYING};
 use crate::metrics as m;
@@ -177,23 +180,37 @@ impl Handler {
         self.channel
     }
 
-    /// Takes `record` to a durable outcome; see the module docs.
+    /// Takes `record` to a durable outcome; see the module docs. `cancel` gives the record
+    /// up while it waits on a dependency.
     pub async fn handle(
         &self,
         record: &Record,
         cancel: &CancellationToken,
     ) -> Result<Handled, Abandoned> {
-        let handled = self.handle_inner(record, cancel).await?;
+        let lease = Lease {
+            abandon: cancel.clone(),
+            fence: CancellationToken::new(),
+        };
+        self.handle_leased(record, &lease).await
+    }
+
+    /// [`Handler::handle`] for a record started under `lease`: once its fence is down
+    /// (the partition is being revoked, the lane stops) the record is abandoned rather than
+    /// sent, so no provider call starts that could outlive the drain and be repeated by the
+    /// partition's next owner.
+    pub async fn handle_leased(
+        &self,
+        record: &Record,
+        lease: &Lease,
+    ) -> Result<Handled, Abandoned> {
+        let handled = self.handle_inner(record, lease).await?;
         metrics::counter!(m::DELIVERIES_TOTAL, "channel" => self.channel.as_str(), "outcome" => handled.as_str())
             .increment(1);
         Ok(handled)
     }
 
-    async fn handle_inner(
-        &self,
-        record: &Record,
-        cancel: &CancellationToken,
-    ) -> Result<Handled, Abandoned> {
+    async fn handle_inner(&self, record: &Record, lease: &Lease) -> Result<Handled, Abandoned> {
+        let cancel = &lease.abandon;
         let Some(payload) = record.payload.as_deref() else {
             return self
                 .undecodable(record, "empty", "record has no value", cancel)
@@ -259,6 +276,10 @@ impl Handler {
             return Ok(Handled::Expired);
         }
 
+        if lease.fence.is_cancelled() {
+            metrics::counter!(m::FENCED_TOTAL, "channel" => self.channel.as_str()).increment(1);
+            return Err(Abandoned);
+        }
         let outcome = self.send(&delivery).await;
         self.on_outcome(record, payload, &delivery, outcome, cancel)
             .await
@@ -273,6 +294,8 @@ fn key_of(record: &Record, delivery: &Delivery) -> Vec<u8> {
         .unwrap_or_else(|| format!("{}:{}", delivery.tenant, delivery.user_id).into_bytes())
 }
 
+#[cfg(test)]
+mod fence_tests;
 mod outcome;
 #[cfg(test)]
 mod refused_tests;

@@ -191,6 +191,7 @@ impl Handler {
                             delivery,
                             attempts,
                             "produce_refused",
+                            "produce_refused",
                             &text,
                             cancel,
                         )
@@ -208,6 +209,7 @@ impl Handler {
                     payload,
                     delivery,
                     attempts,
+                    reason.as_str(),
                     "retries_exhausted",
                     &text,
                     cancel,
@@ -231,7 +233,7 @@ impl Handler {
     }
 
     /// Ends `delivery` on `notify.dlq` (its consumed bytes, `error` and `text` in headers) with
-    /// a `DEAD_LETTERED` status.
+    /// a `DEAD_LETTERED` status giving `status_reason`.
     #[allow(clippy::too_many_arguments)]
     async fn dead_end(
         &self,
@@ -239,6 +241,7 @@ impl Handler {
         payload: &[u8],
         delivery: &Delivery,
         attempts: i32,
+        status_reason: &str,
         error: &str,
         text: &str,
         cancel: &CancellationToken,
@@ -246,7 +249,7 @@ impl Handler {
         let row = status::log_write(
             delivery,
             DEAD_LETTERED,
-            Some(error),
+            Some(status_reason),
             attempts,
             Some(self.provider.name()),
             None,

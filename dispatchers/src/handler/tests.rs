@@ -67,7 +67,7 @@ pub(super) fn apns() -> Delivery {
 pub(super) const TOKEN: &str = "740f4707bebcf74f9b7c25d48e3358945f6aa01da5ddb387462c7eaf61bb78ad";
 
 impl Rig {
-    fn record(&self, delivery: &Delivery) -> Record {
+    pub(super) fn record(&self, delivery: &Delivery) -> Record {
         let bytes = Codec::<Delivery>::new().unwrap().encode(delivery).unwrap();
         self.raw(Some(bytes))
     }

@@ -205,6 +205,7 @@ group_id_prefix = "{prefix}-dispatch"
 retry_group_id_prefix = "{prefix}-retry"
 max_in_flight = {in_flight}
 drain_deadline_ms = {drain}
+send_timeout_ms = {send}
 max_backoff_ms = 2000
 [dispatch.retry]
 max_attempts = 12
@@ -219,6 +220,7 @@ backoff_max_ms = 8000
             keyspace = self.keyspace,
             in_flight = s.max_in_flight,
             drain = s.session_timeout_ms / 2,
+            send = s.session_timeout_ms / 4,
         );
         std::fs::write(&self.config, text)?;
         Ok(())

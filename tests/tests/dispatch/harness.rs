@@ -101,6 +101,7 @@ pub async fn world(tune: impl FnOnce(&mut Config)) -> World {
     config.dispatch.max_in_flight = 8;
     config.dispatch.max_pending = 64;
     config.dispatch.drain_deadline_ms = 5_000;
+    config.dispatch.send_timeout_ms = 2_500;
     config.dispatch.max_backoff_ms = 500;
     config.dispatch.retry.backoff_base_ms = 200;
     config.dispatch.retry.backoff_max_ms = 1_000;

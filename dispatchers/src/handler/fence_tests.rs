@@ -1,0 +1,38 @@
+//! A record whose partition started being revoked (or whose lane stopped) before its provider
+//! call is given up unsent, for the partition's next owner, instead of racing it.
+
+use tokio_util::sync::CancellationToken;
+
+use super::tests::{apns, rig, TOKEN};
+use super::Abandoned;
+use crate::engine::inflight::Lease;
+
+#[tokio::test]
+async fn a_fenced_record_is_abandoned_before_the_provider_call() {
+    let rig = rig();
+    let delivery = apns();
+    let record = rig.record(&delivery);
+    let lease = Lease {
+        abandon: CancellationToken::new(),
+        fence: CancellationToken::new(),
+    };
+    lease.fence.cancel();
+    let handled = rig.handler.handle_leased(&record, &lease).await;
+    assert!(matches!(handled, Err(Abandoned)));
+    assert_eq!(
+        rig.provider.sends_to(TOKEN),
+        0,
+        "never reached the provider"
+    );
+    assert!(rig.statuses().is_empty());
+    assert_eq!(
+        rig.state(&delivery),
+        None,
+        "nothing logged: the next owner sends it"
+    );
+
+    // the same record under a lease that is not fenced goes out once
+    let open = Lease::default();
+    assert!(rig.handler.handle_leased(&record, &open).await.is_ok());
+    assert_eq!(rig.provider.sends_to(TOKEN), 1);
+}
