@@ -32,9 +32,9 @@ use axum::extract::{FromRef, FromRequestParts, Path, Query};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::routing::get;
-use axum::Router;
+use axum::{Json, Router};
 use notify_store::directory::{
-    Channel, Directory, DirectoryError, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE,
+    Channel, Directory, DirectoryError, DirectoryResult, Upserted, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -298,6 +298,52 @@ fn parse_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Resul
         }
     })?;
     validate::parse_json(&bytes)
+}
+
+/// The body parsed by [`parse_body`] and checked by `check`: every rule it breaks is one field
+/// error of a 422.
+fn parse_checked<T: DeserializeOwned>(
+    body: Result<Bytes, BytesRejection>,
+    check: fn(&T) -> Vec<FieldError>,
+) -> Result<T, Problem> {
+    let body = parse_body(body)?;
+    let errors = check(&body);
+    if errors.is_empty() {
+        Ok(body)
+    } else {
+        Err(Problem::validation(errors))
+    }
+}
+
+/// The answer for a read of one object: its view, or 404 naming `what`.
+fn found<T, V: From<T>>(read: DirectoryResult<Option<T>>, what: &str) -> Result<Json<V>, Problem> {
+    match read {
+        Ok(Some(object)) => Ok(Json(object.into())),
+        Ok(None) => Err(Problem::not_found(what)),
+        Err(err) => Err(directory_problem(err)),
+    }
+}
+
+/// The answer for a delete of one object: 204, or 404 naming `what`.
+fn deleted(delete: DirectoryResult<bool>, what: &str) -> Result<StatusCode, Problem> {
+    match delete {
+        Ok(true) => Ok(StatusCode::NO_CONTENT),
+        Ok(false) => Err(Problem::not_found(what)),
+        Err(err) => Err(directory_problem(err)),
+    }
+}
+
+/// The answer for a create-or-replace: 201 with the view if it created the object, else 200.
+fn upserted<T, V: From<T>>(
+    write: DirectoryResult<Upserted<T>>,
+) -> Result<(StatusCode, Json<V>), Problem> {
+    let stored = write.map_err(directory_problem)?;
+    let status = if stored.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(stored.record.into())))
 }
 
 /// A path identifier (`user_id`, `template_id`, ...) checked by the shared identifier rule.

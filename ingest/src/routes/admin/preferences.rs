@@ -11,8 +11,9 @@ use notify_store::directory::{Directory, Preference, User};
 use serde::{Deserialize, Serialize};
 
 use super::checks::record;
-use super::{check_id, directory_problem, parse_body, ChannelName, Dir, PathParams};
+use super::{check_id, directory_problem, parse_checked, ChannelName, Dir, PathParams};
 use crate::problem::{FieldError, Problem};
+use crate::routes::responses::{Problems, PutPreferences, UserLookup};
 use crate::tenant::Tenant;
 use crate::validate::fields;
 
@@ -108,10 +109,7 @@ fn check_body(body: &PreferencesBody) -> Vec<FieldError> {
     params(("user_id" = String, Path, description = "the tenant's id of the user")),
     responses(
         (status = 200, description = "opt-out and preferences", body = PreferencesView),
-        (status = 401, description = "no or wrong credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such user", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid user id", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "directory unavailable, retry", body = Problem, content_type = "application/problem+json"),
+        Problems<UserLookup>,
     ),
     security(("basic" = []), ("bearer" = []))
 )]
@@ -138,12 +136,7 @@ pub(super) async fn get(
     request_body = PreferencesBody,
     responses(
         (status = 200, description = "opt-out and every preference after the change", body = PreferencesView),
-        (status = 400, description = "malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "no or wrong credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such user", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "the user has the most preferences allowed", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "directory unavailable, retry", body = Problem, content_type = "application/problem+json"),
+        Problems<PutPreferences>,
     ),
     security(("basic" = []), ("bearer" = []))
 )]
@@ -154,11 +147,7 @@ pub(super) async fn put(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<PreferencesView>, Problem> {
     check_id("user_id", &user_id)?;
-    let body: PreferencesBody = parse_body(body)?;
-    let errors = check_body(&body);
-    if !errors.is_empty() {
-        return Err(Problem::validation(errors));
-    }
+    let body: PreferencesBody = parse_checked(body, check_body)?;
     let mut user = user_of(dir.as_ref(), &tenant, &user_id).await?;
     if let Some(opted_out) = body.opted_out.filter(|v| *v != user.opted_out) {
         user.opted_out = opted_out;
@@ -195,10 +184,7 @@ pub(super) async fn put(
     params(("user_id" = String, Path, description = "the tenant's id of the user")),
     responses(
         (status = 204, description = "preferences deleted"),
-        (status = 401, description = "no or wrong credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such user", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid user id", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "directory unavailable, retry", body = Problem, content_type = "application/problem+json"),
+        Problems<UserLookup>,
     ),
     security(("basic" = []), ("bearer" = []))
 )]
