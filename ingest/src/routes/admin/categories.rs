@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::checks::{self, record};
 use super::{
-    check_id, deleted, directory_problem, found, parse_checked, upserted, Dir, Paging, PathParams,
+    check_id, deleted, found, page_of, parse_checked, upserted, Dir, Paging, PathParams,
     QueryParams,
 };
 use crate::problem::{FieldError, Problem};
@@ -165,10 +165,7 @@ pub(super) async fn delete(
     get,
     path = "/v1/categories",
     tag = "categories",
-    params(
-        ("cursor" = Option<String>, Query, description = "`next` of the previous page"),
-        ("limit" = Option<usize>, Query, description = "page size, 1 to 500, default 50"),
-    ),
+    params(Paging),
     responses(
         (status = 200, description = "one page", body = CategoryPage),
         Problems<Listing>,
@@ -181,12 +178,9 @@ pub(super) async fn list(
     query: QueryParams,
 ) -> Result<Json<CategoryPage>, Problem> {
     let paging = Paging::from_query(&query)?;
-    let page = dir
-        .list_categories(tenant.id(), paging.cursor.as_deref(), paging.limit)
-        .await
-        .map_err(directory_problem)?;
-    Ok(Json(CategoryPage {
-        items: page.items.into_iter().map(CategoryView::from).collect(),
-        next: page.next,
-    }))
+    let (items, next) = page_of(
+        dir.list_categories(tenant.id(), paging.cursor.as_deref(), paging.limit)
+            .await,
+    )?;
+    Ok(Json(CategoryPage { items, next }))
 }

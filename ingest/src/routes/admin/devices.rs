@@ -14,7 +14,9 @@ use notify_store::directory::{Device, DeviceState, PushTarget, WebPushSubscripti
 use serde::{Deserialize, Serialize};
 
 use super::checks::{self, record};
-use super::{check_id, deleted, directory_problem, found, parse_body, upserted, Dir, PathParams};
+use super::{
+    check_id, deleted, directory_problem, found, parse_body, upserted, user_of, Dir, PathParams,
+};
 use crate::problem::{FieldError, Problem};
 use crate::routes::responses::{DeviceLookup, Problems, RegisterDevice, UserLookup};
 use crate::tenant::Tenant;
@@ -218,14 +220,7 @@ pub(super) async fn list(
     PathParams(user_id): PathParams<String>,
 ) -> Result<Json<DeviceList>, Problem> {
     check_id("user_id", &user_id)?;
-    if dir
-        .get_user(tenant.id(), &user_id)
-        .await
-        .map_err(directory_problem)?
-        .is_none()
-    {
-        return Err(Problem::not_found("user"));
-    }
+    user_of(dir.as_ref(), &tenant, &user_id).await?;
     let devices = dir
         .list_devices(tenant.id(), &user_id)
         .await

@@ -7,11 +7,11 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use axum::Json;
-use notify_store::directory::{Directory, Preference, User};
+use notify_store::directory::{Preference, User};
 use serde::{Deserialize, Serialize};
 
 use super::checks::record;
-use super::{check_id, directory_problem, parse_checked, ChannelName, Dir, PathParams};
+use super::{check_id, directory_problem, parse_checked, user_of, ChannelName, Dir, PathParams};
 use crate::problem::{FieldError, Problem};
 use crate::routes::responses::{Problems, PutPreferences, UserLookup};
 use crate::tenant::Tenant;
@@ -65,14 +65,6 @@ fn view(user: &User, preferences: Vec<Preference>) -> PreferencesView {
             })
             .collect(),
     }
-}
-
-/// The user, or 404.
-async fn user_of(dir: &dyn Directory, tenant: &Tenant, user_id: &str) -> Result<User, Problem> {
-    dir.get_user(tenant.id(), user_id)
-        .await
-        .map_err(directory_problem)?
-        .ok_or_else(|| Problem::not_found("user"))
 }
 
 fn check_body(body: &PreferencesBody) -> Vec<FieldError> {

@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use super::checks::{self, record};
 use super::{
-    check_id, deleted, directory_problem, parse_checked, ChannelName, Dir, Paging, PathParams,
-    QueryParams,
+    check_id, deleted, directory_problem, page_of, parse_checked, ChannelName, Dir, Paging,
+    PathParams, QueryParams,
 };
 use crate::problem::{FieldError, Problem};
 use crate::routes::responses::{Listing, Problems, TemplateDelete, TemplateRead, TemplateWrite};
@@ -405,10 +405,7 @@ pub(super) async fn delete(
     get,
     path = "/v1/templates",
     tag = "templates",
-    params(
-        ("cursor" = Option<String>, Query, description = "`next` of the previous page"),
-        ("limit" = Option<usize>, Query, description = "page size, 1 to 500, default 50"),
-    ),
+    params(Paging),
     responses(
         (status = 200, description = "one page", body = TemplateIdPage),
         Problems<Listing>,
@@ -421,12 +418,9 @@ pub(super) async fn list(
     query: QueryParams,
 ) -> Result<Json<TemplateIdPage>, Problem> {
     let paging = Paging::from_query(&query)?;
-    let page = dir
-        .list_templates(tenant.id(), paging.cursor.as_deref(), paging.limit)
-        .await
-        .map_err(directory_problem)?;
-    Ok(Json(TemplateIdPage {
-        items: page.items,
-        next: page.next,
-    }))
+    let (items, next) = page_of(
+        dir.list_templates(tenant.id(), paging.cursor.as_deref(), paging.limit)
+            .await,
+    )?;
+    Ok(Json(TemplateIdPage { items, next }))
 }

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::checks::{self, record};
 use super::{
-    check_id, deleted, directory_problem, found, parse_checked, upserted, Dir, Paging, PathParams,
-    QueryParams,
+    check_id, deleted, directory_problem, found, page_of, parse_checked, upserted, Dir, Paging,
+    PathParams, QueryParams,
 };
 use crate::problem::{FieldError, Problem};
 use crate::routes::responses::{Listing, Problems, Upsert, UserLookup};
@@ -228,10 +228,7 @@ pub(super) async fn delete(
     get,
     path = "/v1/users",
     tag = "users",
-    params(
-        ("cursor" = Option<String>, Query, description = "`next` of the previous page"),
-        ("limit" = Option<usize>, Query, description = "page size, 1 to 500, default 50"),
-    ),
+    params(Paging),
     responses(
         (status = 200, description = "one page", body = UserPage),
         Problems<Listing>,
@@ -244,12 +241,9 @@ pub(super) async fn list(
     query: QueryParams,
 ) -> Result<Json<UserPage>, Problem> {
     let paging = Paging::from_query(&query)?;
-    let page = dir
-        .list_users(tenant.id(), paging.cursor.as_deref(), paging.limit)
-        .await
-        .map_err(directory_problem)?;
-    Ok(Json(UserPage {
-        items: page.items.into_iter().map(UserView::from).collect(),
-        next: page.next,
-    }))
+    let (items, next) = page_of(
+        dir.list_users(tenant.id(), paging.cursor.as_deref(), paging.limit)
+            .await,
+    )?;
+    Ok(Json(UserPage { items, next }))
 }
