@@ -218,9 +218,9 @@ impl Embedded {
                 addr: options.listen,
                 source,
             })?;
-        let state = notify_ingest::server::build_state_with(
+        let state = notify_ingest::stage::build_state_with(
             &config,
-            notify_ingest::server::Stores {
+            notify_ingest::stage::Stores {
                 ledger: Arc::new(MemoryLedger::with_log(delivery_log.clone())),
                 directory: directory.clone(),
                 tenants: tenants.clone(),
@@ -229,7 +229,7 @@ impl Embedded {
         .map_err(|e| stage_err("ingest")(&e))?;
         shutdown.spawn(
             "ingest",
-            notify_ingest::server::serve(listener, state, shutdown.clone(), grace),
+            notify_ingest::stage::serve(listener, state, shutdown.clone(), grace),
         );
 
         let parts = notify_router::stage::build_with(

@@ -10,7 +10,7 @@ pub mod openapi;
 pub mod problem;
 pub mod ratelimit;
 pub mod routes;
-pub mod server;
+pub mod stage;
 pub mod state;
 pub mod tenant;
 pub mod validate;

@@ -173,24 +173,10 @@ async fn producer_failure_is_503_and_frees_the_idempotency_key() {
 async fn health_is_public_and_tenant_routes_are_not() {
     let h = harness(IngestConfig::default()).await;
     let get = |uri: &str| Request::get(uri).body(Body::empty()).expect("request");
-    assert_eq!(
-        h.app
-            .clone()
-            .oneshot(get("/healthz"))
-            .await
-            .expect("response")
-            .status(),
-        StatusCode::OK
-    );
-    assert_eq!(
-        h.app
-            .clone()
-            .oneshot(get("/readyz"))
-            .await
-            .expect("response")
-            .status(),
-        StatusCode::OK
-    );
+    for uri in ["/healthz", "/readyz"] {
+        let response = h.app.clone().oneshot(get(uri)).await.expect("response");
+        assert_eq!(response.status(), StatusCode::OK, "{uri}");
+    }
     let response = h
         .app
         .clone()

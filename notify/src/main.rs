@@ -84,7 +84,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .await
         }
         Command::Ingest => Ok(run_stage(&config, |shutdown, _health| {
-            notify_ingest::server::run(&config, shutdown)
+            notify_ingest::stage::run(&config, shutdown)
         })
         .await?),
         Command::Router => Ok(run_stage(&config, |shutdown, health| {

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod health;
 pub mod notifications;
+mod responses;
 
 use axum::routing::{get, post};
 use axum::Router;

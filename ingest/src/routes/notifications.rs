@@ -19,6 +19,7 @@ use uuid::Uuid;
 use crate::idempotency::{event_id_for_key, request_hash};
 use crate::metrics::{ACCEPTED_TOTAL, DUPLICATES_TOTAL, PRODUCE_SECONDS, REJECTED_TOTAL};
 use crate::problem::{FieldError, Problem};
+use crate::routes::responses::{CreateBatch, CreateNotification, NotificationLookup, Problems};
 use crate::state::AppState;
 use crate::tenant::Tenant;
 use crate::validate::{
@@ -212,13 +213,7 @@ async fn accept_one(
     params(("Idempotency-Key" = Option<String>, Header, description = "same key and body within the window: the original event id, nothing new produced")),
     responses(
         (status = 202, description = "acknowledged by Kafka", body = Accepted),
-        (status = 400, description = "malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "no or wrong credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "idempotency key in use or reused", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "body over the size cap", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "tenant rate limit", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "not accepted, retry", body = Problem, content_type = "application/problem+json"),
+        Problems<CreateNotification>,
     ),
     security(("basic" = []), ("bearer" = []))
 )]
@@ -250,11 +245,7 @@ pub async fn create(
     params(("Idempotency-Key" = Option<String>, Header, description = "item i uses <key>:<i>")),
     responses(
         (status = 207, description = "one result per item", body = BatchResult),
-        (status = 400, description = "malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "no or wrong credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "body over the size cap", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "not a batch, or too many items", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "tenant rate limit", body = Problem, content_type = "application/problem+json"),
+        Problems<CreateBatch>,
     ),
     security(("basic" = []), ("bearer" = []))
 )]
@@ -306,8 +297,7 @@ pub async fn create_batch(
     params(("event_id" = String, Path, description = "the id answered at creation")),
     responses(
         (status = 200, description = "progress so far", body = NotificationStatus),
-        (status = 401, description = "no or wrong credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "unknown, another tenant's, or not yet routed", body = Problem, content_type = "application/problem+json"),
+        Problems<NotificationLookup>,
     ),
     security(("basic" = []), ("bearer" = []))
 )]

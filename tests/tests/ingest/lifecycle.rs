@@ -57,7 +57,7 @@ async fn shutdown_under_load_loses_nothing_acknowledged() {
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let shutdown = notify_common::Shutdown::new();
-    let server = tokio::spawn(notify_ingest::server::serve(
+    let server = tokio::spawn(notify_ingest::stage::serve(
         listener,
         gw.state.clone(),
         shutdown.clone(),

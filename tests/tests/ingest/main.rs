@@ -22,7 +22,7 @@ use notify_common::kafka::{self};
 use notify_common::topics::{TopicSpec, Topics};
 use notify_ingest::auth::provision::{create_app, create_tenant, IssuedApp};
 use notify_ingest::auth::secrets::SecretsKey;
-use notify_ingest::server::build_state;
+use notify_ingest::stage::build_state;
 use notify_it::{kafka_config, read_until, store_config, unique, Scratch, Seen};
 use notify_schemas::{Codec, NotificationRequest};
 use notify_store::tenants::{CassandraTenants, JwtKey};

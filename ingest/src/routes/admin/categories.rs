@@ -9,8 +9,12 @@ use notify_store::directory::Category;
 use serde::{Deserialize, Serialize};
 
 use super::checks::{self, record};
-use super::{check_id, directory_problem, parse_body, Dir, Paging, PathParams, QueryParams};
-use crate::problem::Problem;
+use super::{
+    check_id, deleted, found, page_of, parse_checked, upserted, Dir, Paging, PathParams,
+    QueryParams,
+};
+use crate::problem::{FieldError, Problem};
+use crate::routes::responses::{CategoryLookup, Listing, Problems, Upsert};
 use crate::tenant::Tenant;
 
 /// Longest category description.
@@ -63,6 +67,19 @@ pub struct CategoryPage {
     pub next: Option<String>,
 }
 
+/// Every rule a category body breaks.
+fn check_body(body: &CategoryBody) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if let Some(description) = &body.description {
+        record(
+            &mut errors,
+            "/description",
+            checks::text(description, MAX_DESCRIPTION_BYTES, false),
+        );
+    }
+    errors
+}
+
 /// Read a category.
 #[utoipa::path(
     get,
@@ -71,10 +88,7 @@ pub struct CategoryPage {
     params(("category_id" = String, Path, description = "the tenant's id of the category")),
     responses(
         (status = 200, description = "the category", body = CategoryView),
-        (status = 401, description = "no or wrong credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such category", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid id", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "directory unavailable, retry", body = Problem, content_type = "application/problem+json"),
+        Problems<CategoryLookup>,
     ),
     security(("basic" = []), ("bearer" = []))
 )]
@@ -84,11 +98,10 @@ pub(super) async fn get(
     PathParams(category_id): PathParams<String>,
 ) -> Result<Json<CategoryView>, Problem> {
     check_id("category_id", &category_id)?;
-    match dir.get_category(tenant.id(), &category_id).await {
-        Ok(Some(category)) => Ok(Json(category.into())),
-        Ok(None) => Err(Problem::not_found("category")),
-        Err(err) => Err(directory_problem(err)),
-    }
+    found(
+        dir.get_category(tenant.id(), &category_id).await,
+        "category",
+    )
 }
 
 /// Create or replace a category.
@@ -101,10 +114,7 @@ pub(super) async fn get(
     responses(
         (status = 200, description = "replaced", body = CategoryView),
         (status = 201, description = "created", body = CategoryView),
-        (status = 400, description = "malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "no or wrong credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "directory unavailable, retry", body = Problem, content_type = "application/problem+json"),
+        Problems<Upsert>,
     ),
     security(("basic" = []), ("bearer" = []))
 )]
@@ -115,18 +125,7 @@ pub(super) async fn put(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<CategoryView>), Problem> {
     check_id("category_id", &category_id)?;
-    let body: CategoryBody = parse_body(body)?;
-    let mut errors = Vec::new();
-    if let Some(description) = &body.description {
-        record(
-            &mut errors,
-            "/description",
-            checks::text(description, MAX_DESCRIPTION_BYTES, false),
-        );
-    }
-    if !errors.is_empty() {
-        return Err(Problem::validation(errors));
-    }
+    let body: CategoryBody = parse_checked(body, check_body)?;
     let category = Category {
         category_id,
         description: body.description,
@@ -134,16 +133,7 @@ pub(super) async fn put(
         created_at_ms: 0,
         updated_at_ms: 0,
     };
-    let stored = dir
-        .put_category(tenant.id(), &category)
-        .await
-        .map_err(directory_problem)?;
-    let status = if stored.created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((status, Json(stored.record.into())))
+    upserted(dir.put_category(tenant.id(), &category).await)
 }
 
 /// Delete a category. Preferences naming it stay and no longer match anything.
@@ -154,10 +144,7 @@ pub(super) async fn put(
     params(("category_id" = String, Path, description = "the tenant's id of the category")),
     responses(
         (status = 204, description = "deleted"),
-        (status = 401, description = "no or wrong credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such category", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid id", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "directory unavailable, retry", body = Problem, content_type = "application/problem+json"),
+        Problems<CategoryLookup>,
     ),
     security(("basic" = []), ("bearer" = []))
 )]
@@ -167,11 +154,10 @@ pub(super) async fn delete(
     PathParams(category_id): PathParams<String>,
 ) -> Result<StatusCode, Problem> {
     check_id("category_id", &category_id)?;
-    match dir.delete_category(tenant.id(), &category_id).await {
-        Ok(true) => Ok(StatusCode::NO_CONTENT),
-        Ok(false) => Err(Problem::not_found("category")),
-        Err(err) => Err(directory_problem(err)),
-    }
+    deleted(
+        dir.delete_category(tenant.id(), &category_id).await,
+        "category",
+    )
 }
 
 /// List the tenant's categories, a page at a time.
@@ -179,15 +165,10 @@ pub(super) async fn delete(
     get,
     path = "/v1/categories",
     tag = "categories",
-    params(
-        ("cursor" = Option<String>, Query, description = "`next` of the previous page"),
-        ("limit" = Option<usize>, Query, description = "page size, 1 to 500, default 50"),
-    ),
+    params(Paging),
     responses(
         (status = 200, description = "one page", body = CategoryPage),
-        (status = 401, description = "no or wrong credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid cursor or limit", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "directory unavailable, retry", body = Problem, content_type = "application/problem+json"),
+        Problems<Listing>,
     ),
     security(("basic" = []), ("bearer" = []))
 )]
@@ -197,12 +178,9 @@ pub(super) async fn list(
     query: QueryParams,
 ) -> Result<Json<CategoryPage>, Problem> {
     let paging = Paging::from_query(&query)?;
-    let page = dir
-        .list_categories(tenant.id(), paging.cursor.as_deref(), paging.limit)
-        .await
-        .map_err(directory_problem)?;
-    Ok(Json(CategoryPage {
-        items: page.items.into_iter().map(CategoryView::from).collect(),
-        next: page.next,
-    }))
+    let (items, next) = page_of(
+        dir.list_categories(tenant.id(), paging.cursor.as_deref(), paging.limit)
+            .await,
+    )?;
+    Ok(Json(CategoryPage { items, next }))
 }

@@ -14,8 +14,11 @@ use notify_store::directory::{Device, DeviceState, PushTarget, WebPushSubscripti
 use serde::{Deserialize, Serialize};
 
 use super::checks::{self, record};
-use super::{check_id, directory_problem, parse_body, Dir, PathParams};
+use super::{
+    check_id, deleted, directory_problem, found, parse_body, upserted, user_of, Dir, PathParams,
+};
 use crate::problem::{FieldError, Problem};
+use crate::routes::responses::{DeviceLookup, Problems, RegisterDevice, UserLookup};
 use crate::tenant::Tenant;
 use crate::validate::recipients;
 
@@ -207,10 +210,7 @@ fn target_of(
     params(("user_id" = String, Path, description = "the tenant's id of the user")),
     responses(
         (status = 200, description = "the user's devices", body = DeviceList),
-        (status = 401, description = "no or wrong credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such user", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid user id", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "directory unavailable, retry", body = Problem, content_type = "application/problem+json"),
+        Problems<UserLookup>,
     ),
     security(("basic" = []), ("bearer" = []))
 )]
@@ -220,14 +220,7 @@ pub(super) async fn list(
     PathParams(user_id): PathParams<String>,
 ) -> Result<Json<DeviceList>, Problem> {
     check_id("user_id", &user_id)?;
-    if dir
-        .get_user(tenant.id(), &user_id)
-        .await
-        .map_err(directory_problem)?
-        .is_none()
-    {
-        return Err(Problem::not_found("user"));
-    }
+    user_of(dir.as_ref(), &tenant, &user_id).await?;
     let devices = dir
         .list_devices(tenant.id(), &user_id)
         .await
@@ -247,12 +240,7 @@ pub(super) async fn list(
     responses(
         (status = 201, description = "registered", body = DeviceView),
         (status = 200, description = "already registered: updated and active again", body = DeviceView),
-        (status = 400, description = "malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "no or wrong credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such user", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "the user has the most devices allowed", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "directory unavailable, retry", body = Problem, content_type = "application/problem+json"),
+        Problems<RegisterDevice>,
     ),
     security(("basic" = []), ("bearer" = []))
 )]
@@ -265,16 +253,10 @@ pub(super) async fn register(
     check_id("user_id", &user_id)?;
     let registration: DeviceRegistration = parse_body(body)?;
     let (target, app_topic) = target_of(registration).map_err(Problem::validation)?;
-    let stored = dir
-        .put_device(tenant.id(), &user_id, &target, app_topic.as_deref())
-        .await
-        .map_err(directory_problem)?;
-    let status = if stored.created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((status, Json(stored.record.into())))
+    upserted(
+        dir.put_device(tenant.id(), &user_id, &target, app_topic.as_deref())
+            .await,
+    )
 }
 
 /// Read one device.
@@ -288,10 +270,7 @@ pub(super) async fn register(
     ),
     responses(
         (status = 200, description = "the device", body = DeviceView),
-        (status = 401, description = "no or wrong credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such user or device", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid id", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "directory unavailable, retry", body = Problem, content_type = "application/problem+json"),
+        Problems<DeviceLookup>,
     ),
     security(("basic" = []), ("bearer" = []))
 )]
@@ -302,11 +281,10 @@ pub(super) async fn get(
 ) -> Result<Json<DeviceView>, Problem> {
     check_id("user_id", &user_id)?;
     check_id("device_id", &device_id)?;
-    match dir.get_device(tenant.id(), &user_id, &device_id).await {
-        Ok(Some(device)) => Ok(Json(device.into())),
-        Ok(None) => Err(Problem::not_found("device")),
-        Err(err) => Err(directory_problem(err)),
-    }
+    found(
+        dir.get_device(tenant.id(), &user_id, &device_id).await,
+        "device",
+    )
 }
 
 /// Delete one device.
@@ -320,10 +298,7 @@ pub(super) async fn get(
     ),
     responses(
         (status = 204, description = "deleted"),
-        (status = 401, description = "no or wrong credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such user or device", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid id", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "directory unavailable, retry", body = Problem, content_type = "application/problem+json"),
+        Problems<DeviceLookup>,
     ),
     security(("basic" = []), ("bearer" = []))
 )]
@@ -334,9 +309,8 @@ pub(super) async fn delete(
 ) -> Result<StatusCode, Problem> {
     check_id("user_id", &user_id)?;
     check_id("device_id", &device_id)?;
-    match dir.delete_device(tenant.id(), &user_id, &device_id).await {
-        Ok(true) => Ok(StatusCode::NO_CONTENT),
-        Ok(false) => Err(Problem::not_found("device")),
-        Err(err) => Err(directory_problem(err)),
-    }
+    deleted(
+        dir.delete_device(tenant.id(), &user_id, &device_id).await,
+        "device",
+    )
 }

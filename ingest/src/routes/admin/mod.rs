@@ -16,6 +16,7 @@
 mod categories;
 mod checks;
 mod devices;
+mod input;
 mod preferences;
 mod templates;
 mod users;
@@ -23,30 +24,27 @@ mod users;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{FromRef, FromRequestParts, Path, Query};
-use axum::http::request::Parts;
+use axum::extract::FromRef;
 use axum::http::StatusCode;
 use axum::routing::get;
-use axum::Router;
+use axum::{Json, Router};
 use notify_store::directory::{
-    Channel, Directory, DirectoryError, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE,
+    Channel, Directory, DirectoryError, DirectoryResult, Page, Upserted, User,
 };
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::problem::{FieldError, Problem};
-use crate::validate;
+use crate::tenant::Tenant;
 
 pub use categories::{CategoryBody, CategoryPage, CategoryView};
 pub use devices::{DeviceList, DeviceRegistration, DeviceView, SubscriptionBody, SubscriptionKeys};
 pub use preferences::{PreferenceBody, PreferencesBody, PreferencesView};
 pub use templates::{TemplateBody, TemplateIdPage, TemplateView, VariantBody};
 pub use users::{QuietHoursBody, UserBody, UserPage, UserView};
+
+use input::{check_id, parse_body, parse_checked, Paging, PathParams, QueryParams};
 
 /// The admin routes, for any state the directory can be taken from. Mount them behind the auth
 /// middleware; without it every request answers 401.
@@ -191,119 +189,51 @@ impl From<Channel> for ChannelName {
 /// The directory as handlers take it from the state.
 type Dir = axum::extract::State<Arc<dyn Directory>>;
 
-/// Path parameters whose rejection (bad percent-encoding) is a problem document too.
-#[derive(Debug)]
-pub(crate) struct PathParams<T>(pub T);
-
-impl<S, T> FromRequestParts<S> for PathParams<T>
-where
-    S: Send + Sync,
-    T: DeserializeOwned + Send,
-{
-    type Rejection = Problem;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        Path::<T>::from_request_parts(parts, state)
-            .await
-            .map(|Path(value)| PathParams(value))
-            .map_err(|rejection| Problem::bad_request(rejection.body_text()))
+/// The answer for a read of one object: its view, or 404 naming `what`.
+fn found<T, V: From<T>>(read: DirectoryResult<Option<T>>, what: &str) -> Result<Json<V>, Problem> {
+    match read {
+        Ok(Some(object)) => Ok(Json(object.into())),
+        Ok(None) => Err(Problem::not_found(what)),
+        Err(err) => Err(directory_problem(err)),
     }
 }
 
-/// Query parameters as text, checked by each handler so that every problem names its parameter
-/// and unknown parameters are refused like unknown body fields.
-#[derive(Debug)]
-pub(crate) struct QueryParams(pub BTreeMap<String, String>);
-
-impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
-    type Rejection = Problem;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        Query::<BTreeMap<String, String>>::from_request_parts(parts, state)
-            .await
-            .map(|Query(map)| QueryParams(map))
-            .map_err(|rejection| Problem::bad_request(rejection.body_text()))
+/// The answer for a delete of one object: 204, or 404 naming `what`.
+fn deleted(delete: DirectoryResult<bool>, what: &str) -> Result<StatusCode, Problem> {
+    match delete {
+        Ok(true) => Ok(StatusCode::NO_CONTENT),
+        Ok(false) => Err(Problem::not_found(what)),
+        Err(err) => Err(directory_problem(err)),
     }
 }
 
-impl QueryParams {
-    /// Field errors for parameters other than `allowed`.
-    fn unknown(&self, allowed: &[&str], errors: &mut Vec<FieldError>) {
-        for name in self.0.keys() {
-            if !allowed.contains(&name.as_str()) {
-                errors.push(FieldError::new(
-                    name.clone(),
-                    "is not a parameter of this request",
-                ));
-            }
-        }
-    }
+/// The answer for a create-or-replace: 201 with the view if it created the object, else 200.
+fn upserted<T, V: From<T>>(
+    write: DirectoryResult<Upserted<T>>,
+) -> Result<(StatusCode, Json<V>), Problem> {
+    let stored = write.map_err(directory_problem)?;
+    let status = if stored.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(stored.record.into())))
 }
 
-/// `?cursor=&limit=` of a listing.
-#[derive(Debug)]
-struct Paging {
-    cursor: Option<String>,
-    limit: usize,
+/// The items of one listing page as views, and the cursor of the next page.
+fn page_of<T, V: From<T>>(
+    list: DirectoryResult<Page<T>>,
+) -> Result<(Vec<V>, Option<String>), Problem> {
+    let page = list.map_err(directory_problem)?;
+    Ok((page.items.into_iter().map(V::from).collect(), page.next))
 }
 
-/// Longest cursor accepted; the directory's cursors are far shorter.
-const MAX_CURSOR_CHARS: usize = 1024;
-
-impl Paging {
-    fn from_query(query: &QueryParams) -> Result<Self, Problem> {
-        let mut errors = Vec::new();
-        query.unknown(&["cursor", "limit"], &mut errors);
-        let limit = match query.0.get("limit") {
-            None => DEFAULT_PAGE_SIZE,
-            Some(text) => match text.parse::<usize>() {
-                Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => n,
-                _ => {
-                    errors.push(FieldError::new(
-                        "limit",
-                        format!("must be a whole number from 1 to {MAX_PAGE_SIZE}"),
-                    ));
-                    DEFAULT_PAGE_SIZE
-                }
-            },
-        };
-        let cursor = query.0.get("cursor").cloned();
-        if let Some(cursor) = &cursor {
-            if cursor.is_empty() || cursor.len() > MAX_CURSOR_CHARS {
-                errors.push(FieldError::new(
-                    "cursor",
-                    "must be the `next` value of a previous page",
-                ));
-            }
-        }
-        if errors.is_empty() {
-            Ok(Self { cursor, limit })
-        } else {
-            Err(Problem::validation(errors))
-        }
-    }
-}
-
-/// The body of a request as one JSON value of type `T` (400 if it is not JSON, 422 if it does
-/// not fit `T`); a body over the size cap is a 413.
-fn parse_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, Problem> {
-    let bytes = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            // The cap belongs to a layer of the server; this handler does not know its value.
-            let mut problem = Problem::too_large(0);
-            problem.detail = Some("the body is larger than the server accepts".into());
-            problem
-        } else {
-            Problem::bad_request(rejection.body_text())
-        }
-    })?;
-    validate::parse_json(&bytes)
-}
-
-/// A path identifier (`user_id`, `template_id`, ...) checked by the shared identifier rule.
-fn check_id(name: &str, value: &str) -> Result<(), Problem> {
-    validate::fields::identifier(value)
-        .map_err(|message| Problem::validation(vec![FieldError::new(name, message)]))
+/// The user, or 404.
+async fn user_of(dir: &dyn Directory, tenant: &Tenant, user_id: &str) -> Result<User, Problem> {
+    dir.get_user(tenant.id(), user_id)
+        .await
+        .map_err(directory_problem)?
+        .ok_or_else(|| Problem::not_found("user"))
 }
 
 /// The answer for a directory failure: 404 for what is missing, 422 for a bad cursor, 409 for

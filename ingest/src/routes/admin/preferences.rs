@@ -7,12 +7,13 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use axum::Json;
-use notify_store::directory::{Directory, Preference, User};
+use notify_store::directory::{Preference, User};
 use serde::{Deserialize, Serialize};
 
 use super::checks::record;
-use super::{check_id, directory_problem, parse_body, ChannelName, Dir, PathParams};
+use super::{check_id, directory_problem, parse_checked, user_of, ChannelName, Dir, PathParams};
 use crate::problem::{FieldError, Problem};
+use crate::routes::responses::{Problems, PutPreferences, UserLookup};
 use crate::tenant::Tenant;
 use crate::validate::fields;
 
@@ -66,14 +67,6 @@ fn view(user: &User, preferences: Vec<Preference>) -> PreferencesView {
     }
 }
 
-/// The user, or 404.
-async fn user_of(dir: &dyn Directory, tenant: &Tenant, user_id: &str) -> Result<User, Problem> {
-    dir.get_user(tenant.id(), user_id)
-        .await
-        .map_err(directory_problem)?
-        .ok_or_else(|| Problem::not_found("user"))
-}
-
 fn check_body(body: &PreferencesBody) -> Vec<FieldError> {
     let mut errors = Vec::new();
     if body.preferences.len() > MAX_PREFERENCES_PER_REQUEST {
@@ -108,10 +101,7 @@ fn check_body(body: &PreferencesBody) -> Vec<FieldError> {
     params(("user_id" = String, Path, description = "the tenant's id of the user")),
     responses(
         (status = 200, description = "opt-out and preferences", body = PreferencesView),
-        (status = 401, description = "no or wrong credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such user", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid user id", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "directory unavailable, retry", body = Problem, content_type = "application/problem+json"),
+        Problems<UserLookup>,
     ),
     security(("basic" = []), ("bearer" = []))
 )]
@@ -138,12 +128,7 @@ pub(super) async fn get(
     request_body = PreferencesBody,
     responses(
         (status = 200, description = "opt-out and every preference after the change", body = PreferencesView),
-        (status = 400, description = "malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "no or wrong credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such user", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "the user has the most preferences allowed", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "directory unavailable, retry", body = Problem, content_type = "application/problem+json"),
+        Problems<PutPreferences>,
     ),
     security(("basic" = []), ("bearer" = []))
 )]
@@ -154,11 +139,7 @@ pub(super) async fn put(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<PreferencesView>, Problem> {
     check_id("user_id", &user_id)?;
-    let body: PreferencesBody = parse_body(body)?;
-    let errors = check_body(&body);
-    if !errors.is_empty() {
-        return Err(Problem::validation(errors));
-    }
+    let body: PreferencesBody = parse_checked(body, check_body)?;
     let mut user = user_of(dir.as_ref(), &tenant, &user_id).await?;
     if let Some(opted_out) = body.opted_out.filter(|v| *v != user.opted_out) {
         user.opted_out = opted_out;
@@ -195,10 +176,7 @@ pub(super) async fn put(
     params(("user_id" = String, Path, description = "the tenant's id of the user")),
     responses(
         (status = 204, description = "preferences deleted"),
-        (status = 401, description = "no or wrong credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such user", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid user id", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "directory unavailable, retry", body = Problem, content_type = "application/problem+json"),
+        Problems<UserLookup>,
     ),
     security(("basic" = []), ("bearer" = []))
 )]

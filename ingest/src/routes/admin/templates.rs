@@ -15,9 +15,11 @@ use serde::{Deserialize, Serialize};
 
 use super::checks::{self, record};
 use super::{
-    check_id, directory_problem, parse_body, ChannelName, Dir, Paging, PathParams, QueryParams,
+    check_id, deleted, directory_problem, page_of, parse_checked, ChannelName, Dir, Paging,
+    PathParams, QueryParams,
 };
 use crate::problem::{FieldError, Problem};
+use crate::routes::responses::{Listing, Problems, TemplateDelete, TemplateRead, TemplateWrite};
 use crate::tenant::Tenant;
 use crate::validate::fields;
 
@@ -298,10 +300,7 @@ fn selection(query: &QueryParams) -> Result<Selection, Problem> {
     ),
     responses(
         (status = 200, description = "the version", body = TemplateView),
-        (status = 401, description = "no or wrong credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such template, version or variant", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid id or parameters", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "directory unavailable, retry", body = Problem, content_type = "application/problem+json"),
+        Problems<TemplateRead>,
     ),
     security(("basic" = []), ("bearer" = []))
 )]
@@ -344,11 +343,7 @@ pub(super) async fn get(
     request_body = TemplateBody,
     responses(
         (status = 201, description = "the new version", body = TemplateView),
-        (status = 400, description = "malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "no or wrong credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "too many concurrent writers, retry", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "directory unavailable, retry", body = Problem, content_type = "application/problem+json"),
+        Problems<TemplateWrite>,
     ),
     security(("basic" = []), ("bearer" = []))
 )]
@@ -359,11 +354,7 @@ pub(super) async fn put(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<TemplateView>), Problem> {
     check_id("template_id", &template_id)?;
-    let body: TemplateBody = parse_body(body)?;
-    let errors = check_body(&body);
-    if !errors.is_empty() {
-        return Err(Problem::validation(errors));
-    }
+    let body: TemplateBody = parse_checked(body, check_body)?;
     let variants: Vec<TemplateVariant> = body
         .variants
         .into_iter()
@@ -393,10 +384,7 @@ pub(super) async fn put(
     params(("template_id" = String, Path, description = "the tenant's id of the template")),
     responses(
         (status = 204, description = "deleted, every version"),
-        (status = 401, description = "no or wrong credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such template", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid id", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "directory unavailable, retry", body = Problem, content_type = "application/problem+json"),
+        Problems<TemplateDelete>,
     ),
     security(("basic" = []), ("bearer" = []))
 )]
@@ -406,11 +394,10 @@ pub(super) async fn delete(
     PathParams(template_id): PathParams<String>,
 ) -> Result<StatusCode, Problem> {
     check_id("template_id", &template_id)?;
-    match dir.delete_template(tenant.id(), &template_id).await {
-        Ok(true) => Ok(StatusCode::NO_CONTENT),
-        Ok(false) => Err(Problem::not_found("template")),
-        Err(err) => Err(directory_problem(err)),
-    }
+    deleted(
+        dir.delete_template(tenant.id(), &template_id).await,
+        "template",
+    )
 }
 
 /// List the tenant's template ids, a page at a time.
@@ -418,15 +405,10 @@ pub(super) async fn delete(
     get,
     path = "/v1/templates",
     tag = "templates",
-    params(
-        ("cursor" = Option<String>, Query, description = "`next` of the previous page"),
-        ("limit" = Option<usize>, Query, description = "page size, 1 to 500, default 50"),
-    ),
+    params(Paging),
     responses(
         (status = 200, description = "one page", body = TemplateIdPage),
-        (status = 401, description = "no or wrong credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid cursor or limit", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "directory unavailable, retry", body = Problem, content_type = "application/problem+json"),
+        Problems<Listing>,
     ),
     security(("basic" = []), ("bearer" = []))
 )]
@@ -436,12 +418,9 @@ pub(super) async fn list(
     query: QueryParams,
 ) -> Result<Json<TemplateIdPage>, Problem> {
     let paging = Paging::from_query(&query)?;
-    let page = dir
-        .list_templates(tenant.id(), paging.cursor.as_deref(), paging.limit)
-        .await
-        .map_err(directory_problem)?;
-    Ok(Json(TemplateIdPage {
-        items: page.items,
-        next: page.next,
-    }))
+    let (items, next) = page_of(
+        dir.list_templates(tenant.id(), paging.cursor.as_deref(), paging.limit)
+            .await,
+    )?;
+    Ok(Json(TemplateIdPage { items, next }))
 }

@@ -8,8 +8,12 @@ use notify_store::directory::{QuietHours, User};
 use serde::{Deserialize, Serialize};
 
 use super::checks::{self, record};
-use super::{check_id, directory_problem, parse_body, Dir, Paging, PathParams, QueryParams};
+use super::{
+    check_id, deleted, directory_problem, found, page_of, parse_checked, upserted, Dir, Paging,
+    PathParams, QueryParams,
+};
 use crate::problem::{FieldError, Problem};
+use crate::routes::responses::{Listing, Problems, Upsert, UserLookup};
 use crate::tenant::Tenant;
 use crate::validate::{fields, recipients};
 
@@ -140,10 +144,7 @@ fn check_body(body: &UserBody) -> Vec<FieldError> {
     params(("user_id" = String, Path, description = "the tenant's id of the user")),
     responses(
         (status = 200, description = "the user", body = UserView),
-        (status = 401, description = "no or wrong credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such user", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid user id", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "directory unavailable, retry", body = Problem, content_type = "application/problem+json"),
+        Problems<UserLookup>,
     ),
     security(("basic" = []), ("bearer" = []))
 )]
@@ -153,11 +154,7 @@ pub(super) async fn get(
     PathParams(user_id): PathParams<String>,
 ) -> Result<Json<UserView>, Problem> {
     check_id("user_id", &user_id)?;
-    match dir.get_user(tenant.id(), &user_id).await {
-        Ok(Some(user)) => Ok(Json(user.into())),
-        Ok(None) => Err(Problem::not_found("user")),
-        Err(err) => Err(directory_problem(err)),
-    }
+    found(dir.get_user(tenant.id(), &user_id).await, "user")
 }
 
 /// Create or replace a user.
@@ -170,10 +167,7 @@ pub(super) async fn get(
     responses(
         (status = 200, description = "replaced", body = UserView),
         (status = 201, description = "created", body = UserView),
-        (status = 400, description = "malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "no or wrong credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "directory unavailable, retry", body = Problem, content_type = "application/problem+json"),
+        Problems<Upsert>,
     ),
     security(("basic" = []), ("bearer" = []))
 )]
@@ -184,11 +178,7 @@ pub(super) async fn put(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<UserView>), Problem> {
     check_id("user_id", &user_id)?;
-    let body: UserBody = parse_body(body)?;
-    let errors = check_body(&body);
-    if !errors.is_empty() {
-        return Err(Problem::validation(errors));
-    }
+    let body: UserBody = parse_checked(body, check_body)?;
     let opted_out = match body.opted_out {
         Some(value) => value,
         None => dir
@@ -209,16 +199,7 @@ pub(super) async fn put(
         opted_out,
         ..User::new(user_id)
     };
-    let stored = dir
-        .put_user(tenant.id(), &user)
-        .await
-        .map_err(directory_problem)?;
-    let status = if stored.created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((status, Json(stored.record.into())))
+    upserted(dir.put_user(tenant.id(), &user).await)
 }
 
 /// Delete a user with their devices and preferences.
@@ -229,10 +210,7 @@ pub(super) async fn put(
     params(("user_id" = String, Path, description = "the tenant's id of the user")),
     responses(
         (status = 204, description = "deleted, with devices and preferences"),
-        (status = 401, description = "no or wrong credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such user", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid user id", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "directory unavailable, retry", body = Problem, content_type = "application/problem+json"),
+        Problems<UserLookup>,
     ),
     security(("basic" = []), ("bearer" = []))
 )]
@@ -242,11 +220,7 @@ pub(super) async fn delete(
     PathParams(user_id): PathParams<String>,
 ) -> Result<StatusCode, Problem> {
     check_id("user_id", &user_id)?;
-    match dir.delete_user(tenant.id(), &user_id).await {
-        Ok(true) => Ok(StatusCode::NO_CONTENT),
-        Ok(false) => Err(Problem::not_found("user")),
-        Err(err) => Err(directory_problem(err)),
-    }
+    deleted(dir.delete_user(tenant.id(), &user_id).await, "user")
 }
 
 /// List the tenant's users, a page at a time.
@@ -254,15 +228,10 @@ pub(super) async fn delete(
     get,
     path = "/v1/users",
     tag = "users",
-    params(
-        ("cursor" = Option<String>, Query, description = "`next` of the previous page"),
-        ("limit" = Option<usize>, Query, description = "page size, 1 to 500, default 50"),
-    ),
+    params(Paging),
     responses(
         (status = 200, description = "one page", body = UserPage),
-        (status = 401, description = "no or wrong credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid cursor or limit", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "directory unavailable, retry", body = Problem, content_type = "application/problem+json"),
+        Problems<Listing>,
     ),
     security(("basic" = []), ("bearer" = []))
 )]
@@ -272,12 +241,9 @@ pub(super) async fn list(
     query: QueryParams,
 ) -> Result<Json<UserPage>, Problem> {
     let paging = Paging::from_query(&query)?;
-    let page = dir
-        .list_users(tenant.id(), paging.cursor.as_deref(), paging.limit)
-        .await
-        .map_err(directory_problem)?;
-    Ok(Json(UserPage {
-        items: page.items.into_iter().map(UserView::from).collect(),
-        next: page.next,
-    }))
+    let (items, next) = page_of(
+        dir.list_users(tenant.id(), paging.cursor.as_deref(), paging.limit)
+            .await,
+    )?;
+    Ok(Json(UserPage { items, next }))
 }

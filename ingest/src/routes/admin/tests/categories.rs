@@ -6,10 +6,9 @@ use super::Api;
 #[tokio::test]
 async fn category_crud_and_paging() {
     let api = Api::new();
-    assert_eq!(
-        api.get("t1", "/v1/categories/security").await.status,
-        StatusCode::NOT_FOUND
-    );
+    api.get("t1", "/v1/categories/security")
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
     let created = api
         .put(
             "t1",
@@ -47,14 +46,12 @@ async fn category_crud_and_paging() {
     assert_eq!(rest.body["items"][0]["category_id"], "security");
     assert!(rest.body["next"].is_null());
 
-    assert_eq!(
-        api.delete("t1", "/v1/categories/promo").await.status,
-        StatusCode::NO_CONTENT
-    );
-    assert_eq!(
-        api.delete("t1", "/v1/categories/promo").await.status,
-        StatusCode::NOT_FOUND
-    );
+    api.delete("t1", "/v1/categories/promo")
+        .await
+        .assert_status(StatusCode::NO_CONTENT);
+    api.delete("t1", "/v1/categories/promo")
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
 
     api.put(
         "t1",

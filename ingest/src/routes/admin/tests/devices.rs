@@ -14,10 +14,9 @@ async fn device_registration_is_idempotent_per_token() {
         )
         .await;
     assert_eq!(unknown_user.status, StatusCode::NOT_FOUND);
-    assert_eq!(
-        api.get("t1", "/v1/users/u1/devices").await.status,
-        StatusCode::NOT_FOUND
-    );
+    api.get("t1", "/v1/users/u1/devices")
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
 
     api.user("t1", "u1").await;
     let created = api
@@ -80,10 +79,9 @@ async fn device_registration_is_idempotent_per_token() {
     assert_eq!(api.delete("t1", &uri).await.status, StatusCode::NOT_FOUND);
 
     // Deleting the user takes the devices along.
-    assert_eq!(
-        api.delete("t1", "/v1/users/u1").await.status,
-        StatusCode::NO_CONTENT
-    );
+    api.delete("t1", "/v1/users/u1")
+        .await
+        .assert_status(StatusCode::NO_CONTENT);
     api.user("t1", "u1").await;
     let list = api.get("t1", "/v1/users/u1/devices").await;
     assert_eq!(list.body["items"].as_array().map(Vec::len), Some(0));

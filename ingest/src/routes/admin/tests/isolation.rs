@@ -80,14 +80,12 @@ async fn another_tenants_objects_answer_404() {
     // Tenant a still has everything, unchanged.
     assert_eq!(api.get("a", "/v1/users/u1").await.body["opted_out"], false);
     assert_eq!(api.get("a", &device_uri).await.status, StatusCode::OK);
-    assert_eq!(
-        api.get("a", "/v1/templates/welcome").await.status,
-        StatusCode::OK
-    );
-    assert_eq!(
-        api.get("a", "/v1/categories/news").await.status,
-        StatusCode::OK
-    );
+    api.get("a", "/v1/templates/welcome")
+        .await
+        .assert_status(StatusCode::OK);
+    api.get("a", "/v1/categories/news")
+        .await
+        .assert_status(StatusCode::OK);
     assert_eq!(
         api.get("a", "/v1/users/u1/devices").await.body["items"]
             .as_array()

@@ -48,6 +48,12 @@ impl Reply {
             .unwrap_or_default()
     }
 
+    /// Asserts the status, showing the body when it differs.
+    #[track_caller]
+    fn assert_status(&self, status: StatusCode) {
+        assert_eq!(self.status, status, "{:?}", self.body);
+    }
+
     /// Asserts a 422 naming exactly `fields` (in any order).
     #[track_caller]
     fn assert_invalid(&self, fields: &[&str]) {

@@ -51,10 +51,9 @@ async fn preferences_merge_and_carry_the_opt_out() {
     );
     assert_eq!(api.get("t1", "/v1/users/u1").await.body["opted_out"], true);
 
-    assert_eq!(
-        api.delete("t1", "/v1/users/u1/preferences").await.status,
-        StatusCode::NO_CONTENT
-    );
+    api.delete("t1", "/v1/users/u1/preferences")
+        .await
+        .assert_status(StatusCode::NO_CONTENT);
     assert_eq!(
         api.get("t1", "/v1/users/u1/preferences").await.body,
         json!({"opted_out": true, "preferences": []})

@@ -16,10 +16,9 @@ fn order_template(sms_text: &str) -> serde_json::Value {
 #[tokio::test]
 async fn templates_are_versioned() {
     let api = Api::new();
-    assert_eq!(
-        api.get("t1", "/v1/templates/order").await.status,
-        StatusCode::NOT_FOUND
-    );
+    api.get("t1", "/v1/templates/order")
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
     let v1 = api
         .put(
             "t1",
@@ -53,14 +52,12 @@ async fn templates_are_versioned() {
         one.body["variants"],
         json!([{"locale": "en", "channel": "sms", "text": "Order {{order_id}} is on its way"}])
     );
-    assert_eq!(
-        api.get("t1", "/v1/templates/order?locale=fr").await.status,
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        api.get("t1", "/v1/templates/order?version=9").await.status,
-        StatusCode::NOT_FOUND
-    );
+    api.get("t1", "/v1/templates/order?locale=fr")
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
+    api.get("t1", "/v1/templates/order?version=9")
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
 
     for id in ["welcome", "reset"] {
         let reply = api
@@ -81,18 +78,15 @@ async fn templates_are_versioned() {
     assert_eq!(rest.body["items"], json!(["welcome"]));
     assert!(rest.body["next"].is_null());
 
-    assert_eq!(
-        api.delete("t1", "/v1/templates/order").await.status,
-        StatusCode::NO_CONTENT
-    );
-    assert_eq!(
-        api.get("t1", "/v1/templates/order?version=1").await.status,
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        api.delete("t1", "/v1/templates/order").await.status,
-        StatusCode::NOT_FOUND
-    );
+    api.delete("t1", "/v1/templates/order")
+        .await
+        .assert_status(StatusCode::NO_CONTENT);
+    api.get("t1", "/v1/templates/order?version=1")
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
+    api.delete("t1", "/v1/templates/order")
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
@@ -137,10 +131,9 @@ async fn template_content_is_validated_per_channel() {
     )
     .await
     .assert_invalid(&["/variants/0/channel"]);
-    assert_eq!(
-        api.get("t1", "/v1/templates/t").await.status,
-        StatusCode::NOT_FOUND
-    );
+    api.get("t1", "/v1/templates/t")
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
     api.get("t1", "/v1/templates/t?channel=telegram&version=0&lang=en")
         .await
         .assert_invalid(&["channel", "version", "lang"]);

@@ -6,10 +6,9 @@ use super::Api;
 #[tokio::test]
 async fn user_crud() {
     let api = Api::new();
-    assert_eq!(
-        api.get("t1", "/v1/users/u1").await.status,
-        StatusCode::NOT_FOUND
-    );
+    api.get("t1", "/v1/users/u1")
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
 
     let body = json!({
         "locale": "ko-KR",
@@ -47,14 +46,12 @@ async fn user_crud() {
     let kept = api.put("t1", "/v1/users/u1", json!({})).await;
     assert_eq!(kept.body["opted_out"], true);
 
-    assert_eq!(
-        api.delete("t1", "/v1/users/u1").await.status,
-        StatusCode::NO_CONTENT
-    );
-    assert_eq!(
-        api.get("t1", "/v1/users/u1").await.status,
-        StatusCode::NOT_FOUND
-    );
+    api.delete("t1", "/v1/users/u1")
+        .await
+        .assert_status(StatusCode::NO_CONTENT);
+    api.get("t1", "/v1/users/u1")
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
     let again = api.delete("t1", "/v1/users/u1").await;
     assert_eq!(again.status, StatusCode::NOT_FOUND);
     assert_eq!(
@@ -131,10 +128,9 @@ async fn user_fields_are_validated_with_their_paths() {
         .assert_invalid(&["user_id"]);
 
     // Nothing was stored by the refused requests.
-    assert_eq!(
-        api.get("t1", "/v1/users/u1").await.status,
-        StatusCode::NOT_FOUND
-    );
+    api.get("t1", "/v1/users/u1")
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
