@@ -2,6 +2,7 @@
 //! database to be exercised (rate limits, producer failures, idempotency bookkeeping).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
@@ -18,6 +19,7 @@ use notify_ingest::state::AppState;
 use notify_ingest::validate::Limits;
 use notify_schemas::{Codec, NotificationRequest};
 use notify_store::idempotency::MemoryLedger;
+use notify_store::notification_log::{DeliveryLog, LogWrite, MemoryLog};
 use notify_store::tenants::MemoryTenants;
 use notify_store::MemoryDirectory;
 use serde_json::{json, Value};
@@ -26,6 +28,9 @@ use tower::ServiceExt;
 struct Harness {
     app: Router,
     publisher: Arc<MemoryPublisher>,
+    /// The notification log status look-ups and key reuse checks read.
+    log: Arc<MemoryLog>,
+    tenant: String,
     auth: String,
 }
 
@@ -36,6 +41,7 @@ async fn harness(config: IngestConfig) -> Harness {
         .await
         .expect("app");
     let publisher = Arc::new(MemoryPublisher::default());
+    let log = Arc::new(MemoryLog::new());
     let state = AppState {
         limits: Arc::new(Limits::from(&config)),
         limiter: Arc::new(TenantLimiter::new(
@@ -46,7 +52,7 @@ async fn harness(config: IngestConfig) -> Harness {
         config: Arc::new(config),
         publisher: publisher.clone(),
         requests_topic: "notify.requests".to_owned(),
-        ledger: Arc::new(MemoryLedger::default()),
+        ledger: Arc::new(MemoryLedger::with_log(log.clone())),
         directory: Arc::new(MemoryDirectory::new()),
         codec: Arc::new(Codec::new().expect("codec")),
     };
@@ -57,6 +63,8 @@ async fn harness(config: IngestConfig) -> Harness {
     Harness {
         app: notify_ingest::routes::router(state),
         publisher,
+        log,
+        tenant: tenant.tenant_id,
         auth,
     }
 }
@@ -167,6 +175,76 @@ async fn producer_failure_is_503_and_frees_the_idempotency_key() {
     assert_eq!(again["duplicate"], true);
     assert_eq!(again["event_id"], first["event_id"]);
     assert_eq!(h.publisher.records().len(), 1);
+}
+
+#[tokio::test]
+async fn a_key_reused_after_its_window_is_refused_when_its_notification_went_out() {
+    let config = IngestConfig {
+        idempotency_window_s: 1,
+        ..IngestConfig::default()
+    };
+    let h = harness(config).await;
+    let (status, _, first) = h.post(Some("k1"), &notification()).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{first}");
+    let event = first["event_id"].as_str().expect("event id").to_owned();
+    let (_, _, again) = h.post(Some("k1"), &notification()).await;
+    assert_eq!(again["duplicate"], true, "within the window: a retry");
+
+    // the dispatcher delivered it; then the window passes
+    h.log
+        .put(&LogWrite {
+            tenant: h.tenant.clone(),
+            event_id: event.clone(),
+            channel: "sms".into(),
+            recipient: "+15555550100".into(),
+            delivery_id: "d1".into(),
+            state: "sent".into(),
+            reason: None,
+            attempts: 1,
+            provider: Some("twilio".into()),
+            provider_message_id: None,
+            updated_at_ms: 1,
+        })
+        .await
+        .expect("log");
+    tokio::time::sleep(Duration::from_millis(1_600)).await;
+    let (status, _, reused) = h.post(Some("k1"), &notification()).await;
+    // before: 202 with the same event id, which the dispatcher then dropped as a duplicate
+    // of the old notification, without a status
+    assert_eq!(status, StatusCode::CONFLICT, "{reused}");
+    assert!(
+        reused["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains(&event)),
+        "{reused}"
+    );
+    assert_eq!(
+        h.publisher.records().len(),
+        1,
+        "nothing produced for the reuse"
+    );
+    // the refused claim was released: after the notification leaves the log's view, the key
+    // works again (here: another key, never used, goes through at once)
+    let (status, _, other) = h.post(Some("k2"), &notification()).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{other}");
+}
+
+#[tokio::test]
+async fn a_key_reused_after_its_window_before_anything_went_out_is_accepted_again() {
+    let config = IngestConfig {
+        idempotency_window_s: 1,
+        ..IngestConfig::default()
+    };
+    let h = harness(config).await;
+    let (_, _, first) = h.post(Some("k1"), &notification()).await;
+    tokio::time::sleep(Duration::from_millis(1_600)).await;
+    // nothing in the log (suppressed, or not routed yet): the same event id, produced again;
+    // the router reports it as it reports the first
+    let (status, _, again) = h.post(Some("k1"), &notification()).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{again}");
+    assert_eq!(again["duplicate"], false);
+    assert_eq!(again["event_id"], first["event_id"]);
+    assert_eq!(h.publisher.records().len(), 2);
 }
 
 #[tokio::test]
