@@ -146,3 +146,35 @@ pub(crate) fn reason(outcome: &Outcome) -> Option<Reason> {
         Outcome::Sent { .. } => None,
     }
 }
+
+/// The variant of an [`Outcome`], for tests that expect one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// [`Outcome::Retry`].
+    Retry,
+    /// [`Outcome::Failed`].
+    Failed,
+    /// [`Outcome::InvalidRecipient`].
+    InvalidRecipient,
+}
+
+/// Asserts that `outcome` is [`Outcome::Sent`].
+#[track_caller]
+pub(crate) fn assert_sent(outcome: &Outcome) {
+    assert!(matches!(outcome, Outcome::Sent { .. }), "{outcome:?}");
+}
+
+/// Asserts that `outcome` is a `kind` failure for `reason`, and returns its detail.
+#[track_caller]
+pub(crate) fn assert_outcome(outcome: &Outcome, kind: Kind, reason: Reason) -> &str {
+    let (found, found_reason, detail) = match outcome {
+        Outcome::Retry { reason, detail, .. } => (Kind::Retry, *reason, detail),
+        Outcome::Failed { reason, detail } => (Kind::Failed, *reason, detail),
+        Outcome::InvalidRecipient { reason, detail, .. } => {
+            (Kind::InvalidRecipient, *reason, detail)
+        }
+        Outcome::Sent { .. } => panic!("expected {kind:?} {reason}, got {outcome:?}"),
+    };
+    assert_eq!((found, found_reason), (kind, reason), "{outcome:?}");
+    detail
+}

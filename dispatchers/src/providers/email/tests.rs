@@ -15,7 +15,7 @@ use super::*;
 use crate::providers::failover::{BreakerConfig, BreakerState, Failover, ManualClock};
 use crate::providers::provider::{Outcome, Provider, Reason};
 use crate::providers::secret::SecretConfig;
-use crate::providers::test_support::{fault, listener, reason, secret_file, status};
+use crate::providers::test_support::{assert_sent, fault, listener, reason, secret_file, status};
 
 const KEY: &str = "SG.test-key";
 const TO: &str = "jane@example.com";
@@ -157,10 +157,7 @@ async fn sendgrid_rate_limit_waits_for_the_reset_time() {
         ),
         other => panic!("expected a rate-limit retry with a wait, got {other:?}"),
     }
-    assert!(matches!(
-        provider.send(&email(TO)).await,
-        Outcome::Sent { .. }
-    ));
+    assert_sent(&provider.send(&email(TO)).await);
 }
 
 #[test]
@@ -240,10 +237,7 @@ async fn smtp_replies_map_to_outcomes() {
     assert_eq!(reason(&outcome), Some(Reason::Connection), "{outcome:?}");
     assert!(sim.ledger().is_empty());
     // The pool recovers from every one of those.
-    assert!(matches!(
-        provider.send(&email(TO)).await,
-        Outcome::Sent { .. }
-    ));
+    assert_sent(&provider.send(&email(TO)).await);
     assert_eq!(sim.ledger().len(), 1);
 }
 
@@ -324,10 +318,7 @@ async fn failover_moves_to_smtp_while_sendgrid_is_down_and_probes_back() {
     .unwrap();
     primary_sim.faults().set(fault(status(503, None), None));
     for _ in 0..5 {
-        assert!(matches!(
-            failover.send(&email(TO)).await,
-            Outcome::Sent { .. }
-        ));
+        assert_sent(&failover.send(&email(TO)).await);
     }
     assert_eq!(
         failover.states(),
@@ -381,10 +372,7 @@ async fn smtp_auth_refusal_is_retried_and_a_rotated_password_is_used() {
     let outcome = provider.send(&email(TO)).await;
     assert_eq!(outcome, Outcome::retry(Reason::ProviderAuth, "smtp 535"));
     std::fs::write(&password_file, "right-password\n").unwrap();
-    assert!(matches!(
-        provider.send(&email(TO)).await,
-        Outcome::Sent { .. }
-    ));
+    assert_sent(&provider.send(&email(TO)).await);
     assert_eq!(sim.ledger().len(), 1);
 }
 
@@ -402,7 +390,7 @@ async fn smtp_sends_a_single_part_when_only_one_body_exists() {
         e.reply_to = None;
     }
     for d in [&html_only, &text_only] {
-        assert!(matches!(provider.send(d).await, Outcome::Sent { .. }));
+        assert_sent(&provider.send(d).await);
     }
     let entries = sim.ledger().entries();
     let html = entries[0].summary["raw"].as_str().unwrap();

@@ -18,7 +18,7 @@ use super::*;
 use crate::providers::failover::{BreakerConfig, BreakerState, Failover, ManualClock};
 use crate::providers::provider::{Outcome, Provider, Reason};
 use crate::providers::secret::SecretConfig;
-use crate::providers::test_support::{fault, listener, reason, secret_file, status};
+use crate::providers::test_support::{assert_sent, fault, listener, reason, secret_file, status};
 
 const SID: &str = "AC0123456789abcdef";
 const TOKEN: &str = "twilio-token";
@@ -119,7 +119,7 @@ async fn twilio_without_callback_still_carries_the_delivery_id() {
     config.messaging_service_sid = Some("MG0123".into());
     let provider = TwilioProvider::new(config).unwrap();
     let d = sms(TO, "hello");
-    assert!(matches!(provider.send(&d).await, Outcome::Sent { .. }));
+    assert_sent(&provider.send(&d).await);
     let entry = &sim.ledger().entries()[0];
     assert_eq!(entry.delivery_id, Some(d.delivery_id.to_string()));
     assert_eq!(entry.summary["from"], "MG0123");
@@ -168,10 +168,7 @@ async fn twilio_rate_limit_and_outage_are_retried_with_retry_after() {
     let outcome = provider.send(&sms(TO, "hi")).await;
     assert!(outcome.is_retry());
     assert_eq!(reason(&outcome), Some(Reason::ProviderUnavailable));
-    assert!(matches!(
-        provider.send(&sms(TO, "hi")).await,
-        Outcome::Sent { .. }
-    ));
+    assert_sent(&provider.send(&sms(TO, "hi")).await);
     assert_eq!(sim.ledger().len(), 1);
 }
 
@@ -200,10 +197,7 @@ async fn twilio_refused_token_is_retried_and_a_rotated_file_is_picked_up() {
     assert!(outcome.is_retry());
     assert_eq!(reason(&outcome), Some(Reason::ProviderAuth));
     std::fs::write(&token_file, TOKEN).unwrap();
-    assert!(matches!(
-        provider.send(&sms(TO, "hi")).await,
-        Outcome::Sent { .. }
-    ));
+    assert_sent(&provider.send(&sms(TO, "hi")).await);
 }
 
 #[test]
@@ -356,10 +350,7 @@ async fn failover_moves_to_vonage_while_twilio_is_down_and_probes_back() {
     .unwrap();
     primary_sim.faults().set(fault(status(503, None), None));
     for _ in 0..4 {
-        assert!(matches!(
-            failover.send(&sms(TO, "hi")).await,
-            Outcome::Sent { .. }
-        ));
+        assert_sent(&failover.send(&sms(TO, "hi")).await);
     }
     assert_eq!(failover.states().0, BreakerState::Open);
     assert_eq!(secondary_sim.ledger().len(), 4);
@@ -372,7 +363,7 @@ async fn failover_moves_to_vonage_while_twilio_is_down_and_probes_back() {
     clock.advance(Duration::from_secs(10));
     assert_eq!(failover.states().0, BreakerState::HalfOpen);
     let probe = sms(TO, "probe");
-    assert!(matches!(failover.send(&probe).await, Outcome::Sent { .. }));
+    assert_sent(&failover.send(&probe).await);
     assert_eq!(failover.states().0, BreakerState::Closed);
     let entries = primary_sim.ledger().entries();
     assert_eq!(entries.len(), 1);
