@@ -72,8 +72,7 @@ async fn accepted_request_is_on_the_topic_keyed_tenant_user() {
 #[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
 async fn repeated_and_racing_idempotency_keys_produce_once() {
     let gw = gateway(None).await;
-    let app = gw.app(None).await;
-    let auth = basic(&app);
+    let auth = gw.basic_auth().await;
 
     let headers = [("Idempotency-Key", "order-1234-shipped")];
     let (first_status, first) = gw.notify(Some(&auth), &headers, notification("u1")).await;
@@ -135,8 +134,7 @@ async fn repeated_and_racing_idempotency_keys_produce_once() {
 #[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
 async fn bad_input_gets_a_problem_with_the_field_path() {
     let gw = gateway(None).await;
-    let app = gw.app(None).await;
-    let auth = Some(basic(&app));
+    let auth = gw.basic_auth().await;
     let cases: Vec<(Value, &str)> = vec![
         (
             json!({"user_id": "u", "category": "c", "content": {"sms": {"text": "hi"}}, "colour": "red"}),
@@ -165,7 +163,7 @@ async fn bad_input_gets_a_problem_with_the_field_path() {
         ),
     ];
     for (body, field) in cases {
-        let (status, problem) = gw.notify(auth.as_deref(), &[], body.clone()).await;
+        let (status, problem) = gw.notify(Some(&auth), &[], body.clone()).await;
         assert_eq!(
             status,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -184,7 +182,7 @@ async fn bad_input_gets_a_problem_with_the_field_path() {
     }
     // malformed JSON is a 400, an oversized body a 413, both as problem documents
     let request = Request::post("/v1/notifications")
-        .header(header::AUTHORIZATION, basic(&app))
+        .header(header::AUTHORIZATION, &auth)
         .body(Body::from("{\"user_id\": "))
         .expect("request");
     let response = gw.app.clone().oneshot(request).await.expect("response");
@@ -195,14 +193,14 @@ async fn bad_input_gets_a_problem_with_the_field_path() {
     );
     let huge =
         json!({"user_id": "u", "category": "c", "content": {"sms": {"text": "x".repeat(200_000)}}});
-    let (status, _) = gw.notify(auth.as_deref(), &[], huge).await;
+    let (status, _) = gw.notify(Some(&auth), &[], huge).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     // recipients registered through the admin API are checked too
     let (status, problem) = gw
         .call(
             "PUT",
             "/v1/users/u1",
-            auth.clone(),
+            Some(auth.clone()),
             &[],
             Some(json!({"phone": "0301234567", "email": "not-an-email"})),
         )
@@ -212,7 +210,7 @@ async fn bad_input_gets_a_problem_with_the_field_path() {
         .call(
             "POST",
             "/v1/users/u1/devices",
-            auth.clone(),
+            Some(auth.clone()),
             &[],
             Some(json!({"platform": "apns", "token": "xyz"})),
         )
@@ -223,7 +221,7 @@ async fn bad_input_gets_a_problem_with_the_field_path() {
         .call(
             "POST",
             "/v1/users/u1/devices",
-            auth.clone(),
+            Some(auth.clone()),
             &[],
             Some(subscription),
         )
@@ -236,8 +234,8 @@ async fn bad_input_gets_a_problem_with_the_field_path() {
 #[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
 async fn tenants_cannot_see_or_touch_each_other() {
     let gw = gateway(None).await;
-    let a = Some(basic(&gw.app(None).await));
-    let b = Some(basic(&gw.app(None).await));
+    let a = Some(gw.basic_auth().await);
+    let b = Some(gw.basic_auth().await);
 
     let (status, _) = gw
         .call(
