@@ -158,10 +158,15 @@ pub(crate) enum Kind {
     InvalidRecipient,
 }
 
-/// Asserts that `outcome` is [`Outcome::Sent`].
+/// Asserts that `outcome` is [`Outcome::Sent`], and returns the provider's message id.
 #[track_caller]
-pub(crate) fn assert_sent(outcome: &Outcome) {
-    assert!(matches!(outcome, Outcome::Sent { .. }), "{outcome:?}");
+pub(crate) fn assert_sent(outcome: &Outcome) -> Option<&str> {
+    match outcome {
+        Outcome::Sent {
+            provider_message_id,
+        } => provider_message_id.as_deref(),
+        other => panic!("expected sent, got {other:?}"),
+    }
 }
 
 /// Asserts that `outcome` is a `kind` failure for `reason`, and returns its detail.

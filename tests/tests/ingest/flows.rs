@@ -196,37 +196,28 @@ async fn bad_input_gets_a_problem_with_the_field_path() {
     let (status, _) = gw.notify(Some(&auth), &[], huge).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     // recipients registered through the admin API are checked too
-    let (status, problem) = gw
-        .call(
+    let subscription = json!({"platform": "webpush", "subscription": {"endpoint": "http://push.example.com/x", "keys": {"p256dh": "AAAA", "auth": "AAAA"}}});
+    for (method, path, body) in [
+        (
             "PUT",
             "/v1/users/u1",
-            Some(auth.clone()),
-            &[],
-            Some(json!({"phone": "0301234567", "email": "not-an-email"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
-    let (status, _) = gw
-        .call(
+            json!({"phone": "0301234567", "email": "not-an-email"}),
+        ),
+        (
             "POST",
             "/v1/users/u1/devices",
-            Some(auth.clone()),
-            &[],
-            Some(json!({"platform": "apns", "token": "xyz"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let subscription = json!({"platform": "webpush", "subscription": {"endpoint": "http://push.example.com/x", "keys": {"p256dh": "AAAA", "auth": "AAAA"}}});
-    let (status, _) = gw
-        .call(
-            "POST",
-            "/v1/users/u1/devices",
-            Some(auth.clone()),
-            &[],
-            Some(subscription),
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+            json!({"platform": "apns", "token": "xyz"}),
+        ),
+        ("POST", "/v1/users/u1/devices", subscription),
+    ] {
+        let auth = Some(auth.clone());
+        let (status, problem) = gw.call(method, path, auth, &[], Some(body)).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{method} {path}: {problem}"
+        );
+    }
     gw.drop_keyspace().await;
 }
 

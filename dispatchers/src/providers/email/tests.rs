@@ -71,12 +71,8 @@ async fn sendgrid_sends_with_custom_args_and_both_bodies() {
     let sim = sendgrid_sim(SendGridSimSettings::new(KEY)).await;
     let provider = sendgrid(&sim, KEY);
     let d = email(TO);
-    let Outcome::Sent {
-        provider_message_id: Some(id),
-    } = provider.send(&d).await
-    else {
-        panic!("not sent");
-    };
+    let outcome = provider.send(&d).await;
+    let id = assert_sent(&outcome).expect("message id");
     let entries = sim.ledger().entries();
     assert_eq!(entries.len(), 1);
     let entry = &entries[0];

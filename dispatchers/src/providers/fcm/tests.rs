@@ -79,12 +79,7 @@ async fn a_message_is_sent_with_the_delivery_id_and_recorded() {
     let s = setup().await;
     let delivery = delivery();
     let outcome = s.provider.send(&delivery).await;
-    let Outcome::Sent {
-        provider_message_id: Some(name),
-    } = outcome
-    else {
-        panic!("unexpected {outcome:?}");
-    };
+    let name = assert_sent(&outcome).expect("message id");
     assert!(
         name.starts_with("projects/demo-project/messages/"),
         "{name}"

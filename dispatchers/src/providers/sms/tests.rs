@@ -89,12 +89,8 @@ async fn twilio_sends_with_the_delivery_id_in_the_status_callback() {
     config.status_callback_base = Some("https://hooks.acme.example/twilio/status".into());
     let provider = TwilioProvider::new(config).unwrap();
     let d = sms(TO, "order 1234 shipped");
-    let Outcome::Sent {
-        provider_message_id: Some(sid),
-    } = provider.send(&d).await
-    else {
-        panic!("not sent");
-    };
+    let outcome = provider.send(&d).await;
+    let sid = assert_sent(&outcome).expect("message id");
     let entries = sim.ledger().entries();
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].message_id, sid);

@@ -67,6 +67,17 @@ fn token_of(delivery: &Delivery) -> String {
     delivery.recipient.key().to_owned()
 }
 
+/// Asserts that `outcome` says the device token is gone since `since`, for APNs' `reason`.
+#[track_caller]
+fn assert_token_gone(outcome: &Outcome, since: Option<i64>, reason: &str) {
+    let detail = assert_outcome(outcome, Kind::InvalidRecipient, Reason::TokenInvalid);
+    assert!(detail.contains(reason), "{detail}");
+    assert!(
+        matches!(outcome, Outcome::InvalidRecipient { since: found, .. } if *found == since),
+        "{outcome:?}"
+    );
+}
+
 fn set_rules(sim: &ApnsSim, list: Vec<FaultRule>) {
     sim.faults().set(rules(list));
 }
@@ -126,18 +137,11 @@ async fn gone_token_is_invalid_since_the_apns_timestamp() {
         invalid_tokens: BTreeMap::from([(token_of(&delivery), 1_700_000_000_123)]),
         ..FaultSettings::default()
     });
-    match s.provider.send(&delivery).await {
-        Outcome::InvalidRecipient {
-            reason,
-            since,
-            detail,
-        } => {
-            assert_eq!(reason, Reason::TokenInvalid);
-            assert_eq!(since, Some(1_700_000_000_123));
-            assert!(detail.contains("Unregistered"), "{detail}");
-        }
-        other => panic!("unexpected {other:?}"),
-    }
+    assert_token_gone(
+        &s.provider.send(&delivery).await,
+        Some(1_700_000_000_123),
+        "Unregistered",
+    );
     assert!(s.sim.ledger().is_empty());
 }
 
@@ -145,18 +149,7 @@ async fn gone_token_is_invalid_since_the_apns_timestamp() {
 async fn bad_device_token_is_an_invalid_recipient() {
     let s = setup().await;
     set_rules(&s.sim, vec![rule(status(400, None), Some(1))]);
-    match s.provider.send(&delivery()).await {
-        Outcome::InvalidRecipient {
-            reason,
-            since,
-            detail,
-        } => {
-            assert_eq!(reason, Reason::TokenInvalid);
-            assert_eq!(since, None);
-            assert!(detail.contains("BadDeviceToken"), "{detail}");
-        }
-        other => panic!("unexpected {other:?}"),
-    }
+    assert_token_gone(&s.provider.send(&delivery()).await, None, "BadDeviceToken");
 }
 
 #[tokio::test]
