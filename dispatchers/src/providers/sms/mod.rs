@@ -36,9 +36,37 @@ mod tests;
 pub use twilio::TwilioProvider;
 pub use vonage::VonageProvider;
 
-use notify_schemas::{Delivery, Recipient, RenderedContent};
+use std::time::Duration;
 
+use notify_schemas::{Delivery, Recipient, RenderedContent};
+use reqwest::StatusCode;
+
+use crate::providers::http::retry_after;
 use crate::providers::provider::{Outcome, Reason};
+use crate::providers::rest::read_answer;
+
+/// How a provider reads its answer: status, `Retry-After` and body to an outcome.
+type Classify = fn(StatusCode, Option<Duration>, &[u8]) -> Outcome;
+
+/// The outcome of the request `sent` for delivery `id` to `to`: the answer read by `classify`,
+/// or the outcome of a request that got no answer. An SMS the provider did not accept is logged
+/// at debug level, with the number redacted.
+pub(crate) async fn sms_outcome(
+    provider: &'static str,
+    id: &str,
+    to: &str,
+    sent: reqwest::Result<reqwest::Response>,
+    classify: Classify,
+) -> Outcome {
+    let outcome = match read_answer(sent).await {
+        Ok(answer) => classify(answer.status, retry_after(&answer.headers), &answer.body),
+        Err(outcome) => outcome,
+    };
+    if !matches!(outcome, Outcome::Sent { .. }) {
+        tracing::debug!(provider, delivery_id = %id, to = %redact_phone(to), outcome = ?outcome, "sms not accepted");
+    }
+    outcome
+}
 
 /// The E.164 number and the text of an SMS delivery, or the outcome for a delivery that is not
 /// an SMS.

@@ -29,12 +29,10 @@ use notify_schemas::Delivery;
 use reqwest::StatusCode;
 use serde::Deserialize;
 
-use super::{redact_phone, sms_parts};
-use crate::providers::http::retry_after;
+use super::{sms_outcome, sms_parts};
 use crate::providers::provider::{Outcome, Provider, Reason};
 use crate::providers::rest::{
     check_base_url, credential, default_connect_timeout_ms, default_timeout_ms, http_client,
-    read_answer,
 };
 use crate::providers::secret::{Secret, SecretConfig, SecretError};
 
@@ -174,14 +172,7 @@ impl Provider for TwilioProvider {
             .form(&form)
             .send()
             .await;
-        let outcome = match read_answer(sent).await {
-            Ok(answer) => classify(answer.status, retry_after(&answer.headers), &answer.body),
-            Err(outcome) => outcome,
-        };
-        if !matches!(outcome, Outcome::Sent { .. }) {
-            tracing::debug!(provider = "twilio", delivery_id = %id, to = %redact_phone(to), outcome = ?outcome, "sms not accepted");
-        }
-        outcome
+        sms_outcome("twilio", &id, to, sent, classify).await
     }
 }
 
