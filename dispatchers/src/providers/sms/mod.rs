@@ -36,6 +36,7 @@ mod tests;
 pub use twilio::TwilioProvider;
 pub use vonage::VonageProvider;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use notify_schemas::{Delivery, Recipient, RenderedContent};
@@ -43,7 +44,8 @@ use reqwest::StatusCode;
 
 use crate::providers::http::retry_after;
 use crate::providers::provider::{Outcome, Reason};
-use crate::providers::rest::read_answer;
+use crate::providers::rest::{credential, read_answer};
+use crate::providers::secret::Secret;
 
 /// How a provider reads its answer: status, `Retry-After` and body to an outcome.
 type Classify = fn(StatusCode, Option<Duration>, &[u8]) -> Outcome;
@@ -68,9 +70,22 @@ pub(crate) async fn sms_outcome(
     outcome
 }
 
+/// The E.164 number and the text of an SMS delivery, and the current value of the provider's
+/// credential `what` (see [`credential`]); or the outcome, without a request, for a delivery
+/// that is not an SMS or a credential that cannot be read.
+pub(crate) fn sms_parts<'a>(
+    delivery: &'a Delivery,
+    secret: &Secret,
+    provider: &'static str,
+    what: &'static str,
+) -> Result<(&'a str, &'a str, Arc<String>), Outcome> {
+    let (to, text) = sms_text(delivery)?;
+    Ok((to, text, credential(secret, provider, what)?))
+}
+
 /// The E.164 number and the text of an SMS delivery, or the outcome for a delivery that is not
 /// an SMS.
-pub(crate) fn sms_parts(delivery: &Delivery) -> Result<(&str, &str), Outcome> {
+fn sms_text(delivery: &Delivery) -> Result<(&str, &str), Outcome> {
     let Recipient::Phone(phone) = &delivery.recipient else {
         return Err(Outcome::failed(
             Reason::Unsupported,

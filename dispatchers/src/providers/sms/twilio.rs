@@ -32,7 +32,7 @@ use serde::Deserialize;
 use super::{sms_outcome, sms_parts};
 use crate::providers::provider::{Outcome, Provider, Reason};
 use crate::providers::rest::{
-    check_base_url, credential, default_connect_timeout_ms, default_timeout_ms, http_client,
+    check_base_url, default_connect_timeout_ms, default_timeout_ms, http_client,
 };
 use crate::providers::secret::{Secret, SecretConfig, SecretError};
 
@@ -145,12 +145,9 @@ impl Provider for TwilioProvider {
     }
 
     async fn send(&self, delivery: &Delivery) -> Outcome {
-        let (to, text) = match sms_parts(delivery) {
+        let parts = sms_parts(delivery, &self.auth_token, "twilio", "auth token");
+        let (to, text, token) = match parts {
             Ok(parts) => parts,
-            Err(outcome) => return outcome,
-        };
-        let token = match credential(&self.auth_token, "twilio", "auth token") {
-            Ok(token) => token,
             Err(outcome) => return outcome,
         };
         let id = delivery.delivery_id.to_string();

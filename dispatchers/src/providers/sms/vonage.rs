@@ -35,7 +35,7 @@ use serde::Deserialize;
 use super::{sms_outcome, sms_parts};
 use crate::providers::provider::{Outcome, Provider, Reason};
 use crate::providers::rest::{
-    check_base_url, credential, default_connect_timeout_ms, default_timeout_ms, http_client,
+    check_base_url, default_connect_timeout_ms, default_timeout_ms, http_client,
 };
 use crate::providers::secret::{Secret, SecretConfig, SecretError};
 
@@ -114,12 +114,9 @@ impl Provider for VonageProvider {
     }
 
     async fn send(&self, delivery: &Delivery) -> Outcome {
-        let (to, text) = match sms_parts(delivery) {
+        let parts = sms_parts(delivery, &self.api_secret, "vonage", "api secret");
+        let (to, text, secret) = match parts {
             Ok(parts) => parts,
-            Err(outcome) => return outcome,
-        };
-        let secret = match credential(&self.api_secret, "vonage", "api secret") {
-            Ok(secret) => secret,
             Err(outcome) => return outcome,
         };
         let id = delivery.delivery_id.to_string();
