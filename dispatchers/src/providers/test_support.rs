@@ -2,13 +2,15 @@
 //! fault rules, and the sample push delivery. Test builds only.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use notify_schemas::{samples, Delivery, Uuid};
 use notify_sim::faults::FaultSettings;
 use notify_sim::{Fault, FaultRule};
 use tokio::net::TcpListener;
 
-use crate::providers::provider::{Outcome, Reason};
+use crate::providers::failover::{BreakerConfig, Failover, ManualClock};
+use crate::providers::provider::{Outcome, Provider, Reason};
 
 /// A scratch folder, removed on drop.
 pub(crate) struct Scratch(PathBuf);
@@ -182,4 +184,29 @@ pub(crate) fn assert_outcome(outcome: &Outcome, kind: Kind, reason: Reason) -> &
     };
     assert_eq!((found, found_reason), (kind, reason), "{outcome:?}");
     detail
+}
+
+/// A failover named `name` from `primary` to `secondary` on a manual clock, whose breaker opens
+/// after `consecutive_failures` and stays open for `cooldown_ms`; and the clock.
+pub(crate) fn failover(
+    name: &'static str,
+    primary: impl Provider + 'static,
+    secondary: impl Provider + 'static,
+    consecutive_failures: u32,
+    cooldown_ms: u64,
+) -> (Failover, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::default());
+    let config = BreakerConfig {
+        consecutive_failures,
+        cooldown_ms,
+        ..BreakerConfig::default()
+    };
+    let failover = Failover::with_clock(
+        name,
+        Arc::new(primary),
+        Arc::new(secondary),
+        config,
+        clock.clone(),
+    );
+    (failover.unwrap(), clock)
 }

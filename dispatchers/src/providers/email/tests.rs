@@ -1,7 +1,6 @@
 //! SendGrid and SMTP clients against the in-process simulators: success, every error class,
 //! X-RateLimit-Reset, dropped connections, size limits, and failover from SendGrid to SMTP.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use notify_schemas::samples::full_email_delivery;
@@ -12,10 +11,12 @@ use notify_sim::smtp::{SmtpSim, SmtpSimSettings};
 use notify_sim::Fault;
 
 use super::*;
-use crate::providers::failover::{BreakerConfig, BreakerState, Failover, ManualClock};
+use crate::providers::failover::BreakerState;
 use crate::providers::provider::{Outcome, Provider, Reason};
 use crate::providers::secret::SecretConfig;
-use crate::providers::test_support::{assert_sent, fault, listener, reason, secret_file, status};
+use crate::providers::test_support::{
+    assert_sent, failover, fault, listener, reason, secret_file, status,
+};
 
 const KEY: &str = "SG.test-key";
 const TO: &str = "jane@example.com";
@@ -298,20 +299,8 @@ async fn bad_addresses_fail_before_any_request() {
 async fn failover_moves_to_smtp_while_sendgrid_is_down_and_probes_back() {
     let primary_sim = sendgrid_sim(SendGridSimSettings::new(KEY)).await;
     let secondary_sim = smtp_sim(SmtpSimSettings::default()).await;
-    let clock = Arc::new(ManualClock::default());
-    let config = BreakerConfig {
-        consecutive_failures: 3,
-        cooldown_ms: 5_000,
-        ..BreakerConfig::default()
-    };
-    let failover = Failover::with_clock(
-        "email",
-        Arc::new(sendgrid(&primary_sim, KEY)),
-        Arc::new(smtp(&secondary_sim)),
-        config,
-        clock.clone(),
-    )
-    .unwrap();
+    let (primary, secondary) = (sendgrid(&primary_sim, KEY), smtp(&secondary_sim));
+    let (failover, clock) = failover("email", primary, secondary, 3, 5_000);
     primary_sim.faults().set(fault(status(503, None), None));
     for _ in 0..5 {
         assert_sent(&failover.send(&email(TO)).await);

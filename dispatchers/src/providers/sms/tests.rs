@@ -2,7 +2,6 @@
 //! Retry-After, dropped connections, timeouts, rotated credentials, and failover between the two.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use notify_schemas::samples::full_sms_delivery;
@@ -15,10 +14,12 @@ use notify_sim::Fault;
 use super::twilio::{TwilioConfig, TwilioError};
 use super::vonage::VonageConfig;
 use super::*;
-use crate::providers::failover::{BreakerConfig, BreakerState, Failover, ManualClock};
+use crate::providers::failover::BreakerState;
 use crate::providers::provider::{Outcome, Provider, Reason};
 use crate::providers::secret::SecretConfig;
-use crate::providers::test_support::{assert_sent, fault, listener, reason, secret_file, status};
+use crate::providers::test_support::{
+    assert_sent, failover, fault, listener, reason, secret_file, status,
+};
 
 const SID: &str = "AC0123456789abcdef";
 const TOKEN: &str = "twilio-token";
@@ -330,20 +331,8 @@ fn vonage_classifies_parts_and_unknown_statuses() {
 #[tokio::test]
 async fn failover_moves_to_vonage_while_twilio_is_down_and_probes_back() {
     let (primary_sim, secondary_sim) = (twilio_sim().await, vonage_sim().await);
-    let clock = Arc::new(ManualClock::default());
-    let config = BreakerConfig {
-        consecutive_failures: 2,
-        cooldown_ms: 10_000,
-        ..BreakerConfig::default()
-    };
-    let failover = Failover::with_clock(
-        "sms",
-        Arc::new(twilio(&primary_sim)),
-        Arc::new(vonage(&secondary_sim)),
-        config,
-        clock.clone(),
-    )
-    .unwrap();
+    let (primary, secondary) = (twilio(&primary_sim), vonage(&secondary_sim));
+    let (failover, clock) = failover("sms", primary, secondary, 2, 10_000);
     primary_sim.faults().set(fault(status(503, None), None));
     for _ in 0..4 {
         assert_sent(&failover.send(&sms(TO, "hi")).await);
