@@ -12,6 +12,7 @@ use std::time::Duration;
 use notify_schemas::records::{Recipient, RenderedContent, RenderedPush};
 use notify_schemas::Delivery;
 
+use crate::providers::credentials::CredentialError;
 use crate::providers::provider::{Outcome, Reason};
 
 /// Longest detail kept from a transport error.
@@ -62,6 +63,22 @@ pub(crate) fn client_builder(timeout: Duration) -> reqwest::ClientBuilder {
         .pool_idle_timeout(Duration::from_secs(10 * 60))
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("notify-dispatcher/", env!("CARGO_PKG_VERSION")))
+}
+
+/// Why a push provider (APNs, FCM) could not be built; `C` is the provider's configuration
+/// error.
+#[derive(Debug, thiserror::Error)]
+pub enum PushError<C> {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(C),
+    /// The credential file (APNs `.p8` key, FCM service account) cannot be read or is not a
+    /// usable key.
+    #[error(transparent)]
+    Credential(#[from] CredentialError),
+    /// The HTTP client could not be built (its extra CA file included).
+    #[error(transparent)]
+    Client(#[from] ClientError),
 }
 
 /// Why a push client (APNs, FCM) could not be built.
