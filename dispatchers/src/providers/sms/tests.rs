@@ -214,11 +214,15 @@ fn twilio_config_defaults_and_refusals() {
     no_sender.auth_token = SecretConfig::File(secret_file("t"));
     assert!(matches!(
         TwilioProvider::new(no_sender),
-        Err(TwilioError::Config(_))
+        Err(TwilioError::Config { .. })
     ));
     assert!(matches!(
         TwilioProvider::new(config),
-        Err(TwilioError::Secret(_))
+        Err(TwilioError::Secret {
+            provider: "twilio",
+            what: "auth token",
+            ..
+        })
     ));
 }
 

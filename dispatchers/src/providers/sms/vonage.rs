@@ -35,9 +35,9 @@ use serde::Deserialize;
 use super::{sms_outcome, sms_parts};
 use crate::providers::provider::{Outcome, Provider, Reason};
 use crate::providers::rest::{
-    check_base_url, default_connect_timeout_ms, default_timeout_ms, http_client,
+    check_base_url, default_connect_timeout_ms, default_timeout_ms, http_client, RestError,
 };
-use crate::providers::secret::{Secret, SecretConfig, SecretError};
+use crate::providers::secret::{Secret, SecretConfig};
 
 /// Configuration of one Vonage account.
 #[derive(Debug, Clone, Deserialize)]
@@ -65,18 +65,7 @@ fn default_base_url() -> String {
 }
 
 /// Why a Vonage provider could not be built.
-#[derive(Debug, thiserror::Error)]
-pub enum VonageError {
-    /// The configuration is inconsistent.
-    #[error("invalid vonage config: {0}")]
-    Config(String),
-    /// The API secret could not be loaded.
-    #[error("vonage api secret: {0}")]
-    Secret(#[from] SecretError),
-    /// The HTTP client could not be built.
-    #[error("vonage http client: {0}")]
-    Client(#[from] reqwest::Error),
-}
+pub type VonageError = RestError;
 
 /// Sends SMS through one Vonage account.
 #[derive(Debug)]
@@ -91,17 +80,18 @@ pub struct VonageProvider {
 impl VonageProvider {
     /// Checks the config, loads the API secret and builds the HTTP client.
     pub fn new(config: VonageConfig) -> Result<Self, VonageError> {
-        let base = check_base_url(&config.base_url).map_err(VonageError::Config)?;
+        let invalid = RestError::config("vonage");
+        let base = check_base_url(&config.base_url).map_err(&invalid)?;
         if config.api_key.is_empty() || config.from.is_empty() {
-            return Err(VonageError::Config(
-                "api_key and from must not be empty".into(),
-            ));
+            return Err(invalid("api_key and from must not be empty".into()));
         }
         Ok(Self {
-            client: http_client(config.timeout_ms, config.connect_timeout_ms)?,
+            client: http_client(config.timeout_ms, config.connect_timeout_ms)
+                .map_err(RestError::client("vonage"))?,
             url: format!("{base}/sms/json"),
             api_key: config.api_key,
-            api_secret: Secret::load(&config.api_secret)?,
+            api_secret: Secret::load(&config.api_secret)
+                .map_err(RestError::secret("vonage", "api secret"))?,
             from: config.from,
         })
     }
