@@ -32,3 +32,7 @@ pub const REFUSED_TOTAL: &str = "notify_dispatch_refused_total";
 /// Records not sent because their partition was being revoked (or the lane stopping) when
 /// their turn came; the partition's next owner sends them. Label `channel`.
 pub const FENCED_TOTAL: &str = "notify_dispatch_fenced_total";
+/// Sends whose answer was lost after the request was written (`answer_lost`): the provider
+/// may have delivered them, so their retry may arrive twice (push retries carry the same
+/// collapse id). The bound of provider-side duplicates. Label `channel`.
+pub const AMBIGUOUS_SENDS_TOTAL: &str = "notify_dispatch_ambiguous_sends_total";

@@ -24,8 +24,16 @@ pub enum Fault {
         #[serde(default)]
         retry_after_s: Option<u64>,
     },
-    /// Close the connection mid-request without answering.
+    /// Close the connection mid-request without answering, before accepting the message.
     Drop,
+    /// Accept the message (it is in the ledger, as a provider that delivered it), then close
+    /// the connection without answering: the client cannot know it was delivered. HTTP/2 push
+    /// simulators (APNs, FCM) only; the others treat it as [`Fault::Drop`].
+    DropAfterAccept,
+    /// Send `GOAWAY` on the request's connection (a graceful shutdown: streams already
+    /// received are served, later ones are refused, the client opens a new connection), then
+    /// answer this request normally. HTTP/2 push simulators only; the others ignore it.
+    GoAway,
     /// Wait this long, then answer normally.
     Slow {
         /// Delay in milliseconds.

@@ -126,13 +126,22 @@ impl TestCa {
 
 /// Lets a handler close the connection its request came on without answering.
 #[derive(Debug, Clone)]
-pub struct ConnectionKill(Arc<Notify>);
+pub struct ConnectionKill {
+    kill: Arc<Notify>,
+    go_away: Arc<Notify>,
+}
 
 impl ConnectionKill {
     /// Closes the connection; the handler should then wait forever (it is dropped with the
     /// connection).
     pub fn kill(&self) {
-        self.0.notify_one();
+        self.kill.notify_one();
+    }
+
+    /// Starts a graceful shutdown of the connection: HTTP/2 `GOAWAY` with the last stream id
+    /// the server took; streams above it are refused, the ones below are answered.
+    pub fn go_away(&self) {
+        self.go_away.notify_one();
     }
 }
 
@@ -230,7 +239,11 @@ where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let kill = Arc::new(Notify::new());
-    let handle = ConnectionKill(kill.clone());
+    let go_away = Arc::new(Notify::new());
+    let handle = ConnectionKill {
+        kill: kill.clone(),
+        go_away: go_away.clone(),
+    };
     let service = router.map_request(move |mut request: Request<hyper::body::Incoming>| {
         request.extensions_mut().insert(handle.clone());
         request
@@ -240,13 +253,26 @@ where
         builder = builder.http2_only();
     }
     let connection = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(service));
-    tokio::select! {
-        result = connection => {
-            if let Err(err) = result {
-                tracing::debug!(error = %err, "simulator connection ended with an error");
+    tokio::pin!(connection);
+    let mut going_away = false;
+    loop {
+        tokio::select! {
+            result = connection.as_mut() => {
+                if let Err(err) = result {
+                    tracing::debug!(error = %err, "simulator connection ended with an error");
+                }
+                return;
+            }
+            // Dropping the connection future closes the socket without an answer.
+            _ = kill.notified() => {
+                tracing::debug!("simulator dropped a connection on purpose");
+                return;
+            }
+            _ = go_away.notified(), if !going_away => {
+                tracing::debug!("simulator sends GOAWAY on purpose");
+                going_away = true;
+                connection.as_mut().graceful_shutdown();
             }
         }
-        // Dropping the connection future closes the socket without an answer.
-        _ = kill.notified() => tracing::debug!("simulator dropped a connection on purpose"),
     }
 }

@@ -122,6 +122,14 @@ impl Handler {
         metrics::counter!(m::SENDS_TOTAL, "channel" => channel, "outcome" => label).increment(1);
         metrics::histogram!(m::SEND_DURATION_SECONDS, "channel" => channel, "outcome" => label)
             .record(started.elapsed().as_secs_f64());
+        if let Outcome::Retry {
+            reason: Reason::AnswerLost,
+            ..
+        } = &outcome
+        {
+            // sent, answer lost: the provider may have it, so its retry may arrive twice
+            metrics::counter!(m::AMBIGUOUS_SENDS_TOTAL, "channel" => channel).increment(1);
+        }
         if let Outcome::Retry { reason, .. }
         | Outcome::Failed { reason, .. }
         | Outcome::InvalidRecipient { reason, .. } = &outcome

@@ -19,8 +19,14 @@ pub enum Reason {
     RateLimited,
     /// The provider failed or is unavailable (5xx, UNAVAILABLE, INTERNAL).
     ProviderUnavailable,
-    /// The connection failed, was dropped or timed out before an answer.
+    /// The request never reached the provider: the connection failed, or the provider refused
+    /// the stream unprocessed (`REFUSED_STREAM`, a stream above a `GOAWAY`'s last stream id).
+    /// Retrying cannot make a duplicate.
     Connection,
+    /// The request was sent but its answer was lost (the connection dropped mid-stream, or the
+    /// send timed out): the provider may have delivered it, so a retry may arrive twice. Push
+    /// retries carry the same collapse id, so a device shows one.
+    AnswerLost,
     /// Our credentials were refused (expired or invalid provider token, bad API key).
     ProviderAuth,
     /// The device token or subscription is no longer valid (410, UNREGISTERED, 404).
@@ -45,6 +51,7 @@ impl Reason {
             Reason::RateLimited => "rate_limited",
             Reason::ProviderUnavailable => "provider_unavailable",
             Reason::Connection => "connection",
+            Reason::AnswerLost => "answer_lost",
             Reason::ProviderAuth => "provider_auth",
             Reason::TokenInvalid => "token_invalid",
             Reason::BadAddress => "bad_address",

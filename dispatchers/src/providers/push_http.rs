@@ -148,6 +148,51 @@ pub(crate) fn request_failed(err: reqwest::Error) -> Outcome {
     )
 }
 
+/// The outcome of a push that got no answer. A request that never reached the provider (the
+/// connection failed, the stream was refused or lay above a `GOAWAY`'s last stream id, or
+/// the client cancelled it before it was written) is a [`Reason::Connection`] retry, free of
+/// duplicates; any other, written and then without an answer (connection dropped mid-stream,
+/// timeout), is a [`Reason::AnswerLost`] retry: the provider may have delivered it.
+pub(crate) fn push_failed(err: reqwest::Error) -> Outcome {
+    let never_reached = err.is_connect() || unprocessed(&err);
+    match request_failed(err) {
+        Outcome::Retry {
+            reason: Reason::Connection,
+            after,
+            detail,
+        } if !never_reached => Outcome::Retry {
+            reason: Reason::AnswerLost,
+            after,
+            detail,
+        },
+        other => other,
+    }
+}
+
+/// Whether the error chain says the provider did not process the request: an HTTP/2 stream it
+/// refused (`REFUSED_STREAM`) or one its `GOAWAY` excluded, or a request hyper cancelled before
+/// writing it.
+fn unprocessed(err: &reqwest::Error) -> bool {
+    let mut source = err.source();
+    while let Some(cause) = source {
+        if let Some(h2) = cause.downcast_ref::<h2::Error>() {
+            // h2 fails a stream with a remote GOAWAY only when it lies above the last stream id
+            if h2.reason() == Some(h2::Reason::REFUSED_STREAM)
+                || (h2.is_go_away() && h2.is_remote())
+            {
+                return true;
+            }
+        }
+        if let Some(hyper) = cause.downcast_ref::<hyper::Error>() {
+            if hyper.is_canceled() {
+                return true;
+            }
+        }
+        source = cause.source();
+    }
+    false
+}
+
 /// Keeps a provider-given string short (at most `max` characters) and printable, for details
 /// and logs.
 pub(crate) fn short(text: &str, max: usize) -> String {

@@ -12,7 +12,7 @@ use axum::{Extension, Json};
 use serde_json::{json, Value};
 
 use super::{SimState, MAX_PAYLOAD_BYTES};
-use crate::fault_acting::{act_out_next, Acted};
+use crate::fault_acting::{act_out_next, answer_accepted, Acted};
 use crate::ledger::now_ms;
 use crate::tls::ConnectionKill;
 
@@ -72,7 +72,8 @@ pub(super) async fn push(
         return error(StatusCode::BAD_REQUEST, reason, apns_id);
     }
 
-    match act_out_next(faults, &token, kill).await {
+    let acted = act_out_next(faults, &token, kill).await;
+    match &acted {
         Some(Acted::Status(fault)) => {
             let status =
                 StatusCode::from_u16(fault.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -91,7 +92,7 @@ pub(super) async fn push(
                 None,
             );
         }
-        None => {}
+        Some(Acted::DropAfterAccept(_)) | None => {}
     }
 
     if let Some(since) = faults.invalid_since(&token) {
@@ -149,5 +150,5 @@ pub(super) async fn push(
     if let Ok(value) = HeaderValue::from_str(&message_id) {
         response.headers_mut().insert("apns-id", value);
     }
-    response
+    answer_accepted(acted.as_ref(), response).await
 }

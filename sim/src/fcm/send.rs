@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{SimState, FCM_ERROR_TYPE, MAX_DATA_BYTES};
-use crate::fault_acting::{act_out_next, Acted};
+use crate::fault_acting::{act_out_next, answer_accepted, Acted};
 use crate::tls::ConnectionKill;
 
 /// An FCM v1 error answer; `error_code` adds the FcmError detail.
@@ -136,7 +136,8 @@ pub(super) async fn send(
         Err(message) => return fcm_error(400, &message, Some("INVALID_ARGUMENT")),
     };
 
-    match act_out_next(faults, &token, kill).await {
+    let acted = act_out_next(faults, &token, kill).await;
+    match &acted {
         Some(Acted::Status(fault)) => {
             let response = fcm_error(
                 fault.code,
@@ -148,7 +149,7 @@ pub(super) async fn send(
         Some(Acted::NotDropped) => {
             return fcm_error(500, "Internal error encountered.", Some("INTERNAL"));
         }
-        None => {}
+        Some(Acted::DropAfterAccept(_)) | None => {}
     }
     if faults.invalid_since(&token).is_some() {
         return fcm_error(404, "Requested entity was not found.", Some("UNREGISTERED"));
@@ -174,5 +175,9 @@ pub(super) async fn send(
             .ledger
             .record("fcm", delivery_id, &token, &name, summary);
     }
-    Json(json!({ "name": name })).into_response()
+    answer_accepted(
+        acted.as_ref(),
+        Json(json!({ "name": name })).into_response(),
+    )
+    .await
 }

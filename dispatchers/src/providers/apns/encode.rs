@@ -123,7 +123,13 @@ pub(crate) fn encode(delivery: &Delivery, now_s: i64) -> Result<ApnsRequest, Out
             priority(delivery.priority)
         },
         expiration: expiration(push.ttl_seconds, delivery.expires_at, now_s),
-        collapse_id: push.collapse_key.clone(),
+        // without a collapse key of its own, the delivery id: a copy sent again after a lost
+        // answer replaces the first on the device instead of showing twice
+        collapse_id: Some(
+            push.collapse_key
+                .clone()
+                .unwrap_or_else(|| delivery.delivery_id.hyphenated().to_string()),
+        ),
         payload,
     })
 }

@@ -83,8 +83,19 @@ pub(crate) fn encode(delivery: &Delivery, now_s: i64) -> Result<Vec<u8>, Outcome
     if let Some(collapse) = &push.collapse_key {
         android["collapse_key"] = Value::String(collapse.clone());
     }
-    if let (true, Some(sound)) = (shows_notification, &push.sound) {
-        android["notification"] = json!({ "sound": sound });
+    // a copy sent again after a lost answer replaces the first in the drawer (the tag) and on
+    // iOS (the collapse id) instead of showing twice; Android's collapse_key is left to the
+    // content, as FCM keeps only four of them per device
+    let replace_id = push
+        .collapse_key
+        .clone()
+        .unwrap_or_else(|| delivery.delivery_id.hyphenated().to_string());
+    if shows_notification {
+        let mut notification = json!({ "tag": replace_id });
+        if let Some(sound) = &push.sound {
+            notification["sound"] = Value::String(sound.clone());
+        }
+        android["notification"] = notification;
     }
     message.insert("android".to_owned(), android);
 
@@ -94,10 +105,8 @@ pub(crate) fn encode(delivery: &Delivery, now_s: i64) -> Result<Vec<u8>, Outcome
     } else {
         "5"
     };
-    let mut apns_headers = json!({ "apns-priority": apns_priority });
-    if let Some(collapse) = &push.collapse_key {
-        apns_headers["apns-collapse-id"] = Value::String(collapse.clone());
-    }
+    let mut apns_headers =
+        json!({ "apns-priority": apns_priority, "apns-collapse-id": replace_id });
     if let Some(ttl_s) = ttl_s {
         apns_headers["apns-expiration"] = Value::String((now_s + ttl_s).to_string());
     }

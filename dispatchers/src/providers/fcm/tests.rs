@@ -214,12 +214,34 @@ async fn a_revoked_access_token_is_replaced_once_and_the_send_goes_through() {
 }
 
 #[tokio::test]
+async fn accepted_then_dropped_is_answer_lost_and_its_retry_replaces_the_first() {
+    let s = setup().await;
+    set_rules(&s.sim, vec![rule_once(Fault::DropAfterAccept)]);
+    let mut delivery = delivery();
+    if let notify_schemas::records::RenderedContent::Push(push) = &mut delivery.content {
+        push.collapse_key = None;
+    }
+    let first = s.provider.send(&delivery).await;
+    assert_outcome(&first, Kind::Retry, Reason::AnswerLost);
+    assert_sent(&s.provider.send(&delivery).await);
+    let entries = s.sim.ledger().entries();
+    assert_eq!(entries.len(), 2, "FCM took both copies");
+    let id = delivery.delivery_id.to_string();
+    for entry in &entries {
+        // Android replaces a notification with the same tag, iOS one with the same collapse id
+        assert_eq!(entry.summary["android"]["notification"]["tag"], id);
+        assert_eq!(entry.summary["apns"]["headers"]["apns-collapse-id"], id);
+    }
+}
+
+#[tokio::test]
 async fn a_dropped_connection_is_retried() {
     let s = setup().await;
     set_rules(&s.sim, vec![rule_once(Fault::Drop)]);
     let delivery = delivery();
     let outcome = s.provider.send(&delivery).await;
-    let detail = assert_outcome(&outcome, Kind::Retry, Reason::Connection);
+    // the request was written before the connection closed: FCM may have taken it
+    let detail = assert_outcome(&outcome, Kind::Retry, Reason::AnswerLost);
     assert!(!detail.contains(delivery.recipient.key()), "{detail}");
     assert_sent(&s.provider.send(&delivery).await);
 }
