@@ -84,9 +84,94 @@ pub async fn check(config: &Config) -> anyhow::Result<()> {
 }
 
 pub fn print_config(config: &Config) -> anyhow::Result<()> {
-    print!(
-        "{}",
-        toml::to_string_pretty(config).context("configuration as toml")?
-    );
+    print!("{}", render_config(config)?);
     Ok(())
+}
+
+/// The effective configuration as TOML, as `notify config` prints it: secrets replaced (see
+/// [`crate::redact`]).
+fn render_config(config: &Config) -> anyhow::Result<String> {
+    let mut value = toml::Value::try_from(config).context("configuration as toml")?;
+    crate::redact::redact(&mut value);
+    toml::to_string_pretty(&value).context("configuration as toml")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One secret of every kind an operator can configure; none may appear in the output.
+    #[test]
+    fn config_output_has_no_secret() {
+        let mut config = Config::default();
+        let secrets = [
+            ("sasl.password", "kafka-sasl-pw"),
+            ("ssl.key.password", "kafka-key-pw"),
+            ("ssl.keystore.password", "kafka-keystore-pw"),
+            ("ssl.key.pem", "-----BEGIN PRIVATE KEY-----kafka"),
+            ("sasl.oauthbearer.client.secret", "kafka-oauth-secret"),
+            ("sasl.oauthbearer.config", "clientSecret=kafka-oauth-config"),
+        ];
+        for (key, value) in secrets {
+            config
+                .kafka
+                .client_properties
+                .insert(key.into(), value.into());
+        }
+        config
+            .kafka
+            .client_properties
+            .insert("sasl.username".into(), "notify-user".into());
+        // provider tables are raw until a dispatcher parses them, so a secret written inline
+        // (which the provider would refuse) still reaches `notify config`
+        config.dispatch.providers = toml::from_str(
+            r#"
+            [sendgrid]
+            api_key = "SG.sendgrid-inline"
+            [twilio]
+            account_sid = "AC123"
+            auth_token = "twilio-inline"
+            [vonage]
+            api_key = "vonage-key"
+            api_secret = "vonage-inline"
+            [smtp]
+            host = "mail.example.com"
+            username = "mailer"
+            password = "smtp-inline"
+            [webhook]
+            base_url = "https://hook:url-inline@hooks.example.com/x"
+            [fcm]
+            credentials = { private_key = "fcm-inline" }
+            [apns]
+            key_file = "secrets/apns.p8"
+            key_id = "ABC123"
+            "#,
+        )
+        .expect("providers toml");
+
+        let text = render_config(&config).expect("renders");
+        let inline = [
+            "SG.sendgrid-inline",
+            "twilio-inline",
+            "vonage-key",
+            "vonage-inline",
+            "smtp-inline",
+            "url-inline",
+            "fcm-inline",
+        ];
+        for secret in secrets.iter().map(|(_, v)| *v).chain(inline) {
+            assert!(!text.contains(secret), "{secret:?} printed:\n{text}");
+        }
+        // what is not a secret stays, so the output is still useful
+        for kept in [
+            "notify-user",
+            "AC123",
+            "mailer",
+            "secrets/apns.p8",
+            "ABC123",
+            "hooks.example.com",
+        ] {
+            assert!(text.contains(kept), "{kept:?} missing:\n{text}");
+        }
+    }
 }

@@ -6,6 +6,7 @@ mod cli;
 mod demo;
 mod dlq;
 mod produce;
+mod redact;
 mod sim;
 mod tenants;
 
