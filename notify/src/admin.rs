@@ -9,15 +9,18 @@ use notify_common::Config;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
 use crate::cli::TopicsAction;
+use crate::out::{out, outln};
 
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     let session = notify_store::connect(&config.store).await?;
     let report = notify_store::migrate(&session, &config.store).await?;
     let version = report.current_version().unwrap_or(0);
-    println!(
+    outln!(
         "keyspace {}: schema version {version} (applied now: {:?}, already applied: {:?})",
-        config.store.keyspace, report.applied, report.already_applied
-    );
+        config.store.keyspace,
+        report.applied,
+        report.already_applied
+    )?;
     Ok(())
 }
 
@@ -32,12 +35,12 @@ pub async fn topics(config: &Config, action: TopicsAction) -> anyhow::Result<()>
                     .await?;
             for (topic, outcome) in outcomes {
                 match outcome {
-                    TopicOutcome::Created => println!("created  {topic}"),
-                    TopicOutcome::Exists => println!("exists   {topic}"),
-                    TopicOutcome::PartitionsDiffer { actual, wanted } => println!(
+                    TopicOutcome::Created => outln!("created  {topic}")?,
+                    TopicOutcome::Exists => outln!("exists   {topic}")?,
+                    TopicOutcome::PartitionsDiffer { actual, wanted } => outln!(
                         "differs  {topic}: has {actual} partitions, configuration asks for {wanted}; \
                          left unchanged (raising the count moves keys between partitions)"
-                    ),
+                    )?,
                 }
             }
         }
@@ -49,7 +52,7 @@ pub async fn topics(config: &Config, action: TopicsAction) -> anyhow::Result<()>
                 } else {
                     format!("{actual} partitions")
                 };
-                println!("{:<32} {state} (configured {})", spec.name, spec.partitions);
+                outln!("{:<32} {state} (configured {})", spec.name, spec.partitions)?;
             }
         }
     }
@@ -64,11 +67,11 @@ pub async fn check(config: &Config) -> anyhow::Result<()> {
     let metadata = consumer
         .fetch_metadata(None, timeout)
         .with_context(|| format!("kafka at {} does not answer", config.kafka.brokers))?;
-    println!(
+    outln!(
         "kafka     ok: {} broker(s), {} topic(s)",
         metadata.brokers().len(),
         metadata.topics().len()
-    );
+    )?;
 
     let session = notify_store::connect(&config.store).await?;
     let (version,): (String,) = session
@@ -79,12 +82,12 @@ pub async fn check(config: &Config) -> anyhow::Result<()> {
         .context("database result")?
         .single_row()
         .context("database result")?;
-    println!("database  ok: release {version}");
+    outln!("database  ok: release {version}")?;
     Ok(())
 }
 
 pub fn print_config(config: &Config) -> anyhow::Result<()> {
-    print!("{}", render_config(config)?);
+    out!("{}", render_config(config)?)?;
     Ok(())
 }
 
