@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::out::{out, outln};
 use anyhow::{bail, Context};
 use notify_common::shutdown::Drained;
 use notify_embedded::{Embedded, Options, Progress, SendSettings};
@@ -41,9 +42,10 @@ pub async fn run(
     })
     .await
     .context("cannot start the embedded pipeline")?;
-    print_intro(&embedded);
-    eprintln!("started in {:.1} s", started.elapsed().as_secs_f64());
-    let result = {
+    // a closed standard output ends the demo like Ctrl-C, through the same drain
+    let result: anyhow::Result<()> = async {
+        print_intro(&embedded)?;
+        eprintln!("started in {:.1} s", started.elapsed().as_secs_f64());
         let stopped = async {
             tokio::select! {
                 () = interrupt.token().cancelled() => {}
@@ -56,7 +58,7 @@ pub async fn run(
                 let sampled = if sample == 0 {
                     Ok(true)
                 } else {
-                    println!("sending {sample} sample notifications to show the pipeline working:");
+                    outln!("sending {sample} sample notifications to show the pipeline working:")?;
                     tokio::select! {
                         result = send_and_report(&embedded, sample, timeout) => result.map(|()| true),
                         () = interrupt.token().cancelled() => Ok(false),
@@ -65,8 +67,8 @@ pub async fn run(
                 };
                 match sampled {
                     Ok(true) => {
-                        println!("\nyour turn: send your own with the curl above.");
-                        println!("Ctrl-C stops (everything is forgotten then).");
+                        outln!("\nyour turn: send your own with the curl above.")?;
+                        outln!("Ctrl-C stops (everything is forgotten then).")?;
                         stopped.await;
                         Ok(())
                     }
@@ -81,7 +83,8 @@ pub async fn run(
                 )),
             },
         }
-    };
+    }
+    .await;
     eprintln!("stopping ...");
     let stopping = Instant::now();
     if embedded.stop().await == Drained::TimedOut {
@@ -98,38 +101,39 @@ fn stage_failed() -> anyhow::Error {
     anyhow::anyhow!("a stage of the pipeline failed: see the log")
 }
 
-fn print_intro(embedded: &Embedded) {
+fn print_intro(embedded: &Embedded) -> anyhow::Result<()> {
     let api = format!("http://{}", embedded.api_addr);
     let t = &embedded.tenant;
-    println!(
+    outln!(
         "notify demo: ingest, router, five dispatchers and every provider simulator in this \
          process, on librdkafka's mock cluster and in-memory stores.\n\
          For trying the system only: nothing is durable, everything is gone when it stops.\n"
-    );
-    println!("api         {api}   (OpenAPI: {api}/openapi.json)");
-    println!("tenant      {}", t.tenant_id);
-    println!("app key     {}", t.app_key);
-    println!("app secret  {}", t.app_secret);
-    println!(
+    )?;
+    outln!("api         {api}   (OpenAPI: {api}/openapi.json)")?;
+    outln!("tenant      {}", t.tenant_id)?;
+    outln!("app key     {}", t.app_key)?;
+    outln!("app secret  {}", t.app_secret)?;
+    outln!(
         "users       alice (APNs, web push, SMS, email), bruno (FCM, SMS, email; opted out of \
          promotions), chen (quiet hours now), dana (opted out of all but critical), \
          user-01 .. user-{:02}",
         notify_embedded::seed::GENERIC_USERS
-    );
-    println!("categories  orders, promotions (send as priority bulk), security (critical)");
-    println!("templates   order_shipped {{product}}, weekly_deals {{product, discount}}, security_code {{code}}  (en, de)\n");
-    println!("send one:\n");
-    println!(
+    )?;
+    outln!("categories  orders, promotions (send as priority bulk), security (critical)")?;
+    outln!("templates   order_shipped {{product}}, weekly_deals {{product, discount}}, security_code {{code}}  (en, de)\n")?;
+    outln!("send one:\n")?;
+    outln!(
         "  curl -s -u '{}:{}' -H 'content-type: application/json' {api}/v1/notifications -d \
          '{{\"user_id\": \"alice\", \"category\": \"orders\", \"priority\": \"high\", \
          \"template\": {{\"id\": \"order_shipped\", \"params\": {{\"product\": \"Rust mug\"}}}}}}'\n",
         t.app_key, t.app_secret
-    );
-    println!(
+    )?;
+    outln!(
         "then look it up with   curl -s -u '{}:{}' {api}/v1/notifications/<event_id>",
-        t.app_key, t.app_secret
-    );
-    println!("what the providers received (simulator ledgers):");
+        t.app_key,
+        t.app_secret
+    )?;
+    outln!("what the providers received (simulator ledgers):")?;
     for (name, url) in embedded.suite.control_urls() {
         // APNs speaks TLS with the suite's own test CA
         let note = if url.starts_with("https") {
@@ -137,9 +141,10 @@ fn print_intro(embedded: &Embedded) {
         } else {
             ""
         };
-        println!("  {name:<9} {url}/_sim/ledger{note}");
+        outln!("  {name:<9} {url}/_sim/ledger{note}")?;
     }
-    println!();
+    outln!()?;
+    Ok(())
 }
 
 async fn send_and_report(embedded: &Embedded, n: usize, timeout: Duration) -> anyhow::Result<()> {
@@ -172,11 +177,11 @@ async fn send_and_report(embedded: &Embedded, n: usize, timeout: Duration) -> an
         .await
         .context("the demo run failed")?;
     eprintln!();
-    println!(
+    outln!(
         "\n{n} notifications in {:.1} s (sending and waiting for every outcome)\n",
         started.elapsed().as_secs_f64()
-    );
-    print!("{}", summary.render());
+    )?;
+    out!("{}", summary.render())?;
     if summary.finished < summary.accepted {
         bail!(
             "{} of {} accepted notifications had no final outcome after {} s",

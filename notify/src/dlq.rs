@@ -8,6 +8,7 @@ use notify_dispatchers::dead_letter_tools::{self as dlq, Filter};
 use notify_schemas::{Codec, Delivery};
 
 use crate::cli::{DlqAction, DlqFilterArgs};
+use crate::out::outln;
 
 fn instant_ms(flag: &str, text: &Option<String>) -> anyhow::Result<Option<i64>> {
     text.as_deref()
@@ -40,7 +41,7 @@ pub async fn run(config: &Config, action: DlqAction) -> anyhow::Result<()> {
         } => {
             let letters = dlq::read(&config.kafka, &topics, &filter(&args)?).await?;
             for letter in letters.iter().take(limit) {
-                println!("{}", letter.summary(&deliveries));
+                outln!("{}", letter.summary(&deliveries))?;
             }
             eprintln!(
                 "{} dead letter(s) matched{}",
@@ -61,7 +62,7 @@ pub async fn run(config: &Config, action: DlqAction) -> anyhow::Result<()> {
                 for letter in &letters {
                     let target = dlq::replay_target(letter, &topics, &deliveries)
                         .map_or_else(|| "cannot be replayed".to_owned(), |(t, _)| t);
-                    println!("{} -> {target}", letter.summary(&deliveries));
+                    outln!("{} -> {target}", letter.summary(&deliveries))?;
                 }
                 eprintln!(
                     "{} dead letter(s) would be replayed (dry run)",
@@ -70,8 +71,8 @@ pub async fn run(config: &Config, action: DlqAction) -> anyhow::Result<()> {
                 return Ok(());
             }
             let done = dlq::replay(&config.kafka, &topics, &letters).await?;
-            println!("replayed: {}", done.produced);
-            println!("skipped: {}", done.skipped);
+            outln!("replayed: {}", done.produced)?;
+            outln!("skipped: {}", done.skipped)?;
             eprintln!(
                 "replayed records keep their delivery ids: anything delivered meanwhile is not sent again; \
                  the dead letters stay on the topic (filter by --since next time)"

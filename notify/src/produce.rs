@@ -8,6 +8,7 @@ use std::io::Read;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::out::outln;
 use anyhow::Context;
 use notify_common::kafka;
 use notify_common::publish::{KafkaPublisher, Publisher, Record};
@@ -63,7 +64,7 @@ pub async fn produce(config: &Config, tenant: &str, file: Option<&Path>) -> anyh
         .publish(&[record])
         .await
         .with_context(|| format!("not acknowledged by {}", config.kafka.brokers))?;
-    println!("event_id: {}", request.event_id);
-    println!("topic:    {topic}");
+    outln!("event_id: {}", request.event_id)?;
+    outln!("topic:    {topic}")?;
     Ok(())
 }

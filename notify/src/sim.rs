@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use crate::out::outln;
 use anyhow::Context;
 use notify_sim::suite::{SimSuite, SuiteSettings};
 
@@ -21,10 +22,10 @@ pub async fn run(dir: &Path, port_base: u16) -> anyhow::Result<()> {
     std::fs::write(&providers, table)
         .with_context(|| format!("cannot write {}", providers.display()))?;
     for (name, url) in suite.control_urls() {
-        println!("{name}: {url}  (ledger: {url}/_sim/ledger, faults: {url}/_sim/faults)");
+        outln!("{name}: {url}  (ledger: {url}/_sim/ledger, faults: {url}/_sim/faults)")?;
     }
-    println!("smtp: {}", suite.smtp.local_addr());
-    println!("providers: {}", providers.display());
+    outln!("smtp: {}", suite.smtp.local_addr())?;
+    outln!("providers: {}", providers.display())?;
     eprintln!(
         "point dispatchers at the simulators by merging that file into the configuration \
          (its tables belong under [dispatch.providers]); Ctrl-C stops"

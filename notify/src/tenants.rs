@@ -8,6 +8,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::out::outln;
 use anyhow::Context;
 use notify_common::Config;
 use notify_ingest::auth::provision;
@@ -33,7 +34,7 @@ async fn tenants_store(config: &Config) -> anyhow::Result<CassandraTenants> {
 pub async fn create_tenant(config: &Config, name: &str) -> anyhow::Result<()> {
     let store = tenants_store(config).await?;
     let tenant = provision::create_tenant(&store, name).await?;
-    println!("tenant_id: {}", tenant.tenant_id);
+    outln!("tenant_id: {}", tenant.tenant_id)?;
     Ok(())
 }
 
@@ -64,7 +65,7 @@ pub async fn settings(config: &Config, tenant_id: &str, set: Option<&Path>) -> a
         );
     }
     let current = store.settings(tenant_id).await?.unwrap_or_default();
-    println!("{}", serde_json::to_string_pretty(&current)?);
+    outln!("{}", serde_json::to_string_pretty(&current)?)?;
     Ok(())
 }
 
@@ -90,13 +91,13 @@ pub async fn create_app(
     let store = tenants_store(config).await?;
     let app = provision::create_app(&store, tenant_id, jwt, secrets_key.as_ref()).await?;
 
-    println!("tenant_id:  {}", app.tenant_id);
-    println!("app_key:    {}", app.app_key);
-    println!("app_secret: {}", app.secret.expose());
-    println!(
+    outln!("tenant_id:  {}", app.tenant_id)?;
+    outln!("app_key:    {}", app.app_key)?;
+    outln!("app_secret: {}", app.secret.expose())?;
+    outln!(
         "jwt:        {}",
         app.jwt.as_ref().map_or("none", JwtKey::algorithm_name)
-    );
+    )?;
     eprintln!("the app secret is shown only now; keep it in a secret store");
     if app.jwt.is_none() {
         eprintln!(
@@ -120,7 +121,7 @@ pub async fn set_app_disabled(
         anyhow::bail!("no app {app_key}");
     }
     let state = if disabled { "disabled" } else { "enabled" };
-    println!("app_key: {app_key} {state}");
+    outln!("app_key: {app_key} {state}")?;
     Ok(())
 }
 

@@ -212,8 +212,12 @@ async fn refused_endpoints_and_oversized_payloads_never_reach_the_network() {
             ..
         }
     ));
-    // ... and a host name that resolves to loopback by the resolver.
+    // ... and a host name that resolves to loopback by the resolver (its port allowed, so the
+    // URL check lets it through to the resolver).
     let port = sim.local_addr().port();
+    let mut on_sim_port = WebPushConfig::new(&key.0, "mailto:ops@example.com");
+    on_sim_port.allowed_ports = vec![443, port];
+    let strict = WebPushProvider::new(on_sim_port).unwrap();
     let by_name = with_endpoint(delivery.clone(), format!("https://localhost:{port}/push/x"));
     assert_eq!(
         strict.send(&by_name).await,

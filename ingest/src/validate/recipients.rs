@@ -136,7 +136,8 @@ pub fn fcm_token(token: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A web push subscription endpoint: an `https` URL with a host, at most 2048 bytes.
+/// A web push subscription endpoint: an `https` URL with a public host name (see
+/// [`public_host_name`]), at most 2048 bytes.
 pub fn webpush_endpoint(endpoint: &str) -> Result<(), String> {
     if endpoint.len() > WEBPUSH_ENDPOINT_MAX_BYTES {
         return Err(format!(
@@ -149,6 +150,44 @@ pub fn webpush_endpoint(endpoint: &str) -> Result<(), String> {
     }
     if parts.host.is_empty() {
         return Err("must name a host".into());
+    }
+    public_host_name(parts.host)
+}
+
+/// Special-use names that resolve only on the machine or inside a network (RFC 6761, 6762,
+/// 8375; `internal` as cloud providers use it).
+const LOCAL_NAME_SUFFIXES: &[&str] =
+    &["localhost", "local", "internal", "localdomain", "home.arpa"];
+
+/// The host of a web push endpoint must be a public DNS name, as every push service's is: an
+/// IP literal (in any spelling a URL parser reads as an IPv4 address: a last label that is a
+/// decimal or `0x` hex number), a single-label or special-use local name, and percent-encoded
+/// or non-ASCII hosts (which URL parsers may decode into an address) are refused. The
+/// dispatcher checks the addresses the name resolves to when it sends.
+fn public_host_name(host: &str) -> Result<(), String> {
+    if host.contains(':') {
+        return Err("must have a host name, not an IP address".into());
+    }
+    if !host
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    {
+        return Err("must have an ASCII host name (letters, digits, '-' and '.')".into());
+    }
+    let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
+    let last = host.rsplit('.').next().unwrap_or_default();
+    let numeric = !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit())
+        || last
+            .strip_prefix("0x")
+            .is_some_and(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()));
+    if numeric {
+        return Err("must have a host name, not an IP address".into());
+    }
+    let local = LOCAL_NAME_SUFFIXES
+        .iter()
+        .any(|suffix| host == *suffix || host.ends_with(&format!(".{suffix}")));
+    if !host.contains('.') || local {
+        return Err("must have a public host name, not localhost or a local network name".into());
     }
     Ok(())
 }
@@ -313,5 +352,48 @@ mod tests {
         assert!(webpush_subscription(endpoint, UA_PUBLIC, "")
             .unwrap_err()
             .starts_with("auth"));
+    }
+
+    /// A device registration cannot point the dispatchers at an address: IP literals (in any
+    /// spelling the URL parser reads as one), `localhost` and names that only resolve inside
+    /// a network are refused; push services have public DNS names.
+    #[test]
+    fn webpush_endpoints_name_a_public_host() {
+        for endpoint in [
+            "https://10.0.0.1/push",
+            "https://169.254.169.254/latest/meta-data",
+            "https://8.8.8.8/push",
+            "https://2130706433/push",
+            "https://0x7f.1/push",
+            "https://0x7f000001/push",
+            "https://127.1/push",
+            "https://push.example.com.127.0.0.1/x",
+            "https://[::1]/push",
+            "https://[64:ff9b::a00:1]/push",
+            "https://[2002:a00:1::1]/push",
+            "https://[::ffff:10.0.0.1]/push",
+            "https://localhost/push",
+            "https://push.localhost/push",
+            "https://metadata/computeMetadata",
+            "https://metadata.google.internal/computeMetadata",
+            "https://printer.local/push",
+            "https://localhost./push",
+        ] {
+            assert!(
+                webpush_subscription(endpoint, UA_PUBLIC, AUTH)
+                    .is_err_and(|e| e.starts_with("endpoint")),
+                "{endpoint} must be refused"
+            );
+        }
+        for endpoint in [
+            "https://fcm.googleapis.com/fcm/send/abc",
+            "https://updates.push.services.mozilla.com/wpush/v2/abc",
+            "https://wns2-par02p.notify.windows.com/w/?token=abc",
+            "https://web.push.apple.com/QGuQyavXutnMH",
+            "https://push.example.com:8443/x",
+            "https://push.example.com./x",
+        ] {
+            assert!(webpush_endpoint(endpoint).is_ok(), "{endpoint}");
+        }
     }
 }

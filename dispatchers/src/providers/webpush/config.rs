@@ -12,6 +12,10 @@
 //! subject = "mailto:push-ops@example.com"
 //! request_timeout_ms = 10000             # default
 //! default_ttl_s = 86400                  # default
+//! allowed_ports = [443]                  # default
+//! # optional: only these push services (exact names, or *.domain for its subdomains)
+//! allowed_hosts = ["fcm.googleapis.com", "*.push.services.mozilla.com",
+//!                  "*.notify.windows.com", "*.push.apple.com"]
 //! ```
 //!
 //! A new key: `openssl ecparam -name prime256v1 -genkey -noout | openssl pkcs8 -topk8 -nocrypt`;
@@ -45,10 +49,24 @@ pub struct WebPushConfig {
     /// `TTL` used when the delivery has none, in seconds.
     #[serde(default = "default_ttl_s")]
     pub default_ttl_s: u32,
-    /// Test only: allow `http://localhost` and loopback endpoints (simulators, test peers).
-    /// Never set in production: it weakens the SSRF guard.
+    /// Test only: allow `http://localhost` and loopback endpoints (simulators, test peers),
+    /// on any port and whatever `allowed_hosts` says. Never set in production: it weakens the
+    /// SSRF guard.
     #[serde(default)]
     pub allow_insecure_loopback: bool,
+    /// Ports a subscription endpoint may use; any other is refused before a request (the
+    /// delivery fails). Default `[443]`, the port of every push service; never empty, never 0.
+    #[serde(default = "default_allowed_ports")]
+    pub allowed_ports: Vec<u16>,
+    /// Push-service hosts a subscription endpoint may name: an exact host name, or
+    /// `*.example.com` for any subdomain of `example.com`; case does not matter. Empty (the
+    /// default): any public host. Endpoints elsewhere fail without a request.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+}
+
+fn default_allowed_ports() -> Vec<u16> {
+    vec![super::endpoint::DEFAULT_PORT]
 }
 
 fn default_ttl_s() -> u32 {
@@ -69,6 +87,21 @@ impl WebPushConfig {
             request_timeout_ms: DEFAULT_REQUEST_TIMEOUT_MS,
             default_ttl_s: DEFAULT_TTL_S,
             allow_insecure_loopback: false,
+            allowed_ports: default_allowed_ports(),
+            allowed_hosts: Vec::new(),
+        }
+    }
+
+    /// The SSRF guard's policy these settings ask for.
+    pub fn endpoint_policy(&self) -> super::endpoint::EndpointPolicy {
+        super::endpoint::EndpointPolicy {
+            allow_insecure_loopback: self.allow_insecure_loopback,
+            allowed_ports: self.allowed_ports.clone(),
+            allowed_hosts: self
+                .allowed_hosts
+                .iter()
+                .map(|host| host.to_ascii_lowercase())
+                .collect(),
         }
     }
 
@@ -89,6 +122,34 @@ impl WebPushConfig {
                 "default_ttl_s must be at most {MAX_TTL_S}"
             )));
         }
+        if self.allowed_ports.is_empty() || self.allowed_ports.contains(&0) {
+            return Err(ConfigError(
+                "allowed_ports must list at least one port, none of them 0".to_owned(),
+            ));
+        }
+        if let Some(bad) = self.allowed_hosts.iter().find(|h| !is_host_pattern(h)) {
+            return Err(ConfigError(format!(
+                "allowed_hosts entry {bad:?} must be a host name with a dot (push.example.com) \
+                 or *. and one (*.example.com), without scheme, port or path"
+            )));
+        }
         Ok(())
     }
+}
+
+/// `push.example.com` or `*.example.com`: labels of letters, digits and inner hyphens, at
+/// least two of them after an optional leading `*.`.
+fn is_host_pattern(entry: &str) -> bool {
+    let name = entry.strip_prefix("*.").unwrap_or(entry);
+    let labels: Vec<&str> = name.split('.').collect();
+    labels.len() >= 2
+        && labels.iter().all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
 }

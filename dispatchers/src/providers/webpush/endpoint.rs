@@ -4,7 +4,10 @@
 //! device can make us POST to it. The guard makes sure we only talk to public HTTPS servers:
 //!
 //! - [`check_url`] rejects anything but `https` (and, only with the test switch, `http` to
-//!   `localhost` or a loopback literal), URLs with user info, and IP literals in forbidden ranges;
+//!   `localhost` or a loopback literal), URLs with user info, IP literals in forbidden ranges,
+//!   ports other than the allowed ones (443 by default) and, when an allowlist of push-service
+//!   hosts is configured, every other host; loopback endpoints under the test switch skip the
+//!   port and host rules (simulators listen on ephemeral ports);
 //! - [`GuardedResolver`] is the HTTP client's DNS resolver: it resolves a host name and refuses
 //!   the connection when any address is forbidden, so the check applies to the addresses we
 //!   actually connect to (no window for DNS rebinding between a check and the connect).
@@ -12,7 +15,10 @@
 //! Forbidden ranges ([`forbidden_range`]): unspecified, loopback (unless allowed), private
 //! (RFC 1918), shared (RFC 6598), link-local, multicast, broadcast, reserved, documentation and
 //! benchmarking IPv4; unspecified, loopback, unique-local, link-local, site-local, multicast,
-//! documentation IPv6; and IPv4-mapped or -compatible IPv6 addresses of forbidden IPv4 ones.
+//! documentation, discard-only and benchmarking IPv6; NAT64 (`64:ff9b::/96`, `64:ff9b:1::/48`),
+//! 6to4 (`2002::/16`) and Teredo (`2001::/32`) whatever IPv4 address they carry, since the
+//! gateway they reach is not ours to vet; and IPv4-mapped (`::ffff:0:0/96`), -compatible
+//! (`::/96`) and -translated (`::ffff:0:0:0/96`) IPv6 addresses of forbidden IPv4 ones.
 //! Redirects and proxies are turned off on the client (see `service.rs`), so nothing else
 //! decides where a request goes.
 
@@ -21,11 +27,49 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::Url;
 
-/// Which endpoints are allowed besides public HTTPS ones.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Which endpoints are allowed: public HTTPS ones on an allowed port and, with an allowlist,
+/// on an allowed host.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EndpointPolicy {
-    /// Test only: allow `http` to `localhost` or a loopback literal, and loopback addresses.
+    /// Test only: allow `http` to `localhost` or a loopback literal, and loopback addresses,
+    /// on any port and whatever the host allowlist says.
     pub allow_insecure_loopback: bool,
+    /// Ports an endpoint may use (its scheme's default when it names none).
+    pub allowed_ports: Vec<u16>,
+    /// Host names an endpoint may use, lowercase: exact, or `*.example.com` for any subdomain
+    /// of `example.com`. Empty: every public host.
+    pub allowed_hosts: Vec<String>,
+}
+
+/// The port of every push service.
+pub const DEFAULT_PORT: u16 = 443;
+
+impl Default for EndpointPolicy {
+    /// Production: public HTTPS on port 443, any host.
+    fn default() -> Self {
+        Self {
+            allow_insecure_loopback: false,
+            allowed_ports: vec![DEFAULT_PORT],
+            allowed_hosts: Vec::new(),
+        }
+    }
+}
+
+impl EndpointPolicy {
+    /// Whether the allowlist (if any) admits `host`; a trailing dot is ignored.
+    fn host_allowed(&self, host: &str) -> bool {
+        let host = host.strip_suffix('.').unwrap_or(host);
+        self.allowed_hosts.is_empty()
+            || self
+                .allowed_hosts
+                .iter()
+                .any(|entry| match entry.strip_prefix("*.") {
+                    Some(domain) => host
+                        .strip_suffix(domain)
+                        .is_some_and(|sub| sub.len() > 1 && sub.ends_with('.')),
+                    None => host == entry,
+                })
+    }
 }
 
 /// Why an endpoint is refused.
@@ -40,6 +84,12 @@ pub enum EndpointError {
     /// No host, or user info in the URL.
     #[error("endpoint has no host or carries user info")]
     Host,
+    /// A port the policy does not allow.
+    #[error("endpoint port {0} is not allowed")]
+    Port(u16),
+    /// A host not on the configured allowlist of push services.
+    #[error("endpoint host is not an allowed push service")]
+    HostNotAllowed,
     /// The host is, or resolves to, an address in a forbidden range.
     #[error("endpoint address is {0}, which is not allowed")]
     Forbidden(&'static str),
@@ -49,7 +99,7 @@ pub enum EndpointError {
 }
 
 /// Parses the endpoint and checks its scheme and any IP literal host.
-pub fn check_url(endpoint: &str, policy: EndpointPolicy) -> Result<Url, EndpointError> {
+pub fn check_url(endpoint: &str, policy: &EndpointPolicy) -> Result<Url, EndpointError> {
     let url = Url::parse(endpoint).map_err(|_| EndpointError::NotUrl)?;
     if !url.username().is_empty() || url.password().is_some() {
         return Err(EndpointError::Host);
@@ -62,29 +112,35 @@ pub fn check_url(endpoint: &str, policy: EndpointPolicy) -> Result<Url, Endpoint
         .trim_end_matches(']')
         .parse::<IpAddr>()
         .ok();
+    let test_loopback = policy.allow_insecure_loopback
+        && match literal {
+            Some(ip) => canonical(ip).is_loopback(),
+            None => host == "localhost",
+        };
     match url.scheme() {
         "https" => {}
-        "http" if policy.allow_insecure_loopback => {
-            let loopback = match literal {
-                Some(ip) => canonical(ip).is_loopback(),
-                None => host == "localhost",
-            };
-            if !loopback {
-                return Err(EndpointError::Scheme("http".to_owned()));
-            }
-        }
+        "http" if test_loopback => {}
         other => return Err(EndpointError::Scheme(other.to_owned())),
     }
     if let Some(ip) = literal {
-        check_ip(ip, policy)?;
+        check_ip(ip, policy.allow_insecure_loopback)?;
+    }
+    if !test_loopback {
+        let port = url.port_or_known_default().unwrap_or(0);
+        if !policy.allowed_ports.contains(&port) {
+            return Err(EndpointError::Port(port));
+        }
+        if !policy.host_allowed(host) {
+            return Err(EndpointError::HostNotAllowed);
+        }
     }
     Ok(url)
 }
 
-/// Checks one address against the policy.
-pub fn check_ip(ip: IpAddr, policy: EndpointPolicy) -> Result<(), EndpointError> {
+/// Checks one address: forbidden ranges are refused, loopback only without the test switch.
+pub fn check_ip(ip: IpAddr, allow_insecure_loopback: bool) -> Result<(), EndpointError> {
     match forbidden_range(ip) {
-        Some("loopback") if policy.allow_insecure_loopback => Ok(()),
+        Some("loopback") if allow_insecure_loopback => Ok(()),
         Some(range) => Err(EndpointError::Forbidden(range)),
         None => Ok(()),
     }
@@ -98,8 +154,9 @@ pub fn forbidden_range(ip: IpAddr) -> Option<&'static str> {
     }
 }
 
-/// IPv4-mapped (`::ffff:a.b.c.d`) and IPv4-compatible (`::a.b.c.d`) addresses are judged as
-/// the IPv4 address they carry; `::` and `::1` stay IPv6.
+/// IPv4-mapped (`::ffff:a.b.c.d`), IPv4-compatible (`::a.b.c.d`) and IPv4-translated
+/// (`::ffff:0:a.b.c.d`, RFC 2765) addresses are judged as the IPv4 address they carry; `::`
+/// and `::1` stay IPv6.
 fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => {
@@ -107,7 +164,9 @@ fn canonical(ip: IpAddr) -> IpAddr {
                 return IpAddr::V4(v4);
             }
             let s = v6.segments();
-            if s[..6] == [0; 6] && !(v6.is_unspecified() || v6.is_loopback()) {
+            let compatible = s[..6] == [0; 6] && !(v6.is_unspecified() || v6.is_loopback());
+            let translated = s[..6] == [0, 0, 0, 0, 0xffff, 0];
+            if compatible || translated {
                 let o = v6.octets();
                 return IpAddr::V4(Ipv4Addr::new(o[12], o[13], o[14], o[15]));
             }
@@ -146,7 +205,8 @@ fn forbidden_v4(ip: Ipv4Addr) -> Option<&'static str> {
 }
 
 fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
-    let first = ip.segments()[0];
+    let s = ip.segments();
+    let first = s[0];
     Some(if ip.is_unspecified() {
         "unspecified"
     } else if ip.is_loopback() {
@@ -159,8 +219,18 @@ fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
         "site-local"
     } else if ip.is_multicast() {
         "multicast"
-    } else if first == 0x2001 && ip.segments()[1] == 0x0db8 {
+    } else if first == 0x2001 && s[1] == 0x0db8 {
         "documentation"
+    } else if first == 0x0064 && s[1] == 0xff9b {
+        "nat64"
+    } else if first == 0x2002 {
+        "6to4"
+    } else if first == 0x2001 && s[1] == 0 {
+        "teredo"
+    } else if first == 0x2001 && s[1] == 0x0002 && s[2] == 0 {
+        "benchmarking"
+    } else if first == 0x0100 && s[1..4] == [0; 3] {
+        "discard"
     } else {
         return None;
     })
@@ -170,13 +240,16 @@ fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
 /// connection when any resolved address is forbidden.
 #[derive(Debug, Clone, Copy)]
 pub struct GuardedResolver {
-    policy: EndpointPolicy,
+    allow_insecure_loopback: bool,
 }
 
 impl GuardedResolver {
-    /// A resolver enforcing `policy`.
-    pub fn new(policy: EndpointPolicy) -> Self {
-        Self { policy }
+    /// A resolver enforcing the address rules of `policy` (ports and host names are checked
+    /// by [`check_url`]).
+    pub fn new(policy: &EndpointPolicy) -> Self {
+        Self {
+            allow_insecure_loopback: policy.allow_insecure_loopback,
+        }
     }
 
     /// Resolves `host` and checks every address; what [`Resolve::resolve`] does, without
@@ -194,7 +267,7 @@ impl GuardedResolver {
             return Err(EndpointError::Unresolved);
         }
         for addr in &addrs {
-            check_ip(addr.ip(), self.policy)?;
+            check_ip(addr.ip(), self.allow_insecure_loopback)?;
         }
         Ok(addrs)
     }

@@ -19,6 +19,8 @@ pub mod service;
 pub mod vapid;
 
 #[cfg(test)]
+mod guard_tests;
+#[cfg(test)]
 mod tests;
 
 pub use config::{ConfigError, WebPushConfig};

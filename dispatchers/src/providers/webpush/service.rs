@@ -77,16 +77,14 @@ impl WebPushProvider {
     pub fn new(config: WebPushConfig) -> Result<Self, WebPushError> {
         config.validate()?;
         let key = WatchedFile::open(&config.vapid_key_file, VapidKey::parse)?;
-        let policy = EndpointPolicy {
-            allow_insecure_loopback: config.allow_insecure_loopback,
-        };
+        let policy = config.endpoint_policy();
         let timeout = Duration::from_millis(config.request_timeout_ms);
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
-            .dns_resolver(Arc::new(GuardedResolver::new(policy)))
+            .dns_resolver(Arc::new(GuardedResolver::new(&policy)))
             .https_only(!policy.allow_insecure_loopback)
             .user_agent(concat!("notify-webpush/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -124,7 +122,7 @@ impl Provider for WebPushProvider {
         let RenderedContent::Push(push) = &delivery.content else {
             return Outcome::failed(Reason::Unsupported, "content is not push content");
         };
-        let url = match check_url(&subscription.endpoint, self.policy) {
+        let url = match check_url(&subscription.endpoint, &self.policy) {
             Ok(url) => url,
             Err(err) => {
                 tracing::warn!(delivery_id = %delivery.delivery_id, error = %err, "web push endpoint refused");

@@ -253,12 +253,18 @@ fn vapid_keys_parse_from_pkcs8_sec1_and_raw_forms() {
 
 // --- SSRF guard ----------------------------------------------------------------------------
 
-const STRICT: EndpointPolicy = EndpointPolicy {
-    allow_insecure_loopback: false,
-};
-const TESTING: EndpointPolicy = EndpointPolicy {
-    allow_insecure_loopback: true,
-};
+/// Production settings of the guard.
+pub(super) fn strict() -> EndpointPolicy {
+    EndpointPolicy::default()
+}
+
+/// The guard with the simulators' test switch.
+pub(super) fn testing() -> EndpointPolicy {
+    EndpointPolicy {
+        allow_insecure_loopback: true,
+        ..EndpointPolicy::default()
+    }
+}
 
 #[test]
 fn private_loopback_link_local_and_unspecified_literals_are_refused() {
@@ -285,57 +291,60 @@ fn private_loopback_link_local_and_unspecified_literals_are_refused() {
     ] {
         let url = format!("https://{host}/push/abc");
         assert!(
-            matches!(check_url(&url, STRICT), Err(EndpointError::Forbidden(_))),
+            matches!(check_url(&url, &strict()), Err(EndpointError::Forbidden(_))),
             "{url} must be refused"
         );
     }
     for ip in ["8.8.8.8", "2001:4860:4860::8888", "142.250.1.1"] {
         assert_eq!(forbidden_range(ip.parse::<IpAddr>().unwrap()), None, "{ip}");
     }
-    assert!(check_url("https://fcm.googleapis.com/fcm/send/abc", STRICT).is_ok());
-    assert!(check_url("https://[2606:4700::1111]/push", STRICT).is_ok());
+    assert!(check_url("https://fcm.googleapis.com/fcm/send/abc", &strict()).is_ok());
+    assert!(check_url("https://[2606:4700::1111]/push", &strict()).is_ok());
 }
 
 #[test]
 fn http_and_odd_urls_are_refused_and_loopback_needs_the_switch() {
     assert_eq!(
-        check_url("http://push.example.com/abc", STRICT),
+        check_url("http://push.example.com/abc", &strict()),
         Err(EndpointError::Scheme("http".into()))
     );
     assert_eq!(
-        check_url("http://push.example.com/abc", TESTING),
+        check_url("http://push.example.com/abc", &testing()),
         Err(EndpointError::Scheme("http".into()))
     );
     assert!(matches!(
-        check_url("ftp://push.example.com/abc", TESTING),
+        check_url("ftp://push.example.com/abc", &testing()),
         Err(EndpointError::Scheme(_))
     ));
-    assert_eq!(check_url("not a url", STRICT), Err(EndpointError::NotUrl));
     assert_eq!(
-        check_url("https://user:pw@push.example.com/abc", STRICT),
+        check_url("not a url", &strict()),
+        Err(EndpointError::NotUrl)
+    );
+    assert_eq!(
+        check_url("https://user:pw@push.example.com/abc", &strict()),
         Err(EndpointError::Host)
     );
-    assert!(check_url("http://127.0.0.1:8090/notify/x", STRICT).is_err());
-    assert!(check_url("http://localhost:8090/notify/x", STRICT).is_err());
-    assert!(check_url("http://127.0.0.1:8090/notify/x", TESTING).is_ok());
-    assert!(check_url("http://[::1]:8090/notify/x", TESTING).is_ok());
-    assert!(check_url("http://localhost:8090/notify/x", TESTING).is_ok());
+    assert!(check_url("http://127.0.0.1:8090/notify/x", &strict()).is_err());
+    assert!(check_url("http://localhost:8090/notify/x", &strict()).is_err());
+    assert!(check_url("http://127.0.0.1:8090/notify/x", &testing()).is_ok());
+    assert!(check_url("http://[::1]:8090/notify/x", &testing()).is_ok());
+    assert!(check_url("http://localhost:8090/notify/x", &testing()).is_ok());
     // The switch allows loopback only, never private ranges.
-    assert!(check_url("http://10.0.0.1/notify/x", TESTING).is_err());
+    assert!(check_url("http://10.0.0.1/notify/x", &testing()).is_err());
     assert!(matches!(
-        check_url("https://192.168.1.1/notify/x", TESTING),
+        check_url("https://192.168.1.1/notify/x", &testing()),
         Err(EndpointError::Forbidden("private"))
     ));
 }
 
 #[tokio::test]
 async fn resolved_addresses_are_checked_not_just_literals() {
-    let strict = GuardedResolver::new(STRICT);
+    let strict = GuardedResolver::new(&strict());
     assert!(matches!(
         strict.resolve_checked("localhost".into()).await,
         Err(EndpointError::Forbidden("loopback"))
     ));
-    let testing = GuardedResolver::new(TESTING);
+    let testing = GuardedResolver::new(&testing());
     let addrs = testing.resolve_checked("localhost".into()).await.unwrap();
     assert!(addrs.iter().all(|a| a.ip().is_loopback()));
     assert!(matches!(
