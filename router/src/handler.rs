@@ -323,7 +323,13 @@ impl Handler {
         if !decided.expired && decided.defer_until.is_none() {
             let held = self
                 .limiter
-                .limit(&settings, &request, &mut decided, now_ms)
+                .limit(
+                    &settings,
+                    &request,
+                    category.as_deref().is_some_and(|c| c.critical),
+                    &mut decided,
+                    now_ms,
+                )
                 .await
                 .map_err(|e| RouteError::RateLimits(e.to_string()))?;
             if let Some(held) = held {

@@ -6,7 +6,9 @@
 //! one user's requests are on one partition, so one router at a time decides for them. A
 //! re-routed request whose send was already counted is let through again without counting it
 //! twice (its deliveries keep their ids; the dispatchers' dedup stops a second send).
-//! Critical requests are never limited nor counted. Not guaranteed: exactness during the
+//! Requests of a category the tenant marked critical are never limited nor counted; the
+//! priority a caller sets exempts nothing (a `critical` request of another category is limited
+//! as `high`). Not guaranteed: exactness during the
 //! seconds of a rebalance in which two routers could both hold a user's partition.
 //!
 //! What happens over a limit is decided here too ([`apply`]): the tenant's [`OverLimit`] either
@@ -187,27 +189,42 @@ impl RateLimiter {
 impl RateLimiter {
     /// Checks the channels `decided` still targets against the tenant's limits (counting the
     /// ones let through) and takes those over a limit out of `decided`, as [`apply`] does.
+    /// `critical_category`: the request's category is one the tenant marked critical, the only
+    /// thing that exempts it.
     pub async fn limit(
         &self,
         settings: &TenantSettings,
         request: &NotificationRequest,
+        critical_category: bool,
         decided: &mut Plan,
         now_ms: i64,
     ) -> Result<Option<Held>, StoreError> {
         let mut channels: Vec<Channel> = decided.targets.iter().map(|t| t.channel).collect();
         channels.dedup();
+        if critical_category {
+            return Ok(None);
+        }
         let limited = self
             .admit(
                 settings,
                 &request.tenant,
                 &request.user_id,
                 &request.event_id.to_string(),
-                request.priority,
+                limited_priority(request.priority),
                 &channels,
                 now_ms,
             )
             .await?;
         Ok(apply(settings.over_limit, request, decided, &limited))
+    }
+}
+
+/// The priority a request is limited at: its own, except that a caller's `critical` counts as
+/// `high` (only a critical category is exempt, and [`RateLimiter::limit`] checks that first).
+pub fn limited_priority(priority: Priority) -> Priority {
+    match priority {
+        Priority::Critical => Priority::High,
+        other => other,
     }
 }
 

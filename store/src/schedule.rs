@@ -20,10 +20,11 @@
 //! `notify.requests` and wait for the acknowledgement, then complete. That is **at least once
 //! into Kafka**: a scheduler that dies (or stalls longer than its lease) after the produce and
 //! before the complete leaves the row to be re-emitted by another instance once the lease
-//! runs out. It is **exactly once at the provider through deduplication**: the re-emitted
-//! record carries the same event id, so the router derives the same delivery ids and the
-//! notification log recognises the second copy. The duplicate window is the time between
-//! the broker's acknowledgement and the delete, a few milliseconds.
+//! runs out. Deduplication recognises the copy: the re-emitted record carries the same event
+//! id, so the router derives the same delivery ids and the notification log recognises the
+//! second copy; the provider gets it twice only within the dispatchers' own bound (a crash
+//! between a send and its log row). The window for such a copy is the time between the
+//! broker's acknowledgement and the delete, a few milliseconds.
 //!
 //! The watermark. Each shard keeps the instant before which every row has been completed, so
 //! a sweep reads from there to now instead of scanning minutes forever. A sweep moves it only

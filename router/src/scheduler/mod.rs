@@ -6,8 +6,10 @@
 //! [`DEFERRED_UNTIL_HEADER`], waits for the broker's acknowledgement (`acks=all`, idempotent
 //! producer) and only then completes (deletes) the row.
 //!
-//! What that promises: **at least once into Kafka, exactly once at the provider through
-//! deduplication.** Several instances never re-emit a row at the same time; but an instance
+//! What that promises: **at least once into Kafka; a repeat is recognised by deduplication**,
+//! so the provider gets it twice only within the dispatchers' own bound (a crash between a
+//! send and its log row; delivery is at least once with deduplication, not exactly once).
+//! Several instances never re-emit a row at the same time; but an instance
 //! that dies (or stalls past its lease) between the acknowledgement and the delete leaves the
 //! row, and another instance re-emits it once the lease ran out. The copy carries the same
 //! event id, so the router derives the same delivery ids and the notification log drops the

@@ -31,7 +31,7 @@ const HOUR_MS: i64 = 3_600_000;
 /// A handler over in-memory stores holding tenant `acme` and its `user-1`.
 pub(super) struct World {
     pub(super) handler: Handler,
-    directory: Arc<MemoryDirectory>,
+    pub(super) directory: Arc<MemoryDirectory>,
     tenants: Arc<MemoryTenants>,
     pub(super) schedule: Arc<MemorySchedule>,
     pub(super) topics: Topics,
@@ -98,7 +98,7 @@ impl World {
         }
     }
 
-    async fn handle(&self, request: &NotificationRequest) -> Vec<Record> {
+    pub(super) async fn handle(&self, request: &NotificationRequest) -> Vec<Record> {
         self.handle_incoming(&incoming(request)).await
     }
 

@@ -1,5 +1,6 @@
 //! Unit tests of the pure core, with fixtures shared between them.
 
+mod bypass;
 mod fanout;
 mod handler;
 mod limits;
