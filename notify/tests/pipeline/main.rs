@@ -16,6 +16,7 @@ mod api;
 mod faults;
 mod harness;
 mod ingest;
+mod lost_answers;
 mod mixed;
 mod observe;
 mod outage;

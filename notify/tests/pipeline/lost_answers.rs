@@ -1,0 +1,83 @@
+//! Push connections that end mid-burst: APNs and FCM take some pushes and then close the
+//! connection without answering, or send `GOAWAY`. Every notification still ends with its
+//! expected outcome; a push reaches the provider twice only where the dispatcher reported the
+//! answer as lost (`answer_lost` on `notify.status`). A dropped connection loses the answers of
+//! every push in flight on it, so the reports are bounded by the drops times the sends a
+//! dispatcher has in flight.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+use notify_schemas::Status;
+use serde_json::json;
+
+use crate::faults::fault_size;
+use crate::harness::Settings;
+use crate::run::{limit_for, Run, SERIAL};
+use crate::workload::Shape;
+
+/// Pushes each simulator takes and then drops the connection on.
+const DROPS: usize = 12;
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
+async fn push_connections_lost_mid_burst_repeat_only_what_was_reported() -> anyhow::Result<()> {
+    let _turn = SERIAL.lock().await;
+    let shape = Shape::new(fault_size(), false);
+    let settings = Settings::default();
+    let bound = 2 * DROPS * settings.max_in_flight;
+    let run = Run::start(settings, shape).await?;
+    let faults = json!({"latency_ms": 20, "rules": [
+        {"fault": {"kind": "drop_after_accept"}, "count": DROPS},
+        {"fault": {"kind": "go_away"}, "count": 4},
+    ]});
+    for name in ["apns", "fcm"] {
+        run.pipeline.set_faults(name, faults.clone()).await?;
+    }
+    let sent = run.send("lost", 0..shape.size).await?;
+    let sent_at = Instant::now();
+    let figures = run
+        .finish_and_judge(&sent, limit_for(sent.len()), sent_at)
+        .await?;
+    crate::observe::report(format_args!("{}", figures.line("push answers lost")));
+
+    let reported: HashSet<String> = run.observer.with(|seen| {
+        seen.statuses
+            .iter()
+            .filter(|s| s.status == Status::Retrying && s.reason.as_deref() == Some("answer_lost"))
+            .filter_map(|s| s.delivery_id.map(|id| id.to_string()))
+            .collect()
+    });
+    let mut arrivals: HashMap<String, usize> = HashMap::new();
+    for (id, _) in crate::observe::ledger_entries(&run.pipeline).await? {
+        *arrivals.entry(id).or_default() += 1;
+    }
+    let repeated: Vec<&String> = arrivals
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(id, _)| id)
+        .collect();
+    crate::observe::report(format_args!(
+        "push answers lost: {} reported ambiguous, {} repeated at the providers",
+        reported.len(),
+        repeated.len()
+    ));
+    anyhow::ensure!(
+        !reported.is_empty(),
+        "no answer was lost: the faults did not act"
+    );
+    anyhow::ensure!(
+        reported.len() <= bound,
+        "more ambiguous sends ({}) than the drops can explain ({bound})",
+        reported.len()
+    );
+    for id in &repeated {
+        anyhow::ensure!(
+            reported.contains(*id),
+            "delivery {id} reached a provider twice without an answer_lost report"
+        );
+    }
+    run.check(&figures, &sent, reported.len())?;
+    run.finish().await;
+    Ok(())
+}
