@@ -7,7 +7,7 @@ pub const ACCEPTED_TOTAL: &str = "notify_ingest_accepted_total";
 pub const REJECTED_TOTAL: &str = "notify_ingest_rejected_total";
 /// Requests answered with an original event id because of a repeated idempotency key.
 pub const DUPLICATES_TOTAL: &str = "notify_ingest_idempotent_replays_total";
-/// Requests refused by the per-tenant rate limit.
+/// Requests refused by a per-tenant quota, label `quota` = requests | notifications.
 pub const RATE_LIMITED_TOTAL: &str = "notify_ingest_rate_limited_total";
 /// Time from handing a record to the producer to its delivery report.
 pub const PRODUCE_SECONDS: &str = "notify_ingest_produce_duration_seconds";

@@ -112,10 +112,7 @@ pub fn build_state_with(config: &Config, stores: Stores) -> Result<AppState, Ser
         ledger: stores.ledger,
         directory: stores.directory,
         auth: Arc::new(auth),
-        limiter: Arc::new(TenantLimiter::new(
-            ingest.tenant_rate_per_s,
-            ingest.tenant_burst,
-        )),
+        limiter: Arc::new(TenantLimiter::from_config(ingest)),
         codec: Arc::new(Codec::new()?),
     })
 }

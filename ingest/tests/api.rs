@@ -27,6 +27,15 @@ struct Harness {
     app: Router,
     publisher: Arc<MemoryPublisher>,
     auth: String,
+    /// Credentials of a second tenant, whose quota is its own.
+    other_auth: String,
+}
+
+fn basic_auth(app: &notify_ingest::auth::provision::IssuedApp) -> String {
+    format!(
+        "Basic {}",
+        STANDARD.encode(format!("{}:{}", app.app_key, app.secret.expose()))
+    )
 }
 
 async fn harness(config: IngestConfig) -> Harness {
@@ -35,13 +44,14 @@ async fn harness(config: IngestConfig) -> Harness {
     let app = create_app(tenants.as_ref(), &tenant.tenant_id, None, None)
         .await
         .expect("app");
+    let other = create_tenant(tenants.as_ref(), "o").await.expect("tenant");
+    let other_app = create_app(tenants.as_ref(), &other.tenant_id, None, None)
+        .await
+        .expect("app");
     let publisher = Arc::new(MemoryPublisher::default());
     let state = AppState {
         limits: Arc::new(Limits::from(&config)),
-        limiter: Arc::new(TenantLimiter::new(
-            config.tenant_rate_per_s,
-            config.tenant_burst,
-        )),
+        limiter: Arc::new(TenantLimiter::from_config(&config)),
         auth: Arc::new(Authenticator::new(tenants, &config, None)),
         config: Arc::new(config),
         publisher: publisher.clone(),
@@ -50,21 +60,37 @@ async fn harness(config: IngestConfig) -> Harness {
         directory: Arc::new(MemoryDirectory::new()),
         codec: Arc::new(Codec::new().expect("codec")),
     };
-    let auth = format!(
-        "Basic {}",
-        STANDARD.encode(format!("{}:{}", app.app_key, app.secret.expose()))
-    );
     Harness {
         app: notify_ingest::routes::router(state),
         publisher,
-        auth,
+        auth: basic_auth(&app),
+        other_auth: basic_auth(&other_app),
     }
 }
 
 impl Harness {
     async fn post(&self, key: Option<&str>, body: &Value) -> (StatusCode, Option<String>, Value) {
-        let mut request = Request::post("/v1/notifications")
-            .header(header::AUTHORIZATION, &self.auth)
+        self.post_as(&self.auth, "/v1/notifications", key, body)
+            .await
+    }
+
+    /// Sends one notification as the second tenant and asserts it is accepted.
+    async fn assert_other_tenant_accepted(&self) {
+        let (status, _, body) = self
+            .post_as(&self.other_auth, "/v1/notifications", None, &notification())
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    }
+
+    async fn post_as(
+        &self,
+        auth: &str,
+        uri: &str,
+        key: Option<&str>,
+        body: &Value,
+    ) -> (StatusCode, Option<String>, Value) {
+        let mut request = Request::post(uri)
+            .header(header::AUTHORIZATION, auth)
             .header(header::CONTENT_TYPE, "application/json");
         if let Some(key) = key {
             request = request.header("idempotency-key", key);
@@ -94,6 +120,15 @@ impl Harness {
     }
 }
 
+/// Defaults, with a request quota of `per_s` and `burst`.
+fn request_quota(per_s: u32, burst: u32) -> IngestConfig {
+    IngestConfig {
+        tenant_rate_per_s: per_s,
+        tenant_burst: burst,
+        ..IngestConfig::default()
+    }
+}
+
 fn notification() -> Value {
     json!({"user_id": "u1", "category": "c", "content": {"sms": {"text": "hello"}}})
 }
@@ -118,12 +153,7 @@ async fn accepted_requests_are_published_as_avro_keyed_tenant_user() {
 
 #[tokio::test]
 async fn a_tenant_over_its_rate_gets_429_with_retry_after() {
-    let config = IngestConfig {
-        tenant_rate_per_s: 1,
-        tenant_burst: 2,
-        ..IngestConfig::default()
-    };
-    let h = harness(config).await;
+    let h = harness(request_quota(1, 2)).await;
     for _ in 0..2 {
         assert_eq!(h.post(None, &notification()).await.0, StatusCode::ACCEPTED);
     }
@@ -137,6 +167,68 @@ async fn a_tenant_over_its_rate_gets_429_with_retry_after() {
         2,
         "the limited request was not published"
     );
+}
+
+#[tokio::test]
+async fn a_batch_costs_one_notification_token_per_item_and_other_tenants_keep_their_quota() {
+    let config = IngestConfig {
+        tenant_notifications_per_s: 1,
+        tenant_notification_burst: 10,
+        max_batch_items: 10,
+        ..IngestConfig::default()
+    };
+    let h = harness(config).await;
+    let batch = json!({"items": vec![notification(); 10]});
+    let (status, _, body) = h
+        .post_as(&h.auth, "/v1/notifications/batch", None, &batch)
+        .await;
+    assert_eq!(status, StatusCode::MULTI_STATUS, "{body}");
+    assert_eq!(h.publisher.records().len(), 10);
+
+    // the batch spent the whole burst: the tenant is at its quota, for batches and singles
+    let (status, retry_after, body) = h
+        .post_as(&h.auth, "/v1/notifications/batch", None, &batch)
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["type"], "urn:notify:problem:rate-limited", "{body}");
+    assert!(retry_after
+        .and_then(|s| s.parse::<u64>().ok())
+        .is_some_and(|s| s >= 1));
+    for _ in 0..5 {
+        let (status, retry_after, body) = h.post(None, &notification()).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+        assert!(retry_after.is_some());
+    }
+    assert_eq!(
+        h.publisher.records().len(),
+        10,
+        "nothing over quota published"
+    );
+
+    // the other tenant's bucket is untouched
+    for _ in 0..10 {
+        h.assert_other_tenant_accepted().await;
+    }
+}
+
+#[tokio::test]
+async fn a_tenant_at_its_request_quota_does_not_hold_up_another() {
+    let h = harness(request_quota(1, 3)).await;
+    let mut limited = 0;
+    for _ in 0..50 {
+        match h.post(None, &notification()).await.0 {
+            StatusCode::ACCEPTED => {}
+            StatusCode::TOO_MANY_REQUESTS => limited += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(limited >= 45, "only {limited} of 50 refused");
+    // interleaved: the hammering tenant keeps getting 429, the other one 202
+    for _ in 0..3 {
+        let (status, _, _) = h.post(None, &notification()).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        h.assert_other_tenant_accepted().await;
+    }
 }
 
 #[tokio::test]

@@ -20,10 +20,17 @@ pub struct IngestConfig {
     pub idempotency_window_s: u64,
     /// How long a request may wait for Kafka's delivery report before it is answered 503.
     pub produce_timeout_ms: u64,
-    /// Sustained requests per second one tenant may make; 0 disables the limit.
+    /// Sustained requests per second one tenant may make (every tenant route, admin included);
+    /// 0 disables the limit. Over it: 429 with `Retry-After`.
     pub tenant_rate_per_s: u32,
     /// Requests one tenant may burst above the sustained rate.
     pub tenant_burst: u32,
+    /// Sustained notifications per second one tenant may submit, a batch of N counting N;
+    /// 0 disables the limit. Over it: 429 with `Retry-After`, nothing of the request accepted.
+    pub tenant_notifications_per_s: u32,
+    /// Notifications one tenant may burst above the sustained rate; at least
+    /// `max_batch_items` while the limit is on, so a full batch can pass.
+    pub tenant_notification_burst: u32,
     /// How far ahead `send_at` may lie.
     pub max_schedule_ahead_s: u64,
     /// Most SMS segments one message may take (GSM-7: 153 characters per segment, UCS-2: 67).
@@ -50,6 +57,8 @@ impl Default for IngestConfig {
             produce_timeout_ms: 5_000,
             tenant_rate_per_s: 2_000,
             tenant_burst: 4_000,
+            tenant_notifications_per_s: 5_000,
+            tenant_notification_burst: 10_000,
             max_schedule_ahead_s: 30 * 24 * 60 * 60,
             sms_max_segments: 10,
             auth_cache_ttl_ms: 30_000,

@@ -175,6 +175,15 @@ impl Config {
                 "produce_timeout_ms, idempotency_window_s and sms_max_segments must be positive",
             );
         }
+        if i.tenant_notifications_per_s > 0
+            && (i.tenant_notification_burst as usize) < i.max_batch_items
+        {
+            return invalid(
+                "ingest.tenant_notification_burst",
+                "must be at least ingest.max_batch_items while ingest.tenant_notifications_per_s \
+                 is on (a full batch could never pass)",
+            );
+        }
         let r = &self.router;
         if r.group_id.is_empty() || r.batch_max == 0 || r.cache_ttl_ms == 0 || r.max_backoff_ms == 0
         {

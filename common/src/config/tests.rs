@@ -109,3 +109,19 @@ fn cql_identifiers() {
     assert!(!is_cql_identifier("a-b"));
     assert!(!is_cql_identifier(&"a".repeat(49)));
 }
+
+#[test]
+fn a_notification_burst_below_the_largest_batch_is_refused() {
+    let mut config = Config::default();
+    config.ingest.tenant_notifications_per_s = 100;
+    config.ingest.tenant_notification_burst = 999;
+    let err = config
+        .validate()
+        .expect_err("a full batch could never pass");
+    assert!(
+        err.to_string().contains("ingest.tenant_notification_burst"),
+        "{err}"
+    );
+    config.ingest.tenant_notifications_per_s = 0;
+    config.validate().expect("no limit, no constraint");
+}
