@@ -37,6 +37,10 @@ pub struct IngestConfig {
     pub sms_max_segments: u32,
     /// How long a successful credential check is remembered, so auth is not the bottleneck.
     pub auth_cache_ttl_ms: u64,
+    /// How long a refused credential is remembered (at most 60,000; 0 turns it off), so
+    /// repeating bad credentials costs no database read; a key created or enabled meanwhile
+    /// works at the latest this long after.
+    pub auth_negative_cache_ttl_ms: u64,
     /// Clock skew allowed when checking `exp`, `nbf` and `iat` of bearer tokens (at most 60).
     pub jwt_leeway_s: u64,
     /// The `aud` claim bearer tokens must carry.
@@ -62,6 +66,7 @@ impl Default for IngestConfig {
             max_schedule_ahead_s: 30 * 24 * 60 * 60,
             sms_max_segments: 10,
             auth_cache_ttl_ms: 30_000,
+            auth_negative_cache_ttl_ms: 2_000,
             jwt_leeway_s: 30,
             jwt_audience: "notify".into(),
             secrets_key_file: None,

@@ -160,6 +160,12 @@ impl Config {
         if i.jwt_leeway_s > 60 {
             return invalid("ingest.jwt_leeway_s", "must be at most 60 seconds");
         }
+        if i.auth_negative_cache_ttl_ms > 60_000 {
+            return invalid(
+                "ingest.auth_negative_cache_ttl_ms",
+                "must be at most 60000 (a key created after a refusal must work soon)",
+            );
+        }
         if i.max_batch_items == 0 || i.max_batch_items > 1000 {
             return invalid("ingest.max_batch_items", "must be between 1 and 1000");
         }

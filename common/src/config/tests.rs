@@ -125,3 +125,15 @@ fn a_notification_burst_below_the_largest_batch_is_refused() {
     config.ingest.tenant_notifications_per_s = 0;
     config.validate().expect("no limit, no constraint");
 }
+
+#[test]
+fn a_long_negative_auth_cache_is_refused() {
+    let mut config = Config::default();
+    config.ingest.auth_negative_cache_ttl_ms = 60_001;
+    let err = config.validate().expect_err("refusals must be brief");
+    assert!(
+        err.to_string()
+            .contains("ingest.auth_negative_cache_ttl_ms"),
+        "{err}"
+    );
+}
