@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod problem;
 pub mod ratelimit;
+pub mod readiness;
 pub mod routes;
 pub mod stage;
 pub mod state;

@@ -13,3 +13,6 @@ pub const RATE_LIMITED_TOTAL: &str = "notify_ingest_rate_limited_total";
 pub const PRODUCE_SECONDS: &str = "notify_ingest_produce_duration_seconds";
 /// Authentication attempts, label `outcome` = ok | unauthorized | unavailable | error.
 pub const AUTH_TOTAL: &str = "notify_ingest_auth_total";
+/// 1 when the dependency answered the last readiness check, else 0; label `dependency` =
+/// kafka | database.
+pub const DEPENDENCY_READY: &str = "notify_ingest_dependency_ready";

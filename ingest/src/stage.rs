@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 
 use crate::auth::{load_secrets_key, Authenticator};
 use crate::ratelimit::TenantLimiter;
+use crate::readiness::ReadyCache;
 use crate::state::AppState;
 use crate::validate::Limits;
 use notify_common::publish::{KafkaPublisher, Publisher};
@@ -113,6 +114,9 @@ pub fn build_state_with(config: &Config, stores: Stores) -> Result<AppState, Ser
         directory: stores.directory,
         auth: Arc::new(auth),
         limiter: Arc::new(TenantLimiter::from_config(ingest)),
+        readiness: Arc::new(ReadyCache::new(Duration::from_millis(
+            ingest.ready_check_interval_ms,
+        ))),
         codec: Arc::new(Codec::new()?),
     })
 }

@@ -1,19 +1,22 @@
 //! The gateway in-process over its in-memory fakes: the paths that need no real Kafka or
 //! database to be exercised (rate limits, producer failures, idempotency bookkeeping).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use http_body_util::BodyExt;
 use notify_common::config::IngestConfig;
-use notify_common::publish::{MemoryPublisher, PublishError};
+use notify_common::publish::{MemoryPublisher, PublishError, Publisher, Record};
 use notify_ingest::auth::provision::{create_app, create_tenant};
 use notify_ingest::auth::Authenticator;
 use notify_ingest::ratelimit::TenantLimiter;
+use notify_ingest::readiness::ReadyCache;
 use notify_ingest::state::AppState;
 use notify_ingest::validate::Limits;
 use notify_schemas::{Codec, NotificationRequest};
@@ -23,9 +26,36 @@ use notify_store::MemoryDirectory;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
+/// The in-memory publisher, counting readiness checks.
+#[derive(Debug, Default)]
+struct CountingPublisher {
+    inner: MemoryPublisher,
+    checks: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl Publisher for CountingPublisher {
+    async fn publish_each(&self, records: &[Record]) -> Vec<Result<(), PublishError>> {
+        self.inner.publish_each(records).await
+    }
+
+    fn check(&self, topic: &str, timeout: Duration) -> Result<(), PublishError> {
+        self.checks.fetch_add(1, Ordering::SeqCst);
+        self.inner.check(topic, timeout)
+    }
+}
+
+impl std::ops::Deref for CountingPublisher {
+    type Target = MemoryPublisher;
+
+    fn deref(&self) -> &MemoryPublisher {
+        &self.inner
+    }
+}
+
 struct Harness {
     app: Router,
-    publisher: Arc<MemoryPublisher>,
+    publisher: Arc<CountingPublisher>,
     auth: String,
     /// Credentials of a second tenant, whose quota is its own.
     other_auth: String,
@@ -48,11 +78,14 @@ async fn harness(config: IngestConfig) -> Harness {
     let other_app = create_app(tenants.as_ref(), &other.tenant_id, None, None)
         .await
         .expect("app");
-    let publisher = Arc::new(MemoryPublisher::default());
+    let publisher = Arc::new(CountingPublisher::default());
     let state = AppState {
         limits: Arc::new(Limits::from(&config)),
         limiter: Arc::new(TenantLimiter::from_config(&config)),
         auth: Arc::new(Authenticator::new(tenants, &config, None)),
+        readiness: Arc::new(ReadyCache::new(Duration::from_millis(
+            config.ready_check_interval_ms,
+        ))),
         config: Arc::new(config),
         publisher: publisher.clone(),
         requests_topic: "notify.requests".to_owned(),
@@ -69,6 +102,24 @@ async fn harness(config: IngestConfig) -> Harness {
 }
 
 impl Harness {
+    /// Status, `Retry-After` and body of the answer to `request`.
+    async fn send(&self, request: Request<Body>) -> (StatusCode, Option<String>, Bytes) {
+        let response = self.app.clone().oneshot(request).await.expect("response");
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .map(|v| v.to_str().unwrap_or("").to_owned());
+        let body = response.into_body().collect().await.expect("body");
+        (status, retry_after, body.to_bytes())
+    }
+
+    async fn get(&self, uri: &str) -> (StatusCode, String) {
+        let request = Request::get(uri).body(Body::empty()).expect("request");
+        let (status, _, bytes) = self.send(request).await;
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
     async fn post(&self, key: Option<&str>, body: &Value) -> (StatusCode, Option<String>, Value) {
         self.post_as(&self.auth, "/v1/notifications", key, body)
             .await
@@ -95,23 +146,8 @@ impl Harness {
         if let Some(key) = key {
             request = request.header("idempotency-key", key);
         }
-        let response = self
-            .app
-            .clone()
-            .oneshot(request.body(Body::from(body.to_string())).expect("request"))
-            .await
-            .expect("response");
-        let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(header::RETRY_AFTER)
-            .map(|v| v.to_str().unwrap_or("").to_owned());
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
+        let request = request.body(Body::from(body.to_string())).expect("request");
+        let (status, retry_after, bytes) = self.send(request).await;
         (
             status,
             retry_after,
@@ -277,4 +313,34 @@ async fn health_is_public_and_tenant_routes_are_not() {
         .expect("response");
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert!(response.headers().contains_key(header::WWW_AUTHENTICATE));
+}
+
+#[tokio::test]
+async fn readyz_says_only_ready_or_not_and_checks_at_most_once_per_interval() {
+    let config = IngestConfig {
+        ready_check_interval_ms: 300,
+        ..IngestConfig::default()
+    };
+    let h = harness(config).await;
+    h.publisher.fail_with(Some(PublishError::Kafka(
+        "broker down at kafka-7:9092".into(),
+    )));
+    let (status, body) = h.get("/readyz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body, r#"{"status":"not_ready"}"#, "no error text outside");
+
+    // a burst of probes is answered from the last check
+    let checks = h.publisher.checks.load(Ordering::SeqCst);
+    for _ in 0..50 {
+        assert_eq!(h.get("/readyz").await.0, StatusCode::SERVICE_UNAVAILABLE);
+    }
+    assert_eq!(h.publisher.checks.load(Ordering::SeqCst), checks);
+
+    // the broker is back: ready once the interval has passed, with one more check
+    h.publisher.fail_with(None);
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let (status, body) = h.get("/readyz").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, r#"{"status":"ready"}"#);
+    assert_eq!(h.publisher.checks.load(Ordering::SeqCst), checks + 1);
 }

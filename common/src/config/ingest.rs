@@ -31,6 +31,9 @@ pub struct IngestConfig {
     /// Notifications one tenant may burst above the sustained rate; at least
     /// `max_batch_items` while the limit is on, so a full batch can pass.
     pub tenant_notification_burst: u32,
+    /// How long `/readyz` answers from its last check of Kafka and the database before it checks
+    /// again (100 to 60,000): however often it is called, at most one check runs per interval.
+    pub ready_check_interval_ms: u64,
     /// How far ahead `send_at` may lie.
     pub max_schedule_ahead_s: u64,
     /// Most SMS segments one message may take (GSM-7: 153 characters per segment, UCS-2: 67).
@@ -63,6 +66,7 @@ impl Default for IngestConfig {
             tenant_burst: 4_000,
             tenant_notifications_per_s: 5_000,
             tenant_notification_burst: 10_000,
+            ready_check_interval_ms: 5_000,
             max_schedule_ahead_s: 30 * 24 * 60 * 60,
             sms_max_segments: 10,
             auth_cache_ttl_ms: 30_000,

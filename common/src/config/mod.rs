@@ -166,6 +166,12 @@ impl Config {
                 "must be at most 60000 (a key created after a refusal must work soon)",
             );
         }
+        if !(100..=60_000).contains(&i.ready_check_interval_ms) {
+            return invalid(
+                "ingest.ready_check_interval_ms",
+                "must be between 100 and 60000",
+            );
+        }
         if i.max_batch_items == 0 || i.max_batch_items > 1000 {
             return invalid("ingest.max_batch_items", "must be between 1 and 1000");
         }

@@ -137,3 +137,16 @@ fn a_long_negative_auth_cache_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn a_ready_check_interval_out_of_range_is_refused() {
+    for interval in [0, 99, 60_001] {
+        let mut config = Config::default();
+        config.ingest.ready_check_interval_ms = interval;
+        let err = config.validate().expect_err("out of range");
+        assert!(
+            err.to_string().contains("ingest.ready_check_interval_ms"),
+            "{err}"
+        );
+    }
+}
