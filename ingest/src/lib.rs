@@ -11,6 +11,7 @@ pub mod problem;
 pub mod ratelimit;
 pub mod readiness;
 pub mod routes;
+pub mod server;
 pub mod stage;
 pub mod state;
 pub mod tenant;

@@ -10,6 +10,15 @@ use serde::{Deserialize, Serialize};
 pub struct IngestConfig {
     /// Address of the public API. Metrics are served on `telemetry.metrics_addr` instead.
     pub listen_addr: SocketAddr,
+    /// How long a client may take to send a request's headers, from the connection's start or
+    /// the end of its previous response; a slower one is disconnected (at least 100).
+    pub header_read_timeout_ms: u64,
+    /// How long a connection may go without reading or writing a byte before it is closed
+    /// (a stalled body or a client that stops reading); above `produce_timeout_ms` and
+    /// `store.request_timeout_ms`, so a request waiting on them is never cut.
+    pub idle_timeout_ms: u64,
+    /// Most client connections served at once; further ones wait in the listen backlog.
+    pub max_connections: usize,
     /// Largest accepted body of a single-notification or admin request.
     pub max_body_bytes: usize,
     /// Largest accepted body of a batch request.
@@ -57,6 +66,9 @@ impl Default for IngestConfig {
     fn default() -> Self {
         Self {
             listen_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            header_read_timeout_ms: 10_000,
+            idle_timeout_ms: 60_000,
+            max_connections: 4_096,
             max_body_bytes: 64 * 1024,
             max_batch_body_bytes: 8 * 1024 * 1024,
             max_batch_items: 1000,

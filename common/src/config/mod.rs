@@ -166,6 +166,19 @@ impl Config {
                 "must be at most 60000 (a key created after a refusal must work soon)",
             );
         }
+        if i.header_read_timeout_ms < 100 || i.max_connections == 0 {
+            return invalid(
+                "ingest",
+                "header_read_timeout_ms must be at least 100 and max_connections at least 1",
+            );
+        }
+        if i.idle_timeout_ms <= i.produce_timeout_ms.max(s.request_timeout_ms) {
+            return invalid(
+                "ingest.idle_timeout_ms",
+                "must be above ingest.produce_timeout_ms and store.request_timeout_ms (a request \
+                 waiting on Kafka or the database would be cut)",
+            );
+        }
         if !(100..=60_000).contains(&i.ready_check_interval_ms) {
             return invalid(
                 "ingest.ready_check_interval_ms",

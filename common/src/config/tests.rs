@@ -150,3 +150,19 @@ fn a_ready_check_interval_out_of_range_is_refused() {
         );
     }
 }
+
+#[test]
+fn connection_limits_are_checked() {
+    let mut config = Config::default();
+    config.ingest.idle_timeout_ms = config.store.request_timeout_ms;
+    let err = config.validate().expect_err("idle below a database wait");
+    assert!(err.to_string().contains("ingest.idle_timeout_ms"), "{err}");
+    let mut config = Config::default();
+    config.ingest.max_connections = 0;
+    let err = config.validate().expect_err("no connection");
+    assert!(err.to_string().contains("max_connections"), "{err}");
+    let mut config = Config::default();
+    config.ingest.header_read_timeout_ms = 99;
+    let err = config.validate().expect_err("too short");
+    assert!(err.to_string().contains("header_read_timeout_ms"), "{err}");
+}
