@@ -11,8 +11,9 @@ use axum::http::{header, Request, StatusCode};
 use notify_common::config::IngestConfig;
 use notify_common::publish::PublishError;
 use notify_schemas::{Codec, NotificationRequest};
+use notify_store::notification_log::{DeliveryLog, LogWrite};
 use serde_json::json;
-use support::{harness, notification, request_quota};
+use support::{config_with, harness, notification, request_quota};
 use tower::ServiceExt;
 
 #[tokio::test]
@@ -144,6 +145,76 @@ async fn producer_failure_is_503_and_frees_the_idempotency_key() {
 }
 
 #[tokio::test]
+async fn a_key_reused_after_its_window_is_refused_when_its_notification_went_out() {
+    let config = IngestConfig {
+        idempotency_window_s: 1,
+        ..IngestConfig::default()
+    };
+    let h = harness(config).await;
+    let (status, _, first) = h.post(Some("k1"), &notification()).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{first}");
+    let event = first["event_id"].as_str().expect("event id").to_owned();
+    let (_, _, again) = h.post(Some("k1"), &notification()).await;
+    assert_eq!(again["duplicate"], true, "within the window: a retry");
+
+    // the dispatcher delivered it; then the window passes
+    h.log
+        .put(&LogWrite {
+            tenant: h.tenant.clone(),
+            event_id: event.clone(),
+            channel: "sms".into(),
+            recipient: "+15555550100".into(),
+            delivery_id: "d1".into(),
+            state: "sent".into(),
+            reason: None,
+            attempts: 1,
+            provider: Some("twilio".into()),
+            provider_message_id: None,
+            updated_at_ms: 1,
+        })
+        .await
+        .expect("log");
+    tokio::time::sleep(Duration::from_millis(1_600)).await;
+    let (status, _, reused) = h.post(Some("k1"), &notification()).await;
+    // before: 202 with the same event id, which the dispatcher then dropped as a duplicate
+    // of the old notification, without a status
+    assert_eq!(status, StatusCode::CONFLICT, "{reused}");
+    assert!(
+        reused["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains(&event)),
+        "{reused}"
+    );
+    assert_eq!(
+        h.publisher.records().len(),
+        1,
+        "nothing produced for the reuse"
+    );
+    // the refused claim was released: after the notification leaves the log's view, the key
+    // works again (here: another key, never used, goes through at once)
+    let (status, _, other) = h.post(Some("k2"), &notification()).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{other}");
+}
+
+#[tokio::test]
+async fn a_key_reused_after_its_window_before_anything_went_out_is_accepted_again() {
+    let config = IngestConfig {
+        idempotency_window_s: 1,
+        ..IngestConfig::default()
+    };
+    let h = harness(config).await;
+    let (_, _, first) = h.post(Some("k1"), &notification()).await;
+    tokio::time::sleep(Duration::from_millis(1_600)).await;
+    // nothing in the log (suppressed, or not routed yet): the same event id, produced again;
+    // the router reports it as it reports the first
+    let (status, _, again) = h.post(Some("k1"), &notification()).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{again}");
+    assert_eq!(again["duplicate"], false);
+    assert_eq!(again["event_id"], first["event_id"]);
+    assert_eq!(h.publisher.records().len(), 2);
+}
+
+#[tokio::test]
 async fn health_is_public_and_tenant_routes_are_not() {
     let h = harness(IngestConfig::default()).await;
     let get = |uri: &str| Request::get(uri).body(Body::empty()).expect("request");
@@ -163,11 +234,7 @@ async fn health_is_public_and_tenant_routes_are_not() {
 
 #[tokio::test]
 async fn readyz_says_only_ready_or_not_and_checks_at_most_once_per_interval() {
-    let config = IngestConfig {
-        ready_check_interval_ms: 300,
-        ..IngestConfig::default()
-    };
-    let h = harness(config).await;
+    let h = harness(config_with(|c| c.ready_check_interval_ms = 300)).await;
     h.publisher.fail_with(Some(PublishError::Kafka(
         "broker down at kafka-7:9092".into(),
     )));

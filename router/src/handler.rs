@@ -312,7 +312,7 @@ impl Handler {
                 tenant: request.tenant.clone(),
                 event_id: request.event_id.to_string(),
                 routing_key: routing_key.clone(),
-                due_at_ms: defer.until_ms,
+                due_at_ms: after_earlier_row(defer.until_ms, record),
                 reason: defer.reason.as_str().to_owned(),
                 payload: payload.to_vec(),
             })
@@ -327,7 +327,7 @@ impl Handler {
                 .await
                 .map_err(|e| RouteError::RateLimits(e.to_string()))?;
             if let Some(held) = held {
-                outputs.extend(self.hold(&held, &routing_key, now_ms).await?);
+                outputs.extend(self.hold(&held, record, &routing_key, now_ms).await?);
             }
         }
         for status in fanout::plan_statuses(&request, &decided, now_ms) {
@@ -390,6 +390,7 @@ impl Handler {
     async fn hold(
         &self,
         held: &crate::ratelimit::Held,
+        record: &Incoming,
         routing_key: &str,
         now_ms: i64,
     ) -> Result<Vec<Record>, RouteError> {
@@ -401,7 +402,7 @@ impl Handler {
             tenant: held.request.tenant.clone(),
             event_id: held.request.event_id.to_string(),
             routing_key: routing_key.to_owned(),
-            due_at_ms: held.due_at_ms,
+            due_at_ms: after_earlier_row(held.due_at_ms, record),
             reason: Reason::RateLimited.as_str().to_owned(),
             payload,
         })
@@ -421,4 +422,15 @@ impl Handler {
             })
             .collect()
     }
+}
+
+/// The due time to write for a deferral of `record`: `due_ms`, but later than the row `record`
+/// was re-emitted from, if it was. A row is keyed by its due time, and the scheduler deletes
+/// (and never claims again) the row it re-emitted once Kafka acknowledged it, which may be
+/// after this deferral was written: a deferral to the same time (a router whose clock is a
+/// little behind computes the same rate-limit window end) would be that row, and be lost.
+fn after_earlier_row(due_ms: i64, record: &Incoming) -> i64 {
+    record
+        .deferred_until_ms
+        .map_or(due_ms, |earlier| due_ms.max(earlier.saturating_add(1)))
 }

@@ -1,10 +1,11 @@
 //! The handle every plain-HTTP REST simulator (Twilio, Vonage, SendGrid) returns: the running
 //! server, its base URL, and the ledger and faults behind its `/_sim/` control routes.
 //!
-//! Guarantees: [`RestSim::start`] serves the provider's routes and the control routes on one
+//! Guarantees: [`RestSim::serve`] serves the provider's routes and the control routes on one
 //! listener, and dropping the handle stops the server.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Router;
 use tokio::net::TcpListener;
@@ -12,6 +13,13 @@ use tokio::net::TcpListener;
 use crate::control::{self, Control};
 use crate::tls::{self, SimError, SimServer, Transport};
 use crate::{Faults, Ledger};
+
+/// What the handlers of a REST simulator share: its settings and its ledger and faults.
+#[derive(Debug)]
+pub(crate) struct RestState<S> {
+    pub settings: S,
+    pub control: Control,
+}
 
 /// A running REST simulator. Dropping it stops the server.
 #[derive(Debug)]
@@ -22,13 +30,19 @@ pub struct RestSim {
 }
 
 impl RestSim {
-    /// Serves `routes` plus the `/_sim/` control routes of `control` over plain HTTP on
-    /// `listener`. Must be called inside a Tokio runtime.
-    pub(crate) fn start(
+    /// Serves `routes`, with a [`RestState`] of `settings` and a new control, plus the `/_sim/`
+    /// control routes over plain HTTP on `listener`. Must be called inside a Tokio runtime.
+    pub(crate) fn serve<S: Send + Sync + 'static>(
         listener: TcpListener,
-        routes: Router,
-        control: Control,
+        settings: S,
+        routes: Router<Arc<RestState<S>>>,
     ) -> Result<Self, SimError> {
+        let control = Control::default();
+        let state = Arc::new(RestState {
+            settings,
+            control: control.clone(),
+        });
+        let routes = routes.with_state(state);
         let addr = listener.local_addr()?;
         let router = routes.merge(control::routes(control.clone()));
         let server = tls::serve(listener, router, Transport::Plain, false)?;

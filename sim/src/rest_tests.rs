@@ -24,7 +24,9 @@ async fn twilio_sim() -> TwilioSim {
     .unwrap()
 }
 
-async fn answer(response: reqwest::Response) -> (u16, Value) {
+/// The status and JSON body (`null` when not JSON) of a request that got an answer.
+async fn answer(sent: reqwest::Result<reqwest::Response>) -> (u16, Value) {
+    let response = sent.unwrap();
     let status = response.status().as_u16();
     let body = response.json().await.unwrap_or(Value::Null);
     (status, body)
@@ -47,23 +49,23 @@ async fn twilio_checks_auth_and_fields_in_order() {
         ("From", "+15005550006"),
         ("Body", "hi"),
     ];
-    let (status, body) = answer(post("AC1", "nope", &full).await.unwrap()).await;
+    let (status, body) = answer(post("AC1", "nope", &full).await).await;
     assert_eq!((status, body["code"].clone()), (401, json!(20003)));
     assert_eq!(body["status"], 401);
     assert_eq!(
         body["more_info"],
         "https://www.twilio.com/docs/errors/20003"
     );
-    let (_, body) = answer(post("AC1", "tok", &full[1..]).await.unwrap()).await;
+    let (_, body) = answer(post("AC1", "tok", &full[1..]).await).await;
     assert_eq!(body["code"], 21604);
-    let (_, body) = answer(post("AC1", "tok", &[full[0], full[2]]).await.unwrap()).await;
+    let (_, body) = answer(post("AC1", "tok", &[full[0], full[2]]).await).await;
     assert_eq!(body["code"], 21603);
-    let (_, body) = answer(post("AC1", "tok", &full[..2]).await.unwrap()).await;
+    let (_, body) = answer(post("AC1", "tok", &full[..2]).await).await;
     assert_eq!(body["code"], 21602);
     let bad_to = [("To", "12345"), full[1], full[2]];
-    let (status, body) = answer(post("AC1", "tok", &bad_to).await.unwrap()).await;
+    let (status, body) = answer(post("AC1", "tok", &bad_to).await).await;
     assert_eq!((status, body["code"].clone()), (400, json!(21211)));
-    let (status, body) = answer(post("AC1", "tok", &full).await.unwrap()).await;
+    let (status, body) = answer(post("AC1", "tok", &full).await).await;
     assert_eq!(status, 201);
     assert_eq!(body["status"], "queued");
     assert_eq!(
@@ -100,16 +102,16 @@ async fn vonage_answers_200_with_per_message_status() {
             ("client-ref", "d-9".to_owned()),
         ]
     };
-    let (status, body) = answer(send(base("bad", "hi".into())).await.unwrap()).await;
+    let (status, body) = answer(send(base("bad", "hi".into())).await).await;
     assert_eq!(
         (status, body["messages"][0]["status"].clone()),
         (200, json!("4"))
     );
     let mut missing = base("s", "hi".into());
     missing.retain(|(k, _)| *k != "to");
-    let (_, body) = answer(send(missing).await.unwrap()).await;
+    let (_, body) = answer(send(missing).await).await;
     assert_eq!(body["messages"][0]["status"], "2");
-    let (_, body) = answer(send(base("s", "x".repeat(200))).await.unwrap()).await;
+    let (_, body) = answer(send(base("s", "x".repeat(200))).await).await;
     assert_eq!(body["message-count"], "2");
     assert_eq!(body["messages"][1]["status"], "0");
     assert_eq!(body["messages"][0]["client-ref"], "d-9");
@@ -134,28 +136,13 @@ async fn sendgrid_validates_the_body_and_names_the_field() {
         })
     };
     let good = json!([{ "type": "text/plain", "value": "hi" }, { "type": "text/html", "value": "<p>hi</p>" }]);
-    let (status, _) = answer(
-        send("SG.x", &mail("a@b.example", good.clone()))
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = answer(send("SG.x", &mail("a@b.example", good.clone())).await).await;
     assert_eq!(status, 401);
-    let (status, body) = answer(
-        send("SG.k", &mail("a@localhost", good.clone()))
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = answer(send("SG.k", &mail("a@localhost", good.clone())).await).await;
     assert_eq!(status, 400);
     assert_eq!(body["errors"][0]["field"], "personalizations.0.to.0.email");
     let html_first = json!([{ "type": "text/html", "value": "<p>hi</p>" }, { "type": "text/plain", "value": "hi" }]);
-    let (_, body) = answer(
-        send("SG.k", &mail("a@b.example", html_first))
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, body) = answer(send("SG.k", &mail("a@b.example", html_first)).await).await;
     assert_eq!(body["errors"][0]["field"], "content.0.type");
     let response = send("SG.k", &mail("a@b.example", good)).await.unwrap();
     assert_eq!(response.status().as_u16(), 202);
@@ -196,16 +183,12 @@ async fn faults_and_ledger_are_driven_over_the_control_api() {
             .form(&form)
             .send()
     };
-    let (status, body) = answer(send().await.unwrap()).await;
+    let (status, body) = answer(send().await).await;
     assert_eq!((status, body["code"].clone()), (503, json!(20500)));
-    let (status, _) = answer(send().await.unwrap()).await;
+    let (status, _) = answer(send().await).await;
     assert_eq!(status, 201, "the counted fault is used up");
-    let ledger = client
-        .get(format!("{}/_sim/ledger", sim.base_url()))
-        .send()
-        .await
-        .unwrap();
-    let (_, entries) = answer(ledger).await;
+    let ledger = client.get(format!("{}/_sim/ledger", sim.base_url()));
+    let (_, entries) = answer(ledger.send().await).await;
     assert_eq!(entries.as_array().map(Vec::len), Some(1));
     assert_eq!(entries[0]["provider"], "twilio");
 }

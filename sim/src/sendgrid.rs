@@ -25,9 +25,8 @@ use axum::{Extension, Json, Router};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
-use crate::control::Control;
 use crate::fault_acting::act_out;
-use crate::rest::RestSim;
+use crate::rest::{RestSim, RestState};
 use crate::tls::{ConnectionKill, SimError};
 
 /// The account and limits the fake SendGrid enforces.
@@ -52,11 +51,7 @@ impl SendGridSimSettings {
 /// A running fake SendGrid. Dropping it stops the server.
 pub type SendGridSim = RestSim;
 
-#[derive(Debug)]
-struct SimState {
-    settings: SendGridSimSettings,
-    control: Control,
-}
+type SimState = RestState<SendGridSimSettings>;
 
 /// Starts a fake SendGrid (plain HTTP) on `listener`, with `/_sim/` control routes. Must be
 /// called inside a Tokio runtime.
@@ -64,18 +59,12 @@ pub fn serve(
     listener: TcpListener,
     settings: SendGridSimSettings,
 ) -> Result<SendGridSim, SimError> {
-    let control = Control::default();
     // Read one byte past the limit ourselves so the 413 is in SendGrid's format.
     let limit = settings.max_body_bytes.saturating_add(1);
-    let state = Arc::new(SimState {
-        settings,
-        control: control.clone(),
-    });
-    let router = Router::new()
+    let routes = Router::new()
         .route("/v3/mail/send", post(send))
-        .layer(DefaultBodyLimit::max(limit))
-        .with_state(state);
-    RestSim::start(listener, router, control)
+        .layer(DefaultBodyLimit::max(limit));
+    RestSim::serve(listener, settings, routes)
 }
 
 fn error(status: u16, field: Option<&str>, message: &str) -> Response {

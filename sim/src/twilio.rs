@@ -27,9 +27,8 @@ use base64::Engine;
 use serde_json::json;
 use tokio::net::TcpListener;
 
-use crate::control::Control;
 use crate::fault_acting::act_out;
-use crate::rest::RestSim;
+use crate::rest::{RestSim, RestState};
 use crate::tls::{ConnectionKill, SimError};
 
 /// The account the fake Twilio accepts.
@@ -44,24 +43,13 @@ pub struct TwilioSimSettings {
 /// A running fake Twilio. Dropping it stops the server.
 pub type TwilioSim = RestSim;
 
-#[derive(Debug)]
-struct SimState {
-    settings: TwilioSimSettings,
-    control: Control,
-}
+type SimState = RestState<TwilioSimSettings>;
 
 /// Starts a fake Twilio (plain HTTP) on `listener`, with `/_sim/` control routes. Must be
 /// called inside a Tokio runtime.
 pub fn serve(listener: TcpListener, settings: TwilioSimSettings) -> Result<TwilioSim, SimError> {
-    let control = Control::default();
-    let state = Arc::new(SimState {
-        settings,
-        control: control.clone(),
-    });
-    let router = Router::new()
-        .route("/2010-04-01/Accounts/{sid}/Messages.json", post(create))
-        .with_state(state);
-    RestSim::start(listener, router, control)
+    let routes = Router::new().route("/2010-04-01/Accounts/{sid}/Messages.json", post(create));
+    RestSim::serve(listener, settings, routes)
 }
 
 /// Whether `number` is `+` and 8 to 15 digits, the first not 0.

@@ -23,9 +23,8 @@ use axum::{Extension, Form, Json, Router};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
-use crate::control::Control;
 use crate::fault_acting::act_out;
-use crate::rest::RestSim;
+use crate::rest::{RestSim, RestState};
 use crate::tls::{ConnectionKill, SimError};
 
 /// The account the fake Vonage accepts.
@@ -40,24 +39,13 @@ pub struct VonageSimSettings {
 /// A running fake Vonage. Dropping it stops the server.
 pub type VonageSim = RestSim;
 
-#[derive(Debug)]
-struct SimState {
-    settings: VonageSimSettings,
-    control: Control,
-}
+type SimState = RestState<VonageSimSettings>;
 
 /// Starts a fake Vonage (plain HTTP) on `listener`, with `/_sim/` control routes. Must be
 /// called inside a Tokio runtime.
 pub fn serve(listener: TcpListener, settings: VonageSimSettings) -> Result<VonageSim, SimError> {
-    let control = Control::default();
-    let state = Arc::new(SimState {
-        settings,
-        control: control.clone(),
-    });
-    let router = Router::new()
-        .route("/sms/json", post(send))
-        .with_state(state);
-    RestSim::start(listener, router, control)
+    let routes = Router::new().route("/sms/json", post(send));
+    RestSim::serve(listener, settings, routes)
 }
 
 fn rejected(status: &str, text: &str) -> Response {

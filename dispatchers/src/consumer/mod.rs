@@ -304,11 +304,12 @@ fn spawn_chain(shared: &Shared, lane: &Lane, key: QueueKey, first: Job) {
         loop {
             // the send slot first: a record waiting for one has not started, so a revoke does
             // not wait for it and it never sends after the revoke began
-            let slot = sending.acquire().await;
+            let slot = sending.clone().acquire_owned().await.ok();
             // a job whose partition was lost or is being revoked is left to the next owner
-            if let Some(lease) = slot.is_ok().then(|| inflight.start(&job.ticket)).flatten() {
-                let handled = handler.handle_leased(&job.record, &lease).await.ok();
-                drop(slot);
+            let lease = slot.as_ref().and_then(|_| inflight.start(&job.ticket));
+            if let Some(lease) = lease {
+                // the handler releases the slot once the provider answered
+                let handled = handler.handle_leased(&job.record, &lease, slot).await.ok();
                 if handled.is_some() {
                     inflight.finish(&job.ticket, |tp, offset| {
                         if store(&consumer, tp, offset) {

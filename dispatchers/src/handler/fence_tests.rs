@@ -17,7 +17,7 @@ async fn a_fenced_record_is_abandoned_before_the_provider_call() {
         fence: CancellationToken::new(),
     };
     lease.fence.cancel();
-    let handled = rig.handler.handle_leased(&record, &lease).await;
+    let handled = rig.handler.handle_leased(&record, &lease, None).await;
     assert!(matches!(handled, Err(Abandoned)));
     assert_eq!(
         rig.provider.sends_to(TOKEN),
@@ -33,6 +33,34 @@ async fn a_fenced_record_is_abandoned_before_the_provider_call() {
 
     // the same record under a lease that is not fenced goes out once
     let open = Lease::default();
-    assert!(rig.handler.handle_leased(&record, &open).await.is_ok());
+    assert!(rig
+        .handler
+        .handle_leased(&record, &open, None)
+        .await
+        .is_ok());
     assert_eq!(rig.provider.sends_to(TOKEN), 1);
+}
+
+#[tokio::test]
+async fn the_send_slot_is_released_once_the_provider_answered() {
+    let rig = rig();
+    let delivery = apns();
+    let record = rig.record(&delivery);
+    // Kafka is down: the status cannot be written, the record waits on it with backoff
+    rig.publisher
+        .fail_with(Some(notify_common::publish::PublishError::Timeout));
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(1));
+    let slot = slots.clone().acquire_owned().await.expect("slot");
+    let lease = Lease::default();
+    let handling = {
+        let lease = lease.clone();
+        async move { rig.handler.handle_leased(&record, &lease, Some(slot)).await }
+    };
+    let waited = tokio::time::timeout(std::time::Duration::from_millis(500), handling).await;
+    assert!(waited.is_err(), "still waiting on Kafka");
+    assert_eq!(
+        slots.available_permits(),
+        1,
+        "the slot went back while the outcome waits on Kafka"
+    );
 }

@@ -38,6 +38,7 @@ use notify_common::topics::Topics;
 use notify_common::Health;
 use notify_schemas::{Channel, Codec, CodecError, Delivery, DeliveryStatus};
 use notify_store::Directory;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::inflight::Lease;
@@ -191,25 +192,33 @@ impl Handler {
             abandon: cancel.clone(),
             fence: CancellationToken::new(),
         };
-        self.handle_leased(record, &lease).await
+        self.handle_leased(record, &lease, None).await
     }
 
     /// [`Handler::handle`] for a record started under `lease`: once its fence is down
     /// (the partition is being revoked, the lane stops) the record is abandoned rather than
     /// sent, so no provider call starts that could outlive the drain and be repeated by the
-    /// partition's next owner.
+    /// partition's next owner. `send_slot` (the caller's share of the send concurrency) is
+    /// released as soon as the provider answered, so writing the outcome (which may wait out
+    /// a database or Kafka outage) never holds a slot other records could send with.
     pub async fn handle_leased(
         &self,
         record: &Record,
         lease: &Lease,
+        send_slot: Option<OwnedSemaphorePermit>,
     ) -> Result<Handled, Abandoned> {
-        let handled = self.handle_inner(record, lease).await?;
+        let handled = self.handle_inner(record, lease, send_slot).await?;
         metrics::counter!(m::DELIVERIES_TOTAL, "channel" => self.channel.as_str(), "outcome" => handled.as_str())
             .increment(1);
         Ok(handled)
     }
 
-    async fn handle_inner(&self, record: &Record, lease: &Lease) -> Result<Handled, Abandoned> {
+    async fn handle_inner(
+        &self,
+        record: &Record,
+        lease: &Lease,
+        mut send_slot: Option<OwnedSemaphorePermit>,
+    ) -> Result<Handled, Abandoned> {
         let cancel = &lease.abandon;
         let Some(payload) = record.payload.as_deref() else {
             return self
@@ -245,6 +254,10 @@ impl Handler {
             .await?;
         if let Some(entry) = existing {
             let state = entry.state.as_deref().unwrap_or_default();
+            let stale = state == RETRYING && entry.attempts.unwrap_or(0) > delivery.attempt;
+            if status::is_final(state) || stale {
+                drop(send_slot.take()); // will not send: the slot is for others
+            }
             if status::is_final(state) {
                 let row = status::as_write(&delivery, &entry);
                 // A copy appended before the outcome was logged may be the very record whose
@@ -256,13 +269,14 @@ impl Handler {
                 }
                 return Ok(Handled::Duplicate);
             }
-            if state == RETRYING && entry.attempts.unwrap_or(0) > delivery.attempt {
+            if stale {
                 return Ok(Handled::Stale);
             }
         }
 
         let now = now_ms();
         if delivery.expires_at.is_some_and(|at| now >= at) {
+            drop(send_slot.take());
             let row = status::log_write(
                 &delivery,
                 EXPIRED,
@@ -281,6 +295,7 @@ impl Handler {
             return Err(Abandoned);
         }
         let outcome = self.send(&delivery).await;
+        drop(send_slot);
         self.on_outcome(record, payload, &delivery, outcome, cancel)
             .await
     }

@@ -1,5 +1,6 @@
-//! HTTP client pieces the APNs and FCM clients share: building a client that trusts an extra
-//! CA (for simulators), and turning a request that got no answer into an [`Outcome`].
+//! HTTP client pieces the push clients (APNs, FCM, web push) share: checks of their settings,
+//! building a client that trusts an extra CA (for simulators), and turning a request that got no
+//! answer into an [`Outcome`].
 //!
 //! Guarantees: an outcome detail never contains the request URL (it can hold a device token)
 //! and is at most [`MAX_DETAIL_CHARS`] characters.
@@ -8,9 +9,10 @@ use std::error::Error as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use notify_schemas::records::{DeviceToken, Recipient, RenderedContent, RenderedPush};
+use notify_schemas::records::{Recipient, RenderedContent, RenderedPush};
 use notify_schemas::Delivery;
 
+use crate::providers::credentials::CredentialError;
 use crate::providers::provider::{Outcome, Reason};
 
 /// Longest detail kept from a transport error.
@@ -18,6 +20,39 @@ pub const MAX_DETAIL_CHARS: usize = 200;
 
 /// Longest wait for a TCP + TLS connection, within the request timeout.
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Default time for one push request, connect included.
+pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 10_000;
+
+/// Longest request timeout a push provider accepts: five minutes.
+const MAX_REQUEST_TIMEOUT_MS: u64 = 300_000;
+
+/// The serde default of `request_timeout_ms`.
+pub(crate) fn default_request_timeout_ms() -> u64 {
+    DEFAULT_REQUEST_TIMEOUT_MS
+}
+
+/// Checks a configured request timeout: between 1 ms and five minutes.
+pub(crate) fn check_request_timeout_ms(timeout_ms: u64) -> Result<(), String> {
+    if timeout_ms == 0 || timeout_ms > MAX_REQUEST_TIMEOUT_MS {
+        return Err(format!(
+            "request_timeout_ms must be between 1 and {MAX_REQUEST_TIMEOUT_MS}"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a configured URL named `name`: http(s) with a host and no query or fragment.
+pub(crate) fn check_url(name: &str, value: &str) -> Result<(), String> {
+    let url = reqwest::Url::parse(value).map_err(|e| format!("{name} is not a url: {e}"))?;
+    if !matches!(url.scheme(), "https" | "http") || url.host().is_none() {
+        return Err(format!("{name} must be an http(s) url"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("{name} must not have a query or fragment"));
+    }
+    Ok(())
+}
 
 /// A client builder with the settings every push client uses: the request timeout, a bounded
 /// connect timeout, no redirects, and our user agent.
@@ -28,6 +63,22 @@ pub(crate) fn client_builder(timeout: Duration) -> reqwest::ClientBuilder {
         .pool_idle_timeout(Duration::from_secs(10 * 60))
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("notify-dispatcher/", env!("CARGO_PKG_VERSION")))
+}
+
+/// Why a push provider (APNs, FCM) could not be built; `C` is the provider's configuration
+/// error.
+#[derive(Debug, thiserror::Error)]
+pub enum PushError<C> {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(C),
+    /// The credential file (APNs `.p8` key, FCM service account) cannot be read or is not a
+    /// usable key.
+    #[error(transparent)]
+    Credential(#[from] CredentialError),
+    /// The HTTP client could not be built (its extra CA file included).
+    #[error(transparent)]
+    Client(#[from] ClientError),
 }
 
 /// Why a push client (APNs, FCM) could not be built.
@@ -109,12 +160,25 @@ pub(crate) fn now_s() -> i64 {
     notify_common::clock::now_ms() / 1000
 }
 
-/// The device token and the push content of `delivery`; a delivery with another kind of
-/// recipient or content is an `unsupported` failure naming `provider`, without a request.
+/// What a provider's device tokens look like: their longest length, the bytes they may hold,
+/// and the detail of an outcome for a token that does not fit.
+pub(crate) struct TokenShape {
+    /// Longest token, in characters.
+    pub max_chars: usize,
+    /// Whether a byte may stand in a token.
+    pub byte_ok: fn(u8) -> bool,
+    /// Detail of the invalid recipient outcome.
+    pub detail: &'static str,
+}
+
+/// The trimmed device token and the push content of `delivery`. A delivery with another kind of
+/// recipient or content is an `unsupported` failure naming `provider`; a token that is empty or
+/// does not fit `shape` is an invalid recipient; neither makes a request.
 pub(crate) fn push_parts<'a>(
     delivery: &'a Delivery,
     provider: &str,
-) -> Result<(&'a DeviceToken, &'a RenderedPush), Outcome> {
+    shape: &TokenShape,
+) -> Result<(&'a str, &'a RenderedPush), Outcome> {
     let Recipient::DeviceToken(device) = &delivery.recipient else {
         return Err(Outcome::failed(
             Reason::Unsupported,
@@ -127,5 +191,13 @@ pub(crate) fn push_parts<'a>(
             format!("{provider} needs push content"),
         ));
     };
-    Ok((device, push))
+    let token = device.token.trim();
+    if token.is_empty() || token.len() > shape.max_chars || !token.bytes().all(shape.byte_ok) {
+        return Err(Outcome::InvalidRecipient {
+            reason: Reason::TokenInvalid,
+            since: None,
+            detail: shape.detail.to_owned(),
+        });
+    }
+    Ok((token, push))
 }

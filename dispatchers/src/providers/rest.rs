@@ -13,7 +13,63 @@ use reqwest::StatusCode;
 
 use crate::providers::http::{read_capped, MAX_ANSWER_BYTES};
 use crate::providers::provider::{Outcome, Reason};
-use crate::providers::secret::Secret;
+use crate::providers::secret::{Secret, SecretError};
+
+/// Why a REST provider (Twilio, Vonage, SendGrid) could not be built; the message names the
+/// provider, and for a credential which one.
+#[derive(Debug, thiserror::Error)]
+pub enum RestError {
+    /// The configuration is inconsistent.
+    #[error("invalid {provider} config: {reason}")]
+    Config {
+        /// The provider.
+        provider: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The credential could not be loaded.
+    #[error("{provider} {what}: {source}")]
+    Secret {
+        /// The provider.
+        provider: &'static str,
+        /// Which credential (`auth token`, `api key`, ...).
+        what: &'static str,
+        /// Why.
+        source: SecretError,
+    },
+    /// The HTTP client could not be built.
+    #[error("{provider} http client: {source}")]
+    Client {
+        /// The provider.
+        provider: &'static str,
+        /// Why.
+        source: reqwest::Error,
+    },
+}
+
+impl RestError {
+    /// Makes the configuration errors of `provider`.
+    pub(crate) fn config(provider: &'static str) -> impl Fn(String) -> Self {
+        move |reason| RestError::Config { provider, reason }
+    }
+
+    /// Makes the error of `provider`'s credential `what`.
+    pub(crate) fn secret(
+        provider: &'static str,
+        what: &'static str,
+    ) -> impl Fn(SecretError) -> Self {
+        move |source| RestError::Secret {
+            provider,
+            what,
+            source,
+        }
+    }
+
+    /// Makes the HTTP client errors of `provider`.
+    pub(crate) fn client(provider: &'static str) -> impl Fn(reqwest::Error) -> Self {
+        move |source| RestError::Client { provider, source }
+    }
+}
 
 /// What a provider answered: status, headers and at most [`MAX_ANSWER_BYTES`] of the body.
 pub(crate) struct Answer {

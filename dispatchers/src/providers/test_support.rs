@@ -2,13 +2,15 @@
 //! fault rules, and the sample push delivery. Test builds only.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use notify_schemas::{samples, Delivery, Uuid};
 use notify_sim::faults::FaultSettings;
 use notify_sim::{Fault, FaultRule};
 use tokio::net::TcpListener;
 
-use crate::providers::provider::{Outcome, Reason};
+use crate::providers::failover::{BreakerConfig, Failover, ManualClock};
+use crate::providers::provider::{Outcome, Provider, Reason};
 
 /// A scratch folder, removed on drop.
 pub(crate) struct Scratch(PathBuf);
@@ -145,4 +147,66 @@ pub(crate) fn reason(outcome: &Outcome) -> Option<Reason> {
         | Outcome::InvalidRecipient { reason, .. } => Some(*reason),
         Outcome::Sent { .. } => None,
     }
+}
+
+/// The variant of an [`Outcome`], for tests that expect one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// [`Outcome::Retry`].
+    Retry,
+    /// [`Outcome::Failed`].
+    Failed,
+    /// [`Outcome::InvalidRecipient`].
+    InvalidRecipient,
+}
+
+/// Asserts that `outcome` is [`Outcome::Sent`], and returns the provider's message id.
+#[track_caller]
+pub(crate) fn assert_sent(outcome: &Outcome) -> Option<&str> {
+    match outcome {
+        Outcome::Sent {
+            provider_message_id,
+        } => provider_message_id.as_deref(),
+        other => panic!("expected sent, got {other:?}"),
+    }
+}
+
+/// Asserts that `outcome` is a `kind` failure for `reason`, and returns its detail.
+#[track_caller]
+pub(crate) fn assert_outcome(outcome: &Outcome, kind: Kind, reason: Reason) -> &str {
+    let (found, found_reason, detail) = match outcome {
+        Outcome::Retry { reason, detail, .. } => (Kind::Retry, *reason, detail),
+        Outcome::Failed { reason, detail } => (Kind::Failed, *reason, detail),
+        Outcome::InvalidRecipient { reason, detail, .. } => {
+            (Kind::InvalidRecipient, *reason, detail)
+        }
+        Outcome::Sent { .. } => panic!("expected {kind:?} {reason}, got {outcome:?}"),
+    };
+    assert_eq!((found, found_reason), (kind, reason), "{outcome:?}");
+    detail
+}
+
+/// A failover named `name` from `primary` to `secondary` on a manual clock, whose breaker opens
+/// after `consecutive_failures` and stays open for `cooldown_ms`; and the clock.
+pub(crate) fn failover(
+    name: &'static str,
+    primary: impl Provider + 'static,
+    secondary: impl Provider + 'static,
+    consecutive_failures: u32,
+    cooldown_ms: u64,
+) -> (Failover, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::default());
+    let config = BreakerConfig {
+        consecutive_failures,
+        cooldown_ms,
+        ..BreakerConfig::default()
+    };
+    let failover = Failover::with_clock(
+        name,
+        Arc::new(primary),
+        Arc::new(secondary),
+        config,
+        clock.clone(),
+    );
+    (failover.unwrap(), clock)
 }

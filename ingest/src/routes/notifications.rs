@@ -91,6 +91,46 @@ fn unavailable(err: &dyn std::fmt::Display) -> Problem {
     Problem::unavailable(1, "the notification was not accepted; retry it")
 }
 
+/// A key just claimed whose event the notification log already knows was used before the
+/// idempotency window ended: the event id a key maps to is fixed, so producing again would be
+/// dropped downstream as a duplicate of that old notification. Refused with 409 instead (and
+/// the claim released), naming the event, so the caller picks a new key.
+async fn reused_after_window(
+    state: &AppState,
+    tenant: &Tenant,
+    key: &str,
+    event: &str,
+) -> Result<(), Problem> {
+    let entries = state
+        .ledger
+        .entries(tenant.id(), event)
+        .await
+        .map_err(|e| unavailable(&e));
+    let known = match entries {
+        Ok(entries) => !entries.is_empty(),
+        Err(problem) => {
+            release(state, tenant, key, event).await;
+            return Err(problem);
+        }
+    };
+    if !known {
+        return Ok(());
+    }
+    release(state, tenant, key, event).await;
+    metrics::counter!(REJECTED_TOTAL, "reason" => "key_reused").increment(1);
+    Err(Problem::conflict(format!(
+        "this Idempotency-Key was used for notification {event} longer ago than the idempotency \
+         window; use a new key for a new notification"
+    )))
+}
+
+async fn release(state: &AppState, tenant: &Tenant, key: &str, event: &str) {
+    if let Err(release) = state.ledger.release(tenant.id(), key, event).await {
+        // the pending claim expires on its own; a retry meanwhile gets 409 + Retry-After
+        tracing::warn!(error = %release, "idempotency claim not released");
+    }
+}
+
 /// Validates, claims the idempotency key if any, produces, and answers; the one path both the
 /// single and the batch endpoint take.
 async fn accept_one(
@@ -130,7 +170,9 @@ async fn accept_one(
             .await
             .map_err(|e| unavailable(&e))?;
         match claim {
-            Claim::Owned => {}
+            Claim::Owned => {
+                reused_after_window(state, tenant, key, &event).await?;
+            }
             Claim::Accepted {
                 event_id: original,
                 request_hash,
@@ -175,10 +217,7 @@ async fn accept_one(
     metrics::histogram!(PRODUCE_SECONDS).record(started.elapsed().as_secs_f64());
     if let Err(err) = produced {
         if let Some(key) = &key {
-            if let Err(release) = state.ledger.release(tenant.id(), key, &event).await {
-                // the pending claim expires on its own; a retry meanwhile gets 409 + Retry-After
-                tracing::warn!(error = %release, "idempotency claim not released");
-            }
+            release(state, tenant, key, &event).await;
         }
         return Err(unavailable(&err));
     }

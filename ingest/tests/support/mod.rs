@@ -21,6 +21,7 @@ use notify_ingest::state::AppState;
 use notify_ingest::validate::Limits;
 use notify_schemas::Codec;
 use notify_store::idempotency::MemoryLedger;
+use notify_store::notification_log::MemoryLog;
 use notify_store::tenants::MemoryTenants;
 use notify_store::MemoryDirectory;
 use serde_json::{json, Value};
@@ -58,6 +59,10 @@ pub struct Harness {
     pub state: AppState,
     pub app: Router,
     pub publisher: Arc<CountingPublisher>,
+    /// The notification log status look-ups and key reuse checks read.
+    pub log: Arc<MemoryLog>,
+    /// The first tenant's id.
+    pub tenant: String,
     pub auth: String,
     /// Credentials of a second tenant, whose quota is its own.
     pub other_auth: String,
@@ -81,6 +86,7 @@ pub async fn harness(config: IngestConfig) -> Harness {
         .await
         .expect("app");
     let publisher = Arc::new(CountingPublisher::default());
+    let log = Arc::new(MemoryLog::new());
     let state = AppState {
         limits: Arc::new(Limits::from(&config)),
         limiter: Arc::new(TenantLimiter::from_config(&config)),
@@ -91,7 +97,7 @@ pub async fn harness(config: IngestConfig) -> Harness {
         config: Arc::new(config),
         publisher: publisher.clone(),
         requests_topic: "notify.requests".to_owned(),
-        ledger: Arc::new(MemoryLedger::default()),
+        ledger: Arc::new(MemoryLedger::with_log(log.clone())),
         directory: Arc::new(MemoryDirectory::new()),
         codec: Arc::new(Codec::new().expect("codec")),
     };
@@ -99,6 +105,8 @@ pub async fn harness(config: IngestConfig) -> Harness {
         app: notify_ingest::routes::router(state.clone()),
         state,
         publisher,
+        log,
+        tenant: tenant.tenant_id,
         auth: basic_auth(&app),
         other_auth: basic_auth(&other_app),
     }
@@ -161,6 +169,13 @@ impl Harness {
             serde_json::from_slice(&bytes).unwrap_or(Value::Null),
         )
     }
+}
+
+/// Defaults, changed by `change`.
+pub fn config_with(change: impl FnOnce(&mut IngestConfig)) -> IngestConfig {
+    let mut config = IngestConfig::default();
+    change(&mut config);
+    config
 }
 
 /// Defaults, with a request quota of `per_s` and `burst`.

@@ -33,9 +33,10 @@ pub(super) struct World {
     pub(super) handler: Handler,
     directory: Arc<MemoryDirectory>,
     tenants: Arc<MemoryTenants>,
-    schedule: Arc<MemorySchedule>,
+    pub(super) schedule: Arc<MemorySchedule>,
     pub(super) topics: Topics,
-    now: i64,
+    pub(super) clock: Arc<ManualClock>,
+    pub(super) now: i64,
 }
 
 impl World {
@@ -58,12 +59,13 @@ impl World {
         };
         let cache = DirectoryCache::new(directory.clone(), Duration::from_secs(60), 1_000);
         let topics = Topics::new("t");
+        let clock = Arc::new(ManualClock::new(now));
         let handler = Handler::new(
             cache,
             stores,
             topics.clone(),
             RouterConfig::default(),
-            Arc::new(ManualClock::new(now)),
+            clock.clone(),
         )
         .expect("codecs");
         Self {
@@ -72,6 +74,7 @@ impl World {
             tenants,
             schedule,
             topics,
+            clock,
             now,
         }
     }
@@ -99,7 +102,7 @@ impl World {
         self.handle_incoming(&incoming(request)).await
     }
 
-    async fn handle_incoming(&self, record: &Incoming) -> Vec<Record> {
+    pub(super) async fn handle_incoming(&self, record: &Incoming) -> Vec<Record> {
         self.handler.handle(record).await.expect("routed")
     }
 
@@ -133,7 +136,7 @@ impl World {
     }
 
     /// The schedule's rows of `event`, read as a sweep three hours from now would.
-    async fn scheduled(&self, event: Uuid) -> Vec<ScheduledItem> {
+    pub(super) async fn scheduled(&self, event: Uuid) -> Vec<ScheduledItem> {
         let shard = shard_of("acme", &event.to_string());
         self.schedule
             .due(self.now + 3 * HOUR_MS, shard, 100)
@@ -168,7 +171,7 @@ fn assert_one_sms_status(statuses: &[DeliveryStatus], status: Status, reason: &s
     assert_eq!(statuses[0].reason.as_deref(), Some(reason));
 }
 
-fn sms_limit(over_limit: OverLimit) -> TenantSettings {
+pub(super) fn sms_limit(over_limit: OverLimit) -> TenantSettings {
     TenantSettings {
         rate_limits: vec![RateLimitRule {
             channel: Some("sms".into()),
@@ -341,7 +344,7 @@ async fn quiet_hours_defer_a_fresh_record_but_not_one_the_scheduler_re_emitted()
 }
 
 /// Routes a first request (within the SMS limit) and a second one, over it.
-async fn second_over_the_limit(world: &World) -> (NotificationRequest, Vec<Record>) {
+pub(super) async fn second_over_the_limit(world: &World) -> (NotificationRequest, Vec<Record>) {
     let first = world.handle(&world.request(&[Channel::Sms])).await;
     assert_eq!(
         world.deliveries(&first, Channel::Sms).len(),

@@ -8,6 +8,7 @@ mod plan_due;
 mod publish;
 mod quiet;
 mod ratelimit;
+mod redefer;
 mod render;
 
 use std::collections::BTreeMap;

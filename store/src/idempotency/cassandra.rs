@@ -19,6 +19,7 @@ use crate::tenants::StoreFuture;
 pub struct CassandraLedger {
     session: Arc<Session>,
     claim: PreparedStatement,
+    reclaim: PreparedStatement,
     accept: PreparedStatement,
     release: PreparedStatement,
     log: CassandraLog,
@@ -33,6 +34,16 @@ impl CassandraLedger {
                 "INSERT INTO {keyspace}.idempotency_keys \
                  (tenant_id, idempotency_key, event_id, request_hash, state, created_at) \
                  VALUES (?, ?, ?, ?, 'pending', toTimestamp(now())) IF NOT EXISTS USING TTL {}",
+                PENDING_CLAIM_TTL.as_secs()
+            ))
+            .await?;
+        // the row of a claim accepted for a window shorter than the pending TTL outlives its
+        // cells (the insert's row marker keeps it): such a row with no state is free
+        let reclaim = session
+            .prepare(format!(
+                "UPDATE {keyspace}.idempotency_keys USING TTL {} \
+                 SET event_id = ?, request_hash = ?, state = 'pending', created_at = toTimestamp(now()) \
+                 WHERE tenant_id = ? AND idempotency_key = ? IF state = null",
                 PENDING_CLAIM_TTL.as_secs()
             ))
             .await?;
@@ -53,6 +64,7 @@ impl CassandraLedger {
         Ok(Self {
             session,
             claim,
+            reclaim,
             accept,
             release,
             log,
@@ -70,9 +82,19 @@ impl CassandraLedger {
             .session
             .execute_unpaged(&self.claim, (tenant, key, event_id, request_hash))
             .await?;
-        let answer = LwtRow::read(result)?;
+        let mut answer = LwtRow::read(result)?;
         if answer.applied() {
             return Ok(Claim::Owned);
+        }
+        if answer.column("state").is_none() {
+            let result = self
+                .session
+                .execute_unpaged(&self.reclaim, (event_id, request_hash, tenant, key))
+                .await?;
+            answer = LwtRow::read(result)?;
+            if answer.applied() {
+                return Ok(Claim::Owned);
+            }
         }
         // Not applied: the answer carries the claim that is there.
         let text = |name: &str| match answer.column(name) {

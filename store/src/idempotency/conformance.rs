@@ -4,8 +4,8 @@
 //! thing. Each check panics on the first deviation.
 //!
 //! Every check works in tenants of its own (`<check>-a`, `<check>-b`), so all of them can run
-//! one after another against one empty store; [`run_all`] does that. Claims expiring with
-//! their TTL are not checked: the in-memory ledger keeps them for its life.
+//! one after another against one empty store; [`run_all`] does that. An accepted claim ends
+//! with its window in both (the window check waits a few seconds).
 
 use std::time::Duration;
 
@@ -22,6 +22,7 @@ pub async fn run_all(ledger: &dyn Ledger, log: &dyn DeliveryLog) {
     release_frees_only_a_pending_claim(ledger).await;
     tenants_do_not_share_keys(ledger).await;
     status_look_ups_read_the_log(ledger, log).await;
+    accepted_claims_end_with_their_window(ledger).await;
     ledger.check().await.expect("check");
 }
 
@@ -84,6 +85,30 @@ pub async fn accepted_claims_answer_with_their_event(ledger: &dyn Ledger) {
             event_id: "e1".into(),
             request_hash: "h1".into()
         }
+    );
+}
+
+/// An accepted claim holds its key for the window it was accepted for, and no longer: after
+/// it, the key can be claimed again (what the gateway then does is its own decision).
+pub async fn accepted_claims_end_with_their_window(ledger: &dyn Ledger) {
+    assert_eq!(
+        claim(ledger, "window-a", "k1", "e1", "h1").await,
+        Claim::Owned
+    );
+    let window = Duration::from_secs(2);
+    assert!(ledger
+        .accept("window-a", "k1", "e1", "h1", window)
+        .await
+        .expect("accept"));
+    assert!(matches!(
+        claim(ledger, "window-a", "k1", "e2", "h2").await,
+        Claim::Accepted { .. }
+    ));
+    tokio::time::sleep(window + Duration::from_millis(1_500)).await;
+    assert_eq!(
+        claim(ledger, "window-a", "k1", "e3", "h3").await,
+        Claim::Owned,
+        "the window is over"
     );
 }
 

@@ -3,13 +3,14 @@
 //! sees their deliveries as the database-backed ledger sees the shared table). It passes the
 //! same [`super::conformance`] suite as [`super::CassandraLedger`].
 //!
-//! Not guaranteed: anything past the process's life; claims never expire.
+//! Claims expire as the database's do: a pending one after [`PENDING_CLAIM_TTL`], an accepted
+//! one after the window it was accepted for. Not guaranteed: anything past the process's life.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use super::{Claim, Ledger};
+use super::{Claim, Ledger, PENDING_CLAIM_TTL};
 use crate::notification_log::{DeliveryLog, LogEntry, MemoryLog};
 use crate::session::StoreError;
 use crate::tenants::StoreFuture;
@@ -19,12 +20,13 @@ struct MemoryClaim {
     event_id: String,
     request_hash: String,
     accepted: bool,
+    expires_at: Instant,
 }
 
 /// Claims by (tenant, key).
 type Claims = HashMap<(String, String), MemoryClaim>;
 
-/// In-memory [`Ledger`] (no expiry).
+/// In-memory [`Ledger`].
 #[derive(Debug, Default)]
 pub struct MemoryLedger {
     claims: Mutex<Claims>,
@@ -55,6 +57,8 @@ impl MemoryLedger {
     ) -> Result<Claim, StoreError> {
         let mut claims = self.claims()?;
         let slot = (tenant.to_owned(), key.to_owned());
+        let now = Instant::now();
+        claims.retain(|_, c| c.expires_at > now);
         Ok(match claims.get(&slot) {
             Some(c) if c.accepted => Claim::Accepted {
                 event_id: c.event_id.clone(),
@@ -68,6 +72,7 @@ impl MemoryLedger {
                     event_id: event_id.to_owned(),
                     request_hash: request_hash.to_owned(),
                     accepted: false,
+                    expires_at: now + PENDING_CLAIM_TTL,
                 };
                 claims.insert(slot, claim);
                 Claim::Owned
@@ -81,12 +86,15 @@ impl MemoryLedger {
         key: &str,
         event_id: &str,
         request_hash: &str,
+        window: Duration,
     ) -> Result<bool, StoreError> {
         let mut claims = self.claims()?;
+        let now = Instant::now();
         Ok(match claims.get_mut(&(tenant.to_owned(), key.to_owned())) {
             // As the database's conditional update: the hash must match; the event id is set.
-            Some(c) if c.request_hash == request_hash => {
+            Some(c) if c.request_hash == request_hash && c.expires_at > now => {
                 c.accepted = true;
+                c.expires_at = now + window;
                 event_id.clone_into(&mut c.event_id);
                 true
             }
@@ -129,13 +137,14 @@ impl Ledger for MemoryLedger {
         key: &'a str,
         event_id: &'a str,
         request_hash: &'a str,
-        _window: Duration,
+        window: Duration,
     ) -> StoreFuture<'a, bool> {
         Box::pin(std::future::ready(self.try_accept(
             tenant,
             key,
             event_id,
             request_hash,
+            window,
         )))
     }
 

@@ -3,20 +3,15 @@
 //! nothing more (the notification log recognises the delivery id).
 
 use notify_dispatchers::dead_letter_tools::{self as dlq, Filter};
-use notify_it::unique;
-use notify_schemas::{Channel, Codec, DeliveryStatus, Status};
+use notify_schemas::{Codec, DeliveryStatus, Status};
 
 use crate::harness::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
 async fn a_dead_letter_replayed_is_delivered_once_even_when_replayed_again() {
-    let mut w = world(|_| {}).await;
     let phone = "+821077778888";
-    let d = sms(&unique("t"), "u1", phone, "try again later");
-    w.fail_every_attempt(phone);
-    w.produce(&d).await;
-    w.start(Channel::Sms).await;
+    let (mut w, d) = doomed_sms(phone, "try again later").await;
     let dlq_topic = w.topics.dlq();
     w.read_until(|seen| seen.iter().any(|s| s.topic == dlq_topic))
         .await;

@@ -11,7 +11,7 @@ use notify_schemas::{Channel, DeviceToken, Recipient, Stage, Status};
 use notify_store::directory::{DeviceState, PushTarget, User};
 use notify_store::Directory;
 
-use crate::harness::{delivery, sms, world};
+use crate::harness::{delivery, doomed_sms, sms, world};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
@@ -149,12 +149,8 @@ async fn transient_failures_are_retried_through_a_tier_then_sent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
 async fn exhausted_retries_are_dead_lettered_with_reason_headers() {
-    let mut w = world(|_| {}).await;
     let phone = "+821055556666";
-    let d = sms(&unique("t"), "u1", phone, "doomed");
-    w.fail_every_attempt(phone);
-    w.produce(&d).await;
-    w.start(Channel::Sms).await;
+    let (mut w, d) = doomed_sms(phone, "doomed").await;
     w.read_until(|seen| seen.len() >= 4).await;
     w.stop().await;
 

@@ -90,6 +90,18 @@ pub fn email_recipient(address: &str) -> Recipient {
     })
 }
 
+/// A default world whose provider fails every attempt to `phone` (see
+/// [`World::fail_every_attempt`]), with one SMS of `text` to it produced and the SMS
+/// dispatcher started: the delivery is on its way to the dead-letter topic.
+pub async fn doomed_sms(phone: &str, text: &str) -> (World, Delivery) {
+    let mut w = world(|_| {}).await;
+    let d = sms(&unique("t"), "u1", phone, text);
+    w.fail_every_attempt(phone);
+    w.produce(&d).await;
+    w.start(Channel::Sms).await;
+    (w, d)
+}
+
 pub async fn world(tune: impl FnOnce(&mut Config)) -> World {
     let mut config = Config {
         kafka: kafka_config(),

@@ -72,8 +72,7 @@ async fn accepted_request_is_on_the_topic_keyed_tenant_user() {
 #[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
 async fn repeated_and_racing_idempotency_keys_produce_once() {
     let gw = gateway(None).await;
-    let app = gw.app(None).await;
-    let auth = basic(&app);
+    let auth = gw.basic_auth().await;
 
     let headers = [("Idempotency-Key", "order-1234-shipped")];
     let (first_status, first) = gw.notify(Some(&auth), &headers, notification("u1")).await;
@@ -135,8 +134,7 @@ async fn repeated_and_racing_idempotency_keys_produce_once() {
 #[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
 async fn bad_input_gets_a_problem_with_the_field_path() {
     let gw = gateway(None).await;
-    let app = gw.app(None).await;
-    let auth = Some(basic(&app));
+    let auth = gw.basic_auth().await;
     let cases: Vec<(Value, &str)> = vec![
         (
             json!({"user_id": "u", "category": "c", "content": {"sms": {"text": "hi"}}, "colour": "red"}),
@@ -165,7 +163,7 @@ async fn bad_input_gets_a_problem_with_the_field_path() {
         ),
     ];
     for (body, field) in cases {
-        let (status, problem) = gw.notify(auth.as_deref(), &[], body.clone()).await;
+        let (status, problem) = gw.notify(Some(&auth), &[], body.clone()).await;
         assert_eq!(
             status,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -184,7 +182,7 @@ async fn bad_input_gets_a_problem_with_the_field_path() {
     }
     // malformed JSON is a 400, an oversized body a 413, both as problem documents
     let request = Request::post("/v1/notifications")
-        .header(header::AUTHORIZATION, basic(&app))
+        .header(header::AUTHORIZATION, &auth)
         .body(Body::from("{\"user_id\": "))
         .expect("request");
     let response = gw.app.clone().oneshot(request).await.expect("response");
@@ -195,40 +193,31 @@ async fn bad_input_gets_a_problem_with_the_field_path() {
     );
     let huge =
         json!({"user_id": "u", "category": "c", "content": {"sms": {"text": "x".repeat(200_000)}}});
-    let (status, _) = gw.notify(auth.as_deref(), &[], huge).await;
+    let (status, _) = gw.notify(Some(&auth), &[], huge).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     // recipients registered through the admin API are checked too
-    let (status, problem) = gw
-        .call(
+    let subscription = json!({"platform": "webpush", "subscription": {"endpoint": "http://push.example.com/x", "keys": {"p256dh": "AAAA", "auth": "AAAA"}}});
+    for (method, path, body) in [
+        (
             "PUT",
             "/v1/users/u1",
-            auth.clone(),
-            &[],
-            Some(json!({"phone": "0301234567", "email": "not-an-email"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
-    let (status, _) = gw
-        .call(
+            json!({"phone": "0301234567", "email": "not-an-email"}),
+        ),
+        (
             "POST",
             "/v1/users/u1/devices",
-            auth.clone(),
-            &[],
-            Some(json!({"platform": "apns", "token": "xyz"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let subscription = json!({"platform": "webpush", "subscription": {"endpoint": "http://push.example.com/x", "keys": {"p256dh": "AAAA", "auth": "AAAA"}}});
-    let (status, _) = gw
-        .call(
-            "POST",
-            "/v1/users/u1/devices",
-            auth.clone(),
-            &[],
-            Some(subscription),
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+            json!({"platform": "apns", "token": "xyz"}),
+        ),
+        ("POST", "/v1/users/u1/devices", subscription),
+    ] {
+        let auth = Some(auth.clone());
+        let (status, problem) = gw.call(method, path, auth, &[], Some(body)).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{method} {path}: {problem}"
+        );
+    }
     gw.drop_keyspace().await;
 }
 
@@ -236,8 +225,8 @@ async fn bad_input_gets_a_problem_with_the_field_path() {
 #[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
 async fn tenants_cannot_see_or_touch_each_other() {
     let gw = gateway(None).await;
-    let a = Some(basic(&gw.app(None).await));
-    let b = Some(basic(&gw.app(None).await));
+    let a = Some(gw.basic_auth().await);
+    let b = Some(gw.basic_auth().await);
 
     let (status, _) = gw
         .call(

@@ -7,8 +7,7 @@ use super::*;
 async fn with_the_broker_down_nothing_gets_a_2xx() {
     // a loopback port nothing listens on: the broker is down
     let gw = gateway(Some("127.0.0.1:1")).await;
-    let app = gw.app(None).await;
-    let auth = Some(basic(&app));
+    let auth = Some(gw.basic_auth().await);
     let (status, body) = gw.notify(auth.as_deref(), &[], notification("u")).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert!(body["retry_after_s"].as_u64().is_some_and(|s| s >= 1));
@@ -52,7 +51,7 @@ async fn with_the_broker_down_nothing_gets_a_2xx() {
 #[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
 async fn shutdown_under_load_loses_nothing_acknowledged() {
     let gw = gateway(None).await;
-    let app = gw.app(None).await;
+    let auth = gw.basic_auth().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -67,7 +66,6 @@ async fn shutdown_under_load_loses_nothing_acknowledged() {
 
     let client = reqwest::Client::new();
     let url = format!("http://{addr}/v1/notifications");
-    let auth = basic(&app);
     let sends = (0..300).map(|i| {
         let (client, url, auth) = (client.clone(), url.clone(), auth.clone());
         async move {

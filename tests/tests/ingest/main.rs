@@ -122,6 +122,11 @@ impl Gateway {
         .expect("app")
     }
 
+    /// The Basic authorization value of a new app, without a JWT key, of a new tenant.
+    pub(crate) async fn basic_auth(&self) -> String {
+        basic(&self.app(None).await)
+    }
+
     pub(crate) async fn call(
         &self,
         method: &str,

@@ -105,6 +105,7 @@ pub(crate) fn classify(answer: &Answer) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::test_support::{assert_outcome, assert_sent, Kind};
 
     fn answer(status: u16, body: &str) -> Answer {
         Answer::new(status, body.as_bytes(), None, Some(Duration::from_secs(3)))
@@ -112,7 +113,7 @@ mod tests {
 
     #[test]
     fn answers_are_classified() {
-        assert!(matches!(classify(&answer(200, "")), Outcome::Sent { .. }));
+        assert_sent(&classify(&answer(200, "")));
         assert!(matches!(
             classify(&answer(410, r#"{"reason":"Unregistered","timestamp":42}"#)),
             Outcome::InvalidRecipient {
@@ -128,53 +129,23 @@ mod tests {
             classify(&answer(400, r#"{"reason":"DeviceTokenNotForTopic"}"#)),
             Outcome::InvalidRecipient { .. }
         ));
-        assert!(matches!(
-            classify(&answer(400, r#"{"reason":"BadCollapseId"}"#)),
-            Outcome::Failed {
-                reason: Reason::BadMessage,
-                ..
-            }
-        ));
-        assert!(matches!(
-            classify(&answer(413, r#"{"reason":"PayloadTooLarge"}"#)),
-            Outcome::Failed {
-                reason: Reason::BadMessage,
-                ..
-            }
-        ));
-        assert!(matches!(
-            classify(&answer(403, r#"{"reason":"BadCertificate"}"#)),
-            Outcome::Retry {
-                reason: Reason::ProviderAuth,
-                ..
-            }
-        ));
+        use Kind::{Failed, Retry};
+        use Reason::*;
+        for (status, body, kind, reason) in [
+            (400, r#"{"reason":"BadCollapseId"}"#, Failed, BadMessage),
+            (413, r#"{"reason":"PayloadTooLarge"}"#, Failed, BadMessage),
+            (403, r#"{"reason":"BadCertificate"}"#, Retry, ProviderAuth),
+            (503, "<html>", Retry, ProviderUnavailable),
+            (404, r#"{"reason":"BadPath"}"#, Failed, UnexpectedResponse),
+            (302, "", Retry, UnexpectedResponse),
+        ] {
+            assert_outcome(&classify(&answer(status, body)), kind, reason);
+        }
         assert!(matches!(
             classify(&answer(429, "")),
             Outcome::Retry {
                 reason: Reason::RateLimited,
                 after: Some(_),
-                ..
-            }
-        ));
-        assert!(matches!(
-            classify(&answer(503, "<html>")),
-            Outcome::Retry {
-                reason: Reason::ProviderUnavailable,
-                ..
-            }
-        ));
-        assert!(matches!(
-            classify(&answer(404, r#"{"reason":"BadPath"}"#)),
-            Outcome::Failed {
-                reason: Reason::UnexpectedResponse,
-                ..
-            }
-        ));
-        assert!(matches!(
-            classify(&answer(302, "")),
-            Outcome::Retry {
-                reason: Reason::UnexpectedResponse,
                 ..
             }
         ));

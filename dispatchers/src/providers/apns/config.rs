@@ -8,10 +8,13 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+pub use crate::providers::push_http::DEFAULT_REQUEST_TIMEOUT_MS;
+use crate::providers::push_http::{
+    check_request_timeout_ms, check_url, default_request_timeout_ms,
+};
+
 /// Apple's production endpoint.
 pub const DEFAULT_BASE_URL: &str = "https://api.push.apple.com";
-/// Default time for one push request, connect included.
-pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 10_000;
 
 /// APNs provider settings: one team, one key, one app (topic).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -42,10 +45,6 @@ fn default_base_url() -> String {
     DEFAULT_BASE_URL.to_owned()
 }
 
-fn default_request_timeout_ms() -> u64 {
-    DEFAULT_REQUEST_TIMEOUT_MS
-}
-
 /// A configuration value the provider cannot work with.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid apns config: {0}")]
@@ -72,16 +71,7 @@ impl ApnsConfig {
 
     /// Checks the values and their relations.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let url = reqwest::Url::parse(&self.base_url)
-            .map_err(|e| ConfigError(format!("base_url is not a url: {e}")))?;
-        if !matches!(url.scheme(), "https" | "http") || url.host().is_none() {
-            return Err(ConfigError("base_url must be an http(s) url".to_owned()));
-        }
-        if url.query().is_some() || url.fragment().is_some() {
-            return Err(ConfigError(
-                "base_url must not have a query or fragment".to_owned(),
-            ));
-        }
+        check_url("base_url", &self.base_url).map_err(ConfigError)?;
         for (name, value) in [
             ("key_id", &self.key_id),
             ("team_id", &self.team_id),
@@ -91,12 +81,7 @@ impl ApnsConfig {
                 return Err(ConfigError(format!("{name} must be a non-empty string")));
             }
         }
-        if self.request_timeout_ms == 0 || self.request_timeout_ms > 300_000 {
-            return Err(ConfigError(
-                "request_timeout_ms must be between 1 and 300000".to_owned(),
-            ));
-        }
-        Ok(())
+        check_request_timeout_ms(self.request_timeout_ms).map_err(ConfigError)
     }
 
     /// `base_url` without a trailing slash.

@@ -16,7 +16,7 @@ use notify_schemas::Delivery;
 use serde_json::{json, Map, Value};
 
 use crate::providers::provider::{Outcome, Reason};
-use crate::providers::push_http::push_parts;
+use crate::providers::push_http::{push_parts, TokenShape};
 
 /// Largest payload APNs takes for a regular (non-VoIP) notification.
 pub const MAX_PAYLOAD_BYTES: usize = 4096;
@@ -24,6 +24,11 @@ pub const MAX_PAYLOAD_BYTES: usize = 4096;
 pub const MAX_COLLAPSE_ID_BYTES: usize = 64;
 /// Longest device token we put in a path (real ones are 64 hex digits; longer ones exist).
 pub const MAX_TOKEN_CHARS: usize = 200;
+const TOKEN_SHAPE: TokenShape = TokenShape {
+    max_chars: MAX_TOKEN_CHARS,
+    byte_ok: |b| b.is_ascii_hexdigit(),
+    detail: "device token is not hex",
+};
 
 /// One APNs request, ready to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,18 +51,7 @@ pub(crate) struct ApnsRequest {
 
 /// Builds the request for `delivery`; `now_s` is the current time in epoch seconds.
 pub(crate) fn encode(delivery: &Delivery, now_s: i64) -> Result<ApnsRequest, Outcome> {
-    let (device, push) = push_parts(delivery, "apns")?;
-    let token = device.token.trim();
-    if token.is_empty()
-        || token.len() > MAX_TOKEN_CHARS
-        || !token.bytes().all(|b| b.is_ascii_hexdigit())
-    {
-        return Err(Outcome::InvalidRecipient {
-            reason: Reason::TokenInvalid,
-            since: None,
-            detail: "device token is not hex".to_owned(),
-        });
-    }
+    let (token, push) = push_parts(delivery, "apns", &TOKEN_SHAPE)?;
     if let Some(collapse) = &push.collapse_key {
         if collapse.len() > MAX_COLLAPSE_ID_BYTES {
             return Err(Outcome::failed(

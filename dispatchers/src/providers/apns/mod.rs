@@ -43,19 +43,7 @@ pub use encode::{MAX_COLLAPSE_ID_BYTES, MAX_PAYLOAD_BYTES};
 pub use service::ApnsProvider;
 pub use token::{TokenError, FORCED_RENEWAL_INTERVAL, REUSE_FOR};
 
-use crate::providers::credentials::CredentialError;
-pub use crate::providers::push_http::ClientError;
+pub use crate::providers::push_http::{ClientError, PushError};
 
 /// Why an [`ApnsProvider`] could not be built.
-#[derive(Debug, thiserror::Error)]
-pub enum ApnsError {
-    /// The configuration is invalid.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// The `.p8` key file cannot be read or is not a P-256 PKCS#8 key.
-    #[error(transparent)]
-    Credential(#[from] CredentialError),
-    /// The HTTP client could not be built (its extra CA file included).
-    #[error(transparent)]
-    Client(#[from] ClientError),
-}
+pub type ApnsError = PushError<ConfigError>;

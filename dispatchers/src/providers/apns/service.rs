@@ -14,7 +14,7 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use super::classify::{self, Answer};
 use super::encode::{self, ApnsRequest};
 use super::token::ProviderTokens;
-use super::{ApnsConfig, ApnsError};
+use super::{ApnsConfig, ApnsError, PushError};
 use crate::providers::http::{read_capped, retry_after, MAX_ANSWER_BYTES};
 use crate::providers::provider::{Outcome, Provider, Reason};
 use crate::providers::push_http::{self, request_failed};
@@ -32,7 +32,7 @@ impl ApnsProvider {
     /// Validates `config`, reads the key (failing now if it is missing or not a P-256 key) and
     /// builds the HTTP/2 client. Connections are opened on the first send.
     pub fn new(config: ApnsConfig) -> Result<Self, ApnsError> {
-        config.validate()?;
+        config.validate().map_err(PushError::Config)?;
         let tokens = ProviderTokens::new(&config.key_file, &config.key_id, &config.team_id)?;
         let timeout = Duration::from_millis(config.request_timeout_ms);
         let builder = push_http::client_builder(timeout).http2_prior_knowledge();

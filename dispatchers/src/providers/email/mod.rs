@@ -29,6 +29,7 @@ pub mod smtp;
 #[cfg(test)]
 mod tests;
 
+pub use crate::providers::rest::RestError;
 pub use sendgrid::{SendGridConfig, SendGridError, SendGridProvider};
 pub use smtp::{SmtpConfig, SmtpError, SmtpProvider, SmtpTls};
 

@@ -32,9 +32,9 @@ use crate::providers::http::retry_after;
 use crate::providers::provider::{Outcome, Provider, Reason};
 use crate::providers::rest::{
     check_base_url, credential, default_connect_timeout_ms, default_timeout_ms, http_client,
-    read_answer,
+    read_answer, RestError,
 };
-use crate::providers::secret::{Secret, SecretConfig, SecretError};
+use crate::providers::secret::{Secret, SecretConfig};
 
 /// Configuration of one SendGrid account.
 #[derive(Debug, Clone, Deserialize)]
@@ -58,18 +58,7 @@ fn default_base_url() -> String {
 }
 
 /// Why a SendGrid provider could not be built.
-#[derive(Debug, thiserror::Error)]
-pub enum SendGridError {
-    /// The configuration is inconsistent.
-    #[error("invalid sendgrid config: {0}")]
-    Config(String),
-    /// The API key could not be loaded.
-    #[error("sendgrid api key: {0}")]
-    Secret(#[from] SecretError),
-    /// The HTTP client could not be built.
-    #[error("sendgrid http client: {0}")]
-    Client(#[from] reqwest::Error),
-}
+pub type SendGridError = RestError;
 
 /// Sends email through one SendGrid account.
 #[derive(Debug)]
@@ -82,11 +71,14 @@ pub struct SendGridProvider {
 impl SendGridProvider {
     /// Checks the config, loads the API key and builds the HTTP client.
     pub fn new(config: SendGridConfig) -> Result<Self, SendGridError> {
-        let base = check_base_url(&config.base_url).map_err(SendGridError::Config)?;
+        let invalid = RestError::config("sendgrid");
+        let base = check_base_url(&config.base_url).map_err(&invalid)?;
         Ok(Self {
-            client: http_client(config.timeout_ms, config.connect_timeout_ms)?,
+            client: http_client(config.timeout_ms, config.connect_timeout_ms)
+                .map_err(RestError::client("sendgrid"))?,
             url: format!("{base}/v3/mail/send"),
-            api_key: Secret::load(&config.api_key)?,
+            api_key: Secret::load(&config.api_key)
+                .map_err(RestError::secret("sendgrid", "api key"))?,
         })
     }
 }

@@ -1,7 +1,6 @@
 //! SendGrid and SMTP clients against the in-process simulators: success, every error class,
 //! X-RateLimit-Reset, dropped connections, size limits, and failover from SendGrid to SMTP.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use notify_schemas::samples::full_email_delivery;
@@ -12,10 +11,12 @@ use notify_sim::smtp::{SmtpSim, SmtpSimSettings};
 use notify_sim::Fault;
 
 use super::*;
-use crate::providers::failover::{BreakerConfig, BreakerState, Failover, ManualClock};
+use crate::providers::failover::BreakerState;
 use crate::providers::provider::{Outcome, Provider, Reason};
 use crate::providers::secret::SecretConfig;
-use crate::providers::test_support::{fault, listener, reason, secret_file, status};
+use crate::providers::test_support::{
+    assert_sent, failover, fault, listener, reason, secret_file, status,
+};
 
 const KEY: &str = "SG.test-key";
 const TO: &str = "jane@example.com";
@@ -71,12 +72,8 @@ async fn sendgrid_sends_with_custom_args_and_both_bodies() {
     let sim = sendgrid_sim(SendGridSimSettings::new(KEY)).await;
     let provider = sendgrid(&sim, KEY);
     let d = email(TO);
-    let Outcome::Sent {
-        provider_message_id: Some(id),
-    } = provider.send(&d).await
-    else {
-        panic!("not sent");
-    };
+    let outcome = provider.send(&d).await;
+    let id = assert_sent(&outcome).expect("message id");
     let entries = sim.ledger().entries();
     assert_eq!(entries.len(), 1);
     let entry = &entries[0];
@@ -157,10 +154,7 @@ async fn sendgrid_rate_limit_waits_for_the_reset_time() {
         ),
         other => panic!("expected a rate-limit retry with a wait, got {other:?}"),
     }
-    assert!(matches!(
-        provider.send(&email(TO)).await,
-        Outcome::Sent { .. }
-    ));
+    assert_sent(&provider.send(&email(TO)).await);
 }
 
 #[test]
@@ -240,10 +234,7 @@ async fn smtp_replies_map_to_outcomes() {
     assert_eq!(reason(&outcome), Some(Reason::Connection), "{outcome:?}");
     assert!(sim.ledger().is_empty());
     // The pool recovers from every one of those.
-    assert!(matches!(
-        provider.send(&email(TO)).await,
-        Outcome::Sent { .. }
-    ));
+    assert_sent(&provider.send(&email(TO)).await);
     assert_eq!(sim.ledger().len(), 1);
 }
 
@@ -308,26 +299,11 @@ async fn bad_addresses_fail_before_any_request() {
 async fn failover_moves_to_smtp_while_sendgrid_is_down_and_probes_back() {
     let primary_sim = sendgrid_sim(SendGridSimSettings::new(KEY)).await;
     let secondary_sim = smtp_sim(SmtpSimSettings::default()).await;
-    let clock = Arc::new(ManualClock::default());
-    let config = BreakerConfig {
-        consecutive_failures: 3,
-        cooldown_ms: 5_000,
-        ..BreakerConfig::default()
-    };
-    let failover = Failover::with_clock(
-        "email",
-        Arc::new(sendgrid(&primary_sim, KEY)),
-        Arc::new(smtp(&secondary_sim)),
-        config,
-        clock.clone(),
-    )
-    .unwrap();
+    let (primary, secondary) = (sendgrid(&primary_sim, KEY), smtp(&secondary_sim));
+    let (failover, clock) = failover("email", primary, secondary, 3, 5_000);
     primary_sim.faults().set(fault(status(503, None), None));
     for _ in 0..5 {
-        assert!(matches!(
-            failover.send(&email(TO)).await,
-            Outcome::Sent { .. }
-        ));
+        assert_sent(&failover.send(&email(TO)).await);
     }
     assert_eq!(
         failover.states(),
@@ -381,10 +357,7 @@ async fn smtp_auth_refusal_is_retried_and_a_rotated_password_is_used() {
     let outcome = provider.send(&email(TO)).await;
     assert_eq!(outcome, Outcome::retry(Reason::ProviderAuth, "smtp 535"));
     std::fs::write(&password_file, "right-password\n").unwrap();
-    assert!(matches!(
-        provider.send(&email(TO)).await,
-        Outcome::Sent { .. }
-    ));
+    assert_sent(&provider.send(&email(TO)).await);
     assert_eq!(sim.ledger().len(), 1);
 }
 
@@ -402,7 +375,7 @@ async fn smtp_sends_a_single_part_when_only_one_body_exists() {
         e.reply_to = None;
     }
     for d in [&html_only, &text_only] {
-        assert!(matches!(provider.send(d).await, Outcome::Sent { .. }));
+        assert_sent(&provider.send(d).await);
     }
     let entries = sim.ledger().entries();
     let html = entries[0].summary["raw"].as_str().unwrap();

@@ -64,6 +64,12 @@ fn config() -> BreakerConfig {
     }
 }
 
+/// A breaker with [`config`] on a manual clock, and the clock.
+fn breaker() -> (Breaker, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::default());
+    (Breaker::new("a", config(), clock.clone()), clock)
+}
+
 fn setup() -> (Arc<Fake>, Arc<Fake>, Arc<ManualClock>, Failover) {
     let (a, b) = (Fake::new("a"), Fake::new("b"));
     let clock = Arc::new(ManualClock::default());
@@ -149,8 +155,7 @@ async fn both_failing_gives_a_retry_with_the_time_to_the_first_probe() {
 
 #[test]
 fn failure_rate_in_the_window_opens_the_breaker() {
-    let clock = Arc::new(ManualClock::default());
-    let breaker = Breaker::new("a", config(), clock.clone());
+    let (breaker, _clock) = breaker();
     // Alternate failures and successes: never 3 in a row, but half of the window fails.
     for i in 0..9 {
         let permit = breaker.admit().unwrap();
@@ -171,8 +176,7 @@ fn failure_rate_in_the_window_opens_the_breaker() {
 
 #[test]
 fn old_failures_leave_the_window() {
-    let clock = Arc::new(ManualClock::default());
-    let breaker = Breaker::new("a", config(), clock.clone());
+    let (breaker, clock) = breaker();
     for _ in 0..5 {
         breaker.admit().unwrap().failure();
         breaker.admit().unwrap().success();
@@ -187,8 +191,7 @@ fn old_failures_leave_the_window() {
 
 #[test]
 fn a_dropped_probe_gives_the_slot_back() {
-    let clock = Arc::new(ManualClock::default());
-    let breaker = Breaker::new("a", config(), clock.clone());
+    let (breaker, clock) = breaker();
     for _ in 0..3 {
         breaker.admit().unwrap().failure();
     }

@@ -84,7 +84,7 @@ pub(crate) fn parse_service_account(bytes: &[u8]) -> Result<ServiceAccount, Stri
     if !project_ok {
         return Err("project_id is not a project id".to_owned());
     }
-    super::config::check_url("token_uri", &file.token_uri).map_err(|e| e.0)?;
+    crate::providers::push_http::check_url("token_uri", &file.token_uri)?;
     let key = EncodingKey::from_rsa_pem(file.private_key.as_bytes())
         .map_err(|_| "private_key is not a pem rsa private key".to_owned())?;
     let account = ServiceAccount {

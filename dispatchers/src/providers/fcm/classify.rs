@@ -143,6 +143,7 @@ pub(crate) fn classify(answer: &Answer) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::test_support::{assert_outcome, Kind};
     use serde_json::json;
 
     fn answer(status: u16, error_code: Option<&str>, rpc: &str) -> Answer {
@@ -168,38 +169,17 @@ mod tests {
             classify(&answer(400, Some("UNREGISTERED"), "INVALID_ARGUMENT")),
             Outcome::InvalidRecipient { .. }
         ));
-        assert!(matches!(
-            classify(&answer(400, Some("INVALID_ARGUMENT"), "INVALID_ARGUMENT")),
-            Outcome::Failed {
-                reason: Reason::BadMessage,
-                ..
-            }
-        ));
-        assert!(matches!(
-            classify(&answer(
-                401,
-                Some("THIRD_PARTY_AUTH_ERROR"),
-                "UNAUTHENTICATED"
-            )),
-            Outcome::Retry {
-                reason: Reason::ProviderAuth,
-                ..
-            }
-        ));
-        assert!(matches!(
-            classify(&answer(404, None, "NOT_FOUND")),
-            Outcome::Failed {
-                reason: Reason::UnexpectedResponse,
-                ..
-            }
-        ));
-        assert!(matches!(
-            classify(&answer(502, None, "")),
-            Outcome::Retry {
-                reason: Reason::ProviderUnavailable,
-                ..
-            }
-        ));
+        use Kind::{Failed, Retry};
+        use Reason::*;
+        let (invalid, third_party) = (Some("INVALID_ARGUMENT"), Some("THIRD_PARTY_AUTH_ERROR"));
+        for (status, code, rpc, kind, reason) in [
+            (400, invalid, "INVALID_ARGUMENT", Failed, BadMessage),
+            (401, third_party, "UNAUTHENTICATED", Retry, ProviderAuth),
+            (404, None, "NOT_FOUND", Failed, UnexpectedResponse),
+            (502, None, "", Retry, ProviderUnavailable),
+        ] {
+            assert_outcome(&classify(&answer(status, code, rpc)), kind, reason);
+        }
         assert_eq!(
             classify(&answer(429, Some("QUOTA_EXCEEDED"), "RESOURCE_EXHAUSTED")),
             Outcome::Retry {

@@ -9,10 +9,13 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+pub use crate::providers::push_http::DEFAULT_REQUEST_TIMEOUT_MS;
+use crate::providers::push_http::{
+    check_request_timeout_ms, check_url, default_request_timeout_ms,
+};
+
 /// Google's FCM endpoint.
 pub const DEFAULT_BASE_URL: &str = "https://fcm.googleapis.com";
-/// Default time for one request (send or token), connect included.
-pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 10_000;
 
 /// FCM provider settings: one service account, one Firebase project.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -37,10 +40,6 @@ fn default_base_url() -> String {
     DEFAULT_BASE_URL.to_owned()
 }
 
-fn default_request_timeout_ms() -> u64 {
-    DEFAULT_REQUEST_TIMEOUT_MS
-}
-
 /// A configuration value the provider cannot work with.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid fcm config: {0}")]
@@ -59,34 +58,14 @@ impl FcmConfig {
 
     /// Checks the values and their relations.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        check_url("base_url", &self.base_url)?;
-        if self.request_timeout_ms == 0 || self.request_timeout_ms > 300_000 {
-            return Err(ConfigError(
-                "request_timeout_ms must be between 1 and 300000".to_owned(),
-            ));
-        }
-        Ok(())
+        check_url("base_url", &self.base_url).map_err(ConfigError)?;
+        check_request_timeout_ms(self.request_timeout_ms).map_err(ConfigError)
     }
 
     /// `base_url` without a trailing slash.
     pub(crate) fn base(&self) -> &str {
         self.base_url.trim_end_matches('/')
     }
-}
-
-/// An http(s) URL with a host and no query or fragment.
-pub(crate) fn check_url(name: &str, value: &str) -> Result<(), ConfigError> {
-    let url =
-        reqwest::Url::parse(value).map_err(|e| ConfigError(format!("{name} is not a url: {e}")))?;
-    if !matches!(url.scheme(), "https" | "http") || url.host().is_none() {
-        return Err(ConfigError(format!("{name} must be an http(s) url")));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(ConfigError(format!(
-            "{name} must not have a query or fragment"
-        )));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

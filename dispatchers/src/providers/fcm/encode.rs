@@ -14,7 +14,7 @@ use notify_schemas::Delivery;
 use serde_json::{json, Map, Value};
 
 use crate::providers::provider::{Outcome, Reason};
-use crate::providers::push_http::push_parts;
+use crate::providers::push_http::{push_parts, TokenShape};
 
 /// Most bytes of `data` (keys and values) FCM takes.
 pub const MAX_DATA_BYTES: usize = 4096;
@@ -24,21 +24,15 @@ pub const MAX_TTL_S: i64 = 2_419_200;
 pub const DELIVERY_ID_KEY: &str = "notify_delivery_id";
 /// Longest registration token we send.
 const MAX_TOKEN_CHARS: usize = 4096;
+const TOKEN_SHAPE: TokenShape = TokenShape {
+    max_chars: MAX_TOKEN_CHARS,
+    byte_ok: |b| b.is_ascii_graphic(),
+    detail: "registration token is malformed",
+};
 
 /// Builds the `messages:send` body for `delivery`; `now_s` is the current time in epoch seconds.
 pub(crate) fn encode(delivery: &Delivery, now_s: i64) -> Result<Vec<u8>, Outcome> {
-    let (device, push) = push_parts(delivery, "fcm")?;
-    let token = device.token.trim();
-    if token.is_empty()
-        || token.len() > MAX_TOKEN_CHARS
-        || !token.bytes().all(|b| b.is_ascii_graphic())
-    {
-        return Err(Outcome::InvalidRecipient {
-            reason: Reason::TokenInvalid,
-            since: None,
-            detail: "registration token is malformed".to_owned(),
-        });
-    }
+    let (token, push) = push_parts(delivery, "fcm", &TOKEN_SHAPE)?;
 
     let mut data: BTreeMap<String, String> = BTreeMap::new();
     for (key, value) in &push.data {

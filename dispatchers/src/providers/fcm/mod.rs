@@ -42,19 +42,7 @@ pub use config::{ConfigError, FcmConfig};
 pub use encode::{DELIVERY_ID_KEY, MAX_DATA_BYTES};
 pub use service::FcmProvider;
 
-use crate::providers::credentials::CredentialError;
-pub use crate::providers::push_http::ClientError;
+pub use crate::providers::push_http::{ClientError, PushError};
 
 /// Why an [`FcmProvider`] could not be built.
-#[derive(Debug, thiserror::Error)]
-pub enum FcmError {
-    /// The configuration is invalid.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// The service account file cannot be read or is not a usable service account key.
-    #[error(transparent)]
-    Credential(#[from] CredentialError),
-    /// The HTTP client could not be built (its extra CA file included).
-    #[error(transparent)]
-    Client(#[from] ClientError),
-}
+pub type FcmError = PushError<ConfigError>;

@@ -19,7 +19,7 @@ use tokio::sync::Mutex;
 use super::auth::{self, CachedToken, ServiceAccount, TokenAnswer, TokenRefusal};
 use super::classify::{self, Answer};
 use super::encode;
-use super::{FcmConfig, FcmError};
+use super::{FcmConfig, FcmError, PushError};
 use crate::providers::credentials::WatchedFile;
 use crate::providers::http::{read_capped, retry_after, MAX_ANSWER_BYTES};
 use crate::providers::provider::{Outcome, Provider, Reason};
@@ -39,7 +39,7 @@ impl FcmProvider {
     /// Validates `config`, reads the service account file (failing now if it is missing or
     /// unusable) and builds the HTTP client. No token is fetched until the first send.
     pub fn new(config: FcmConfig) -> Result<Self, FcmError> {
-        config.validate()?;
+        config.validate().map_err(PushError::Config)?;
         let account = WatchedFile::open(&config.service_account_file, auth::parse_service_account)?;
         let timeout = Duration::from_millis(config.request_timeout_ms);
         let builder = push_http::client_builder(timeout);

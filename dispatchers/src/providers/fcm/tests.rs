@@ -16,8 +16,8 @@ use tokio::net::TcpListener;
 use super::{FcmConfig, FcmProvider};
 use crate::providers::provider::{Outcome, Provider, Reason};
 use crate::providers::test_support::{
-    assert_each_recorded_once, distinct_push_deliveries, push_delivery as delivery, rule, rules,
-    status, Scratch,
+    assert_each_recorded_once, assert_outcome, assert_sent, distinct_push_deliveries,
+    push_delivery as delivery, rule, rules, status, Kind, Scratch,
 };
 
 fn rule_once(fault: Fault) -> FaultRule {
@@ -79,12 +79,7 @@ async fn a_message_is_sent_with_the_delivery_id_and_recorded() {
     let s = setup().await;
     let delivery = delivery();
     let outcome = s.provider.send(&delivery).await;
-    let Outcome::Sent {
-        provider_message_id: Some(name),
-    } = outcome
-    else {
-        panic!("unexpected {outcome:?}");
-    };
+    let name = assert_sent(&outcome).expect("message id");
     assert!(
         name.starts_with("projects/demo-project/messages/"),
         "{name}"
@@ -110,7 +105,7 @@ async fn the_access_token_is_fetched_once_and_reused() {
     let s = setup().await;
     for _ in 0..3 {
         let outcome = s.provider.send(&delivery()).await;
-        assert!(matches!(outcome, Outcome::Sent { .. }), "{outcome:?}");
+        assert_sent(&outcome);
     }
     assert_eq!(s.sim.tokens_issued(), 1);
     assert_eq!(s.provider.token_fetches(), 1);
@@ -129,7 +124,7 @@ async fn concurrent_first_sends_share_one_token_request() {
         p.send(&delivery)
     );
     for outcome in [outcomes.0, outcomes.1, outcomes.2, outcomes.3] {
-        assert!(matches!(outcome, Outcome::Sent { .. }), "{outcome:?}");
+        assert_sent(&outcome);
     }
     assert_eq!(s.sim.tokens_issued(), 1);
 }
@@ -195,26 +190,13 @@ async fn invalid_argument_fails_sender_mismatch_drops_and_third_party_auth_waits
         ],
     );
     let outcome = s.provider.send(&delivery()).await;
-    assert!(
-        matches!(
-            outcome,
-            Outcome::Failed {
-                reason: Reason::BadMessage,
-                ..
-            }
-        ),
-        "{outcome:?}"
-    );
+    assert_outcome(&outcome, Kind::Failed, Reason::BadMessage);
     let outcome = s.provider.send(&delivery()).await;
-    assert!(
-        matches!(outcome, Outcome::InvalidRecipient { reason: Reason::TokenInvalid, ref detail, .. } if detail.contains("SENDER_ID_MISMATCH")),
-        "{outcome:?}"
-    );
+    let detail = assert_outcome(&outcome, Kind::InvalidRecipient, Reason::TokenInvalid);
+    assert!(detail.contains("SENDER_ID_MISMATCH"), "{detail}");
     let outcome = s.provider.send(&delivery()).await;
-    assert!(
-        matches!(outcome, Outcome::Retry { reason: Reason::ProviderAuth, ref detail, .. } if detail.contains("THIRD_PARTY_AUTH_ERROR")),
-        "{outcome:?}"
-    );
+    let detail = assert_outcome(&outcome, Kind::Retry, Reason::ProviderAuth);
+    assert!(detail.contains("THIRD_PARTY_AUTH_ERROR"), "{detail}");
     // A 401 with an FCM error code is not our token's fault: no new token was fetched.
     assert_eq!(s.sim.tokens_issued(), 1);
 }
@@ -222,13 +204,10 @@ async fn invalid_argument_fails_sender_mismatch_drops_and_third_party_auth_waits
 #[tokio::test]
 async fn a_revoked_access_token_is_replaced_once_and_the_send_goes_through() {
     let s = setup().await;
-    assert!(matches!(
-        s.provider.send(&delivery()).await,
-        Outcome::Sent { .. }
-    ));
+    assert_sent(&s.provider.send(&delivery()).await);
     s.sim.revoke_access_tokens();
     let outcome = s.provider.send(&delivery()).await;
-    assert!(matches!(outcome, Outcome::Sent { .. }), "{outcome:?}");
+    assert_sent(&outcome);
     assert_eq!(s.sim.tokens_issued(), 2);
     assert_eq!(s.sim.sends(), 3);
     assert_eq!(s.sim.ledger().len(), 2);
@@ -240,14 +219,9 @@ async fn a_dropped_connection_is_retried() {
     set_rules(&s.sim, vec![rule_once(Fault::Drop)]);
     let delivery = delivery();
     let outcome = s.provider.send(&delivery).await;
-    assert!(
-        matches!(outcome, Outcome::Retry { reason: Reason::Connection, ref detail, .. } if !detail.contains(delivery.recipient.key())),
-        "{outcome:?}"
-    );
-    assert!(matches!(
-        s.provider.send(&delivery).await,
-        Outcome::Sent { .. }
-    ));
+    let detail = assert_outcome(&outcome, Kind::Retry, Reason::Connection);
+    assert!(!detail.contains(delivery.recipient.key()), "{detail}");
+    assert_sent(&s.provider.send(&delivery).await);
 }
 
 #[tokio::test]
@@ -255,27 +229,22 @@ async fn a_refused_service_account_is_a_provider_auth_retry() {
     let other = KeyPair::generate_rsa().unwrap();
     let s = setup_with(&other, shared_key(), false).await;
     let outcome = s.provider.send(&delivery()).await;
-    assert!(
-        matches!(outcome, Outcome::Retry { reason: Reason::ProviderAuth, ref detail, .. } if detail.contains("invalid_grant")),
-        "{outcome:?}"
-    );
+    let detail = assert_outcome(&outcome, Kind::Retry, Reason::ProviderAuth);
+    assert!(detail.contains("invalid_grant"), "{detail}");
     assert_eq!(s.sim.sends(), 0);
 }
 
 #[tokio::test]
 async fn a_replaced_service_account_file_is_used_without_a_restart() {
     let s = setup().await;
-    assert!(matches!(
-        s.provider.send(&delivery()).await,
-        Outcome::Sent { .. }
-    ));
+    assert_sent(&s.provider.send(&delivery()).await);
     let rotated = KeyPair::generate_rsa().unwrap();
     s.sim.set_key(rotated.public_pem()).unwrap();
     // A different length as well as a new mtime, so the change is seen on any file system.
     let json = format!("{}\n", s.sim.service_account_json(rotated.private_pem()));
     std::fs::write(&s.account_file, json).unwrap();
     let outcome = s.provider.send(&delivery()).await;
-    assert!(matches!(outcome, Outcome::Sent { .. }), "{outcome:?}");
+    assert_sent(&outcome);
     // The new file meant a new token at once, signed with the new key.
     assert_eq!(s.sim.tokens_issued(), 2);
     assert_eq!(s.sim.sends(), 2);
@@ -289,16 +258,7 @@ async fn oversized_data_fails_without_a_request() {
         push.data.insert("blob".into(), "x".repeat(5_000));
     }
     let outcome = s.provider.send(&delivery).await;
-    assert!(
-        matches!(
-            outcome,
-            Outcome::Failed {
-                reason: Reason::BadMessage,
-                ..
-            }
-        ),
-        "{outcome:?}"
-    );
+    assert_outcome(&outcome, Kind::Failed, Reason::BadMessage);
     assert_eq!(s.sim.sends(), 0);
     assert_eq!(s.sim.tokens_issued(), 0);
 }
@@ -308,7 +268,7 @@ async fn sends_over_tls_with_the_simulator_ca() {
     let s = setup_with(shared_key(), shared_key(), true).await;
     assert!(s.sim.base_url().starts_with("https://"));
     let outcome = s.provider.send(&delivery()).await;
-    assert!(matches!(outcome, Outcome::Sent { .. }), "{outcome:?}");
+    assert_sent(&outcome);
 }
 
 #[tokio::test]

@@ -36,13 +36,56 @@ mod tests;
 pub use twilio::TwilioProvider;
 pub use vonage::VonageProvider;
 
-use notify_schemas::{Delivery, Recipient, RenderedContent};
+use std::sync::Arc;
+use std::time::Duration;
 
+use notify_schemas::{Delivery, Recipient, RenderedContent};
+use reqwest::StatusCode;
+
+use crate::providers::http::retry_after;
 use crate::providers::provider::{Outcome, Reason};
+use crate::providers::rest::{credential, read_answer};
+use crate::providers::secret::Secret;
+
+/// How a provider reads its answer: status, `Retry-After` and body to an outcome.
+type Classify = fn(StatusCode, Option<Duration>, &[u8]) -> Outcome;
+
+/// The outcome of the request `sent` for delivery `id` to `to`: the answer read by `classify`,
+/// or the outcome of a request that got no answer. An SMS the provider did not accept is logged
+/// at debug level, with the number redacted.
+pub(crate) async fn sms_outcome(
+    provider: &'static str,
+    id: &str,
+    to: &str,
+    sent: reqwest::Result<reqwest::Response>,
+    classify: Classify,
+) -> Outcome {
+    let outcome = match read_answer(sent).await {
+        Ok(answer) => classify(answer.status, retry_after(&answer.headers), &answer.body),
+        Err(outcome) => outcome,
+    };
+    if !matches!(outcome, Outcome::Sent { .. }) {
+        tracing::debug!(provider, delivery_id = %id, to = %redact_phone(to), outcome = ?outcome, "sms not accepted");
+    }
+    outcome
+}
+
+/// The E.164 number and the text of an SMS delivery, and the current value of the provider's
+/// credential `what` (see [`credential`]); or the outcome, without a request, for a delivery
+/// that is not an SMS or a credential that cannot be read.
+pub(crate) fn sms_parts<'a>(
+    delivery: &'a Delivery,
+    secret: &Secret,
+    provider: &'static str,
+    what: &'static str,
+) -> Result<(&'a str, &'a str, Arc<String>), Outcome> {
+    let (to, text) = sms_text(delivery)?;
+    Ok((to, text, credential(secret, provider, what)?))
+}
 
 /// The E.164 number and the text of an SMS delivery, or the outcome for a delivery that is not
 /// an SMS.
-pub(crate) fn sms_parts(delivery: &Delivery) -> Result<(&str, &str), Outcome> {
+fn sms_text(delivery: &Delivery) -> Result<(&str, &str), Outcome> {
     let Recipient::Phone(phone) = &delivery.recipient else {
         return Err(Outcome::failed(
             Reason::Unsupported,

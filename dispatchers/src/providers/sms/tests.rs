@@ -2,7 +2,6 @@
 //! Retry-After, dropped connections, timeouts, rotated credentials, and failover between the two.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use notify_schemas::samples::full_sms_delivery;
@@ -15,10 +14,12 @@ use notify_sim::Fault;
 use super::twilio::{TwilioConfig, TwilioError};
 use super::vonage::VonageConfig;
 use super::*;
-use crate::providers::failover::{BreakerConfig, BreakerState, Failover, ManualClock};
+use crate::providers::failover::BreakerState;
 use crate::providers::provider::{Outcome, Provider, Reason};
 use crate::providers::secret::SecretConfig;
-use crate::providers::test_support::{fault, listener, reason, secret_file, status};
+use crate::providers::test_support::{
+    assert_sent, failover, fault, listener, reason, secret_file, status,
+};
 
 const SID: &str = "AC0123456789abcdef";
 const TOKEN: &str = "twilio-token";
@@ -89,12 +90,8 @@ async fn twilio_sends_with_the_delivery_id_in_the_status_callback() {
     config.status_callback_base = Some("https://hooks.acme.example/twilio/status".into());
     let provider = TwilioProvider::new(config).unwrap();
     let d = sms(TO, "order 1234 shipped");
-    let Outcome::Sent {
-        provider_message_id: Some(sid),
-    } = provider.send(&d).await
-    else {
-        panic!("not sent");
-    };
+    let outcome = provider.send(&d).await;
+    let sid = assert_sent(&outcome).expect("message id");
     let entries = sim.ledger().entries();
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].message_id, sid);
@@ -119,7 +116,7 @@ async fn twilio_without_callback_still_carries_the_delivery_id() {
     config.messaging_service_sid = Some("MG0123".into());
     let provider = TwilioProvider::new(config).unwrap();
     let d = sms(TO, "hello");
-    assert!(matches!(provider.send(&d).await, Outcome::Sent { .. }));
+    assert_sent(&provider.send(&d).await);
     let entry = &sim.ledger().entries()[0];
     assert_eq!(entry.delivery_id, Some(d.delivery_id.to_string()));
     assert_eq!(entry.summary["from"], "MG0123");
@@ -168,10 +165,7 @@ async fn twilio_rate_limit_and_outage_are_retried_with_retry_after() {
     let outcome = provider.send(&sms(TO, "hi")).await;
     assert!(outcome.is_retry());
     assert_eq!(reason(&outcome), Some(Reason::ProviderUnavailable));
-    assert!(matches!(
-        provider.send(&sms(TO, "hi")).await,
-        Outcome::Sent { .. }
-    ));
+    assert_sent(&provider.send(&sms(TO, "hi")).await);
     assert_eq!(sim.ledger().len(), 1);
 }
 
@@ -200,10 +194,7 @@ async fn twilio_refused_token_is_retried_and_a_rotated_file_is_picked_up() {
     assert!(outcome.is_retry());
     assert_eq!(reason(&outcome), Some(Reason::ProviderAuth));
     std::fs::write(&token_file, TOKEN).unwrap();
-    assert!(matches!(
-        provider.send(&sms(TO, "hi")).await,
-        Outcome::Sent { .. }
-    ));
+    assert_sent(&provider.send(&sms(TO, "hi")).await);
 }
 
 #[test]
@@ -223,11 +214,15 @@ fn twilio_config_defaults_and_refusals() {
     no_sender.auth_token = SecretConfig::File(secret_file("t"));
     assert!(matches!(
         TwilioProvider::new(no_sender),
-        Err(TwilioError::Config(_))
+        Err(TwilioError::Config { .. })
     ));
     assert!(matches!(
         TwilioProvider::new(config),
-        Err(TwilioError::Secret(_))
+        Err(TwilioError::Secret {
+            provider: "twilio",
+            what: "auth token",
+            ..
+        })
     ));
 }
 
@@ -340,26 +335,11 @@ fn vonage_classifies_parts_and_unknown_statuses() {
 #[tokio::test]
 async fn failover_moves_to_vonage_while_twilio_is_down_and_probes_back() {
     let (primary_sim, secondary_sim) = (twilio_sim().await, vonage_sim().await);
-    let clock = Arc::new(ManualClock::default());
-    let config = BreakerConfig {
-        consecutive_failures: 2,
-        cooldown_ms: 10_000,
-        ..BreakerConfig::default()
-    };
-    let failover = Failover::with_clock(
-        "sms",
-        Arc::new(twilio(&primary_sim)),
-        Arc::new(vonage(&secondary_sim)),
-        config,
-        clock.clone(),
-    )
-    .unwrap();
+    let (primary, secondary) = (twilio(&primary_sim), vonage(&secondary_sim));
+    let (failover, clock) = failover("sms", primary, secondary, 2, 10_000);
     primary_sim.faults().set(fault(status(503, None), None));
     for _ in 0..4 {
-        assert!(matches!(
-            failover.send(&sms(TO, "hi")).await,
-            Outcome::Sent { .. }
-        ));
+        assert_sent(&failover.send(&sms(TO, "hi")).await);
     }
     assert_eq!(failover.states().0, BreakerState::Open);
     assert_eq!(secondary_sim.ledger().len(), 4);
@@ -372,7 +352,7 @@ async fn failover_moves_to_vonage_while_twilio_is_down_and_probes_back() {
     clock.advance(Duration::from_secs(10));
     assert_eq!(failover.states().0, BreakerState::HalfOpen);
     let probe = sms(TO, "probe");
-    assert!(matches!(failover.send(&probe).await, Outcome::Sent { .. }));
+    assert_sent(&failover.send(&probe).await);
     assert_eq!(failover.states().0, BreakerState::Closed);
     let entries = primary_sim.ledger().entries();
     assert_eq!(entries.len(), 1);

@@ -29,14 +29,12 @@ use notify_schemas::Delivery;
 use reqwest::StatusCode;
 use serde::Deserialize;
 
-use super::{redact_phone, sms_parts};
-use crate::providers::http::retry_after;
+use super::{sms_outcome, sms_parts};
 use crate::providers::provider::{Outcome, Provider, Reason};
 use crate::providers::rest::{
-    check_base_url, credential, default_connect_timeout_ms, default_timeout_ms, http_client,
-    read_answer,
+    check_base_url, default_connect_timeout_ms, default_timeout_ms, http_client, RestError,
 };
-use crate::providers::secret::{Secret, SecretConfig, SecretError};
+use crate::providers::secret::{Secret, SecretConfig};
 
 /// Header carrying the delivery id on every request.
 pub const DELIVERY_ID_HEADER: &str = "x-notify-delivery-id";
@@ -74,18 +72,7 @@ fn default_base_url() -> String {
 }
 
 /// Why a Twilio provider could not be built.
-#[derive(Debug, thiserror::Error)]
-pub enum TwilioError {
-    /// The configuration is inconsistent.
-    #[error("invalid twilio config: {0}")]
-    Config(String),
-    /// The auth token could not be loaded.
-    #[error("twilio auth token: {0}")]
-    Secret(#[from] SecretError),
-    /// The HTTP client could not be built.
-    #[error("twilio http client: {0}")]
-    Client(#[from] reqwest::Error),
-}
+pub type TwilioError = RestError;
 
 /// Sends SMS through one Twilio account.
 #[derive(Debug)]
@@ -101,14 +88,15 @@ pub struct TwilioProvider {
 impl TwilioProvider {
     /// Checks the config, loads the auth token and builds the HTTP client.
     pub fn new(config: TwilioConfig) -> Result<Self, TwilioError> {
-        let base = check_base_url(&config.base_url).map_err(TwilioError::Config)?;
+        let invalid = RestError::config("twilio");
+        let base = check_base_url(&config.base_url).map_err(&invalid)?;
         if config.account_sid.is_empty()
             || !config
                 .account_sid
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric())
         {
-            return Err(TwilioError::Config(
+            return Err(invalid(
                 "account_sid must be non-empty and alphanumeric".into(),
             ));
         }
@@ -116,7 +104,7 @@ impl TwilioProvider {
             (Some(service), _) => ("MessagingServiceSid", service),
             (None, Some(from)) => ("From", from),
             (None, None) => {
-                return Err(TwilioError::Config(
+                return Err(invalid(
                     "one of from and messaging_service_sid is required".into(),
                 ))
             }
@@ -125,15 +113,17 @@ impl TwilioProvider {
             .status_callback_base
             .map(|base| reqwest::Url::parse(&base))
             .transpose()
-            .map_err(|e| TwilioError::Config(format!("status_callback_base: {e}")))?;
+            .map_err(|e| invalid(format!("status_callback_base: {e}")))?;
         Ok(Self {
-            client: http_client(config.timeout_ms, config.connect_timeout_ms)?,
+            client: http_client(config.timeout_ms, config.connect_timeout_ms)
+                .map_err(RestError::client("twilio"))?,
             url: format!(
                 "{base}/2010-04-01/Accounts/{}/Messages.json",
                 config.account_sid
             ),
             account_sid: config.account_sid,
-            auth_token: Secret::load(&config.auth_token)?,
+            auth_token: Secret::load(&config.auth_token)
+                .map_err(RestError::secret("twilio", "auth token"))?,
             sender,
             callback,
         })
@@ -147,12 +137,9 @@ impl Provider for TwilioProvider {
     }
 
     async fn send(&self, delivery: &Delivery) -> Outcome {
-        let (to, text) = match sms_parts(delivery) {
+        let parts = sms_parts(delivery, &self.auth_token, "twilio", "auth token");
+        let (to, text, token) = match parts {
             Ok(parts) => parts,
-            Err(outcome) => return outcome,
-        };
-        let token = match credential(&self.auth_token, "twilio", "auth token") {
-            Ok(token) => token,
             Err(outcome) => return outcome,
         };
         let id = delivery.delivery_id.to_string();
@@ -174,14 +161,7 @@ impl Provider for TwilioProvider {
             .form(&form)
             .send()
             .await;
-        let outcome = match read_answer(sent).await {
-            Ok(answer) => classify(answer.status, retry_after(&answer.headers), &answer.body),
-            Err(outcome) => outcome,
-        };
-        if !matches!(outcome, Outcome::Sent { .. }) {
-            tracing::debug!(provider = "twilio", delivery_id = %id, to = %redact_phone(to), outcome = ?outcome, "sms not accepted");
-        }
-        outcome
+        sms_outcome("twilio", &id, to, sent, classify).await
     }
 }
 

@@ -32,14 +32,12 @@ use notify_schemas::Delivery;
 use reqwest::StatusCode;
 use serde::Deserialize;
 
-use super::{redact_phone, sms_parts};
-use crate::providers::http::retry_after;
+use super::{sms_outcome, sms_parts};
 use crate::providers::provider::{Outcome, Provider, Reason};
 use crate::providers::rest::{
-    check_base_url, credential, default_connect_timeout_ms, default_timeout_ms, http_client,
-    read_answer,
+    check_base_url, default_connect_timeout_ms, default_timeout_ms, http_client, RestError,
 };
-use crate::providers::secret::{Secret, SecretConfig, SecretError};
+use crate::providers::secret::{Secret, SecretConfig};
 
 /// Configuration of one Vonage account.
 #[derive(Debug, Clone, Deserialize)]
@@ -67,18 +65,7 @@ fn default_base_url() -> String {
 }
 
 /// Why a Vonage provider could not be built.
-#[derive(Debug, thiserror::Error)]
-pub enum VonageError {
-    /// The configuration is inconsistent.
-    #[error("invalid vonage config: {0}")]
-    Config(String),
-    /// The API secret could not be loaded.
-    #[error("vonage api secret: {0}")]
-    Secret(#[from] SecretError),
-    /// The HTTP client could not be built.
-    #[error("vonage http client: {0}")]
-    Client(#[from] reqwest::Error),
-}
+pub type VonageError = RestError;
 
 /// Sends SMS through one Vonage account.
 #[derive(Debug)]
@@ -93,17 +80,18 @@ pub struct VonageProvider {
 impl VonageProvider {
     /// Checks the config, loads the API secret and builds the HTTP client.
     pub fn new(config: VonageConfig) -> Result<Self, VonageError> {
-        let base = check_base_url(&config.base_url).map_err(VonageError::Config)?;
+        let invalid = RestError::config("vonage");
+        let base = check_base_url(&config.base_url).map_err(&invalid)?;
         if config.api_key.is_empty() || config.from.is_empty() {
-            return Err(VonageError::Config(
-                "api_key and from must not be empty".into(),
-            ));
+            return Err(invalid("api_key and from must not be empty".into()));
         }
         Ok(Self {
-            client: http_client(config.timeout_ms, config.connect_timeout_ms)?,
+            client: http_client(config.timeout_ms, config.connect_timeout_ms)
+                .map_err(RestError::client("vonage"))?,
             url: format!("{base}/sms/json"),
             api_key: config.api_key,
-            api_secret: Secret::load(&config.api_secret)?,
+            api_secret: Secret::load(&config.api_secret)
+                .map_err(RestError::secret("vonage", "api secret"))?,
             from: config.from,
         })
     }
@@ -116,12 +104,9 @@ impl Provider for VonageProvider {
     }
 
     async fn send(&self, delivery: &Delivery) -> Outcome {
-        let (to, text) = match sms_parts(delivery) {
+        let parts = sms_parts(delivery, &self.api_secret, "vonage", "api secret");
+        let (to, text, secret) = match parts {
             Ok(parts) => parts,
-            Err(outcome) => return outcome,
-        };
-        let secret = match credential(&self.api_secret, "vonage", "api secret") {
-            Ok(secret) => secret,
             Err(outcome) => return outcome,
         };
         let id = delivery.delivery_id.to_string();
@@ -137,14 +122,7 @@ impl Provider for VonageProvider {
             form.push(("type", "unicode"));
         }
         let sent = self.client.post(&self.url).form(&form).send().await;
-        let outcome = match read_answer(sent).await {
-            Ok(answer) => classify(answer.status, retry_after(&answer.headers), &answer.body),
-            Err(outcome) => outcome,
-        };
-        if !matches!(outcome, Outcome::Sent { .. }) {
-            tracing::debug!(provider = "vonage", delivery_id = %id, to = %redact_phone(to), outcome = ?outcome, "sms not accepted");
-        }
-        outcome
+        sms_outcome("vonage", &id, to, sent, classify).await
     }
 }
 

@@ -77,6 +77,7 @@ mod tests {
     use reqwest::header::{HeaderValue, RETRY_AFTER};
 
     use super::*;
+    use crate::providers::test_support::{assert_outcome, Kind};
 
     #[test]
     fn answers_are_classified_per_the_table() {
@@ -98,48 +99,34 @@ mod tests {
             }
         ));
         for gone in [StatusCode::NOT_FOUND, StatusCode::GONE] {
-            assert!(matches!(
-                classify(gone, &HeaderMap::new(), b"{\"errno\":106}"),
-                Outcome::InvalidRecipient {
-                    reason: Reason::TokenInvalid,
-                    ..
-                }
-            ));
+            assert_outcome(
+                &classify(gone, &HeaderMap::new(), b"{\"errno\":106}"),
+                Kind::InvalidRecipient,
+                Reason::TokenInvalid,
+            );
         }
         for bad in [StatusCode::PAYLOAD_TOO_LARGE, StatusCode::BAD_REQUEST] {
-            assert!(matches!(
-                classify(bad, &HeaderMap::new(), b""),
-                Outcome::Failed {
-                    reason: Reason::BadMessage,
-                    ..
-                }
-            ));
+            assert_outcome(
+                &classify(bad, &HeaderMap::new(), b""),
+                Kind::Failed,
+                Reason::BadMessage,
+            );
         }
-        assert!(matches!(
-            classify(StatusCode::UNAUTHORIZED, &HeaderMap::new(), b""),
-            Outcome::Retry {
-                reason: Reason::ProviderAuth,
-                ..
-            }
-        ));
-        assert!(matches!(
-            classify(
+        assert_outcome(
+            &classify(StatusCode::UNAUTHORIZED, &HeaderMap::new(), b""),
+            Kind::Retry,
+            Reason::ProviderAuth,
+        );
+        assert_outcome(
+            &classify(
                 StatusCode::FORBIDDEN,
                 &HeaderMap::new(),
-                br#"{"reason":"BadJwtToken"}"#
+                br#"{"reason":"BadJwtToken"}"#,
             ),
-            Outcome::Retry {
-                reason: Reason::ProviderAuth,
-                ..
-            }
-        ));
-        assert!(matches!(
-            classify(StatusCode::FORBIDDEN, &HeaderMap::new(), b"the key in the authorization header does not correspond to the sender ID used to subscribe this user"),
-            Outcome::Failed {
-                reason: Reason::ProviderAuth,
-                ..
-            }
-        ));
+            Kind::Retry,
+            Reason::ProviderAuth,
+        );
+        assert_outcome(&classify(StatusCode::FORBIDDEN, &HeaderMap::new(), b"the key in the authorization header does not correspond to the sender ID used to subscribe this user"), Kind::Failed, Reason::ProviderAuth);
         let mut retry = HeaderMap::new();
         retry.insert(RETRY_AFTER, HeaderValue::from_static("30"));
         assert_eq!(
@@ -166,13 +153,11 @@ mod tests {
                 ..
             }
         ));
-        assert!(matches!(
-            classify(StatusCode::MOVED_PERMANENTLY, &HeaderMap::new(), b""),
-            Outcome::Failed {
-                reason: Reason::UnexpectedResponse,
-                ..
-            }
-        ));
+        assert_outcome(
+            &classify(StatusCode::MOVED_PERMANENTLY, &HeaderMap::new(), b""),
+            Kind::Failed,
+            Reason::UnexpectedResponse,
+        );
         // Detail is short and single-line whatever the body.
         let long = "line\n".repeat(1000);
         let Outcome::Failed { detail, .. } =

@@ -22,8 +22,9 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-/// Default time for one push request, connect included.
-pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 10_000;
+pub use crate::providers::push_http::DEFAULT_REQUEST_TIMEOUT_MS;
+use crate::providers::push_http::{check_request_timeout_ms, default_request_timeout_ms};
+
 /// Default `TTL` when the delivery does not carry one: one day.
 pub const DEFAULT_TTL_S: u32 = 86_400;
 /// Longest `TTL` we ask for; push services keep messages up to about four weeks.
@@ -48,10 +49,6 @@ pub struct WebPushConfig {
     /// Never set in production: it weakens the SSRF guard.
     #[serde(default)]
     pub allow_insecure_loopback: bool,
-}
-
-fn default_request_timeout_ms() -> u64 {
-    DEFAULT_REQUEST_TIMEOUT_MS
 }
 
 fn default_ttl_s() -> u32 {
@@ -86,11 +83,7 @@ impl WebPushConfig {
                 "subject must be a mailto: or https:// contact".to_owned(),
             ));
         }
-        if self.request_timeout_ms == 0 || self.request_timeout_ms > 300_000 {
-            return Err(ConfigError(
-                "request_timeout_ms must be between 1 and 300000".to_owned(),
-            ));
-        }
+        check_request_timeout_ms(self.request_timeout_ms).map_err(ConfigError)?;
         if self.default_ttl_s > MAX_TTL_S {
             return Err(ConfigError(format!(
                 "default_ttl_s must be at most {MAX_TTL_S}"

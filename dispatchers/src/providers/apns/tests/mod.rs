@@ -17,8 +17,8 @@ use super::token::mint;
 use super::{ApnsConfig, ApnsProvider};
 use crate::providers::provider::{Outcome, Provider, Reason};
 use crate::providers::test_support::{
-    assert_each_recorded_once, distinct_push_deliveries, push_delivery as delivery, rule, rules,
-    status, Scratch,
+    assert_each_recorded_once, assert_outcome, assert_sent, distinct_push_deliveries,
+    push_delivery as delivery, rule, rules, status, Kind, Scratch,
 };
 
 const KEY_ID: &str = "KEY1234567";
@@ -67,6 +67,17 @@ fn token_of(delivery: &Delivery) -> String {
     delivery.recipient.key().to_owned()
 }
 
+/// Asserts that `outcome` says the device token is gone since `since`, for APNs' `reason`.
+#[track_caller]
+fn assert_token_gone(outcome: &Outcome, since: Option<i64>, reason: &str) {
+    let detail = assert_outcome(outcome, Kind::InvalidRecipient, Reason::TokenInvalid);
+    assert!(detail.contains(reason), "{detail}");
+    assert!(
+        matches!(outcome, Outcome::InvalidRecipient { since: found, .. } if *found == since),
+        "{outcome:?}"
+    );
+}
+
 fn set_rules(sim: &ApnsSim, list: Vec<FaultRule>) {
     sim.faults().set(rules(list));
 }
@@ -110,10 +121,7 @@ async fn the_provider_token_is_reused_and_bulk_goes_at_priority_five() {
     let mut delivery = delivery();
     delivery.priority = Priority::Bulk;
     for _ in 0..3 {
-        assert!(matches!(
-            s.provider.send(&delivery).await,
-            Outcome::Sent { .. }
-        ));
+        assert_sent(&s.provider.send(&delivery).await);
     }
     assert_eq!(s.provider.tokens.minted(), 1);
     let entries = s.sim.ledger().entries();
@@ -129,18 +137,11 @@ async fn gone_token_is_invalid_since_the_apns_timestamp() {
         invalid_tokens: BTreeMap::from([(token_of(&delivery), 1_700_000_000_123)]),
         ..FaultSettings::default()
     });
-    match s.provider.send(&delivery).await {
-        Outcome::InvalidRecipient {
-            reason,
-            since,
-            detail,
-        } => {
-            assert_eq!(reason, Reason::TokenInvalid);
-            assert_eq!(since, Some(1_700_000_000_123));
-            assert!(detail.contains("Unregistered"), "{detail}");
-        }
-        other => panic!("unexpected {other:?}"),
-    }
+    assert_token_gone(
+        &s.provider.send(&delivery).await,
+        Some(1_700_000_000_123),
+        "Unregistered",
+    );
     assert!(s.sim.ledger().is_empty());
 }
 
@@ -148,18 +149,7 @@ async fn gone_token_is_invalid_since_the_apns_timestamp() {
 async fn bad_device_token_is_an_invalid_recipient() {
     let s = setup().await;
     set_rules(&s.sim, vec![rule(status(400, None), Some(1))]);
-    match s.provider.send(&delivery()).await {
-        Outcome::InvalidRecipient {
-            reason,
-            since,
-            detail,
-        } => {
-            assert_eq!(reason, Reason::TokenInvalid);
-            assert_eq!(since, None);
-            assert!(detail.contains("BadDeviceToken"), "{detail}");
-        }
-        other => panic!("unexpected {other:?}"),
-    }
+    assert_token_gone(&s.provider.send(&delivery()).await, None, "BadDeviceToken");
 }
 
 #[tokio::test]
@@ -173,10 +163,7 @@ async fn too_many_requests_is_retried_after_the_providers_wait() {
         }
         other => panic!("unexpected {other:?}"),
     }
-    assert!(matches!(
-        s.provider.send(&delivery()).await,
-        Outcome::Sent { .. }
-    ));
+    assert_sent(&s.provider.send(&delivery()).await);
 }
 
 #[tokio::test]
@@ -213,10 +200,7 @@ async fn a_dropped_connection_is_retried_and_the_next_send_reconnects() {
         }
         other => panic!("unexpected {other:?}"),
     }
-    assert!(matches!(
-        s.provider.send(&delivery).await,
-        Outcome::Sent { .. }
-    ));
+    assert_sent(&s.provider.send(&delivery).await);
 }
 
 #[tokio::test]
@@ -240,16 +224,7 @@ async fn an_oversized_payload_fails_without_a_request() {
         push.body = "x".repeat(5_000);
     }
     let outcome = s.provider.send(&delivery).await;
-    assert!(
-        matches!(
-            outcome,
-            Outcome::Failed {
-                reason: Reason::BadMessage,
-                ..
-            }
-        ),
-        "{outcome:?}"
-    );
+    assert_outcome(&outcome, Kind::Failed, Reason::BadMessage);
     assert_eq!(s.sim.requests(), 0);
 }
 
@@ -268,16 +243,7 @@ async fn a_refused_connection_is_a_connection_retry() {
     };
     let provider = ApnsProvider::new(config).unwrap();
     let outcome = provider.send(&delivery()).await;
-    assert!(
-        matches!(
-            outcome,
-            Outcome::Retry {
-                reason: Reason::Connection,
-                ..
-            }
-        ),
-        "{outcome:?}"
-    );
+    assert_outcome(&outcome, Kind::Retry, Reason::Connection);
 }
 
 #[tokio::test]
@@ -303,10 +269,7 @@ async fn faults_set_over_the_control_api_apply() {
         matches!(outcome, Outcome::Retry { reason: Reason::ProviderUnavailable, after: Some(d), .. } if d == Duration::from_secs(9)),
         "{outcome:?}"
     );
-    assert!(matches!(
-        s.provider.send(&delivery()).await,
-        Outcome::Sent { .. }
-    ));
+    assert_sent(&s.provider.send(&delivery()).await);
     let ledger: Vec<notify_sim::Accepted> = client
         .get(format!("{}/_sim/ledger", s.sim.base_url()))
         .send()
@@ -326,7 +289,7 @@ async fn a_delivery_with_nothing_to_show_goes_as_a_background_push() {
     delivery.priority = Priority::Critical;
     delivery.recipient = samples::full_push_delivery().recipient;
     let outcome = s.provider.send(&delivery).await;
-    assert!(matches!(outcome, Outcome::Sent { .. }), "{outcome:?}");
+    assert_sent(&outcome);
     let entries = s.sim.ledger().entries();
     assert_eq!(entries[0].summary["apns-push-type"], "background");
     assert_eq!(entries[0].summary["apns-priority"], "5");

@@ -18,7 +18,7 @@ async fn an_expired_provider_token_is_renewed_once_and_the_push_goes_through() {
         .tokens
         .install(&mint(&key, KEY_ID, TEAM_ID, two_hours_ago).unwrap());
     let outcome = s.provider.send(&delivery()).await;
-    assert!(matches!(outcome, Outcome::Sent { .. }), "{outcome:?}");
+    assert_sent(&outcome);
     assert_eq!(s.provider.tokens.minted(), 1);
     assert_eq!(s.sim.requests(), 2);
     assert_eq!(s.sim.ledger().len(), 1);
@@ -29,24 +29,13 @@ async fn a_token_refused_after_renewal_is_a_provider_auth_retry_and_renewal_is_r
     let s = setup().await;
     set_rules(&s.sim, vec![rule(status(403, None), Some(3))]);
     let outcome = s.provider.send(&delivery()).await;
-    assert!(
-        matches!(outcome, Outcome::Retry { reason: Reason::ProviderAuth, ref detail, .. } if detail.contains("ExpiredProviderToken")),
-        "{outcome:?}"
-    );
+    let detail = assert_outcome(&outcome, Kind::Retry, Reason::ProviderAuth);
+    assert!(detail.contains("ExpiredProviderToken"), "{detail}");
     assert_eq!(s.provider.tokens.minted(), 2);
     assert_eq!(s.sim.requests(), 2);
     // Within the renewal interval a further refusal does not mint yet another token.
     let outcome = s.provider.send(&delivery()).await;
-    assert!(
-        matches!(
-            outcome,
-            Outcome::Retry {
-                reason: Reason::ProviderAuth,
-                ..
-            }
-        ),
-        "{outcome:?}"
-    );
+    assert_outcome(&outcome, Kind::Retry, Reason::ProviderAuth);
     assert_eq!(s.provider.tokens.minted(), 2);
     assert_eq!(s.sim.requests(), 3);
 }
@@ -56,26 +45,21 @@ async fn a_key_apns_does_not_know_is_a_provider_auth_retry() {
     let other = KeyPair::generate_p256().unwrap();
     let s = setup_with(5_000, Some(&other)).await;
     let outcome = s.provider.send(&delivery()).await;
-    assert!(
-        matches!(outcome, Outcome::Retry { reason: Reason::ProviderAuth, ref detail, .. } if detail.contains("InvalidProviderToken")),
-        "{outcome:?}"
-    );
+    let detail = assert_outcome(&outcome, Kind::Retry, Reason::ProviderAuth);
+    assert!(detail.contains("InvalidProviderToken"), "{detail}");
     assert!(s.sim.ledger().is_empty());
 }
 
 #[tokio::test]
 async fn a_replaced_key_file_is_used_without_a_restart() {
     let s = setup().await;
-    assert!(matches!(
-        s.provider.send(&delivery()).await,
-        Outcome::Sent { .. }
-    ));
+    assert_sent(&s.provider.send(&delivery()).await);
     let rotated = KeyPair::generate_p256().unwrap();
     s.sim.set_key(KEY_ID, rotated.public_pem()).unwrap();
     // A different length as well as a new mtime, so the change is seen on any file system.
     std::fs::write(&s.key_file, format!("{}\n", rotated.private_pem())).unwrap();
     let outcome = s.provider.send(&delivery()).await;
-    assert!(matches!(outcome, Outcome::Sent { .. }), "{outcome:?}");
+    assert_sent(&outcome);
     // The new key was used at once, not after a refusal.
     assert_eq!(s.sim.requests(), 2);
     assert_eq!(s.provider.tokens.minted(), 2);
