@@ -257,3 +257,43 @@ async fn readyz_says_only_ready_or_not_and_checks_at_most_once_per_interval() {
     assert_eq!(body, r#"{"status":"ready"}"#);
     assert_eq!(h.publisher.checks.load(Ordering::SeqCst), checks + 1);
 }
+
+#[tokio::test]
+async fn admin_bodies_over_the_body_limit_are_413() {
+    let h = harness(IngestConfig::default()).await;
+    let put = |uri: &str, body: String| {
+        Request::put(uri)
+            .header(header::AUTHORIZATION, &h.auth)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body))
+            .expect("request")
+    };
+    // 100 KB of user: over ingest.max_body_bytes (64 KiB), under axum's own 2 MB default
+    let padded = format!(
+        r#"{{"email": "a@example.com", "pad": "{}"}}"#,
+        "x".repeat(100_000)
+    );
+    let (status, _, body) = h.send(put("/v1/users/u1", padded)).await;
+    assert_eq!(
+        status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    // 1.5 MB of template: over ingest.max_template_body_bytes (1 MiB)
+    let html = "x".repeat(1_500_000);
+    let template =
+        json!({"variants": [{"locale": "en", "channel": "email", "subject": "s", "html": html}]});
+    let (status, _, _) = h.send(put("/v1/templates/t1", template.to_string())).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    // a template of 200 KB (one large HTML variant) still fits
+    let html = "x".repeat(200_000);
+    let template =
+        json!({"variants": [{"locale": "en", "channel": "email", "subject": "s", "html": html}]});
+    let (status, _, body) = h.send(put("/v1/templates/t2", template.to_string())).await;
+    assert!(
+        status.is_success(),
+        "{status} {}",
+        String::from_utf8_lossy(&body)
+    );
+}

@@ -19,8 +19,12 @@ pub struct IngestConfig {
     pub idle_timeout_ms: u64,
     /// Most client connections served at once; further ones wait in the listen backlog.
     pub max_connections: usize,
-    /// Largest accepted body of a single-notification or admin request.
+    /// Largest accepted body of a single-notification or admin request (templates: see
+    /// `max_template_body_bytes`).
     pub max_body_bytes: usize,
+    /// Largest accepted body of a template upsert (`PUT /v1/templates/{id}`), whose email
+    /// variants may carry large HTML; between `max_body_bytes` and `max_batch_body_bytes`.
+    pub max_template_body_bytes: usize,
     /// Largest accepted body of a batch request.
     pub max_batch_body_bytes: usize,
     /// Most notifications in one batch request.
@@ -70,6 +74,7 @@ impl Default for IngestConfig {
             idle_timeout_ms: 60_000,
             max_connections: 4_096,
             max_body_bytes: 64 * 1024,
+            max_template_body_bytes: 1024 * 1024,
             max_batch_body_bytes: 8 * 1024 * 1024,
             max_batch_items: 1000,
             idempotency_window_s: 24 * 60 * 60,

@@ -194,6 +194,12 @@ impl Config {
                 "must be at least 1024 and not above ingest.max_batch_body_bytes",
             );
         }
+        if !(i.max_body_bytes..=i.max_batch_body_bytes).contains(&i.max_template_body_bytes) {
+            return invalid(
+                "ingest.max_template_body_bytes",
+                "must be between ingest.max_body_bytes and ingest.max_batch_body_bytes",
+            );
+        }
         if i.produce_timeout_ms == 0 || i.idempotency_window_s == 0 || i.sms_max_segments == 0 {
             return invalid(
                 "ingest",
