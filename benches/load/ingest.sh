@@ -14,7 +14,7 @@ scripts/stack up >/dev/null
 cargo build --release --locked -q -p notify
 notify=target/release/notify
 export NOTIFY_STORE__KEYSPACE=load_ingest NOTIFY_KAFKA__TOPIC_PREFIX=load
-export NOTIFY_INGEST__TENANT_RATE_PER_S=0 NOTIFY_INGEST__LISTEN_ADDR=127.0.0.1:18080
+export NOTIFY_INGEST__TENANT_RATE_PER_S=0 NOTIFY_INGEST__TENANT_NOTIFICATIONS_PER_S=0 NOTIFY_INGEST__LISTEN_ADDR=127.0.0.1:18080
 export NOTIFY_TELEMETRY__METRICS_ADDR=127.0.0.1:19464 NOTIFY_TELEMETRY__LOG_FILTER=warn
 "$notify" migrate >/dev/null
 "$notify" topics create >/dev/null

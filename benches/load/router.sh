@@ -14,7 +14,7 @@ users=${2:-1000}
 scripts/stack up >/dev/null
 cargo build --release --locked -q -p notify
 notify=target/release/notify
-export NOTIFY_STORE__KEYSPACE=load_router NOTIFY_INGEST__TENANT_RATE_PER_S=0
+export NOTIFY_STORE__KEYSPACE=load_router NOTIFY_INGEST__TENANT_RATE_PER_S=0 NOTIFY_INGEST__TENANT_NOTIFICATIONS_PER_S=0
 export NOTIFY_INGEST__LISTEN_ADDR=127.0.0.1:18081 NOTIFY_TELEMETRY__LOG_FILTER=warn
 "$notify" migrate >/dev/null
 tenant=$("$notify" tenants create --name load | awk '/^tenant_id:/ {print $2}')

@@ -7,9 +7,12 @@ pub const ACCEPTED_TOTAL: &str = "notify_ingest_accepted_total";
 pub const REJECTED_TOTAL: &str = "notify_ingest_rejected_total";
 /// Requests answered with an original event id because of a repeated idempotency key.
 pub const DUPLICATES_TOTAL: &str = "notify_ingest_idempotent_replays_total";
-/// Requests refused by the per-tenant rate limit.
+/// Requests refused by a per-tenant quota, label `quota` = requests | notifications.
 pub const RATE_LIMITED_TOTAL: &str = "notify_ingest_rate_limited_total";
 /// Time from handing a record to the producer to its delivery report.
 pub const PRODUCE_SECONDS: &str = "notify_ingest_produce_duration_seconds";
 /// Authentication attempts, label `outcome` = ok | unauthorized | unavailable | error.
 pub const AUTH_TOTAL: &str = "notify_ingest_auth_total";
+/// 1 when the dependency answered the last readiness check, else 0; label `dependency` =
+/// kafka | database.
+pub const DEPENDENCY_READY: &str = "notify_ingest_dependency_ready";

@@ -122,13 +122,13 @@ impl Problem {
         )
     }
 
-    /// 429: the tenant's rate limit is exhausted.
-    pub fn rate_limited(retry_after_s: u64) -> Self {
+    /// 429: one of the tenant's quotas is exhausted; `detail` says which.
+    pub fn rate_limited(retry_after_s: u64, detail: impl Into<String>) -> Self {
         let mut problem = Self::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate-limited",
             "too many requests",
-            Some("the tenant's request rate limit is exhausted".into()),
+            Some(detail.into()),
         );
         problem.retry_after_s = Some(retry_after_s.max(1));
         problem

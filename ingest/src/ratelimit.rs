@@ -1,6 +1,10 @@
-//! Per-tenant request rate limit: a token bucket per tenant (GCRA), answered 429 with
-//! Retry-After when empty. Applied after authentication, so it counts only a tenant's own
-//! requests and an attacker without credentials cannot drain a tenant's budget.
+//! Per-tenant quotas: a token bucket per tenant (GCRA) for requests, and another for
+//! notifications, where a batch of N notifications costs N tokens. Either one empty answers 429
+//! with Retry-After. Applied after authentication, so they count only a tenant's own requests
+//! and an attacker without credentials cannot drain a tenant's budget; each tenant has its own
+//! buckets, so one tenant at its quota takes nothing from another's.
+//!
+//! Not guaranteed: quotas are per gateway process; N replicas admit up to N times the rate.
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -10,51 +14,117 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use notify_common::config::IngestConfig;
 
 use crate::problem::Problem;
 use crate::tenant::Tenant;
 
-/// Token buckets keyed by tenant id.
+/// One kind of token bucket per tenant; `None` when the limit is off.
 #[derive(Debug)]
-pub struct TenantLimiter {
-    limiter: Option<DefaultKeyedRateLimiter<String>>,
-    clock: DefaultClock,
-}
+struct Buckets(Option<DefaultKeyedRateLimiter<String>>);
 
-impl TenantLimiter {
-    /// `per_second` sustained with `burst` on top; `per_second == 0` disables limiting.
-    pub fn new(per_second: u32, burst: u32) -> Self {
-        let limiter = NonZeroU32::new(per_second).map(|rate| {
+impl Buckets {
+    fn new(per_second: u32, burst: u32) -> Self {
+        Self(NonZeroU32::new(per_second).map(|rate| {
             let burst = NonZeroU32::new(burst.max(per_second)).unwrap_or(rate);
             RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst))
-        });
-        Self {
-            limiter,
-            clock: DefaultClock::default(),
+        }))
+    }
+
+    /// Takes `n` tokens of `tenant`'s bucket, all or none; else the whole seconds to wait.
+    fn take(&self, clock: &DefaultClock, tenant: &str, n: usize) -> Result<(), u64> {
+        let Some(limiter) = &self.0 else {
+            return Ok(());
+        };
+        let Some(n) = u32::try_from(n).ok().and_then(NonZeroU32::new) else {
+            return Ok(());
+        };
+        match limiter.check_key_n(&tenant.to_owned(), n) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(not_until)) => {
+                let wait = not_until.wait_time_from(clock.now());
+                Err(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
+            }
+            // more than the burst: never possible, which config validation rules out for the
+            // largest batch; answered as a plain 429 rather than accepted
+            Err(_) => Err(1),
         }
     }
 
-    /// `Ok` if `tenant` may make a request now, else how many whole seconds to wait.
-    pub fn check(&self, tenant: &str) -> Result<(), u64> {
-        let Some(limiter) = &self.limiter else {
-            return Ok(());
-        };
-        limiter.check_key(&tenant.to_owned()).map_err(|not_until| {
-            let wait = not_until.wait_time_from(self.clock.now());
-            wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
-        })
-    }
-
-    /// Forgets buckets that are full again, bounding memory to active tenants.
-    pub fn shrink(&self) {
-        if let Some(limiter) = &self.limiter {
+    fn shrink(&self) {
+        if let Some(limiter) = &self.0 {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }
     }
 }
 
-/// Middleware answering 429 when the request's tenant is over its rate.
+/// Token buckets keyed by tenant id.
+#[derive(Debug)]
+pub struct TenantLimiter {
+    requests: Buckets,
+    notifications: Buckets,
+    clock: DefaultClock,
+}
+
+impl TenantLimiter {
+    /// Requests: `per_second` sustained with `burst` on top; `per_second == 0` disables
+    /// limiting. Notifications are not limited (see [`TenantLimiter::with_notifications`]).
+    pub fn new(per_second: u32, burst: u32) -> Self {
+        Self {
+            requests: Buckets::new(per_second, burst),
+            notifications: Buckets::new(0, 0),
+            clock: DefaultClock::default(),
+        }
+    }
+
+    /// Also limits notifications to `per_second` sustained with `burst` on top (0: no limit).
+    #[must_use]
+    pub fn with_notifications(mut self, per_second: u32, burst: u32) -> Self {
+        self.notifications = Buckets::new(per_second, burst);
+        self
+    }
+
+    /// The quotas `ingest.tenant_*` configure.
+    pub fn from_config(config: &IngestConfig) -> Self {
+        Self::new(config.tenant_rate_per_s, config.tenant_burst).with_notifications(
+            config.tenant_notifications_per_s,
+            config.tenant_notification_burst,
+        )
+    }
+
+    /// `Ok` if `tenant` may make a request now, else how many whole seconds to wait.
+    pub fn check(&self, tenant: &str) -> Result<(), u64> {
+        self.requests.take(&self.clock, tenant, 1)
+    }
+
+    /// `Ok` if `tenant` may submit `count` notifications now (all or none), else how many
+    /// whole seconds to wait.
+    pub fn check_notifications(&self, tenant: &str, count: usize) -> Result<(), u64> {
+        self.notifications.take(&self.clock, tenant, count)
+    }
+
+    /// Takes `count` notification tokens of `tenant`, or answers the 429 to send.
+    pub fn charge_notifications(&self, tenant: &str, count: usize) -> Result<(), Problem> {
+        self.check_notifications(tenant, count)
+            .map_err(|retry_after_s| {
+                metrics::counter!(crate::metrics::RATE_LIMITED_TOTAL, "quota" => "notifications")
+                    .increment(1);
+                Problem::rate_limited(
+                    retry_after_s,
+                    "the tenant's notification rate limit is exhausted",
+                )
+            })
+    }
+
+    /// Forgets buckets that are full again, bounding memory to active tenants.
+    pub fn shrink(&self) {
+        self.requests.shrink();
+        self.notifications.shrink();
+    }
+}
+
+/// Middleware answering 429 when the request's tenant is over its request rate.
 pub async fn limit_tenant(
     State(limiter): State<Arc<TenantLimiter>>,
     request: Request,
@@ -62,8 +132,13 @@ pub async fn limit_tenant(
 ) -> Response {
     if let Some(tenant) = request.extensions().get::<Tenant>() {
         if let Err(retry_after_s) = limiter.check(tenant.id()) {
-            metrics::counter!(crate::metrics::RATE_LIMITED_TOTAL).increment(1);
-            return Problem::rate_limited(retry_after_s).into_response();
+            metrics::counter!(crate::metrics::RATE_LIMITED_TOTAL, "quota" => "requests")
+                .increment(1);
+            return Problem::rate_limited(
+                retry_after_s,
+                "the tenant's request rate limit is exhausted",
+            )
+            .into_response();
         }
     }
     next.run(request).await
@@ -88,6 +163,22 @@ mod tests {
         let limiter = TenantLimiter::new(0, 0);
         for _ in 0..10_000 {
             assert!(limiter.check("a").is_ok());
+            assert!(limiter.check_notifications("a", 1000).is_ok());
         }
+    }
+
+    #[test]
+    fn notifications_cost_one_token_each_all_or_none() {
+        let limiter = TenantLimiter::new(0, 0).with_notifications(10, 100);
+        assert!(limiter.check_notifications("a", 60).is_ok());
+        // 40 left: a batch of 41 takes nothing, a batch of 40 then fits
+        assert!(limiter.check_notifications("a", 41).is_err());
+        assert!(limiter.check_notifications("a", 40).is_ok());
+        let wait = limiter.check_notifications("a", 1).expect_err("empty");
+        assert!(wait >= 1, "wait {wait}");
+        assert!(limiter.check_notifications("b", 100).is_ok());
+        assert!(limiter.check("a").is_ok(), "requests are a separate quota");
+        // more than the burst can never pass
+        assert!(limiter.check_notifications("c", 101).is_err());
     }
 }

@@ -18,6 +18,8 @@ use tokio::net::TcpListener;
 
 use crate::auth::{load_secrets_key, Authenticator};
 use crate::ratelimit::TenantLimiter;
+use crate::readiness::ReadyCache;
+use crate::server::{serve_http, ConnectionLimits};
 use crate::state::AppState;
 use crate::validate::Limits;
 use notify_common::publish::{KafkaPublisher, Publisher};
@@ -112,10 +114,10 @@ pub fn build_state_with(config: &Config, stores: Stores) -> Result<AppState, Ser
         ledger: stores.ledger,
         directory: stores.directory,
         auth: Arc::new(auth),
-        limiter: Arc::new(TenantLimiter::new(
-            ingest.tenant_rate_per_s,
-            ingest.tenant_burst,
-        )),
+        limiter: Arc::new(TenantLimiter::from_config(ingest)),
+        readiness: Arc::new(ReadyCache::new(Duration::from_millis(
+            ingest.ready_check_interval_ms,
+        ))),
         codec: Arc::new(Codec::new()?),
     })
 }
@@ -146,12 +148,9 @@ pub async fn serve(
     });
 
     let publisher: Arc<dyn Publisher> = state.publisher.clone();
+    let limits = ConnectionLimits::from(state.config.as_ref());
     let app = crate::routes::router(state);
-    let stop = shutdown.token().clone();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { stop.cancelled().await })
-        .await
-        .map_err(|source| ServeError::Http { addr, source })?;
+    serve_http(listener, app, limits, shutdown.token().clone()).await;
     tracing::info!("ingest api stopped accepting; flushing the producer");
     let flushed = tokio::task::spawn_blocking(move || publisher.flush(grace)).await;
     match flushed {

@@ -10,6 +10,7 @@ use notify_store::directory::Directory;
 
 use crate::auth::Authenticator;
 use crate::ratelimit::TenantLimiter;
+use crate::readiness::ReadyCache;
 use crate::validate::Limits;
 use notify_common::publish::Publisher;
 use notify_store::idempotency::Ledger;
@@ -33,6 +34,8 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     /// Per-tenant request rate limit.
     pub limiter: Arc<TenantLimiter>,
+    /// The last readiness answer, so `/readyz` is cheap.
+    pub readiness: Arc<ReadyCache>,
     /// Avro codec of `notify.requests`, built once.
     pub codec: Arc<Codec<NotificationRequest>>,
 }

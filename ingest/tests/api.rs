@@ -1,110 +1,20 @@
 //! The gateway in-process over its in-memory fakes: the paths that need no real Kafka or
 //! database to be exercised (rate limits, producer failures, idempotency bookkeeping).
 
-use std::sync::Arc;
+mod support;
+
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use axum::Router;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
-use http_body_util::BodyExt;
 use notify_common::config::IngestConfig;
-use notify_common::publish::{MemoryPublisher, PublishError};
-use notify_ingest::auth::provision::{create_app, create_tenant};
-use notify_ingest::auth::Authenticator;
-use notify_ingest::ratelimit::TenantLimiter;
-use notify_ingest::state::AppState;
-use notify_ingest::validate::Limits;
+use notify_common::publish::PublishError;
 use notify_schemas::{Codec, NotificationRequest};
-use notify_store::idempotency::MemoryLedger;
-use notify_store::notification_log::{DeliveryLog, LogWrite, MemoryLog};
-use notify_store::tenants::MemoryTenants;
-use notify_store::MemoryDirectory;
-use serde_json::{json, Value};
+use notify_store::notification_log::{DeliveryLog, LogWrite};
+use serde_json::json;
+use support::{config_with, harness, notification, request_quota};
 use tower::ServiceExt;
-
-struct Harness {
-    app: Router,
-    publisher: Arc<MemoryPublisher>,
-    /// The notification log status look-ups and key reuse checks read.
-    log: Arc<MemoryLog>,
-    tenant: String,
-    auth: String,
-}
-
-async fn harness(config: IngestConfig) -> Harness {
-    let tenants = Arc::new(MemoryTenants::new());
-    let tenant = create_tenant(tenants.as_ref(), "t").await.expect("tenant");
-    let app = create_app(tenants.as_ref(), &tenant.tenant_id, None, None)
-        .await
-        .expect("app");
-    let publisher = Arc::new(MemoryPublisher::default());
-    let log = Arc::new(MemoryLog::new());
-    let state = AppState {
-        limits: Arc::new(Limits::from(&config)),
-        limiter: Arc::new(TenantLimiter::new(
-            config.tenant_rate_per_s,
-            config.tenant_burst,
-        )),
-        auth: Arc::new(Authenticator::new(tenants, &config, None)),
-        config: Arc::new(config),
-        publisher: publisher.clone(),
-        requests_topic: "notify.requests".to_owned(),
-        ledger: Arc::new(MemoryLedger::with_log(log.clone())),
-        directory: Arc::new(MemoryDirectory::new()),
-        codec: Arc::new(Codec::new().expect("codec")),
-    };
-    let auth = format!(
-        "Basic {}",
-        STANDARD.encode(format!("{}:{}", app.app_key, app.secret.expose()))
-    );
-    Harness {
-        app: notify_ingest::routes::router(state),
-        publisher,
-        log,
-        tenant: tenant.tenant_id,
-        auth,
-    }
-}
-
-impl Harness {
-    async fn post(&self, key: Option<&str>, body: &Value) -> (StatusCode, Option<String>, Value) {
-        let mut request = Request::post("/v1/notifications")
-            .header(header::AUTHORIZATION, &self.auth)
-            .header(header::CONTENT_TYPE, "application/json");
-        if let Some(key) = key {
-            request = request.header("idempotency-key", key);
-        }
-        let response = self
-            .app
-            .clone()
-            .oneshot(request.body(Body::from(body.to_string())).expect("request"))
-            .await
-            .expect("response");
-        let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(header::RETRY_AFTER)
-            .map(|v| v.to_str().unwrap_or("").to_owned());
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
-        (
-            status,
-            retry_after,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
-    }
-}
-
-fn notification() -> Value {
-    json!({"user_id": "u1", "category": "c", "content": {"sms": {"text": "hello"}}})
-}
 
 #[tokio::test]
 async fn accepted_requests_are_published_as_avro_keyed_tenant_user() {
@@ -126,12 +36,7 @@ async fn accepted_requests_are_published_as_avro_keyed_tenant_user() {
 
 #[tokio::test]
 async fn a_tenant_over_its_rate_gets_429_with_retry_after() {
-    let config = IngestConfig {
-        tenant_rate_per_s: 1,
-        tenant_burst: 2,
-        ..IngestConfig::default()
-    };
-    let h = harness(config).await;
+    let h = harness(request_quota(1, 2)).await;
     for _ in 0..2 {
         assert_eq!(h.post(None, &notification()).await.0, StatusCode::ACCEPTED);
     }
@@ -145,6 +50,68 @@ async fn a_tenant_over_its_rate_gets_429_with_retry_after() {
         2,
         "the limited request was not published"
     );
+}
+
+#[tokio::test]
+async fn a_batch_costs_one_notification_token_per_item_and_other_tenants_keep_their_quota() {
+    let config = IngestConfig {
+        tenant_notifications_per_s: 1,
+        tenant_notification_burst: 10,
+        max_batch_items: 10,
+        ..IngestConfig::default()
+    };
+    let h = harness(config).await;
+    let batch = json!({"items": vec![notification(); 10]});
+    let (status, _, body) = h
+        .post_as(&h.auth, "/v1/notifications/batch", None, &batch)
+        .await;
+    assert_eq!(status, StatusCode::MULTI_STATUS, "{body}");
+    assert_eq!(h.publisher.records().len(), 10);
+
+    // the batch spent the whole burst: the tenant is at its quota, for batches and singles
+    let (status, retry_after, body) = h
+        .post_as(&h.auth, "/v1/notifications/batch", None, &batch)
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["type"], "urn:notify:problem:rate-limited", "{body}");
+    assert!(retry_after
+        .and_then(|s| s.parse::<u64>().ok())
+        .is_some_and(|s| s >= 1));
+    for _ in 0..5 {
+        let (status, retry_after, body) = h.post(None, &notification()).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+        assert!(retry_after.is_some());
+    }
+    assert_eq!(
+        h.publisher.records().len(),
+        10,
+        "nothing over quota published"
+    );
+
+    // the other tenant's bucket is untouched
+    for _ in 0..10 {
+        h.assert_other_tenant_accepted().await;
+    }
+}
+
+#[tokio::test]
+async fn a_tenant_at_its_request_quota_does_not_hold_up_another() {
+    let h = harness(request_quota(1, 3)).await;
+    let mut limited = 0;
+    for _ in 0..50 {
+        match h.post(None, &notification()).await.0 {
+            StatusCode::ACCEPTED => {}
+            StatusCode::TOO_MANY_REQUESTS => limited += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(limited >= 45, "only {limited} of 50 refused");
+    // interleaved: the hammering tenant keeps getting 429, the other one 202
+    for _ in 0..3 {
+        let (status, _, _) = h.post(None, &notification()).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        h.assert_other_tenant_accepted().await;
+    }
 }
 
 #[tokio::test]
@@ -263,4 +230,70 @@ async fn health_is_public_and_tenant_routes_are_not() {
         .expect("response");
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert!(response.headers().contains_key(header::WWW_AUTHENTICATE));
+}
+
+#[tokio::test]
+async fn readyz_says_only_ready_or_not_and_checks_at_most_once_per_interval() {
+    let h = harness(config_with(|c| c.ready_check_interval_ms = 300)).await;
+    h.publisher.fail_with(Some(PublishError::Kafka(
+        "broker down at kafka-7:9092".into(),
+    )));
+    let (status, body) = h.get("/readyz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body, r#"{"status":"not_ready"}"#, "no error text outside");
+
+    // a burst of probes is answered from the last check
+    let checks = h.publisher.checks.load(Ordering::SeqCst);
+    for _ in 0..50 {
+        assert_eq!(h.get("/readyz").await.0, StatusCode::SERVICE_UNAVAILABLE);
+    }
+    assert_eq!(h.publisher.checks.load(Ordering::SeqCst), checks);
+
+    // the broker is back: ready once the interval has passed, with one more check
+    h.publisher.fail_with(None);
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let (status, body) = h.get("/readyz").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, r#"{"status":"ready"}"#);
+    assert_eq!(h.publisher.checks.load(Ordering::SeqCst), checks + 1);
+}
+
+#[tokio::test]
+async fn admin_bodies_over_the_body_limit_are_413() {
+    let h = harness(IngestConfig::default()).await;
+    let put = |uri: &str, body: String| {
+        Request::put(uri)
+            .header(header::AUTHORIZATION, &h.auth)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body))
+            .expect("request")
+    };
+    // 100 KB of user: over ingest.max_body_bytes (64 KiB), under axum's own 2 MB default
+    let padded = format!(
+        r#"{{"email": "a@example.com", "pad": "{}"}}"#,
+        "x".repeat(100_000)
+    );
+    let (status, _, body) = h.send(put("/v1/users/u1", padded)).await;
+    assert_eq!(
+        status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    // 1.5 MB of template: over ingest.max_template_body_bytes (1 MiB)
+    let html = "x".repeat(1_500_000);
+    let template =
+        json!({"variants": [{"locale": "en", "channel": "email", "subject": "s", "html": html}]});
+    let (status, _, _) = h.send(put("/v1/templates/t1", template.to_string())).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    // a template of 200 KB (one large HTML variant) still fits
+    let html = "x".repeat(200_000);
+    let template =
+        json!({"variants": [{"locale": "en", "channel": "email", "subject": "s", "html": html}]});
+    let (status, _, body) = h.send(put("/v1/templates/t2", template.to_string())).await;
+    assert!(
+        status.is_success(),
+        "{status} {}",
+        String::from_utf8_lossy(&body)
+    );
 }

@@ -160,6 +160,31 @@ impl Config {
         if i.jwt_leeway_s > 60 {
             return invalid("ingest.jwt_leeway_s", "must be at most 60 seconds");
         }
+        if i.auth_negative_cache_ttl_ms > 60_000 {
+            return invalid(
+                "ingest.auth_negative_cache_ttl_ms",
+                "must be at most 60000 (a key created after a refusal must work soon)",
+            );
+        }
+        if i.header_read_timeout_ms < 100 || i.max_connections == 0 {
+            return invalid(
+                "ingest",
+                "header_read_timeout_ms must be at least 100 and max_connections at least 1",
+            );
+        }
+        if i.idle_timeout_ms <= i.produce_timeout_ms.max(s.request_timeout_ms) {
+            return invalid(
+                "ingest.idle_timeout_ms",
+                "must be above ingest.produce_timeout_ms and store.request_timeout_ms (a request \
+                 waiting on Kafka or the database would be cut)",
+            );
+        }
+        if !(100..=60_000).contains(&i.ready_check_interval_ms) {
+            return invalid(
+                "ingest.ready_check_interval_ms",
+                "must be between 100 and 60000",
+            );
+        }
         if i.max_batch_items == 0 || i.max_batch_items > 1000 {
             return invalid("ingest.max_batch_items", "must be between 1 and 1000");
         }
@@ -169,10 +194,25 @@ impl Config {
                 "must be at least 1024 and not above ingest.max_batch_body_bytes",
             );
         }
+        if !(i.max_body_bytes..=i.max_batch_body_bytes).contains(&i.max_template_body_bytes) {
+            return invalid(
+                "ingest.max_template_body_bytes",
+                "must be between ingest.max_body_bytes and ingest.max_batch_body_bytes",
+            );
+        }
         if i.produce_timeout_ms == 0 || i.idempotency_window_s == 0 || i.sms_max_segments == 0 {
             return invalid(
                 "ingest",
                 "produce_timeout_ms, idempotency_window_s and sms_max_segments must be positive",
+            );
+        }
+        if i.tenant_notifications_per_s > 0
+            && (i.tenant_notification_burst as usize) < i.max_batch_items
+        {
+            return invalid(
+                "ingest.tenant_notification_burst",
+                "must be at least ingest.max_batch_items while ingest.tenant_notifications_per_s \
+                 is on (a full batch could never pass)",
             );
         }
         let r = &self.router;

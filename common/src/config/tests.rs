@@ -109,3 +109,58 @@ fn cql_identifiers() {
     assert!(!is_cql_identifier("a-b"));
     assert!(!is_cql_identifier(&"a".repeat(49)));
 }
+
+/// Asserts that the defaults changed by `change` are refused with an error naming `key`.
+#[track_caller]
+fn assert_refused(key: &str, change: impl FnOnce(&mut IngestConfig)) {
+    let mut config = Config::default();
+    change(&mut config.ingest);
+    let err = config.validate().expect_err("refused");
+    assert!(err.to_string().contains(key), "{key}: {err}");
+}
+
+#[test]
+fn a_notification_burst_below_the_largest_batch_is_refused() {
+    let key = "ingest.tenant_notification_burst";
+    assert_refused(key, |i| {
+        i.tenant_notifications_per_s = 100;
+        i.tenant_notification_burst = 999;
+    });
+    let mut config = Config::default();
+    config.ingest.tenant_notifications_per_s = 0;
+    config.ingest.tenant_notification_burst = 999;
+    config.validate().expect("no limit, no constraint");
+}
+
+#[test]
+fn a_long_negative_auth_cache_is_refused() {
+    assert_refused("ingest.auth_negative_cache_ttl_ms", |i| {
+        i.auth_negative_cache_ttl_ms = 60_001;
+    });
+}
+
+#[test]
+fn a_ready_check_interval_out_of_range_is_refused() {
+    for interval in [0, 99, 60_001] {
+        assert_refused("ingest.ready_check_interval_ms", |i| {
+            i.ready_check_interval_ms = interval;
+        });
+    }
+}
+
+#[test]
+fn connection_limits_are_checked() {
+    let store_wait = StoreConfig::default().request_timeout_ms;
+    assert_refused("ingest.idle_timeout_ms", |i| i.idle_timeout_ms = store_wait);
+    assert_refused("max_connections", |i| i.max_connections = 0);
+    assert_refused("header_read_timeout_ms", |i| i.header_read_timeout_ms = 99);
+}
+
+#[test]
+fn a_template_body_limit_outside_the_other_limits_is_refused() {
+    for bytes in [1023, 8 * 1024 * 1024 + 1] {
+        assert_refused("ingest.max_template_body_bytes", |i| {
+            i.max_template_body_bytes = bytes;
+        });
+    }
+}

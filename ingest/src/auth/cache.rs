@@ -1,14 +1,17 @@
-//! A short-lived memory of successful credential checks, so a client sending the same
-//! credentials on every request costs one hash and one map look-up instead of a database read
-//! and a signature check.
+//! A short-lived memory of credential checks, so a client sending the same credentials on
+//! every request costs one hash and one map look-up instead of a database read and a signature
+//! check, whether they are good or bad.
 //!
 //! Guarantees: entries are keyed by SHA-256 of the whole `Authorization` value, never by the
 //! credential itself, so the cache holds nothing a client could authenticate with; a hit means
-//! exactly that credential was verified less than the TTL ago. A cached bearer token is not
-//! accepted past its own `exp` (plus leeway). Only successes are cached.
+//! exactly that credential was verified (or refused) less than the TTL ago. A cached bearer
+//! token is not accepted past its own `exp` (plus leeway). Refusals are kept for the shorter
+//! `ingest.auth_negative_cache_ttl_ms`, so an app created or enabled after a refusal works at
+//! the latest that long after. Both maps are bounded in entries.
 //!
 //! Not guaranteed: a disabled app keeps working from the cache until its entries expire (at most
-//! `ingest.auth_cache_ttl_ms`).
+//! `ingest.auth_cache_ttl_ms`); distinct bad credentials (a new guess per request) each still
+//! cost a read, since nothing is known about them yet.
 
 use std::fmt;
 use std::time::Duration;
@@ -16,10 +19,14 @@ use std::time::Duration;
 use moka::future::Cache;
 use sha2::{Digest, Sha256};
 
+use super::Reject;
 use crate::tenant::Tenant;
 
 /// Most credentials remembered at once; each entry is well under 200 bytes.
 const MAX_ENTRIES: u64 = 100_000;
+
+/// Most refused credentials remembered at once; each entry is under 100 bytes.
+const MAX_REFUSED_ENTRIES: u64 = 100_000;
 
 /// Separates these hashes from any other SHA-256 use of the same bytes.
 const KEY_DOMAIN: &[u8] = b"notify-auth-cache-v1\n";
@@ -35,9 +42,11 @@ struct Entry {
     valid_until_s: Option<u64>,
 }
 
-/// Successful verifications of the last `ttl`; a TTL of zero disables caching.
+/// Successful verifications of the last `ttl` and refusals of the last `refused_ttl`; a TTL of
+/// zero disables that half.
 pub(crate) struct AuthCache {
     entries: Option<Cache<CacheKey, Entry>>,
+    refused: Option<Cache<CacheKey, Reject>>,
 }
 
 impl fmt::Debug for AuthCache {
@@ -45,19 +54,17 @@ impl fmt::Debug for AuthCache {
         f.debug_struct("AuthCache")
             .field("enabled", &self.entries.is_some())
             .field("entries", &self.entries.as_ref().map(Cache::entry_count))
+            .field("refused", &self.refused.as_ref().map(Cache::entry_count))
             .finish()
     }
 }
 
 impl AuthCache {
-    pub(crate) fn new(ttl: Duration) -> Self {
-        let entries = (!ttl.is_zero()).then(|| {
-            Cache::builder()
-                .max_capacity(MAX_ENTRIES)
-                .time_to_live(ttl)
-                .build()
-        });
-        Self { entries }
+    pub(crate) fn new(ttl: Duration, refused_ttl: Duration) -> Self {
+        Self {
+            entries: bounded(MAX_ENTRIES, ttl),
+            refused: bounded(MAX_REFUSED_ENTRIES, refused_ttl),
+        }
     }
 
     /// The key under which the credential `authorization` (the header value) is remembered.
@@ -78,6 +85,18 @@ impl AuthCache {
         }
     }
 
+    /// Why this credential was refused, if it was less than the refusal TTL ago.
+    pub(crate) async fn refused(&self, key: &CacheKey) -> Option<Reject> {
+        self.refused.as_ref()?.get(key).await
+    }
+
+    /// Remembers a refusal.
+    pub(crate) async fn insert_refused(&self, key: CacheKey, reason: Reject) {
+        if let Some(refused) = &self.refused {
+            refused.insert(key, reason).await;
+        }
+    }
+
     /// Remembers a successful verification.
     pub(crate) async fn insert(&self, key: CacheKey, tenant: Tenant, valid_until_s: Option<u64>) {
         if let Some(entries) = &self.entries {
@@ -94,13 +113,26 @@ impl AuthCache {
     }
 }
 
+/// A map of at most `capacity` entries living `ttl`; `None` for a zero TTL.
+fn bounded<V>(capacity: u64, ttl: Duration) -> Option<Cache<CacheKey, V>>
+where
+    V: Clone + Send + Sync + 'static,
+{
+    (!ttl.is_zero()).then(|| {
+        Cache::builder()
+            .max_capacity(capacity)
+            .time_to_live(ttl)
+            .build()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[tokio::test]
     async fn remembers_until_the_credential_expires() {
-        let cache = AuthCache::new(Duration::from_secs(60));
+        let cache = AuthCache::new(Duration::from_secs(60), Duration::ZERO);
         let basic = AuthCache::key("Basic abc");
         let bearer = AuthCache::key("Bearer xyz");
         assert_ne!(basic, bearer);
@@ -115,9 +147,11 @@ mod tests {
 
     #[tokio::test]
     async fn zero_ttl_disables_the_cache() {
-        let cache = AuthCache::new(Duration::ZERO);
+        let cache = AuthCache::new(Duration::ZERO, Duration::ZERO);
         let key = AuthCache::key("Basic abc");
         cache.insert(key, Tenant("t1".into()), None).await;
         assert_eq!(cache.get(&key, 0).await, None);
+        cache.insert_refused(key, Reject::WrongSecret).await;
+        assert_eq!(cache.refused(&key).await, None);
     }
 }

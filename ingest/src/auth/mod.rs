@@ -7,8 +7,9 @@
 //! disabled app, bad token), and a wrong secret and an unknown key take the same work (see
 //! `basic.rs`); the reason is only logged, at debug level, never with the credential. A
 //! database failure answers 503, never 401, so clients retry instead of dropping their
-//! credentials. Successful checks are remembered for `ingest.auth_cache_ttl_ms` under a hash of
-//! the credential (`cache.rs`).
+//! credentials. Successful checks are remembered for `ingest.auth_cache_ttl_ms` and refusals
+//! that needed a look-up for `ingest.auth_negative_cache_ttl_ms`, under a hash of the credential
+//! (`cache.rs`).
 //!
 //! Not guaranteed: that a disabled app is refused before its cached verifications expire.
 
@@ -188,7 +189,10 @@ impl Authenticator {
                 audience: config.jwt_audience.clone(),
                 leeway_s: config.jwt_leeway_s,
             },
-            cache: AuthCache::new(Duration::from_millis(config.auth_cache_ttl_ms)),
+            cache: AuthCache::new(
+                Duration::from_millis(config.auth_cache_ttl_ms),
+                Duration::from_millis(config.auth_negative_cache_ttl_ms),
+            ),
         }
     }
 
@@ -200,7 +204,33 @@ impl Authenticator {
         if let Some(tenant) = self.cache.get(&cache_key, now_s).await {
             return Ok(tenant);
         }
-        let (tenant, valid_until_s) = match split_scheme(value)? {
+        if let Some(reason) = self.cache.refused(&cache_key).await {
+            return Err(reason.into());
+        }
+        match self.verify(value, now_s).await {
+            Ok((tenant, valid_until_s)) => {
+                self.cache
+                    .insert(cache_key, tenant.clone(), valid_until_s)
+                    .await;
+                Ok(tenant)
+            }
+            Err(AuthError::Unauthorized(reason)) => {
+                // what did not parse cost no look-up; remembering it would only fill the map
+                if !matches!(
+                    reason,
+                    Reject::Missing | Reject::Malformed | Reject::MalformedToken
+                ) {
+                    self.cache.insert_refused(cache_key, reason).await;
+                }
+                Err(reason.into())
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Checks `value` against the store: the tenant and, for tokens, until when it is valid.
+    async fn verify(&self, value: &str, now_s: u64) -> Result<(Tenant, Option<u64>), AuthError> {
+        Ok(match split_scheme(value)? {
             (Scheme::Basic, credentials) => {
                 let (app_key, secret) = basic::parse(credentials)?;
                 let app = self
@@ -226,11 +256,7 @@ impl Authenticator {
                 }
                 (Tenant(app.tenant_id), Some(verified.valid_until_s))
             }
-        };
-        self.cache
-            .insert(cache_key, tenant.clone(), valid_until_s)
-            .await;
-        Ok(tenant)
+        })
     }
 }
 

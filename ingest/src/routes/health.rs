@@ -1,4 +1,10 @@
 //! `/healthz` (the process is serving) and `/readyz` (Kafka and the database answer).
+//!
+//! Both are public, so they say only ready or not: why a dependency fails goes to the log and
+//! to [`DEPENDENCY_READY`], never into the answer. `/readyz` answers from [`ReadyCache`], so
+//! probing it often costs no more than one check per `ingest.ready_check_interval_ms`.
+//!
+//! [`ReadyCache`]: crate::readiness::ReadyCache
 
 use std::time::Duration;
 
@@ -7,15 +13,17 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Serialize;
 
+use crate::metrics::DEPENDENCY_READY;
 use crate::state::AppState;
 
-/// Readiness of each dependency.
+/// How long each dependency may take to answer a check.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Whether the gateway can take requests.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Readiness {
-    /// `ok` or the reason Kafka is not usable.
-    pub kafka: String,
-    /// `ok` or the reason the database is not usable.
-    pub database: String,
+    /// `ready` or `not_ready`.
+    pub status: &'static str,
 }
 
 /// Liveness: answers 200 while the process serves requests.
@@ -24,37 +32,50 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Readiness: 200 when Kafka and the database both answer, else 503 naming which does not.
+/// Readiness: 200 when Kafka and the database both answered the last check, else 503.
 #[utoipa::path(
     get,
     path = "/readyz",
     tag = "health",
     responses(
         (status = 200, description = "ready", body = Readiness),
-        (status = 503, description = "a dependency does not answer", body = Readiness),
+        (status = 503, description = "a dependency does not answer (details in the logs)", body = Readiness),
     )
 )]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
+    if state.readiness.ready(|| check(&state)).await {
+        (StatusCode::OK, Json(Readiness { status: "ready" }))
+    } else {
+        let status = "not_ready";
+        (StatusCode::SERVICE_UNAVAILABLE, Json(Readiness { status }))
+    }
+}
+
+/// Asks Kafka and the database once; logs and records each one's state.
+async fn check(state: &AppState) -> bool {
     let publisher = state.publisher.clone();
     let topic = state.requests_topic.clone();
-    let kafka =
-        tokio::task::spawn_blocking(move || publisher.check(&topic, Duration::from_secs(2)));
-    let database = tokio::time::timeout(Duration::from_secs(2), state.ledger.check());
+    let kafka = tokio::task::spawn_blocking(move || publisher.check(&topic, CHECK_TIMEOUT));
+    let database = tokio::time::timeout(CHECK_TIMEOUT, state.ledger.check());
     let (kafka, database) = tokio::join!(kafka, database);
     let kafka = match kafka {
-        Ok(Ok(())) => "ok".to_owned(),
-        Ok(Err(err)) => err.to_string(),
-        Err(err) => err.to_string(),
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(err)) => Err(err.to_string()),
+        Err(err) => Err(err.to_string()),
     };
     let database = match database {
-        Ok(Ok(())) => "ok".to_owned(),
-        Ok(Err(err)) => err.to_string(),
-        Err(_) => "no answer within 2 s".to_owned(),
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(err)) => Err(err.to_string()),
+        Err(_) => Err(format!("no answer within {} s", CHECK_TIMEOUT.as_secs())),
     };
-    let status = if kafka == "ok" && database == "ok" {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (status, Json(Readiness { kafka, database }))
+    let mut ready = true;
+    for (dependency, outcome) in [("kafka", kafka), ("database", database)] {
+        metrics::gauge!(DEPENDENCY_READY, "dependency" => dependency)
+            .set(f64::from(u8::from(outcome.is_ok())));
+        if let Err(error) = outcome {
+            tracing::warn!(dependency, %error, "readiness check failed");
+            ready = false;
+        }
+    }
+    ready
 }

@@ -18,7 +18,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/notifications", post(notifications::create))
         .route("/v1/notifications/batch", post(notifications::create_batch))
         .route("/v1/notifications/{event_id}", get(notifications::get))
-        .merge(admin::routes())
+        .merge(admin::routes(
+            state.config.max_body_bytes,
+            state.config.max_template_body_bytes,
+        ))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             ratelimit::limit_tenant,

@@ -265,6 +265,7 @@ pub async fn create(
     let key = idempotency_key(&headers)?;
     let bytes = read_body(body, state.config.max_body_bytes).await?;
     let input: NotificationInput = validate::parse_json(&bytes)?;
+    state.limiter.charge_notifications(tenant.id(), 1)?;
     // the parsed input re-serialised: equal requests hash equally whatever their spacing
     let hash = request_hash(&serde_json::to_vec(&input).unwrap_or_default());
     let accepted = accept_one(&state, &tenant, input, key, hash).await?;
@@ -297,6 +298,10 @@ pub async fn create_batch(
     let key = idempotency_key(&headers)?;
     let bytes = read_body(body, state.config.max_batch_body_bytes).await?;
     let items = validate::parse_batch(&bytes, state.config.max_batch_items)?;
+    // every item costs a token, invalid ones too: they cost work all the same
+    state
+        .limiter
+        .charge_notifications(tenant.id(), items.len())?;
     let work = items.into_iter().enumerate().map(|(index, item)| {
         let state = &state;
         let tenant = &tenant;

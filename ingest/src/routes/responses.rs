@@ -50,7 +50,7 @@ const NO_SUCH_USER: Entry = (404, "no such user");
 const TOO_LARGE: Entry = (413, "body over the size cap");
 const INVALID_FIELDS: Entry = (422, "invalid fields");
 const INVALID_ID: Entry = (422, "invalid id");
-const RATE_LIMITED: Entry = (429, "tenant rate limit");
+const RATE_LIMITED: Entry = (429, "a tenant quota (requests or notifications per second)");
 const DIRECTORY_DOWN: Entry = (503, "directory unavailable, retry");
 
 /// Defines each named set as an uninhabited type with its entries.

@@ -192,6 +192,7 @@ keyspace = "{keyspace}"
 request_timeout_ms = 30000
 [ingest]
 tenant_rate_per_s = 0
+tenant_notifications_per_s = 0
 [router]
 group_id = "{prefix}-router"
 email_from = "notify@example.com"

@@ -127,6 +127,7 @@ impl Fixture {
         IngestConfig {
             // Most tests look at one verification; the cache tests turn it on.
             auth_cache_ttl_ms: 0,
+            auth_negative_cache_ttl_ms: 0,
             jwt_leeway_s: 30,
             ..IngestConfig::default()
         }

@@ -1,10 +1,12 @@
 //! The authentication cache, secrets at rest and in debug output, provisioning checks.
 
 use super::*;
+use crate::auth::AppSecret;
 
 #[tokio::test]
 async fn cache_hit_skips_the_store_and_failures_are_not_cached() {
     let f = Fixture::new().await;
+    // refusals are not remembered: Fixture::config turns that cache off
     let config = IngestConfig {
         auth_cache_ttl_ms: 60_000,
         ..Fixture::config()
@@ -28,6 +30,57 @@ async fn cache_hit_skips_the_store_and_failures_are_not_cached() {
         assert_eq!(rejection(&auth, &wrong).await, Reject::WrongSecret);
     }
     assert_eq!(f.lookups(), before + 4, "rejections are never cached");
+}
+
+#[tokio::test]
+async fn repeated_bad_credentials_cost_one_lookup_until_the_negative_ttl() {
+    let f = Fixture::new().await;
+    let mut config = Fixture::config();
+    config.auth_negative_cache_ttl_ms = 300;
+    let auth = f.auth_with(&config, Some(f.secrets_key.clone()));
+    let wrong = basic(&f.plain.app_key, "as_wrong");
+    let later_secret = AppSecret::generate();
+    let later = basic("ak_created_later", later_secret.expose());
+    let forged = bearer(&sign(
+        Algorithm::HS256,
+        &EncodingKey::from_secret(b"not the app secret"),
+        &Fixture::claims(&f.hs),
+    ));
+    let before = f.lookups();
+    for _ in 0..50 {
+        assert_eq!(rejection(&auth, &wrong).await, Reject::WrongSecret);
+        assert_eq!(rejection(&auth, &later).await, Reject::UnknownApp);
+        assert_eq!(rejection(&auth, &forged).await, Reject::BadSignature);
+    }
+    assert_eq!(
+        f.lookups(),
+        before + 3,
+        "one lookup per distinct bad credential"
+    );
+    // malformed credentials need no lookup and are not remembered
+    assert_eq!(
+        rejection(&auth, &headers("Basic !!!")).await,
+        Reject::Malformed
+    );
+    assert_eq!(f.lookups(), before + 3);
+
+    // an app created with that key after the refusal works once the refusal expires
+    f.store
+        .create_app(&AppRecord {
+            app_key: "ak_created_later".into(),
+            tenant_id: f.tenant_id.clone(),
+            secret_hash: later_secret.hash(),
+            secret_ciphertext: None,
+            jwt: None,
+            disabled: false,
+        })
+        .await
+        .expect("create");
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(auth.authenticate(&later).await.ok(), Some(f.tenant()));
+    // the good credentials of the same app were never refused by the cache
+    let good = basic(&f.plain.app_key, f.plain.secret.expose());
+    assert_eq!(auth.authenticate(&good).await.ok(), Some(f.tenant()));
 }
 
 #[tokio::test]

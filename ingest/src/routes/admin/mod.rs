@@ -26,7 +26,7 @@ mod tests;
 
 use std::sync::Arc;
 
-use axum::extract::FromRef;
+use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -47,8 +47,9 @@ pub use users::{QuietHoursBody, UserBody, UserPage, UserView};
 use input::{check_id, parse_body, parse_checked, Paging, PathParams, QueryParams};
 
 /// The admin routes, for any state the directory can be taken from. Mount them behind the auth
-/// middleware; without it every request answers 401.
-pub fn routes<S>() -> Router<S>
+/// middleware; without it every request answers 401. Bodies over `body_limit` bytes
+/// (`template_body_limit` for template upserts) answer 413 before they are parsed.
+pub fn routes<S>(body_limit: usize, template_body_limit: usize) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
     Arc<dyn Directory>: FromRef<S>,
@@ -78,7 +79,9 @@ where
             "/v1/templates/{template_id}",
             get(templates::get)
                 .put(templates::put)
-                .delete(templates::delete),
+                .delete(templates::delete)
+                // inside the router-wide limit below, so it wins for this route
+                .layer(DefaultBodyLimit::max(template_body_limit)),
         )
         .route("/v1/categories", get(categories::list))
         .route(
@@ -87,6 +90,7 @@ where
                 .put(categories::put)
                 .delete(categories::delete),
         )
+        .layer(DefaultBodyLimit::max(body_limit))
 }
 
 /// The OpenAPI description of the admin routes, merged into `/openapi.json`.

@@ -78,8 +78,13 @@ impl Reply {
 impl Api {
     fn new() -> Self {
         let dir: Arc<dyn Directory> = Arc::new(MemoryDirectory::new());
+        let config = notify_common::config::IngestConfig::default();
         Self {
-            app: routes::<Arc<dyn Directory>>().with_state(dir),
+            app: routes::<Arc<dyn Directory>>(
+                config.max_body_bytes,
+                config.max_template_body_bytes,
+            )
+            .with_state(dir),
         }
     }
 
