@@ -108,7 +108,10 @@ pub fn build_state_with(config: &Config, stores: Stores) -> Result<AppState, Ser
 
     Ok(AppState {
         config: Arc::new(ingest.clone()),
-        limits: Arc::new(Limits::from(ingest)),
+        limits: Arc::new(Limits {
+            email_max_bytes: config.router.email_max_bytes,
+            ..Limits::from(ingest)
+        }),
         publisher: Arc::new(publisher),
         requests_topic: topic,
         ledger: stores.ledger,

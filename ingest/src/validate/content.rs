@@ -8,33 +8,25 @@
 //! that is safe as a header and a body within 512 KiB.
 //!
 //! Not guaranteed: the size of rendered templates (the router checks those after rendering, with
-//! the same functions) or that URLs resolve. The payload estimates use the compact JSON a
-//! dispatcher sends and count `image_url` and `click_url` as custom keys, so they err on the
-//! large side by a few dozen bytes at most.
+//! the same rules: `notify_schemas::limits`) or that URLs resolve.
 
-use notify_schemas::{Channel, EmailContent, PushContent, SmsContent, TemplateRef};
-use serde_json::{json, Map, Value};
+use notify_schemas::limits::push_payload;
+use notify_schemas::{Channel, EmailContent, PushContent, RenderedPush, SmsContent, TemplateRef};
 
 use super::fields::{has_control, http_url, identifier, link_url};
 use super::parse::pointer_token;
 use super::sms::{gsm7_septets, sms_segments, Encoding};
 use crate::problem::FieldError;
 
-/// Largest APNs payload for a regular (non-VoIP) notification.
-pub const APNS_MAX_PAYLOAD_BYTES: usize = 4096;
-/// Largest FCM message payload (notification and data) for a token send.
-pub const FCM_MAX_PAYLOAD_BYTES: usize = 4096;
-/// Largest web push plaintext: push services must accept 4096-byte bodies, and RFC 8291 spends
-/// 86 bytes of header, 1 delimiter byte and a 16-byte tag of them.
-pub const WEBPUSH_MAX_PAYLOAD_BYTES: usize = 4096 - 86 - 1 - 16;
+pub use notify_schemas::limits::{
+    APNS_MAX_PAYLOAD_BYTES, FCM_MAX_PAYLOAD_BYTES, MAX_SUBJECT_CHARS, WEBPUSH_MAX_PAYLOAD_BYTES,
+};
 /// Most custom data keys in push content.
 pub const MAX_DATA_KEYS: usize = 64;
 /// Longest push data key, in bytes.
 pub const MAX_DATA_KEY_BYTES: usize = 128;
 /// Longest sound name, in bytes.
 pub const MAX_SOUND_BYTES: usize = 256;
-/// Longest email subject, in characters (RFC 5322 §2.1.1 line limit).
-pub const MAX_SUBJECT_CHARS: usize = 998;
 /// Largest email html or text body, in bytes.
 pub const MAX_EMAIL_BODY_BYTES: usize = 512 * 1024;
 /// Most template variables.
@@ -156,11 +148,11 @@ pub fn check_push(push: &PushContent, targets: &[Channel], errors: &mut Vec<Fiel
     }
 
     let mut too_large = Vec::new();
+    // measured as the router measures what it renders, so what passes here passes there
+    let rendered = RenderedPush::from(push.clone());
     for &channel in targets {
         let (size, limit) = match channel {
-            Channel::Apns => (apns_payload_bytes(push), APNS_MAX_PAYLOAD_BYTES),
-            Channel::Fcm => (fcm_payload_bytes(push), FCM_MAX_PAYLOAD_BYTES),
-            Channel::WebPush => (webpush_payload_bytes(push), WEBPUSH_MAX_PAYLOAD_BYTES),
+            Channel::Apns | Channel::Fcm | Channel::WebPush => push_payload(channel, &rendered),
             Channel::Sms | Channel::Email => continue,
         };
         if size > limit {
@@ -173,89 +165,6 @@ pub fn check_push(push: &PushContent, targets: &[Channel], errors: &mut Vec<Fiel
             format!("is too large: {}", too_large.join(", ")),
         ));
     }
-}
-
-/// Size of the APNs payload a dispatcher would send: `aps` with alert, sound, badge and
-/// `mutable-content` (for an image), plus the data keys and URLs at the top level.
-pub fn apns_payload_bytes(push: &PushContent) -> usize {
-    let mut aps = Map::new();
-    aps.insert(
-        "alert".into(),
-        json!({ "title": push.title, "body": push.body }),
-    );
-    if let Some(sound) = &push.sound {
-        aps.insert("sound".into(), json!(sound));
-    }
-    if let Some(badge) = push.badge {
-        aps.insert("badge".into(), json!(badge));
-    }
-    if push.image_url.is_some() {
-        aps.insert("mutable-content".into(), json!(1));
-    }
-    let mut payload = Map::new();
-    payload.insert("aps".into(), Value::Object(aps));
-    insert_urls(&mut payload, push);
-    for (key, value) in &push.data {
-        payload.insert(key.clone(), json!(value));
-    }
-    json_len(&Value::Object(payload))
-}
-
-/// Size of the FCM message content a dispatcher would send: `notification` (title, body,
-/// image), `data` with the URLs, and the Android sound.
-pub fn fcm_payload_bytes(push: &PushContent) -> usize {
-    let mut notification = Map::new();
-    notification.insert("title".into(), json!(push.title));
-    notification.insert("body".into(), json!(push.body));
-    if let Some(image) = &push.image_url {
-        notification.insert("image".into(), json!(image));
-    }
-    let mut data: Map<String, Value> = push
-        .data
-        .iter()
-        .map(|(k, v)| (k.clone(), json!(v)))
-        .collect();
-    if let Some(url) = &push.click_url {
-        data.insert("click_url".into(), json!(url));
-    }
-    let mut message = Map::new();
-    message.insert("notification".into(), Value::Object(notification));
-    if !data.is_empty() {
-        message.insert("data".into(), Value::Object(data));
-    }
-    if let Some(sound) = &push.sound {
-        message.insert(
-            "android".into(),
-            json!({ "notification": { "sound": sound } }),
-        );
-    }
-    json_len(&Value::Object(message))
-}
-
-/// Size of the web push plaintext a dispatcher would encrypt: title, body, URLs and data as
-/// one JSON object for the service worker.
-pub fn webpush_payload_bytes(push: &PushContent) -> usize {
-    let mut payload = Map::new();
-    payload.insert("title".into(), json!(push.title));
-    payload.insert("body".into(), json!(push.body));
-    insert_urls(&mut payload, push);
-    if !push.data.is_empty() {
-        payload.insert("data".into(), json!(push.data));
-    }
-    json_len(&Value::Object(payload))
-}
-
-fn insert_urls(payload: &mut Map<String, Value>, push: &PushContent) {
-    if let Some(url) = &push.image_url {
-        payload.insert("image_url".into(), json!(url));
-    }
-    if let Some(url) = &push.click_url {
-        payload.insert("click_url".into(), json!(url));
-    }
-}
-
-fn json_len(value: &Value) -> usize {
-    serde_json::to_vec(value).map_or(usize::MAX, |bytes| bytes.len())
 }
 
 /// Checks SMS content; errors go under `/content/sms`.
@@ -285,8 +194,9 @@ pub fn check_sms(sms: &SmsContent, max_segments: u32, errors: &mut Vec<FieldErro
 }
 
 /// Checks email content; errors go under `/content/email`.
-pub fn check_email(email: &EmailContent, errors: &mut Vec<FieldError>) {
+pub fn check_email(email: &EmailContent, max_bytes: usize, errors: &mut Vec<FieldError>) {
     const BASE: &str = "/content/email";
+    let before = errors.len();
     let subject = &email.subject;
     if subject.trim().is_empty() {
         errors.push(FieldError::new(
@@ -321,5 +231,14 @@ pub fn check_email(email: &EmailContent, errors: &mut Vec<FieldError>) {
     }
     if email.html.is_none() && email.text.is_none() {
         errors.push(FieldError::new(BASE, "must have html, text or both"));
+    }
+    let total = email.subject.len()
+        + email.html.as_deref().map_or(0, str::len)
+        + email.text.as_deref().map_or(0, str::len);
+    if errors.len() == before && total > max_bytes {
+        errors.push(FieldError::new(
+            BASE,
+            format!("is {total} bytes in all; at most {max_bytes} are sent"),
+        ));
     }
 }

@@ -51,6 +51,9 @@ pub struct Limits {
     pub sms_max_segments: u32,
     /// Most items in a batch.
     pub max_batch_items: usize,
+    /// Largest email (subject, html and text), in bytes: the router's `router.email_max_bytes`,
+    /// so what ingest accepts the router can send.
+    pub email_max_bytes: usize,
 }
 
 impl From<&IngestConfig> for Limits {
@@ -61,6 +64,7 @@ impl From<&IngestConfig> for Limits {
                 .saturating_mul(1_000),
             sms_max_segments: config.sms_max_segments,
             max_batch_items: config.max_batch_items,
+            email_max_bytes: notify_schemas::limits::DEFAULT_EMAIL_MAX_BYTES,
         }
     }
 }
@@ -200,7 +204,7 @@ pub fn validate(
             content::check_sms(sms, limits.sms_max_segments, &mut errors);
         }
         if let Some(email) = &inline.email {
-            content::check_email(email, &mut errors);
+            content::check_email(email, limits.email_max_bytes, &mut errors);
         }
     }
     // Without a template, a channel asked for by name needs its inline content, or the router

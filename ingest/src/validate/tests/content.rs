@@ -288,3 +288,19 @@ fn email_needs_a_bounded_body() {
         "/content/email/text",
     );
 }
+
+#[test]
+fn an_email_is_refused_here_when_the_router_would_fail_it_for_size() {
+    // each part is within its own cap, together they are over the router's email cap
+    let big = with(
+        with(full(), "/content/email/html", json!("h".repeat(200 * 1024))),
+        "/content/email/text",
+        json!("t".repeat(100 * 1024)),
+    );
+    rejected_at(big.clone(), "/content/email");
+    let roomy = Limits {
+        email_max_bytes: 400 * 1024,
+        ..Limits::default()
+    };
+    assert!(run_with(big, &roomy).is_ok());
+}

@@ -84,6 +84,7 @@ fn check_without_panicking(bytes: &[u8], now_ms: i64) {
         sms_max_segments: 1,
         max_schedule_ahead_ms: i64::MAX,
         max_batch_items: 4,
+        email_max_bytes: 256 * 1024,
     };
     if let Ok(input) = parse_json::<NotificationInput>(bytes) {
         let _ = validate(input, TENANT, event_id(), Some("k".into()), now_ms, &limits);

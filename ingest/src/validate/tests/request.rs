@@ -210,7 +210,8 @@ fn limits_come_from_config() {
         Limits {
             max_schedule_ahead_ms: 60_000,
             sms_max_segments: 3,
-            max_batch_items: 7
+            max_batch_items: 7,
+            email_max_bytes: notify_schemas::limits::DEFAULT_EMAIL_MAX_BYTES,
         }
     );
 }
