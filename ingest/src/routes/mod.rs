@@ -7,6 +7,7 @@ mod responses;
 
 use axum::routing::{get, post};
 use axum::Router;
+use notify_schemas::limits::ContentLimits;
 
 use crate::state::AppState;
 use crate::{auth, openapi, ratelimit};
@@ -21,6 +22,10 @@ pub fn router(state: AppState) -> Router {
         .merge(admin::routes(
             state.config.max_body_bytes,
             state.config.max_template_body_bytes,
+            ContentLimits {
+                sms_max_segments: state.limits.sms_max_segments,
+                email_max_bytes: state.limits.email_max_bytes,
+            },
         ))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

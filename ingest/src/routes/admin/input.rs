@@ -155,7 +155,7 @@ pub(super) fn parse_body<T: DeserializeOwned>(
 /// error of a 422.
 pub(super) fn parse_checked<T: DeserializeOwned>(
     body: Result<Bytes, BytesRejection>,
-    check: fn(&T) -> Vec<FieldError>,
+    check: impl Fn(&T) -> Vec<FieldError>,
 ) -> Result<T, Problem> {
     let body = parse_body(body)?;
     let errors = check(&body);

@@ -29,7 +29,8 @@ use std::sync::Arc;
 use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::http::StatusCode;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
+use notify_schemas::limits::ContentLimits;
 use notify_store::directory::{
     Channel, Directory, DirectoryError, DirectoryResult, Page, Upserted, User,
 };
@@ -48,8 +49,9 @@ use input::{check_id, parse_body, parse_checked, Paging, PathParams, QueryParams
 
 /// The admin routes, for any state the directory can be taken from. Mount them behind the auth
 /// middleware; without it every request answers 401. Bodies over `body_limit` bytes
-/// (`template_body_limit` for template upserts) answer 413 before they are parsed.
-pub fn routes<S>(body_limit: usize, template_body_limit: usize) -> Router<S>
+/// (`template_body_limit` for template upserts) answer 413 before they are parsed. A template
+/// variant written without template syntax must fit `content` (what the router would send).
+pub fn routes<S>(body_limit: usize, template_body_limit: usize, content: ContentLimits) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
     Arc<dyn Directory>: FromRef<S>,
@@ -81,7 +83,10 @@ where
                 .put(templates::put)
                 .delete(templates::delete)
                 // inside the router-wide limit below, so it wins for this route
-                .layer(DefaultBodyLimit::max(template_body_limit)),
+                .layer((
+                    DefaultBodyLimit::max(template_body_limit),
+                    Extension(content),
+                )),
         )
         .route("/v1/categories", get(categories::list))
         .route(

@@ -9,7 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
-use axum::Json;
+use axum::{Extension, Json};
+use notify_schemas::limits::ContentLimits;
+use notify_schemas::{RenderedContent, RenderedEmail, RenderedPush, RenderedSms};
 use notify_store::directory::{Channel, Template, TemplateVariant, MAX_TEMPLATE_VARIANTS};
 use serde::{Deserialize, Serialize};
 
@@ -219,7 +221,65 @@ fn check_variant(variant: &VariantBody, at: &str, errors: &mut Vec<FieldError>) 
     }
 }
 
-fn check_body(body: &TemplateBody) -> Vec<FieldError> {
+/// A variant without template syntax renders as it is written, so whether it fits its channel
+/// (the provider's payload limit, the SMS segment cap, the email size cap the router applies)
+/// is known now: one that cannot is refused here rather than failing every send.
+fn check_fits(
+    variant: &VariantBody,
+    at: &str,
+    limits: &ContentLimits,
+    errors: &mut Vec<FieldError>,
+) {
+    let texts = [
+        &variant.title,
+        &variant.body,
+        &variant.subject,
+        &variant.html,
+        &variant.text,
+    ];
+    let templated = texts
+        .iter()
+        .filter_map(|t| t.as_deref())
+        .chain(variant.data.values().map(String::as_str))
+        .any(|t| t.contains("{{") || t.contains("{%"));
+    if templated {
+        return;
+    }
+    let text = |t: &Option<String>| t.clone().unwrap_or_default();
+    let channel: Channel = variant.channel.into();
+    let content = match channel {
+        Channel::Apns | Channel::Fcm | Channel::WebPush => RenderedContent::Push(RenderedPush {
+            title: text(&variant.title),
+            body: text(&variant.body),
+            data: variant.data.clone(),
+            image_url: None,
+            click_url: None,
+            sound: None,
+            badge: None,
+            collapse_key: None,
+            ttl_seconds: None,
+        }),
+        Channel::Sms => RenderedContent::Sms(RenderedSms {
+            text: text(&variant.text),
+            segments: 0,
+        }),
+        Channel::Email => RenderedContent::Email(RenderedEmail {
+            subject: text(&variant.subject),
+            html: variant.html.clone(),
+            text: variant.text.clone(),
+            from: String::new(),
+            reply_to: None,
+        }),
+    };
+    if let Err(err) = limits.check(channel, &content) {
+        errors.push(FieldError::new(
+            at,
+            format!("cannot be sent as written: {err}"),
+        ));
+    }
+}
+
+fn check_body(body: &TemplateBody, limits: &ContentLimits) -> Vec<FieldError> {
     let mut errors = Vec::new();
     if body.variants.is_empty() || body.variants.len() > MAX_TEMPLATE_VARIANTS {
         errors.push(FieldError::new(
@@ -231,7 +291,11 @@ fn check_body(body: &TemplateBody) -> Vec<FieldError> {
     let mut seen = BTreeSet::new();
     for (i, variant) in body.variants.iter().enumerate() {
         let at = format!("/variants/{i}");
+        let before = errors.len();
         check_variant(variant, &at, &mut errors);
+        if errors.len() == before {
+            check_fits(variant, &at, limits, &mut errors);
+        }
         if !seen.insert((variant.locale.as_str(), variant.channel as u8)) {
             errors.push(FieldError::new(at, "repeats an earlier locale and channel"));
         }
@@ -350,11 +414,12 @@ pub(super) async fn get(
 pub(super) async fn put(
     tenant: Tenant,
     dir: Dir,
+    Extension(limits): Extension<ContentLimits>,
     PathParams(template_id): PathParams<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<TemplateView>), Problem> {
     check_id("template_id", &template_id)?;
-    let body: TemplateBody = parse_checked(body, check_body)?;
+    let body: TemplateBody = parse_checked(body, |b| check_body(b, &limits))?;
     let variants: Vec<TemplateVariant> = body
         .variants
         .into_iter()

@@ -83,6 +83,7 @@ impl Api {
             app: routes::<Arc<dyn Directory>>(
                 config.max_body_bytes,
                 config.max_template_body_bytes,
+                notify_schemas::limits::ContentLimits::default(),
             )
             .with_state(dir),
         }

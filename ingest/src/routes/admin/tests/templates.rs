@@ -138,3 +138,43 @@ async fn template_content_is_validated_per_channel() {
         .await
         .assert_invalid(&["channel", "version", "lang"]);
 }
+
+#[tokio::test]
+async fn a_variant_that_cannot_fit_as_written_is_refused_at_upsert() {
+    let api = Api::new();
+    // each field within its own cap, together over the router's 256 KiB email cap
+    let email = json!({"variants": [{"locale": "en", "channel": "email", "subject": "Digest",
+        "html": "h".repeat(200 * 1024), "text": "t".repeat(60 * 1024)}]});
+    let refused = api.put("t1", "/v1/templates/digest", email).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{refused:?}"
+    );
+    let text = refused.body.to_string();
+    assert!(
+        text.contains("/variants/0") && text.contains("cannot be sent as written"),
+        "{text}"
+    );
+
+    // a push whose title, body and data together exceed the APNs payload
+    let data: serde_json::Map<String, serde_json::Value> = (0..4)
+        .map(|i| (format!("k{i}"), json!("v".repeat(1_000))))
+        .collect();
+    let push = json!({"variants": [{"locale": "en", "channel": "apns", "title": "Hi",
+        "body": "b".repeat(1_000), "data": data}]});
+    let refused = api.put("t1", "/v1/templates/push", push).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{refused:?}"
+    );
+
+    // with template syntax the rendered size is not known yet: the router checks it
+    let templated = json!({"variants": [{"locale": "en", "channel": "email",
+        "subject": "Digest {{ day }}", "html": "h".repeat(200 * 1024),
+        "text": "t".repeat(60 * 1024)}]});
+    api.put("t1", "/v1/templates/digest", templated)
+        .await
+        .assert_status(StatusCode::CREATED);
+}
