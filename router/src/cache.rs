@@ -3,7 +3,9 @@
 //!
 //! Freshness: entries live `ttl` (a few seconds by default, `router.cache_ttl_ms`), so a change
 //! made through the admin API reaches every router within that time without a change topic.
-//! Failed reads are not cached: a database outage is retried, never remembered.
+//! Failed reads are not cached: a database outage is retried, never remembered. Each cache is
+//! bounded by the size of what it holds (about `router.cache_capacity` KiB), not by its count of
+//! entries alone.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,16 +41,70 @@ pub struct DirectoryCache {
 #[error("directory read failed: {0}")]
 pub struct CacheError(pub Arc<DirectoryError>);
 
-/// A cache of at most `capacity` entries, each living `ttl`.
-fn bounded<V: Clone + Send + Sync + 'static>(ttl: Duration, capacity: u64) -> Cache<Key, V> {
+/// Approximate bytes an entry holds, for the cache's weigher.
+pub(crate) trait Footprint {
+    /// Bytes of text and collections, roughly.
+    fn footprint(&self) -> usize;
+}
+
+fn text(value: &Option<String>) -> usize {
+    value.as_ref().map_or(0, String::len)
+}
+
+impl Footprint for Arc<UserView> {
+    fn footprint(&self) -> usize {
+        let user = self.user.as_ref().map_or(0, |u| {
+            u.user_id.len() + text(&u.locale) + text(&u.time_zone) + text(&u.email) + text(&u.phone)
+        });
+        // a device: a token or a subscription (endpoint and keys), its ids and state
+        let devices = 768 * self.devices.len();
+        user + devices + 64 * self.preferences.len()
+    }
+}
+
+impl Footprint for Option<Arc<Category>> {
+    fn footprint(&self) -> usize {
+        self.as_ref()
+            .map_or(0, |c| c.category_id.len() + text(&c.description))
+    }
+}
+
+impl Footprint for Arc<Vec<Template>> {
+    fn footprint(&self) -> usize {
+        self.iter()
+            .map(|t| {
+                t.template_id.len()
+                    + t.locale.len()
+                    + text(&t.title)
+                    + text(&t.body)
+                    + text(&t.subject)
+                    + text(&t.html)
+                    + text(&t.text)
+                    + t.data.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
+            })
+            .sum()
+    }
+}
+
+/// A cache of at most `capacity` KiB-sized units (an entry weighs one per started KiB, see
+/// [`Footprint`]), each entry living `ttl`: bounded in bytes, not only in entries, so a few
+/// tenants' large templates cannot take the router's memory.
+fn bounded<V: Footprint + Clone + Send + Sync + 'static>(
+    ttl: Duration,
+    capacity: u64,
+) -> Cache<Key, V> {
     Cache::builder()
         .max_capacity(capacity)
+        .weigher(|key: &Key, value: &V| {
+            let bytes = key.0.len() + key.1.len() + value.footprint();
+            u32::try_from(bytes / 1024 + 1).unwrap_or(u32::MAX)
+        })
         .time_to_live(ttl)
         .build()
 }
 
 impl DirectoryCache {
-    /// Caches at most `capacity` entries of each kind for `ttl`.
+    /// Caches at most `capacity` KiB-sized units of each kind for `ttl`.
     pub fn new(directory: Arc<dyn Directory>, ttl: Duration, capacity: u64) -> Self {
         Self {
             directory,
@@ -118,4 +174,52 @@ async fn read_through<V: Clone + Send + Sync + 'static>(
         .try_get_with((tenant.to_owned(), id.to_owned()), read)
         .await
         .map_err(CacheError)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use notify_store::directory::{Channel, TemplateVariant};
+    use notify_store::MemoryDirectory;
+
+    #[tokio::test]
+    async fn large_templates_are_bounded_by_size_not_count() {
+        let directory = Arc::new(MemoryDirectory::new());
+        for n in 0..20 {
+            let variant = TemplateVariant {
+                locale: "en".into(),
+                channel: Channel::Email,
+                title: None,
+                body: None,
+                subject: Some("s".into()),
+                html: Some("h".repeat(200 * 1024)),
+                text: None,
+                data: Default::default(),
+            };
+            directory
+                .put_template("acme", &format!("t{n}"), &[variant])
+                .await
+                .expect("template");
+        }
+        // 1,000 units: room for four 200 KiB templates, not for twenty
+        let cache = DirectoryCache::new(directory, Duration::from_secs(60), 1_000);
+        for n in 0..20 {
+            let variants = cache
+                .template("acme", &format!("t{n}"))
+                .await
+                .expect("read");
+            assert_eq!(variants.len(), 1);
+        }
+        cache.templates.run_pending_tasks().await;
+        assert!(
+            cache.templates.weighted_size() <= 1_000,
+            "{} units held",
+            cache.templates.weighted_size()
+        );
+        assert!(
+            cache.templates.entry_count() <= 4,
+            "{}",
+            cache.templates.entry_count()
+        );
+    }
 }

@@ -16,7 +16,9 @@ pub struct RouterConfig {
     /// How long a directory read (user, devices, preferences, category, template) is reused;
     /// admin API changes reach the router within this time.
     pub cache_ttl_ms: u64,
-    /// Most entries of each directory cache.
+    /// Size of each directory cache (users, categories, templates), in KiB-sized units: an
+    /// entry counts one unit per started KiB of its contents, so a cache holds at most about
+    /// this many KiB however large its entries (the default bounds each to about 100 MiB).
     pub cache_capacity: u64,
     /// Locale used when neither the request nor the user names one with a template variant.
     pub default_locale: String,
