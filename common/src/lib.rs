@@ -9,6 +9,7 @@ pub mod config;
 pub mod dead_letter;
 pub mod health;
 pub mod kafka;
+pub mod log_pacer;
 pub mod publish;
 pub mod shutdown;
 pub mod stage;

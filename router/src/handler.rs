@@ -18,6 +18,7 @@ use notify_common::config::RouterConfig;
 use notify_common::dead_letter::{
     DLQ_ERROR, DLQ_OFFSET, DLQ_PARTITION, DLQ_REASON, DLQ_STAGE, DLQ_TOPIC,
 };
+use notify_common::log_pacer::LogPacer;
 use notify_common::publish::{PublishError, Record};
 use notify_common::topics::Topics;
 use notify_schemas::limits::ContentLimits;
@@ -33,7 +34,11 @@ use crate::metrics as m;
 use crate::plan::{self, Context, Reason};
 use crate::ratelimit::RateLimiter;
 use crate::render::Renderer;
+use crate::scheduler::after_earlier_row;
 use crate::settings::{SettingsCache, SettingsError};
+
+/// Most log lines a second about dead-lettered records; the rest are counted in the next line.
+const REFUSAL_LOG_LINES_PER_S: u32 = 10;
 
 /// Why a record could not be routed now; it is retried, never skipped.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -123,6 +128,8 @@ pub struct Handler {
     topics: Topics,
     config: RouterConfig,
     clock: Arc<dyn Clock>,
+    /// Paces the log lines of dead-lettered records (a flood of poison records).
+    refusals: LogPacer,
 }
 
 impl std::fmt::Debug for Handler {
@@ -159,6 +166,7 @@ impl Handler {
             topics,
             config,
             clock,
+            refusals: LogPacer::new(REFUSAL_LOG_LINES_PER_S),
         })
     }
 
@@ -208,13 +216,16 @@ impl Handler {
 
     fn dead_letter(&self, record: &Incoming, error: &str, reason: &str) -> Record {
         metrics::counter!(m::DEAD_LETTERED_TOTAL, "error" => error.to_owned()).increment(1);
-        tracing::warn!(
-            error,
-            reason,
-            partition = record.partition,
-            offset = record.offset,
-            "record dead-lettered"
-        );
+        if let Some(held_back) = self.refusals.allow() {
+            tracing::warn!(
+                error,
+                reason,
+                partition = record.partition,
+                offset = record.offset,
+                held_back,
+                "record dead-lettered"
+            );
+        }
         // the key as text, as before the publisher took bytes: lossless for the pipeline's
         // UTF-8 keys
         let key = record
@@ -312,7 +323,7 @@ impl Handler {
                 tenant: request.tenant.clone(),
                 event_id: request.event_id.to_string(),
                 routing_key: routing_key.clone(),
-                due_at_ms: after_earlier_row(defer.until_ms, record),
+                due_at_ms: after_earlier_row(defer.until_ms, record.deferred_until_ms),
                 reason: defer.reason.as_str().to_owned(),
                 payload: payload.to_vec(),
             })
@@ -408,7 +419,7 @@ impl Handler {
             tenant: held.request.tenant.clone(),
             event_id: held.request.event_id.to_string(),
             routing_key: routing_key.to_owned(),
-            due_at_ms: after_earlier_row(held.due_at_ms, record),
+            due_at_ms: after_earlier_row(held.due_at_ms, record.deferred_until_ms),
             reason: Reason::RateLimited.as_str().to_owned(),
             payload,
         })
@@ -428,15 +439,4 @@ impl Handler {
             })
             .collect()
     }
-}
-
-/// The due time to write for a deferral of `record`: `due_ms`, but later than the row `record`
-/// was re-emitted from, if it was. A row is keyed by its due time, and the scheduler deletes
-/// (and never claims again) the row it re-emitted once Kafka acknowledged it, which may be
-/// after this deferral was written: a deferral to the same time (a router whose clock is a
-/// little behind computes the same rate-limit window end) would be that row, and be lost.
-fn after_earlier_row(due_ms: i64, record: &Incoming) -> i64 {
-    record
-        .deferred_until_ms
-        .map_or(due_ms, |earlier| due_ms.max(earlier.saturating_add(1)))
 }

@@ -33,6 +33,7 @@ use std::time::Duration;
 
 use notify_common::clock::now_ms;
 use notify_common::config::DispatchConfig;
+use notify_common::log_pacer::LogPacer;
 use notify_common::publish::Publisher;
 use notify_common::topics::Topics;
 use notify_common::Health;
@@ -126,6 +127,8 @@ pub struct Handler {
     send_timeout: Duration,
     max_backoff: Duration,
     health: Health,
+    /// Paces the log lines of undecodable records (a flood of poison records).
+    refusals: LogPacer,
 }
 
 /// The collaborators of a [`Handler`].
@@ -166,6 +169,7 @@ impl Handler {
             send_timeout: Duration::from_millis(config.send_timeout_ms),
             max_backoff: Duration::from_millis(config.max_backoff_ms),
             health: Health::new(),
+            refusals: LogPacer::new(10),
         })
     }
 

@@ -43,6 +43,16 @@ use tokio_util::sync::CancellationToken;
 use crate::metrics::SCHEDULE_ERRORS_TOTAL;
 
 mod sweep;
+/// The due time to write for a deferral of a record the scheduler re-emitted from a row due at
+/// `re_emitted_from` (its `notify-deferred-until` header): `due_ms`, but later than that row. A
+/// row is keyed by its due time, and the scheduler deletes (and never claims again) the row it
+/// re-emitted once Kafka acknowledged it, which may be after this deferral was written: a
+/// deferral to the same time (a router whose clock is a little behind computes the same
+/// rate-limit window end) would be that row, and be lost.
+pub(crate) fn after_earlier_row(due_ms: i64, re_emitted_from: Option<i64>) -> i64 {
+    re_emitted_from.map_or(due_ms, |earlier| due_ms.max(earlier.saturating_add(1)))
+}
+
 #[cfg(test)]
 mod tests;
 
