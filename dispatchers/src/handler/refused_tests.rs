@@ -6,7 +6,9 @@ use std::time::Duration;
 use notify_common::dead_letter::{DLQ_ERROR, DLQ_OFFSET, DLQ_PAYLOAD_OMITTED};
 use notify_schemas::Status;
 
-use super::tests::{apns, header, rig, TOKEN};
+use notify_schemas::Delivery;
+
+use super::tests::{apns, header, rig, Rig, TOKEN};
 use crate::providers::provider::{Outcome, Reason};
 
 fn busy() -> Outcome {
@@ -17,17 +19,27 @@ fn busy() -> Outcome {
     }
 }
 
-#[tokio::test]
-async fn a_retry_the_tier_refuses_is_dead_lettered_not_retried_forever() {
-    let rig = rig();
+/// A busy provider sends `delivery` to the 1m tier, which refuses records over 10 bytes (and
+/// so does the dead-letter topic when `dlq_too`); the record must still end, within 5 s.
+async fn retried_into_a_refusing_tier(rig: &Rig, delivery: &Delivery, dlq_too: bool) {
     rig.publisher
         .refuse_larger_than(Some(&rig.topics.retry("1m")), 10);
+    if dlq_too {
+        rig.publisher
+            .refuse_larger_than(Some(&rig.topics.dlq()), 10);
+    }
     rig.provider.script(TOKEN, [busy()]);
-    let delivery = apns();
-    let handled = tokio::time::timeout(Duration::from_secs(5), rig.handle(&delivery))
+    let handled = tokio::time::timeout(Duration::from_secs(5), rig.handle(delivery))
         .await
         .expect("not held by the refusal");
     assert_eq!(handled, super::Handled::DeadLettered);
+}
+
+#[tokio::test]
+async fn a_retry_the_tier_refuses_is_dead_lettered_not_retried_forever() {
+    let rig = rig();
+    let delivery = apns();
+    retried_into_a_refusing_tier(&rig, &delivery, false).await;
     assert!(rig.publisher.to_topic(&rig.topics.retry("1m")).is_empty());
     let dead = rig.publisher.to_topic(&rig.topics.dlq());
     assert_eq!(dead.len(), 1);
@@ -45,16 +57,7 @@ async fn a_retry_the_tier_refuses_is_dead_lettered_not_retried_forever() {
 #[tokio::test]
 async fn a_dead_letter_the_topic_refuses_goes_without_its_value() {
     let rig = rig();
-    rig.publisher
-        .refuse_larger_than(Some(&rig.topics.retry("1m")), 10);
-    rig.publisher
-        .refuse_larger_than(Some(&rig.topics.dlq()), 10);
-    rig.provider.script(TOKEN, [busy()]);
-    let delivery = apns();
-    let handled = tokio::time::timeout(Duration::from_secs(5), rig.handle(&delivery))
-        .await
-        .expect("not held by the refusal");
-    assert_eq!(handled, super::Handled::DeadLettered);
+    retried_into_a_refusing_tier(&rig, &apns(), true).await;
     let dead = rig.publisher.to_topic(&rig.topics.dlq());
     assert_eq!(dead.len(), 1);
     assert!(dead[0].payload.is_empty());
