@@ -267,17 +267,11 @@ impl Renderer {
                 for (key, value) in &variant.data {
                     data.insert(key.clone(), job.field(&format!("push.data.{key}"), value)?);
                 }
-                RenderedContent::Push(RenderedPush {
+                RenderedContent::Push(RenderedPush::text(
                     title,
-                    body: job.field("push.body", body)?,
+                    job.field("push.body", body)?,
                     data,
-                    image_url: None,
-                    click_url: None,
-                    sound: None,
-                    badge: None,
-                    collapse_key: None,
-                    ttl_seconds: None,
-                })
+                ))
             }
             Channel::Sms => {
                 let text = job.field("sms.text", job.required("text", variant.text.as_deref())?)?;

@@ -235,17 +235,7 @@ mod tests {
     use crate::records::{RenderedEmail, RenderedSms};
 
     fn push(body: &str) -> RenderedPush {
-        RenderedPush {
-            title: "t".into(),
-            body: body.into(),
-            data: BTreeMap::new(),
-            image_url: None,
-            click_url: None,
-            sound: None,
-            badge: None,
-            collapse_key: None,
-            ttl_seconds: None,
-        }
+        RenderedPush::text("t".into(), body.into(), BTreeMap::new())
     }
 
     fn email(subject: &str, html: usize) -> RenderedContent {

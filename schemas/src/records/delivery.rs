@@ -129,6 +129,24 @@ pub struct RenderedPush {
     pub ttl_seconds: Option<i32>,
 }
 
+impl RenderedPush {
+    /// Push content of a title, a body and data only: no image, link, sound, badge, collapse
+    /// key or TTL.
+    pub fn text(title: String, body: String, data: BTreeMap<String, String>) -> Self {
+        Self {
+            title,
+            body,
+            data,
+            image_url: None,
+            click_url: None,
+            sound: None,
+            badge: None,
+            collapse_key: None,
+            ttl_seconds: None,
+        }
+    }
+}
+
 /// Inline push content as the client gave it, rendered: no collapse key and no TTL (the push
 /// service's defaults).
 impl From<PushContent> for RenderedPush {

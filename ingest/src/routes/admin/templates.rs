@@ -248,17 +248,13 @@ fn check_fits(
     let text = |t: &Option<String>| t.clone().unwrap_or_default();
     let channel: Channel = variant.channel.into();
     let content = match channel {
-        Channel::Apns | Channel::Fcm | Channel::WebPush => RenderedContent::Push(RenderedPush {
-            title: text(&variant.title),
-            body: text(&variant.body),
-            data: variant.data.clone(),
-            image_url: None,
-            click_url: None,
-            sound: None,
-            badge: None,
-            collapse_key: None,
-            ttl_seconds: None,
-        }),
+        Channel::Apns | Channel::Fcm | Channel::WebPush => {
+            RenderedContent::Push(RenderedPush::text(
+                text(&variant.title),
+                text(&variant.body),
+                variant.data.clone(),
+            ))
+        }
         Channel::Sms => RenderedContent::Sms(RenderedSms {
             text: text(&variant.text),
             segments: 0,
