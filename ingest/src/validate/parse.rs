@@ -10,6 +10,7 @@
 
 use serde::de::DeserializeOwned;
 use serde_json::error::Category;
+use serde_json::value::RawValue;
 
 use super::body::NotificationInput;
 use crate::problem::{FieldError, Problem};
@@ -35,12 +36,15 @@ pub type BatchItem = Result<NotificationInput, Vec<FieldError>>;
 /// The envelope itself must be well-formed: malformed JSON is a 400, and an envelope of the wrong
 /// shape, no items or more than `max_items` is a 422 for the whole batch.
 pub fn parse_batch(bytes: &[u8], max_items: usize) -> Result<Vec<BatchItem>, Problem> {
+    // items stay slices of the body until each is parsed into its type: no JSON tree of the
+    // whole batch is built next to the typed items
     #[derive(serde::Deserialize)]
     #[serde(deny_unknown_fields)]
-    struct Envelope {
-        items: Vec<serde_json::Value>,
+    struct Envelope<'a> {
+        #[serde(borrow)]
+        items: Vec<&'a RawValue>,
     }
-    let envelope: Envelope = parse_json(bytes)?;
+    let envelope: Envelope<'_> = parse_json_borrowed(bytes)?;
     if envelope.items.is_empty() {
         return Err(Problem::validation(vec![FieldError::new(
             "/items",
@@ -61,10 +65,19 @@ pub fn parse_batch(bytes: &[u8], max_items: usize) -> Result<Vec<BatchItem>, Pro
         .into_iter()
         .enumerate()
         .map(|(index, item)| {
-            serde_path_to_error::deserialize(item)
+            let mut de = serde_json::Deserializer::from_str(item.get());
+            serde_path_to_error::deserialize(&mut de)
                 .map_err(|err| vec![field_error(err, &format!("/items/{index}"))])
         })
         .collect())
+}
+
+/// [`parse_json`] for a type that borrows from `bytes`.
+fn parse_json_borrowed<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, Problem> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|err| to_problem(err, ""))?;
+    de.end().map_err(syntax_problem)?;
+    Ok(value)
 }
 
 /// Prefixes every field pointer with `prefix` (e.g. `/items/3`), for errors of a batch item
