@@ -120,7 +120,7 @@ pub struct Embedded {
     pub tenant: DemoTenant,
     /// The provider simulators, with their ledgers.
     pub suite: SimSuite,
-    /// The dispatchers' notification log (their dedup record).
+    /// The notification log: the dispatchers' dedup record, and the router's outcomes.
     pub delivery_log: Arc<MemoryLog>,
     /// Deferred requests (quiet hours, `send_at`).
     pub schedule: Arc<MemorySchedule>,
@@ -240,6 +240,7 @@ impl Embedded {
                 settings: Arc::new(MemorySettings::new()),
                 rate_log: Arc::new(MemoryRateLog::new()),
                 schedule: schedule.clone(),
+                outcomes: delivery_log.clone(),
             },
         )
         .map_err(|e| stage_err("router")(&e))?;

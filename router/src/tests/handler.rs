@@ -14,6 +14,7 @@ use notify_schemas::{
     Codec, Delivery, DeliveryStatus, EmailContent, InlineContent, SmsContent, Status, Uuid,
 };
 use notify_store::directory::{Directory, MemoryDirectory};
+use notify_store::notification_log::MemoryLog;
 use notify_store::ratelog::MemoryRateLog;
 use notify_store::schedule::{shard_of, MemorySchedule, Schedule, ScheduledItem};
 use notify_store::settings::{
@@ -31,9 +32,11 @@ const HOUR_MS: i64 = 3_600_000;
 /// A handler over in-memory stores holding tenant `acme` and its `user-1`.
 pub(super) struct World {
     pub(super) handler: Handler,
-    directory: Arc<MemoryDirectory>,
+    pub(super) directory: Arc<MemoryDirectory>,
     tenants: Arc<MemoryTenants>,
     pub(super) schedule: Arc<MemorySchedule>,
+    /// The notification log the handler records its outcomes in.
+    pub(super) log: Arc<MemoryLog>,
     pub(super) topics: Topics,
     pub(super) clock: Arc<ManualClock>,
     pub(super) now: i64,
@@ -51,11 +54,13 @@ impl World {
             .await
             .expect("settings");
         let schedule = Arc::new(MemorySchedule::new());
+        let log = Arc::new(MemoryLog::new());
         let stores = PolicyStores {
             tenants: tenants.clone(),
             settings: stored,
             rate_log: Arc::new(MemoryRateLog::new()),
             schedule: schedule.clone(),
+            outcomes: log.clone(),
         };
         let cache = DirectoryCache::new(directory.clone(), Duration::from_secs(60), 1_000);
         let topics = Topics::new("t");
@@ -73,6 +78,7 @@ impl World {
             directory,
             tenants,
             schedule,
+            log,
             topics,
             clock,
             now,
@@ -98,7 +104,7 @@ impl World {
         }
     }
 
-    async fn handle(&self, request: &NotificationRequest) -> Vec<Record> {
+    pub(super) async fn handle(&self, request: &NotificationRequest) -> Vec<Record> {
         self.handle_incoming(&incoming(request)).await
     }
 
@@ -298,7 +304,7 @@ async fn a_future_send_at_is_written_to_the_schedule_and_reported_scheduled() {
 }
 
 /// Quiet hours from an hour ago to an hour ahead, in UTC.
-fn quiet_now(now: i64) -> QuietHours {
+pub(super) fn quiet_now(now: i64) -> QuietHours {
     let minute = u16::try_from((now / 60_000).rem_euclid(1_440)).expect("a minute of the day");
     QuietHours {
         start_minute: (minute + 1_440 - 60) % 1_440,

@@ -3,6 +3,7 @@
 mod fanout;
 mod handler;
 mod limits;
+mod outcomes;
 mod plan;
 mod plan_due;
 mod publish;
