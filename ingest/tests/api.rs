@@ -19,7 +19,7 @@ use notify_ingest::state::AppState;
 use notify_ingest::validate::Limits;
 use notify_schemas::{Codec, NotificationRequest};
 use notify_store::idempotency::MemoryLedger;
-use notify_store::notification_log::{DeliveryLog, LogWrite, MemoryLog};
+use notify_store::notification_log::{DeliveryLog, LogWrite, MemoryLog, RouterOutcome};
 use notify_store::tenants::MemoryTenants;
 use notify_store::MemoryDirectory;
 use serde_json::{json, Value};
@@ -99,6 +99,51 @@ impl Harness {
             retry_after,
             serde_json::from_slice(&bytes).unwrap_or(Value::Null),
         )
+    }
+}
+
+impl Harness {
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let request = Request::get(path)
+            .header(header::AUTHORIZATION, &self.auth)
+            .body(Body::empty())
+            .expect("request");
+        let response = self.app.clone().oneshot(request).await.expect("response");
+        let status = response.status();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    fn outcome(&self, event: &str, channel: Option<&str>, recipient: Option<&str>) -> LogWrite {
+        RouterOutcome {
+            tenant: self.tenant.clone(),
+            event_id: event.into(),
+            channel: channel.map(str::to_owned),
+            recipient: recipient.map(str::to_owned),
+            delivery_id: recipient.map(|_| "d-router".to_owned()),
+            state: if recipient.is_some() {
+                "suppressed"
+            } else {
+                "scheduled"
+            }
+            .into(),
+            reason: if recipient.is_some() {
+                "rate_limited"
+            } else {
+                "quiet_hours"
+            }
+            .into(),
+            at_ms: 5,
+        }
+        .to_write()
     }
 }
 
@@ -263,4 +308,70 @@ async fn health_is_public_and_tenant_routes_are_not() {
         .expect("response");
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert!(response.headers().contains_key(header::WWW_AUTHENTICATE));
+}
+
+#[tokio::test]
+async fn a_look_up_shows_what_the_router_decided_beside_the_deliveries() {
+    let h = harness(IngestConfig::default()).await;
+    let limited = "6f1d0a4e-2b9c-4c1e-9a47-3d2f5b8c7e01";
+    let quiet = "6f1d0a4e-2b9c-4c1e-9a47-3d2f5b8c7e02";
+    let sent = LogWrite {
+        tenant: h.tenant.clone(),
+        event_id: limited.into(),
+        channel: "email".into(),
+        recipient: "a@example.com".into(),
+        delivery_id: "d-email".into(),
+        state: "sent".into(),
+        reason: None,
+        attempts: 1,
+        provider: Some("smtp".into()),
+        provider_message_id: Some("m1".into()),
+        updated_at_ms: 9,
+    };
+    for row in [
+        sent,
+        h.outcome(limited, Some("sms"), Some("+15555550100")),
+        h.outcome(quiet, None, None),
+    ] {
+        h.log.put(&row).await.expect("log");
+    }
+
+    let (status, body) = h.get(&format!("/v1/notifications/{limited}")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["event_id"], limited);
+    assert_eq!(
+        body["deliveries"],
+        json!([
+            {"channel": "email", "recipient": "a@example.com", "origin": "dispatcher",
+             "delivery_id": "d-email", "state": "sent", "reason": null, "attempts": 1,
+             "provider": "smtp", "provider_message_id": "m1", "updated_at_ms": 9},
+            {"channel": "sms", "recipient": "+15555550100", "origin": "router",
+             "delivery_id": "d-router", "state": "suppressed", "reason": "rate_limited",
+             "attempts": 0, "provider": null, "provider_message_id": null, "updated_at_ms": 5},
+        ])
+    );
+
+    // deferred as a whole: one entry for every channel and recipient, with no delivery id
+    let (status, body) = h.get(&format!("/v1/notifications/{quiet}")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let entry = &body["deliveries"][0];
+    assert_eq!(
+        body["deliveries"].as_array().map(Vec::len),
+        Some(1),
+        "{body}"
+    );
+    assert_eq!(
+        (&entry["channel"], &entry["recipient"], &entry["origin"]),
+        (&json!("*"), &json!("*"), &json!("router"))
+    );
+    assert_eq!(
+        (&entry["state"], &entry["reason"]),
+        (&json!("scheduled"), &json!("quiet_hours"))
+    );
+    assert_eq!(entry["delivery_id"], Value::Null);
+
+    let (status, _) = h
+        .get("/v1/notifications/6f1d0a4e-2b9c-4c1e-9a47-3d2f5b8c7e03")
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nothing recorded: unknown");
 }
