@@ -192,8 +192,10 @@ impl Embedded {
         let tenants = Arc::new(MemoryTenants::new());
         let schedule = Arc::new(MemorySchedule::new());
         let delivery_log = Arc::new(MemoryLog::new());
+        let settings = Arc::new(MemorySettings::new());
         let tenant = seed::seed(
             tenants.as_ref(),
+            settings.as_ref(),
             directory.as_ref(),
             &suite.webpush,
             now_ms(),
@@ -237,7 +239,7 @@ impl Embedded {
             directory.clone(),
             PolicyStores {
                 tenants: tenants.clone(),
-                settings: Arc::new(MemorySettings::new()),
+                settings,
                 rate_log: Arc::new(MemoryRateLog::new()),
                 schedule: schedule.clone(),
                 outcomes: delivery_log.clone(),

@@ -2,12 +2,13 @@
 //! notification, including the ones the router decided without a delivery: an opted-out user's
 //! (suppressed, `opted_out`) and a user in quiet hours (scheduled, `quiet_hours`). The router
 //! records those outcomes before it publishes their statuses, so once the status is on
-//! `notify.status` the look-up must find it.
+//! `notify.status` the look-up must find it. The same for a promotion over the demo tenant's
+//! SMS rate limit (suppressed, `rate_limited`).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use notify_embedded::seed::{CHEN, DANA, ORDERS};
+use notify_embedded::seed::{ALICE, BULK_SMS_PER_HOUR, CHEN, DANA, ORDERS, PROMOTIONS};
 use notify_embedded::{send, Embedded, Observer, Options};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -118,5 +119,65 @@ async fn suppressed_and_deferred_notifications_are_readable_once_their_status_is
             "quiet_hours".to_owned()
         )],
         "{chen}"
+    );
+}
+
+fn promotion(user: &str) -> Value {
+    json!({
+        "user_id": user, "category": PROMOTIONS, "priority": "bulk",
+        "template": {"id": "weekly_deals", "params": {"product": "mug", "discount": "5%"}},
+    })
+}
+
+/// The entry of `channel` in a look-up.
+fn entry<'a>(body: &'a Value, channel: &str) -> &'a Value {
+    body["deliveries"]
+        .as_array()
+        .and_then(|d| d.iter().find(|e| e["channel"] == channel))
+        .unwrap_or(&Value::Null)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_promotion_over_the_sms_limit_is_readable_as_rate_limited() {
+    let (embedded, dir) = start().await;
+    let observer = Observer::start(&embedded.config).expect("observer");
+    let timeout = Duration::from_secs(60);
+    let allowed = BULK_SMS_PER_HOUR;
+    let mut looked_up = Vec::new();
+    // one after another, so the last is the one over the limit
+    for _ in 0..=allowed {
+        let event = notify(&embedded, promotion(ALICE)).await;
+        let unfinished = observer.wait_finished(&[event], timeout, |_| {}).await;
+        assert_eq!(unfinished, 0, "finished");
+        looked_up.push(look_up(&embedded, event).await);
+    }
+    let _ = embedded.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let (over_status, over) = looked_up.pop().expect("the last");
+    for (status, body) in &looked_up {
+        assert_eq!(*status, 200, "{body}");
+        let sms = entry(body, "sms");
+        assert_eq!(
+            (&sms["state"], &sms["origin"]),
+            (&json!("sent"), &json!("dispatcher")),
+            "{body}"
+        );
+    }
+    assert_eq!(over_status, 200, "{over}");
+    let sms = entry(&over, "sms");
+    assert_eq!(
+        (&sms["state"], &sms["reason"], &sms["origin"]),
+        (
+            &json!("suppressed"),
+            &json!("rate_limited"),
+            &json!("router")
+        ),
+        "{over}"
+    );
+    assert_eq!(
+        entry(&over, "email")["state"],
+        "sent",
+        "other channels go out: {over}"
     );
 }
