@@ -13,24 +13,13 @@
 //!   promotions, chen has no phone and is in quiet hours);
 //! - deferred by quiet hours: chen's 4 orders + 3 promotions → 7 (critical ones bypass).
 
-use std::path::PathBuf;
+mod common;
+
 use std::time::Duration;
 
-use notify_embedded::{Embedded, Options, SendSettings};
+use common::start;
+use notify_embedded::SendSettings;
 use notify_schemas::Channel;
-
-/// The embedded pipeline on a loopback port, its simulators' files in a fresh temporary
-/// directory (returned, for the test to remove).
-async fn start() -> (Embedded, PathBuf) {
-    let dir = std::env::temp_dir().join(format!("notify-embedded-{}", uuid::Uuid::new_v4()));
-    let embedded = Embedded::start(Options {
-        listen: "127.0.0.1:0".parse().expect("address"),
-        sim_dir: dir.clone(),
-    })
-    .await
-    .expect("embedded pipeline starts");
-    (embedded, dir)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_hundred_mixed_notifications_reach_exactly_one_outcome_each() {

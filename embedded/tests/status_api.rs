@@ -5,24 +5,15 @@
 //! `notify.status` the look-up must find it. The same for a promotion over the demo tenant's
 //! SMS rate limit (suppressed, `rate_limited`).
 
-use std::path::PathBuf;
+mod common;
+
 use std::time::Duration;
 
+use common::start;
 use notify_embedded::seed::{ALICE, BULK_SMS_PER_HOUR, CHEN, DANA, ORDERS, PROMOTIONS};
-use notify_embedded::{send, Embedded, Observer, Options};
+use notify_embedded::{send, Embedded, Observer};
 use serde_json::{json, Value};
 use uuid::Uuid;
-
-async fn start() -> (Embedded, PathBuf) {
-    let dir = std::env::temp_dir().join(format!("notify-status-api-{}", Uuid::new_v4()));
-    let embedded = Embedded::start(Options {
-        listen: "127.0.0.1:0".parse().expect("address"),
-        sim_dir: dir.clone(),
-    })
-    .await
-    .expect("embedded pipeline starts");
-    (embedded, dir)
-}
 
 async fn notify(embedded: &Embedded, body: Value) -> Uuid {
     let answer: Value = reqwest::Client::new()

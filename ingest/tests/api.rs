@@ -83,23 +83,28 @@ impl Harness {
             .oneshot(request.body(Body::from(body.to_string())).expect("request"))
             .await
             .expect("response");
-        let status = response.status();
         let retry_after = response
             .headers()
             .get(header::RETRY_AFTER)
             .map(|v| v.to_str().unwrap_or("").to_owned());
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
-        (
-            status,
-            retry_after,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
+        let (status, body) = read_json(response).await;
+        (status, retry_after, body)
     }
+}
+
+/// The status and JSON body of `response` (`Null` for a body that is not JSON).
+async fn read_json(response: axum::response::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 impl Harness {
@@ -108,18 +113,7 @@ impl Harness {
             .header(header::AUTHORIZATION, &self.auth)
             .body(Body::empty())
             .expect("request");
-        let response = self.app.clone().oneshot(request).await.expect("response");
-        let status = response.status();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
+        read_json(self.app.clone().oneshot(request).await.expect("response")).await
     }
 
     fn outcome(&self, event: &str, channel: Option<&str>, recipient: Option<&str>) -> LogWrite {

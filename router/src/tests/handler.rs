@@ -32,7 +32,7 @@ const HOUR_MS: i64 = 3_600_000;
 /// A handler over in-memory stores holding tenant `acme` and its `user-1`.
 pub(super) struct World {
     pub(super) handler: Handler,
-    pub(super) directory: Arc<MemoryDirectory>,
+    directory: Arc<MemoryDirectory>,
     tenants: Arc<MemoryTenants>,
     pub(super) schedule: Arc<MemorySchedule>,
     /// The notification log the handler records its outcomes in.
@@ -206,9 +206,8 @@ async fn each_channel_gets_a_delivery_on_its_topic() {
     assert!(world.dead_letters(&records).is_empty());
 }
 
-#[tokio::test]
-async fn a_disabled_preference_suppresses_only_its_channel() {
-    let world = World::new(TenantSettings::default()).await;
+/// Opts `user-1` out of `orders` by SMS.
+pub(super) async fn opt_out_of_sms(world: &World) {
     world
         .directory
         .put_preferences(
@@ -218,6 +217,12 @@ async fn a_disabled_preference_suppresses_only_its_channel() {
         )
         .await
         .expect("preferences");
+}
+
+#[tokio::test]
+async fn a_disabled_preference_suppresses_only_its_channel() {
+    let world = World::new(TenantSettings::default()).await;
+    opt_out_of_sms(&world).await;
     let records = world
         .handle(&world.request(&[Channel::Sms, Channel::Email]))
         .await;
@@ -304,7 +309,7 @@ async fn a_future_send_at_is_written_to_the_schedule_and_reported_scheduled() {
 }
 
 /// Quiet hours from an hour ago to an hour ahead, in UTC.
-pub(super) fn quiet_now(now: i64) -> QuietHours {
+fn quiet_now(now: i64) -> QuietHours {
     let minute = u16::try_from((now / 60_000).rem_euclid(1_440)).expect("a minute of the day");
     QuietHours {
         start_minute: (minute + 1_440 - 60) % 1_440,
@@ -312,9 +317,8 @@ pub(super) fn quiet_now(now: i64) -> QuietHours {
     }
 }
 
-#[tokio::test]
-async fn quiet_hours_defer_a_fresh_record_but_not_one_the_scheduler_re_emitted() {
-    let world = World::new(TenantSettings::default()).await;
+/// Gives `user-1` quiet hours around `world`'s now.
+pub(super) async fn put_quiet_user(world: &World) {
     let quiet_user = User {
         time_zone: Some("UTC".into()),
         quiet_hours: Some(quiet_now(world.now)),
@@ -325,6 +329,12 @@ async fn quiet_hours_defer_a_fresh_record_but_not_one_the_scheduler_re_emitted()
         .put_user("acme", &quiet_user)
         .await
         .expect("user");
+}
+
+#[tokio::test]
+async fn quiet_hours_defer_a_fresh_record_but_not_one_the_scheduler_re_emitted() {
+    let world = World::new(TenantSettings::default()).await;
+    put_quiet_user(&world).await;
     let request = world.request(&[Channel::Sms]);
 
     let fresh = world.handle(&request).await;

@@ -3,11 +3,12 @@
 //! expiry; and a deferral that is routed later leaves no stale `scheduled` row behind.
 
 use notify_schemas::{delivery_id, Channel, NotificationRequest, Uuid};
-use notify_store::directory::{Directory, User};
 use notify_store::notification_log::{origin_of, LogEntry, Origin};
 use notify_store::settings::{OverLimit, TenantSettings};
 
-use super::handler::{incoming, quiet_now, second_over_the_limit, sms_limit, World};
+use super::handler::{
+    incoming, opt_out_of_sms, put_quiet_user, second_over_the_limit, sms_limit, World,
+};
 use super::*;
 use crate::handler::Incoming;
 
@@ -45,15 +46,7 @@ fn row(
 #[tokio::test]
 async fn an_opted_out_channel_leaves_a_readable_suppression() {
     let world = World::new(TenantSettings::default()).await;
-    world
-        .directory
-        .put_preferences(
-            "acme",
-            "user-1",
-            &[preference("orders", Channel::Sms, false)],
-        )
-        .await
-        .expect("preferences");
+    opt_out_of_sms(&world).await;
     let records = world
         .handle(&world.request(&[Channel::Sms, Channel::Email]))
         .await;
@@ -88,15 +81,7 @@ async fn a_rate_limited_channel_leaves_a_readable_suppression() {
 #[tokio::test]
 async fn no_status_goes_out_before_its_outcome_is_recorded() {
     let world = World::new(TenantSettings::default()).await;
-    world
-        .directory
-        .put_preferences(
-            "acme",
-            "user-1",
-            &[preference("orders", Channel::Sms, false)],
-        )
-        .await
-        .expect("preferences");
+    opt_out_of_sms(&world).await;
     let request = world.request(&[Channel::Sms]);
     world.log.fail_writes(1);
     let err = world
@@ -130,16 +115,7 @@ async fn an_expired_request_is_recorded_for_the_whole_request() {
 #[tokio::test]
 async fn a_quiet_hours_deferral_shows_scheduled_until_it_is_routed() {
     let world = World::new(TenantSettings::default()).await;
-    let quiet_user = User {
-        time_zone: Some("UTC".into()),
-        quiet_hours: Some(quiet_now(world.now)),
-        ..user()
-    };
-    world
-        .directory
-        .put_user("acme", &quiet_user)
-        .await
-        .expect("user");
+    put_quiet_user(&world).await;
     let request = world.request(&[Channel::Sms]);
     world.handle(&request).await;
     assert_eq!(
