@@ -120,7 +120,7 @@ pub struct Embedded {
     pub tenant: DemoTenant,
     /// The provider simulators, with their ledgers.
     pub suite: SimSuite,
-    /// The dispatchers' notification log (their dedup record).
+    /// The notification log: the dispatchers' dedup record, and the router's outcomes.
     pub delivery_log: Arc<MemoryLog>,
     /// Deferred requests (quiet hours, `send_at`).
     pub schedule: Arc<MemorySchedule>,
@@ -192,8 +192,10 @@ impl Embedded {
         let tenants = Arc::new(MemoryTenants::new());
         let schedule = Arc::new(MemorySchedule::new());
         let delivery_log = Arc::new(MemoryLog::new());
+        let settings = Arc::new(MemorySettings::new());
         let tenant = seed::seed(
             tenants.as_ref(),
+            settings.as_ref(),
             directory.as_ref(),
             &suite.webpush,
             now_ms(),
@@ -237,9 +239,10 @@ impl Embedded {
             directory.clone(),
             PolicyStores {
                 tenants: tenants.clone(),
-                settings: Arc::new(MemorySettings::new()),
+                settings,
                 rate_log: Arc::new(MemoryRateLog::new()),
                 schedule: schedule.clone(),
+                outcomes: delivery_log.clone(),
             },
         )
         .map_err(|e| stage_err("router")(&e))?;

@@ -10,7 +10,10 @@
 //! | `user-01` … | APNs or FCM (alternating), every third web push, SMS, email | none |
 //!
 //! `security` is a critical category, so it bypasses opt-out and quiet hours; `promotions` goes
-//! in the bulk lane. Everything is written through the same [`Directory`] and [`AppStore`]
+//! in the bulk lane. The tenant has one rate limit ([`settings`]): at most
+//! [`BULK_SMS_PER_HOUR`] bulk SMS per user and hour, and a send over it is suppressed as
+//! `rate_limited`, so a user's third promotion in an hour reaches every channel but SMS.
+//! Everything is written through the same [`Directory`], [`AppStore`] and [`SettingsStore`]
 //! traits the admin API and `notify apps create` use.
 
 use std::collections::BTreeMap;
@@ -22,6 +25,7 @@ use notify_store::directory::{
     Category, Directory, Preference, PushTarget, QuietHours, TemplateVariant, User,
     WebPushSubscription,
 };
+use notify_store::settings::{OverLimit, RateLimitRule, SettingsStore, TenantSettings};
 use notify_store::tenants::AppStore;
 use uuid::Uuid;
 
@@ -43,6 +47,24 @@ pub const CHEN: &str = "chen";
 /// Opted out of everything.
 pub const DANA: &str = "dana";
 
+/// Bulk-priority SMS one user may get per hour; more are suppressed as `rate_limited`.
+pub const BULK_SMS_PER_HOUR: u32 = 2;
+
+/// The demo tenant's settings: the [`BULK_SMS_PER_HOUR`] limit, over which sends are
+/// suppressed; everything else as the router's defaults.
+pub fn settings() -> TenantSettings {
+    TenantSettings {
+        rate_limits: vec![RateLimitRule {
+            channel: Some(Channel::Sms.as_str().to_owned()),
+            priorities: vec!["bulk".into()],
+            limit: BULK_SMS_PER_HOUR,
+            window_s: 3_600,
+        }],
+        over_limit: OverLimit::Suppress,
+        ..TenantSettings::default()
+    }
+}
+
 /// How many `user-NN` users the seed adds.
 pub const GENERIC_USERS: usize = 16;
 
@@ -59,10 +81,11 @@ pub struct DemoTenant {
     pub users: Vec<String>,
 }
 
-/// Seeds the demo tenant into `tenants` and `directory`; web push subscriptions are minted by
-/// `webpush` like a browser would get them. `now_ms` places `chen`'s quiet hours.
+/// Seeds the demo tenant into `tenants`, `settings` and `directory`; web push subscriptions
+/// are minted by `webpush` like a browser would get them. `now_ms` places `chen`'s quiet hours.
 pub async fn seed(
     tenants: &dyn AppStore,
+    settings: &dyn SettingsStore,
     directory: &dyn Directory,
     webpush: &WebPushSim,
     now_ms: i64,
@@ -75,6 +98,12 @@ pub async fn seed(
         .await
         .map_err(|e| seed_err(&e))?;
     let t = tenant.tenant_id.as_str();
+    let tenant_settings = self::settings();
+    tenant_settings.validate().map_err(|e| seed_err(&e))?;
+    settings
+        .put_settings(t, &tenant_settings)
+        .await
+        .map_err(|e| seed_err(&e))?;
 
     for (id, critical, description) in [
         (ORDERS, false, "order updates"),

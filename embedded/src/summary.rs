@@ -198,7 +198,7 @@ impl Summary {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "{:<10} {:>9}  {:<24} {:>8} {:>6} {:>7} {:>13} {:>7} {:>7}   {:>13}",
+            "{:<10} {:>9}  {:<30} {:>8} {:>6} {:>7} {:>13} {:>7} {:>7}   {:>13}",
             "channel",
             "delivered",
             "suppressed (reason)",
@@ -234,7 +234,7 @@ impl Summary {
             };
             let _ = writeln!(
                 out,
-                "{:<10} {:>9}  {:<24} {:>8} {:>6} {:>7} {:>13} {:>7} {:>7}   {:>13}",
+                "{:<10} {:>9}  {:<30} {:>8} {:>6} {:>7} {:>13} {:>7} {:>7}   {:>13}",
                 s.channel.map_or("(request)", Channel::as_str),
                 s.delivered,
                 suppressed,

@@ -4,29 +4,22 @@
 //! The sample mix is deterministic (`send::sample`): 20 users, 10 notifications each, kinds
 //! rotating orders, promotions, security. With the seed's users that gives:
 //! - delivered: alice 4 recipients × 10, bruno 3 × 7 (no promotions), chen 3 × 3 and dana
-//!   3 × 3 (security only), `user-NN` 3 or 4 recipients × 10 (5 of them with web push) → 609;
+//!   3 × 3 (security only), `user-NN` 3 or 4 recipients × 10 (5 of them with web push) → 609,
+//!   less the SMS over the tenant's bulk SMS limit (below) → 592;
 //! - suppressed `opted_out`: dana 3 channels × 7 (orders, promotions) + bruno 3 × 3 promotions
 //!   → 30;
+//! - suppressed `rate_limited`: the demo tenant allows 2 bulk SMS per user and hour, so the
+//!   third promotion's SMS of alice and of the 16 `user-NN` → 17 (bruno and dana opted out of
+//!   promotions, chen has no phone and is in quiet hours);
 //! - deferred by quiet hours: chen's 4 orders + 3 promotions → 7 (critical ones bypass).
 
-use std::path::PathBuf;
+mod common;
+
 use std::time::Duration;
 
-use notify_embedded::{Embedded, Options, SendSettings};
+use common::start;
+use notify_embedded::SendSettings;
 use notify_schemas::Channel;
-
-/// The embedded pipeline on a loopback port, its simulators' files in a fresh temporary
-/// directory (returned, for the test to remove).
-async fn start() -> (Embedded, PathBuf) {
-    let dir = std::env::temp_dir().join(format!("notify-embedded-{}", uuid::Uuid::new_v4()));
-    let embedded = Embedded::start(Options {
-        listen: "127.0.0.1:0".parse().expect("address"),
-        sim_dir: dir.clone(),
-    })
-    .await
-    .expect("embedded pipeline starts");
-    (embedded, dir)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_hundred_mixed_notifications_reach_exactly_one_outcome_each() {
@@ -79,7 +72,7 @@ async fn two_hundred_mixed_notifications_reach_exactly_one_outcome_each() {
         (Channel::Apns, 93),
         (Channel::Fcm, 93),
         (Channel::WebPush, 60),
-        (Channel::Sms, 180),
+        (Channel::Sms, 180 - 17),
         (Channel::Email, 183),
     ];
     for (channel, delivered) in expected {
@@ -89,20 +82,40 @@ async fn two_hundred_mixed_notifications_reach_exactly_one_outcome_each() {
         assert_eq!(s.latencies_ms.len() as u64, delivered, "{channel}");
     }
     let run_total: usize = summary.by_provider.values().sum();
-    assert_eq!(run_total, 609, "one ledger entry per delivery");
+    assert_eq!(run_total, 592, "one ledger entry per delivery");
     // the warm-up: alice's 4 recipients and bruno's 3
-    assert_eq!(ledger_total, 609 + 7, "nothing else reached a provider");
+    assert_eq!(ledger_total, 592 + 7, "nothing else reached a provider");
     let opted_out: u64 = summary
         .channels
         .iter()
         .filter_map(|s| s.suppressed.get("opted_out"))
         .sum();
     assert_eq!(opted_out, 30);
+    let rate_limited: Vec<(Option<Channel>, u64)> = summary
+        .channels
+        .iter()
+        .filter_map(|s| s.suppressed.get("rate_limited").map(|n| (s.channel, *n)))
+        .collect();
+    assert_eq!(
+        rate_limited,
+        [(Some(Channel::Sms), 17)],
+        "the third promotion's SMS of each user who gets promotions by SMS"
+    );
+    let sms_row = summary
+        .render()
+        .lines()
+        .find(|l| l.trim_start().starts_with("sms"))
+        .map(str::to_owned)
+        .unwrap_or_default();
+    assert!(
+        sms_row.contains("opted_out") && sms_row.contains("rate_limited"),
+        "the summary shows both reasons: {sms_row}"
+    );
     let other_suppressions: u64 = summary
         .channels
         .iter()
         .flat_map(|s| s.suppressed.iter())
-        .filter(|(reason, _)| reason.as_str() != "opted_out")
+        .filter(|(reason, _)| !["opted_out", "rate_limited"].contains(&reason.as_str()))
         .map(|(_, n)| n)
         .sum();
     assert_eq!(other_suppressions, 0, "{}", summary.render());

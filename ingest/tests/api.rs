@@ -11,8 +11,8 @@ use axum::http::{header, Request, StatusCode};
 use notify_common::config::IngestConfig;
 use notify_common::publish::PublishError;
 use notify_schemas::{Codec, NotificationRequest};
-use notify_store::notification_log::{DeliveryLog, LogWrite};
-use serde_json::json;
+use notify_store::notification_log::{DeliveryLog, LogWrite, RouterOutcome};
+use serde_json::{json, Value};
 use support::{config_with, harness, notification, request_quota};
 use tower::ServiceExt;
 
@@ -296,4 +296,99 @@ async fn admin_bodies_over_the_body_limit_are_413() {
         "{status} {}",
         String::from_utf8_lossy(&body)
     );
+}
+
+#[tokio::test]
+async fn a_look_up_shows_what_the_router_decided_beside_the_deliveries() {
+    let h = harness(IngestConfig::default()).await;
+    let limited = "6f1d0a4e-2b9c-4c1e-9a47-3d2f5b8c7e01";
+    let quiet = "6f1d0a4e-2b9c-4c1e-9a47-3d2f5b8c7e02";
+    let sent = LogWrite {
+        tenant: h.tenant.clone(),
+        event_id: limited.into(),
+        channel: "email".into(),
+        recipient: "a@example.com".into(),
+        delivery_id: "d-email".into(),
+        state: "sent".into(),
+        reason: None,
+        attempts: 1,
+        provider: Some("smtp".into()),
+        provider_message_id: Some("m1".into()),
+        updated_at_ms: 9,
+    };
+    for row in [
+        sent,
+        outcome(&h.tenant, limited, Some("sms"), Some("+15555550100")),
+        outcome(&h.tenant, quiet, None, None),
+    ] {
+        h.log.put(&row).await.expect("log");
+    }
+
+    let (status, body) = get_json(&h, &format!("/v1/notifications/{limited}")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["event_id"], limited);
+    assert_eq!(
+        body["deliveries"],
+        json!([
+            {"channel": "email", "recipient": "a@example.com", "origin": "dispatcher",
+             "delivery_id": "d-email", "state": "sent", "reason": null, "attempts": 1,
+             "provider": "smtp", "provider_message_id": "m1", "updated_at_ms": 9},
+            {"channel": "sms", "recipient": "+15555550100", "origin": "router",
+             "delivery_id": "d-router", "state": "suppressed", "reason": "rate_limited",
+             "attempts": 0, "provider": null, "provider_message_id": null, "updated_at_ms": 5},
+        ])
+    );
+
+    // deferred as a whole: one entry for every channel and recipient, with no delivery id
+    let (status, body) = get_json(&h, &format!("/v1/notifications/{quiet}")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let entry = &body["deliveries"][0];
+    assert_eq!(
+        body["deliveries"].as_array().map(Vec::len),
+        Some(1),
+        "{body}"
+    );
+    assert_eq!(
+        (&entry["channel"], &entry["recipient"], &entry["origin"]),
+        (&json!("*"), &json!("*"), &json!("router"))
+    );
+    assert_eq!(
+        (&entry["state"], &entry["reason"]),
+        (&json!("scheduled"), &json!("quiet_hours"))
+    );
+    assert_eq!(entry["delivery_id"], Value::Null);
+
+    let (status, _) = get_json(&h, "/v1/notifications/6f1d0a4e-2b9c-4c1e-9a47-3d2f5b8c7e03").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nothing recorded: unknown");
+}
+
+/// A row the router writes for what it decided: a rate-limited SMS to `recipient`, or, without
+/// one, the whole request scheduled for quiet hours.
+fn outcome(tenant: &str, event: &str, channel: Option<&str>, recipient: Option<&str>) -> LogWrite {
+    let (state, reason) = if recipient.is_some() {
+        ("suppressed", "rate_limited")
+    } else {
+        ("scheduled", "quiet_hours")
+    };
+    RouterOutcome {
+        tenant: tenant.into(),
+        event_id: event.into(),
+        channel: channel.map(str::to_owned),
+        recipient: recipient.map(str::to_owned),
+        delivery_id: recipient.map(|_| "d-router".to_owned()),
+        state: state.into(),
+        reason: reason.into(),
+        at_ms: 5,
+    }
+    .to_write()
+}
+
+/// An authenticated GET of `uri`, its body as JSON.
+async fn get_json(h: &support::Harness, uri: &str) -> (StatusCode, Value) {
+    let request = Request::get(uri)
+        .header(header::AUTHORIZATION, &h.auth)
+        .body(Body::empty())
+        .expect("request");
+    let (status, _, body) = h.send(request).await;
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
 }

@@ -120,6 +120,10 @@ fn print_intro(embedded: &Embedded) -> anyhow::Result<()> {
         notify_embedded::seed::GENERIC_USERS
     )?;
     outln!("categories  orders, promotions (send as priority bulk), security (critical)")?;
+    outln!(
+        "rate limit  {} bulk SMS per user and hour; more are suppressed (rate_limited)",
+        notify_embedded::seed::BULK_SMS_PER_HOUR
+    )?;
     outln!("templates   order_shipped {{product}}, weekly_deals {{product, discount}}, security_code {{code}}  (en, de)\n")?;
     outln!("send one:\n")?;
     outln!(

@@ -9,7 +9,10 @@
 //! - [`deliveries`] and [`render_failed`] take the same targets and give each one record, so
 //!   calling one of them per channel gives every target exactly one outcome;
 //! - status records carry a redacted recipient ([`redact`]), never a full token, number or
-//!   address; the delivery id identifies the recipient for look-ups.
+//!   address; the delivery id identifies the recipient for look-ups;
+//! - every status the router decides by itself comes with the [`RouterOutcome`] that status
+//!   look-ups read ([`Decided`], [`outcome`]): same state, reason and time, keyed by the full
+//!   recipient (the notification log is the tenant's own record, like the dispatchers' rows).
 //!
 //! Not decided here: topic names (see [`Lane`]) and whether a delivery is a duplicate.
 
@@ -19,6 +22,7 @@ use notify_schemas::{
     delivery_id, Channel, Delivery, DeliveryStatus, NotificationRequest, Priority, Recipient,
     Stage, Status,
 };
+use notify_store::notification_log::RouterOutcome;
 
 use crate::plan::{Defer, Plan, Reason, Suppressed, Target};
 use crate::render::Rendered;
@@ -69,16 +73,67 @@ pub fn plan_statuses(
     plan: &Plan,
     now_ms: i64,
 ) -> Vec<DeliveryStatus> {
+    plan_decided(request, plan, now_ms)
+        .into_iter()
+        .map(|d| d.status)
+        .collect()
+}
+
+/// A status the router decided by itself, with the outcome it records for look-ups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decided {
+    /// The record for `notify.status`.
+    pub status: DeliveryStatus,
+    /// The row for the notification log.
+    pub outcome: RouterOutcome,
+}
+
+impl Decided {
+    fn new(status: DeliveryStatus, recipient: Option<&Recipient>) -> Self {
+        let outcome = outcome(&status, recipient);
+        Self { status, outcome }
+    }
+}
+
+/// [`plan_statuses`], each with its outcome.
+pub fn plan_decided(request: &NotificationRequest, plan: &Plan, now_ms: i64) -> Vec<Decided> {
     if plan.expired {
-        return vec![expired_status(request, now_ms)];
+        return vec![Decided::new(expired_status(request, now_ms), None)];
     }
     if let Some(defer) = &plan.defer_until {
-        return vec![scheduled_status(request, defer, now_ms)];
+        return vec![Decided::new(scheduled_status(request, defer, now_ms), None)];
     }
     plan.suppressed
         .iter()
-        .map(|s| suppressed_status(request, s, now_ms))
+        .map(|s| Decided::new(suppressed_status(request, s, now_ms), s.recipient.as_ref()))
         .collect()
+}
+
+/// The outcome recorded for `status`, a status the router decided about `recipient` (`None`:
+/// every recipient of its channel, or of the request when it has no channel).
+pub fn outcome(status: &DeliveryStatus, recipient: Option<&Recipient>) -> RouterOutcome {
+    let state = match status.status {
+        Status::Accepted => "accepted",
+        Status::Scheduled => "scheduled",
+        Status::Suppressed => "suppressed",
+        Status::Sent => "sent",
+        Status::Retrying => "retrying",
+        Status::Failed => "failed",
+        Status::Expired => "expired",
+        Status::DeadLettered => "dead_lettered",
+        Status::Opened => "opened",
+        Status::Clicked => "clicked",
+    };
+    RouterOutcome {
+        tenant: status.tenant.clone(),
+        event_id: status.event_id.to_string(),
+        channel: status.channel.map(|c| c.as_str().to_owned()),
+        recipient: recipient.map(|r| r.key().to_owned()),
+        delivery_id: status.delivery_id.map(|id| id.to_string()),
+        state: state.to_owned(),
+        reason: status.reason.clone().unwrap_or_default(),
+        at_ms: status.occurred_at,
+    }
 }
 
 fn delivery(

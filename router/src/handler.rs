@@ -7,8 +7,12 @@
 //! deliveries, with the same ids). A request deferred (send time, quiet hours, rate limit) is
 //! written to the schedule before its records are returned, so a publish that follows can never
 //! announce a deferral that was not stored. Time comes from the injected [`Clock`], read once per
-//! batch. Not guaranteed: that the schedule and rate log are written only once per record (a
-//! retried batch writes them again; both tolerate it).
+//! batch. What the router decides without a delivery (suppressed, scheduled, expired, render
+//! failed) is recorded in the notification log before its statuses are returned ([`outcomes`]),
+//! so status look-ups can read it. Not guaranteed: that the schedule, rate log and outcomes are
+//! written only once per record (a retried batch writes them again; all tolerate it).
+
+mod outcomes;
 
 use std::sync::Arc;
 
@@ -23,6 +27,7 @@ use notify_common::publish::{PublishError, Record};
 use notify_common::topics::Topics;
 use notify_schemas::limits::ContentLimits;
 use notify_schemas::{Channel, Codec, CodecError, Delivery, DeliveryStatus, NotificationRequest};
+use notify_store::notification_log::DeliveryLog;
 use notify_store::ratelog::RateLog;
 use notify_store::schedule::{Schedule, ScheduledItem};
 use notify_store::settings::SettingsStore;
@@ -58,6 +63,9 @@ pub enum RouteError {
     /// The rate-limit record could not be read or written.
     #[error("rate limit store failed: {0}")]
     RateLimits(String),
+    /// An outcome could not be recorded in the notification log.
+    #[error("outcome write failed: {0}")]
+    Outcomes(String),
     /// An output could not be encoded (a bug, not bad input).
     #[error("encode failed: {0}")]
     Encode(String),
@@ -72,7 +80,8 @@ impl RouteError {
             | RouteError::Tenants(_)
             | RouteError::SchemaLookup(_)
             | RouteError::Schedule(_)
-            | RouteError::RateLimits(_) => "database",
+            | RouteError::RateLimits(_)
+            | RouteError::Outcomes(_) => "database",
             RouteError::Encode(_) => "router",
         }
     }
@@ -89,6 +98,8 @@ pub struct PolicyStores {
     pub rate_log: Arc<dyn RateLog>,
     /// Deferred requests.
     pub schedule: Arc<dyn Schedule>,
+    /// The notification log, where the outcomes decided without a delivery are recorded.
+    pub outcomes: Arc<dyn DeliveryLog>,
 }
 
 impl std::fmt::Debug for PolicyStores {
@@ -121,6 +132,7 @@ pub struct Handler {
     settings: SettingsCache,
     limiter: RateLimiter,
     schedule: Arc<dyn Schedule>,
+    outcomes: Arc<dyn DeliveryLog>,
     renderer: Renderer,
     requests: Codec<NotificationRequest>,
     deliveries: Codec<Delivery>,
@@ -156,6 +168,7 @@ impl Handler {
             settings: SettingsCache::new(stores.tenants, stores.settings, ttl),
             limiter: RateLimiter::new(stores.rate_log),
             schedule: stores.schedule,
+            outcomes: stores.outcomes,
             renderer: Renderer::with_limits(ContentLimits {
                 sms_max_segments: config.sms_max_segments,
                 email_max_bytes: config.email_max_bytes,
@@ -331,6 +344,7 @@ impl Handler {
             metrics::counter!(m::DEFERRED_TOTAL, "reason" => defer.reason.as_str()).increment(1);
         }
         let mut outputs = Vec::new();
+        let mut recorded = Vec::new();
         if !decided.expired && decided.defer_until.is_none() {
             let held = self
                 .limiter
@@ -344,13 +358,17 @@ impl Handler {
                 .await
                 .map_err(|e| RouteError::RateLimits(e.to_string()))?;
             if let Some(held) = held {
-                outputs.extend(self.hold(&held, record, &routing_key, now_ms).await?);
+                let (records, outcomes) = self.hold(&held, record, &routing_key, now_ms).await?;
+                outputs.extend(records);
+                recorded.extend(outcomes);
             }
         }
-        for status in fanout::plan_statuses(&request, &decided, now_ms) {
-            outputs.push(self.status_record(&status)?);
+        for item in fanout::plan_decided(&request, &decided, now_ms) {
+            outputs.push(self.status_record(&item.status)?);
+            recorded.push(item.outcome);
         }
         if decided.expired || decided.defer_until.is_some() {
+            self.record_outcomes(&request, record, &recorded).await?;
             return Ok(outputs);
         }
 
@@ -391,52 +409,16 @@ impl Handler {
                 Err(err) => {
                     metrics::counter!(m::SUPPRESSED_TOTAL, "reason" => "render_failed")
                         .increment(1);
-                    for status in
-                        fanout::render_failed(&request, &targets, &err.to_string(), now_ms)
-                    {
-                        outputs.push(self.status_record(&status)?);
+                    let failed = fanout::render_failed(&request, &targets, &err, now_ms);
+                    // one status per target, in target order
+                    for (status, target) in failed.iter().zip(&targets) {
+                        outputs.push(self.status_record(status)?);
+                        recorded.push(fanout::outcome(status, Some(&target.recipient)));
                     }
                 }
             }
         }
+        self.record_outcomes(&request, record, &recorded).await?;
         Ok(outputs)
-    }
-
-    /// Writes a request its rate limits held back to the schedule; returns a `scheduled`
-    /// status per channel held.
-    async fn hold(
-        &self,
-        held: &crate::ratelimit::Held,
-        record: &Incoming,
-        routing_key: &str,
-        now_ms: i64,
-    ) -> Result<Vec<Record>, RouteError> {
-        let payload = self
-            .requests
-            .encode(&held.request)
-            .map_err(|e| RouteError::Encode(e.to_string()))?;
-        self.defer(&ScheduledItem {
-            tenant: held.request.tenant.clone(),
-            event_id: held.request.event_id.to_string(),
-            routing_key: routing_key.to_owned(),
-            due_at_ms: after_earlier_row(held.due_at_ms, record.deferred_until_ms),
-            reason: Reason::RateLimited.as_str().to_owned(),
-            payload,
-        })
-        .await?;
-        metrics::counter!(m::DEFERRED_TOTAL, "reason" => "rate_limited").increment(1);
-        held.request
-            .channels
-            .iter()
-            .map(|channel| {
-                let status = fanout::scheduled_channel_status(
-                    &held.request,
-                    *channel,
-                    Reason::RateLimited.as_str(),
-                    now_ms,
-                );
-                self.status_record(&status)
-            })
-            .collect()
     }
 }

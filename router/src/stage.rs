@@ -10,6 +10,7 @@ use notify_common::kafka;
 use notify_common::publish::KafkaPublisher;
 use notify_common::topics::Topics;
 use notify_common::{Config, Health, Shutdown};
+use notify_store::notification_log::CassandraLog;
 use notify_store::ratelog::CassandraRateLog;
 use notify_store::schedule::CassandraSchedule;
 use notify_store::settings::CassandraSettings;
@@ -57,12 +58,14 @@ pub async fn build(config: &Config) -> Result<Parts, StartError> {
     let tenants = CassandraTenants::new(session.clone(), keyspace).await?;
     let settings = CassandraSettings::new(session.clone(), keyspace).await?;
     let rate_log = CassandraRateLog::new(session.clone(), keyspace).await?;
-    let schedule = Arc::new(CassandraSchedule::new(session, keyspace).await?);
+    let schedule = Arc::new(CassandraSchedule::new(session.clone(), keyspace).await?);
+    let outcomes = CassandraLog::new(session, keyspace).await?;
     let stores = PolicyStores {
         tenants: Arc::new(tenants),
         settings: Arc::new(settings),
         rate_log: Arc::new(rate_log),
         schedule,
+        outcomes: Arc::new(outcomes),
     };
     build_with(config, Arc::new(directory), stores)
 }

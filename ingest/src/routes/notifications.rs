@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use futures::future::join_all;
 use notify_store::idempotency::Claim;
+use notify_store::notification_log::origin_of;
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -30,16 +31,28 @@ use notify_common::publish::{PublishError, Record};
 /// Header carrying the caller's idempotency key.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
-/// State of one (channel, recipient) of a notification.
+/// State of one (channel, recipient) of a notification: a delivery as its dispatcher reports
+/// it, or an outcome the router decided without a delivery (suppressed, scheduled, expired,
+/// render failed).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ChannelState {
-    /// Delivery channel.
+    /// Delivery channel; `*` for an outcome of the whole request (expired, scheduled for
+    /// `send_at` or quiet hours, no channel reachable).
     pub channel: String,
-    /// Recipient (token, endpoint, phone or address).
+    /// Recipient (token, endpoint, phone or address); `*` for an outcome of every recipient
+    /// of the channel (held back by a rate limit).
     pub recipient: String,
-    /// Latest state.
+    /// Who decided this state: `dispatcher` (a delivery) or `router` (no delivery was made,
+    /// or not yet: a deferral).
+    #[schema(example = "router")]
+    pub origin: String,
+    /// The delivery id, when the state is about one recipient.
+    pub delivery_id: Option<String>,
+    /// Latest state: `sent`, `retrying`, `failed`, `expired`, `dead_lettered`, `suppressed`,
+    /// `scheduled`.
     pub state: Option<String>,
-    /// Reason for suppressed, failed or retried states.
+    /// Reason for suppressed, scheduled, failed or retried states (`opted_out`,
+    /// `rate_limited`, `quiet_hours`, ...).
     pub reason: Option<String>,
     /// Attempts so far.
     pub attempts: Option<i32>,
@@ -56,7 +69,8 @@ pub struct ChannelState {
 pub struct NotificationStatus {
     /// The event id.
     pub event_id: String,
-    /// One entry per (channel, recipient) the router fanned out to.
+    /// One entry per (channel, recipient) the router fanned out to, and one per outcome it
+    /// decided without a delivery, in (channel, recipient) order.
     pub deliveries: Vec<ChannelState>,
 }
 
@@ -333,14 +347,17 @@ pub async fn create_batch(
     Ok((StatusCode::MULTI_STATUS, Json(BatchResult { results })))
 }
 
-/// The per-channel states of one notification, from the notification log.
+/// The per-channel states of one notification, from the notification log: deliveries and the
+/// router's own outcomes (suppressions and deferrals with their reason). 404 only when nothing
+/// about the notification was recorded (not routed yet, another tenant's, or expired from the
+/// log).
 #[utoipa::path(
     get,
     path = "/v1/notifications/{event_id}",
     tag = "notifications",
     params(("event_id" = String, Path, description = "the id answered at creation")),
     responses(
-        (status = 200, description = "progress so far", body = NotificationStatus),
+        (status = 200, description = "every outcome so far: deliveries, suppressions and deferrals with their reason", body = NotificationStatus),
         Problems<NotificationLookup>,
     ),
     security(("basic" = []), ("bearer" = []))
@@ -364,11 +381,14 @@ pub async fn get(
     if entries.is_empty() {
         return Err(Problem::not_found("notification"));
     }
-    let deliveries = entries
+    let mut deliveries: Vec<ChannelState> = entries
         .into_iter()
-        .map(|e| ChannelState {
+        .map(origin_of)
+        .map(|(origin, e)| ChannelState {
             channel: e.channel,
             recipient: e.recipient,
+            origin: origin.as_str().to_owned(),
+            delivery_id: e.delivery_id,
             state: e.state,
             reason: e.reason,
             attempts: e.attempts,
@@ -377,6 +397,10 @@ pub async fn get(
             updated_at_ms: e.updated_at_ms,
         })
         .collect();
+    // the router's rows are stored under keys of their own: put them beside their channel
+    deliveries.sort_by(|a, b| {
+        (&a.channel, &a.recipient, &a.origin).cmp(&(&b.channel, &b.recipient, &b.origin))
+    });
     Ok(Json(NotificationStatus {
         event_id,
         deliveries,

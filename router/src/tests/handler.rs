@@ -14,6 +14,7 @@ use notify_schemas::{
     Codec, Delivery, DeliveryStatus, EmailContent, InlineContent, SmsContent, Status, Uuid,
 };
 use notify_store::directory::{Directory, MemoryDirectory};
+use notify_store::notification_log::MemoryLog;
 use notify_store::ratelog::MemoryRateLog;
 use notify_store::schedule::{shard_of, MemorySchedule, Schedule, ScheduledItem};
 use notify_store::settings::{
@@ -34,6 +35,8 @@ pub(super) struct World {
     pub(super) directory: Arc<MemoryDirectory>,
     tenants: Arc<MemoryTenants>,
     pub(super) schedule: Arc<MemorySchedule>,
+    /// The notification log the handler records its outcomes in.
+    pub(super) log: Arc<MemoryLog>,
     pub(super) topics: Topics,
     pub(super) clock: Arc<ManualClock>,
     pub(super) now: i64,
@@ -51,11 +54,13 @@ impl World {
             .await
             .expect("settings");
         let schedule = Arc::new(MemorySchedule::new());
+        let log = Arc::new(MemoryLog::new());
         let stores = PolicyStores {
             tenants: tenants.clone(),
             settings: stored,
             rate_log: Arc::new(MemoryRateLog::new()),
             schedule: schedule.clone(),
+            outcomes: log.clone(),
         };
         let cache = DirectoryCache::new(directory.clone(), Duration::from_secs(60), 1_000);
         let topics = Topics::new("t");
@@ -73,6 +78,7 @@ impl World {
             directory,
             tenants,
             schedule,
+            log,
             topics,
             clock,
             now,
@@ -200,9 +206,8 @@ async fn each_channel_gets_a_delivery_on_its_topic() {
     assert!(world.dead_letters(&records).is_empty());
 }
 
-#[tokio::test]
-async fn a_disabled_preference_suppresses_only_its_channel() {
-    let world = World::new(TenantSettings::default()).await;
+/// Opts `user-1` out of `orders` by SMS.
+pub(super) async fn opt_out_of_sms(world: &World) {
     world
         .directory
         .put_preferences(
@@ -212,6 +217,12 @@ async fn a_disabled_preference_suppresses_only_its_channel() {
         )
         .await
         .expect("preferences");
+}
+
+#[tokio::test]
+async fn a_disabled_preference_suppresses_only_its_channel() {
+    let world = World::new(TenantSettings::default()).await;
+    opt_out_of_sms(&world).await;
     let records = world
         .handle(&world.request(&[Channel::Sms, Channel::Email]))
         .await;
@@ -306,9 +317,8 @@ fn quiet_now(now: i64) -> QuietHours {
     }
 }
 
-#[tokio::test]
-async fn quiet_hours_defer_a_fresh_record_but_not_one_the_scheduler_re_emitted() {
-    let world = World::new(TenantSettings::default()).await;
+/// Gives `user-1` quiet hours around `world`'s now.
+pub(super) async fn put_quiet_user(world: &World) {
     let quiet_user = User {
         time_zone: Some("UTC".into()),
         quiet_hours: Some(quiet_now(world.now)),
@@ -319,6 +329,12 @@ async fn quiet_hours_defer_a_fresh_record_but_not_one_the_scheduler_re_emitted()
         .put_user("acme", &quiet_user)
         .await
         .expect("user");
+}
+
+#[tokio::test]
+async fn quiet_hours_defer_a_fresh_record_but_not_one_the_scheduler_re_emitted() {
+    let world = World::new(TenantSettings::default()).await;
+    put_quiet_user(&world).await;
     let request = world.request(&[Channel::Sms]);
 
     let fresh = world.handle(&request).await;

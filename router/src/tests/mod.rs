@@ -4,6 +4,7 @@ mod bypass;
 mod fanout;
 mod handler;
 mod limits;
+mod outcomes;
 mod plan;
 mod plan_due;
 mod publish;

@@ -25,6 +25,7 @@ pub struct CassandraLog {
     session: Arc<Session>,
     get: PreparedStatement,
     put: PreparedStatement,
+    delete: PreparedStatement,
     entries: PreparedStatement,
 }
 
@@ -45,6 +46,12 @@ impl CassandraLog {
                  WHERE tenant_id = ? AND event_id = ? AND channel = ? AND recipient = ?"
             ))
             .await?;
+        let delete = session
+            .prepare(format!(
+                "DELETE FROM {keyspace}.notification_log \
+                 WHERE tenant_id = ? AND event_id = ? AND channel = ? AND recipient = ?"
+            ))
+            .await?;
         let entries = session
             .prepare(format!(
                 "SELECT {COLUMNS} FROM {keyspace}.notification_log \
@@ -55,6 +62,7 @@ impl CassandraLog {
             session,
             get,
             put,
+            delete,
             entries,
         })
     }
@@ -97,6 +105,19 @@ impl DeliveryLog for CassandraLog {
                     &write.recipient,
                 ),
             )
+            .await?;
+        Ok(())
+    }
+
+    async fn delete(
+        &self,
+        tenant: &str,
+        event_id: &str,
+        channel: &str,
+        recipient: &str,
+    ) -> Result<(), StoreError> {
+        self.session
+            .execute_unpaged(&self.delete, (tenant, event_id, channel, recipient))
             .await?;
         Ok(())
     }

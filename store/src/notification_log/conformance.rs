@@ -6,6 +6,7 @@
 //! Every check works in tenants of its own (`<check>-a`, `<check>-b`), so all of them can run
 //! one after another against one empty log; [`run_all`] does that.
 
+use super::outcome::{origin_of, router_key, Origin, RouterOutcome, ANY};
 use super::{DeliveryLog, LogEntry, LogWrite};
 
 /// Runs every check, one after another.
@@ -14,6 +15,8 @@ pub async fn run_all(log: &dyn DeliveryLog) {
     a_write_replaces_the_row(log).await;
     tenants_do_not_see_each_other(log).await;
     entries_are_one_event_in_order(log).await;
+    a_delete_removes_one_row_only(log).await;
+    router_outcomes_never_meet_delivery_rows(log).await;
 }
 
 /// A write as the dispatchers make it, with every optional field set.
@@ -131,4 +134,125 @@ pub async fn entries_are_one_event_in_order(log: &dyn DeliveryLog) {
         ]
     );
     assert_eq!(entries[1], LogEntry::from(rows[1].clone()));
+}
+
+/// `delete` removes exactly the row it names; deleting a row that is not there is no error.
+pub async fn a_delete_removes_one_row_only(log: &dyn DeliveryLog) {
+    log.put(&write("delete-a", "e1", "sms", "+15550100", "sent"))
+        .await
+        .expect("put");
+    log.put(&write("delete-a", "e1", "sms", "+15550101", "sent"))
+        .await
+        .expect("put");
+    log.delete("delete-a", "e1", "sms", "+15550100")
+        .await
+        .expect("delete");
+    log.delete("delete-a", "e1", "sms", "+15550199")
+        .await
+        .expect("delete of a row never written");
+    let left: Vec<String> = log
+        .entries("delete-a", "e1")
+        .await
+        .expect("entries")
+        .into_iter()
+        .map(|e| e.recipient)
+        .collect();
+    assert_eq!(left, ["+15550101"]);
+}
+
+/// A router outcome for the very recipient a dispatcher wrote about is a row of its own: the
+/// dispatcher's row reads back unchanged, both are listed, and removing the router's leaves it.
+pub async fn router_outcomes_never_meet_delivery_rows(log: &dyn DeliveryLog) {
+    let delivered = write("router-a", "e1", "sms", "+15550100", "sent");
+    log.put(&delivered).await.expect("put delivery row");
+    let outcome = |channel: Option<&str>, recipient: Option<&str>, state: &str| RouterOutcome {
+        tenant: "router-a".into(),
+        event_id: "e1".into(),
+        channel: channel.map(str::to_owned),
+        recipient: recipient.map(str::to_owned),
+        delivery_id: recipient.map(|r| format!("d-{r}")),
+        state: state.into(),
+        reason: format!("because {state}"),
+        at_ms: 1_700_000_000_500,
+    };
+    let rows = [
+        outcome(Some("sms"), Some("+15550100"), "suppressed"),
+        outcome(Some("sms"), None, "scheduled"),
+        outcome(None, None, "expired"),
+    ];
+    for row in &rows {
+        log.put(&row.to_write()).await.expect("put router row");
+    }
+    let read = log
+        .get("router-a", "e1", "sms", "+15550100")
+        .await
+        .expect("get");
+    assert_eq!(read, Some(LogEntry::from(delivered.clone())));
+
+    let seen: Vec<(Origin, LogEntry)> = log
+        .entries("router-a", "e1")
+        .await
+        .expect("entries")
+        .into_iter()
+        .map(origin_of)
+        .collect();
+    let view = |(origin, e): &(Origin, LogEntry)| {
+        (
+            *origin,
+            e.channel.clone(),
+            e.recipient.clone(),
+            e.state.clone().unwrap_or_default(),
+            e.delivery_id.clone(),
+        )
+    };
+    let mut seen: Vec<_> = seen.iter().map(view).collect();
+    seen.sort();
+    let any = ANY.to_owned();
+    assert_eq!(
+        seen,
+        [
+            (
+                Origin::Router,
+                any.clone(),
+                any.clone(),
+                "expired".to_owned(),
+                None
+            ),
+            (
+                Origin::Router,
+                "sms".to_owned(),
+                any,
+                "scheduled".to_owned(),
+                None
+            ),
+            (
+                Origin::Router,
+                "sms".to_owned(),
+                "+15550100".to_owned(),
+                "suppressed".to_owned(),
+                Some("d-+15550100".to_owned())
+            ),
+            (
+                Origin::Dispatcher,
+                "sms".to_owned(),
+                "+15550100".to_owned(),
+                "sent".to_owned(),
+                Some(delivered.delivery_id.clone())
+            ),
+        ]
+    );
+
+    let (channel, recipient) = router_key(Some("sms"), Some("+15550100"));
+    log.delete("router-a", "e1", &channel, &recipient)
+        .await
+        .expect("delete router row");
+    let read = log
+        .get("router-a", "e1", "sms", "+15550100")
+        .await
+        .expect("get");
+    assert_eq!(read, Some(LogEntry::from(delivered)), "delivery row kept");
+    assert_eq!(
+        log.entries("router-a", "e1").await.expect("entries").len(),
+        3
+    );
 }

@@ -113,6 +113,24 @@ impl DeliveryLog for MemoryLog {
         Ok(())
     }
 
+    async fn delete(
+        &self,
+        tenant: &str,
+        event_id: &str,
+        channel: &str,
+        recipient: &str,
+    ) -> Result<(), StoreError> {
+        Self::injected_failure(&self.write_failures)?;
+        let key = (
+            tenant.into(),
+            event_id.into(),
+            channel.into(),
+            recipient.into(),
+        );
+        self.lock().remove(&key);
+        Ok(())
+    }
+
     async fn entries(&self, tenant: &str, event_id: &str) -> Result<Vec<LogEntry>, StoreError> {
         Self::injected_failure(&self.read_failures)?;
         Ok(self

@@ -4,6 +4,9 @@
 //! implementation ([`CassandraLog`]) and an in-memory one ([`MemoryLog`]) that pass the same
 //! [`conformance`] suite.
 //!
+//! The router writes rows of its own there too ([`outcome`]): what it decides without a
+//! delivery, under keys no dispatcher row can have.
+//!
 //! Guarantees: rows are addressed by (tenant, event id, channel, recipient key), so one
 //! tenant's deliveries can never suppress another's even with equal event ids; a write
 //! replaces the whole row (last write wins). Not guaranteed: isolation between concurrent
@@ -13,6 +16,7 @@
 mod cassandra;
 pub mod conformance;
 mod memory;
+pub mod outcome;
 
 use async_trait::async_trait;
 
@@ -20,6 +24,7 @@ use crate::session::StoreError;
 
 pub use cassandra::CassandraLog;
 pub use memory::MemoryLog;
+pub use outcome::{origin_of, Origin, RouterOutcome};
 
 /// One row of the notification log as read: the state of one (channel, recipient) of an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +107,15 @@ pub trait DeliveryLog: Send + Sync + std::fmt::Debug {
 
     /// Writes one outcome, replacing the row.
     async fn put(&self, write: &LogWrite) -> Result<(), StoreError>;
+
+    /// Removes the row of one (tenant, event, channel, recipient), if any.
+    async fn delete(
+        &self,
+        tenant: &str,
+        event_id: &str,
+        channel: &str,
+        recipient: &str,
+    ) -> Result<(), StoreError>;
 
     /// Every row of one event of one tenant, in (channel, recipient) order.
     async fn entries(&self, tenant: &str, event_id: &str) -> Result<Vec<LogEntry>, StoreError>;
