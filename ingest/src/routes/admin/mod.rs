@@ -18,6 +18,7 @@ mod checks;
 mod devices;
 mod input;
 mod preferences;
+mod template_checks;
 mod templates;
 mod users;
 
