@@ -15,15 +15,15 @@ use std::time::Duration;
 
 use notify_common::config::RouterConfig;
 use notify_common::kafka::{header_str, ErrorPacer};
-use notify_common::publish::{PublishError, Publisher};
+use notify_common::publish::Publisher;
 use notify_common::Health;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Message};
 use tokio_util::sync::CancellationToken;
 
-use crate::handler::{Handler, Incoming, RouteError};
+use crate::handler::{Handler, Incoming};
 use crate::metrics as m;
-use crate::publish::publish_routed;
+use crate::publish::{publish_routed, BatchError};
 use crate::scheduler::DEFERRED_UNTIL_HEADER;
 
 /// Why the loop stopped.
@@ -32,24 +32,6 @@ pub enum RouterError {
     /// The consumer failed in a way retrying cannot fix.
     #[error("kafka consumer: {0}")]
     Consumer(#[from] rdkafka::error::KafkaError),
-}
-
-/// Why a batch did not go through this time; it is retried, never skipped.
-#[derive(Debug, thiserror::Error)]
-enum BatchError {
-    #[error(transparent)]
-    Route(#[from] RouteError),
-    #[error("produce failed: {0}")]
-    Publish(#[from] PublishError),
-}
-
-impl BatchError {
-    fn dependency(&self) -> &'static str {
-        match self {
-            BatchError::Route(err) => err.dependency(),
-            BatchError::Publish(_) => "kafka",
-        }
-    }
 }
 
 /// Consumes `notify.requests`, hands each batch to the [`Handler`], publishes what it returns

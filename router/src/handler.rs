@@ -194,12 +194,13 @@ impl Handler {
 
     /// What replaces the outputs of `source` Kafka refused for good, so that nothing of it
     /// vanishes: the request as one dead letter (`produce_refused`, naming each refusal) and a
-    /// `failed` status for each refused delivery.
-    pub fn set_aside(
+    /// `failed` status for each refused delivery, whose outcome is written to the notification
+    /// log first (a status look-up shows it).
+    pub async fn set_aside(
         &self,
         source: &Incoming,
         refused: &[(&Record, &PublishError)],
-    ) -> Vec<Record> {
+    ) -> Result<Vec<Record>, RouteError> {
         let now_ms = self.clock.now_ms();
         let reasons: Vec<String> = refused
             .iter()
@@ -207,19 +208,23 @@ impl Handler {
             .collect();
         let mut records =
             vec![self.dead_letter(source, Reason::ProduceRefused.as_str(), &reasons.join("; "))];
+        let mut outcomes = Vec::new();
         for (record, error) in refused {
             let Ok(delivery) = self.deliveries.decode(&record.payload) else {
                 continue; // a status or dead letter: the dead letter above tells of it
             };
             let status = fanout::refused_status(&delivery, error, now_ms);
-            match self.status_record(&status) {
-                Ok(record) => records.push(record),
-                Err(err) => {
-                    tracing::error!(error = %err, "status of a refused delivery not encoded")
-                }
-            }
+            records.push(self.status_record(&status)?);
+            outcomes.push(fanout::outcome(&status, Some(&delivery.recipient)));
         }
-        records
+        // readable by a status look-up before its status is out, as every router outcome
+        try_join_all(outcomes.iter().map(|o| async move {
+            let write = o.to_write();
+            self.outcomes.put(&write).await
+        }))
+        .await
+        .map_err(|e| RouteError::Outcomes(e.to_string()))?;
+        Ok(records)
     }
 
     /// The records one incoming record produces.

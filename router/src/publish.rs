@@ -6,8 +6,9 @@
 //! statuses), which is acknowledged too. A record counts as refused only once it was refused
 //! alone: records Kafka refused together with it (one broker batch) are published again on
 //! their own first, so a neighbour's size never fails an innocent record. `Err` means a
-//! transient failure (broker down, timeout, full queue): the caller publishes the whole batch
-//! again later; every consumer of these topics tolerates the repeats.
+//! transient failure (broker down, timeout, full queue, or the database while a refused
+//! delivery's outcome is recorded): the caller publishes the whole batch again later; every
+//! consumer of these topics tolerates the repeats.
 //!
 //! A dead letter Kafka refuses as well (a request already near the dead-letter topic's size
 //! limit) is published again without its value, with header `notify-payload-omitted`; the
@@ -20,8 +21,29 @@
 use notify_common::dead_letter::{DLQ_PAYLOAD_OMITTED, DLQ_STAGE};
 use notify_common::publish::{PublishError, Publisher, Record};
 
-use crate::handler::{Handler, Incoming};
+use crate::handler::{Handler, Incoming, RouteError};
 use crate::metrics as m;
+
+/// Why a batch did not go through this time; it is retried, never skipped.
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    /// A dependency of the routing decision failed.
+    #[error(transparent)]
+    Route(#[from] RouteError),
+    /// Kafka failed for the moment.
+    #[error("produce failed: {0}")]
+    Publish(#[from] PublishError),
+}
+
+impl BatchError {
+    /// The dependency at fault, as named in `/readyz`.
+    pub fn dependency(&self) -> &'static str {
+        match self {
+            BatchError::Route(err) => err.dependency(),
+            BatchError::Publish(_) => "kafka",
+        }
+    }
+}
 
 /// Publishes `routed` (the outputs of each record of `batch`, in batch order); returns how
 /// many outputs were set aside.
@@ -30,7 +52,7 @@ pub async fn publish_routed(
     handler: &Handler,
     batch: &[Incoming],
     routed: &[Vec<Record>],
-) -> Result<usize, PublishError> {
+) -> Result<usize, BatchError> {
     let flat: Vec<(usize, &Record)> = routed
         .iter()
         .enumerate()
@@ -43,7 +65,7 @@ pub async fn publish_routed(
         match result {
             Ok(()) => {}
             Err(err) if err.is_permanent() => suspects.push((*source, *record)),
-            Err(err) => return Err(err),
+            Err(err) => return Err(err.into()),
         }
     }
     // each suspect alone, one after the other, so no broker batch mixes two of them
@@ -52,7 +74,7 @@ pub async fn publish_routed(
         match publisher.publish(std::slice::from_ref(record)).await {
             Ok(()) => {}
             Err(err) if err.is_permanent() => refused.push((source, record, err)),
-            Err(err) => return Err(err),
+            Err(err) => return Err(err.into()),
         }
     }
     let mut replacements = Vec::new();
@@ -63,7 +85,7 @@ pub async fn publish_routed(
             .map(|(_, record, err)| (*record, err))
             .collect();
         if !of_source.is_empty() {
-            replacements.extend(handler.set_aside(source, &of_source));
+            replacements.extend(handler.set_aside(source, &of_source).await?);
         }
     }
     let mut without_value = Vec::new();
@@ -82,7 +104,7 @@ pub async fn publish_routed(
                 without_value.push(bare);
             }
             Err(err) if err.is_permanent() => lost(record, &err),
-            Err(err) => return Err(err),
+            Err(err) => return Err(err.into()),
         }
     }
     for (record, result) in without_value
@@ -92,7 +114,7 @@ pub async fn publish_routed(
         match result {
             Ok(()) => {}
             Err(err) if err.is_permanent() => lost(record, &err),
-            Err(err) => return Err(err),
+            Err(err) => return Err(err.into()),
         }
     }
     for (_, record, err) in &refused {

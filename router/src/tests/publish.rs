@@ -5,20 +5,21 @@
 use notify_common::dead_letter::{
     DLQ_ERROR, DLQ_OFFSET, DLQ_PAYLOAD_OMITTED, DLQ_REASON, DLQ_STAGE,
 };
-use notify_common::publish::{MemoryPublisher, PublishError, Publisher};
+use notify_common::publish::{MemoryPublisher, Publisher};
 use notify_schemas::{EmailContent, Status};
+use notify_store::notification_log::DeliveryLog;
 use notify_store::settings::TenantSettings;
 
 use super::handler::{incoming, World};
 use super::*;
-use crate::publish::publish_routed;
+use crate::publish::{publish_routed, BatchError};
 
 /// Routes `requests` as one batch and publishes the outputs through `publisher`.
 async fn route(
     world: &World,
     publisher: &MemoryPublisher,
     requests: &[NotificationRequest],
-) -> Result<usize, PublishError> {
+) -> Result<usize, BatchError> {
     let batch: Vec<_> = requests.iter().map(incoming).collect();
     let routed = world.handler.handle_batch(&batch).await.expect("routed");
     publish_routed(publisher, &world.handler, &batch, &routed).await
@@ -94,6 +95,19 @@ async fn a_refused_delivery_is_set_aside_and_the_rest_of_the_batch_goes_out() {
         .is_some_and(|r| r.starts_with("t.deliveries.email: ")));
     // the dead letter carries the request as consumed, which fits where the delivery did not
     assert_eq!(dead[0].payload, incoming(&large).payload.expect("payload"));
+    // and a status look-up reads the refusal, as it reads every router outcome
+    let rows = world
+        .log
+        .entries("acme", &large.event_id.to_string())
+        .await
+        .expect("log");
+    assert!(
+        rows.iter().any(|r| r.state.as_deref() == Some("failed")
+            && r.reason
+                .as_deref()
+                .is_some_and(|x| x.starts_with("produce_refused"))),
+        "{rows:?}"
+    );
 }
 
 #[tokio::test]
@@ -106,10 +120,10 @@ async fn an_outage_holds_the_batch_and_sets_nothing_aside() {
     let err = route(&world, &publisher, &requests)
         .await
         .expect_err("broker down");
-    assert!(!err.is_permanent());
+    assert!(matches!(err, BatchError::Publish(e) if !e.is_permanent()));
     assert!(publisher.records().is_empty());
     // the retry goes through and sets the large one aside once
-    assert_eq!(route(&world, &publisher, &requests).await, Ok(1));
+    assert_eq!(route(&world, &publisher, &requests).await.ok(), Some(1));
     assert_eq!(world.dead_letters(&publisher.records()).len(), 1);
 }
 
@@ -118,7 +132,7 @@ async fn nothing_is_set_aside_when_kafka_takes_everything() {
     let world = World::new(TenantSettings::default()).await;
     let publisher = MemoryPublisher::new();
     let requests = [with_email(&world, 1, 100), with_email(&world, 2, 10_000)];
-    assert_eq!(route(&world, &publisher, &requests).await, Ok(0));
+    assert_eq!(route(&world, &publisher, &requests).await.ok(), Some(0));
     let records = publisher.records();
     assert_eq!(world.deliveries(&records, Channel::Email).len(), 2);
     assert!(world.dead_letters(&records).is_empty());
@@ -133,8 +147,10 @@ async fn a_dead_letter_too_large_for_its_topic_goes_without_its_value() {
     publisher.refuse_larger_than(None, 4_000);
     let large = with_email(&world, 2, 10_000);
     assert_eq!(
-        route(&world, &publisher, std::slice::from_ref(&large)).await,
-        Ok(1)
+        route(&world, &publisher, std::slice::from_ref(&large))
+            .await
+            .ok(),
+        Some(1)
     );
     let records = publisher.records();
     let dead = world.dead_letters(&records);
