@@ -239,6 +239,20 @@ pub fn consumer(
     Ok(consumer)
 }
 
+/// Closes a consumer (or anything holding the last handle to one) on a blocking thread.
+/// Closing leaves the group, and librdkafka waits for the coordinator meanwhile (a leave queued
+/// behind a join in progress waits for the join or a request timeout, seconds); done on an
+/// async worker, that wait would stall every task queued on the worker, records still being
+/// drained among them.
+pub async fn close_off_runtime<C: Send + 'static>(consumer: C) {
+    if tokio::task::spawn_blocking(move || drop(consumer))
+        .await
+        .is_err()
+    {
+        tracing::warn!("closing a consumer panicked");
+    }
+}
+
 /// Builds an admin client.
 pub fn admin(
     config: &KafkaConfig,

@@ -147,6 +147,8 @@ pub async fn run_parts(
     shutdown.spawn("scheduler", scheduler.run(shutdown.token().clone()));
     let routed = router.run(shutdown.token().clone()).await;
     shutdown.cancel();
+    // leaving the group waits on the coordinator: not on an async worker
+    notify_common::kafka::close_off_runtime(router).await;
     routed?;
     tracing::info!("router stopped");
     Ok(())

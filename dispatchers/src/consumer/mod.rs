@@ -394,6 +394,8 @@ async fn drain(shared: &Shared, lane: Lane) {
         tracing::debug!(channel, error = %err, "final commit");
     }
     tracing::info!(channel, "dispatcher lane drained");
+    // the other lane may still be draining on this runtime: leave the group off its workers
+    notify_common::kafka::close_off_runtime(lane.consumer).await;
 }
 
 /// `message`, detached from the consumer (so the consumer's buffer is not held while the

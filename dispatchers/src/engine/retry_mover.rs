@@ -194,6 +194,7 @@ impl TierMover {
         if let Err(err) = self.consumer.commit_consumer_state(CommitMode::Sync) {
             tracing::debug!(tier = self.tier, error = %err, "final commit");
         }
+        notify_common::kafka::close_off_runtime(self.consumer).await;
         Ok(())
     }
 

@@ -271,6 +271,7 @@ impl Handler {
                     let outputs = self.status_output(&delivery, &row).into_iter().collect();
                     self.publish(cancel, outputs).await?;
                 }
+                tracing::debug!(channel, delivery = %delivery.delivery_id, state, partition = record.partition, offset = record.offset, "already settled, not sent again");
                 return Ok(Handled::Duplicate);
             }
             if stale {

@@ -34,10 +34,12 @@ impl Handler {
         let attempts = delivery.attempt.saturating_add(1);
         let now = now_ms();
         let provider = Some(self.provider.name());
+        let id = delivery.delivery_id;
         match outcome {
             Outcome::Sent {
                 provider_message_id,
             } => {
+                tracing::debug!(channel, delivery = %id, topic = %record.topic, partition = record.partition, offset = record.offset, attempts, "sent");
                 let row = status::log_write(
                     delivery,
                     SENT,
@@ -51,7 +53,7 @@ impl Handler {
                 Ok(Handled::Sent)
             }
             Outcome::Failed { reason, detail } => {
-                tracing::info!(channel, reason = %reason, detail = %detail, "delivery failed permanently");
+                tracing::info!(channel, delivery = %id, reason = %reason, detail = %detail, "delivery failed permanently");
                 self.settle_failed(cancel, delivery, reason, attempts, now)
                     .await?;
                 Ok(Handled::Failed)
@@ -61,7 +63,7 @@ impl Handler {
                 since,
                 detail,
             } => {
-                tracing::info!(channel, reason = %reason, detail = %detail, "recipient invalid");
+                tracing::info!(channel, delivery = %id, reason = %reason, detail = %detail, "recipient invalid");
                 self.invalidate(cancel, delivery, reason, since).await?;
                 self.settle_failed(cancel, delivery, reason, attempts, now)
                     .await?;
@@ -157,7 +159,7 @@ impl Handler {
         let provider = Some(self.provider.name());
         match plan {
             RetryPlan::Retry { not_before, tier } => {
-                tracing::debug!(channel, attempts, tier, reason = %reason, "delivery will be retried");
+                tracing::info!(channel, delivery = %delivery.delivery_id, attempts, tier, reason = %reason, "delivery will be retried");
                 let mut next = delivery.clone();
                 next.attempt = attempts;
                 next.not_before = Some(not_before);
@@ -210,7 +212,7 @@ impl Handler {
                 Ok(Handled::Retrying)
             }
             RetryPlan::Exhausted { budget } => {
-                tracing::warn!(channel, attempts, budget, reason = %reason, "retries exhausted, dead-lettering");
+                tracing::warn!(channel, delivery = %delivery.delivery_id, attempts, budget, reason = %reason, "retries exhausted, dead-lettering");
                 let text = format!("{reason}: {detail} (retry budget: {budget})");
                 self.dead_end(
                     record,

@@ -148,12 +148,12 @@ pub(crate) fn request_failed(err: reqwest::Error) -> Outcome {
     )
 }
 
-/// The outcome of a push that got no answer. A request that never reached the provider (the
+/// The outcome of a request (push or REST) that got no answer. A request that never reached the provider (the
 /// connection failed, the stream was refused or lay above a `GOAWAY`'s last stream id, or
 /// the client cancelled it before it was written) is a [`Reason::Connection`] retry, free of
 /// duplicates; any other, written and then without an answer (connection dropped mid-stream,
 /// timeout), is a [`Reason::AnswerLost`] retry: the provider may have delivered it.
-pub(crate) fn push_failed(err: reqwest::Error) -> Outcome {
+pub(crate) fn unanswered(err: reqwest::Error) -> Outcome {
     let never_reached = err.is_connect() || unprocessed(&err);
     match request_failed(err) {
         Outcome::Retry {

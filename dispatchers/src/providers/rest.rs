@@ -13,6 +13,7 @@ use reqwest::StatusCode;
 
 use crate::providers::http::{read_capped, MAX_ANSWER_BYTES};
 use crate::providers::provider::{Outcome, Reason};
+use crate::providers::push_http::unanswered;
 use crate::providers::secret::{Secret, SecretError};
 
 /// Why a REST provider (Twilio, Vonage, SendGrid) could not be built; the message names the
@@ -78,12 +79,14 @@ pub(crate) struct Answer {
     pub body: Vec<u8>,
 }
 
-/// Reads the answer to a sent request; a request that got no answer, or whose body broke
-/// off, is the outcome of [`no_answer`].
+/// Reads the answer to a sent request. A request that got no answer is the outcome of
+/// [`unanswered`] (never reached the provider: a free retry; written and then unanswered: an
+/// ambiguous one). A body that broke off after the status line came is an ambiguous retry too:
+/// the provider had the request.
 pub(crate) async fn read_answer(
     sent: Result<reqwest::Response, reqwest::Error>,
 ) -> Result<Answer, Outcome> {
-    let response = sent.map_err(|err| no_answer(&err))?;
+    let response = sent.map_err(unanswered)?;
     let status = response.status();
     let headers = response.headers().clone();
     match read_capped(response, MAX_ANSWER_BYTES).await {
@@ -92,7 +95,10 @@ pub(crate) async fn read_answer(
             headers,
             body,
         }),
-        Err(err) => Err(no_answer(&err)),
+        Err(err) => Err(Outcome::retry(
+            Reason::AnswerLost,
+            format!("answer broke off: {}", err.without_url()),
+        )),
     }
 }
 
@@ -108,19 +114,6 @@ pub(crate) fn credential(
         tracing::warn!(provider, error = %err, "{what} unavailable");
         Outcome::retry(Reason::ProviderAuth, format!("{what} unavailable"))
     })
-}
-
-/// The outcome of a request that got no HTTP answer: the provider may or may not have it, and
-/// retrying is the only safe choice.
-pub(crate) fn no_answer(err: &reqwest::Error) -> Outcome {
-    let detail = if err.is_timeout() {
-        "timed out"
-    } else if err.is_connect() {
-        "connect failed"
-    } else {
-        "connection failed"
-    };
-    Outcome::retry(Reason::Connection, detail)
 }
 
 /// A reqwest client with the configured timeouts, no redirects and no proxy from the

@@ -64,7 +64,7 @@ async fn dispatcher_killed_mid_flight_repeats_at_most_its_in_flight_sends() -> a
     crate::observe::report(format_args!(
         "dispatcher kill -9: killed after {at_kill} of {emails} emails, duplicate bound {bound}"
     ));
-    run.check(&figures, &sent, bound)?;
+    run.check(&figures, &sent, bound).await?;
     // a repeat is only allowed for a send in flight at the kill: the provider took the first
     // copy just before it, and the dead dispatcher never logged the answer
     let mut arrivals: HashMap<String, Vec<i64>> = HashMap::new();
@@ -127,7 +127,7 @@ async fn providers_failing_for_a_while_then_recovering_lose_and_repeat_nothing(
         "provider 429/5xx then recovery: failing for {FAULT_WINDOW:?}, {retried} retries reported, \
          {ledger_during} deliveries (email only) accepted during the fault"
     ));
-    run.check(&figures, &sent, 0)?;
+    run.check(&figures, &sent, 0).await?;
     anyhow::ensure!(retried > 0, "the faults caused no retry");
     run.finish().await;
     Ok(())

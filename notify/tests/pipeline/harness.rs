@@ -198,7 +198,7 @@ group_id = "{prefix}-router"
 email_from = "notify@example.com"
 max_backoff_ms = 2000
 [telemetry]
-log_filter = "info,scylla=warn,rdkafka=warn"
+log_filter = "info,notify_dispatchers=debug,scylla=warn,rdkafka=warn"
 [shutdown]
 grace_period_ms = 15000
 [dispatch]
@@ -335,6 +335,18 @@ backoff_max_ms = 8000
             .iter()
             .map(|p| format!("---- {} (pid {}) ----\n{}\n", p.name, p.pid(), p.tail(25)))
             .collect()
+    }
+
+    /// Every line of every process's log that contains `needle`, under the process's name.
+    pub fn lines_naming(&self, needle: &str) -> String {
+        let mut out = String::new();
+        for p in &self.procs {
+            let text = std::fs::read_to_string(&p.log).unwrap_or_default();
+            for line in text.lines().filter(|l| l.contains(needle)) {
+                out.push_str(&format!("  [{} {}] {line}\n", p.name, p.pid()));
+            }
+        }
+        out
     }
 
     /// Kafka settings of the run: the stack's broker, the run's topic prefix.

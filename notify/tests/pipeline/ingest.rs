@@ -73,7 +73,7 @@ async fn poison_pills_between_good_records_are_dead_lettered_once_each() -> anyh
         "poison pills: injected {}, dead-lettered once {once}, dead letters in all {dlq_total}",
         poison.len()
     ));
-    run.check(&figures, &sent, 0)?;
+    run.check(&figures, &sent, 0).await?;
     ensure!(
         once == poison.len() && dlq_total == poison.len(),
         "poison pills: {once} of {} dead-lettered exactly once, {dlq_total} dead letters\n{}",
@@ -209,7 +209,7 @@ async fn repeated_and_replayed_requests_are_delivered_once() -> anyhow::Result<(
         shape.size - 101,
         records.len()
     ));
-    run.check(&figures, &sent, 0)?;
+    run.check(&figures, &sent, 0).await?;
     run.finish().await;
     Ok(())
 }

@@ -77,7 +77,7 @@ async fn push_connections_lost_mid_burst_repeat_only_what_was_reported() -> anyh
             "delivery {id} reached a provider twice without an answer_lost report"
         );
     }
-    run.check(&figures, &sent, reported.len())?;
+    run.check(&figures, &sent, reported.len()).await?;
     run.finish().await;
     Ok(())
 }

@@ -35,7 +35,7 @@ async fn mixed_workload_ends_exactly_as_expected_with_a_clean_ledger() -> anyhow
         sent.len() as f64 / sending.as_secs_f64(),
         figures.recovered_in.as_secs_f64()
     ));
-    run.check(&figures, &sent, 0)?;
+    run.check(&figures, &sent, 0).await?;
 
     // the workload exercised what it claims to
     let (deferred_send_at, deferred_quiet) = run.observer.with(|seen| {

@@ -183,6 +183,8 @@ pub struct Figures {
     pub delivered: usize,
     /// Ledger entries beyond the first per delivery id.
     pub duplicates: usize,
+    /// The delivery ids with more than one ledger entry.
+    pub duplicated: Vec<String>,
     /// Deliveries with a `DEAD_LETTERED` status.
     pub dead_lettered: usize,
     /// Expected deliveries neither in a ledger nor dead-lettered.
@@ -268,6 +270,9 @@ pub async fn judge(
                         n => {
                             f.delivered += 1;
                             f.duplicates += n - 1;
+                            if n > 1 {
+                                f.duplicated.push(id.to_string());
+                            }
                         }
                     }
                 }
@@ -284,6 +289,41 @@ pub async fn judge(
         .map(|(_, n)| n)
         .sum();
     Ok(f)
+}
+
+/// What was seen of each duplicated delivery (at most 5), for a failure message: its ledger
+/// arrivals, its statuses in arrival order, and every log line of every process naming it.
+pub async fn explain_duplicates(
+    pipeline: &Pipeline,
+    observer: &Observer,
+    ids: &[String],
+) -> String {
+    let entries = ledger_entries(pipeline).await.unwrap_or_default();
+    let mut out = String::new();
+    for id in ids.iter().take(5) {
+        let arrivals: Vec<i64> = entries
+            .iter()
+            .filter(|(d, _)| d == id)
+            .map(|(_, at)| *at)
+            .collect();
+        let statuses: Vec<String> = observer.with(|seen| {
+            seen.statuses
+                .iter()
+                .filter(|s| s.delivery_id.is_some_and(|d| d.to_string() == *id))
+                .map(|s| {
+                    format!(
+                        "{:?} attempt {} at {} reason {:?}",
+                        s.status, s.attempt, s.occurred_at, s.reason
+                    )
+                })
+                .collect()
+        });
+        out.push_str(&format!(
+            "duplicated {id}: ledger arrivals {arrivals:?}\n  statuses {statuses:#?}\n{}",
+            pipeline.lines_naming(id)
+        ));
+    }
+    out
 }
 
 /// The events whose outcomes differ from the expected ones, for a failure message (at most 5).

@@ -53,7 +53,7 @@ pub async fn outage_during_load(server: &'static str, down_for: Duration) -> any
         "{server} outage: down {down_secs:.1} s (stop to answering again); \
          delivered before {before}, at the end of the outage {during}"
     ));
-    run.check(&figures, &sent, 0)?;
+    run.check(&figures, &sent, 0).await?;
     run.finish().await;
     Ok(())
 }

@@ -103,7 +103,12 @@ impl Run {
     /// Fails with the figures, the first wrong events and the processes' logs unless the run
     /// lost nothing, saw every outcome, sent nothing unexpected and at most `max_duplicates`
     /// duplicates.
-    pub fn check(&self, f: &Figures, sent: &[Sent], max_duplicates: usize) -> anyhow::Result<()> {
+    pub async fn check(
+        &self,
+        f: &Figures,
+        sent: &[Sent],
+        max_duplicates: usize,
+    ) -> anyhow::Result<()> {
         let ok = f.lost == 0
             && f.unseen == 0
             && f.wrong_outcomes == 0
@@ -112,8 +117,9 @@ impl Run {
             && f.delivered + f.dead_lettered == f.expected;
         ensure!(
             ok,
-            "ledger not clean (duplicates allowed: {max_duplicates}): {f:?}\n{}\n{}",
+            "ledger not clean (duplicates allowed: {max_duplicates}): {f:?}\n{}\n{}\n{}",
             observe::explain(&self.observer, sent),
+            observe::explain_duplicates(&self.pipeline, &self.observer, &f.duplicated).await,
             self.pipeline.logs()
         );
         Ok(())

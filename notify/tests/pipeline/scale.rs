@@ -61,7 +61,7 @@ async fn scale_out_and_in(settings: Settings, latency_ms: u64, label: &str) -> a
     crate::observe::report(format_args!(
         "{label}: scaled in after {at_scale_in} of {emails} emails"
     ));
-    run.check(&figures, &sent, 0)?;
+    run.check(&figures, &sent, 0).await?;
     run.finish().await;
     Ok(())
 }

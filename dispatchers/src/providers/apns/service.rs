@@ -17,7 +17,7 @@ use super::token::ProviderTokens;
 use super::{ApnsConfig, ApnsError, PushError};
 use crate::providers::http::{read_capped, retry_after, MAX_ANSWER_BYTES};
 use crate::providers::provider::{Outcome, Provider, Reason};
-use crate::providers::push_http::{self, push_failed};
+use crate::providers::push_http::{self, unanswered};
 
 /// An APNs account (one team, key and app) sending over HTTP/2.
 #[derive(Debug)]
@@ -62,7 +62,7 @@ impl ApnsProvider {
         if let Some(collapse_id) = &request.collapse_id {
             builder = builder.header("apns-collapse-id", collapse_id);
         }
-        let response = builder.send().await.map_err(push_failed)?;
+        let response = builder.send().await.map_err(unanswered)?;
         let status = response.status().as_u16();
         let apns_id = response
             .headers()

@@ -133,7 +133,7 @@ async fn sendgrid_errors_map_to_outcomes() {
     );
     sim.faults().set(fault(Fault::Drop, Some(1)));
     let outcome = provider.send(&email(TO)).await;
-    assert_eq!(reason(&outcome), Some(Reason::Connection));
+    assert_eq!(reason(&outcome), Some(Reason::AnswerLost));
     assert!(outcome.is_retry());
     assert!(sim.ledger().is_empty());
 }

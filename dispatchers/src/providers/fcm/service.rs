@@ -23,7 +23,7 @@ use super::{FcmConfig, FcmError, PushError};
 use crate::providers::credentials::WatchedFile;
 use crate::providers::http::{read_capped, retry_after, MAX_ANSWER_BYTES};
 use crate::providers::provider::{Outcome, Provider, Reason};
-use crate::providers::push_http::{self, push_failed, request_failed};
+use crate::providers::push_http::{self, request_failed, unanswered};
 
 /// A Firebase project's sender (one service account) on FCM HTTP v1.
 #[derive(Debug)]
@@ -162,7 +162,7 @@ impl FcmProvider {
             .body(body.to_vec())
             .send()
             .await
-            .map_err(push_failed)?;
+            .map_err(unanswered)?;
         let status = response.status().as_u16();
         let wait = retry_after(response.headers());
         // The status is authoritative; a body cut short only loses the error code.

@@ -170,19 +170,37 @@ async fn twilio_rate_limit_and_outage_are_retried_with_retry_after() {
 }
 
 #[tokio::test]
-async fn twilio_dropped_connection_and_timeout_are_connection_retries() {
+async fn twilio_written_requests_without_an_answer_are_ambiguous_retries() {
     let sim = twilio_sim().await;
     let mut config = twilio_config(&sim, secret_file(TOKEN));
     config.timeout_ms = 300;
     let provider = TwilioProvider::new(config).unwrap();
+    // the request was written, then the connection dropped: the client cannot know whether
+    // the provider took it
     sim.faults().set(fault(Fault::Drop, Some(1)));
     let outcome = provider.send(&sms(TO, "hi")).await;
-    assert_eq!(reason(&outcome), Some(Reason::Connection), "{outcome:?}");
+    assert_eq!(reason(&outcome), Some(Reason::AnswerLost), "{outcome:?}");
     assert!(outcome.is_retry());
     sim.faults().set(fault(Fault::Slow { ms: 2_000 }, Some(1)));
     let outcome = provider.send(&sms(TO, "hi")).await;
-    assert_eq!(outcome, Outcome::retry(Reason::Connection, "timed out"));
+    assert_eq!(reason(&outcome), Some(Reason::AnswerLost), "{outcome:?}");
+    assert!(outcome.is_retry());
     assert!(sim.ledger().is_empty());
+}
+
+#[tokio::test]
+async fn twilio_unreachable_is_a_connection_retry() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let sim = twilio_sim().await;
+    let mut config = twilio_config(&sim, secret_file(TOKEN));
+    config.base_url = format!("http://127.0.0.1:{port}");
+    let outcome = TwilioProvider::new(config)
+        .unwrap()
+        .send(&sms(TO, "hi"))
+        .await;
+    assert_eq!(reason(&outcome), Some(Reason::Connection), "{outcome:?}");
 }
 
 #[tokio::test]
@@ -290,7 +308,7 @@ async fn vonage_statuses_map_to_outcomes() {
     }
     sim.faults().set(fault(Fault::Drop, Some(1)));
     let outcome = provider.send(&sms(TO, "hi")).await;
-    assert_eq!(reason(&outcome), Some(Reason::Connection));
+    assert_eq!(reason(&outcome), Some(Reason::AnswerLost));
     assert!(sim.ledger().is_empty());
 
     let wrong = VonageProvider::new(VonageConfig {
