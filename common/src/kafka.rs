@@ -4,7 +4,8 @@
 //! (`acks=all`, `enable.idempotence=true`), so a retried send is never written twice; every
 //! consumer built here commits automatically but stores offsets only when the stage says the
 //! record's outcome is durable (`enable.auto.offset.store=false`). Operator properties from
-//! `kafka.client_properties` are applied last and may override anything except those two rules.
+//! `kafka.client_properties` (then the secrets of `kafka.secret_properties`) are applied last and
+//! may override anything except those two rules.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -62,6 +63,18 @@ fn base(config: &KafkaConfig, stage: &str) -> ClientConfig {
 fn apply_extras(client: &mut ClientConfig, config: &KafkaConfig, invariants: &[(&str, &str)]) {
     for (key, value) in &config.client_properties {
         client.set(key, value);
+    }
+    for (key, secret) in &config.secret_properties {
+        // checked at start (`Config::validate`); one gone since fails the client's login,
+        // and says which secret it was here
+        match secret.read() {
+            Ok(value) => {
+                client.set(key, value);
+            }
+            Err(err) => {
+                tracing::error!(property = %key, error = %err, "kafka secret property unreadable")
+            }
+        }
     }
     for (key, value) in invariants {
         client.set(*key, *value);

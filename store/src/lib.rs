@@ -15,6 +15,7 @@ pub mod schedule;
 pub mod session;
 pub mod settings;
 pub mod tenants;
+mod tls;
 
 pub use directory::{CassandraDirectory, Directory, DirectoryError, Invalidation, MemoryDirectory};
 pub use migrate::{migrate, Migration, MigrationReport, MIGRATIONS};

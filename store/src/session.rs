@@ -67,20 +67,28 @@ impl From<SchemaAgreementError> for StoreError {
     }
 }
 
-/// Connects to the cluster named in `config`. The session is not bound to a keyspace; every
-/// statement names its keyspace so one session can serve tests with their own keyspaces.
+/// Connects to the cluster named in `config`, logging in and speaking TLS when it says so.
+/// The session is not bound to a keyspace; every statement names its keyspace so one session
+/// can serve tests with their own keyspaces.
 pub async fn connect(config: &StoreConfig) -> Result<Session, StoreError> {
     let profile = ExecutionProfile::builder()
         .request_timeout(Some(Duration::from_millis(config.request_timeout_ms)))
         .build();
-    SessionBuilder::new()
+    let mut builder = SessionBuilder::new()
         .known_nodes(&config.nodes)
         .connection_timeout(Duration::from_secs(5))
-        .default_execution_profile_handle(profile.into_handle())
-        .build()
-        .await
-        .map_err(|source| StoreError::Connect {
-            nodes: config.nodes.join(","),
-            source: Box::new(source),
-        })
+        .default_execution_profile_handle(profile.into_handle());
+    if let (Some(user), Some(password)) = (&config.username, &config.password) {
+        let password = password
+            .read()
+            .map_err(|err| StoreError::Config(format!("store.password: {err}")))?;
+        builder = builder.user(user, password);
+    }
+    if let Some(tls) = &config.tls {
+        builder = builder.tls_context(Some(crate::tls::client_config(tls)?));
+    }
+    builder.build().await.map_err(|source| StoreError::Connect {
+        nodes: config.nodes.join(","),
+        source: Box::new(source),
+    })
 }

@@ -23,5 +23,8 @@ pub mod wait;
 
 pub use records::{produce, read_quiet, read_until, Seen};
 pub use scratch::Scratch;
-pub use stack::{brokers, cassandra, kafka_config, provision, store_config, unique, ServerDown};
+pub use stack::{
+    brokers, brokers_sasl_ssl, cassandra, kafka_config, provision, stack_tls_dir, store_config,
+    unique, ServerDown,
+};
 pub use wait::poll_until;

@@ -25,6 +25,25 @@ pub fn cassandra() -> String {
     std::env::var("NOTIFY_IT_CASSANDRA").unwrap_or_else(|_| "127.0.0.1:9042".into())
 }
 
+/// Kafka's SASL_SSL listener of the stack (`NOTIFY_IT_KAFKA_SASL_SSL`, default
+/// `127.0.0.1:9094`): TLS with the stack's certificate, SASL/PLAIN as user `notify`.
+pub fn brokers_sasl_ssl() -> String {
+    std::env::var("NOTIFY_IT_KAFKA_SASL_SSL").unwrap_or_else(|_| "127.0.0.1:9094".into())
+}
+
+/// The stack's TLS material (`NOTIFY_IT_STACK_TLS`, default what `scripts/stack tls-dir`
+/// prints for the default state folder): `ca.pem` and `kafka-sasl-password`.
+pub fn stack_tls_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("NOTIFY_IT_STACK_TLS") {
+        return PathBuf::from(dir);
+    }
+    let output = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/stack"))
+        .arg("tls-dir")
+        .output()
+        .expect("scripts/stack tls-dir");
+    PathBuf::from(String::from_utf8_lossy(&output.stdout).trim())
+}
+
 /// `prefix` followed by `_` and 16 random hex digits: unique per call.
 pub fn unique(prefix: &str) -> String {
     let id = uuid::Uuid::new_v4().simple().to_string();

@@ -2,10 +2,11 @@
 //! topic layout `notify topics create` makes.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::DEFAULT_SESSION_TIMEOUT_MS;
+use super::{ConfigError, SecretConfig, DEFAULT_SESSION_TIMEOUT_MS};
 
 /// Kafka connection, client defaults and topic layout.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,6 +29,10 @@ pub struct KafkaConfig {
     /// Extra librdkafka properties applied to every client (e.g. `security.protocol`), after
     /// ours, so an operator can override any default.
     pub client_properties: BTreeMap<String, String>,
+    /// librdkafka properties whose values are secrets (`sasl.password`, `ssl.key.password`),
+    /// each named by where it is kept: `{ file = "..." }` or `{ env = "VAR" }`. Read when a
+    /// client is built and applied after `client_properties`; never printed.
+    pub secret_properties: BTreeMap<String, SecretConfig>,
 }
 
 impl Default for KafkaConfig {
@@ -41,6 +46,7 @@ impl Default for KafkaConfig {
             message_timeout_ms: 30_000,
             request_timeout_ms: 10_000,
             client_properties: BTreeMap::new(),
+            secret_properties: BTreeMap::new(),
         }
     }
 }
@@ -112,6 +118,61 @@ pub struct StoreConfig {
     pub request_timeout_ms: u64,
     /// Upper bound on requests one process keeps in flight against the cluster.
     pub max_in_flight: usize,
+    /// Role to log in as when the cluster requires password authentication; with `password`.
+    pub username: Option<String>,
+    /// Where that role's password is kept: `{ file = "..." }` or `{ env = "VAR" }`.
+    pub password: Option<SecretConfig>,
+    /// TLS to the nodes; plaintext when unset.
+    pub tls: Option<StoreTls>,
+}
+
+/// TLS to the database nodes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreTls {
+    /// PEM file of the certificate authorities the nodes' certificates must chain to.
+    pub ca_file: PathBuf,
+    /// PEM certificate chain presented to nodes that require client certificates; with
+    /// `key_file`.
+    #[serde(default)]
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key of `cert_file`.
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+}
+
+impl StoreConfig {
+    /// Checks the login and TLS settings: a user name and a readable password together, a
+    /// client certificate and its key together.
+    pub fn validate_security(&self) -> Result<(), ConfigError> {
+        let invalid = |field, reason: String| Err(ConfigError::Invalid { field, reason });
+        match (&self.username, &self.password) {
+            (Some(_), None) => {
+                return invalid("store.password", "must be set with store.username".into())
+            }
+            (None, Some(_)) => {
+                return invalid("store.username", "must be set with store.password".into())
+            }
+            (Some(user), Some(_)) if user.trim().is_empty() => {
+                return invalid("store.username", "must not be empty".into())
+            }
+            (Some(_), Some(password)) => {
+                if let Err(err) = password.read() {
+                    return invalid("store.password", err.to_string());
+                }
+            }
+            (None, None) => {}
+        }
+        if let Some(tls) = &self.tls {
+            if tls.cert_file.is_some() != tls.key_file.is_some() {
+                return invalid(
+                    "store.tls",
+                    "cert_file and key_file go together (a client certificate and its key)".into(),
+                );
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for StoreConfig {
@@ -123,6 +184,9 @@ impl Default for StoreConfig {
             local_datacenter: None,
             request_timeout_ms: 5_000,
             max_in_flight: 256,
+            username: None,
+            password: None,
+            tls: None,
         }
     }
 }

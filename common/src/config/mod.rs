@@ -21,12 +21,14 @@ mod dispatch;
 mod ingest;
 mod process;
 mod router;
+pub mod secret;
 
-pub use clusters::{KafkaConfig, StoreConfig, TopicPartitions};
+pub use clusters::{KafkaConfig, StoreConfig, StoreTls, TopicPartitions};
 pub use dispatch::{DispatchConfig, RetryConfig, DEFAULT_SESSION_TIMEOUT_MS};
 pub use ingest::IngestConfig;
 pub use process::{LogFormat, ShutdownConfig, TelemetryConfig};
 pub use router::RouterConfig;
+pub use secret::{SecretConfig, SecretReadError};
 
 /// Prefix of every environment override.
 pub const ENV_PREFIX: &str = "NOTIFY_";
@@ -235,6 +237,12 @@ impl Config {
                 "must be between 1024 and 921600 (a delivery must fit a Kafka record)",
             );
         }
+        for (property, secret) in &self.kafka.secret_properties {
+            if let Err(err) = secret.read() {
+                return invalid("kafka.secret_properties", &format!("{property}: {err}"));
+            }
+        }
+        self.store.validate_security()?;
         self.dispatch.validate(self.kafka.group_timeout_ms())?;
         if self.shutdown.grace_period_ms == 0 {
             return invalid("shutdown.grace_period_ms", "must be positive");

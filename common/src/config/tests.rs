@@ -164,3 +164,58 @@ fn a_template_body_limit_outside_the_other_limits_is_refused() {
         });
     }
 }
+
+#[test]
+fn logins_and_secrets_are_checked_at_start() {
+    Jail::expect_with(|jail| {
+        jail.create_file("kafka-password", "s3cret\n")?;
+        jail.create_file(
+            "notify.toml",
+            "[kafka.client_properties]\n\"security.protocol\" = \"SASL_SSL\"\n\
+             [kafka.secret_properties]\n\"sasl.password\" = { file = \"kafka-password\" }\n\
+             [store]\nusername = \"notify\"\npassword = { env = \"NOTIFY_TEST_STORE_PASSWORD\" }\n\
+             [store.tls]\nca_file = \"ca.pem\"\n",
+        )?;
+        jail.set_env("NOTIFY_TEST_STORE_PASSWORD", "hunter2");
+        let config = Config::load(Some(Path::new("notify.toml"))).expect("loads");
+        assert_eq!(
+            config.kafka.secret_properties["sasl.password"],
+            SecretConfig::File("kafka-password".into())
+        );
+        assert_eq!(
+            config.kafka.secret_properties["sasl.password"]
+                .read()
+                .unwrap(),
+            "s3cret"
+        );
+
+        let mut missing = config.clone();
+        missing.kafka.secret_properties.insert(
+            "ssl.key.password".into(),
+            SecretConfig::File("absent".into()),
+        );
+        let err = missing.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("kafka.secret_properties: ssl.key.password"),
+            "{err}"
+        );
+        assert!(err.contains("absent"), "{err}");
+        assert!(!err.contains("s3cret"), "{err}");
+
+        let mut no_password = config.clone();
+        no_password.store.password = None;
+        let err = no_password.validate().unwrap_err().to_string();
+        assert!(err.contains("store.password"), "{err}");
+        let mut unset = config.clone();
+        unset.store.password = Some(SecretConfig::Env("NOTIFY_TEST_SURELY_UNSET".into()));
+        let err = unset.validate().unwrap_err().to_string();
+        assert!(err.contains("NOTIFY_TEST_SURELY_UNSET"), "{err}");
+        let mut half_cert = config.clone();
+        if let Some(tls) = &mut half_cert.store.tls {
+            tls.cert_file = Some("client.pem".into());
+        }
+        let err = half_cert.validate().unwrap_err().to_string();
+        assert!(err.contains("store.tls"), "{err}");
+        Ok(())
+    });
+}

@@ -7,22 +7,11 @@
 //! output, errors or logs.
 
 use std::fmt;
-use std::path::PathBuf;
 use std::sync::Arc;
-
-use serde::Deserialize;
 
 use crate::providers::credentials::{CredentialError, WatchedFile};
 
-/// Where a secret comes from, as written in config: `{ file = "..." }` or `{ env = "VAR" }`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum SecretConfig {
-    /// A file holding the secret; re-read when it changes.
-    File(PathBuf),
-    /// An environment variable holding the secret; read once.
-    Env(String),
-}
+pub use notify_common::config::SecretConfig;
 
 /// Why a secret could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -87,12 +76,7 @@ impl Secret {
 }
 
 fn parse(bytes: &[u8]) -> Result<String, String> {
-    let text = std::str::from_utf8(bytes).map_err(|_| "not utf-8".to_owned())?;
-    let text = text.trim();
-    if text.is_empty() {
-        return Err("empty".to_owned());
-    }
-    Ok(text.to_owned())
+    notify_common::config::secret::parse(bytes).map_err(str::to_owned)
 }
 
 #[cfg(test)]
@@ -114,13 +98,5 @@ mod tests {
         let path = Secret::load(&SecretConfig::Env("PATH".into())).unwrap();
         assert_eq!(*path.get().unwrap(), std::env::var("PATH").unwrap().trim());
         assert!(!format!("{:?}", Secret::from_value("abc")).contains("abc"));
-    }
-
-    #[test]
-    fn config_reads_file_or_env() {
-        let file: SecretConfig = serde_json::from_str(r#"{"file":"/run/key"}"#).unwrap();
-        assert_eq!(file, SecretConfig::File("/run/key".into()));
-        let env: SecretConfig = serde_json::from_str(r#"{"env":"KEY"}"#).unwrap();
-        assert_eq!(env, SecretConfig::Env("KEY".into()));
     }
 }
