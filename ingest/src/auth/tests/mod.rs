@@ -16,7 +16,7 @@ use http_body_util::BodyExt;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use notify_common::config::IngestConfig;
 use notify_store::tenants::{
-    AppRecord, AppStore, JwtKey, MemoryTenants, StoreFuture, TenantRecord,
+    AppRecord, AppStore, JwtKey, MemoryTenants, Scopes, StoreFuture, TenantRecord,
 };
 use p256::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
 use rand::RngCore;
@@ -99,7 +99,7 @@ impl Fixture {
             let tenant_id = tenant.tenant_id.clone();
             let key = secrets_key.clone();
             async move {
-                provision::create_app(store.as_ref(), &tenant_id, jwt, Some(&key))
+                provision::create_app(store.as_ref(), &tenant_id, jwt, Scopes::DEFAULT, Some(&key))
                     .await
                     .expect("app")
             }

@@ -72,6 +72,7 @@ async fn repeated_bad_credentials_cost_one_lookup_until_the_negative_ttl() {
             secret_hash: later_secret.hash(),
             secret_ciphertext: None,
             jwt: None,
+            scopes: Scopes::DEFAULT,
             disabled: false,
         })
         .await
@@ -165,11 +166,18 @@ async fn provisioning_checks_its_inputs() {
     let f = Fixture::new().await;
     let store = f.store.as_ref();
     assert!(matches!(
-        provision::create_app(store, &f.tenant_id, Some(JwtKey::Hs256), None).await,
+        provision::create_app(
+            store,
+            &f.tenant_id,
+            Some(JwtKey::Hs256),
+            Scopes::DEFAULT,
+            None
+        )
+        .await,
         Err(ProvisionError::SecretsKeyRequired)
     ));
     assert!(matches!(
-        provision::create_app(store, "tn_missing", None, None).await,
+        provision::create_app(store, "tn_missing", None, Scopes::DEFAULT, None).await,
         Err(ProvisionError::UnknownTenant(_))
     ));
     for pem in [
@@ -181,7 +189,7 @@ async fn provisioning_checks_its_inputs() {
             public_key_pem: pem,
         });
         assert!(matches!(
-            provision::create_app(store, &f.tenant_id, jwt, None).await,
+            provision::create_app(store, &f.tenant_id, jwt, Scopes::DEFAULT, None).await,
             Err(ProvisionError::PublicKey(_))
         ));
     }
