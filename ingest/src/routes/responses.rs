@@ -70,7 +70,8 @@ problem_sets! {
     /// `POST /v1/notifications`.
     CreateNotification = [
         MALFORMED,
-        UNAUTHORIZED, FORBIDDEN,
+        UNAUTHORIZED,
+        FORBIDDEN,
         (409, "idempotency key in use or reused"),
         TOO_LARGE,
         INVALID_FIELDS,
@@ -80,14 +81,16 @@ problem_sets! {
     /// `POST /v1/notifications/batch`: item failures are in the 207 body.
     CreateBatch = [
         MALFORMED,
-        UNAUTHORIZED, FORBIDDEN,
+        UNAUTHORIZED,
+        FORBIDDEN,
         TOO_LARGE,
         (422, "not a batch, or too many items"),
         RATE_LIMITED,
     ];
     /// `GET /v1/notifications/{event_id}`.
     NotificationLookup = [
-        UNAUTHORIZED, FORBIDDEN,
+        UNAUTHORIZED,
+        FORBIDDEN,
         (404, "unknown, another tenant's, or not yet routed"),
     ];
     /// A listing page of the directory.
@@ -97,11 +100,18 @@ problem_sets! {
     /// A `PUT` that creates or replaces one object.
     Upsert = [MALFORMED, UNAUTHORIZED, FORBIDDEN, INVALID_FIELDS, DIRECTORY_DOWN];
     /// A read or delete of one device.
-    DeviceLookup = [UNAUTHORIZED, FORBIDDEN, (404, "no such user or device"), INVALID_ID, DIRECTORY_DOWN];
+    DeviceLookup = [
+        UNAUTHORIZED,
+        FORBIDDEN,
+        (404, "no such user or device"),
+        INVALID_ID,
+        DIRECTORY_DOWN,
+    ];
     /// Registering a device.
     RegisterDevice = [
         MALFORMED,
-        UNAUTHORIZED, FORBIDDEN,
+        UNAUTHORIZED,
+        FORBIDDEN,
         NO_SUCH_USER,
         (409, "the user has the most devices allowed"),
         INVALID_FIELDS,
@@ -110,17 +120,25 @@ problem_sets! {
     /// Setting preferences.
     PutPreferences = [
         MALFORMED,
-        UNAUTHORIZED, FORBIDDEN,
+        UNAUTHORIZED,
+        FORBIDDEN,
         NO_SUCH_USER,
         (409, "the user has the most preferences allowed"),
         INVALID_FIELDS,
         DIRECTORY_DOWN,
     ];
     /// A read or delete of one category.
-    CategoryLookup = [UNAUTHORIZED, FORBIDDEN, (404, "no such category"), INVALID_ID, DIRECTORY_DOWN];
+    CategoryLookup = [
+        UNAUTHORIZED,
+        FORBIDDEN,
+        (404, "no such category"),
+        INVALID_ID,
+        DIRECTORY_DOWN,
+    ];
     /// Reading a template version, possibly narrowed to some variants.
     TemplateRead = [
-        UNAUTHORIZED, FORBIDDEN,
+        UNAUTHORIZED,
+        FORBIDDEN,
         (404, "no such template, version or variant"),
         (422, "invalid id or parameters"),
         DIRECTORY_DOWN,
@@ -128,11 +146,18 @@ problem_sets! {
     /// Writing a new template version.
     TemplateWrite = [
         MALFORMED,
-        UNAUTHORIZED, FORBIDDEN,
+        UNAUTHORIZED,
+        FORBIDDEN,
         (409, "too many concurrent writers, retry"),
         INVALID_FIELDS,
         DIRECTORY_DOWN,
     ];
     /// Deleting a template.
-    TemplateDelete = [UNAUTHORIZED, FORBIDDEN, (404, "no such template"), INVALID_ID, DIRECTORY_DOWN];
+    TemplateDelete = [
+        UNAUTHORIZED,
+        FORBIDDEN,
+        (404, "no such template"),
+        INVALID_ID,
+        DIRECTORY_DOWN,
+    ];
 }
