@@ -26,7 +26,7 @@ use notify_store::directory::{
     WebPushSubscription,
 };
 use notify_store::settings::{OverLimit, RateLimitRule, SettingsStore, TenantSettings};
-use notify_store::tenants::AppStore;
+use notify_store::tenants::{AppStore, Scopes};
 use uuid::Uuid;
 
 use crate::EmbeddedError;
@@ -94,7 +94,8 @@ pub async fn seed(
     let tenant = provision::create_tenant(tenants, "notify demo")
         .await
         .map_err(|e| seed_err(&e))?;
-    let app = provision::create_app(tenants, &tenant.tenant_id, None, None)
+    // every scope: the demo key sends, reads status and manages the demo tenant's directory
+    let app = provision::create_app(tenants, &tenant.tenant_id, None, Scopes::ALL, None)
         .await
         .map_err(|e| seed_err(&e))?;
     let t = tenant.tenant_id.as_str();

@@ -1,5 +1,9 @@
 //! The OpenAPI document, generated from the handlers' annotations so it cannot drift from what
 //! the server does.
+//!
+//! Each operation behind credentials names, as the role of its security requirements, the one
+//! app key scope it needs (`send`, `status` or `admin`); `ingest/tests/scopes.rs` calls every
+//! such operation with and without that scope, so the document and the router agree.
 
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -17,7 +21,9 @@ impl Modify for Security {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Basic)
-                    .description(Some("appKey:appSecret"))
+                    .description(Some(
+                        "appKey:appSecret; an operation's role is the app key scope it needs",
+                    ))
                     .build(),
             ),
         );
@@ -27,7 +33,7 @@ impl Modify for Security {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
-                    .description(Some("HS256 with the app secret or ES256 with the app's registered key; iss = appKey"))
+                    .description(Some("HS256 with the app secret or ES256 with the app's registered key; iss = appKey; an operation's role is the app key scope it needs"))
                     .build(),
             ),
         );
@@ -36,7 +42,7 @@ impl Modify for Security {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "notify ingest API", description = "Create notifications and manage recipients, preferences and templates"),
+    info(title = "notify ingest API", description = "Create notifications and manage recipients, preferences and templates. Each app key has scopes (send, status, admin); an operation answers 403 to a key without the scope its security requirement names"),
     paths(notifications::create, notifications::create_batch, notifications::get, health::healthz, health::readyz),
     modifiers(&Security),
     tags((name = "notifications"), (name = "health"))

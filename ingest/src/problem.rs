@@ -31,10 +31,12 @@ impl FieldError {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     /// A URI naming the kind of problem (`urn:notify:problem:<kind>`).
+    // Both static: every kind is one of the constructors below, and a small `Problem` keeps
+    // every handler's `Result` small.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: &'static str,
     /// Short summary of the kind.
-    pub title: String,
+    pub title: &'static str,
     /// HTTP status code.
     pub status: u16,
     /// What happened to this request.
@@ -46,17 +48,26 @@ pub struct Problem {
     /// Seconds to wait before retrying (also sent as the `Retry-After` header).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after_s: Option<u64>,
+    /// For 403: the scope the app key lacks (`send`, `status` or `admin`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub required_scope: Option<&'static str>,
 }
 
 impl Problem {
-    fn new(status: StatusCode, kind: &str, title: &str, detail: Option<String>) -> Self {
+    fn new(
+        status: StatusCode,
+        kind: &'static str,
+        title: &'static str,
+        detail: Option<String>,
+    ) -> Self {
         Self {
-            kind: format!("urn:notify:problem:{kind}"),
-            title: title.to_owned(),
+            kind,
+            title,
             status: status.as_u16(),
             detail,
             errors: Vec::new(),
             retry_after_s: None,
+            required_scope: None,
         }
     }
 
@@ -64,7 +75,7 @@ impl Problem {
     pub fn validation(errors: Vec<FieldError>) -> Self {
         let mut problem = Self::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "validation",
+            "urn:notify:problem:validation",
             "the request is invalid",
             None,
         );
@@ -76,7 +87,7 @@ impl Problem {
     pub fn bad_request(detail: impl Into<String>) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
-            "bad-request",
+            "urn:notify:problem:bad-request",
             "the request could not be read",
             Some(detail.into()),
         )
@@ -86,17 +97,34 @@ impl Problem {
     pub fn unauthorized() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
-            "unauthorized",
+            "urn:notify:problem:unauthorized",
             "authentication required",
             Some("send HTTP Basic appKey:appSecret or a bearer token".into()),
         )
+    }
+
+    /// 403: the credentials are good but the app key lacks `scope`, which the route needs.
+    /// Names the scope, in the detail and in `required_scope`; a retry with the same key cannot
+    /// succeed.
+    pub fn forbidden(scope: &'static str) -> Self {
+        let mut problem = Self::new(
+            StatusCode::FORBIDDEN,
+            "urn:notify:problem:forbidden",
+            "missing scope",
+            Some(format!(
+                "this app key lacks the {scope} scope; use a key created with it \
+                 (notify apps create --scopes ...)"
+            )),
+        );
+        problem.required_scope = Some(scope);
+        problem
     }
 
     /// 404: not found, also for another tenant's ids (no existence leak).
     pub fn not_found(what: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
-            "not-found",
+            "urn:notify:problem:not-found",
             "not found",
             Some(format!("{what} not found")),
         )
@@ -106,7 +134,7 @@ impl Problem {
     pub fn conflict(detail: impl Into<String>) -> Self {
         Self::new(
             StatusCode::CONFLICT,
-            "conflict",
+            "urn:notify:problem:conflict",
             "conflict",
             Some(detail.into()),
         )
@@ -116,7 +144,7 @@ impl Problem {
     pub fn too_large(limit_bytes: usize) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "too-large",
+            "urn:notify:problem:too-large",
             "request body too large",
             Some(format!("the body may be at most {limit_bytes} bytes")),
         )
@@ -126,7 +154,7 @@ impl Problem {
     pub fn rate_limited(retry_after_s: u64, detail: impl Into<String>) -> Self {
         let mut problem = Self::new(
             StatusCode::TOO_MANY_REQUESTS,
-            "rate-limited",
+            "urn:notify:problem:rate-limited",
             "too many requests",
             Some(detail.into()),
         );
@@ -138,7 +166,7 @@ impl Problem {
     pub fn unavailable(retry_after_s: u64, detail: impl Into<String>) -> Self {
         let mut problem = Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
+            "urn:notify:problem:unavailable",
             "temporarily unavailable",
             Some(detail.into()),
         );
@@ -151,7 +179,7 @@ impl Problem {
         tracing::error!(error = %cause, "request failed");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            "urn:notify:problem:internal",
             "internal error",
             None,
         )

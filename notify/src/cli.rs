@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use notify_store::tenants::Scopes;
 
 /// Notification pipeline: ingest gateway, router, dispatchers and operator tools.
 #[derive(Debug, Parser)]
@@ -148,6 +149,11 @@ pub enum AppsAction {
         /// PEM file with the ES256 public key (with `--jwt-alg es256`).
         #[arg(long)]
         jwt_public_key: Option<PathBuf>,
+        /// What the key may do, comma-separated: `send` (create notifications), `status` (read
+        /// a notification's status), `admin` (users, devices, preferences, templates,
+        /// categories). The default leaves `admin` out: give it only to keys that need it.
+        #[arg(long, default_value_t = Scopes::DEFAULT)]
+        scopes: Scopes,
     },
     /// Stop accepting an app's credentials.
     Disable {
@@ -189,6 +195,7 @@ impl From<ChannelArg> for notify_schemas::Channel {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+    use notify_store::tenants::Scope;
 
     #[test]
     fn cli_is_well_formed() {
@@ -206,6 +213,38 @@ mod tests {
             }
         ));
         assert!(Cli::try_parse_from(["notify", "demo", "--listen", "nowhere"]).is_err());
+    }
+
+    fn create_app_scopes(args: &[&str]) -> Result<Scopes, clap::Error> {
+        let base = ["notify", "apps", "create", "--tenant", "tn_1"];
+        let cli = Cli::try_parse_from(base.iter().chain(args))?;
+        match cli.command {
+            Command::Apps {
+                action: AppsAction::Create { scopes, .. },
+            } => Ok(scopes),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn apps_create_takes_scopes_and_defaults_to_least_privilege() {
+        assert_eq!(create_app_scopes(&[]).ok(), Some(Scopes::DEFAULT));
+        assert_eq!(Scopes::DEFAULT.to_string(), "send,status");
+        assert_eq!(
+            create_app_scopes(&["--scopes", "send,status,admin"]).ok(),
+            Some(Scopes::ALL)
+        );
+        assert_eq!(
+            create_app_scopes(&["--scopes", "status"]).ok(),
+            Some(Scopes::only(Scope::Status))
+        );
+        let unknown = create_app_scopes(&["--scopes", "send,root"]).expect_err("unknown scope");
+        assert!(
+            unknown.to_string().contains("unknown scope \"root\""),
+            "{unknown}"
+        );
+        assert!(create_app_scopes(&["--scopes", ""]).is_err());
+        assert!(create_app_scopes(&["--scopes", ","]).is_err());
     }
 
     #[test]

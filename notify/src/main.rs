@@ -126,8 +126,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     tenant,
                     jwt_alg,
                     jwt_public_key,
+                    scopes,
                 } => {
-                    tenants::create_app(&config, &tenant, jwt_alg, jwt_public_key.as_deref()).await
+                    tenants::create_app(
+                        &config,
+                        &tenant,
+                        jwt_alg,
+                        jwt_public_key.as_deref(),
+                        scopes,
+                    )
+                    .await
                 }
                 AppsAction::Disable { key } => tenants::set_app_disabled(&config, &key, true).await,
                 AppsAction::Enable { key } => tenants::set_app_disabled(&config, &key, false).await,

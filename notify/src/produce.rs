@@ -32,7 +32,7 @@ pub async fn produce(config: &Config, tenant: &str, file: Option<&Path>) -> anyh
     let input: NotificationInput = validate::parse_json(&json).map_err(|problem| {
         anyhow::anyhow!(
             "{}",
-            serde_json::to_string(&problem).unwrap_or_else(|_| problem.title.clone())
+            serde_json::to_string(&problem).unwrap_or_else(|_| problem.title.to_owned())
         )
     })?;
     let now_ms = i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis())?;

@@ -14,7 +14,7 @@ use notify_common::Config;
 use notify_ingest::auth::provision;
 use notify_ingest::auth::SecretsKey;
 use notify_store::settings::{CassandraSettings, SettingsStore, TenantSettings};
-use notify_store::tenants::{AppStore, CassandraTenants, JwtKey};
+use notify_store::tenants::{AppStore, CassandraTenants, JwtKey, Scope, Scopes};
 
 /// Bearer token algorithm of a new app, as a command-line value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -69,8 +69,9 @@ pub async fn settings(config: &Config, tenant_id: &str, set: Option<&Path>) -> a
     Ok(())
 }
 
-/// `notify apps create --tenant <id> [--jwt-alg hs256|es256] [--jwt-public-key <pem file>]`:
-/// creates an app and prints its key and secret, the secret only this once.
+/// `notify apps create --tenant <id> [--jwt-alg hs256|es256] [--jwt-public-key <pem file>]
+/// [--scopes send,status,admin]`: creates an app and prints its key, secret and scopes, the
+/// secret only this once.
 ///
 /// Without `--jwt-alg` the app accepts HS256 tokens when a secrets key is configured, and only
 /// HTTP Basic otherwise.
@@ -79,6 +80,7 @@ pub async fn create_app(
     tenant_id: &str,
     jwt_alg: Option<JwtAlg>,
     jwt_public_key: Option<&Path>,
+    scopes: Scopes,
 ) -> anyhow::Result<()> {
     let secrets_key = SecretsKey::load(&config.ingest)?;
     let public_key_pem = jwt_public_key
@@ -89,7 +91,7 @@ pub async fn create_app(
         .transpose()?;
     let jwt = jwt_key(jwt_alg, public_key_pem, secrets_key.is_some())?;
     let store = tenants_store(config).await?;
-    let app = provision::create_app(&store, tenant_id, jwt, secrets_key.as_ref()).await?;
+    let app = provision::create_app(&store, tenant_id, jwt, scopes, secrets_key.as_ref()).await?;
 
     outln!("tenant_id:  {}", app.tenant_id)?;
     outln!("app_key:    {}", app.app_key)?;
@@ -98,7 +100,14 @@ pub async fn create_app(
         "jwt:        {}",
         app.jwt.as_ref().map_or("none", JwtKey::algorithm_name)
     )?;
+    outln!("scopes:     {}", app.scopes)?;
     eprintln!("the app secret is shown only now; keep it in a secret store");
+    if app.scopes.contains(Scope::Admin) {
+        eprintln!(
+            "this key may manage the tenant's users, devices, preferences, templates and \
+             categories (scope admin)"
+        );
+    }
     if app.jwt.is_none() {
         eprintln!(
             "no ingest.secrets_key_file is configured, so this app accepts HTTP Basic only; \

@@ -3,7 +3,8 @@
 //! Guarantees: the keyspace and every table are created idempotently; each applied version is
 //! recorded in `<keyspace>.schema_migrations` with a checksum of its text, and a recorded
 //! migration whose text has since changed is refused instead of silently diverging. Every
-//! statement is `IF NOT EXISTS`, so a run cut short is finished by the next one. Not
+//! statement is `IF NOT EXISTS`, or an `ALTER TABLE ... ADD <column>` that is skipped when the
+//! column is already there, so a run cut short is finished by the next one. Not
 //! guaranteed: two `notify migrate` runs racing each other on a fresh cluster; run it once per
 //! deploy (the Helm chart does, as a Job).
 
@@ -36,6 +37,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 2,
         name: "policy",
         cql: include_str!("../migrations/0002_policy.cql"),
+    },
+    Migration {
+        version: 3,
+        name: "app_scopes",
+        cql: include_str!("../migrations/0003_app_scopes.cql"),
     },
 ];
 
@@ -147,6 +153,11 @@ pub async fn migrate(
             "applying migration"
         );
         for statement in migration.statements(keyspace) {
+            if let Some((table, column)) = added_column(&statement) {
+                if column_exists(session, keyspace, table, column).await? {
+                    continue;
+                }
+            }
             session.query_unpaged(statement, ()).await?;
         }
         session.await_schema_agreement().await?;
@@ -156,6 +167,42 @@ pub async fn migrate(
         report.applied.push(migration.version);
     }
     Ok(report)
+}
+
+/// The table and column of an `ALTER TABLE <keyspace>.<table> ADD <column> <type>` statement.
+/// CQL accepted by both ScyllaDB and Cassandra has no `ADD IF NOT EXISTS`, so the runner makes
+/// such a statement idempotent itself, by asking the schema first.
+fn added_column(statement: &str) -> Option<(&str, &str)> {
+    match statement.split_whitespace().collect::<Vec<_>>()[..] {
+        [alter, table, name, add, column, _type]
+            if alter.eq_ignore_ascii_case("alter")
+                && table.eq_ignore_ascii_case("table")
+                && add.eq_ignore_ascii_case("add") =>
+        {
+            let (_, table) = name.split_once('.')?;
+            Some((table, column))
+        }
+        _ => None,
+    }
+}
+
+/// Whether `keyspace.table` has `column`, from `system_schema` (same in ScyllaDB and Cassandra).
+async fn column_exists(
+    session: &Session,
+    keyspace: &str,
+    table: &str,
+    column: &str,
+) -> Result<bool, StoreError> {
+    let result = session
+        .query_unpaged(
+            "SELECT column_name FROM system_schema.columns \
+             WHERE keyspace_name = ? AND table_name = ? AND column_name = ?",
+            (keyspace, table, column),
+        )
+        .await?
+        .into_rows_result()
+        .map_err(|err| StoreError::Result(err.to_string()))?;
+    Ok(result.rows_num() > 0)
 }
 
 /// Versions and checksums recorded in `<keyspace>.schema_migrations`.
@@ -200,7 +247,7 @@ mod tests {
             assert!(!statements.is_empty());
             for statement in &statements {
                 assert!(
-                    statement.contains("IF NOT EXISTS"),
+                    statement.contains("IF NOT EXISTS") || added_column(statement).is_some(),
                     "not idempotent: {statement}"
                 );
                 assert!(
@@ -237,6 +284,29 @@ mod tests {
                 "missing {table} in {tables:?}"
             );
         }
+    }
+
+    #[test]
+    fn column_additions_are_recognised() {
+        assert_eq!(
+            added_column("ALTER TABLE k.apps ADD scopes set<text>"),
+            Some(("apps", "scopes"))
+        );
+        assert_eq!(
+            MIGRATIONS[2]
+                .statements("k")
+                .iter()
+                .map(|s| added_column(s))
+                .collect::<Vec<_>>(),
+            [Some(("apps", "scopes"))]
+        );
+        // anything else runs as written
+        assert_eq!(added_column("ALTER TABLE k.apps DROP scopes"), None);
+        assert_eq!(added_column("ALTER TABLE apps ADD scopes set<text>"), None);
+        assert_eq!(
+            added_column("CREATE TABLE IF NOT EXISTS k.x (a int PRIMARY KEY)"),
+            None
+        );
     }
 
     #[test]

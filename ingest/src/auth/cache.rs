@@ -19,8 +19,8 @@ use std::time::Duration;
 use moka::future::Cache;
 use sha2::{Digest, Sha256};
 
+use super::Principal;
 use super::Reject;
-use crate::tenant::Tenant;
 
 /// Most credentials remembered at once; each entry is well under 200 bytes.
 const MAX_ENTRIES: u64 = 100_000;
@@ -36,7 +36,7 @@ pub(crate) type CacheKey = [u8; 32];
 
 #[derive(Clone)]
 struct Entry {
-    tenant: Tenant,
+    principal: Principal,
     /// Unix seconds after which the credential is no longer valid (bearer tokens); `None` for
     /// credentials without an expiry.
     valid_until_s: Option<u64>,
@@ -75,13 +75,13 @@ impl AuthCache {
         hasher.finalize().into()
     }
 
-    /// The tenant this credential authenticated as, if it was verified recently and is still
-    /// valid at `now_s`.
-    pub(crate) async fn get(&self, key: &CacheKey, now_s: u64) -> Option<Tenant> {
+    /// Who this credential authenticated as, if it was verified recently and is still valid at
+    /// `now_s`.
+    pub(crate) async fn get(&self, key: &CacheKey, now_s: u64) -> Option<Principal> {
         let entry = self.entries.as_ref()?.get(key).await?;
         match entry.valid_until_s {
             Some(until) if now_s > until => None,
-            _ => Some(entry.tenant),
+            _ => Some(entry.principal),
         }
     }
 
@@ -98,13 +98,18 @@ impl AuthCache {
     }
 
     /// Remembers a successful verification.
-    pub(crate) async fn insert(&self, key: CacheKey, tenant: Tenant, valid_until_s: Option<u64>) {
+    pub(crate) async fn insert(
+        &self,
+        key: CacheKey,
+        principal: Principal,
+        valid_until_s: Option<u64>,
+    ) {
         if let Some(entries) = &self.entries {
             entries
                 .insert(
                     key,
                     Entry {
-                        tenant,
+                        principal,
                         valid_until_s,
                     },
                 )
@@ -129,6 +134,15 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tenant::Tenant;
+    use notify_store::tenants::{Scope, Scopes};
+
+    fn principal(tenant: &str) -> Principal {
+        Principal {
+            tenant: Tenant(tenant.into()),
+            scopes: Scopes::only(Scope::Send),
+        }
+    }
 
     #[tokio::test]
     async fn remembers_until_the_credential_expires() {
@@ -138,10 +152,10 @@ mod tests {
         assert_ne!(basic, bearer);
         assert_eq!(cache.get(&basic, 100).await, None);
 
-        cache.insert(basic, Tenant("t1".into()), None).await;
-        cache.insert(bearer, Tenant("t2".into()), Some(150)).await;
-        assert_eq!(cache.get(&basic, 10_000).await, Some(Tenant("t1".into())));
-        assert_eq!(cache.get(&bearer, 150).await, Some(Tenant("t2".into())));
+        cache.insert(basic, principal("t1"), None).await;
+        cache.insert(bearer, principal("t2"), Some(150)).await;
+        assert_eq!(cache.get(&basic, 10_000).await, Some(principal("t1")));
+        assert_eq!(cache.get(&bearer, 150).await, Some(principal("t2")));
         assert_eq!(cache.get(&bearer, 151).await, None);
     }
 
@@ -149,7 +163,7 @@ mod tests {
     async fn zero_ttl_disables_the_cache() {
         let cache = AuthCache::new(Duration::ZERO, Duration::ZERO);
         let key = AuthCache::key("Basic abc");
-        cache.insert(key, Tenant("t1".into()), None).await;
+        cache.insert(key, principal("t1"), None).await;
         assert_eq!(cache.get(&key, 0).await, None);
         cache.insert_refused(key, Reject::WrongSecret).await;
         assert_eq!(cache.refused(&key).await, None);

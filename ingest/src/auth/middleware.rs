@@ -1,8 +1,8 @@
 //! The axum middleware guarding every tenant route.
 //!
-//! Guarantees: a request reaches the handler only with a [`Tenant`] in its extensions, and
-//! without its `Authorization` header, so no handler or inner layer can log or forward the
-//! credential. Every request counts once in [`AUTH_TOTAL`].
+//! Guarantees: a request reaches the handler only with a [`Tenant`](crate::tenant::Tenant) and
+//! the [`Scopes`](notify_store::tenants::Scopes) of its key in its extensions, and without its
+//! `Authorization` header, so no handler or inner layer can log or forward the credential. Every request counts once in [`AUTH_TOTAL`].
 
 use crate::metrics::AUTH_TOTAL;
 use std::sync::Arc;
@@ -22,10 +22,11 @@ pub async fn require_auth(
     next: Next,
 ) -> Response {
     match auth.authenticate(request.headers()).await {
-        Ok(tenant) => {
+        Ok(principal) => {
             metrics::counter!(AUTH_TOTAL, "outcome" => "ok").increment(1);
             request.headers_mut().remove(AUTHORIZATION);
-            request.extensions_mut().insert(tenant);
+            request.extensions_mut().insert(principal.tenant);
+            request.extensions_mut().insert(principal.scopes);
             next.run(request).await
         }
         Err(err) => {

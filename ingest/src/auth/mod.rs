@@ -1,7 +1,9 @@
 //! Authentication of tenants: HTTP Basic `appKey:appSecret`, and bearer JWTs (HS256 keyed with
 //! the app secret, or ES256 with a registered public key; see [`jwt`] for how a token names its
-//! app). [`require_auth`] is the axum middleware; it puts the [`Tenant`] of the app into the
-//! request or answers a problem document.
+//! app). [`require_auth`] is the axum middleware; it puts the [`Tenant`] of the app and the
+//! [`Scopes`] of its key into the request or answers a problem document. [`require_scope`],
+//! layered on each group of routes inside it, lets through only keys with that group's scope
+//! and answers 403 naming the scope otherwise.
 //!
 //! Guarantees: every rejection is the same 401, whatever was wrong (unknown key, wrong secret,
 //! disabled app, bad token), and a wrong secret and an unknown key take the same work (see
@@ -18,6 +20,7 @@ mod cache;
 pub mod jwt;
 mod middleware;
 pub mod provision;
+mod scope;
 pub mod secrets;
 #[cfg(test)]
 mod tests;
@@ -30,10 +33,11 @@ use std::time::Duration;
 use axum::http::header::AUTHORIZATION;
 use axum::http::HeaderMap;
 use notify_common::config::IngestConfig;
-use notify_store::tenants::AppStore;
+use notify_store::tenants::{AppRecord, AppStore, Scopes};
 use notify_store::StoreError;
 
 pub use middleware::require_auth;
+pub use scope::require_scope;
 pub use secrets::{AppSecret, SecretsKey, SecretsKeyError};
 
 use crate::problem::Problem;
@@ -145,6 +149,15 @@ impl AuthError {
     }
 }
 
+/// Who a request authenticated as: the tenant of the app, and what the app's key may do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The tenant every read and write is scoped to.
+    pub tenant: Tenant,
+    /// The scopes of the app's key.
+    pub scopes: Scopes,
+}
+
 /// Reads the secrets key file (`ingest.secrets_key_file`): 64 hex digits.
 pub fn load_secrets_key(path: &Path) -> Result<SecretsKey, SecretsKeyError> {
     SecretsKey::from_file(path)
@@ -196,23 +209,24 @@ impl Authenticator {
         }
     }
 
-    /// The tenant whose app presented the `Authorization` header in `headers`.
-    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Tenant, AuthError> {
+    /// The tenant and scopes of the app that presented the `Authorization` header in
+    /// `headers`.
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, AuthError> {
         let now_s = jsonwebtoken::get_current_timestamp();
         let value = authorization(headers)?;
         let cache_key = AuthCache::key(value);
-        if let Some(tenant) = self.cache.get(&cache_key, now_s).await {
-            return Ok(tenant);
+        if let Some(principal) = self.cache.get(&cache_key, now_s).await {
+            return Ok(principal);
         }
         if let Some(reason) = self.cache.refused(&cache_key).await {
             return Err(reason.into());
         }
         match self.verify(value, now_s).await {
-            Ok((tenant, valid_until_s)) => {
+            Ok((principal, valid_until_s)) => {
                 self.cache
-                    .insert(cache_key, tenant.clone(), valid_until_s)
+                    .insert(cache_key, principal.clone(), valid_until_s)
                     .await;
-                Ok(tenant)
+                Ok(principal)
             }
             Err(AuthError::Unauthorized(reason)) => {
                 // what did not parse cost no look-up; remembering it would only fill the map
@@ -228,8 +242,8 @@ impl Authenticator {
         }
     }
 
-    /// Checks `value` against the store: the tenant and, for tokens, until when it is valid.
-    async fn verify(&self, value: &str, now_s: u64) -> Result<(Tenant, Option<u64>), AuthError> {
+    /// Checks `value` against the store: who it is and, for tokens, until when it is valid.
+    async fn verify(&self, value: &str, now_s: u64) -> Result<(Principal, Option<u64>), AuthError> {
         Ok(match split_scheme(value)? {
             (Scheme::Basic, credentials) => {
                 let (app_key, secret) = basic::parse(credentials)?;
@@ -239,7 +253,7 @@ impl Authenticator {
                     .await
                     .map_err(AuthError::from_store)?;
                 let app = basic::check(&secret, app)?;
-                (Tenant(app.tenant_id), None)
+                (principal(app), None)
             }
             (Scheme::Bearer, token) => {
                 let app_key = jwt::claimed_app_key(token)?;
@@ -254,9 +268,16 @@ impl Authenticator {
                 if app.disabled {
                     return Err(Reject::Disabled.into());
                 }
-                (Tenant(app.tenant_id), Some(verified.valid_until_s))
+                (principal(app), Some(verified.valid_until_s))
             }
         })
+    }
+}
+
+fn principal(app: AppRecord) -> Principal {
+    Principal {
+        tenant: Tenant(app.tenant_id),
+        scopes: app.scopes,
     }
 }
 

@@ -4,9 +4,10 @@
 //! Guarantees: a new app's secret leaves this module only inside the returned [`IssuedApp`],
 //! to be shown once; the store gets its hash, and its ciphertext only when the app is pinned to
 //! HS256 (the one case that needs the clear secret back). An app is only created for an
-//! existing tenant, and an ES256 key is checked to be a usable P-256 public key first.
+//! existing tenant, and an ES256 key is checked to be a usable P-256 public key first. An app
+//! gets exactly the scopes it is created with; choosing them (and the default) is the caller's.
 
-use notify_store::tenants::{AppRecord, AppStore, JwtKey, TenantRecord};
+use notify_store::tenants::{AppRecord, AppStore, JwtKey, Scopes, TenantRecord};
 use notify_store::StoreError;
 
 use super::jwt::{check_es256_public_key, PublicKeyError};
@@ -52,6 +53,8 @@ pub struct IssuedApp {
     pub tenant_id: String,
     /// How its bearer tokens are verified, if at all.
     pub jwt: Option<JwtKey>,
+    /// What its key may do.
+    pub scopes: Scopes,
 }
 
 /// Creates a tenant named `name` with a new random id.
@@ -75,11 +78,13 @@ pub async fn create_tenant(
 }
 
 /// Creates an app of `tenant_id` with a new key and secret. `jwt` pins how its bearer tokens
-/// are verified (`None`: Basic only); HS256 needs `secrets_key`.
+/// are verified (`None`: Basic only); HS256 needs `secrets_key`. The key may do what `scopes`
+/// allow.
 pub async fn create_app(
     store: &dyn AppStore,
     tenant_id: &str,
     jwt: Option<JwtKey>,
+    scopes: Scopes,
     secrets_key: Option<&SecretsKey>,
 ) -> Result<IssuedApp, ProvisionError> {
     match &jwt {
@@ -104,6 +109,7 @@ pub async fn create_app(
         secret_hash: secret.hash(),
         secret_ciphertext,
         jwt: jwt.clone(),
+        scopes,
         disabled: false,
     };
     store.create_app(&record).await?;
@@ -112,5 +118,6 @@ pub async fn create_app(
         secret,
         tenant_id: tenant_id.to_owned(),
         jwt,
+        scopes,
     })
 }

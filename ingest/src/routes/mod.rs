@@ -1,40 +1,48 @@
 //! HTTP routes of the gateway, assembled into one router with its middleware.
+//!
+//! The tenant routes come in three groups, each behind the scope its key needs: `send`
+//! (creating notifications), `status` (reading what became of one) and `admin` (the directory:
+//! users, devices, preferences, templates, categories). A route belongs to exactly one group;
+//! its OpenAPI operation names the same scope (checked by a test).
 
 pub mod admin;
 pub mod health;
 pub mod notifications;
 mod responses;
 
+use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use axum::Router;
 use notify_schemas::limits::ContentLimits;
+use notify_store::tenants::Scope;
 
 use crate::state::AppState;
 use crate::{auth, openapi, ratelimit};
 
 /// The whole API: public health and OpenAPI routes, and the tenant routes behind
-/// authentication and the per-tenant rate limit (in that order).
+/// authentication, the per-tenant rate limit and the scope of their group (in that order).
 pub fn router(state: AppState) -> Router {
-    let tenant_routes = Router::new()
+    let send = Router::new()
         .route("/v1/notifications", post(notifications::create))
         .route("/v1/notifications/batch", post(notifications::create_batch))
+        .route_layer(from_fn_with_state(Scope::Send, auth::require_scope));
+    let status = Router::new()
         .route("/v1/notifications/{event_id}", get(notifications::get))
-        .merge(admin::routes(
-            state.config.max_body_bytes,
-            state.config.max_template_body_bytes,
-            ContentLimits {
-                sms_max_segments: state.limits.sms_max_segments,
-                email_max_bytes: state.limits.email_max_bytes,
-            },
-        ))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            ratelimit::limit_tenant,
-        ))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::require_auth,
-        ));
+        .route_layer(from_fn_with_state(Scope::Status, auth::require_scope));
+    let admin = admin::routes(
+        state.config.max_body_bytes,
+        state.config.max_template_body_bytes,
+        ContentLimits {
+            sms_max_segments: state.limits.sms_max_segments,
+            email_max_bytes: state.limits.email_max_bytes,
+        },
+    )
+    .route_layer(from_fn_with_state(Scope::Admin, auth::require_scope));
+    let tenant_routes = send
+        .merge(status)
+        .merge(admin)
+        .route_layer(from_fn_with_state(state.clone(), ratelimit::limit_tenant))
+        .route_layer(from_fn_with_state(state.clone(), auth::require_auth));
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -268,7 +268,7 @@ async fn accept_one(
         (status = 202, description = "acknowledged by Kafka", body = Accepted),
         Problems<CreateNotification>,
     ),
-    security(("basic" = []), ("bearer" = []))
+    security(("basic" = ["send"]), ("bearer" = ["send"]))
 )]
 pub async fn create(
     State(state): State<AppState>,
@@ -301,7 +301,7 @@ pub async fn create(
         (status = 207, description = "one result per item", body = BatchResult),
         Problems<CreateBatch>,
     ),
-    security(("basic" = []), ("bearer" = []))
+    security(("basic" = ["send"]), ("bearer" = ["send"]))
 )]
 pub async fn create_batch(
     State(state): State<AppState>,
@@ -360,7 +360,7 @@ pub async fn create_batch(
         (status = 200, description = "every outcome so far: deliveries, suppressions and deferrals with their reason", body = NotificationStatus),
         Problems<NotificationLookup>,
     ),
-    security(("basic" = []), ("bearer" = []))
+    security(("basic" = ["status"]), ("bearer" = ["status"]))
 )]
 pub async fn get(
     State(state): State<AppState>,

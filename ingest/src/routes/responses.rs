@@ -46,6 +46,7 @@ impl<S: ProblemSet> IntoResponses for Problems<S> {
 
 const MALFORMED: Entry = (400, "malformed JSON");
 const UNAUTHORIZED: Entry = (401, "no or wrong credentials");
+const FORBIDDEN: Entry = (403, "the app key lacks the scope this route needs");
 const NO_SUCH_USER: Entry = (404, "no such user");
 const TOO_LARGE: Entry = (413, "body over the size cap");
 const INVALID_FIELDS: Entry = (422, "invalid fields");
@@ -70,6 +71,7 @@ problem_sets! {
     CreateNotification = [
         MALFORMED,
         UNAUTHORIZED,
+        FORBIDDEN,
         (409, "idempotency key in use or reused"),
         TOO_LARGE,
         INVALID_FIELDS,
@@ -80,6 +82,7 @@ problem_sets! {
     CreateBatch = [
         MALFORMED,
         UNAUTHORIZED,
+        FORBIDDEN,
         TOO_LARGE,
         (422, "not a batch, or too many items"),
         RATE_LIMITED,
@@ -87,20 +90,28 @@ problem_sets! {
     /// `GET /v1/notifications/{event_id}`.
     NotificationLookup = [
         UNAUTHORIZED,
+        FORBIDDEN,
         (404, "unknown, another tenant's, or not yet routed"),
     ];
     /// A listing page of the directory.
-    Listing = [UNAUTHORIZED, (422, "invalid cursor or limit"), DIRECTORY_DOWN];
+    Listing = [UNAUTHORIZED, FORBIDDEN, (422, "invalid cursor or limit"), DIRECTORY_DOWN];
     /// A read or delete under `/v1/users/{user_id}` that needs the user.
-    UserLookup = [UNAUTHORIZED, NO_SUCH_USER, (422, "invalid user id"), DIRECTORY_DOWN];
+    UserLookup = [UNAUTHORIZED, FORBIDDEN, NO_SUCH_USER, (422, "invalid user id"), DIRECTORY_DOWN];
     /// A `PUT` that creates or replaces one object.
-    Upsert = [MALFORMED, UNAUTHORIZED, INVALID_FIELDS, DIRECTORY_DOWN];
+    Upsert = [MALFORMED, UNAUTHORIZED, FORBIDDEN, INVALID_FIELDS, DIRECTORY_DOWN];
     /// A read or delete of one device.
-    DeviceLookup = [UNAUTHORIZED, (404, "no such user or device"), INVALID_ID, DIRECTORY_DOWN];
+    DeviceLookup = [
+        UNAUTHORIZED,
+        FORBIDDEN,
+        (404, "no such user or device"),
+        INVALID_ID,
+        DIRECTORY_DOWN,
+    ];
     /// Registering a device.
     RegisterDevice = [
         MALFORMED,
         UNAUTHORIZED,
+        FORBIDDEN,
         NO_SUCH_USER,
         (409, "the user has the most devices allowed"),
         INVALID_FIELDS,
@@ -110,16 +121,24 @@ problem_sets! {
     PutPreferences = [
         MALFORMED,
         UNAUTHORIZED,
+        FORBIDDEN,
         NO_SUCH_USER,
         (409, "the user has the most preferences allowed"),
         INVALID_FIELDS,
         DIRECTORY_DOWN,
     ];
     /// A read or delete of one category.
-    CategoryLookup = [UNAUTHORIZED, (404, "no such category"), INVALID_ID, DIRECTORY_DOWN];
+    CategoryLookup = [
+        UNAUTHORIZED,
+        FORBIDDEN,
+        (404, "no such category"),
+        INVALID_ID,
+        DIRECTORY_DOWN,
+    ];
     /// Reading a template version, possibly narrowed to some variants.
     TemplateRead = [
         UNAUTHORIZED,
+        FORBIDDEN,
         (404, "no such template, version or variant"),
         (422, "invalid id or parameters"),
         DIRECTORY_DOWN,
@@ -128,10 +147,17 @@ problem_sets! {
     TemplateWrite = [
         MALFORMED,
         UNAUTHORIZED,
+        FORBIDDEN,
         (409, "too many concurrent writers, retry"),
         INVALID_FIELDS,
         DIRECTORY_DOWN,
     ];
     /// Deleting a template.
-    TemplateDelete = [UNAUTHORIZED, (404, "no such template"), INVALID_ID, DIRECTORY_DOWN];
+    TemplateDelete = [
+        UNAUTHORIZED,
+        FORBIDDEN,
+        (404, "no such template"),
+        INVALID_ID,
+        DIRECTORY_DOWN,
+    ];
 }

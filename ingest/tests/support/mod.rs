@@ -22,7 +22,7 @@ use notify_ingest::validate::Limits;
 use notify_schemas::Codec;
 use notify_store::idempotency::MemoryLedger;
 use notify_store::notification_log::MemoryLog;
-use notify_store::tenants::MemoryTenants;
+use notify_store::tenants::{MemoryTenants, Scopes};
 use notify_store::MemoryDirectory;
 use serde_json::{json, Value};
 use tower::ServiceExt;
@@ -61,6 +61,8 @@ pub struct Harness {
     pub publisher: Arc<CountingPublisher>,
     /// The notification log status look-ups and key reuse checks read.
     pub log: Arc<MemoryLog>,
+    /// The apps of both tenants; tests add their own.
+    pub tenants: Arc<MemoryTenants>,
     /// The first tenant's id.
     pub tenant: String,
     pub auth: String,
@@ -78,11 +80,12 @@ pub fn basic_auth(app: &notify_ingest::auth::provision::IssuedApp) -> String {
 pub async fn harness(config: IngestConfig) -> Harness {
     let tenants = Arc::new(MemoryTenants::new());
     let tenant = create_tenant(tenants.as_ref(), "t").await.expect("tenant");
-    let app = create_app(tenants.as_ref(), &tenant.tenant_id, None, None)
+    // every scope: these tests exercise the routes, not the scope checks (tests/scopes.rs)
+    let app = create_app(tenants.as_ref(), &tenant.tenant_id, None, Scopes::ALL, None)
         .await
         .expect("app");
     let other = create_tenant(tenants.as_ref(), "o").await.expect("tenant");
-    let other_app = create_app(tenants.as_ref(), &other.tenant_id, None, None)
+    let other_app = create_app(tenants.as_ref(), &other.tenant_id, None, Scopes::ALL, None)
         .await
         .expect("app");
     let publisher = Arc::new(CountingPublisher::default());
@@ -90,7 +93,7 @@ pub async fn harness(config: IngestConfig) -> Harness {
     let state = AppState {
         limits: Arc::new(Limits::from(&config)),
         limiter: Arc::new(TenantLimiter::from_config(&config)),
-        auth: Arc::new(Authenticator::new(tenants, &config, None)),
+        auth: Arc::new(Authenticator::new(tenants.clone(), &config, None)),
         readiness: Arc::new(ReadyCache::new(Duration::from_millis(
             config.ready_check_interval_ms,
         ))),
@@ -106,6 +109,7 @@ pub async fn harness(config: IngestConfig) -> Harness {
         state,
         publisher,
         log,
+        tenants,
         tenant: tenant.tenant_id,
         auth: basic_auth(&app),
         other_auth: basic_auth(&other_app),

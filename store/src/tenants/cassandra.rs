@@ -1,12 +1,14 @@
 //! [`CassandraTenants`]: tenants and apps on the `tenants` and `apps` tables. Every statement
-//! is prepared once, when [`CassandraTenants::new`] runs; hashes are stored as hex text.
+//! is prepared once, when [`CassandraTenants::new`] runs; hashes are stored as hex text, scopes
+//! as a `set<text>` of their names (null, in rows older than migration 3, reads as
+//! [`Scopes::LEGACY`]).
 
 use std::sync::Arc;
 
 use scylla::client::session::Session;
 use scylla::statement::prepared::PreparedStatement;
 
-use super::{AppRecord, AppStore, JwtKey, StoreFuture, TenantRecord, SECRET_HASH_LEN};
+use super::{AppRecord, AppStore, JwtKey, Scopes, StoreFuture, TenantRecord, SECRET_HASH_LEN};
 use crate::cql::check_keyspace;
 use crate::session::StoreError;
 
@@ -31,7 +33,7 @@ impl CassandraTenants {
         };
         let app_by_key = prepare(format!(
             "SELECT tenant_id, secret_hash, secret_ciphertext, jwt_algorithm, jwt_public_key, \
-             disabled FROM {keyspace}.apps WHERE app_key = ?"
+             scopes, disabled FROM {keyspace}.apps WHERE app_key = ?"
         ))
         .await?;
         let tenant_by_id = prepare(format!(
@@ -46,8 +48,8 @@ impl CassandraTenants {
         .await?;
         let insert_app = prepare(format!(
             "INSERT INTO {keyspace}.apps (app_key, tenant_id, secret_hash, secret_ciphertext, \
-             jwt_algorithm, jwt_public_key, disabled, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, toTimestamp(now()))"
+             jwt_algorithm, jwt_public_key, scopes, disabled, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, toTimestamp(now()))"
         ))
         .await?;
         let set_disabled = prepare(format!(
@@ -71,6 +73,7 @@ impl CassandraTenants {
             Option<Vec<u8>>,
             Option<String>,
             Option<String>,
+            Option<Vec<String>>,
             Option<bool>,
         );
         let result = self
@@ -85,7 +88,8 @@ impl CassandraTenants {
         else {
             return Ok(None);
         };
-        let (tenant_id, secret_hash, secret_ciphertext, algorithm, public_key, disabled) = row;
+        let (tenant_id, secret_hash, secret_ciphertext, algorithm, public_key, scopes, disabled) =
+            row;
         let broken = |what: &str| StoreError::Result(format!("app {app_key}: {what}"));
         let tenant_id = tenant_id.ok_or_else(|| broken("tenant_id is null"))?;
         let secret_hash = secret_hash
@@ -99,12 +103,19 @@ impl CassandraTenants {
             (Some("ES256"), None) => return Err(broken("ES256 without jwt_public_key")),
             (Some(_), _) => return Err(broken("unknown jwt_algorithm")),
         };
+        let scopes = match scopes {
+            // Written before migration 3 (or, impossible for a non-empty set, empty): the row
+            // predates scopes and its key was a tenant admin.
+            None => Scopes::LEGACY,
+            Some(names) => Scopes::from_names(&names).map_err(|err| broken(&err.to_string()))?,
+        };
         Ok(Some(AppRecord {
             app_key: app_key.to_owned(),
             tenant_id,
             secret_hash,
             secret_ciphertext,
             jwt,
+            scopes,
             // A null flag means the row was written without one: not disabled.
             disabled: disabled.unwrap_or(false),
         }))
@@ -164,6 +175,8 @@ impl AppStore for CassandraTenants {
                         &app.secret_ciphertext,
                         algorithm,
                         public_key,
+                        // never empty, so never stored as the null of a legacy row
+                        app.scopes.names(),
                         app.disabled,
                     ),
                 )

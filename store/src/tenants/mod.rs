@@ -6,12 +6,17 @@
 //! configured a secrets key) its ciphertext, and [`AppRecord`]'s `Debug` prints neither. Every
 //! statement is prepared once, when [`CassandraTenants::new`] runs.
 //!
+//! Each app carries its [`Scopes`]: what its key may do. A row written before scopes existed
+//! (a null `apps.scopes`) reads as [`Scopes::LEGACY`], every scope, because every key was a
+//! tenant admin then; new apps get what the operator chose.
+//!
 //! Not guaranteed: uniqueness of ids. Tenant ids and app keys are generated with enough
 //! randomness (80 and 119 bits) that a plain `INSERT` is used instead of a lightweight
 //! transaction; a create with an existing id overwrites it, in both implementations.
 
 mod cassandra;
 mod memory;
+mod scopes;
 
 use std::fmt;
 use std::future::Future;
@@ -21,6 +26,7 @@ use crate::session::StoreError;
 
 pub use cassandra::CassandraTenants;
 pub use memory::MemoryTenants;
+pub use scopes::{Scope, ScopeError, Scopes};
 
 /// The future every [`AppStore`] method returns; boxed so the trait can be used as
 /// `Arc<dyn AppStore>`.
@@ -75,6 +81,8 @@ pub struct AppRecord {
     pub secret_ciphertext: Option<Vec<u8>>,
     /// How bearer tokens are verified; `None` accepts Basic only.
     pub jwt: Option<JwtKey>,
+    /// What the app's key may do.
+    pub scopes: Scopes,
     /// A disabled app is refused, whatever it presents.
     pub disabled: bool,
 }
@@ -91,6 +99,7 @@ impl fmt::Debug for AppRecord {
                 &self.secret_ciphertext.as_ref().map(|_| "[redacted]"),
             )
             .field("jwt", &self.jwt.as_ref().map(JwtKey::algorithm_name))
+            .field("scopes", &self.scopes)
             .field("disabled", &self.disabled)
             .finish()
     }
@@ -121,6 +130,7 @@ pub(crate) mod tests {
             secret_hash: [7; SECRET_HASH_LEN],
             secret_ciphertext: Some(vec![1, 2, 3]),
             jwt: Some(JwtKey::Hs256),
+            scopes: Scopes::DEFAULT,
             disabled: false,
         }
     }

@@ -25,7 +25,7 @@ use notify_ingest::auth::secrets::SecretsKey;
 use notify_ingest::stage::build_state;
 use notify_it::{kafka_config, read_until, store_config, unique, Scratch, Seen};
 use notify_schemas::{Codec, NotificationRequest};
-use notify_store::tenants::{CassandraTenants, JwtKey};
+use notify_store::tenants::{CassandraTenants, JwtKey, Scopes};
 use p256::ecdsa::SigningKey;
 use p256::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
 use rdkafka::consumer::StreamConsumer;
@@ -116,6 +116,7 @@ impl Gateway {
             self.tenants.as_ref(),
             &tenant.tenant_id,
             jwt,
+            Scopes::ALL,
             Some(&self.secrets_key),
         )
         .await

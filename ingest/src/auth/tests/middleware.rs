@@ -75,3 +75,46 @@ async fn middleware_answers_503_when_the_store_is_down() {
     let (status, _, _) = call(&router, basic(&f.plain.app_key, f.plain.secret.expose())).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+/// A group behind the scope check only: what it answers depends on the scopes in the request.
+fn scoped(needed: Scope) -> Router {
+    Router::new()
+        .route("/scoped", get(|| async { "in" }))
+        .route_layer(from_fn_with_state(needed, require_scope))
+}
+
+async fn call_scoped(router: Router, scopes: Option<Scopes>) -> (StatusCode, String) {
+    let mut request = Request::builder()
+        .uri("/scoped")
+        .body(Body::empty())
+        .expect("request");
+    if let Some(scopes) = scopes {
+        request.extensions_mut().insert(scopes);
+    }
+    let response = router.oneshot(request).await.expect("infallible");
+    let status = response.status();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test]
+async fn scope_check_lets_through_only_keys_with_the_scope() {
+    let (status, body) = call_scoped(scoped(Scope::Admin), Some(Scopes::ALL)).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "in"));
+    let (status, body) = call_scoped(scoped(Scope::Admin), Some(Scopes::DEFAULT)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let problem: Value = serde_json::from_str(&body).expect("problem json");
+    assert_eq!(problem["required_scope"], "admin");
+    assert_eq!(problem["status"], 403);
+}
+
+#[tokio::test]
+async fn scope_check_without_authentication_fails_closed() {
+    let (status, _) = call_scoped(scoped(Scope::Send), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}

@@ -16,7 +16,7 @@ use http_body_util::BodyExt;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use notify_common::config::IngestConfig;
 use notify_store::tenants::{
-    AppRecord, AppStore, JwtKey, MemoryTenants, StoreFuture, TenantRecord,
+    AppRecord, AppStore, JwtKey, MemoryTenants, Scope, Scopes, StoreFuture, TenantRecord,
 };
 use p256::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
 use rand::RngCore;
@@ -24,7 +24,7 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 use super::provision::{self, IssuedApp, ProvisionError};
-use super::{require_auth, AuthError, Authenticator, Reject, SecretsKey};
+use super::{require_auth, require_scope, AuthError, Authenticator, Principal, Reject, SecretsKey};
 use crate::tenant::Tenant;
 
 /// Counts look-ups on the request path, to see the cache at work.
@@ -99,7 +99,7 @@ impl Fixture {
             let tenant_id = tenant.tenant_id.clone();
             let key = secrets_key.clone();
             async move {
-                provision::create_app(store.as_ref(), &tenant_id, jwt, Some(&key))
+                provision::create_app(store.as_ref(), &tenant_id, jwt, Scopes::DEFAULT, Some(&key))
                     .await
                     .expect("app")
             }
@@ -141,8 +141,12 @@ impl Fixture {
         self.auth_with(&Self::config(), Some(self.secrets_key.clone()))
     }
 
-    fn tenant(&self) -> Tenant {
-        Tenant(self.tenant_id.clone())
+    /// Who every fixture app authenticates as.
+    fn principal(&self) -> Principal {
+        Principal {
+            tenant: Tenant(self.tenant_id.clone()),
+            scopes: Scopes::DEFAULT,
+        }
     }
 
     fn lookups(&self) -> usize {

@@ -16,8 +16,8 @@ async fn cache_hit_skips_the_store_and_failures_are_not_cached() {
     let token = bearer(&f.hs256(&Fixture::claims(&f.hs)));
     let before = f.lookups();
     for _ in 0..3 {
-        assert_eq!(auth.authenticate(&good).await.ok(), Some(f.tenant()));
-        assert_eq!(auth.authenticate(&token).await.ok(), Some(f.tenant()));
+        assert_eq!(auth.authenticate(&good).await.ok(), Some(f.principal()));
+        assert_eq!(auth.authenticate(&token).await.ok(), Some(f.principal()));
     }
     assert_eq!(
         f.lookups(),
@@ -72,15 +72,16 @@ async fn repeated_bad_credentials_cost_one_lookup_until_the_negative_ttl() {
             secret_hash: later_secret.hash(),
             secret_ciphertext: None,
             jwt: None,
+            scopes: Scopes::DEFAULT,
             disabled: false,
         })
         .await
         .expect("create");
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-    assert_eq!(auth.authenticate(&later).await.ok(), Some(f.tenant()));
+    assert_eq!(auth.authenticate(&later).await.ok(), Some(f.principal()));
     // the good credentials of the same app were never refused by the cache
     let good = basic(&f.plain.app_key, f.plain.secret.expose());
-    assert_eq!(auth.authenticate(&good).await.ok(), Some(f.tenant()));
+    assert_eq!(auth.authenticate(&good).await.ok(), Some(f.principal()));
 }
 
 #[tokio::test]
@@ -165,11 +166,18 @@ async fn provisioning_checks_its_inputs() {
     let f = Fixture::new().await;
     let store = f.store.as_ref();
     assert!(matches!(
-        provision::create_app(store, &f.tenant_id, Some(JwtKey::Hs256), None).await,
+        provision::create_app(
+            store,
+            &f.tenant_id,
+            Some(JwtKey::Hs256),
+            Scopes::DEFAULT,
+            None
+        )
+        .await,
         Err(ProvisionError::SecretsKeyRequired)
     ));
     assert!(matches!(
-        provision::create_app(store, "tn_missing", None, None).await,
+        provision::create_app(store, "tn_missing", None, Scopes::DEFAULT, None).await,
         Err(ProvisionError::UnknownTenant(_))
     ));
     for pem in [
@@ -181,7 +189,7 @@ async fn provisioning_checks_its_inputs() {
             public_key_pem: pem,
         });
         assert!(matches!(
-            provision::create_app(store, &f.tenant_id, jwt, None).await,
+            provision::create_app(store, &f.tenant_id, jwt, Scopes::DEFAULT, None).await,
             Err(ProvisionError::PublicKey(_))
         ));
     }

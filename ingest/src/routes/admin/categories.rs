@@ -90,7 +90,7 @@ fn check_body(body: &CategoryBody) -> Vec<FieldError> {
         (status = 200, description = "the category", body = CategoryView),
         Problems<CategoryLookup>,
     ),
-    security(("basic" = []), ("bearer" = []))
+    security(("basic" = ["admin"]), ("bearer" = ["admin"]))
 )]
 pub(super) async fn get(
     tenant: Tenant,
@@ -116,7 +116,7 @@ pub(super) async fn get(
         (status = 201, description = "created", body = CategoryView),
         Problems<Upsert>,
     ),
-    security(("basic" = []), ("bearer" = []))
+    security(("basic" = ["admin"]), ("bearer" = ["admin"]))
 )]
 pub(super) async fn put(
     tenant: Tenant,
@@ -146,7 +146,7 @@ pub(super) async fn put(
         (status = 204, description = "deleted"),
         Problems<CategoryLookup>,
     ),
-    security(("basic" = []), ("bearer" = []))
+    security(("basic" = ["admin"]), ("bearer" = ["admin"]))
 )]
 pub(super) async fn delete(
     tenant: Tenant,
@@ -170,7 +170,7 @@ pub(super) async fn delete(
         (status = 200, description = "one page", body = CategoryPage),
         Problems<Listing>,
     ),
-    security(("basic" = []), ("bearer" = []))
+    security(("basic" = ["admin"]), ("bearer" = ["admin"]))
 )]
 pub(super) async fn list(
     tenant: Tenant,

@@ -212,7 +212,7 @@ fn target_of(
         (status = 200, description = "the user's devices", body = DeviceList),
         Problems<UserLookup>,
     ),
-    security(("basic" = []), ("bearer" = []))
+    security(("basic" = ["admin"]), ("bearer" = ["admin"]))
 )]
 pub(super) async fn list(
     tenant: Tenant,
@@ -242,7 +242,7 @@ pub(super) async fn list(
         (status = 200, description = "already registered: updated and active again", body = DeviceView),
         Problems<RegisterDevice>,
     ),
-    security(("basic" = []), ("bearer" = []))
+    security(("basic" = ["admin"]), ("bearer" = ["admin"]))
 )]
 pub(super) async fn register(
     tenant: Tenant,
@@ -272,7 +272,7 @@ pub(super) async fn register(
         (status = 200, description = "the device", body = DeviceView),
         Problems<DeviceLookup>,
     ),
-    security(("basic" = []), ("bearer" = []))
+    security(("basic" = ["admin"]), ("bearer" = ["admin"]))
 )]
 pub(super) async fn get(
     tenant: Tenant,
@@ -300,7 +300,7 @@ pub(super) async fn get(
         (status = 204, description = "deleted"),
         Problems<DeviceLookup>,
     ),
-    security(("basic" = []), ("bearer" = []))
+    security(("basic" = ["admin"]), ("bearer" = ["admin"]))
 )]
 pub(super) async fn delete(
     tenant: Tenant,

@@ -103,7 +103,7 @@ fn check_body(body: &PreferencesBody) -> Vec<FieldError> {
         (status = 200, description = "opt-out and preferences", body = PreferencesView),
         Problems<UserLookup>,
     ),
-    security(("basic" = []), ("bearer" = []))
+    security(("basic" = ["admin"]), ("bearer" = ["admin"]))
 )]
 pub(super) async fn get(
     tenant: Tenant,
@@ -130,7 +130,7 @@ pub(super) async fn get(
         (status = 200, description = "opt-out and every preference after the change", body = PreferencesView),
         Problems<PutPreferences>,
     ),
-    security(("basic" = []), ("bearer" = []))
+    security(("basic" = ["admin"]), ("bearer" = ["admin"]))
 )]
 pub(super) async fn put(
     tenant: Tenant,
@@ -178,7 +178,7 @@ pub(super) async fn put(
         (status = 204, description = "preferences deleted"),
         Problems<UserLookup>,
     ),
-    security(("basic" = []), ("bearer" = []))
+    security(("basic" = ["admin"]), ("bearer" = ["admin"]))
 )]
 pub(super) async fn delete(
     tenant: Tenant,

@@ -169,7 +169,7 @@ fn selection(query: &QueryParams) -> Result<Selection, Problem> {
         (status = 200, description = "the version", body = TemplateView),
         Problems<TemplateRead>,
     ),
-    security(("basic" = []), ("bearer" = []))
+    security(("basic" = ["admin"]), ("bearer" = ["admin"]))
 )]
 pub(super) async fn get(
     tenant: Tenant,
@@ -212,7 +212,7 @@ pub(super) async fn get(
         (status = 201, description = "the new version", body = TemplateView),
         Problems<TemplateWrite>,
     ),
-    security(("basic" = []), ("bearer" = []))
+    security(("basic" = ["admin"]), ("bearer" = ["admin"]))
 )]
 pub(super) async fn put(
     tenant: Tenant,
@@ -255,7 +255,7 @@ pub(super) async fn put(
         (status = 204, description = "deleted, every version"),
         Problems<TemplateDelete>,
     ),
-    security(("basic" = []), ("bearer" = []))
+    security(("basic" = ["admin"]), ("bearer" = ["admin"]))
 )]
 pub(super) async fn delete(
     tenant: Tenant,
@@ -279,7 +279,7 @@ pub(super) async fn delete(
         (status = 200, description = "one page", body = TemplateIdPage),
         Problems<Listing>,
     ),
-    security(("basic" = []), ("bearer" = []))
+    security(("basic" = ["admin"]), ("bearer" = ["admin"]))
 )]
 pub(super) async fn list(
     tenant: Tenant,

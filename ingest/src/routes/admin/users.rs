@@ -146,7 +146,7 @@ fn check_body(body: &UserBody) -> Vec<FieldError> {
         (status = 200, description = "the user", body = UserView),
         Problems<UserLookup>,
     ),
-    security(("basic" = []), ("bearer" = []))
+    security(("basic" = ["admin"]), ("bearer" = ["admin"]))
 )]
 pub(super) async fn get(
     tenant: Tenant,
@@ -169,7 +169,7 @@ pub(super) async fn get(
         (status = 201, description = "created", body = UserView),
         Problems<Upsert>,
     ),
-    security(("basic" = []), ("bearer" = []))
+    security(("basic" = ["admin"]), ("bearer" = ["admin"]))
 )]
 pub(super) async fn put(
     tenant: Tenant,
@@ -212,7 +212,7 @@ pub(super) async fn put(
         (status = 204, description = "deleted, with devices and preferences"),
         Problems<UserLookup>,
     ),
-    security(("basic" = []), ("bearer" = []))
+    security(("basic" = ["admin"]), ("bearer" = ["admin"]))
 )]
 pub(super) async fn delete(
     tenant: Tenant,
@@ -233,7 +233,7 @@ pub(super) async fn delete(
         (status = 200, description = "one page", body = UserPage),
         Problems<Listing>,
     ),
-    security(("basic" = []), ("bearer" = []))
+    security(("basic" = ["admin"]), ("bearer" = ["admin"]))
 )]
 pub(super) async fn list(
     tenant: Tenant,
