@@ -19,7 +19,7 @@ export NOTIFY_TELEMETRY__METRICS_ADDR=127.0.0.1:19464 NOTIFY_TELEMETRY__LOG_FILT
 "$notify" migrate >/dev/null
 "$notify" topics create >/dev/null
 tenant=$("$notify" tenants create --name load | awk '/^tenant_id:/ {print $2}')
-creds=$("$notify" apps create --tenant "$tenant" 2>/dev/null)
+creds=$("$notify" apps create --tenant "$tenant" --scopes send,status,admin 2>/dev/null)
 key=$(awk '/^app_key:/ {print $2}' <<<"$creds")
 secret=$(awk '/^app_secret:/ {print $2}' <<<"$creds")
 NOTIFY_AUTH="Basic $(printf '%s:%s' "$key" "$secret" | base64 -w0)"

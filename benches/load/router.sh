@@ -18,7 +18,7 @@ export NOTIFY_STORE__KEYSPACE=load_router NOTIFY_INGEST__TENANT_RATE_PER_S=0 NOT
 export NOTIFY_INGEST__LISTEN_ADDR=127.0.0.1:18081 NOTIFY_TELEMETRY__LOG_FILTER=warn
 "$notify" migrate >/dev/null
 tenant=$("$notify" tenants create --name load | awk '/^tenant_id:/ {print $2}')
-creds=$("$notify" apps create --tenant "$tenant" 2>/dev/null)
+creds=$("$notify" apps create --tenant "$tenant" --scopes send,status,admin 2>/dev/null)
 auth="$(awk '/^app_key:/ {k=$2} /^app_secret:/ {s=$2} END {print k ":" s}' <<<"$creds")"
 
 run() { # name cache_ttl_ms

@@ -4,8 +4,11 @@
 //! and an attacker without credentials cannot drain a tenant's budget; each tenant has its own
 //! buckets, so one tenant at its quota takes nothing from another's.
 //!
+//! A tenant named in `ingest.tenant_quotas` has buckets of its own with its own sizes.
+//!
 //! Not guaranteed: quotas are per gateway process; N replicas admit up to N times the rate.
 
+use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
@@ -13,33 +16,60 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use notify_common::config::IngestConfig;
 
 use crate::problem::Problem;
 use crate::tenant::Tenant;
 
-/// One kind of token bucket per tenant; `None` when the limit is off.
+/// One quota's bucket for a single tenant; `None` when the limit is off.
+fn direct(per_second: u32, burst: u32) -> Option<DefaultDirectRateLimiter> {
+    quota(per_second, burst).map(RateLimiter::direct)
+}
+
+fn quota(per_second: u32, burst: u32) -> Option<Quota> {
+    NonZeroU32::new(per_second).map(|rate| {
+        let burst = NonZeroU32::new(burst.max(per_second)).unwrap_or(rate);
+        Quota::per_second(rate).allow_burst(burst)
+    })
+}
+
+/// One kind of token bucket per tenant: a shared quota, and tenants with their own (each
+/// `None` when the limit is off).
 #[derive(Debug)]
-struct Buckets(Option<DefaultKeyedRateLimiter<String>>);
+struct Buckets {
+    shared: Option<DefaultKeyedRateLimiter<String>>,
+    own: HashMap<String, Option<DefaultDirectRateLimiter>>,
+}
 
 impl Buckets {
     fn new(per_second: u32, burst: u32) -> Self {
-        Self(NonZeroU32::new(per_second).map(|rate| {
-            let burst = NonZeroU32::new(burst.max(per_second)).unwrap_or(rate);
-            RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst))
-        }))
+        Self {
+            shared: quota(per_second, burst).map(RateLimiter::keyed),
+            own: HashMap::new(),
+        }
+    }
+
+    /// Gives `tenant` a quota of its own.
+    fn set_own(&mut self, tenant: &str, per_second: u32, burst: u32) {
+        self.own
+            .insert(tenant.to_owned(), direct(per_second, burst));
     }
 
     /// Takes `n` tokens of `tenant`'s bucket, all or none; else the whole seconds to wait.
     fn take(&self, clock: &DefaultClock, tenant: &str, n: usize) -> Result<(), u64> {
-        let Some(limiter) = &self.0 else {
-            return Ok(());
-        };
         let Some(n) = u32::try_from(n).ok().and_then(NonZeroU32::new) else {
             return Ok(());
         };
-        match limiter.check_key_n(&tenant.to_owned(), n) {
+        let taken = match self.own.get(tenant) {
+            Some(Some(limiter)) => limiter.check_n(n),
+            Some(None) => return Ok(()),
+            None => match &self.shared {
+                Some(limiter) => limiter.check_key_n(&tenant.to_owned(), n),
+                None => return Ok(()),
+            },
+        };
+        match taken {
             Ok(Ok(())) => Ok(()),
             Ok(Err(not_until)) => {
                 let wait = not_until.wait_time_from(clock.now());
@@ -52,7 +82,7 @@ impl Buckets {
     }
 
     fn shrink(&self) {
-        if let Some(limiter) = &self.0 {
+        if let Some(limiter) = &self.shared {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }
@@ -85,12 +115,25 @@ impl TenantLimiter {
         self
     }
 
-    /// The quotas `ingest.tenant_*` configure.
+    /// The quotas `ingest.tenant_*` configure, and the tenants `ingest.tenant_quotas` gives
+    /// their own.
     pub fn from_config(config: &IngestConfig) -> Self {
-        Self::new(config.tenant_rate_per_s, config.tenant_burst).with_notifications(
-            config.tenant_notifications_per_s,
-            config.tenant_notification_burst,
-        )
+        let mut limiter = Self::new(config.tenant_rate_per_s, config.tenant_burst)
+            .with_notifications(
+                config.tenant_notifications_per_s,
+                config.tenant_notification_burst,
+            );
+        for (tenant, quotas) in config.quota_overrides() {
+            limiter
+                .requests
+                .set_own(tenant, quotas.rate_per_s, quotas.burst);
+            limiter.notifications.set_own(
+                tenant,
+                quotas.notifications_per_s,
+                quotas.notification_burst,
+            );
+        }
+        limiter
     }
 
     /// `Ok` if `tenant` may make a request now, else how many whole seconds to wait.
@@ -156,6 +199,55 @@ mod tests {
         let wait = limiter.check("a").expect_err("bucket of a is empty");
         assert!((1..=2).contains(&wait), "wait {wait}");
         assert!(limiter.check("b").is_ok(), "b is not affected by a");
+    }
+
+    #[test]
+    fn a_tenant_with_its_own_quota_gets_it_and_the_others_keep_the_shared_one() {
+        use notify_common::config::QuotaOverride;
+        let mut config = IngestConfig {
+            tenant_rate_per_s: 1,
+            tenant_burst: 1,
+            tenant_notifications_per_s: 1,
+            tenant_notification_burst: 10,
+            ..IngestConfig::default()
+        };
+        // only the request burst differs: the rest stays shared
+        let big = QuotaOverride {
+            burst: Some(50),
+            ..QuotaOverride::default()
+        };
+        config.tenant_quotas.insert("big".into(), big);
+        let free = QuotaOverride {
+            notifications_per_s: Some(0),
+            ..QuotaOverride::default()
+        };
+        config.tenant_quotas.insert("free".into(), free);
+        let limiter = TenantLimiter::from_config(&config);
+        for _ in 0..50 {
+            assert!(
+                limiter.check("big").is_ok(),
+                "big has a burst of 50 requests"
+            );
+        }
+        assert!(limiter.check("big").is_err());
+        assert!(limiter.check("small").is_ok());
+        assert!(
+            limiter.check("small").is_err(),
+            "small keeps the shared burst"
+        );
+        assert!(limiter.check_notifications("big", 10).is_ok());
+        assert!(
+            limiter.check_notifications("big", 1).is_err(),
+            "big keeps the shared notification quota"
+        );
+        for _ in 0..100 {
+            assert!(limiter.check_notifications("free", 1_000).is_ok());
+        }
+        assert!(limiter.check("free").is_ok());
+        assert!(
+            limiter.check("free").is_err(),
+            "free keeps the shared request quota"
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The `[ingest]` section: the HTTP gateway and admin API (`notify ingest`).
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
@@ -44,6 +45,10 @@ pub struct IngestConfig {
     /// Notifications one tenant may burst above the sustained rate; at least
     /// `max_batch_items` while the limit is on, so a full batch can pass.
     pub tenant_notification_burst: u32,
+    /// Tenants whose quotas differ from the four `tenant_*` settings above, by tenant id;
+    /// a field left out keeps the shared value (`[ingest.tenant_quotas.tn_acme]`,
+    /// `notifications_per_s = 20000`).
+    pub tenant_quotas: BTreeMap<String, QuotaOverride>,
     /// How long `/readyz` answers from its last check of Kafka and the database before it checks
     /// again (100 to 60,000): however often it is called, at most one check runs per interval.
     pub ready_check_interval_ms: u64,
@@ -83,6 +88,7 @@ impl Default for IngestConfig {
             tenant_burst: 4_000,
             tenant_notifications_per_s: 5_000,
             tenant_notification_burst: 10_000,
+            tenant_quotas: BTreeMap::new(),
             ready_check_interval_ms: 5_000,
             max_schedule_ahead_s: 30 * 24 * 60 * 60,
             sms_max_segments: 10,
@@ -92,5 +98,58 @@ impl Default for IngestConfig {
             jwt_audience: "notify".into(),
             secrets_key_file: None,
         }
+    }
+}
+
+/// One tenant's quotas where they differ from the shared ones; unset fields keep them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QuotaOverride {
+    /// Sustained requests per second (0: no limit).
+    pub rate_per_s: Option<u32>,
+    /// Requests above the sustained rate.
+    pub burst: Option<u32>,
+    /// Sustained notifications per second (0: no limit).
+    pub notifications_per_s: Option<u32>,
+    /// Notifications above the sustained rate; at least `max_batch_items` while limited.
+    pub notification_burst: Option<u32>,
+}
+
+/// A tenant's quotas, every field resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quotas {
+    /// Sustained requests per second (0: no limit).
+    pub rate_per_s: u32,
+    /// Requests above the sustained rate.
+    pub burst: u32,
+    /// Sustained notifications per second (0: no limit).
+    pub notifications_per_s: u32,
+    /// Notifications above the sustained rate.
+    pub notification_burst: u32,
+}
+
+impl IngestConfig {
+    /// The quotas of a tenant without an override.
+    pub fn shared_quotas(&self) -> Quotas {
+        Quotas {
+            rate_per_s: self.tenant_rate_per_s,
+            burst: self.tenant_burst,
+            notifications_per_s: self.tenant_notifications_per_s,
+            notification_burst: self.tenant_notification_burst,
+        }
+    }
+
+    /// Every tenant with its own quotas, resolved against the shared ones.
+    pub fn quota_overrides(&self) -> impl Iterator<Item = (&str, Quotas)> + '_ {
+        let shared = self.shared_quotas();
+        self.tenant_quotas.iter().map(move |(tenant, o)| {
+            let quotas = Quotas {
+                rate_per_s: o.rate_per_s.unwrap_or(shared.rate_per_s),
+                burst: o.burst.unwrap_or(shared.burst),
+                notifications_per_s: o.notifications_per_s.unwrap_or(shared.notifications_per_s),
+                notification_burst: o.notification_burst.unwrap_or(shared.notification_burst),
+            };
+            (tenant.as_str(), quotas)
+        })
     }
 }

@@ -25,7 +25,7 @@ pub mod secret;
 
 pub use clusters::{KafkaConfig, StoreConfig, StoreTls, TopicPartitions};
 pub use dispatch::{DispatchConfig, RetryConfig, DEFAULT_SESSION_TIMEOUT_MS};
-pub use ingest::IngestConfig;
+pub use ingest::{IngestConfig, QuotaOverride, Quotas};
 pub use process::{LogFormat, ShutdownConfig, TelemetryConfig};
 pub use router::RouterConfig;
 pub use secret::{SecretConfig, SecretReadError};
@@ -208,13 +208,23 @@ impl Config {
                 "produce_timeout_ms, idempotency_window_s and sms_max_segments must be positive",
             );
         }
-        if i.tenant_notifications_per_s > 0
-            && (i.tenant_notification_burst as usize) < i.max_batch_items
-        {
+        let too_small = |q: &Quotas| {
+            q.notifications_per_s > 0 && (q.notification_burst as usize) < i.max_batch_items
+        };
+        if too_small(&i.shared_quotas()) {
             return invalid(
                 "ingest.tenant_notification_burst",
                 "must be at least ingest.max_batch_items while ingest.tenant_notifications_per_s \
                  is on (a full batch could never pass)",
+            );
+        }
+        if let Some((tenant, _)) = i.quota_overrides().find(|(_, q)| too_small(q)) {
+            return invalid(
+                "ingest.tenant_quotas",
+                &format!(
+                    "{tenant}: notification_burst must be at least ingest.max_batch_items while \
+                     its notifications_per_s is on (a full batch could never pass)"
+                ),
             );
         }
         let r = &self.router;

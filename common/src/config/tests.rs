@@ -219,3 +219,34 @@ fn logins_and_secrets_are_checked_at_start() {
         Ok(())
     });
 }
+
+#[test]
+fn a_tenant_quota_is_read_and_checked_like_the_shared_one() {
+    Jail::expect_with(|jail| {
+        jail.create_file(
+            "notify.toml",
+            "[ingest.tenant_quotas.tn_big]\nnotifications_per_s = 20000\nnotification_burst = 40000\n",
+        )?;
+        let config = Config::load(Some(Path::new("notify.toml"))).expect("loads");
+        let quotas: Vec<_> = config.ingest.quota_overrides().collect();
+        assert_eq!(quotas.len(), 1);
+        assert_eq!(quotas[0].0, "tn_big");
+        assert_eq!(quotas[0].1.notifications_per_s, 20_000);
+        assert_eq!(
+            quotas[0].1.rate_per_s, config.ingest.tenant_rate_per_s,
+            "unset: shared"
+        );
+        jail.create_file(
+            "small.toml",
+            "[ingest.tenant_quotas.tn_small]\nnotifications_per_s = 10\nnotification_burst = 10\n",
+        )?;
+        let err = Config::load(Some(Path::new("small.toml")))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("ingest.tenant_quotas") && err.contains("tn_small"),
+            "{err}"
+        );
+        Ok(())
+    });
+}

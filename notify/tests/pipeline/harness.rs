@@ -120,7 +120,17 @@ impl Pipeline {
             notify_output(&config, &["topics", "create"])?;
             let tenant = notify_output(&config, &["tenants", "create", "--name", "e2e"])?;
             let tenant = field(&tenant, "tenant_id")?;
-            let app = notify_output(&config, &["apps", "create", "--tenant", &tenant])?;
+            let app = notify_output(
+                &config,
+                &[
+                    "apps",
+                    "create",
+                    "--tenant",
+                    &tenant,
+                    "--scopes",
+                    "send,status,admin",
+                ],
+            )?;
             Ok(App {
                 tenant,
                 key: field(&app, "app_key")?,

@@ -1,6 +1,7 @@
 //! The mixed workload (every channel, categories, preferences, opt-outs, quiet hours,
-//! `send_at`) without faults ends with exactly the expected terminal statuses, and the ledgers
-//! show zero duplicates and zero losses.
+//! `send_at`, requests repeated with their idempotency key) without faults ends with exactly
+//! the expected terminal statuses (every accepted notification one per expected delivery or
+//! suppression), and the ledgers show zero duplicates and zero losses.
 
 use std::time::Instant;
 
@@ -19,6 +20,25 @@ async fn mixed_workload_ends_exactly_as_expected_with_a_clean_ledger() -> anyhow
     let started = Instant::now();
     let sent = run.send("mixed", 0..shape.size).await?;
     let sending = started.elapsed();
+    // a client repeating requests (same Idempotency-Key, same body) gets the same events back
+    // and causes no second delivery and no second terminal status; the batches carrying a
+    // `send_at` (the second of every 25) are left out, as their body changes with the time
+    let mut repeated = 0;
+    for first in (0..shape.size)
+        .step_by(100)
+        .filter(|f| (f / 100) % 25 != 1)
+        .take(3)
+    {
+        let end = (first + 100).min(shape.size);
+        let again = run.send("mixed", first..end).await?;
+        let before: Vec<_> = sent[first..end].iter().map(|s| s.event_id).collect();
+        let after: Vec<_> = again.iter().map(|s| s.event_id).collect();
+        anyhow::ensure!(
+            before == after,
+            "a repeated batch ({first}..{end}) got new event ids"
+        );
+        repeated += again.len();
+    }
     let sent_at = Instant::now();
     // quiet hours end within 100 s of seeding
     let figures = run
@@ -48,7 +68,8 @@ async fn mixed_workload_ends_exactly_as_expected_with_a_clean_ledger() -> anyhow
         (count("send_at"), count("quiet_hours"))
     });
     crate::observe::report(format_args!(
-        "mixed workload: scheduled by send_at {deferred_send_at}, by quiet hours {deferred_quiet}"
+        "mixed workload: scheduled by send_at {deferred_send_at}, by quiet hours {deferred_quiet}, \
+         {repeated} requests repeated with their idempotency key"
     ));
     anyhow::ensure!(
         sent.iter().any(|s| s.scheduled) && deferred_send_at > 0,
