@@ -262,6 +262,28 @@ impl World {
             .collect()
     }
 
+    /// How many different status records one delivery has. A record read again after its
+    /// partition moved or its dispatcher stopped (it had finished while an earlier record of
+    /// its partition was left unstarted, so the committed offset stayed before it) reports its
+    /// recorded outcome again byte for byte, which counts once here, as it does for a status
+    /// consumer.
+    pub fn distinct_statuses_of(&self, delivery: &Delivery) -> usize {
+        let codec = Codec::<DeliveryStatus>::new().expect("codec");
+        let mut values: Vec<&[u8]> = self
+            .seen
+            .iter()
+            .filter(|s| s.topic == self.topics.status())
+            .filter(|s| {
+                codec.decode(&s.value).expect("status decodes").delivery_id
+                    == Some(delivery.delivery_id)
+            })
+            .map(|s| s.value.as_slice())
+            .collect();
+        values.sort_unstable();
+        values.dedup();
+        values.len()
+    }
+
     /// Statuses of one delivery, in order.
     pub fn statuses_of(&self, delivery: &Delivery) -> Vec<DeliveryStatus> {
         self.statuses()
