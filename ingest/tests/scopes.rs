@@ -51,6 +51,24 @@ fn assert_forbidden(reply: &(StatusCode, Value), scope: &str) {
     assert!(detail.contains(&format!("{scope} scope")), "{body}");
 }
 
+/// Asserts `auth` can send neither one notification nor a batch, and nothing was published.
+async fn assert_cannot_send(h: &support::Harness, auth: &str) {
+    let one = support::notification();
+    let reply = call(h, auth, Method::POST, "/v1/notifications", Some(&one)).await;
+    assert_forbidden(&reply, "send");
+    let batch = json!({"items": [support::notification()]});
+    let reply = call(
+        h,
+        auth,
+        Method::POST,
+        "/v1/notifications/batch",
+        Some(&batch),
+    )
+    .await;
+    assert_forbidden(&reply, "send");
+    assert!(h.publisher.records().is_empty(), "a refused send published");
+}
+
 fn user() -> Value {
     json!({"email": "u1@example.com"})
 }
@@ -119,26 +137,7 @@ async fn a_status_key_reads_status_but_cannot_send() {
     // the route is reached: an unknown event is the handler's 404, not a 403
     let (status, body) = call(&h, &auth, Method::GET, "/v1/notifications/ev_unknown", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
-    let reply = call(
-        &h,
-        &auth,
-        Method::POST,
-        "/v1/notifications",
-        Some(&support::notification()),
-    )
-    .await;
-    assert_forbidden(&reply, "send");
-    let batch = json!({"items": [support::notification()]});
-    let reply = call(
-        &h,
-        &auth,
-        Method::POST,
-        "/v1/notifications/batch",
-        Some(&batch),
-    )
-    .await;
-    assert_forbidden(&reply, "send");
-    assert!(h.publisher.records().is_empty(), "a refused send published");
+    assert_cannot_send(&h, &auth).await;
     assert_forbidden(
         &call(&h, &auth, Method::GET, "/v1/users", None).await,
         "admin",
@@ -155,15 +154,7 @@ async fn an_admin_key_manages_the_directory() {
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, _) = call(&h, &auth, Method::DELETE, "/v1/users/u1", None).await;
     assert!(status.is_success(), "{status}");
-    let reply = call(
-        &h,
-        &auth,
-        Method::POST,
-        "/v1/notifications",
-        Some(&support::notification()),
-    )
-    .await;
-    assert_forbidden(&reply, "send");
+    assert_cannot_send(&h, &auth).await;
 }
 
 /// An app stored before scopes existed reads back with every scope (see the store), and such a
