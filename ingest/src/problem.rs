@@ -174,6 +174,20 @@ impl Problem {
         problem
     }
 
+    /// 503 for a dependency that failed (`what` says which, for the log): the log line is paced
+    /// (at most [`OUTAGE_LOG_LINES_PER_S`] a second, then one saying how many were held back),
+    /// since during an outage every request fails the same way.
+    pub fn outage(what: &'static str, cause: &dyn std::fmt::Display, detail: &'static str) -> Self {
+        static PACER: std::sync::LazyLock<notify_common::log_pacer::LogPacer> =
+            std::sync::LazyLock::new(|| {
+                notify_common::log_pacer::LogPacer::new(OUTAGE_LOG_LINES_PER_S)
+            });
+        if let Some(held_back) = PACER.allow() {
+            tracing::warn!(error = %cause, suppressed = held_back, "{what}");
+        }
+        Self::unavailable(1, detail)
+    }
+
     /// 500: logs `cause` once and answers without internals.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "request failed");
@@ -214,3 +228,6 @@ impl IntoResponse for Problem {
         response
     }
 }
+
+/// Most log lines a second about requests failing on an unavailable dependency.
+pub const OUTAGE_LOG_LINES_PER_S: u32 = 5;

@@ -140,10 +140,11 @@ impl AuthError {
                 tracing::debug!(%reason, "credentials rejected");
                 Problem::unauthorized()
             }
-            AuthError::Unavailable(err) => {
-                tracing::warn!(error = %err, "cannot authenticate: app store unavailable");
-                Problem::unavailable(1, "authentication is temporarily unavailable")
-            }
+            AuthError::Unavailable(err) => Problem::outage(
+                "cannot authenticate: app store unavailable",
+                &err,
+                "authentication is temporarily unavailable",
+            ),
             err @ AuthError::Internal(_) => Problem::internal(&err),
         }
     }

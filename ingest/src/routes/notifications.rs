@@ -100,9 +100,12 @@ async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, Proble
 }
 
 fn unavailable(err: &dyn std::fmt::Display) -> Problem {
-    tracing::warn!(error = %err, "notification not accepted");
     metrics::counter!(REJECTED_TOTAL, "reason" => "unavailable").increment(1);
-    Problem::unavailable(1, "the notification was not accepted; retry it")
+    Problem::outage(
+        "notification not accepted",
+        err,
+        "the notification was not accepted; retry it",
+    )
 }
 
 /// A key just claimed whose event the notification log already knows was used before the
@@ -375,8 +378,11 @@ pub async fn get(
         .entries(tenant.id(), &event_id)
         .await
         .map_err(|e| {
-            tracing::warn!(error = %e, "notification log read failed");
-            Problem::unavailable(1, "the notification log is not reachable")
+            Problem::outage(
+                "notification log read failed",
+                &e,
+                "the notification log is not reachable",
+            )
         })?;
     if entries.is_empty() {
         return Err(Problem::not_found("notification"));

@@ -262,10 +262,11 @@ fn directory_problem(err: DirectoryError) -> Problem {
             Problem::validation(vec![FieldError::new("", message)])
         }
         DirectoryError::Conflict(message) => Problem::conflict(message),
-        err if err.is_transient() => {
-            tracing::warn!(error = %err, "directory unavailable");
-            Problem::unavailable(1, "the directory is unavailable; retry shortly")
-        }
+        err if err.is_transient() => Problem::outage(
+            "directory unavailable",
+            &err,
+            "the directory is unavailable; retry shortly",
+        ),
         err => Problem::internal(&err),
     }
 }
