@@ -2,7 +2,8 @@
 //! ([`config`]), Kafka client setup and topic administration ([`kafka`]), logging and metrics
 //! ([`telemetry`]), cooperative shutdown ([`shutdown`]), the one start-up path of the stage
 //! binaries ([`stage`]), dead-letter header names ([`dead_letter`]), the one publishing path
-//! every stage produces through ([`publish`]) and the one clock ([`clock`]).
+//! every stage produces through ([`publish`]), the stages' codecs from the schema registry
+//! settings ([`schema_registry`]) and the one clock ([`clock`]).
 
 pub mod clock;
 pub mod config;
@@ -11,6 +12,7 @@ pub mod health;
 pub mod kafka;
 pub mod log_pacer;
 pub mod publish;
+pub mod schema_registry;
 pub mod shutdown;
 pub mod stage;
 pub mod telemetry;

@@ -4,10 +4,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use notify_common::config::Config;
+use notify_common::config::{Config, FramedTopics};
 use notify_common::kafka::{self, KafkaSetupError};
+use notify_common::schema_registry;
 use notify_common::topics::{Topics, RETRY_TIERS};
 use notify_common::{Health, Shutdown};
+use notify_schemas::registry::StageSchemas;
 use notify_schemas::Channel;
 use notify_store::{CassandraDirectory, Directory};
 use rdkafka::config::FromClientConfigAndContext;
@@ -35,6 +37,9 @@ pub enum StartError {
     /// A Kafka client could not be created.
     #[error(transparent)]
     Kafka(#[from] KafkaSetupError),
+    /// The schema registry could not be set up.
+    #[error(transparent)]
+    Schemas(#[from] notify_schemas::registry::SchemaSetupError),
     /// The Avro codecs could not be built.
     #[error(transparent)]
     Codec(#[from] notify_schemas::CodecError),
@@ -104,6 +109,12 @@ pub async fn build(
     let directory = CassandraDirectory::new(session, keyspace)
         .await?
         .with_max_in_flight(config.store.max_in_flight);
+    let schemas = schema_registry::stage_schemas(
+        &config.schema_registry,
+        &Topics::new(&config.kafka.topic_prefix),
+        &[FramedTopics::Deliveries, FramedTopics::Status],
+    )
+    .await?;
     build_with(
         config,
         channel,
@@ -111,12 +122,13 @@ pub async fn build(
         health,
         Arc::new(log),
         Arc::new(directory),
+        schemas,
     )
 }
 
 /// Assembles `channel`'s dispatcher and the retry movers around `log` and `directory` (the
 /// database ones from [`build`], in-memory ones in the embedded mode), with Kafka clients
-/// from `config`.
+/// from `config` and codecs from `schemas` (no registry: `StageSchemas::default()`).
 pub fn build_with(
     config: &Config,
     channel: Channel,
@@ -124,6 +136,7 @@ pub fn build_with(
     health: Health,
     log: Arc<dyn DeliveryLog>,
     directory: Arc<dyn Directory>,
+    schemas: StageSchemas,
 ) -> Result<Parts, StartError> {
     let topics = Topics::new(&config.kafka.topic_prefix);
     let producer = kafka::producer(&config.kafka, "dispatch")?;
@@ -137,8 +150,9 @@ pub fn build_with(
         directory,
         publisher: publisher.clone(),
     };
-    let handler =
-        Handler::new(channel, deps, topics.clone(), &config.dispatch)?.with_health(health.clone());
+    let handler = Handler::new(channel, deps, topics.clone(), &config.dispatch)?
+        .with_schemas(schemas.clone())?
+        .with_health(health.clone());
 
     // one consumer per lane, so a fetched bulk backlog never queues ahead of the main lane
     let lane = |topic: String, group: String| -> Result<Lane, KafkaSetupError> {
@@ -182,6 +196,7 @@ pub fn build_with(
                 topics.clone(),
                 &config.dispatch,
             )?
+            .with_schemas(schemas.clone())?
             .with_health(health.clone()),
         );
     }

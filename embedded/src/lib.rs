@@ -29,6 +29,7 @@ use notify_common::shutdown::Drained;
 use notify_common::topics::{layout, CHANNELS};
 use notify_common::{Config, Health, Shutdown};
 use notify_router::handler::PolicyStores;
+use notify_schemas::registry::StageSchemas;
 use notify_schemas::Channel;
 use notify_sim::suite::{SimSuite, SuiteSettings};
 use notify_store::idempotency::MemoryLedger;
@@ -244,6 +245,8 @@ impl Embedded {
                 schedule: schedule.clone(),
                 outcomes: delivery_log.clone(),
             },
+            // the embedded mode writes single-object records and has no registry
+            StageSchemas::default(),
         )
         .map_err(|e| stage_err("router")(&e))?;
         {
@@ -365,6 +368,7 @@ fn start_dispatchers(
             health.clone(),
             log.clone(),
             directory.clone(),
+            StageSchemas::default(),
         )
         .map_err(|e| stage_err("dispatch")(&e))?;
         if !movers_started {

@@ -8,7 +8,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use notify_common::config::FramedTopics;
 use notify_common::kafka;
+use notify_common::schema_registry;
 use notify_common::topics::Topics;
 use notify_common::{Config, Shutdown};
 use notify_schemas::Codec;
@@ -37,6 +39,9 @@ pub enum ServeError {
     /// The Avro codec could not be built.
     #[error(transparent)]
     Codec(#[from] notify_schemas::CodecError),
+    /// The schema registry could not be set up.
+    #[error("schema registry: {0}")]
+    SchemaRegistry(String),
     /// A configured secret file could not be read.
     #[error("secrets key: {0}")]
     Secrets(String),
@@ -85,7 +90,17 @@ pub async fn build_state(config: &Config) -> Result<AppState, ServeError> {
         directory: Arc::new(directory),
         tenants: Arc::new(tenants),
     };
-    build_state_with(config, stores)
+    let schemas = schema_registry::stage_schemas(
+        &config.schema_registry,
+        &Topics::new(&config.kafka.topic_prefix),
+        &[FramedTopics::Requests],
+    )
+    .await
+    .map_err(|err| ServeError::SchemaRegistry(err.to_string()))?;
+    let mut state = build_state_with(config, stores)?;
+    // requests are written Confluent-framed when the configuration asks for it
+    state.codec = Arc::new(schemas.codec()?);
+    Ok(state)
 }
 
 /// Assembles the handlers' state around `stores`, with a Kafka producer from `config`.

@@ -78,6 +78,11 @@ pub enum Command {
         #[command(subcommand)]
         action: TopicsAction,
     },
+    /// Manage the pipeline's Avro schemas in the schema registry (`[schema_registry]`).
+    Schemas {
+        #[command(subcommand)]
+        action: SchemasAction,
+    },
     /// Manage tenants.
     Tenants {
         #[command(subcommand)]
@@ -111,6 +116,46 @@ pub enum TopicsAction {
     Create,
     /// List the pipeline's topics with their partition counts.
     List,
+}
+
+/// Schema registry administration.
+#[derive(Debug, Clone, Subcommand)]
+pub enum SchemasAction {
+    /// Register the schemas under every topic's subject (`<topic>-value`) and set each
+    /// subject's compatibility rule; refuses (and changes nothing of that subject) a schema its
+    /// registered versions are not compatible with. Safe to re-run.
+    Register {
+        /// Compatibility rule of the subjects: backward or stricter.
+        #[arg(long, value_enum, default_value = "backward")]
+        compatibility: CompatibilityArg,
+        /// Folder with `notification_request.avsc`, `delivery.avsc` and `delivery_status.avsc`
+        /// to register instead of the ones this binary was built with (e.g. a new version,
+        /// checked before it ships).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+/// Compatibility rules `notify schemas register` sets: those that keep every record already
+/// written readable by the new schema.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CompatibilityArg {
+    Backward,
+    BackwardTransitive,
+    Full,
+    FullTransitive,
+}
+
+impl From<CompatibilityArg> for notify_schemas::registry::Compatibility {
+    fn from(arg: CompatibilityArg) -> Self {
+        use notify_schemas::registry::Compatibility as C;
+        match arg {
+            CompatibilityArg::Backward => C::Backward,
+            CompatibilityArg::BackwardTransitive => C::BackwardTransitive,
+            CompatibilityArg::Full => C::Full,
+            CompatibilityArg::FullTransitive => C::FullTransitive,
+        }
+    }
 }
 
 /// Tenant administration.

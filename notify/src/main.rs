@@ -8,6 +8,7 @@ mod dlq;
 mod out;
 mod produce;
 mod redact;
+mod schemas;
 mod sim;
 mod tenants;
 
@@ -16,7 +17,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use notify_common::stage::run_stage;
 
-use crate::cli::{AppsAction, Cli, Command, TenantsAction};
+use crate::cli::{AppsAction, Cli, Command, SchemasAction, TenantsAction};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -148,6 +149,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => {
             init_tool_telemetry(&config)?;
             admin::migrate(&config).await
+        }
+        Command::Schemas {
+            action: SchemasAction::Register { compatibility, dir },
+        } => {
+            init_tool_telemetry(&config)?;
+            schemas::register(&config, compatibility.into(), dir.as_deref()).await
         }
         Command::Topics { action } => {
             init_tool_telemetry(&config)?;

@@ -10,12 +10,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::out::outln;
 use anyhow::Context;
+use notify_common::config::FramedTopics;
 use notify_common::kafka;
 use notify_common::publish::{KafkaPublisher, Publisher, Record};
+use notify_common::schema_registry;
 use notify_common::topics::Topics;
 use notify_common::Config;
 use notify_ingest::validate::{self, Limits, NotificationInput};
-use notify_schemas::{Codec, NotificationRequest, Uuid};
+use notify_schemas::{NotificationRequest, Uuid};
 
 pub async fn produce(config: &Config, tenant: &str, file: Option<&Path>) -> anyhow::Result<()> {
     let mut json = Vec::new();
@@ -51,8 +53,13 @@ pub async fn produce(config: &Config, tenant: &str, file: Option<&Path>) -> anyh
             .collect();
         anyhow::anyhow!("invalid notification:\n  {}", lines.join("\n  "))
     })?;
-    let payload = Codec::<NotificationRequest>::new()?.encode(&request)?;
-    let topic = Topics::new(&config.kafka.topic_prefix).requests();
+    let topics = Topics::new(&config.kafka.topic_prefix);
+    // Confluent-framed when the configuration writes requests that way, as ingest does
+    let schemas =
+        schema_registry::stage_schemas(&config.schema_registry, &topics, &[FramedTopics::Requests])
+            .await?;
+    let payload = schemas.codec::<NotificationRequest>()?.encode(&request)?;
+    let topic = topics.requests();
     let timeout = Duration::from_millis(config.kafka.message_timeout_ms);
     let publisher = KafkaPublisher::new(kafka::producer(&config.kafka, "produce")?, timeout);
     let record = Record::new(

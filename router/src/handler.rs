@@ -26,6 +26,7 @@ use notify_common::log_pacer::LogPacer;
 use notify_common::publish::{PublishError, Record};
 use notify_common::topics::Topics;
 use notify_schemas::limits::ContentLimits;
+use notify_schemas::registry::StageSchemas;
 use notify_schemas::{Channel, Codec, CodecError, Delivery, DeliveryStatus, NotificationRequest};
 use notify_store::notification_log::DeliveryLog;
 use notify_store::ratelog::RateLog;
@@ -75,10 +76,9 @@ impl RouteError {
     /// The dependency at fault, as named in `/readyz`.
     pub fn dependency(&self) -> &'static str {
         match self {
-            // a schema lookup failure was always reported against the database
+            RouteError::SchemaLookup(_) => "schema_registry",
             RouteError::Directory(_)
             | RouteError::Tenants(_)
-            | RouteError::SchemaLookup(_)
             | RouteError::Schedule(_)
             | RouteError::RateLimits(_)
             | RouteError::Outcomes(_) => "database",
@@ -137,6 +137,8 @@ pub struct Handler {
     requests: Codec<NotificationRequest>,
     deliveries: Codec<Delivery>,
     statuses: Codec<DeliveryStatus>,
+    /// The registry the codecs read Confluent-framed requests through, if any.
+    schemas: StageSchemas,
     topics: Topics,
     config: RouterConfig,
     clock: Arc<dyn Clock>,
@@ -176,11 +178,22 @@ impl Handler {
             requests: Codec::new()?,
             deliveries: Codec::new()?,
             statuses: Codec::new()?,
+            schemas: StageSchemas::default(),
             topics,
             config,
             clock,
             refusals: LogPacer::new(REFUSAL_LOG_LINES_PER_S),
         })
+    }
+
+    /// Reads Confluent-framed requests through `schemas`' registry and writes deliveries and
+    /// statuses in the framing it sets.
+    pub fn with_schemas(mut self, schemas: StageSchemas) -> Result<Self, CodecError> {
+        self.requests = schemas.codec()?;
+        self.deliveries = schemas.codec()?;
+        self.statuses = schemas.codec()?;
+        self.schemas = schemas;
+        Ok(self)
     }
 
     /// What each record of the batch produces, in record order. Records are routed
@@ -291,6 +304,11 @@ impl Handler {
                 "record has no value",
             )]);
         };
+        // a registry that cannot answer delays the record; it never makes it a dead letter
+        self.schemas
+            .prefetch(payload)
+            .await
+            .map_err(|err| RouteError::SchemaLookup(err.to_string()))?;
         let request = match self.requests.decode(payload) {
             Ok(request) => request,
             Err(err) if err.is_permanent() => {

@@ -6,10 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use notify_common::clock::SystemClock;
+use notify_common::config::FramedTopics;
 use notify_common::kafka;
 use notify_common::publish::KafkaPublisher;
+use notify_common::schema_registry;
 use notify_common::topics::Topics;
 use notify_common::{Config, Health, Shutdown};
+use notify_schemas::registry::StageSchemas;
 use notify_store::notification_log::CassandraLog;
 use notify_store::ratelog::CassandraRateLog;
 use notify_store::schedule::CassandraSchedule;
@@ -31,6 +34,9 @@ pub enum StartError {
     /// A Kafka client could not be created.
     #[error(transparent)]
     Kafka(#[from] kafka::KafkaSetupError),
+    /// The schema registry could not be set up.
+    #[error(transparent)]
+    Schemas(#[from] notify_schemas::registry::SchemaSetupError),
     /// The Avro codecs could not be built.
     #[error(transparent)]
     Codec(#[from] notify_schemas::CodecError),
@@ -67,15 +73,24 @@ pub async fn build(config: &Config) -> Result<Parts, StartError> {
         schedule,
         outcomes: Arc::new(outcomes),
     };
-    build_with(config, Arc::new(directory), stores)
+    let topics = Topics::new(&config.kafka.topic_prefix);
+    let schemas = schema_registry::stage_schemas(
+        &config.schema_registry,
+        &topics,
+        &[FramedTopics::Deliveries, FramedTopics::Status],
+    )
+    .await?;
+    build_with(config, Arc::new(directory), stores, schemas)
 }
 
 /// Assembles the stage around `directory` and `stores` (the database ones from [`build`],
-/// in-memory ones in the embedded mode), with Kafka clients from `config`.
+/// in-memory ones in the embedded mode), with Kafka clients from `config` and codecs from
+/// `schemas` (no registry: `StageSchemas::default()`).
 pub fn build_with(
     config: &Config,
     directory: Arc<dyn Directory>,
     stores: PolicyStores,
+    schemas: StageSchemas,
 ) -> Result<Parts, StartError> {
     let router = &config.router;
     let cache = DirectoryCache::new(
@@ -103,7 +118,8 @@ pub fn build_with(
     );
     scheduler.produce_timeout = produce_timeout;
     scheduler.lease = scheduler.lease.max(scheduler.produce_timeout * 3);
-    let handler = Handler::new(cache, stores, topics, router.clone(), Arc::new(SystemClock))?;
+    let handler = Handler::new(cache, stores, topics, router.clone(), Arc::new(SystemClock))?
+        .with_schemas(schemas)?;
     // a full producer queue is waited out this long before the batch is retried
     let publisher = Arc::new(KafkaPublisher::new(producer, Duration::from_secs(5)));
     let stage = RouterConsumer::new(consumer, publisher, handler, router.clone());

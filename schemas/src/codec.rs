@@ -62,7 +62,7 @@ pub struct Codec<T: Record> {
     writer: GenericDatumWriter<'static>,
     current: GenericDatumReader<'static>,
     reader_names: ResolvedSchema<'static>,
-    header: [u8; framing::SINGLE_OBJECT_HEADER_LEN],
+    header: Vec<u8>,
     foreign: HashMap<u64, Arc<ForeignWriter>>,
     lookup: Option<Arc<dyn SchemaLookup>>,
     by_id: RwLock<HashMap<u32, IdEntry>>,
@@ -82,7 +82,7 @@ impl<T: Record> Codec<T> {
                 .build()
                 .map_err(CodecError::Schema)?,
             reader_names: ResolvedSchema::new(schema).map_err(CodecError::Schema)?,
-            header: framing::single_object_header(T::fingerprint()),
+            header: framing::single_object_header(T::fingerprint()).to_vec(),
             foreign: HashMap::new(),
             lookup: None,
             by_id: RwLock::new(HashMap::new()),
@@ -111,14 +111,37 @@ impl<T: Record> Codec<T> {
         self
     }
 
-    /// Single-object encoding of `value`: `C3 01`, fingerprint, datum.
+    /// Write Confluent framing (`00`, `schema_id`, datum) from now on instead of single-object
+    /// encoding, and read `schema_id` as the current schema without asking the lookup.
+    /// `schema_id` must be the registry id of `T`'s current schema (the registry client resolves
+    /// it from the schema itself); the codec cannot check that.
+    pub fn with_confluent_writes(mut self, schema_id: u32) -> Self {
+        self.header = framing::confluent_header(schema_id).to_vec();
+        self.by_id
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(schema_id, IdEntry::Current);
+        self
+    }
+
+    /// The registry id this codec writes, if it writes Confluent framing.
+    pub fn confluent_id(&self) -> Option<u32> {
+        match framing::split(&self.header) {
+            Ok((Header::Confluent { schema_id }, _)) => Some(schema_id),
+            _ => None,
+        }
+    }
+
+    /// The record in this codec's framing: single-object encoding (`C3 01`, fingerprint,
+    /// datum) unless [`Codec::with_confluent_writes`] switched it to Confluent framing.
     pub fn encode(&self, value: &T) -> Result<Vec<u8>, CodecError> {
         let mut out = Vec::with_capacity(256);
         self.encode_into(value, &mut out)?;
         Ok(out)
     }
 
-    /// Append the single-object encoding of `value` to `out`. On error `out` is left as it was.
+    /// Append the encoding of `value` (see [`Codec::encode`]) to `out`. On error `out` is left as
+    /// it was.
     pub fn encode_into(&self, value: &T, out: &mut Vec<u8>) -> Result<(), CodecError> {
         let start = out.len();
         out.extend_from_slice(&self.header);
@@ -263,6 +286,7 @@ impl<T: Record> fmt::Debug for Codec<T> {
             .field("fingerprint", &format_args!("{:#018x}", T::fingerprint()))
             .field("foreign_fingerprints", &foreign)
             .field("lookup", &self.lookup)
+            .field("writes_confluent_id", &self.confluent_id())
             .finish_non_exhaustive()
     }
 }

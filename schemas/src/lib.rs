@@ -28,6 +28,7 @@ pub mod id;
 pub mod limits;
 pub mod lookup;
 pub mod records;
+pub mod registry;
 pub mod samples;
 pub mod sms;
 mod uuid_text;

@@ -24,7 +24,7 @@ pub mod wait;
 pub use records::{produce, read_quiet, read_until, Seen};
 pub use scratch::Scratch;
 pub use stack::{
-    brokers, brokers_sasl_ssl, cassandra, kafka_config, provision, stack_tls_dir, store_config,
-    unique, ServerDown,
+    brokers, brokers_sasl_ssl, cassandra, kafka_config, provision, schema_registry, stack_tls_dir,
+    store_config, unique, ServerDown,
 };
 pub use wait::poll_until;

@@ -25,6 +25,19 @@ pub fn cassandra() -> String {
     std::env::var("NOTIFY_IT_CASSANDRA").unwrap_or_else(|_| "127.0.0.1:9042".into())
 }
 
+/// The stack's schema registry, its Confluent-compatible API (`NOTIFY_IT_SCHEMA_REGISTRY`,
+/// default what `scripts/stack registry-url` prints).
+pub fn schema_registry() -> String {
+    if let Ok(url) = std::env::var("NOTIFY_IT_SCHEMA_REGISTRY") {
+        return url;
+    }
+    let output = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/stack"))
+        .arg("registry-url")
+        .output()
+        .expect("scripts/stack registry-url");
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
 /// Kafka's SASL_SSL listener of the stack (`NOTIFY_IT_KAFKA_SASL_SSL`, default
 /// `127.0.0.1:9094`): TLS with the stack's certificate, SASL/PLAIN as user `notify`.
 pub fn brokers_sasl_ssl() -> String {
@@ -98,7 +111,7 @@ fn stack(action: &str, server: &str) {
     assert!(status.success(), "scripts/stack {action} {server} failed");
 }
 
-/// One server of the shared stack (`kafka` or `cassandra`) is down while this lives; dropping
+/// One server of the shared stack (`kafka`, `cassandra` or `registry`) is down while this lives; dropping
 /// it starts the server again. Blocking: call it from `spawn_blocking` in async tests.
 #[derive(Debug)]
 pub struct ServerDown {

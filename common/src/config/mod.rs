@@ -7,7 +7,8 @@
 //! [`Config::load`] always calls it.
 //!
 //! Each section has its own file (`clusters.rs`: `[kafka]` and `[store]`; `ingest.rs`,
-//! `router.rs`, `dispatch.rs`; `process.rs`: `[telemetry]` and `[shutdown]`); this one holds the
+//! `router.rs`, `dispatch.rs`; `registry.rs`: `[schema_registry]`; `process.rs`: `[telemetry]`
+//! and `[shutdown]`); this one holds the
 //! whole, its loading and the validation of relations across sections.
 
 use std::path::Path;
@@ -20,6 +21,7 @@ mod clusters;
 mod dispatch;
 mod ingest;
 mod process;
+mod registry;
 mod router;
 pub mod secret;
 
@@ -27,6 +29,7 @@ pub use clusters::{KafkaConfig, StoreConfig, StoreTls, TopicPartitions};
 pub use dispatch::{DispatchConfig, RetryConfig, DEFAULT_SESSION_TIMEOUT_MS};
 pub use ingest::{IngestConfig, QuotaOverride, Quotas};
 pub use process::{LogFormat, ShutdownConfig, TelemetryConfig};
+pub use registry::{FramedTopics, SchemaRegistryConfig};
 pub use router::RouterConfig;
 pub use secret::{SecretConfig, SecretReadError};
 
@@ -72,6 +75,8 @@ pub struct Config {
     pub router: RouterConfig,
     /// The channel dispatchers and retry mover (`notify dispatch --channel <ch>`).
     pub dispatch: DispatchConfig,
+    /// An optional schema registry (Confluent API).
+    pub schema_registry: SchemaRegistryConfig,
     /// Logging and the metrics endpoint.
     pub telemetry: TelemetryConfig,
     /// Graceful shutdown.
@@ -253,6 +258,7 @@ impl Config {
             }
         }
         self.store.validate_security()?;
+        self.schema_registry.validate()?;
         self.dispatch.validate(self.kafka.group_timeout_ms())?;
         if self.shutdown.grace_period_ms == 0 {
             return invalid("shutdown.grace_period_ms", "must be positive");

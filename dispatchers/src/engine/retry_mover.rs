@@ -27,6 +27,7 @@ use notify_common::kafka::ErrorPacer;
 use notify_common::publish::{self, PublishError, Publisher};
 use notify_common::topics::Topics;
 use notify_common::Health;
+use notify_schemas::registry::StageSchemas;
 use notify_schemas::{Codec, Delivery};
 use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::message::Message;
@@ -68,6 +69,7 @@ pub struct TierMover {
     publisher: Arc<dyn Publisher>,
     topics: Topics,
     codec: Codec<Delivery>,
+    schemas: StageSchemas,
     max_backoff: Duration,
     health: Health,
 }
@@ -98,9 +100,20 @@ impl TierMover {
             publisher,
             topics,
             codec: Codec::new()?,
+            schemas: StageSchemas::default(),
             max_backoff: Duration::from_millis(config.max_backoff_ms),
             health: Health::new(),
         })
+    }
+
+    /// Reads Confluent-framed deliveries through `schemas`' registry.
+    pub fn with_schemas(
+        mut self,
+        schemas: StageSchemas,
+    ) -> Result<Self, notify_schemas::CodecError> {
+        self.codec = schemas.codec()?;
+        self.schemas = schemas;
+        Ok(self)
     }
 
     /// Reports Kafka as failing in `health` (the admin endpoint's `/readyz`) while moves pause.
@@ -165,6 +178,11 @@ impl TierMover {
             let appended = message.timestamp().to_millis().unwrap_or_else(now_ms);
             let record = detach(&message);
             drop(message);
+            if let Some(payload) = record.payload.as_deref() {
+                if !self.schema_known(payload, &cancel).await {
+                    break; // cancelled: the record is read again by the partition's next owner
+                }
+            }
             let delivery = match record.payload.as_deref().map(|p| self.codec.decode(p)) {
                 Some(Ok(delivery)) => delivery,
                 failed => {
@@ -352,6 +370,34 @@ impl TierMover {
             list.add_partition_offset(topic, *partition, Offset::Offset(offset))?;
             self.consumer.store_offsets(&list)
         });
+    }
+
+    /// Waits until the registry gave the writer schema `payload` names (if it names one);
+    /// false when cancelled first. A registry that cannot answer holds the tier, never
+    /// dead-letters a record.
+    async fn schema_known(&self, payload: &[u8], cancel: &CancellationToken) -> bool {
+        let mut backoff = Duration::from_millis(100);
+        let mut failed = false;
+        loop {
+            match self.schemas.prefetch(payload).await {
+                Ok(()) => {
+                    if failed {
+                        self.health.ok("schema_registry");
+                    }
+                    return true;
+                }
+                Err(err) => {
+                    failed = true;
+                    self.health.failing("schema_registry", err.to_string());
+                    tracing::warn!(tier = self.tier, error = %err, "move paused on the schema registry, will retry");
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => {}
+                        () = cancel.cancelled() => return false,
+                    }
+                    backoff = (backoff * 2).min(self.max_backoff);
+                }
+            }
+        }
     }
 
     /// Publishes until acknowledged or refused for good, or until cancelled.

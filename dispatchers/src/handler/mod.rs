@@ -37,6 +37,7 @@ use notify_common::log_pacer::LogPacer;
 use notify_common::publish::Publisher;
 use notify_common::topics::Topics;
 use notify_common::Health;
+use notify_schemas::registry::StageSchemas;
 use notify_schemas::{Channel, Codec, CodecError, Delivery, DeliveryStatus};
 use notify_store::Directory;
 use tokio::sync::OwnedSemaphorePermit;
@@ -124,6 +125,8 @@ pub struct Handler {
     policy: RetryPolicy,
     deliveries: Codec<Delivery>,
     statuses: Codec<DeliveryStatus>,
+    /// The registry the codecs read Confluent-framed deliveries through, if any.
+    schemas: StageSchemas,
     send_timeout: Duration,
     max_backoff: Duration,
     health: Health,
@@ -166,6 +169,7 @@ impl Handler {
             policy: RetryPolicy::new(&config.retry),
             deliveries: Codec::new()?,
             statuses: Codec::new()?,
+            schemas: StageSchemas::default(),
             send_timeout: Duration::from_millis(config.send_timeout_ms),
             max_backoff: Duration::from_millis(config.max_backoff_ms),
             health: Health::new(),
@@ -178,6 +182,15 @@ impl Handler {
     pub fn with_health(mut self, health: Health) -> Self {
         self.health = health;
         self
+    }
+
+    /// Reads Confluent-framed deliveries through `schemas`' registry and writes retries and
+    /// statuses in the framing it sets.
+    pub fn with_schemas(mut self, schemas: StageSchemas) -> Result<Self, CodecError> {
+        self.deliveries = schemas.codec()?;
+        self.statuses = schemas.codec()?;
+        self.schemas = schemas;
+        Ok(self)
     }
 
     /// The channel handled.
@@ -229,6 +242,9 @@ impl Handler {
                 .undecodable(record, "empty", "record has no value", cancel)
                 .await;
         };
+        // a registry that cannot answer holds the record; it never makes it undecodable
+        self.until_ok(cancel, "schema_registry", || self.schemas.prefetch(payload))
+            .await?;
         let delivery = match self.deliveries.decode(payload) {
             Ok(delivery) => delivery,
             Err(err) => {

@@ -30,6 +30,9 @@ pub struct Settings {
     pub session_timeout_ms: u64,
     /// Partitions of each deliveries topic (how far a channel can scale out).
     pub delivery_partitions: i32,
+    /// A schema registry (its Confluent API URL): the schemas are registered at start and
+    /// requests, deliveries and statuses are written Confluent-framed through it.
+    pub registry: Option<String>,
 }
 
 impl Default for Settings {
@@ -38,6 +41,7 @@ impl Default for Settings {
             max_in_flight: 32,
             session_timeout_ms: 10_000,
             delivery_partitions: 4,
+            registry: None,
         }
     }
 }
@@ -115,9 +119,13 @@ impl Pipeline {
         pipeline.start_sims().await?;
         pipeline.write_config()?;
         let config = pipeline.config.clone();
+        let registry = pipeline.settings.registry.is_some();
         tokio::task::spawn_blocking(move || -> anyhow::Result<App> {
             notify_output(&config, &["migrate"])?;
             notify_output(&config, &["topics", "create"])?;
+            if registry {
+                notify_output(&config, &["schemas", "register"])?;
+            }
             let tenant = notify_output(&config, &["tenants", "create", "--name", "e2e"])?;
             let tenant = field(&tenant, "tenant_id")?;
             let app = notify_output(
@@ -222,7 +230,15 @@ max_backoff_ms = 2000
 max_attempts = 12
 backoff_base_ms = 500
 backoff_max_ms = 8000
+{registry}
 {providers}"#,
+            registry = match &s.registry {
+                Some(url) => format!(
+                    "[schema_registry]\nurl = \"{url}\"\n\
+                     confluent_topics = [\"requests\", \"deliveries\", \"status\"]\n"
+                ),
+                None => String::new(),
+            },
             brokers = brokers(),
             prefix = self.prefix,
             deliveries = s.delivery_partitions,
@@ -357,6 +373,11 @@ backoff_max_ms = 8000
             }
         }
         out
+    }
+
+    /// The run's configuration, as every process reads it.
+    pub fn loaded_config(&self) -> anyhow::Result<notify_common::Config> {
+        Ok(notify_common::Config::load(Some(&self.config))?)
     }
 
     /// Kafka settings of the run: the stack's broker, the run's topic prefix.

@@ -22,6 +22,7 @@ mod observe;
 mod outage;
 mod probe;
 mod process;
+mod registry;
 mod run;
 mod scale;
 mod seed;

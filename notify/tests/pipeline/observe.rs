@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use notify_common::topics::Topics;
 use notify_it::poll_until;
-use notify_schemas::{Codec, DeliveryStatus, Status, Uuid};
+use notify_schemas::registry::StageSchemas;
+use notify_schemas::{DeliveryStatus, Status, Uuid};
 use rdkafka::consumer::StreamConsumer;
 use rdkafka::Message;
 
@@ -27,6 +28,8 @@ pub struct Seen {
     pub statuses: Vec<DeliveryStatus>,
     /// Payloads of dead letters.
     pub dead_letters: Vec<Vec<u8>>,
+    /// Status records that did not decode (a framing or schema fault).
+    pub undecodable_statuses: usize,
 }
 
 /// The test's consumer of `notify.status` and `notify.dlq`, running in the background.
@@ -52,18 +55,39 @@ impl Observer {
         .expect("observer consumer");
         let seen = Arc::new(Mutex::new(Seen::default()));
         let shared = seen.clone();
+        // with a registry, statuses are Confluent-framed: read them through it
+        let registry = pipeline.settings.registry.is_some().then(|| {
+            pipeline
+                .loaded_config()
+                .expect("run config")
+                .schema_registry
+        });
         let task = tokio::spawn(async move {
-            let codec = Codec::<DeliveryStatus>::new().expect("status codec");
+            let schemas = match registry {
+                Some(config) => {
+                    notify_common::schema_registry::stage_schemas(&config, &topics, &[])
+                        .await
+                        .expect("registry")
+                }
+                None => StageSchemas::default(),
+            };
+            let codec = schemas.codec::<DeliveryStatus>().expect("status codec");
             loop {
                 let Ok(message) = consumer.recv().await else {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 };
                 let payload = message.payload().unwrap_or_default();
+                if message.topic() == status_topic {
+                    while schemas.prefetch(payload).await.is_err() {
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                }
                 let mut seen = shared.lock().expect("seen");
                 if message.topic() == status_topic {
-                    if let Ok(status) = codec.decode(payload) {
-                        seen.statuses.push(status);
+                    match codec.decode(payload) {
+                        Ok(status) => seen.statuses.push(status),
+                        Err(_) => seen.undecodable_statuses += 1,
                     }
                 } else {
                     seen.dead_letters.push(payload.to_vec());

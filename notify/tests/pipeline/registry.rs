@@ -1,0 +1,348 @@
+//! The pipeline with the stack's schema registry: requests, deliveries and statuses are
+//! Confluent-framed (`00` + registry id) and read through the registry.
+//!
+//! Producers and analysts use their own standard clients here: the Python examples of
+//! `docs/examples/python/` (Confluent's `AvroSerializer` and `AvroDeserializer`), run with the
+//! interpreter `scripts/peers.d/confluent-kafka` installs (`NOTIFY_IT_CONFLUENT_PYTHON`). The
+//! outage test stops the stack's registry (`scripts/stack down registry`) and starts it again.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context};
+use notify_it::{schema_registry, ServerDown};
+use notify_schemas::framing::confluent_header;
+use notify_schemas::registry::{subject_for, RegistryClient, RegistrySettings};
+use notify_schemas::{
+    samples, Channel, Codec, NotificationRequest, Priority, Record as _, SmsContent, Status, Uuid,
+};
+use serde_json::Value;
+
+use crate::harness::Settings;
+use crate::run::{limit_for, Run, SERIAL};
+use crate::workload::{Outcome, Sent, Shape, User};
+
+fn settings() -> Settings {
+    Settings {
+        registry: Some(schema_registry()),
+        ..Settings::default()
+    }
+}
+
+/// A seeded user with a phone number who takes `orders` by SMS.
+fn sms_user(run: &Run) -> anyhow::Result<&User> {
+    run.users
+        .iter()
+        .find(|u| !u.opted_out && u.targets.iter().any(|t| t.channel == Channel::Sms))
+        .context("no seeded user takes SMS")
+}
+
+/// What an `orders` SMS to `user` must end as.
+fn sms_sent(tenant: &str, event_id: Uuid, user: &User) -> Sent {
+    let expected = user
+        .targets
+        .iter()
+        .filter(|t| t.channel == Channel::Sms)
+        .map(|t| Outcome {
+            channel: Channel::Sms,
+            delivery_id: Some(notify_schemas::delivery_id(
+                tenant,
+                event_id,
+                Channel::Sms,
+                &t.key,
+            )),
+            status: Status::Sent,
+            reason: None,
+        })
+        .collect();
+    Sent {
+        event_id,
+        expected,
+        scheduled: false,
+    }
+}
+
+fn python() -> String {
+    std::env::var("NOTIFY_IT_CONFLUENT_PYTHON").unwrap_or_else(|_| {
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../scripts/peers.d/confluent-kafka"
+        );
+        let out = Command::new(script)
+            .arg("python")
+            .output()
+            .expect("scripts/peers.d/confluent-kafka python");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    })
+}
+
+fn example(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../docs/examples/python")
+        .join(name)
+}
+
+/// Runs a Python example; its standard output.
+fn run_example(name: &str, args: &[String]) -> anyhow::Result<String> {
+    let output = Command::new(python())
+        .arg(example(name))
+        .args(args)
+        .output()
+        .with_context(|| format!("run {name}"))?;
+    ensure!(
+        output.status.success(),
+        "{name} failed ({}):\n{}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
+async fn standard_avro_clients_publish_and_read_through_the_registry() -> anyhow::Result<()> {
+    let _turn = SERIAL.lock().await;
+    let shape = Shape::new(200, false);
+    let run = Run::start(settings(), shape).await?;
+    let tenant = run.pipeline.app.tenant.clone();
+    let topics = notify_common::topics::Topics::new(&run.pipeline.prefix);
+    // through the API: ingest writes the requests Confluent-framed
+    let mut sent = run.send("registry", 0..shape.size).await?;
+    // straight to Kafka with Confluent's serializer, as a producer service would
+    let user = sms_user(&run)?.clone();
+    let produced = run_example(
+        "producer.py",
+        &[
+            "--bootstrap".into(),
+            notify_it::brokers(),
+            "--registry".into(),
+            schema_registry(),
+            "--topic".into(),
+            topics.requests(),
+            "--tenant".into(),
+            tenant.clone(),
+            "--user".into(),
+            user.id.clone(),
+            "--category".into(),
+            "orders".into(),
+            "--channel".into(),
+            "sms".into(),
+            "--sms-text".into(),
+            "Your order shipped".into(),
+            "--count".into(),
+            "25".into(),
+        ],
+    )?;
+    let mut from_python = 0;
+    for line in produced.lines().filter(|l| l.trim_start().starts_with('{')) {
+        let record: Value = serde_json::from_str(line)?;
+        let event_id: Uuid = record["event_id"].as_str().context("event_id")?.parse()?;
+        sent.push(sms_sent(&tenant, event_id, &user));
+        from_python += 1;
+    }
+    ensure!(
+        from_python == 25,
+        "producer.py reported {from_python} records:\n{produced}"
+    );
+
+    let figures = run
+        .finish_and_judge(&sent, limit_for(sent.len()), Instant::now())
+        .await?;
+    crate::observe::report(format_args!("{}", figures.line("registry")));
+    run.check(&figures, &sent, 0).await?;
+    let (undecodable, dead_letters, by_kind) = run.observer.with(|seen| -> anyhow::Result<_> {
+        let mut by_kind: BTreeMap<(String, String), u64> = BTreeMap::new();
+        for status in &seen.statuses {
+            let channel = status
+                .channel
+                .map_or_else(|| "none".to_owned(), |c| c.as_str().to_owned());
+            *by_kind
+                .entry((
+                    channel,
+                    serde_json::to_value(status.status)?
+                        .as_str()
+                        .unwrap_or("?")
+                        .to_owned(),
+                ))
+                .or_default() += 1;
+        }
+        Ok((seen.undecodable_statuses, seen.dead_letters.len(), by_kind))
+    })?;
+    ensure!(
+        undecodable == 0,
+        "{undecodable} status records did not decode"
+    );
+    ensure!(
+        dead_letters == 0,
+        "{dead_letters} records were dead-lettered"
+    );
+
+    // an analyst with Confluent's deserializer reads every status of the run
+    let total: u64 = by_kind.values().sum();
+    let counted = run_example(
+        "status_counts.py",
+        &[
+            "--bootstrap".into(),
+            notify_it::brokers(),
+            "--registry".into(),
+            schema_registry(),
+            "--topic".into(),
+            topics.status(),
+            "--group".into(),
+            notify_it::unique("analyst"),
+            "--expect".into(),
+            total.to_string(),
+            "--idle-seconds".into(),
+            "15".into(),
+            // every record, as the test's own consumer counts them
+            "--repeats".into(),
+            "keep".into(),
+        ],
+    )?;
+    let counted: Value = serde_json::from_str(counted.trim()).context("status_counts JSON")?;
+    let analyst = analyst_counts(&counted)?;
+    ensure!(
+        analyst == by_kind,
+        "the analyst's counts differ from the statuses the test read:\nanalyst {analyst:?}\ntest    {by_kind:?}\n{counted}"
+    );
+    let sent_by_analyst: u64 = analyst
+        .iter()
+        .filter(|((_, status), _)| status == "SENT")
+        .map(|(_, n)| n)
+        .sum();
+    let ledger = crate::observe::ledger_entries(&run.pipeline).await?.len() as u64;
+    ensure!(
+        sent_by_analyst == ledger,
+        "the analyst counts {sent_by_analyst} SENT, the simulators' ledgers hold {ledger}"
+    );
+    crate::observe::report(format_args!(
+        "registry: {from_python} records from producer.py, {} through the API; status_counts.py \
+         read {total} statuses ({sent_by_analyst} SENT = {ledger} ledger entries)",
+        shape.size
+    ));
+    run.finish().await;
+    Ok(())
+}
+
+/// `{(channel, status): count}` from status_counts.py's JSON.
+fn analyst_counts(counted: &Value) -> anyhow::Result<BTreeMap<(String, String), u64>> {
+    let mut out = BTreeMap::new();
+    let by = counted["counts"].as_object().context("counts")?;
+    for (channel, statuses) in by {
+        // statuses of a request as a whole (no channel) are a row of their own
+        let channel = if channel.starts_with('(') {
+            "none".to_owned()
+        } else {
+            channel.to_ascii_lowercase()
+        };
+        for (status, n) in statuses.as_object().context("statuses")? {
+            out.insert(
+                (channel.clone(), status.to_ascii_uppercase()),
+                n.as_u64().context("count")?,
+            );
+        }
+    }
+    ensure!(
+        counted["unreadable"].as_u64() == Some(0),
+        "status_counts.py found unreadable records: {counted}"
+    );
+    Ok(out)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
+async fn a_registry_outage_of_30_s_delays_records_and_dead_letters_none() -> anyhow::Result<()> {
+    let _turn = SERIAL.lock().await;
+    let shape = Shape::new(100, false);
+    let run = Run::start(settings(), shape).await?;
+    let tenant = run.pipeline.app.tenant.clone();
+    let topics = notify_common::topics::Topics::new(&run.pipeline.prefix);
+    let mut sent = run.send("before", 0..shape.size).await?;
+
+    // a producer moves to a new version of the schema (the same fields, new documentation):
+    // registered while the registry is up, first seen by the router while it is down
+    let client = RegistryClient::new(&RegistrySettings {
+        url: schema_registry(),
+        timeout: Duration::from_secs(5),
+        retries: 2,
+        basic_auth: None,
+    })?;
+    let mut schema: Value = serde_json::from_str(NotificationRequest::schema_json())?;
+    schema["doc"] = Value::String(format!("{} (v1.1)", schema["doc"].as_str().unwrap_or("")));
+    let new_id = client
+        .register(&subject_for(&topics.requests()), &schema.to_string())
+        .await?;
+    let user = sms_user(&run)?.clone();
+    let codec = Codec::<NotificationRequest>::new()?;
+    let producer = notify_common::kafka::producer(&run.pipeline.kafka(), "e2e-producer")?;
+
+    let down = tokio::task::spawn_blocking(|| ServerDown::begin("registry")).await?;
+    let stopped_at = Instant::now();
+    let mut held = Vec::new();
+    for n in 0..50 {
+        let mut request = samples::minimal_request();
+        request.tenant = tenant.clone();
+        request.event_id = Uuid::new_v4();
+        request.user_id = user.id.clone();
+        request.category = "orders".into();
+        request.priority = Priority::Normal;
+        request.channels = vec![Channel::Sms];
+        request.content = Some(notify_schemas::InlineContent {
+            push: None,
+            sms: Some(SmsContent {
+                text: format!("outage {n}"),
+            }),
+            email: None,
+        });
+        request.created_at = notify_common::clock::now_ms();
+        // the same datum, framed with the new version's id
+        let single_object = codec.encode(&request)?;
+        let mut framed = confluent_header(new_id).to_vec();
+        framed
+            .extend_from_slice(&single_object[notify_schemas::framing::SINGLE_OBJECT_HEADER_LEN..]);
+        notify_it::produce(
+            &producer,
+            &topics.requests(),
+            &format!("{tenant}:{}", user.id),
+            &framed,
+        )
+        .await;
+        held.push(sms_sent(&tenant, request.event_id, &user));
+    }
+    tokio::time::sleep(Duration::from_secs(30).saturating_sub(stopped_at.elapsed())).await;
+    let (seen_during, dead_during) = run.observer.with(|seen| {
+        let ids: std::collections::HashSet<Uuid> = held.iter().map(|s| s.event_id).collect();
+        (
+            seen.statuses
+                .iter()
+                .filter(|s| ids.contains(&s.event_id))
+                .count(),
+            seen.dead_letters.len(),
+        )
+    });
+    tokio::task::spawn_blocking(move || down.end()).await?;
+    let down_secs = stopped_at.elapsed().as_secs_f64();
+    let restarted_at = Instant::now();
+    sent.extend(held);
+    let figures = run
+        .finish_and_judge(&sent, limit_for(sent.len()), restarted_at)
+        .await?;
+    crate::observe::report(format_args!("{}", figures.line("registry outage")));
+    crate::observe::report(format_args!(
+        "registry outage: down {down_secs:.1} s; statuses of the 50 held records during it \
+         {seen_during}, dead letters during it {dead_during}"
+    ));
+    ensure!(
+        seen_during == 0,
+        "{seen_during} statuses of records naming an id the registry could not answer for \
+         appeared while it was down"
+    );
+    run.check(&figures, &sent, 0).await?;
+    let dead = run.observer.with(|seen| seen.dead_letters.len());
+    ensure!(dead == 0, "{dead} records were dead-lettered");
+    run.finish().await;
+    Ok(())
+}
