@@ -3,10 +3,13 @@
 
   probe.py kafka     HOST PORT   ApiVersions v0 + Metadata v1; exit 0 if both answer without error
   probe.py cassandra HOST PORT   CQL v4 OPTIONS, STARTUP, then SELECT release_version FROM system.local
+  probe.py registry  HOST PORT   GET /apis/ccompat/v7/subjects (Confluent-compatible API): 200, a list
 
 Prints a one-line summary on success (e.g. the Cassandra release version) and the reason on
 failure (stderr). Exit 0 = healthy, 1 = not answering / error.
 """
+import http.client
+import json
 import socket
 import struct
 import sys
@@ -131,15 +134,37 @@ def probe_cassandra(host, port):
         return "release_version=%s" % p[off + 8:off + 8 + n].decode()
 
 
+# --- Schema registry (Confluent-compatible REST API) -----------------------------------------
+
+def probe_registry(host, port):
+    path = "/apis/ccompat/v7/subjects"
+    conn = http.client.HTTPConnection(host, port, timeout=TIMEOUT)
+    try:
+        conn.request("GET", path, headers={"Accept": "application/json"})
+        resp = conn.getresponse()
+        body = resp.read()
+    finally:
+        conn.close()
+    if resp.status != 200:
+        raise ValueError("GET %s answered HTTP %d" % (path, resp.status))
+    subjects = json.loads(body)
+    if not isinstance(subjects, list):
+        raise ValueError("GET %s did not answer with a list" % path)
+    return "subjects=%d" % len(subjects)
+
+
+PROBES = {"kafka": probe_kafka, "cassandra": probe_cassandra, "registry": probe_registry}
+
+
 def main():
-    if len(sys.argv) != 4 or sys.argv[1] not in ("kafka", "cassandra"):
+    if len(sys.argv) != 4 or sys.argv[1] not in PROBES:
         sys.stderr.write(__doc__)
         return 2
     kind, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     try:
-        print(probe_kafka(host, port) if kind == "kafka" else probe_cassandra(host, port))
+        print(PROBES[kind](host, port))
         return 0
-    except (OSError, ValueError, struct.error, UnicodeDecodeError) as e:
+    except (OSError, ValueError, struct.error, UnicodeDecodeError, http.client.HTTPException) as e:
         sys.stderr.write("%s %s:%d: %s\n" % (kind, host, port, e))
         return 1
 
