@@ -4,7 +4,8 @@
 //! `notify.requests`, `Delivery` on `notify.deliveries.<channel>` and the retry tiers,
 //! `DeliveryStatus` on `notify.status`. This crate embeds them, mirrors them as Rust types
 //! ([`records`]), and encodes and decodes them on the wire ([`Codec`]): Avro single-object
-//! encoding by default, Confluent framing readable when a [`SchemaLookup`] is attached.
+//! encoding by default, Confluent framing readable when a [`SchemaLookup`] is attached and
+//! written when asked for; [`registry`] is the client of a Confluent-compatible registry.
 //!
 //! ```
 //! use notify_schemas::{samples, Codec, DeliveryStatus};

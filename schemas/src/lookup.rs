@@ -4,8 +4,9 @@
 //! prepares, and never for single-object records. [`InMemorySchemaLookup`] is the fake and the
 //! simple production choice (register the ids you expect at startup).
 //!
-//! Not provided: an HTTP registry client. Such a client implements [`SchemaLookup`] over a
-//! cache it fills off the hot path; the codec calls the lookup synchronously.
+//! The HTTP registry client is [`crate::registry::RegistryLookup`]: it implements
+//! [`SchemaLookup`] over a cache that consumers fill before decoding, since the codec calls the
+//! lookup synchronously.
 
 use std::collections::HashMap;
 use std::fmt;

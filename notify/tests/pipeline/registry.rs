@@ -64,6 +64,15 @@ fn sms_sent(tenant: &str, event_id: Uuid, user: &User) -> Sent {
     }
 }
 
+fn client() -> anyhow::Result<RegistryClient> {
+    Ok(RegistryClient::new(&RegistrySettings {
+        url: schema_registry(),
+        timeout: Duration::from_secs(5),
+        retries: 2,
+        basic_auth: None,
+    })?)
+}
+
 fn python() -> String {
     std::env::var("NOTIFY_IT_CONFLUENT_PYTHON").unwrap_or_else(|_| {
         let script = concat!(
@@ -111,11 +120,34 @@ async fn standard_avro_clients_publish_and_read_through_the_registry() -> anyhow
     let topics = notify_common::topics::Topics::new(&run.pipeline.prefix);
     // through the API: ingest writes the requests Confluent-framed
     let mut sent = run.send("registry", 0..shape.size).await?;
-    // straight to Kafka with Confluent's serializer, as a producer service would
+    // straight to Kafka with Confluent's serializer, as a producer service would: with the
+    // current schema, an older version (before `trace`) and a newer one (a field this router
+    // does not know), each registered under the subject before it publishes
     let user = sms_user(&run)?.clone();
-    let produced = run_example(
-        "producer.py",
-        &[
+    let subject = subject_for(&topics.requests());
+    let versions = run.pipeline.dir.join("versions");
+    std::fs::create_dir_all(&versions)?;
+    let current: Value = serde_json::from_str(NotificationRequest::schema_json())?;
+    let mut older = current.clone();
+    older["fields"]
+        .as_array_mut()
+        .context("fields")?
+        .retain(|f| f["name"] != "trace");
+    let mut newer = current.clone();
+    newer["fields"].as_array_mut().context("fields")?.push(
+        serde_json::json!({"name": "campaign", "type": ["null", "string"], "default": null}),
+    );
+    let client = client()?;
+    let mut ids = Vec::new();
+    for (name, schema) in [("older", &older), ("newer", &newer)] {
+        let path = versions.join(format!("{name}.avsc"));
+        std::fs::write(&path, schema.to_string())?;
+        ids.push(client.register(&subject, &schema.to_string()).await?);
+    }
+    ensure!(ids[0] != ids[1], "the two versions got one id: {ids:?}");
+    let mut from_python = 0;
+    for schema in [None, Some(versions.join("older.avsc")), Some(versions.join("newer.avsc"))] {
+        let mut args = vec![
             "--bootstrap".into(),
             notify_it::brokers(),
             "--registry".into(),
@@ -133,20 +165,26 @@ async fn standard_avro_clients_publish_and_read_through_the_registry() -> anyhow
             "--sms-text".into(),
             "Your order shipped".into(),
             "--count".into(),
-            "25".into(),
-        ],
-    )?;
-    let mut from_python = 0;
-    for line in produced.lines().filter(|l| l.trim_start().starts_with('{')) {
-        let record: Value = serde_json::from_str(line)?;
-        let event_id: Uuid = record["event_id"].as_str().context("event_id")?.parse()?;
-        sent.push(sms_sent(&tenant, event_id, &user));
-        from_python += 1;
+            "10".into(),
+        ];
+        if let Some(path) = &schema {
+            args.push("--schema".into());
+            args.push(path.to_string_lossy().into_owned());
+        }
+        let produced = run_example("producer.py", &args)?;
+        let mut records = 0;
+        for line in produced.lines().filter(|l| l.trim_start().starts_with('{')) {
+            let record: Value = serde_json::from_str(line)?;
+            let event_id: Uuid = record["event_id"]
+                .as_str()
+                .context("event_id")?
+                .parse()?;
+            sent.push(sms_sent(&tenant, event_id, &user));
+            records += 1;
+        }
+        ensure!(records == 10, "producer.py reported {records} records:\n{produced}");
+        from_python += records;
     }
-    ensure!(
-        from_python == 25,
-        "producer.py reported {from_python} records:\n{produced}"
-    );
 
     let figures = run
         .finish_and_judge(&sent, limit_for(sent.len()), Instant::now())
@@ -219,8 +257,9 @@ async fn standard_avro_clients_publish_and_read_through_the_registry() -> anyhow
         "the analyst counts {sent_by_analyst} SENT, the simulators' ledgers hold {ledger}"
     );
     crate::observe::report(format_args!(
-        "registry: {from_python} records from producer.py, {} through the API; status_counts.py \
-         read {total} statuses ({sent_by_analyst} SENT = {ledger} ledger entries)",
+        "registry: {from_python} records from producer.py (current, older and newer schema, \
+         ids {ids:?} for the last two), {} through the API; status_counts.py read {total} \
+         statuses ({sent_by_analyst} SENT = {ledger} ledger entries)",
         shape.size
     ));
     run.finish().await;
@@ -264,12 +303,7 @@ async fn a_registry_outage_of_30_s_delays_records_and_dead_letters_none() -> any
 
     // a producer moves to a new version of the schema (the same fields, new documentation):
     // registered while the registry is up, first seen by the router while it is down
-    let client = RegistryClient::new(&RegistrySettings {
-        url: schema_registry(),
-        timeout: Duration::from_secs(5),
-        retries: 2,
-        basic_auth: None,
-    })?;
+    let client = client()?;
     let mut schema: Value = serde_json::from_str(NotificationRequest::schema_json())?;
     schema["doc"] = Value::String(format!("{} (v1.1)", schema["doc"].as_str().unwrap_or("")));
     let new_id = client
