@@ -88,7 +88,11 @@ pub fn producer_config(config: &KafkaConfig, stage: &str) -> ClientConfig {
         .set("message.timeout.ms", config.message_timeout_ms.to_string())
         .set("linger.ms", "5")
         .set("compression.type", "lz4")
-        .set("queue.buffering.max.messages", "100000");
+        .set("queue.buffering.max.messages", "100000")
+        // murmur2 of the key, as Kafka's Java client and Kafka Streams place keys (librdkafka's
+        // own default hashes with CRC32): one user's requests land on one partition whichever
+        // of them published it; librdkafka-based producers set the same (docs/producers.md)
+        .set("partitioner", "murmur2_random");
     apply_extras(&mut client, config, &PRODUCER_INVARIANTS);
     client
 }
@@ -369,8 +373,21 @@ pub fn partition_count(
 
 #[cfg(test)]
 mod tests {
-    use super::{header_str, ErrorPacer};
+    use super::{header_str, producer_config, ErrorPacer};
+    use crate::config::KafkaConfig;
     use rdkafka::message::{Header, OwnedHeaders};
+
+    #[test]
+    fn producers_place_keys_as_the_java_client_does_unless_told_otherwise() {
+        let mut config = KafkaConfig::default();
+        let client = producer_config(&config, "t");
+        assert_eq!(client.get("partitioner"), Some("murmur2_random"));
+        config
+            .client_properties
+            .insert("partitioner".into(), "consistent_random".into());
+        let client = producer_config(&config, "t");
+        assert_eq!(client.get("partitioner"), Some("consistent_random"));
+    }
 
     #[test]
     fn header_str_reads_utf8_values_only() {

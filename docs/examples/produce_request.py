@@ -66,7 +66,9 @@ def main() -> None:
     payload = single_object(schema, record)
 
     # the same delivery guarantees the gateway uses: acknowledged by all in-sync replicas, idempotent
-    producer = Producer({"bootstrap.servers": args.brokers, "acks": "all", "enable.idempotence": True})
+    producer = Producer({"bootstrap.servers": args.brokers, "acks": "all", "enable.idempotence": True,
+                         # place keys as the platform does (murmur2, the Java client's way)
+                         "partitioner": "murmur2_random"})
     outcome = {}
     producer.produce(args.topic, key=f"{args.tenant}:{args.user}", value=payload,
                      on_delivery=lambda err, msg: outcome.update(err=err, msg=msg))

@@ -198,9 +198,10 @@ def main(argv=None):
         "linger.ms": 5,
         "compression.type": "lz4",
         "message.timeout.ms": int(args.timeout_s * 1000),
-        # librdkafka's default, what the gateway and `notify produce` use: one key, one
-        # partition, whichever of them published the record (see docs/producers.md)
-        "partitioner": "consistent_random",
+        # murmur2, as the gateway, `notify produce` and Kafka's Java client place keys (not
+        # librdkafka's CRC32 default): one key, one partition, whichever of them published the
+        # record (see docs/producers.md)
+        "partitioner": "murmur2_random",
     })
 
     results = []  # one dict per record, in produce order; delivery reports fill them in

@@ -64,6 +64,32 @@ fn sms_sent(tenant: &str, event_id: Uuid, user: &User) -> Sent {
     }
 }
 
+/// The partition Kafka's Java client (and the pipeline's producers, `murmur2_random`) gives
+/// `key` among `partitions`: murmur2 with the Java client's seed, its sign bit cleared.
+fn java_partition(key: &[u8], partitions: u32) -> u64 {
+    const M: u32 = 0x5bd1_e995;
+    let mut h: u32 = 0x9747_b28c ^ key.len() as u32;
+    let mut chunks = key.chunks_exact(4);
+    for chunk in &mut chunks {
+        let mut k = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+        k = k.wrapping_mul(M);
+        k ^= k >> 24;
+        k = k.wrapping_mul(M);
+        h = h.wrapping_mul(M) ^ k;
+    }
+    let tail = chunks.remainder();
+    if !tail.is_empty() {
+        for (i, byte) in tail.iter().enumerate().rev() {
+            h ^= u32::from(*byte) << (8 * i);
+        }
+        h = h.wrapping_mul(M);
+    }
+    h ^= h >> 13;
+    h = h.wrapping_mul(M);
+    h ^= h >> 15;
+    u64::from((h & 0x7fff_ffff) % partitions)
+}
+
 fn client() -> anyhow::Result<RegistryClient> {
     Ok(RegistryClient::new(&RegistrySettings {
         url: schema_registry(),
@@ -175,6 +201,12 @@ async fn standard_avro_clients_publish_and_read_through_the_registry() -> anyhow
         let mut records = 0;
         for line in produced.lines().filter(|l| l.trim_start().starts_with('{')) {
             let record: Value = serde_json::from_str(line)?;
+            // placed as the gateway places the same key (murmur2, the Java client's way)
+            let key = format!("{tenant}:{}", user.id);
+            ensure!(
+                record["partition"].as_u64() == Some(java_partition(key.as_bytes(), 4)),
+                "producer.py put {key} on another partition than the gateway would: {line}"
+            );
             let event_id: Uuid = record["event_id"]
                 .as_str()
                 .context("event_id")?
