@@ -121,8 +121,15 @@ fn example(name: &str) -> PathBuf {
 
 /// Runs a Python example; its standard output.
 fn run_example(name: &str, args: &[String]) -> anyhow::Result<String> {
-    let output = Command::new(python())
-        .arg(example(name))
+    let mut command = if name == "java" {
+        // the Java example builds itself (Maven, once) and runs its jar
+        Command::new(example("../java/run"))
+    } else {
+        let mut python = Command::new(python());
+        python.arg(example(name));
+        python
+    };
+    let output = command
         .args(args)
         .output()
         .with_context(|| format!("run {name}"))?;
@@ -160,9 +167,10 @@ async fn standard_avro_clients_publish_and_read_through_the_registry() -> anyhow
         .context("fields")?
         .retain(|f| f["name"] != "trace");
     let mut newer = current.clone();
-    newer["fields"].as_array_mut().context("fields")?.push(
-        serde_json::json!({"name": "campaign", "type": ["null", "string"], "default": null}),
-    );
+    newer["fields"]
+        .as_array_mut()
+        .context("fields")?
+        .push(serde_json::json!({"name": "campaign", "type": ["null", "string"], "default": null}));
     let client = client()?;
     let mut ids = Vec::new();
     for (name, schema) in [("older", &older), ("newer", &newer)] {
@@ -171,8 +179,15 @@ async fn standard_avro_clients_publish_and_read_through_the_registry() -> anyhow
         ids.push(client.register(&subject, &schema.to_string()).await?);
     }
     ensure!(ids[0] != ids[1], "the two versions got one id: {ids:?}");
-    let mut from_python = 0;
-    for schema in [None, Some(versions.join("older.avsc")), Some(versions.join("newer.avsc"))] {
+    let mut from_producers = 0;
+    let runs = [
+        ("producer.py", None),
+        ("producer.py", Some(versions.join("older.avsc"))),
+        ("producer.py", Some(versions.join("newer.avsc"))),
+        // Kafka's Java client with Apicurio's serde, framed the same way
+        ("java", None),
+    ];
+    for (producer, schema) in runs {
         let mut args = vec![
             "--bootstrap".into(),
             notify_it::brokers(),
@@ -197,7 +212,7 @@ async fn standard_avro_clients_publish_and_read_through_the_registry() -> anyhow
             args.push("--schema".into());
             args.push(path.to_string_lossy().into_owned());
         }
-        let produced = run_example("producer.py", &args)?;
+        let produced = run_example(producer, &args)?;
         let mut records = 0;
         for line in produced.lines().filter(|l| l.trim_start().starts_with('{')) {
             let record: Value = serde_json::from_str(line)?;
@@ -205,17 +220,17 @@ async fn standard_avro_clients_publish_and_read_through_the_registry() -> anyhow
             let key = format!("{tenant}:{}", user.id);
             ensure!(
                 record["partition"].as_u64() == Some(java_partition(key.as_bytes(), 4)),
-                "producer.py put {key} on another partition than the gateway would: {line}"
+                "{producer} put {key} on another partition than the gateway would: {line}"
             );
-            let event_id: Uuid = record["event_id"]
-                .as_str()
-                .context("event_id")?
-                .parse()?;
+            let event_id: Uuid = record["event_id"].as_str().context("event_id")?.parse()?;
             sent.push(sms_sent(&tenant, event_id, &user));
             records += 1;
         }
-        ensure!(records == 10, "producer.py reported {records} records:\n{produced}");
-        from_python += records;
+        ensure!(
+            records == 10,
+            "{producer} reported {records} records:\n{produced}"
+        );
+        from_producers += records;
     }
 
     let figures = run
@@ -289,9 +304,10 @@ async fn standard_avro_clients_publish_and_read_through_the_registry() -> anyhow
         "the analyst counts {sent_by_analyst} SENT, the simulators' ledgers hold {ledger}"
     );
     crate::observe::report(format_args!(
-        "registry: {from_python} records from producer.py (current, older and newer schema, \
-         ids {ids:?} for the last two), {} through the API; status_counts.py read {total} \
-         statuses ({sent_by_analyst} SENT = {ledger} ledger entries)",
+        "registry: {from_producers} records from producer.py (current, older and newer schema, \
+         ids {ids:?} for the last two) and the Java producer, {} through the API; \
+         status_counts.py read {total} statuses ({sent_by_analyst} SENT = {ledger} ledger \
+         entries)",
         shape.size
     ));
     run.finish().await;
