@@ -6,7 +6,8 @@
 //! then decodes. Guarantees: a fetched schema is kept for the life of the process (registry ids
 //! never change meaning); an id the registry says it does not have is remembered for
 //! [`ABSENT_FOR`] and then asked again, at most [`ABSENT_MAX`] of them, so a flood of records
-//! naming unknown ids costs one request per id and per period, not one per record. A registry
+//! naming unknown ids costs one request per id and per period, not one per record. Fetches
+//! are made one at a time: records naming the same new id at once cause one request. A registry
 //! that cannot answer leaves the id unknown and `prefetch` fails with a transient error: the
 //! caller waits and tries again; it never decides the record is bad.
 
@@ -35,6 +36,9 @@ pub struct RegistryLookup {
     client: RegistryClient,
     known: RwLock<HashMap<u32, Schema>>,
     absent: RwLock<HashMap<u32, Instant>>,
+    /// One fetch at a time: a batch of records naming a new id asks the registry once, not
+    /// once per record (hundreds of requests at once would overload it).
+    fetching: tokio::sync::Mutex<()>,
 }
 
 impl RegistryLookup {
@@ -44,6 +48,7 @@ impl RegistryLookup {
             client,
             known: RwLock::default(),
             absent: RwLock::default(),
+            fetching: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -54,6 +59,11 @@ impl RegistryLookup {
 
     /// Fetches the writer schema of `schema_id` unless it is known or recently found absent.
     pub async fn fetch(&self, schema_id: u32) -> Result<(), RegistryError> {
+        if self.is_known(schema_id) || self.recently_absent(schema_id) {
+            return Ok(());
+        }
+        let _turn = self.fetching.lock().await;
+        // another record's fetch may have answered while this one waited its turn
         if self.is_known(schema_id) || self.recently_absent(schema_id) {
             return Ok(());
         }
@@ -237,4 +247,68 @@ fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
 
 fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     lock.write().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+    use crate::registry::RegistrySettings;
+
+    /// A registry answering every request with `body` after `delay`; how many it got.
+    async fn slow_registry(body: String, delay: Duration) -> (String, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let requests = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&requests);
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let body = body.clone();
+                let counted = Arc::clone(&counted);
+                tokio::spawn(async move {
+                    let mut buffer = [0u8; 4096];
+                    if socket.read(&mut buffer).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(delay).await;
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = socket.write_all(answer.as_bytes()).await;
+                });
+            }
+        });
+        (url, requests)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn records_naming_one_new_id_at_once_ask_the_registry_once() {
+        let schema = r#"{"type":"record","name":"R","fields":[{"name":"a","type":"int"}]}"#;
+        let body = serde_json::json!({ "schema": schema }).to_string();
+        let (url, requests) = slow_registry(body, Duration::from_millis(200)).await;
+        let client = RegistryClient::new(&RegistrySettings {
+            url,
+            timeout: Duration::from_secs(5),
+            retries: 0,
+            basic_auth: None,
+        })
+        .unwrap();
+        let lookup = Arc::new(RegistryLookup::new(client));
+        let schemas = StageSchemas::with_registry(Arc::clone(&lookup));
+        let mut framed = crate::framing::confluent_header(7).to_vec();
+        framed.push(2);
+        // polled together, as the router polls a batch's records
+        let fetches = (0..200).map(|_| schemas.prefetch(&framed));
+        for result in futures::future::join_all(fetches).await {
+            result.unwrap();
+        }
+        assert_eq!(requests.load(Ordering::SeqCst), 1);
+        assert!(lookup.writer_schema(7).unwrap().is_some());
+    }
 }
