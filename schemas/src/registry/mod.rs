@@ -6,9 +6,11 @@
 //! `notify schemas register` put there.
 
 pub mod client;
+pub mod compatibility;
 pub mod lookup;
 
-pub use client::{Compatibility, RegistryClient, RegistryError, RegistrySettings};
+pub use client::{RegistryClient, RegistryError, RegistrySettings};
+pub use compatibility::Compatibility;
 pub use lookup::{RegistryLookup, SchemaSetupError, StageSchemas};
 
 /// The subject of a topic's record values under the topic-name strategy.
