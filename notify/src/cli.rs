@@ -66,6 +66,11 @@ pub enum Command {
         #[arg(long, default_value_t = 47100)]
         port_base: u16,
     },
+    /// Load run against the running system (see `scripts/bench`): provisions its own tenant
+    /// and users, finds the highest rate the pipeline sustains end to end, measures latency
+    /// from accept to arrival at the provider simulators at 50 % and 80 % of it, with CPU and
+    /// memory per process, and writes bench-report.json, bench-report.md and latency.svg.
+    Loadgen(crate::loadgen::LoadArgs),
     /// Inspect or replay the dead-letter topic.
     Dlq {
         #[command(subcommand)]

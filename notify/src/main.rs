@@ -5,6 +5,7 @@ mod admin;
 mod cli;
 mod demo;
 mod dlq;
+mod loadgen;
 mod out;
 mod produce;
 mod redact;
@@ -99,6 +100,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dlq { action } => {
             init_tool_telemetry(&config)?;
             dlq::run(&config, action).await
+        }
+        Command::Loadgen(args) => {
+            init_tool_telemetry(&config)?;
+            loadgen::run(&config, args).await
         }
         Command::Sim { dir, port_base } => {
             init_tool_telemetry(&config)?;

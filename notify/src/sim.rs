@@ -6,8 +6,9 @@ use crate::out::outln;
 use anyhow::Context;
 use notify_sim::suite::{SimSuite, SuiteSettings};
 
-/// Starts the suite, writes `<dir>/providers.toml`, prints where everything is, and runs until
-/// Ctrl-C or SIGTERM.
+/// Starts the suite, writes `<dir>/providers.toml` and `<dir>/simulators.json` (each
+/// simulator's control URL, for load runs), prints where everything is, and runs until Ctrl-C or
+/// SIGTERM.
 pub async fn run(dir: &Path, port_base: u16) -> anyhow::Result<()> {
     let mut settings = SuiteSettings::new(dir);
     settings.port_base = port_base;
@@ -21,6 +22,14 @@ pub async fn run(dir: &Path, port_base: u16) -> anyhow::Result<()> {
     );
     std::fs::write(&providers, table)
         .with_context(|| format!("cannot write {}", providers.display()))?;
+    let controls: serde_json::Map<String, serde_json::Value> = suite
+        .control_urls()
+        .into_iter()
+        .map(|(name, url)| (name.to_owned(), url.into()))
+        .collect();
+    let simulators = dir.join("simulators.json");
+    std::fs::write(&simulators, serde_json::Value::Object(controls).to_string())
+        .with_context(|| format!("cannot write {}", simulators.display()))?;
     for (name, url) in suite.control_urls() {
         outln!("{name}: {url}  (ledger: {url}/_sim/ledger, faults: {url}/_sim/faults)")?;
     }

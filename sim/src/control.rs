@@ -1,10 +1,11 @@
 //! The control API every simulator serves under `/_sim/`:
 //!
-//! - `GET /_sim/ledger`: every accepted message, JSON array of [`crate::Accepted`];
+//! - `GET /_sim/ledger`: every accepted message, JSON array of [`crate::Accepted`]; with
+//!   `?from=N`, only those after the first `N` (a load run polls it without reading it all again);
 //! - `DELETE /_sim/ledger`: forget them;
 //! - `GET /_sim/faults` and `PUT /_sim/faults`: read or replace the [`FaultSettings`].
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -29,8 +30,19 @@ pub fn routes(control: Control) -> Router {
         .with_state(control)
 }
 
-async fn ledger(State(control): State<Control>) -> Json<Vec<crate::Accepted>> {
-    Json(control.ledger.entries())
+/// Query of `GET /_sim/ledger`.
+#[derive(Debug, serde::Deserialize)]
+struct LedgerQuery {
+    /// Entries to skip, in arrival order.
+    #[serde(default)]
+    from: usize,
+}
+
+async fn ledger(
+    State(control): State<Control>,
+    Query(query): Query<LedgerQuery>,
+) -> Json<Vec<crate::Accepted>> {
+    Json(control.ledger.entries_from(query.from))
 }
 
 async fn clear(State(control): State<Control>) -> StatusCode {

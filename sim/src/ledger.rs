@@ -65,6 +65,11 @@ impl Ledger {
         self.lock().clone()
     }
 
+    /// A copy of the entries after the first `skip`, in arrival order.
+    pub fn entries_from(&self, skip: usize) -> Vec<Accepted> {
+        self.lock().iter().skip(skip).cloned().collect()
+    }
+
     /// Number of entries.
     pub fn len(&self) -> usize {
         self.lock().len()

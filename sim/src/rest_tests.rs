@@ -192,3 +192,38 @@ async fn faults_and_ledger_are_driven_over_the_control_api() {
     assert_eq!(entries.as_array().map(Vec::len), Some(1));
     assert_eq!(entries[0]["provider"], "twilio");
 }
+
+#[tokio::test]
+async fn the_ledger_pages_from_an_index_in_arrival_order() {
+    let sim = twilio_sim().await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/2010-04-01/Accounts/AC1/Messages.json", sim.base_url());
+    for text in ["one", "two", "three"] {
+        let form = [
+            ("To", "+821012345678"),
+            ("From", "+15005550006"),
+            ("Body", text),
+        ];
+        let sent = client
+            .post(&url)
+            .basic_auth("AC1", Some("tok"))
+            .form(&form)
+            .send();
+        assert_eq!(answer(sent.await).await.0, 201);
+    }
+    let page = |from: usize| {
+        client
+            .get(format!("{}/_sim/ledger?from={from}", sim.base_url()))
+            .send()
+    };
+    let (_, after_one) = answer(page(1).await).await;
+    let texts: Vec<_> = after_one
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["summary"]["text"].clone())
+        .collect();
+    assert_eq!(texts, [json!("two"), json!("three")]);
+    let (_, past_the_end) = answer(page(9).await).await;
+    assert_eq!(past_the_end, json!([]));
+}

@@ -1,0 +1,355 @@
+//! `notify loadgen`: an open-loop load run against the running system (`scripts/run`, or what
+//! `scripts/bench` starts), measuring from the API's accept to the arrival at the provider
+//! simulator.
+//!
+//! A run provisions its own tenant and users, warms up (every consumer group joined, every
+//! provider connection open), then searches for the highest rate the pipeline sustains: steps
+//! that double the rate until one fails, and one step between the last good and the first bad.
+//! A step is sustained when every notification due was sent and accepted, and what was
+//! accepted but has not arrived at its simulator when the step ends is at most one second's
+//! worth and drains afterwards. Then it holds 50 % and 80 % of that rate to measure latency.
+//! It writes `bench-report.json`, `bench-report.md` and `latency.svg` into its output folder.
+
+mod drive;
+mod plot;
+mod procs;
+mod report;
+mod setup;
+mod table;
+mod track;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use notify_common::Config;
+use notify_schemas::Channel;
+use tokio_util::sync::CancellationToken;
+
+use drive::Drive;
+pub use drive::Mode;
+use procs::Sampler;
+use report::{Phase, PhaseInput, Report, Step};
+use track::Tracker;
+
+/// Options of `notify loadgen`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LoadArgs {
+    /// Base URL of the ingest API.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub api: String,
+    /// The `simulators.json` that `notify sim --dir <dir>` wrote: where the ledgers are.
+    #[arg(long)]
+    pub simulators: PathBuf,
+    /// How notifications reach the pipeline.
+    #[arg(long, value_enum, default_value = "batch")]
+    pub mode: Mode,
+    /// Notifications per batch request (`--mode batch`).
+    #[arg(long, default_value_t = 50)]
+    pub batch: usize,
+    /// Users to spread the notifications over (each has every kind of recipient).
+    #[arg(long, default_value_t = 500)]
+    pub users: usize,
+    /// Channels to send to, in rotation.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "apns,fcm,webpush,sms,email"
+    )]
+    pub channels: Vec<String>,
+    /// First rate of the search, notifications per second.
+    #[arg(long, default_value_t = 500.0)]
+    pub start_rate: f64,
+    /// The search stops here even if every step held.
+    #[arg(long, default_value_t = 64_000.0)]
+    pub max_rate: f64,
+    /// Length of each search step, seconds (default 10, or 30 without --quick).
+    #[arg(long)]
+    pub step_s: Option<u64>,
+    /// Length of each latency measurement, seconds (default 20, or 60 without --quick).
+    #[arg(long)]
+    pub measure_s: Option<u64>,
+    /// The short form for CI: shorter steps and measurements.
+    #[arg(long)]
+    pub quick: bool,
+    /// Kafka's own ceiling on this machine, as `scripts/bench.d/ceiling` writes it; the report
+    /// gives the sustained rate as a share of it.
+    #[arg(long)]
+    pub ceiling: Option<PathBuf>,
+    /// Output folder (default `target/bench/<time>`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// How long the pipeline may take to deliver everything accepted after a phase.
+const DRAIN: Duration = Duration::from_secs(45);
+
+struct Run {
+    drive: Drive,
+    tracker: Tracker,
+    sampler: Arc<Mutex<Sampler>>,
+    next: u64,
+}
+
+impl Run {
+    fn now(&self) -> f64 {
+        self.sampler.lock().unwrap_or_else(|e| e.into_inner()).now()
+    }
+
+    /// One phase at `rate` for `length`, then the wait for its deliveries.
+    async fn phase(&mut self, label: &str, rate: f64, length: Duration) -> Phase {
+        let phase = self.tracker.begin_phase();
+        let from = self.now();
+        let progress = progress(label.to_owned(), rate, length, self.tracker.clone());
+        self.next = self.drive.run(phase, rate, length, self.next).await;
+        progress.cancel();
+        let sent_until = self.now();
+        // the collector polls every 250 ms: give it one round before judging
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let pending_at_end = self.tracker.pending();
+        let drain_started = Instant::now();
+        while self.tracker.pending() > 0 && drain_started.elapsed() < DRAIN {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let drained_s = drain_started.elapsed().as_secs_f64();
+        let left = self.tracker.pending();
+        if left > 0 {
+            self.explain_missing().await;
+        }
+        let to = self.now();
+        let tally = self.tracker.phase(phase);
+        let usage = self
+            .sampler
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .summary(from, sent_until);
+        let phase = Phase::new(PhaseInput {
+            label: label.to_owned(),
+            rate,
+            seconds: length.as_secs_f64(),
+            tally,
+            pending_at_end,
+            drained_s,
+            left,
+            processes: usage,
+            window: (from, to),
+        });
+        eprintln!("\r\x1b[K{}", phase.line());
+        phase
+    }
+}
+
+impl Run {
+    /// Prints what the status API says of a few deliveries that never arrived.
+    async fn explain_missing(&self) {
+        for (event, channel) in self.tracker.missing(5) {
+            let url = format!("{}/v1/notifications/{event}", self.drive.api);
+            let answer = self
+                .drive
+                .client
+                .get(&url)
+                .basic_auth(
+                    &self.drive.tenant.app_key,
+                    Some(&self.drive.tenant.app_secret),
+                )
+                .send()
+                .await;
+            let status = match answer {
+                Ok(response) => response.text().await.unwrap_or_default(),
+                Err(err) => format!("status API unreachable: {err}"),
+            };
+            eprintln!("\r\x1b[K  not arrived: event {event} ({channel}): {status}");
+        }
+    }
+}
+
+/// Prints one updating status line every second until cancelled.
+fn progress(label: String, rate: f64, length: Duration, tracker: Tracker) -> CancellationToken {
+    let stop = CancellationToken::new();
+    let token = stop.clone();
+    tokio::spawn(async move {
+        let start = Instant::now();
+        loop {
+            tokio::select! {
+                () = token.cancelled() => return,
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+            let done = start.elapsed().as_secs_f64() / length.as_secs_f64();
+            let bar: String = (0..20)
+                .map(|i| if (i as f64) < done * 20.0 { '#' } else { '.' })
+                .collect();
+            eprint!(
+                "\r\x1b[K{label:>12} {rate:>8.0}/s [{bar}] {:>3.0}%  pending {}",
+                (done * 100.0).min(100.0),
+                tracker.pending()
+            );
+        }
+    });
+    stop
+}
+
+fn channels(names: &[String]) -> anyhow::Result<Vec<Channel>> {
+    let channels: Vec<Channel> = names
+        .iter()
+        .map(|n| Channel::parse(n.trim()).with_context(|| format!("unknown channel {n:?}")))
+        .collect::<anyhow::Result<_>>()?;
+    if channels.is_empty() {
+        bail!("--channels names no channel");
+    }
+    Ok(channels)
+}
+
+fn out_dir(out: Option<&Path>) -> anyhow::Result<PathBuf> {
+    let dir = match out {
+        Some(dir) => dir.to_owned(),
+        None => {
+            let stamp = jiff::Timestamp::now()
+                .strftime("%Y%m%d-%H%M%SZ")
+                .to_string();
+            PathBuf::from("target/bench").join(stamp)
+        }
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// Runs the whole load run and writes its report.
+pub async fn run(config: &Config, args: LoadArgs) -> anyhow::Result<()> {
+    let channels = channels(&args.channels)?;
+    if args.users == 0 || args.start_rate <= 0.0 || args.max_rate < args.start_rate {
+        bail!("--users must be positive and --start-rate positive and at most --max-rate");
+    }
+    let out = out_dir(args.out.as_deref())?;
+    let ceiling = match &args.ceiling {
+        Some(path) => Some(report::read_ceiling(path)?),
+        None => None,
+    };
+    let simulators = setup::read_simulators(&args.simulators)?;
+    let step = Duration::from_secs(args.step_s.unwrap_or(if args.quick { 10 } else { 30 }));
+    let measure = Duration::from_secs(args.measure_s.unwrap_or(if args.quick { 20 } else { 60 }));
+
+    let client = setup::client(&args.simulators)?;
+    eprintln!("provisioning a tenant and {} users", args.users);
+    let tenant = setup::provision(config, &simulators, args.users, |n| {
+        if n % 100 == 0 {
+            eprint!("\r\x1b[K  {n}/{} users", args.users);
+        }
+    })
+    .await?;
+    eprintln!("\r\x1b[K  tenant {}", tenant.tenant_id);
+    track::clear_ledgers(&client, &simulators).await?;
+
+    let stop = CancellationToken::new();
+    let tracker = Tracker::default();
+    let collector = tokio::spawn(track::collect(
+        client.clone(),
+        simulators.clone(),
+        tracker.clone(),
+        Duration::from_millis(250),
+        stop.clone(),
+    ));
+    let sampler = Arc::new(Mutex::new(Sampler::default()));
+    let sampling = tokio::spawn(procs::run(
+        sampler.clone(),
+        Duration::from_secs(1),
+        stop.clone(),
+    ));
+    let drive = Drive {
+        client,
+        api: args.api.trim_end_matches('/').to_owned(),
+        mode: args.mode,
+        batch: args.batch,
+        channels: channels.clone(),
+        tenant: Arc::new(tenant),
+        tracker: tracker.clone(),
+        max_in_flight: 256,
+    };
+    let mut run = Run {
+        drive,
+        tracker: tracker.clone(),
+        sampler: sampler.clone(),
+        next: 0,
+    };
+    let result = search_and_measure(&mut run, &args, step, measure).await;
+    stop.cancel();
+    let _ = sampling.await;
+    collector.await.context("the ledger collector stopped")??;
+    let (steps, sustained, phases, idle_until) = result?;
+
+    let (duplicates, strangers) = tracker.anomalies();
+    let sampler = sampler.lock().unwrap_or_else(|e| e.into_inner());
+    let report = Report::new(
+        &args, &channels, steps, sustained, phases, ceiling, duplicates, strangers, &sampler,
+        idle_until,
+    );
+    report.write(&out)?;
+    crate::out::outln!("{}", report.markdown())?;
+    crate::out::outln!("report: {}", out.display())?;
+    Ok(())
+}
+
+async fn search_and_measure(
+    run: &mut Run,
+    args: &LoadArgs,
+    step: Duration,
+    measure: Duration,
+) -> anyhow::Result<(Vec<Step>, f64, Vec<Phase>, f64)> {
+    // a few samples of every process before any load: the idle memory
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let idle_until = run.now();
+    let warm = run.phase("warm-up", 10.0, Duration::from_secs(2)).await;
+    if warm.accepted == 0 {
+        bail!(
+            "the API at {} accepted none of the warm-up's notifications ({} refused): is the \
+             gateway up, and may the load tenant send?",
+            run.drive.api,
+            warm.failed
+        );
+    }
+    if warm.left > 0 {
+        bail!(
+            "the warm-up's {} notifications did not all arrive ({} missing after {} s): is every \
+             stage running and pointed at the simulators?",
+            warm.accepted,
+            warm.left,
+            DRAIN.as_secs()
+        );
+    }
+    let mut steps = Vec::new();
+    let mut rate = args.start_rate;
+    let mut good: Option<f64> = None;
+    let mut bad: Option<f64> = None;
+    while rate <= args.max_rate {
+        let phase = run.phase("step", rate, step).await;
+        let held = phase.sustained();
+        steps.push(Step { phase, held });
+        if !held {
+            bad = Some(rate);
+            break;
+        }
+        good = Some(rate);
+        rate *= 2.0;
+    }
+    if let (Some(low), Some(high)) = (good, bad) {
+        let middle = (low + high) / 2.0;
+        let phase = run.phase("step", middle, step).await;
+        let held = phase.sustained();
+        steps.push(Step { phase, held });
+        if held {
+            good = Some(middle);
+        }
+    }
+    let Some(sustained) = good else {
+        bail!(
+            "not even {} notifications/s held; try a lower --start-rate",
+            args.start_rate
+        );
+    };
+    let mut phases = vec![warm];
+    for share in [0.5, 0.8] {
+        let label = format!("{:.0}% load", share * 100.0);
+        phases.push(run.phase(&label, sustained * share, measure).await);
+    }
+    Ok((steps, sustained, phases, idle_until))
+}

@@ -1,0 +1,161 @@
+//! The report as markdown tables (`bench-report.md`, and what `notify loadgen` prints).
+
+use std::fmt::Write;
+
+use super::report::{Phase, Report};
+
+fn mb(value: Option<f64>) -> String {
+    value.map_or_else(|| "–".into(), |v| format!("{v:.0}"))
+}
+
+impl Report {
+    /// The tables: summary, search steps, latency per phase and channel, processes.
+    pub fn markdown(&self) -> String {
+        let mut md = String::new();
+        let m = &self.machine;
+        let _ = writeln!(
+            md,
+            "## Load run: {} cores, {} GiB, {} (Linux {})\n",
+            m.cores, m.memory_gib, m.cpu, m.kernel
+        );
+        let _ = writeln!(
+            md,
+            "Mode `{:?}` (batch {}), {} users, channels {}, {}.\n",
+            self.mode,
+            self.batch,
+            self.users,
+            self.channels.join(", "),
+            if self.quick { "quick" } else { "full" }
+        );
+        self.summary(&mut md);
+        self.steps_table(&mut md);
+        self.latency_table(&mut md);
+        self.process_table(&mut md);
+        md
+    }
+
+    fn summary(&self, md: &mut String) {
+        let producer = self.ceiling_value("producer", "records_per_s");
+        let consumer = self.ceiling_value("consumer", "records_per_s");
+        let _ = writeln!(md, "| measure | value |\n|---|---|");
+        let _ = writeln!(
+            md,
+            "| sustained end to end (accept → provider simulator) | **{:.0} notifications/s** |",
+            self.sustained_rate
+        );
+        if let Some(p) = producer {
+            let _ = writeln!(
+                md,
+                "| Kafka's producer perf tool, same machine | {p:.0} records/s |"
+            );
+        }
+        if let Some(c) = consumer {
+            let _ = writeln!(
+                md,
+                "| Kafka's consumer perf tool, same machine | {c:.0} records/s |"
+            );
+        }
+        if let Some(share) = self.share_of_kafka_producer {
+            let _ = writeln!(
+                md,
+                "| sustained rate / Kafka producer ceiling | {:.1} % |",
+                share * 100.0
+            );
+        }
+        let _ = writeln!(
+            md,
+            "| deliveries that arrived twice | {} |\n| arrivals no notification explains | {} |\n",
+            self.duplicates, self.unexplained_arrivals
+        );
+    }
+
+    fn ceiling_value(&self, side: &str, field: &str) -> Option<f64> {
+        self.ceiling.as_ref().and_then(|c| c[side][field].as_f64())
+    }
+
+    fn steps_table(&self, md: &mut String) {
+        let _ = writeln!(
+            md,
+            "### Search\n\n| offered /s | accepted /s | refused | skipped | pending at end | \
+             drained in | p99 | held |\n|---|---|---|---|---|---|---|---|"
+        );
+        for step in &self.steps {
+            let p = &step.phase;
+            let p99 = p.latency_ms.get("all").map_or(0, |l| l.p99);
+            let _ = writeln!(
+                md,
+                "| {:.0} | {:.0} | {} | {} | {} | {:.1} s | {} ms | {} |",
+                p.target_rate,
+                p.accepted_rate,
+                p.failed,
+                p.skipped,
+                p.pending_at_end,
+                p.drained_s,
+                p99,
+                if step.held { "yes" } else { "**no**" }
+            );
+        }
+        md.push('\n');
+    }
+
+    fn measured(&self) -> impl Iterator<Item = &Phase> {
+        self.phases.iter().filter(|p| p.label.ends_with("load"))
+    }
+
+    fn latency_table(&self, md: &mut String) {
+        let _ = writeln!(
+            md,
+            "### Latency, accept → arrival at the simulator (ms)\n\n| load | channel | \
+             deliveries | p50 | p90 | p99 | p99.9 | max |\n|---|---|---|---|---|---|---|---|"
+        );
+        for phase in self.measured() {
+            let load = format!("{} ({:.0}/s)", phase.label, phase.target_rate);
+            for (channel, l) in &phase.latency_ms {
+                let _ = writeln!(
+                    md,
+                    "| {load} | {channel} | {} | {} | {} | {} | {} | {} |",
+                    l.count, l.p50, l.p90, l.p99, l.p999, l.max
+                );
+            }
+            let a = phase.api_ms;
+            let _ = writeln!(
+                md,
+                "| {load} | API answer (due → accepted) | {} | {} | {} | {} | {} | {} |",
+                a.count, a.p50, a.p90, a.p99, a.p999, a.max
+            );
+        }
+        md.push('\n');
+    }
+
+    fn process_table(&self, md: &mut String) {
+        let mut names: Vec<&String> = self.idle.keys().collect();
+        for phase in self.measured() {
+            names.extend(phase.processes.keys());
+        }
+        names.sort();
+        names.dedup();
+        let mut header = String::from("| process | idle RSS MB |");
+        let mut rule = String::from("|---|---|");
+        for phase in self.measured() {
+            let _ = write!(header, " CPU % at {0} | peak RSS MB at {0} |", phase.label);
+            rule.push_str("---|---|");
+        }
+        let _ = writeln!(
+            md,
+            "### Processes (CPU: mean while sending, % of one core)\n\n{header}\n{rule}"
+        );
+        for name in names {
+            let mut row = format!("| {name} | {} |", mb(self.idle.get(name).map(|u| u.rss_mb)));
+            for phase in self.measured() {
+                let usage = phase.processes.get(name);
+                let _ = write!(
+                    row,
+                    " {} | {} |",
+                    mb(usage.map(|u| u.cpu_pct)),
+                    mb(usage.map(|u| u.rss_mb))
+                );
+            }
+            let _ = writeln!(md, "{row}");
+        }
+    }
+}
