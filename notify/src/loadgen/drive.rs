@@ -15,6 +15,7 @@ use notify_schemas::{delivery_id, Channel, Uuid};
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
+use super::produce::{Item, KafkaTarget};
 use super::setup::{LoadTenant, CATEGORY};
 use super::track::{Sent, Tracker};
 
@@ -26,6 +27,10 @@ pub enum Mode {
     Single,
     /// `POST /v1/notifications/batch`.
     Batch,
+    /// Straight to `notify.requests`, as a producer would (`--batch` records a send).
+    Kafka,
+    /// Rendered deliveries straight to `notify.deliveries.<channel>`: the dispatchers alone.
+    Deliveries,
 }
 
 /// One sender, shared by every phase of a run.
@@ -39,6 +44,8 @@ pub struct Drive {
     pub tenant: Arc<LoadTenant>,
     pub tracker: Tracker,
     pub max_in_flight: usize,
+    /// The producer of `--mode kafka`.
+    pub kafka: Option<Arc<KafkaTarget>>,
 }
 
 /// The body of the `i`-th notification of a run: (channel, JSON).
@@ -66,7 +73,9 @@ impl Drive {
         // at least ten requests a second, so a low rate is not lumped into a few big batches
         let per_request = match self.mode {
             Mode::Single => 1,
-            Mode::Batch => self.batch.clamp(1, (rate / 10.0).max(1.0) as usize),
+            Mode::Batch | Mode::Kafka | Mode::Deliveries => {
+                self.batch.clamp(1, (rate / 10.0).max(1.0) as usize)
+            }
         };
         let interval = Duration::from_secs_f64(per_request as f64 / rate.max(0.001));
         let requests = (length.as_secs_f64() / interval.as_secs_f64()).round() as u64;
@@ -110,30 +119,23 @@ impl Drive {
             .zip(&items)
             .map(|(i, (channel, user))| notification(i, *channel, &self.tenant.users[*user].id))
             .collect();
-        let request = match self.mode {
-            Mode::Single => self
-                .client
-                .post(format!("{}/v1/notifications", self.api))
-                .json(&bodies[0]),
-            Mode::Batch => self
-                .client
-                .post(format!("{}/v1/notifications/batch", self.api))
-                .json(&json!({ "items": bodies })),
-        };
-        let answer = request
-            .basic_auth(&self.tenant.app_key, Some(&self.tenant.app_secret))
-            .send()
-            .await;
-        let accepted_ms = now_ms();
-        let events = match answer {
-            Ok(response) if response.status().is_success() => {
-                match response.json::<Value>().await {
-                    Ok(body) => event_ids(self.mode, &body, items.len()),
-                    Err(_) => vec![None; items.len()],
-                }
+        let events = match &self.kafka {
+            Some(kafka) => {
+                let items: Vec<Item<'_>> = (first..)
+                    .zip(&items)
+                    .zip(bodies)
+                    .map(|((index, (channel, user)), body)| Item {
+                        index,
+                        channel: *channel,
+                        user: &self.tenant.users[*user],
+                        body,
+                    })
+                    .collect();
+                kafka.send(&self.tenant.tenant_id, &items).await
             }
-            _ => vec![None; items.len()],
+            None => self.post(&bodies).await,
         };
+        let accepted_ms = now_ms();
         let api_ms = u32::try_from((accepted_ms - due_ms).max(0)).unwrap_or(u32::MAX);
         let mut failed = 0;
         for ((channel, user), event) in items.into_iter().zip(events) {
@@ -153,6 +155,33 @@ impl Drive {
             self.tracker.failed(phase, failed);
         }
     }
+
+    /// Sends `bodies` to the API; the event id of each accepted one.
+    async fn post(&self, bodies: &[Value]) -> Vec<Option<Uuid>> {
+        let request = match self.mode {
+            Mode::Single => self
+                .client
+                .post(format!("{}/v1/notifications", self.api))
+                .json(&bodies[0]),
+            _ => self
+                .client
+                .post(format!("{}/v1/notifications/batch", self.api))
+                .json(&json!({ "items": bodies })),
+        };
+        let answer = request
+            .basic_auth(&self.tenant.app_key, Some(&self.tenant.app_secret))
+            .send()
+            .await;
+        match answer {
+            Ok(response) if response.status().is_success() => {
+                match response.json::<Value>().await {
+                    Ok(body) => event_ids(self.mode, &body, bodies.len()),
+                    Err(_) => vec![None; bodies.len()],
+                }
+            }
+            _ => vec![None; bodies.len()],
+        }
+    }
 }
 
 /// The event id of each notification an answer accepted, in request order.
@@ -160,7 +189,7 @@ fn event_ids(mode: Mode, body: &Value, count: usize) -> Vec<Option<Uuid>> {
     let parse = |v: &Value| v.as_str().and_then(|s| Uuid::parse_str(s).ok());
     match mode {
         Mode::Single => vec![parse(&body["event_id"])],
-        Mode::Batch => {
+        _ => {
             let mut ids = vec![None; count];
             for item in body["results"].as_array().into_iter().flatten() {
                 let ok = item["status"]

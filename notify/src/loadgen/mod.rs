@@ -13,6 +13,7 @@
 mod drive;
 mod plot;
 mod procs;
+mod produce;
 mod report;
 mod setup;
 mod table;
@@ -45,7 +46,7 @@ pub struct LoadArgs {
     /// How notifications reach the pipeline.
     #[arg(long, value_enum, default_value = "batch")]
     pub mode: Mode,
-    /// Notifications per batch request (`--mode batch`).
+    /// Notifications per batch request (`--mode batch`), or records per publish (`--mode kafka`).
     #[arg(long, default_value_t = 50)]
     pub batch: usize,
     /// Users to spread the notifications over (each has every kind of recipient).
@@ -70,6 +71,10 @@ pub struct LoadArgs {
     /// Length of each latency measurement, seconds (default 20, or 60 without --quick).
     #[arg(long)]
     pub measure_s: Option<u64>,
+    /// Latency every simulator adds to each answer for the run, milliseconds (reset to 0
+    /// afterwards): how the dispatchers hold up against slow providers.
+    #[arg(long, default_value_t = 0)]
+    pub sim_latency_ms: u64,
     /// The short form for CI: shorter steps and measurements.
     #[arg(long)]
     pub quick: bool,
@@ -239,7 +244,17 @@ pub async fn run(config: &Config, args: LoadArgs) -> anyhow::Result<()> {
     .await?;
     eprintln!("\r\x1b[K  tenant {}", tenant.tenant_id);
     track::clear_ledgers(&client, &simulators).await?;
+    track::set_latency(&client, &simulators, args.sim_latency_ms).await?;
 
+    let kafka = match args.mode {
+        Mode::Kafka | Mode::Deliveries => {
+            let deliveries = args.mode == Mode::Deliveries;
+            Some(Arc::new(
+                produce::KafkaTarget::new(config, deliveries).await?,
+            ))
+        }
+        Mode::Single | Mode::Batch => None,
+    };
     let stop = CancellationToken::new();
     let tracker = Tracker::default();
     let collector = tokio::spawn(track::collect(
@@ -264,6 +279,7 @@ pub async fn run(config: &Config, args: LoadArgs) -> anyhow::Result<()> {
         tenant: Arc::new(tenant),
         tracker: tracker.clone(),
         max_in_flight: 256,
+        kafka,
     };
     let mut run = Run {
         drive,
@@ -273,6 +289,9 @@ pub async fn run(config: &Config, args: LoadArgs) -> anyhow::Result<()> {
     };
     let result = search_and_measure(&mut run, &args, step, measure).await;
     stop.cancel();
+    if args.sim_latency_ms > 0 {
+        track::set_latency(&run.drive.client, &simulators, 0).await?;
+    }
     let _ = sampling.await;
     collector.await.context("the ledger collector stopped")??;
     let (steps, sustained, phases, idle_until) = result?;

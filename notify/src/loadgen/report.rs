@@ -216,6 +216,8 @@ pub struct Report {
     pub users: usize,
     pub channels: Vec<String>,
     pub quick: bool,
+    /// Latency every simulator added to each answer.
+    pub sim_latency_ms: u64,
     /// Highest rate that held, notifications per second (one delivery each).
     pub sustained_rate: f64,
     /// Kafka's own producer and consumer on this machine, if measured.
@@ -256,6 +258,7 @@ impl Report {
             users: args.users,
             channels: channels.iter().map(|c| c.as_str().to_owned()).collect(),
             quick: args.quick,
+            sim_latency_ms: args.sim_latency_ms,
             sustained_rate,
             share_of_kafka_producer: producer.map(|p| sustained_rate / p.max(1.0)),
             ceiling,

@@ -27,6 +27,8 @@ pub const CATEGORY: &str = "load";
 pub struct LoadUser {
     pub id: String,
     pub keys: [String; 5],
+    /// The web push subscription's `p256dh` and `auth` keys (its endpoint is in `keys`).
+    pub webpush_keys: (String, String),
 }
 
 impl LoadUser {
@@ -155,6 +157,7 @@ async fn user(
             .with_context(|| format!("web push subscription without {name}"))
     };
     let endpoint = field("endpoint")?;
+    let webpush_keys = (field("p256dh")?, field("auth")?);
     let targets = [
         PushTarget::Apns {
             token: apns.clone(),
@@ -163,8 +166,8 @@ async fn user(
         PushTarget::WebPush {
             subscription: WebPushSubscription {
                 endpoint: endpoint.clone(),
-                p256dh: field("p256dh")?,
-                auth: field("auth")?,
+                p256dh: webpush_keys.0.clone(),
+                auth: webpush_keys.1.clone(),
             },
         },
     ];
@@ -174,5 +177,6 @@ async fn user(
     Ok(LoadUser {
         id,
         keys: [apns, fcm, endpoint, phone, email],
+        webpush_keys,
     })
 }

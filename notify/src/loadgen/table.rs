@@ -20,11 +20,12 @@ impl Report {
         );
         let _ = writeln!(
             md,
-            "Mode `{:?}` (batch {}), {} users, channels {}, {}.\n",
+            "Mode `{:?}` (batch {}), {} users, channels {}, simulators answering after {} ms, {}.\n",
             self.mode,
             self.batch,
             self.users,
             self.channels.join(", "),
+            self.sim_latency_ms,
             if self.quick { "quick" } else { "full" }
         );
         self.summary(&mut md);

@@ -191,6 +191,24 @@ pub async fn clear_ledgers(client: &reqwest::Client, sims: &Simulators) -> anyho
     Ok(())
 }
 
+/// Makes every simulator wait `ms` before each answer (their `latency_ms` fault setting).
+pub async fn set_latency(
+    client: &reqwest::Client,
+    sims: &Simulators,
+    ms: u64,
+) -> anyhow::Result<()> {
+    for (name, url) in sims {
+        client
+            .put(format!("{url}/_sim/faults"))
+            .json(&serde_json::json!({ "latency_ms": ms }))
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| anyhow::anyhow!("cannot set the {name} simulator's latency: {e}"))?;
+    }
+    Ok(())
+}
+
 /// Polls every ledger every `every` until `stop` is set, feeding arrivals to `tracker`.
 pub async fn collect(
     client: reqwest::Client,
