@@ -180,15 +180,10 @@ struct LedgerEntry {
 
 /// Empties every simulator's ledger, so a run sees only its own arrivals.
 pub async fn clear_ledgers(client: &reqwest::Client, sims: &Simulators) -> anyhow::Result<()> {
-    for (name, url) in sims {
-        client
-            .delete(format!("{url}/_sim/ledger"))
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(|e| anyhow::anyhow!("cannot clear the {name} simulator's ledger: {e}"))?;
-    }
-    Ok(())
+    tell_each(sims, "clear the ledger of", |url| {
+        client.delete(format!("{url}/_sim/ledger"))
+    })
+    .await
 }
 
 /// Makes every simulator wait `ms` before each answer (their `latency_ms` fault setting).
@@ -197,14 +192,25 @@ pub async fn set_latency(
     sims: &Simulators,
     ms: u64,
 ) -> anyhow::Result<()> {
+    tell_each(sims, "set the latency of", |url| {
+        let faults = serde_json::json!({ "latency_ms": ms });
+        client.put(format!("{url}/_sim/faults")).json(&faults)
+    })
+    .await
+}
+
+/// Sends one control request to every simulator; fails naming the first that refused.
+async fn tell_each(
+    sims: &Simulators,
+    what: &str,
+    request: impl Fn(&str) -> reqwest::RequestBuilder,
+) -> anyhow::Result<()> {
     for (name, url) in sims {
-        client
-            .put(format!("{url}/_sim/faults"))
-            .json(&serde_json::json!({ "latency_ms": ms }))
+        request(url)
             .send()
             .await
             .and_then(reqwest::Response::error_for_status)
-            .map_err(|e| anyhow::anyhow!("cannot set the {name} simulator's latency: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("cannot {what} the {name} simulator: {e}"))?;
     }
     Ok(())
 }
