@@ -59,6 +59,10 @@ pub struct LoadArgs {
         default_value = "apns,fcm,webpush,sms,email"
     )]
     pub channels: Vec<String>,
+    /// Hold this rate (notifications per second) for `--measure-s` instead of searching: for
+    /// profiling, or to compare two builds at one load.
+    #[arg(long)]
+    pub rate: Option<f64>,
     /// First rate of the search, notifications per second.
     #[arg(long, default_value_t = 500.0)]
     pub start_rate: f64,
@@ -225,6 +229,9 @@ pub async fn run(config: &Config, args: LoadArgs) -> anyhow::Result<()> {
     if args.users == 0 || args.start_rate <= 0.0 || args.max_rate < args.start_rate {
         bail!("--users must be positive and --start-rate positive and at most --max-rate");
     }
+    if args.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
+        bail!("--rate must be a positive number of notifications per second");
+    }
     let out = out_dir(args.out.as_deref())?;
     let ceiling = match &args.ceiling {
         Some(path) => Some(report::read_ceiling(path)?),
@@ -334,6 +341,10 @@ async fn search_and_measure(
             warm.left,
             DRAIN.as_secs()
         );
+    }
+    if let Some(rate) = args.rate {
+        let held = run.phase("fixed load", rate, measure).await;
+        return Ok((Vec::new(), 0.0, vec![warm, held], idle_until));
     }
     let mut steps = Vec::new();
     let mut rate = args.start_rate;

@@ -218,7 +218,8 @@ pub struct Report {
     pub quick: bool,
     /// Latency every simulator added to each answer.
     pub sim_latency_ms: u64,
-    /// Highest rate that held, notifications per second (one delivery each).
+    /// Highest rate that held, notifications per second (one delivery each); 0 when a fixed
+    /// `--rate` was held instead of searching.
     pub sustained_rate: f64,
     /// Kafka's own producer and consumer on this machine, if measured.
     pub ceiling: Option<Value>,
@@ -260,7 +261,9 @@ impl Report {
             quick: args.quick,
             sim_latency_ms: args.sim_latency_ms,
             sustained_rate,
-            share_of_kafka_producer: producer.map(|p| sustained_rate / p.max(1.0)),
+            share_of_kafka_producer: producer
+                .filter(|_| sustained_rate > 0.0)
+                .map(|p| sustained_rate / p.max(1.0)),
             ceiling,
             steps,
             phases,

@@ -39,11 +39,15 @@ impl Report {
         let producer = self.ceiling_value("producer", "records_per_s");
         let consumer = self.ceiling_value("consumer", "records_per_s");
         let _ = writeln!(md, "| measure | value |\n|---|---|");
-        let _ = writeln!(
-            md,
-            "| sustained end to end (accept → provider simulator) | **{:.0} notifications/s** |",
-            self.sustained_rate
-        );
+        if self.sustained_rate > 0.0 {
+            let _ = writeln!(
+                md,
+                "| sustained end to end (accept → provider simulator) | **{:.0} notifications/s** |",
+                self.sustained_rate
+            );
+        } else {
+            let _ = writeln!(md, "| sustained end to end | not searched (`--rate`) |");
+        }
         if let Some(p) = producer {
             let _ = writeln!(
                 md,

@@ -21,6 +21,65 @@ struct VapidClaims {
     sub: String,
 }
 
+/// Most verified VAPID headers kept; past this the cache starts over.
+const MAX_VERIFIED: usize = 10_000;
+
+/// VAPID `Authorization` values that passed [`verify_vapid`], with their key and expiry.
+#[derive(Debug, Default)]
+pub(super) struct VerifiedTokens {
+    entries: std::sync::Mutex<std::collections::HashMap<String, (Vec<u8>, u64)>>,
+}
+
+impl VerifiedTokens {
+    /// The key of `authorization` if it was verified before and has not expired, else what
+    /// `verify` says (remembered when it passes). A header is a signed token, so the same
+    /// bytes verify the same way until they expire.
+    pub(super) fn get_or_verify(
+        &self,
+        authorization: Option<&str>,
+        verify: impl FnOnce() -> Result<Vec<u8>, String>,
+    ) -> Result<Vec<u8>, String> {
+        let Some(header) = authorization else {
+            return verify();
+        };
+        let now = now_s();
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((key, exp)) = entries.get(header) {
+            if *exp > now {
+                return Ok(key.clone());
+            }
+        }
+        drop(entries);
+        let key = verify()?;
+        let exp = token_expiry(header).unwrap_or(now);
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= MAX_VERIFIED {
+            entries.clear();
+        }
+        entries.insert(header.to_owned(), (key.clone(), exp));
+        Ok(key)
+    }
+}
+
+fn now_s() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The `exp` claim of the token in a header that already verified.
+fn token_expiry(header: &str) -> Option<u64> {
+    let token = header
+        .split(',')
+        .find_map(|p| p.trim().trim_start_matches("vapid ").strip_prefix("t="))?;
+    let claims = token.split('.').nth(1)?;
+    let json = URL_SAFE_NO_PAD.decode(claims.trim_end_matches('=')).ok()?;
+    serde_json::from_slice::<VapidClaims>(&json)
+        .ok()
+        .map(|c| c.exp)
+}
+
 /// Checks `vapid t=<jwt>, k=<key>`; returns the decoded `k` on success.
 pub(super) fn verify_vapid(authorization: Option<&str>, origin: &str) -> Result<Vec<u8>, String> {
     let value = authorization.ok_or("authorization header is missing")?;
@@ -53,11 +112,7 @@ pub(super) fn verify_vapid(authorization: Option<&str>, origin: &str) -> Result<
     let claims = jsonwebtoken::decode::<VapidClaims>(token, &decoding, &validation)
         .map_err(|err| format!("vapid token rejected: {err}"))?
         .claims;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    if claims.exp > now + MAX_TOKEN_LIFETIME_S {
+    if claims.exp > now_s() + MAX_TOKEN_LIFETIME_S {
         return Err("vapid token expires more than 24 hours from now".to_owned());
     }
     if !(claims.sub.starts_with("mailto:") || claims.sub.starts_with("https:")) {

@@ -85,6 +85,10 @@ struct SimState {
     base_url: String,
     control: Control,
     subscriptions: Mutex<HashMap<String, Keys>>,
+    /// VAPID headers already verified, as push services keep them: a sender reuses one token
+    /// for hours, and checking its ES256 signature on every message was most of the
+    /// simulator's CPU under load.
+    verified: checks::VerifiedTokens,
 }
 
 impl std::fmt::Debug for SimState {
@@ -112,6 +116,7 @@ pub fn serve(listener: TcpListener) -> Result<WebPushSim, SimError> {
         base_url: format!("http://{addr}"),
         control: control.clone(),
         subscriptions: Mutex::new(HashMap::new()),
+        verified: checks::VerifiedTokens::default(),
     });
     let router = Router::new()
         .route("/_sim/webpush/subscriptions", post(subscribe_route))
@@ -295,7 +300,9 @@ async fn push(
             return error(400, 110, "topic must be at most 32 base64url characters");
         }
     }
-    let vapid_key = match verify_vapid(header("authorization"), &state.base_url) {
+    let authorization = header("authorization");
+    let verified = || verify_vapid(authorization, &state.base_url);
+    let vapid_key = match state.verified.get_or_verify(authorization, verified) {
         Ok(key) => key,
         Err(message) => return error(401, 109, &message),
     };

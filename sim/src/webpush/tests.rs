@@ -38,3 +38,49 @@ fn vapid_headers_without_both_parameters_or_with_a_bad_key_are_refused() {
     assert!(verify_vapid(Some("vapid t=abc"), origin).is_err());
     assert!(verify_vapid(Some("vapid t=a.b.c, k=AAAA"), origin).is_err());
 }
+
+#[test]
+fn a_verified_vapid_header_is_checked_once_until_it_expires_and_a_refused_one_every_time() {
+    let cache = super::checks::VerifiedTokens::default();
+    let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(br#"{"exp":4102444800,"sub":"mailto:a@b.c","aud":"x"}"#);
+    let header = format!("vapid t=h.{claims}.s, k=key");
+    let calls = std::cell::Cell::new(0);
+    let verify = |ok: bool| {
+        calls.set(calls.get() + 1);
+        if ok {
+            Ok(vec![4u8; 65])
+        } else {
+            Err("refused".to_owned())
+        }
+    };
+    for _ in 0..3 {
+        assert_eq!(
+            cache.get_or_verify(Some(&header), || verify(true)).unwrap(),
+            vec![4u8; 65]
+        );
+    }
+    assert_eq!(calls.get(), 1, "verified once, then remembered");
+    let expired = format!(
+        "vapid t=h.{}.s, k=key",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(br#"{"exp":1,"sub":"mailto:a@b.c"}"#)
+    );
+    cache
+        .get_or_verify(Some(&expired), || verify(true))
+        .unwrap();
+    cache
+        .get_or_verify(Some(&expired), || verify(true))
+        .unwrap();
+    assert_eq!(
+        calls.get(),
+        3,
+        "an expired token is never served from memory"
+    );
+    for _ in 0..2 {
+        assert!(cache
+            .get_or_verify(Some("vapid t=bad, k=key"), || verify(false))
+            .is_err());
+    }
+    assert_eq!(calls.get(), 5, "a refusal is not remembered");
+}
