@@ -42,7 +42,8 @@ impl Report {
         if self.sustained_rate > 0.0 {
             let _ = writeln!(
                 md,
-                "| sustained end to end (accept → provider simulator) | **{:.0} notifications/s** |",
+                "| sustained ({} → provider simulator) | **{:.0} notifications/s** |",
+                self.accept_name(),
                 self.sustained_rate
             );
         } else {
@@ -72,6 +73,14 @@ impl Report {
             "| deliveries that arrived twice | {} |\n| arrivals no notification explains | {} |\n",
             self.duplicates, self.unexplained_arrivals
         );
+    }
+
+    /// What counts as accepted in this mode: the API's answer or the broker's acknowledgement.
+    fn accept_name(&self) -> &'static str {
+        match self.mode {
+            super::Mode::Single | super::Mode::Batch => "API answer",
+            super::Mode::Kafka | super::Mode::Deliveries => "broker ack",
+        }
     }
 
     fn ceiling_value(&self, side: &str, field: &str) -> Option<f64> {
@@ -110,7 +119,7 @@ impl Report {
     fn latency_table(&self, md: &mut String) {
         let _ = writeln!(
             md,
-            "### Latency, accept → arrival at the simulator (ms)\n\n| load | channel | \
+            "### Latency, accepted → arrival at the simulator (ms)\n\n| load | channel | \
              deliveries | p50 | p90 | p99 | p99.9 | max |\n|---|---|---|---|---|---|---|---|"
         );
         for phase in self.measured() {
@@ -125,8 +134,14 @@ impl Report {
             let a = phase.api_ms;
             let _ = writeln!(
                 md,
-                "| {load} | API answer (due → accepted) | {} | {} | {} | {} | {} | {} |",
-                a.count, a.p50, a.p90, a.p99, a.p999, a.max
+                "| {load} | {} (due → accepted) | {} | {} | {} | {} | {} | {} |",
+                self.accept_name(),
+                a.count,
+                a.p50,
+                a.p90,
+                a.p99,
+                a.p999,
+                a.max
             );
         }
         md.push('\n');
