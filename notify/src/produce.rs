@@ -19,6 +19,24 @@ use notify_common::Config;
 use notify_ingest::validate::{self, Limits, NotificationInput};
 use notify_schemas::{NotificationRequest, Uuid};
 
+/// `input` checked and completed as the gateway does it, for `tenant` under `event_id`; an
+/// invalid one fails with one line per field at fault.
+pub fn validated(
+    input: NotificationInput,
+    tenant: &str,
+    event_id: Uuid,
+    now_ms: i64,
+    limits: &Limits,
+) -> anyhow::Result<NotificationRequest> {
+    validate::validate(input, tenant, event_id, None, now_ms, limits).map_err(|errors| {
+        let lines: Vec<String> = errors
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect();
+        anyhow::anyhow!("invalid notification:\n  {}", lines.join("\n  "))
+    })
+}
+
 pub async fn produce(config: &Config, tenant: &str, file: Option<&Path>) -> anyhow::Result<()> {
     let mut json = Vec::new();
     match file {
@@ -38,21 +56,8 @@ pub async fn produce(config: &Config, tenant: &str, file: Option<&Path>) -> anyh
         )
     })?;
     let now_ms = i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis())?;
-    let request = validate::validate(
-        input,
-        tenant,
-        Uuid::new_v4(),
-        None,
-        now_ms,
-        &Limits::from(&config.ingest),
-    )
-    .map_err(|errors| {
-        let lines: Vec<String> = errors
-            .iter()
-            .map(|e| format!("{}: {}", e.field, e.message))
-            .collect();
-        anyhow::anyhow!("invalid notification:\n  {}", lines.join("\n  "))
-    })?;
+    let limits = Limits::from(&config.ingest);
+    let request = validated(input, tenant, Uuid::new_v4(), now_ms, &limits)?;
     let topics = Topics::new(&config.kafka.topic_prefix);
     // Confluent-framed when the configuration writes requests that way, as ingest does
     let schemas =

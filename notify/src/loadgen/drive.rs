@@ -115,25 +115,28 @@ impl Drive {
 
     async fn send(&self, phase: usize, first: u64, count: u64, due_ms: i64) {
         let items: Vec<(Channel, usize)> = (first..first + count).map(|i| self.target(i)).collect();
-        let bodies: Vec<Value> = (first..first + count)
-            .zip(&items)
-            .map(|(i, (channel, user))| notification(i, *channel, &self.tenant.users[*user].id))
-            .collect();
+        // deliveries are built from the user; only requests need the API body
+        let body = |i: u64, (channel, user): (Channel, usize)| match self.mode {
+            Mode::Deliveries => Value::Null,
+            _ => notification(i, channel, &self.tenant.users[user].id),
+        };
         let events = match &self.kafka {
             Some(kafka) => {
                 let items: Vec<Item<'_>> = (first..)
                     .zip(&items)
-                    .zip(bodies)
-                    .map(|((index, (channel, user)), body)| Item {
+                    .map(|(index, &(channel, user))| Item {
                         index,
-                        channel: *channel,
-                        user: &self.tenant.users[*user],
-                        body,
+                        channel,
+                        user: &self.tenant.users[user],
+                        body: body(index, (channel, user)),
                     })
                     .collect();
-                kafka.send(&self.tenant.tenant_id, &items).await
+                kafka.send(&self.tenant.tenant_id, items).await
             }
-            None => self.post(&bodies).await,
+            None => {
+                let bodies: Vec<Value> = (first..).zip(&items).map(|(i, &t)| body(i, t)).collect();
+                self.post(&bodies).await
+            }
         };
         let accepted_ms = now_ms();
         let api_ms = u32::try_from((accepted_ms - due_ms).max(0)).unwrap_or(u32::MAX);

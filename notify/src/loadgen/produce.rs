@@ -16,7 +16,7 @@ use notify_common::config::FramedTopics;
 use notify_common::publish::{KafkaPublisher, Publisher, Record};
 use notify_common::topics::Topics;
 use notify_common::{kafka, schema_registry, Config};
-use notify_ingest::validate::{self, Limits, NotificationInput};
+use notify_ingest::validate::{Limits, NotificationInput};
 use notify_schemas::records::{
     DeviceToken, EmailAddress, PhoneNumber, RenderedEmail, RenderedPush, RenderedSms,
     WebPushSubscription,
@@ -29,7 +29,8 @@ use serde_json::Value;
 
 use super::setup::{LoadUser, CATEGORY};
 
-/// One notification to publish: its number, channel, user and API body.
+/// One notification to publish: its number, channel, user and API body (`Null` when
+/// deliveries are published: they are built from the user, not from a body).
 pub struct Item<'a> {
     pub index: u64,
     pub channel: Channel,
@@ -78,14 +79,15 @@ impl KafkaTarget {
 
     /// Publishes one record per item for `tenant`; the event id of each, `None` for one that
     /// could not be built, or all `None` when the broker did not acknowledge.
-    pub async fn send(&self, tenant: &str, items: &[Item<'_>]) -> Vec<Option<Uuid>> {
+    pub async fn send(&self, tenant: &str, items: Vec<Item<'_>>) -> Vec<Option<Uuid>> {
         let now = notify_common::clock::now_ms();
-        let mut events = Vec::with_capacity(items.len());
-        let mut records = Vec::with_capacity(items.len());
+        let count = items.len();
+        let mut events = Vec::with_capacity(count);
+        let mut records = Vec::with_capacity(count);
         for item in items {
             let built = match &self.deliveries {
-                Some(codec) => self.delivery(codec, tenant, item, now),
-                None => self.request(tenant, &item.body, now),
+                Some(codec) => self.delivery(codec, tenant, &item, now),
+                None => self.request(tenant, item.body, now),
             };
             match built {
                 Ok((event, record)) => {
@@ -100,16 +102,15 @@ impl KafkaTarget {
         }
         if let Err(err) = self.publisher.publish(&records).await {
             tracing::warn!(error = %err, "load requests not acknowledged");
-            return vec![None; items.len()];
+            return vec![None; count];
         }
         events
     }
 
-    fn request(&self, tenant: &str, body: &Value, now: i64) -> anyhow::Result<(Uuid, Record)> {
-        let input: NotificationInput = serde_json::from_value(body.clone())?;
+    fn request(&self, tenant: &str, body: Value, now: i64) -> anyhow::Result<(Uuid, Record)> {
+        let input: NotificationInput = serde_json::from_value(body)?;
         let event = Uuid::new_v4();
-        let request = validate::validate(input, tenant, event, None, now, &self.limits)
-            .map_err(|errors| anyhow::anyhow!("invalid: {errors:?}"))?;
+        let request = crate::produce::validated(input, tenant, event, now, &self.limits)?;
         let payload = self.requests.encode(&request).context("encoding")?;
         let key = format!("{tenant}:{}", request.user_id);
         Ok((event, Record::new(self.topics.requests(), key, payload)))
