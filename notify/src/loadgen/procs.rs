@@ -146,7 +146,7 @@ impl Sampler {
     }
 }
 
-/// Samples every `every` until `stop`; returns the sampler.
+/// Samples into `sampler` every `every` until `stop`.
 pub async fn run(
     sampler: std::sync::Arc<std::sync::Mutex<Sampler>>,
     every: Duration,
