@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
 use super::produce::{Item, KafkaTarget};
+use super::providers::ProviderTarget;
 use super::setup::{LoadTenant, CATEGORY};
 use super::track::{Sent, Tracker};
 
@@ -31,6 +32,9 @@ pub enum Mode {
     Kafka,
     /// Rendered deliveries straight to `notify.deliveries.<channel>`: the dispatchers alone.
     Deliveries,
+    /// Rendered deliveries sent by the provider clients from the generator: the simulators
+    /// alone.
+    Providers,
 }
 
 /// One sender, shared by every phase of a run.
@@ -44,8 +48,10 @@ pub struct Drive {
     pub tenant: Arc<LoadTenant>,
     pub tracker: Tracker,
     pub max_in_flight: usize,
-    /// The producer of `--mode kafka`.
+    /// The producer of `--mode kafka` and `--mode deliveries`.
     pub kafka: Option<Arc<KafkaTarget>>,
+    /// The provider clients of `--mode providers`.
+    pub providers: Option<Arc<ProviderTarget>>,
 }
 
 /// The body of the `i`-th notification of a run: (channel, JSON).
@@ -73,7 +79,7 @@ impl Drive {
         // at least ten requests a second, so a low rate is not lumped into a few big batches
         let per_request = match self.mode {
             Mode::Single => 1,
-            Mode::Batch | Mode::Kafka | Mode::Deliveries => {
+            Mode::Batch | Mode::Kafka | Mode::Deliveries | Mode::Providers => {
                 self.batch.clamp(1, (rate / 10.0).max(1.0) as usize)
             }
         };
@@ -117,23 +123,24 @@ impl Drive {
         let items: Vec<(Channel, usize)> = (first..first + count).map(|i| self.target(i)).collect();
         // deliveries are built from the user; only requests need the API body
         let body = |i: u64, (channel, user): (Channel, usize)| match self.mode {
-            Mode::Deliveries => Value::Null,
+            Mode::Deliveries | Mode::Providers => Value::Null,
             _ => notification(i, channel, &self.tenant.users[user].id),
         };
-        let events = match &self.kafka {
-            Some(kafka) => {
-                let items: Vec<Item<'_>> = (first..)
-                    .zip(&items)
-                    .map(|(index, &(channel, user))| Item {
-                        index,
-                        channel,
-                        user: &self.tenant.users[user],
-                        body: body(index, (channel, user)),
-                    })
-                    .collect();
-                kafka.send(&self.tenant.tenant_id, items).await
-            }
-            None => {
+        let built = || -> Vec<Item<'_>> {
+            (first..)
+                .zip(&items)
+                .map(|(index, &(channel, user))| Item {
+                    index,
+                    channel,
+                    user: &self.tenant.users[user],
+                    body: body(index, (channel, user)),
+                })
+                .collect()
+        };
+        let events = match (&self.kafka, &self.providers) {
+            (Some(kafka), _) => kafka.send(&self.tenant.tenant_id, built()).await,
+            (None, Some(providers)) => providers.send(&self.tenant.tenant_id, built()).await,
+            (None, None) => {
                 let bodies: Vec<Value> = (first..).zip(&items).map(|(i, &t)| body(i, t)).collect();
                 self.post(&bodies).await
             }

@@ -14,6 +14,7 @@ mod drive;
 mod plot;
 mod procs;
 mod produce;
+mod providers;
 mod report;
 mod setup;
 mod table;
@@ -86,6 +87,10 @@ pub struct LoadArgs {
     /// gives the sustained rate as a share of it.
     #[arg(long)]
     pub ceiling: Option<PathBuf>,
+    /// The `bench-report.json` of a `--mode providers` run on this machine: the simulators'
+    /// own capacity, which the report sets the sustained rate against.
+    #[arg(long)]
+    pub sim_capacity: Option<PathBuf>,
     /// Output folder (default `target/bench/<time>`).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -237,6 +242,10 @@ pub async fn run(config: &Config, args: LoadArgs) -> anyhow::Result<()> {
         Some(path) => Some(report::read_ceiling(path)?),
         None => None,
     };
+    let sim_capacity = match &args.sim_capacity {
+        Some(path) => Some(report::read_sustained(path)?),
+        None => None,
+    };
     let simulators = setup::read_simulators(&args.simulators)?;
     let step = Duration::from_secs(args.step_s.unwrap_or(if args.quick { 10 } else { 30 }));
     let measure = Duration::from_secs(args.measure_s.unwrap_or(if args.quick { 20 } else { 60 }));
@@ -260,7 +269,11 @@ pub async fn run(config: &Config, args: LoadArgs) -> anyhow::Result<()> {
                 produce::KafkaTarget::new(config, deliveries).await?,
             ))
         }
-        Mode::Single | Mode::Batch => None,
+        Mode::Single | Mode::Batch | Mode::Providers => None,
+    };
+    let providers = match args.mode {
+        Mode::Providers => Some(Arc::new(providers::ProviderTarget::new(config, &channels)?)),
+        _ => None,
     };
     let stop = CancellationToken::new();
     let tracker = Tracker::default();
@@ -287,6 +300,7 @@ pub async fn run(config: &Config, args: LoadArgs) -> anyhow::Result<()> {
         tracker: tracker.clone(),
         max_in_flight: 256,
         kafka,
+        providers,
     };
     let mut run = Run {
         drive,
@@ -306,7 +320,18 @@ pub async fn run(config: &Config, args: LoadArgs) -> anyhow::Result<()> {
     let (duplicates, strangers) = tracker.anomalies();
     let sampler = sampler.lock().unwrap_or_else(|e| e.into_inner());
     let report = Report::new(
-        &args, &channels, steps, sustained, phases, ceiling, duplicates, strangers, &sampler,
+        &args,
+        &channels,
+        steps,
+        sustained,
+        phases,
+        report::Limits {
+            ceiling,
+            sim_capacity,
+        },
+        duplicates,
+        strangers,
+        &sampler,
         idle_until,
     );
     report.write(&out)?;
@@ -377,6 +402,10 @@ async fn search_and_measure(
         );
     };
     let mut phases = vec![warm];
+    if args.mode == Mode::Providers {
+        // the simulators answer before the generator hears back: no latency to measure
+        return Ok((steps, sustained, phases, idle_until));
+    }
     for share in [0.5, 0.8] {
         let label = format!("{:.0}% load", share * 100.0);
         phases.push(run.phase(&label, sustained * share, measure).await);

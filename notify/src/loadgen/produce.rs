@@ -133,7 +133,7 @@ impl KafkaTarget {
 }
 
 /// The delivery the router would write for `item`.
-fn rendered(tenant: &str, event: Uuid, item: &Item<'_>, now: i64) -> Delivery {
+pub(super) fn rendered(tenant: &str, event: Uuid, item: &Item<'_>, now: i64) -> Delivery {
     let key = item.user.key(item.channel).to_owned();
     let text = format!("load {}", item.index);
     let (recipient, content) = match item.channel {

@@ -207,6 +207,27 @@ pub fn read_ceiling(path: &Path) -> anyhow::Result<Value> {
     serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
 }
 
+/// The sustained rate of an earlier report (`bench-report.json`).
+pub fn read_sustained(path: &Path) -> anyhow::Result<f64> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the report {}", path.display()))?;
+    let report: Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    report["sustained_rate"]
+        .as_f64()
+        .filter(|rate| *rate > 0.0)
+        .with_context(|| format!("{} has no sustained rate", path.display()))
+}
+
+/// What the pipeline's rate is set against: Kafka's own tools and the simulators alone.
+#[derive(Debug, Default)]
+pub struct Limits {
+    /// What `scripts/bench.d/ceiling` wrote.
+    pub ceiling: Option<Value>,
+    /// The sustained rate of a `--mode providers` run.
+    pub sim_capacity: Option<f64>,
+}
+
 /// The whole report.
 #[derive(Debug, Serialize)]
 pub struct Report {
@@ -225,6 +246,10 @@ pub struct Report {
     pub ceiling: Option<Value>,
     /// The sustained rate over the Kafka producer's records per second.
     pub share_of_kafka_producer: Option<f64>,
+    /// The simulators' own capacity (a `--mode providers` run's sustained rate).
+    pub simulators_capacity: Option<f64>,
+    /// The sustained rate over the simulators' own capacity.
+    pub share_of_simulators: Option<f64>,
     pub steps: Vec<Step>,
     pub phases: Vec<Phase>,
     /// Each process before any load.
@@ -243,12 +268,20 @@ impl Report {
         steps: Vec<Step>,
         sustained_rate: f64,
         phases: Vec<Phase>,
-        ceiling: Option<Value>,
+        limits: Limits,
         duplicates: u64,
         unexplained_arrivals: u64,
         sampler: &Sampler,
         idle_until: f64,
     ) -> Self {
+        let Limits {
+            ceiling,
+            sim_capacity,
+        } = limits;
+        let share = |of: Option<f64>| {
+            of.filter(|_| sustained_rate > 0.0)
+                .map(|p| sustained_rate / p.max(1.0))
+        };
         let producer = ceiling
             .as_ref()
             .and_then(|c| c["producer"]["records_per_s"].as_f64());
@@ -261,9 +294,9 @@ impl Report {
             quick: args.quick,
             sim_latency_ms: args.sim_latency_ms,
             sustained_rate,
-            share_of_kafka_producer: producer
-                .filter(|_| sustained_rate > 0.0)
-                .map(|p| sustained_rate / p.max(1.0)),
+            share_of_kafka_producer: share(producer),
+            simulators_capacity: sim_capacity,
+            share_of_simulators: share(sim_capacity),
             ceiling,
             steps,
             phases,

@@ -68,6 +68,15 @@ impl Report {
                 share * 100.0
             );
         }
+        if let (Some(capacity), Some(share)) = (self.simulators_capacity, self.share_of_simulators)
+        {
+            let _ = writeln!(
+                md,
+                "| the simulators alone (`--mode providers`) | {capacity:.0} deliveries/s |\n\
+                 | sustained rate / the simulators' capacity | {:.1} % |",
+                share * 100.0
+            );
+        }
         let _ = writeln!(
             md,
             "| deliveries that arrived twice | {} |\n| arrivals no notification explains | {} |\n",
@@ -80,6 +89,7 @@ impl Report {
         match self.mode {
             super::Mode::Single | super::Mode::Batch => "API answer",
             super::Mode::Kafka | super::Mode::Deliveries => "broker ack",
+            super::Mode::Providers => "simulator's answer",
         }
     }
 
