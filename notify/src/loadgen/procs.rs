@@ -3,7 +3,9 @@
 //!
 //! A process is named by its command line (`notify … dispatch --channel sms` is
 //! `dispatch-sms`, a JVM running `kafka.Kafka` is `kafka`); processes of the same name are
-//! summed. CPU is a percentage of one core (200 % is both cores of a 2-core machine).
+//! summed. CPU is a percentage of one core (200 % is both cores of a 2-core machine). Context
+//! switches are counted over all of a process's threads, voluntary (a thread waiting) and not
+//! (a thread preempted): each costs a trip through the scheduler.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -12,18 +14,30 @@ use std::time::{Duration, Instant};
 /// kernel exposes to user space today.
 const TICKS_PER_S: f64 = 100.0;
 
-/// CPU % and RSS of one named process over one sampling interval.
+/// CPU %, RSS, threads and context switches of one named process over one sampling interval.
 #[derive(Debug, Clone, Copy, Default, serde::Serialize)]
 pub struct Usage {
     pub cpu_pct: f64,
     pub rss_mb: f64,
+    pub threads: f64,
+    pub switches_per_s: f64,
+}
+
+/// What one read of `/proc/<pid>` gives: the counters are totals since the process started.
+struct Read {
+    args: Vec<String>,
+    ticks: u64,
+    rss_mb: f64,
+    threads: usize,
+    switches: u64,
 }
 
 /// Samples over time: (seconds since the start, usage by process name).
 #[derive(Debug, Default)]
 pub struct Sampler {
     start: Option<Instant>,
-    last: BTreeMap<u32, u64>,
+    /// CPU ticks and context switches of each process at the last read.
+    last: BTreeMap<u32, (u64, u64)>,
     last_at: Option<Instant>,
     pub samples: Vec<(f64, BTreeMap<String, Usage>)>,
 }
@@ -61,13 +75,41 @@ pub fn role(args: &[String]) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn read_process(pid: u32) -> Option<(Vec<String>, u64, f64)> {
+/// Context switches of every thread of `pid` so far, and the number of threads.
+fn switches(pid: u32) -> (u64, usize) {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten();
+    let mut total = 0;
+    let mut threads = 0;
+    for task in tasks {
+        let Ok(status) = std::fs::read_to_string(task.path().join("status")) else {
+            continue;
+        };
+        threads += 1;
+        total += status
+            .lines()
+            .filter(|l| l.contains("ctxt_switches:"))
+            .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .sum::<u64>();
+    }
+    (total, threads)
+}
+
+fn read_args(pid: u32) -> Option<Vec<String>> {
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    let args: Vec<String> = cmdline
-        .split(|b| *b == 0)
-        .filter(|a| !a.is_empty())
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .collect();
+    Some(
+        cmdline
+            .split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect(),
+    )
+}
+
+fn read_process(pid: u32) -> Option<Read> {
+    let args = read_args(pid)?;
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // the command name may hold spaces; the fields after its closing parenthesis do not
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
@@ -80,7 +122,14 @@ fn read_process(pid: u32) -> Option<(Vec<String>, u64, f64)> {
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse::<f64>().ok())
         .unwrap_or(0.0);
-    Some((args, ticks, rss_kb / 1024.0))
+    let (switches, threads) = switches(pid);
+    Some(Read {
+        args,
+        ticks,
+        rss_mb: rss_kb / 1024.0,
+        threads,
+        switches,
+    })
 }
 
 impl Sampler {
@@ -93,16 +142,22 @@ impl Sampler {
         let mut usage: BTreeMap<String, Usage> = BTreeMap::new();
         let pids = std::fs::read_dir("/proc").into_iter().flatten().flatten();
         for pid in pids.filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok()) {
-            let Some((args, ticks, rss_mb)) = read_process(pid) else {
+            // the command line first: most processes are of no interest
+            let Some(name) = read_args(pid).and_then(|args| role(&args)) else {
                 continue;
             };
-            let Some(name) = role(&args) else { continue };
-            ticks_now.insert(pid, ticks);
+            let Some(read) = read_process(pid) else {
+                continue;
+            };
+            ticks_now.insert(pid, (read.ticks, read.switches));
             let entry = usage.entry(name).or_default();
-            entry.rss_mb += rss_mb;
-            if let (Some(elapsed), Some(before)) = (elapsed, self.last.get(&pid)) {
-                let used = ticks.saturating_sub(*before) as f64 / TICKS_PER_S;
-                entry.cpu_pct += 100.0 * used / elapsed.as_secs_f64().max(0.001);
+            entry.rss_mb += read.rss_mb;
+            entry.threads += read.threads as f64;
+            if let (Some(elapsed), Some((ticks, switches))) = (elapsed, self.last.get(&pid)) {
+                let seconds = elapsed.as_secs_f64().max(0.001);
+                let used = read.ticks.saturating_sub(*ticks) as f64 / TICKS_PER_S;
+                entry.cpu_pct += 100.0 * used / seconds;
+                entry.switches_per_s += read.switches.saturating_sub(*switches) as f64 / seconds;
             }
         }
         self.last = ticks_now;
@@ -113,27 +168,31 @@ impl Sampler {
         }
     }
 
-    /// Mean CPU and peak RSS of each process over the samples taken between `from` and `to`
+    /// Mean CPU and context switches, peak RSS and threads of each process over the samples taken between `from` and `to`
     /// (seconds since the first sample).
     pub fn summary(&self, from: f64, to: f64) -> BTreeMap<String, Usage> {
-        let mut sums: BTreeMap<String, (f64, f64, usize)> = BTreeMap::new();
+        let mut sums: BTreeMap<String, (Usage, usize)> = BTreeMap::new();
         for (_, usage) in self
             .samples
             .iter()
             .filter(|(at, _)| *at >= from && *at <= to)
         {
             for (name, u) in usage {
-                let sum = sums.entry(name.clone()).or_default();
-                sum.0 += u.cpu_pct;
-                sum.1 = sum.1.max(u.rss_mb);
-                sum.2 += 1;
+                let (sum, n) = sums.entry(name.clone()).or_default();
+                sum.cpu_pct += u.cpu_pct;
+                sum.rss_mb = sum.rss_mb.max(u.rss_mb);
+                sum.threads = sum.threads.max(u.threads);
+                sum.switches_per_s += u.switches_per_s;
+                *n += 1;
             }
         }
         sums.into_iter()
-            .map(|(name, (cpu, rss, n))| {
+            .map(|(name, (sum, n))| {
+                let n = n.max(1) as f64;
                 let usage = Usage {
-                    cpu_pct: cpu / n.max(1) as f64,
-                    rss_mb: rss,
+                    cpu_pct: sum.cpu_pct / n,
+                    switches_per_s: sum.switches_per_s / n,
+                    ..sum
                 };
                 (name, usage)
             })
@@ -205,8 +264,9 @@ mod tests {
     fn this_process_is_seen_with_its_memory() {
         let mut sampler = Sampler::default();
         let me = std::process::id();
-        let (_, _, rss) = read_process(me).expect("own /proc entry");
-        assert!(rss > 0.0);
+        let read = read_process(me).expect("own /proc entry");
+        assert!(read.rss_mb > 0.0);
+        assert!(read.threads >= 1 && read.switches > 0);
         sampler.sample();
         assert!(sampler.samples.is_empty(), "the first read is the baseline");
     }

@@ -164,25 +164,36 @@ impl Report {
         }
         names.sort();
         names.dedup();
-        let mut header = String::from("| process | idle RSS MB |");
-        let mut rule = String::from("|---|---|");
+        let mut header = String::from("| process | threads | idle RSS MB |");
+        let mut rule = String::from("|---|---|---|");
         for phase in self.measured() {
-            let _ = write!(header, " CPU % at {0} | peak RSS MB at {0} |", phase.label);
-            rule.push_str("---|---|");
+            let _ = write!(
+                header,
+                " CPU % at {0} | peak RSS MB at {0} | switches/s at {0} |",
+                phase.label
+            );
+            rule.push_str("---|---|---|");
         }
         let _ = writeln!(
             md,
-            "### Processes (CPU: mean while sending, % of one core)\n\n{header}\n{rule}"
+            "### Processes (CPU and context switches: mean while sending; CPU in % of one \
+             core)\n\n{header}\n{rule}"
         );
         for name in names {
-            let mut row = format!("| {name} | {} |", mb(self.idle.get(name).map(|u| u.rss_mb)));
+            let idle = self.idle.get(name);
+            let mut row = format!(
+                "| {name} | {} | {} |",
+                mb(idle.map(|u| u.threads)),
+                mb(idle.map(|u| u.rss_mb))
+            );
             for phase in self.measured() {
                 let usage = phase.processes.get(name);
                 let _ = write!(
                     row,
-                    " {} | {} |",
+                    " {} | {} | {} |",
                     mb(usage.map(|u| u.cpu_pct)),
-                    mb(usage.map(|u| u.rss_mb))
+                    mb(usage.map(|u| u.rss_mb)),
+                    mb(usage.map(|u| u.switches_per_s))
                 );
             }
             let _ = writeln!(md, "{row}");

@@ -385,10 +385,15 @@ backoff_max_ms = 8000
         kafka_config(&self.prefix)
     }
 
-    /// Stops every process, deletes the topics, drops the keyspace and the run directory.
+    /// Stops every process, deletes the topics, drops the keyspace and the run directory (kept
+    /// with `NOTIFY_E2E_KEEP_LOGS` set).
     pub async fn finish(mut self) {
         self.kill_all();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if std::env::var_os("NOTIFY_E2E_KEEP_LOGS").is_some() {
+            eprintln!("pipeline logs kept in {} (NOTIFY_E2E_KEEP_LOGS)", self.dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
         self.finished = true;
         // dropping the scratch guard now removes the topics and the keyspace
     }
