@@ -291,6 +291,7 @@ pub async fn run(config: &Config, args: LoadArgs) -> anyhow::Result<()> {
         stop.clone(),
     ));
     let drive = Drive {
+        providers: providers.clone(),
         client,
         api: args.api.trim_end_matches('/').to_owned(),
         mode: args.mode,
@@ -300,7 +301,6 @@ pub async fn run(config: &Config, args: LoadArgs) -> anyhow::Result<()> {
         tracker: tracker.clone(),
         max_in_flight: 256,
         kafka,
-        providers,
     };
     let mut run = Run {
         drive,
@@ -316,6 +316,9 @@ pub async fn run(config: &Config, args: LoadArgs) -> anyhow::Result<()> {
     let _ = sampling.await;
     collector.await.context("the ledger collector stopped")??;
     let (steps, sustained, phases, idle_until) = result?;
+    for (channel, count) in providers.iter().flat_map(|p| p.timed_out()) {
+        eprintln!("{channel}: {count} sends got no answer within dispatch.send_timeout_ms");
+    }
 
     let (duplicates, strangers) = tracker.anomalies();
     let sampler = sampler.lock().unwrap_or_else(|e| e.into_inner());

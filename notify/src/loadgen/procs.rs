@@ -25,7 +25,6 @@ pub struct Usage {
 
 /// What one read of `/proc/<pid>` gives: the counters are totals since the process started.
 struct Read {
-    args: Vec<String>,
     ticks: u64,
     rss_mb: f64,
     threads: usize,
@@ -109,7 +108,6 @@ fn read_args(pid: u32) -> Option<Vec<String>> {
 }
 
 fn read_process(pid: u32) -> Option<Read> {
-    let args = read_args(pid)?;
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // the command name may hold spaces; the fields after its closing parenthesis do not
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
@@ -124,7 +122,6 @@ fn read_process(pid: u32) -> Option<Read> {
         .unwrap_or(0.0);
     let (switches, threads) = switches(pid);
     Some(Read {
-        args,
         ticks,
         rss_mb: rss_kb / 1024.0,
         threads,

@@ -4,7 +4,9 @@
 //! simulator is never mistaken for a slow dispatcher in the other modes.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use notify_common::Config;
@@ -17,7 +19,9 @@ use super::produce::{rendered, Item};
 /// One provider client per channel of the run.
 #[derive(Debug)]
 pub struct ProviderTarget {
-    providers: HashMap<Channel, Arc<dyn Provider>>,
+    providers: HashMap<Channel, (Arc<dyn Provider>, AtomicU64)>,
+    /// The dispatcher's own bound on one send (`dispatch.send_timeout_ms`).
+    send_timeout: Duration,
 }
 
 impl ProviderTarget {
@@ -27,19 +31,40 @@ impl ProviderTarget {
         for &channel in channels {
             let provider = registry::build_provider(channel, &config.dispatch.providers)
                 .with_context(|| format!("the {channel} provider"))?;
-            providers.insert(channel, provider);
+            providers.insert(channel, (provider, AtomicU64::new(0)));
         }
-        Ok(Self { providers })
+        Ok(Self {
+            providers,
+            send_timeout: Duration::from_millis(config.dispatch.send_timeout_ms),
+        })
+    }
+
+    /// Sends that got no answer within the send timeout so far, by channel.
+    pub fn timed_out(&self) -> Vec<(Channel, u64)> {
+        let mut counts: Vec<(Channel, u64)> = self
+            .providers
+            .iter()
+            .map(|(channel, (_, n))| (*channel, n.load(Ordering::Relaxed)))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        counts.sort_by_key(|(channel, _)| channel.as_str());
+        counts
     }
 
     /// Sends every item at once; the event id of each one the provider accepted.
     pub async fn send(&self, tenant: &str, items: Vec<Item<'_>>) -> Vec<Option<Uuid>> {
         let now = notify_common::clock::now_ms();
         let sends = items.iter().map(|item| async move {
-            let provider = self.providers.get(&item.channel)?;
+            let (provider, timed_out) = self.providers.get(&item.channel)?;
             let event = Uuid::new_v4();
             let delivery = rendered(tenant, event, item, now);
-            match provider.send(&delivery).await {
+            // bounded as the dispatcher bounds it
+            let Ok(outcome) = tokio::time::timeout(self.send_timeout, provider.send(&delivery)).await
+            else {
+                timed_out.fetch_add(1, Ordering::Relaxed);
+                return None;
+            };
+            match outcome {
                 Outcome::Sent { .. } => Some(event),
                 other => {
                     tracing::debug!(channel = %item.channel, outcome = ?other, "load send refused");
@@ -98,6 +123,7 @@ mod tests {
             })
             .collect();
         let events = target.send("t1", items).await;
+        assert!(target.timed_out().is_empty());
 
         let arrived: Vec<String> = suite
             .ledgers()
