@@ -59,7 +59,8 @@ impl ProviderTarget {
             let event = Uuid::new_v4();
             let delivery = rendered(tenant, event, item, now);
             // bounded as the dispatcher bounds it
-            let Ok(outcome) = tokio::time::timeout(self.send_timeout, provider.send(&delivery)).await
+            let Ok(outcome) =
+                tokio::time::timeout(self.send_timeout, provider.send(&delivery)).await
             else {
                 timed_out.fetch_add(1, Ordering::Relaxed);
                 return None;

@@ -157,20 +157,37 @@ impl Report {
         md.push('\n');
     }
 
+    /// The phases the process table shows: the latency measurements, or (a run that measures
+    /// none, `--mode providers`) the fastest step that held.
+    fn usage_phases(&self) -> Vec<(String, &Phase)> {
+        let measured: Vec<(String, &Phase)> =
+            self.measured().map(|p| (p.label.clone(), p)).collect();
+        if !measured.is_empty() {
+            return measured;
+        }
+        self.steps
+            .iter()
+            .filter(|s| s.held)
+            .max_by(|a, b| a.phase.target_rate.total_cmp(&b.phase.target_rate))
+            .map(|s| (format!("{:.0}/s", s.phase.target_rate), &s.phase))
+            .into_iter()
+            .collect()
+    }
+
     fn process_table(&self, md: &mut String) {
+        let phases = self.usage_phases();
         let mut names: Vec<&String> = self.idle.keys().collect();
-        for phase in self.measured() {
+        for (_, phase) in &phases {
             names.extend(phase.processes.keys());
         }
         names.sort();
         names.dedup();
         let mut header = String::from("| process | threads | idle RSS MB |");
         let mut rule = String::from("|---|---|---|");
-        for phase in self.measured() {
+        for (label, _) in &phases {
             let _ = write!(
                 header,
-                " CPU % at {0} | peak RSS MB at {0} | switches/s at {0} |",
-                phase.label
+                " CPU % at {label} | peak RSS MB at {label} | switches/s at {label} |"
             );
             rule.push_str("---|---|---|");
         }
@@ -186,7 +203,7 @@ impl Report {
                 mb(idle.map(|u| u.threads)),
                 mb(idle.map(|u| u.rss_mb))
             );
-            for phase in self.measured() {
+            for (_, phase) in &phases {
                 let usage = phase.processes.get(name);
                 let _ = write!(
                     row,

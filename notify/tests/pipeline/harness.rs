@@ -390,7 +390,10 @@ backoff_max_ms = 8000
     pub async fn finish(mut self) {
         self.kill_all();
         if std::env::var_os("NOTIFY_E2E_KEEP_LOGS").is_some() {
-            eprintln!("pipeline logs kept in {} (NOTIFY_E2E_KEEP_LOGS)", self.dir.display());
+            eprintln!(
+                "pipeline logs kept in {} (NOTIFY_E2E_KEEP_LOGS)",
+                self.dir.display()
+            );
         } else {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
