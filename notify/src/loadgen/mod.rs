@@ -11,6 +11,7 @@
 //! It writes `bench-report.json`, `bench-report.md` and `latency.svg` into its output folder.
 
 mod drive;
+mod lag;
 mod plot;
 mod procs;
 mod produce;
@@ -103,6 +104,7 @@ struct Run {
     drive: Drive,
     tracker: Tracker,
     sampler: Arc<Mutex<Sampler>>,
+    lag: Arc<Mutex<lag::LagSeries>>,
     next: u64,
 }
 
@@ -133,6 +135,7 @@ impl Run {
         }
         let to = self.now();
         let tally = self.tracker.phase(phase);
+        let lag_peak = lag::peak(&self.lag.lock().unwrap_or_else(|e| e.into_inner()), from, to);
         let usage = self
             .sampler
             .lock()
@@ -149,6 +152,7 @@ impl Run {
             processes: usage,
             window: (from, to),
         });
+        let phase = Phase { lag_peak, ..phase };
         eprintln!("\r\x1b[K{}", phase.line());
         phase
     }
@@ -201,6 +205,23 @@ fn progress(label: String, rate: f64, length: Duration, tracker: Tracker) -> Can
         }
     });
     stop
+}
+
+/// The consumer lag reader, or `None` (with a warning) when the groups cannot be read: lag is
+/// one measure among several, not a reason to give up the run.
+async fn lag_reader(config: &Config, channels: &[Channel]) -> Option<Arc<lag::LagReader>> {
+    let (config, channels) = (config.clone(), channels.to_vec());
+    match tokio::task::spawn_blocking(move || lag::LagReader::new(&config, &channels)).await {
+        Ok(Ok(reader)) => Some(Arc::new(reader)),
+        Ok(Err(err)) => {
+            eprintln!("warning: consumer lag will not be reported: {err:#}");
+            None
+        }
+        Err(err) => {
+            eprintln!("warning: consumer lag will not be reported: {err}");
+            None
+        }
+    }
 }
 
 fn channels(names: &[String]) -> anyhow::Result<Vec<Channel>> {
@@ -290,6 +311,20 @@ pub async fn run(config: &Config, args: LoadArgs) -> anyhow::Result<()> {
         Duration::from_secs(1),
         stop.clone(),
     ));
+    let lag = Arc::new(Mutex::new(lag::LagSeries::new()));
+    let lagging = match args.mode {
+        Mode::Providers => None,
+        _ => lag_reader(config, &channels).await.map(|reader| {
+            let clock = sampler.clone();
+            tokio::spawn(lag::run(
+                reader,
+                lag.clone(),
+                move || clock.lock().unwrap_or_else(|e| e.into_inner()).now(),
+                Duration::from_secs(2),
+                stop.clone(),
+            ))
+        }),
+    };
     let drive = Drive {
         providers: providers.clone(),
         client,
@@ -306,6 +341,7 @@ pub async fn run(config: &Config, args: LoadArgs) -> anyhow::Result<()> {
         drive,
         tracker: tracker.clone(),
         sampler: sampler.clone(),
+        lag: lag.clone(),
         next: 0,
     };
     let result = search_and_measure(&mut run, &args, step, measure).await;
@@ -314,6 +350,9 @@ pub async fn run(config: &Config, args: LoadArgs) -> anyhow::Result<()> {
         track::set_latency(&run.drive.client, &simulators, 0).await?;
     }
     let _ = sampling.await;
+    if let Some(lagging) = lagging {
+        let _ = lagging.await;
+    }
     collector.await.context("the ledger collector stopped")??;
     let (steps, sustained, phases, idle_until) = result?;
     for (channel, count) in providers.iter().flat_map(|p| p.timed_out()) {
@@ -337,6 +376,10 @@ pub async fn run(config: &Config, args: LoadArgs) -> anyhow::Result<()> {
         &sampler,
         idle_until,
     );
+    let report = Report {
+        lag: std::mem::take(&mut *lag.lock().unwrap_or_else(|e| e.into_inner())),
+        ..report
+    };
     report.write(&out)?;
     crate::out::outln!("{}", report.markdown())?;
     crate::out::outln!("report: {}", out.display())?;

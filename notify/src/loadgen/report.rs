@@ -74,6 +74,8 @@ pub struct Phase {
     pub processes: BTreeMap<String, Usage>,
     /// Seconds since the run's first sample: start and end of the phase.
     pub window: (f64, f64),
+    /// The most records each consumer group was behind, while sending and draining.
+    pub lag_peak: BTreeMap<String, i64>,
     /// Latency samples for the plot, sorted, per channel (not written to the JSON).
     #[serde(skip)]
     pub sorted_ms: BTreeMap<String, Vec<u32>>,
@@ -123,6 +125,7 @@ impl Phase {
             api_ms: Latency::of(&mut tally.api_ms),
             processes: input.processes,
             window: input.window,
+            lag_peak: BTreeMap::new(),
             sorted_ms,
         }
     }
@@ -254,6 +257,8 @@ pub struct Report {
     pub phases: Vec<Phase>,
     /// Each process before any load.
     pub idle: BTreeMap<String, Usage>,
+    /// Consumer lag over the whole run, every two seconds.
+    pub lag: super::lag::LagSeries,
     /// Deliveries that arrived at a simulator more than once.
     pub duplicates: u64,
     /// Arrivals no notification of the run explains.
@@ -301,6 +306,7 @@ impl Report {
             steps,
             phases,
             idle: sampler.summary(0.0, idle_until),
+            lag: Vec::new(),
             duplicates,
             unexplained_arrivals,
         }

@@ -32,6 +32,7 @@ impl Report {
         self.steps_table(&mut md);
         self.latency_table(&mut md);
         self.process_table(&mut md);
+        self.lag_table(&mut md);
         md
     }
 
@@ -212,6 +213,38 @@ impl Report {
                     mb(usage.map(|u| u.rss_mb)),
                     mb(usage.map(|u| u.switches_per_s))
                 );
+            }
+            let _ = writeln!(md, "{row}");
+        }
+    }
+
+    fn lag_table(&self, md: &mut String) {
+        let phases = self.usage_phases();
+        let mut groups: Vec<&String> = phases
+            .iter()
+            .flat_map(|(_, p)| p.lag_peak.keys())
+            .collect();
+        groups.sort();
+        groups.dedup();
+        if groups.is_empty() {
+            return;
+        }
+        let mut header = String::from("| consumer group |");
+        let mut rule = String::from("|---|");
+        for (label, _) in &phases {
+            let _ = write!(header, " at {label} |");
+            rule.push_str("---|");
+        }
+        let _ = writeln!(
+            md,
+            "\n### Consumer lag (most records not yet committed, while sending and draining; the \
+             whole series is in bench-report.json)\n\n{header}\n{rule}"
+        );
+        for group in groups {
+            let mut row = format!("| {group} |");
+            for (_, phase) in &phases {
+                let peak = phase.lag_peak.get(group);
+                let _ = write!(row, " {} |", peak.map_or_else(|| "–".into(), i64::to_string));
             }
             let _ = writeln!(md, "{row}");
         }
