@@ -37,7 +37,9 @@ pub struct LagReader {
 impl std::fmt::Debug for LagReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let labels: Vec<&str> = self.groups.iter().map(|g| g.label.as_str()).collect();
-        f.debug_struct("LagReader").field("groups", &labels).finish()
+        f.debug_struct("LagReader")
+            .field("groups", &labels)
+            .finish()
     }
 }
 
@@ -188,7 +190,12 @@ mod tests {
     #[test]
     fn the_peak_is_taken_within_the_window_only() {
         let sample = |at: f64, router: i64| (at, BTreeMap::from([("router".to_owned(), router)]));
-        let series = vec![sample(1.0, 900), sample(5.0, 30), sample(6.0, 70), sample(9.0, 5)];
+        let series = vec![
+            sample(1.0, 900),
+            sample(5.0, 30),
+            sample(6.0, 70),
+            sample(9.0, 5),
+        ];
         assert_eq!(peak(&series, 4.0, 8.0)["router"], 70);
         assert!(peak(&series, 10.0, 12.0).is_empty());
     }

@@ -135,7 +135,11 @@ impl Run {
         }
         let to = self.now();
         let tally = self.tracker.phase(phase);
-        let lag_peak = lag::peak(&self.lag.lock().unwrap_or_else(|e| e.into_inner()), from, to);
+        let lag_peak = lag::peak(
+            &self.lag.lock().unwrap_or_else(|e| e.into_inner()),
+            from,
+            to,
+        );
         let usage = self
             .sampler
             .lock()

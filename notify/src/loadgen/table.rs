@@ -220,10 +220,7 @@ impl Report {
 
     fn lag_table(&self, md: &mut String) {
         let phases = self.usage_phases();
-        let mut groups: Vec<&String> = phases
-            .iter()
-            .flat_map(|(_, p)| p.lag_peak.keys())
-            .collect();
+        let mut groups: Vec<&String> = phases.iter().flat_map(|(_, p)| p.lag_peak.keys()).collect();
         groups.sort();
         groups.dedup();
         if groups.is_empty() {
@@ -244,7 +241,11 @@ impl Report {
             let mut row = format!("| {group} |");
             for (_, phase) in &phases {
                 let peak = phase.lag_peak.get(group);
-                let _ = write!(row, " {} |", peak.map_or_else(|| "–".into(), i64::to_string));
+                let _ = write!(
+                    row,
+                    " {} |",
+                    peak.map_or_else(|| "–".into(), i64::to_string)
+                );
             }
             let _ = writeln!(md, "{row}");
         }
