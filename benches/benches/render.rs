@@ -24,19 +24,7 @@ const FROM: &str = "Acme <no-reply@acme.example>";
 const TEMPLATE_ID: &str = "order_shipped_v3";
 
 fn variant(version: u32, locale: &str, channel: Channel) -> Template {
-    let mut template = Template {
-        template_id: TEMPLATE_ID.into(),
-        version,
-        locale: locale.into(),
-        channel,
-        title: None,
-        body: None,
-        subject: None,
-        html: None,
-        text: None,
-        data: BTreeMap::new(),
-        created_at_ms: 0,
-    };
+    let mut template = Template::empty(TEMPLATE_ID, version, locale, channel);
     let tag = format!("[{locale} v{version}]");
     match channel {
         Channel::Apns | Channel::Fcm | Channel::WebPush => {

@@ -13,7 +13,6 @@ mod ratelimit;
 mod redefer;
 mod render;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use notify_schemas::{Channel, NotificationRequest, Priority, TemplateRef, Uuid};
@@ -161,19 +160,7 @@ pub(crate) fn nights() -> QuietHours {
 
 /// A template variant of `welcome` v1 with only the fields given set.
 pub(crate) fn variant(locale: &str, channel: Channel) -> Template {
-    Template {
-        template_id: "welcome".into(),
-        version: 1,
-        locale: locale.into(),
-        channel,
-        title: None,
-        body: None,
-        subject: None,
-        html: None,
-        text: None,
-        data: BTreeMap::new(),
-        created_at_ms: 0,
-    }
+    Template::empty("welcome", 1, locale, channel)
 }
 
 pub(crate) fn sms_variant(locale: &str, text: &str) -> Template {

@@ -281,6 +281,18 @@ macro_rules! template_records {
         }
 
         impl Template {
+            /// Version `version` of `template_id` for `locale` and `channel`, with no content.
+            pub fn empty(template_id: &str, version: u32, locale: &str, channel: Channel) -> Self {
+                Self {
+                    template_id: template_id.to_owned(),
+                    version,
+                    locale: locale.to_owned(),
+                    channel,
+                    $($field: Default::default(),)*
+                    created_at_ms: 0,
+                }
+            }
+
             /// The stored form of `variant` as `version` of `template_id`.
             pub fn from_variant(
                 template_id: &str,
