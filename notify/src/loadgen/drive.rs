@@ -37,6 +37,17 @@ pub enum Mode {
     Providers,
 }
 
+/// Where the sends of a run go, besides the API.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// The ingest API (`--mode single` and `batch`).
+    Api,
+    /// A producer (`--mode kafka` and `deliveries`).
+    Kafka(Arc<KafkaTarget>),
+    /// The provider clients (`--mode providers`).
+    Providers(Arc<ProviderTarget>),
+}
+
 /// One sender, shared by every phase of a run.
 #[derive(Debug, Clone)]
 pub struct Drive {
@@ -48,10 +59,7 @@ pub struct Drive {
     pub tenant: Arc<LoadTenant>,
     pub tracker: Tracker,
     pub max_in_flight: usize,
-    /// The producer of `--mode kafka` and `--mode deliveries`.
-    pub kafka: Option<Arc<KafkaTarget>>,
-    /// The provider clients of `--mode providers`.
-    pub providers: Option<Arc<ProviderTarget>>,
+    pub target: Target,
 }
 
 /// The body of the `i`-th notification of a run: (channel, JSON).
@@ -137,10 +145,10 @@ impl Drive {
                 })
                 .collect()
         };
-        let events = match (&self.kafka, &self.providers) {
-            (Some(kafka), _) => kafka.send(&self.tenant.tenant_id, built()).await,
-            (None, Some(providers)) => providers.send(&self.tenant.tenant_id, built()).await,
-            (None, None) => {
+        let events = match &self.target {
+            Target::Kafka(kafka) => kafka.send(&self.tenant.tenant_id, built()).await,
+            Target::Providers(providers) => providers.send(&self.tenant.tenant_id, built()).await,
+            Target::Api => {
                 let bodies: Vec<Value> = (first..).zip(&items).map(|(i, &t)| body(i, t)).collect();
                 self.post(&bodies).await
             }

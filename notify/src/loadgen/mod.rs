@@ -31,8 +31,8 @@ use notify_common::Config;
 use notify_schemas::Channel;
 use tokio_util::sync::CancellationToken;
 
-use drive::Drive;
 pub use drive::Mode;
+use drive::{Drive, Target};
 use phases::{search_and_measure, Run};
 use procs::Sampler;
 use report::Report;
@@ -175,18 +175,17 @@ pub async fn run(config: &Config, args: LoadArgs) -> anyhow::Result<()> {
     track::clear_ledgers(&client, &simulators).await?;
     track::set_latency(&client, &simulators, args.sim_latency_ms).await?;
 
-    let kafka = match args.mode {
+    let target = match args.mode {
         Mode::Kafka | Mode::Deliveries => {
             let deliveries = args.mode == Mode::Deliveries;
-            Some(Arc::new(
+            Target::Kafka(Arc::new(
                 produce::KafkaTarget::new(config, deliveries).await?,
             ))
         }
-        Mode::Single | Mode::Batch | Mode::Providers => None,
-    };
-    let providers = match args.mode {
-        Mode::Providers => Some(Arc::new(providers::ProviderTarget::new(config, &channels)?)),
-        _ => None,
+        Mode::Providers => {
+            Target::Providers(Arc::new(providers::ProviderTarget::new(config, &channels)?))
+        }
+        Mode::Single | Mode::Batch => Target::Api,
     };
     let stop = CancellationToken::new();
     let tracker = Tracker::default();
@@ -218,7 +217,7 @@ pub async fn run(config: &Config, args: LoadArgs) -> anyhow::Result<()> {
         }),
     };
     let drive = Drive {
-        providers: providers.clone(),
+        target: target.clone(),
         client,
         api: args.api.trim_end_matches('/').to_owned(),
         mode: args.mode,
@@ -227,7 +226,6 @@ pub async fn run(config: &Config, args: LoadArgs) -> anyhow::Result<()> {
         tenant: Arc::new(tenant),
         tracker: tracker.clone(),
         max_in_flight: 256,
-        kafka,
     };
     let mut run = Run {
         drive,
@@ -247,8 +245,10 @@ pub async fn run(config: &Config, args: LoadArgs) -> anyhow::Result<()> {
     }
     collector.await.context("the ledger collector stopped")??;
     let (steps, sustained, phases, idle_until) = result?;
-    for (channel, count) in providers.iter().flat_map(|p| p.timed_out()) {
-        eprintln!("{channel}: {count} sends got no answer within dispatch.send_timeout_ms");
+    if let Target::Providers(providers) = &target {
+        for (channel, count) in providers.timed_out() {
+            eprintln!("{channel}: {count} sends got no answer within dispatch.send_timeout_ms");
+        }
     }
 
     let (duplicates, strangers) = tracker.anomalies();
