@@ -349,14 +349,28 @@ async fn a_registry_outage_of_30_s_delays_records_and_dead_letters_none() -> any
     let topics = notify_common::topics::Topics::new(&run.pipeline.prefix);
     let mut sent = run.send("before", 0..shape.size).await?;
 
-    // a producer moves to a new version of the schema (the same fields, new documentation):
-    // registered while the registry is up, first seen by the router while it is down
+    // a producer moves to a new version of the schema (one optional field more): registered
+    // while the registry is up, first seen by the router while it is down. A change of
+    // documentation alone would not do: the registry answers a schema whose canonical form is
+    // already under the subject with the id it has, one the router may know already.
     let client = client()?;
+    let subject = subject_for(&topics.requests());
+    let current_id = client
+        .id_under(&subject, NotificationRequest::schema_json())
+        .await?
+        .context("the current schema is not registered")?;
     let mut schema: Value = serde_json::from_str(NotificationRequest::schema_json())?;
-    schema["doc"] = Value::String(format!("{} (v1.1)", schema["doc"].as_str().unwrap_or("")));
-    let new_id = client
-        .register(&subject_for(&topics.requests()), &schema.to_string())
-        .await?;
+    schema["fields"]
+        .as_array_mut()
+        .context("fields")?
+        .push(serde_json::json!({"name": "campaign", "type": ["null", "string"], "default": null}));
+    let new_id = client.register(&subject, &schema.to_string()).await?;
+    ensure!(
+        new_id != current_id,
+        "the new version got the current schema's id {current_id}"
+    );
+    let current = apache_avro::Schema::parse_str(NotificationRequest::schema_json())?;
+    let newer = apache_avro::Schema::parse(&schema)?;
     let user = sms_user(&run)?.clone();
     let codec = Codec::<NotificationRequest>::new()?;
     let producer = notify_common::kafka::producer(&run.pipeline.kafka(), "e2e-producer")?;
@@ -380,11 +394,23 @@ async fn a_registry_outage_of_30_s_delays_records_and_dead_letters_none() -> any
             email: None,
         });
         request.created_at = notify_common::clock::now_ms();
-        // the same datum, framed with the new version's id
+        // the datum written with the new version, framed with its id
         let single_object = codec.encode(&request)?;
+        let mut body = &single_object[notify_schemas::framing::SINGLE_OBJECT_HEADER_LEN..];
+        let apache_avro::types::Value::Record(mut fields) =
+            apache_avro::from_avro_datum(&current, &mut body, None)?
+        else {
+            anyhow::bail!("a request decodes to a record");
+        };
+        fields.push((
+            "campaign".into(),
+            apache_avro::types::Value::Union(1, Box::new(format!("outage {n}").into())),
+        ));
         let mut framed = confluent_header(new_id).to_vec();
-        framed
-            .extend_from_slice(&single_object[notify_schemas::framing::SINGLE_OBJECT_HEADER_LEN..]);
+        framed.extend(apache_avro::to_avro_datum(
+            &newer,
+            apache_avro::types::Value::Record(fields),
+        )?);
         notify_it::produce(
             &producer,
             &topics.requests(),
