@@ -371,6 +371,8 @@ async fn a_registry_outage_of_30_s_delays_records_and_dead_letters_none() -> any
     );
     let current = apache_avro::Schema::parse_str(NotificationRequest::schema_json())?;
     let newer = apache_avro::Schema::parse(&schema)?;
+    let read_current = apache_avro::reader::datum::GenericDatumReader::builder(&current).build()?;
+    let write_newer = apache_avro::writer::datum::GenericDatumWriter::builder(&newer).build()?;
     let user = sms_user(&run)?.clone();
     let codec = Codec::<NotificationRequest>::new()?;
     let producer = notify_common::kafka::producer(&run.pipeline.kafka(), "e2e-producer")?;
@@ -397,8 +399,7 @@ async fn a_registry_outage_of_30_s_delays_records_and_dead_letters_none() -> any
         // the datum written with the new version, framed with its id
         let single_object = codec.encode(&request)?;
         let mut body = &single_object[notify_schemas::framing::SINGLE_OBJECT_HEADER_LEN..];
-        let apache_avro::types::Value::Record(mut fields) =
-            apache_avro::from_avro_datum(&current, &mut body, None)?
+        let apache_avro::types::Value::Record(mut fields) = read_current.read_value(&mut body)?
         else {
             anyhow::bail!("a request decodes to a record");
         };
@@ -407,10 +408,7 @@ async fn a_registry_outage_of_30_s_delays_records_and_dead_letters_none() -> any
             apache_avro::types::Value::Union(1, Box::new(format!("outage {n}").into())),
         ));
         let mut framed = confluent_header(new_id).to_vec();
-        framed.extend(apache_avro::to_avro_datum(
-            &newer,
-            apache_avro::types::Value::Record(fields),
-        )?);
+        write_newer.write_value(&mut framed, apache_avro::types::Value::Record(fields))?;
         notify_it::produce(
             &producer,
             &topics.requests(),
