@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::handler::{Handler, Incoming};
 use crate::metrics as m;
-use crate::publish::{publish_routed, BatchError};
+use crate::publish::publish_routed;
 use crate::scheduler::DEFERRED_UNTIL_HEADER;
 
 /// Why the loop stopped.
@@ -102,17 +102,16 @@ impl RouterConsumer {
                 continue;
             }
             let mut backoff = Duration::from_millis(100);
-            loop {
+            let published = loop {
                 let attempt = async {
                     let routed = self.handler.handle_batch(&batch).await?;
-                    publish_routed(self.publisher.as_ref(), &self.handler, &batch, &routed).await?;
-                    Ok::<_, BatchError>(())
+                    publish_routed(self.publisher.as_ref(), &self.handler, &batch, &routed).await
                 };
                 match attempt.await {
-                    Ok(()) => {
+                    Ok(published) => {
                         self.health.ok("database");
                         self.health.ok("kafka");
-                        break;
+                        break published;
                     }
                     Err(err) => {
                         self.health.failing(err.dependency(), err.to_string());
@@ -125,7 +124,7 @@ impl RouterConsumer {
                         backoff = (backoff * 2).min(max_backoff);
                     }
                 }
-            }
+            };
             for record in &batch {
                 // a partition taken away meanwhile refuses the store; its new owner re-routes
                 if let Err(err) =
@@ -136,6 +135,7 @@ impl RouterConsumer {
                 }
             }
             metrics::counter!(m::REQUESTS_TOTAL).increment(batch.len() as u64);
+            published.tally.record();
         }
         Ok(())
     }

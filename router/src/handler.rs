@@ -36,12 +36,12 @@ use notify_store::tenants::AppStore;
 
 use crate::cache::{CacheError, DirectoryCache};
 use crate::fanout;
-use crate::metrics as m;
 use crate::plan::{self, Context, Reason};
 use crate::ratelimit::RateLimiter;
 use crate::render::Renderer;
 use crate::scheduler::after_earlier_row;
 use crate::settings::{SettingsCache, SettingsError};
+use crate::tally::Tally;
 
 /// Most log lines a second about dead-lettered records; the rest are counted in the next line.
 const REFUSAL_LOG_LINES_PER_S: u32 = 10;
@@ -199,7 +199,7 @@ impl Handler {
     /// What each record of the batch produces, in record order. Records are routed
     /// concurrently (their directory reads overlap) but their outputs are kept in record order,
     /// so one user's records are produced in the order they were consumed.
-    pub async fn handle_batch(&self, batch: &[Incoming]) -> Result<Vec<Vec<Record>>, RouteError> {
+    pub async fn handle_batch(&self, batch: &[Incoming]) -> Result<Vec<Routed>, RouteError> {
         let now_ms = self.clock.now_ms();
         // at most `router.batch_max` futures; the directory bounds its own requests in flight
         try_join_all(batch.iter().map(|record| self.route(record, now_ms))).await
@@ -213,7 +213,7 @@ impl Handler {
         &self,
         source: &Incoming,
         refused: &[(&Record, &PublishError)],
-    ) -> Result<Vec<Record>, RouteError> {
+    ) -> Result<Routed, RouteError> {
         let now_ms = self.clock.now_ms();
         let reasons: Vec<String> = refused
             .iter()
@@ -222,10 +222,12 @@ impl Handler {
         let mut records =
             vec![self.dead_letter(source, Reason::ProduceRefused.as_str(), &reasons.join("; "))];
         let mut outcomes = Vec::new();
+        let mut tally = Tally::dead_letter(Reason::ProduceRefused.as_str());
         for (record, error) in refused {
             let Ok(delivery) = self.deliveries.decode(&record.payload) else {
                 continue; // a status or dead letter: the dead letter above tells of it
             };
+            tally.withdrawn.push(delivery.channel);
             let status = fanout::refused_status(&delivery, error, now_ms);
             records.push(self.status_record(&status)?);
             outcomes.push(fanout::outcome(&status, Some(&delivery.recipient)));
@@ -237,16 +239,16 @@ impl Handler {
         }))
         .await
         .map_err(|e| RouteError::Outcomes(e.to_string()))?;
-        Ok(records)
+        tally.decided(&outcomes);
+        Ok(Routed { records, tally })
     }
 
     /// The records one incoming record produces.
     pub async fn handle(&self, record: &Incoming) -> Result<Vec<Record>, RouteError> {
-        self.route(record, self.clock.now_ms()).await
+        Ok(self.route(record, self.clock.now_ms()).await?.records)
     }
 
     fn dead_letter(&self, record: &Incoming, error: &str, reason: &str) -> Record {
-        metrics::counter!(m::DEAD_LETTERED_TOTAL, "error" => error.to_owned()).increment(1);
         if let Some(held_back) = self.refusals.allow() {
             tracing::warn!(
                 error,
@@ -296,13 +298,17 @@ impl Handler {
             .map_err(|e| RouteError::Schedule(e.to_string()))
     }
 
-    async fn route(&self, record: &Incoming, now_ms: i64) -> Result<Vec<Record>, RouteError> {
+    /// `record` as one dead letter for `error`, counted as such.
+    fn refused(&self, record: &Incoming, error: &str, reason: &str) -> Routed {
+        Routed {
+            records: vec![self.dead_letter(record, error, reason)],
+            tally: Tally::dead_letter(error),
+        }
+    }
+
+    async fn route(&self, record: &Incoming, now_ms: i64) -> Result<Routed, RouteError> {
         let Some(payload) = record.payload.as_deref() else {
-            return Ok(vec![self.dead_letter(
-                record,
-                "empty",
-                "record has no value",
-            )]);
+            return Ok(self.refused(record, "empty", "record has no value"));
         };
         // a registry that cannot answer delays the record; it never makes it a dead letter
         self.schemas
@@ -312,16 +318,16 @@ impl Handler {
         let request = match self.requests.decode(payload) {
             Ok(request) => request,
             Err(err) if err.is_permanent() => {
-                return Ok(vec![self.dead_letter(record, err.kind(), &err.to_string())])
+                return Ok(self.refused(record, err.kind(), &err.to_string()))
             }
             Err(err) => return Err(RouteError::SchemaLookup(err.to_string())),
         };
         let Some(settings) = self.settings.get(&request.tenant).await? else {
-            return Ok(vec![self.dead_letter(
+            return Ok(self.refused(
                 record,
                 "unknown_tenant",
                 &format!("tenant {} does not exist", request.tenant),
-            )]);
+            ));
         };
         let default_locale = settings
             .default_locale
@@ -353,6 +359,7 @@ impl Handler {
             now_ms,
         };
         let mut decided = plan::plan_due(&context, record.deferred_until_ms);
+        let mut tally = Tally::default();
         let routing_key = format!("{}:{}", request.tenant, request.user_id);
         if let Some(defer) = &decided.defer_until {
             self.defer(&ScheduledItem {
@@ -364,7 +371,7 @@ impl Handler {
                 payload: payload.to_vec(),
             })
             .await?;
-            metrics::counter!(m::DEFERRED_TOTAL, "reason" => defer.reason.as_str()).increment(1);
+            tally.deferred.push(defer.reason.as_str());
         }
         let mut outputs = Vec::new();
         let mut recorded = Vec::new();
@@ -382,6 +389,7 @@ impl Handler {
                 .map_err(|e| RouteError::RateLimits(e.to_string()))?;
             if let Some(held) = held {
                 let (records, outcomes) = self.hold(&held, record, &routing_key, now_ms).await?;
+                tally.deferred.push(Reason::RateLimited.as_str());
                 outputs.extend(records);
                 recorded.extend(outcomes);
             }
@@ -392,7 +400,11 @@ impl Handler {
         }
         if decided.expired || decided.defer_until.is_some() {
             self.record_outcomes(&request, record, &recorded).await?;
-            return Ok(outputs);
+            tally.decided(&recorded);
+            return Ok(Routed {
+                records: outputs,
+                tally,
+            });
         }
 
         let user_locale = view.user.as_ref().and_then(|u| u.locale.as_deref());
@@ -425,13 +437,10 @@ impl Handler {
                             .encode(&delivery)
                             .map_err(|e| RouteError::Encode(e.to_string()))?;
                         outputs.push(Record::new(topic.clone(), routing_key.clone(), payload));
-                        metrics::counter!(m::DELIVERIES_TOTAL, "channel" => channel.as_str())
-                            .increment(1);
+                        tally.deliveries.push(channel);
                     }
                 }
                 Err(err) => {
-                    metrics::counter!(m::SUPPRESSED_TOTAL, "reason" => "render_failed")
-                        .increment(1);
                     let failed = fanout::render_failed(&request, &targets, &err, now_ms);
                     // one status per target, in target order
                     for (status, target) in failed.iter().zip(&targets) {
@@ -442,6 +451,19 @@ impl Handler {
             }
         }
         self.record_outcomes(&request, record, &recorded).await?;
-        Ok(outputs)
+        tally.decided(&recorded);
+        Ok(Routed {
+            records: outputs,
+            tally,
+        })
     }
+}
+
+/// What one record produced: the records to publish and what to count once they are out.
+#[derive(Debug, Clone, Default)]
+pub struct Routed {
+    /// Deliveries, statuses and dead letters, in publishing order.
+    pub records: Vec<Record>,
+    /// What they mean, for the counters.
+    pub tally: Tally,
 }

@@ -31,6 +31,7 @@ pub mod render;
 pub mod scheduler;
 pub mod settings;
 pub mod stage;
+pub mod tally;
 
 #[cfg(test)]
 mod tests;

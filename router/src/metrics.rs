@@ -4,8 +4,14 @@
 pub const REQUESTS_TOTAL: &str = "notify_router_requests_total";
 /// Deliveries produced, label `channel`.
 pub const DELIVERIES_TOTAL: &str = "notify_router_deliveries_total";
-/// Channels or recipients dropped, label `reason`.
+/// Deliveries not made because policy said no, labels `channel` (`none`: the request as a
+/// whole) and `reason` (opted_out, no_device, no_contact, rate_limited, ...).
 pub const SUPPRESSED_TOTAL: &str = "notify_router_suppressed_total";
+/// Deliveries that failed in the router, labels `channel` and `reason` (render_failed,
+/// produce_refused).
+pub const FAILED_TOTAL: &str = "notify_router_failed_total";
+/// Requests past their `expires_at` when routed, labels `channel` and `reason`.
+pub const EXPIRED_TOTAL: &str = "notify_router_expired_total";
 /// Records sent to the dead-letter topic, label `error`.
 pub const DEAD_LETTERED_TOTAL: &str = "notify_router_dead_lettered_total";
 /// Batches retried because the database or Kafka failed.

@@ -21,8 +21,9 @@
 use notify_common::dead_letter::{DLQ_PAYLOAD_OMITTED, DLQ_STAGE};
 use notify_common::publish::{PublishError, Publisher, Record};
 
-use crate::handler::{Handler, Incoming, RouteError};
+use crate::handler::{Handler, Incoming, RouteError, Routed};
 use crate::metrics as m;
+use crate::tally::Tally;
 
 /// Why a batch did not go through this time; it is retried, never skipped.
 #[derive(Debug, thiserror::Error)]
@@ -45,18 +46,31 @@ impl BatchError {
     }
 }
 
-/// Publishes `routed` (the outputs of each record of `batch`, in batch order); returns how
-/// many outputs were set aside.
+/// What a batch's publishing came to.
+#[derive(Debug, Default)]
+pub struct Published {
+    /// How many outputs Kafka refused for good and were set aside.
+    pub set_aside: usize,
+    /// What the batch counts as, set-aside records included: to be recorded once its offsets
+    /// are stored.
+    pub tally: Tally,
+}
+
+/// Publishes `routed` (the outputs of each record of `batch`, in batch order).
 pub async fn publish_routed(
     publisher: &dyn Publisher,
     handler: &Handler,
     batch: &[Incoming],
-    routed: &[Vec<Record>],
-) -> Result<usize, BatchError> {
+    routed: &[Routed],
+) -> Result<Published, BatchError> {
+    let mut tally = Tally::default();
+    for record in routed {
+        tally.merge(record.tally.clone());
+    }
     let flat: Vec<(usize, &Record)> = routed
         .iter()
         .enumerate()
-        .flat_map(|(source, outputs)| outputs.iter().map(move |record| (source, record)))
+        .flat_map(|(source, outputs)| outputs.records.iter().map(move |record| (source, record)))
         .collect();
     let records: Vec<Record> = flat.iter().map(|(_, record)| (*record).clone()).collect();
     let results = publisher.publish_each(&records).await;
@@ -85,7 +99,9 @@ pub async fn publish_routed(
             .map(|(_, record, err)| (*record, err))
             .collect();
         if !of_source.is_empty() {
-            replacements.extend(handler.set_aside(source, &of_source).await?);
+            let set_aside = handler.set_aside(source, &of_source).await?;
+            replacements.extend(set_aside.records);
+            tally.merge(set_aside.tally);
         }
     }
     let mut without_value = Vec::new();
@@ -121,7 +137,10 @@ pub async fn publish_routed(
         metrics::counter!(m::REFUSED_TOTAL, "topic" => record.topic.clone()).increment(1);
         tracing::warn!(error = %err, topic = %record.topic, key = %record.key_str(), "output refused by Kafka; set aside");
     }
-    Ok(refused.len())
+    Ok(Published {
+        set_aside: refused.len(),
+        tally,
+    })
 }
 
 fn lost(record: &Record, err: &PublishError) {

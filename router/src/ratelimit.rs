@@ -23,7 +23,6 @@ use notify_store::ratelog::{RateEvent, RateLog};
 use notify_store::settings::{OverLimit, RateLimitRule, TenantSettings};
 use notify_store::StoreError;
 
-use crate::metrics as m;
 use crate::plan::{Plan, Reason, Suppressed};
 
 /// What the limits say about one send.
@@ -255,8 +254,6 @@ pub fn apply(
     decided.targets = kept;
     match over_limit {
         OverLimit::Suppress => {
-            metrics::counter!(m::SUPPRESSED_TOTAL, "reason" => "rate_limited")
-                .increment(over.len() as u64);
             decided
                 .suppressed
                 .extend(over.into_iter().map(|t| Suppressed {

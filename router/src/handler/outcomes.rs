@@ -20,7 +20,6 @@ use notify_store::schedule::ScheduledItem;
 
 use super::{Handler, Incoming, RouteError};
 use crate::fanout;
-use crate::metrics as m;
 use crate::plan::Reason;
 use crate::scheduler::after_earlier_row;
 
@@ -47,7 +46,6 @@ impl Handler {
             payload,
         })
         .await?;
-        metrics::counter!(m::DEFERRED_TOTAL, "reason" => "rate_limited").increment(1);
         let mut records = Vec::new();
         let mut outcomes = Vec::new();
         for channel in &held.request.channels {

@@ -22,7 +22,9 @@ async fn route(
 ) -> Result<usize, BatchError> {
     let batch: Vec<_> = requests.iter().map(incoming).collect();
     let routed = world.handler.handle_batch(&batch).await.expect("routed");
-    publish_routed(publisher, &world.handler, &batch, &routed).await
+    publish_routed(publisher, &world.handler, &batch, &routed)
+        .await
+        .map(|published| published.set_aside)
 }
 
 /// A request for SMS and email whose email is `html_bytes` large.
