@@ -20,6 +20,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 
 use crate::config::KafkaConfig;
+use crate::metrics::LagContext;
 use crate::topics::TopicSpec;
 
 /// Why a Kafka client could not be built or an admin request failed.
@@ -110,7 +111,12 @@ pub fn consumer_config(config: &KafkaConfig, stage: &str, group_id: &str) -> Cli
             "session.timeout.ms",
             crate::config::DEFAULT_SESSION_TIMEOUT_MS.to_string(),
         )
-        .set("enable.partition.eof", "false");
+        .set("enable.partition.eof", "false")
+        // consumer lag per partition (crate::metrics::record_lag)
+        .set(
+            "statistics.interval.ms",
+            crate::metrics::STATS_INTERVAL_MS.to_string(),
+        );
     apply_extras(&mut client, config, &CONSUMER_INVARIANTS);
     client
 }
@@ -253,6 +259,24 @@ pub fn consumer(
             role: "consumer",
             source,
         })?;
+    Ok(consumer)
+}
+
+/// [`consumer`] whose context exports the group's lag ([`crate::metrics::CONSUMER_LAG`]).
+pub fn lag_consumer(
+    config: &KafkaConfig,
+    stage: &str,
+    group_id: &str,
+    topics: &[&str],
+) -> Result<StreamConsumer<LagContext>, KafkaSetupError> {
+    let setup = |source| KafkaSetupError::Client {
+        role: "consumer",
+        source,
+    };
+    let consumer: StreamConsumer<LagContext> = consumer_config(config, stage, group_id)
+        .create_with_context(LagContext::new(group_id))
+        .map_err(setup)?;
+    consumer.subscribe(topics).map_err(setup)?;
     Ok(consumer)
 }
 

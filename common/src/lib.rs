@@ -11,6 +11,7 @@ pub mod dead_letter;
 pub mod health;
 pub mod kafka;
 pub mod log_pacer;
+pub mod metrics;
 pub mod publish;
 pub mod schema_registry;
 pub mod shutdown;

@@ -4,7 +4,7 @@
 //! filter. Metrics are exposed in the Prometheus text format on the admin address, never on a
 //! stage's public port.
 
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogFormat, TelemetryConfig};
@@ -53,6 +53,13 @@ pub fn init(config: &TelemetryConfig, health: &Health) -> Result<(), TelemetryEr
 
     if let Some(addr) = config.metrics_addr {
         let prometheus = PrometheusBuilder::new()
+            // every duration is a histogram with the same buckets, so percentiles aggregate
+            // across pods (`histogram_quantile` over `_bucket`)
+            .set_buckets_for_metric(
+                Matcher::Suffix("_seconds".to_owned()),
+                &crate::metrics::LATENCY_BUCKETS,
+            )
+            .map_err(|err| TelemetryError::Metrics(format!("{addr}: {err}")))?
             .install_recorder()
             .map_err(|err| TelemetryError::Metrics(format!("{addr}: {err}")))?;
         let listener = std::net::TcpListener::bind(addr)

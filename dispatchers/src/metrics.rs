@@ -18,7 +18,7 @@ pub const DEPENDENCY_RETRIES_TOTAL: &str = "notify_dispatch_dependency_retries_t
 /// Devices reported gone, labels `channel`, `outcome` = marked | registered_since | not_found
 /// | error.
 pub const DEVICES_INVALIDATED_TOTAL: &str = "notify_dispatch_devices_invalidated_total";
-/// Records taken from Kafka and not finished, label `channel`.
+/// Records taken from Kafka and not finished, labels `channel` and `lane` (`main`, `bulk`).
 pub const PENDING_RECORDS: &str = "notify_dispatch_pending_records";
 /// Records still unfinished when a rebalance or shutdown drain ran out of time, label
 /// `channel`; their partitions' next owner repeats them.
@@ -36,3 +36,6 @@ pub const FENCED_TOTAL: &str = "notify_dispatch_fenced_total";
 /// may have delivered them, so their retry may arrive twice (push retries carry the same
 /// collapse id). The bound of provider-side duplicates. Label `channel`.
 pub const AMBIGUOUS_SENDS_TOTAL: &str = "notify_dispatch_ambiguous_sends_total";
+/// State of a provider's circuit breaker, labels `channel` and `provider`: 0 closed, 1
+/// half-open (probing), 2 open (sending nothing to it).
+pub const BREAKER_STATE: &str = "notify_dispatch_breaker_state";

@@ -85,6 +85,7 @@ pub fn drain_consumer(
         inflight,
         Duration::from_millis(config.dispatch.drain_deadline_ms),
         label,
+        group,
     );
     let setup = |source| KafkaSetupError::Client {
         role: "consumer",

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use notify_common::config::RouterConfig;
 use notify_common::kafka::{header_str, ErrorPacer};
+use notify_common::metrics::LagContext;
 use notify_common::publish::Publisher;
 use notify_common::Health;
 use rdkafka::consumer::{Consumer, StreamConsumer};
@@ -37,7 +38,7 @@ pub enum RouterError {
 /// Consumes `notify.requests`, hands each batch to the [`Handler`], publishes what it returns
 /// and stores the offsets.
 pub struct RouterConsumer {
-    consumer: StreamConsumer,
+    consumer: StreamConsumer<LagContext>,
     publisher: Arc<dyn Publisher>,
     handler: Handler,
     config: RouterConfig,
@@ -71,7 +72,7 @@ fn incoming(message: &BorrowedMessage<'_>) -> Incoming {
 impl RouterConsumer {
     /// Assembles the loop. `consumer` must already be subscribed to the requests topic.
     pub fn new(
-        consumer: StreamConsumer,
+        consumer: StreamConsumer<LagContext>,
         publisher: Arc<dyn Publisher>,
         handler: Handler,
         config: RouterConfig,

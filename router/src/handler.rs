@@ -23,6 +23,7 @@ use notify_common::dead_letter::{
     DLQ_ERROR, DLQ_OFFSET, DLQ_PARTITION, DLQ_REASON, DLQ_STAGE, DLQ_TOPIC,
 };
 use notify_common::log_pacer::LogPacer;
+use notify_common::metrics::REQUESTED_AT_HEADER;
 use notify_common::publish::{PublishError, Record};
 use notify_common::topics::Topics;
 use notify_schemas::limits::ContentLimits;
@@ -407,6 +408,8 @@ impl Handler {
             });
         }
 
+        // a deferred request is measured from when it came due, not from when it was made
+        let requested_at = record.deferred_until_ms.unwrap_or(request.created_at);
         let user_locale = view.user.as_ref().and_then(|u| u.locale.as_deref());
         let mut channels: Vec<Channel> = decided.targets.iter().map(|t| t.channel).collect();
         channels.dedup();
@@ -436,8 +439,12 @@ impl Handler {
                             .deliveries
                             .encode(&delivery)
                             .map_err(|e| RouteError::Encode(e.to_string()))?;
-                        outputs.push(Record::new(topic.clone(), routing_key.clone(), payload));
+                        outputs.push(
+                            Record::new(topic.clone(), routing_key.clone(), payload)
+                                .header(REQUESTED_AT_HEADER, requested_at.to_string()),
+                        );
                         tally.deliveries.push(channel);
+                        tally.routed.push((channel, requested_at, now_ms));
                     }
                 }
                 Err(err) => {

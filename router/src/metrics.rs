@@ -22,6 +22,9 @@ pub const DEFERRED_TOTAL: &str = "notify_router_deferred_total";
 pub const REEMITTED_TOTAL: &str = "notify_router_scheduled_reemitted_total";
 /// Seconds from a request's due time to its re-emission being acknowledged.
 pub const SCHEDULE_LAG_SECONDS: &str = "notify_router_schedule_lag_seconds";
+/// Rows the last sweep read as due and could not re-emit (a database or Kafka failure left
+/// them for a later sweep).
+pub const SCHEDULE_BACKLOG: &str = "notify_router_schedule_backlog";
 /// Failed sweeps, label `error` = database | kafka.
 pub const SCHEDULE_ERRORS_TOTAL: &str = "notify_router_schedule_errors_total";
 /// Outputs Kafka refused for good and set aside (dead letter and `failed` status), label

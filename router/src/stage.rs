@@ -99,7 +99,7 @@ pub fn build_with(
         router.cache_capacity,
     );
     let topics = Topics::new(&config.kafka.topic_prefix);
-    let consumer = kafka::consumer(
+    let consumer = kafka::lag_consumer(
         &config.kafka,
         "router",
         &router.group_id,

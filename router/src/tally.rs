@@ -17,6 +17,8 @@ use crate::metrics as m;
 pub struct Tally {
     /// One entry per delivery published, by channel.
     pub deliveries: Vec<Channel>,
+    /// `(channel, requested at, routed at)` of each delivery, for the `accept_to_routed` hop.
+    pub routed: Vec<(Channel, i64, i64)>,
     /// `(channel or "none", state, reason)` of each outcome decided without a delivery.
     pub decided: Vec<(String, String, String)>,
     /// Why the request was written to the schedule, if it was.
@@ -42,6 +44,7 @@ impl Tally {
     /// Adds `other`'s counts to these.
     pub fn merge(&mut self, other: Tally) {
         self.deliveries.extend(other.deliveries);
+        self.routed.extend(other.routed);
         self.decided.extend(other.decided);
         self.deferred.extend(other.deferred);
         if other.dead_letter.is_some() {
@@ -70,6 +73,14 @@ impl Tally {
     pub fn record(&self) {
         for channel in &self.deliveries {
             metrics::counter!(m::DELIVERIES_TOTAL, "channel" => channel.as_str()).increment(1);
+        }
+        for (channel, requested_at, routed_at) in &self.routed {
+            notify_common::metrics::hop(
+                "accept_to_routed",
+                channel.as_str(),
+                *requested_at,
+                *routed_at,
+            );
         }
         for (channel, state, reason) in &self.decided {
             let name = match state.as_str() {
@@ -132,12 +143,17 @@ mod tests {
     fn every_decision_lands_in_one_counter_by_channel_and_reason() {
         let mut tally = Tally {
             deliveries: vec![Channel::Sms, Channel::Sms, Channel::Email],
+            routed: vec![(Channel::Sms, 1_000, 1_020)],
             deferred: vec!["quiet_hours"],
             ..Tally::default()
         };
         tally.decided(&[
             outcome(Some("sms"), "suppressed", "opted_out"),
-            outcome(Some("email"), "failed", "render_failed: missing variable name"),
+            outcome(
+                Some("email"),
+                "failed",
+                "render_failed: missing variable name",
+            ),
             outcome(None, "expired", "expired"),
             outcome(Some("apns"), "scheduled", "quiet_hours"),
         ]);
@@ -149,6 +165,7 @@ mod tests {
             r#"notify_router_failed_total{channel="email",reason="render_failed"} 1"#,
             r#"notify_router_expired_total{channel="none",reason="expired"} 1"#,
             r#"notify_router_deferred_total{reason="quiet_hours"} 1"#,
+            r#"notify_hop_seconds_sum{hop="accept_to_routed",channel="sms"} 0.02"#,
         ] {
             assert!(text.contains(line), "{line} missing from\n{text}");
         }
@@ -162,11 +179,18 @@ mod tests {
             ..Tally::default()
         };
         let mut set_aside = Tally::dead_letter("produce_refused");
-        set_aside.decided(&[outcome(Some("email"), "failed", "produce_refused: too large")]);
+        set_aside.decided(&[outcome(
+            Some("email"),
+            "failed",
+            "produce_refused: too large",
+        )]);
         set_aside.withdrawn.push(Channel::Email);
         batch.merge(set_aside);
         let text = rendered(&batch);
-        assert!(!text.contains(r#"deliveries_total{channel="email"}"#), "{text}");
+        assert!(
+            !text.contains(r#"deliveries_total{channel="email"}"#),
+            "{text}"
+        );
         for line in [
             r#"notify_router_deliveries_total{channel="sms"} 1"#,
             r#"notify_router_failed_total{channel="email",reason="produce_refused"} 1"#,

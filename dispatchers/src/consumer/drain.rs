@@ -34,21 +34,32 @@ pub struct DrainContext {
     inflight: Arc<Inflight>,
     drain_deadline: Duration,
     label: &'static str,
+    group: String,
 }
 
 impl DrainContext {
     /// Drains `inflight` within `drain_deadline` on revoke; `label` is the metric's channel
-    /// label (`retry` for the mover).
-    pub fn new(inflight: Arc<Inflight>, drain_deadline: Duration, label: &'static str) -> Self {
+    /// label (`retry` for the mover), `group` the consumer group its lag is exported under.
+    pub fn new(
+        inflight: Arc<Inflight>,
+        drain_deadline: Duration,
+        label: &'static str,
+        group: &str,
+    ) -> Self {
         Self {
             inflight,
             drain_deadline,
             label,
+            group: group.to_owned(),
         }
     }
 }
 
-impl ClientContext for DrainContext {}
+impl ClientContext for DrainContext {
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        notify_common::metrics::record_lag(&self.group, &statistics);
+    }
+}
 
 fn partitions(list: &TopicPartitionList) -> Vec<TopicPartition> {
     list.elements()

@@ -27,7 +27,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use notify_common::config::DispatchConfig;
-use notify_common::kafka::ErrorPacer;
+use notify_common::kafka::{header_str, ErrorPacer};
+use notify_common::metrics::REQUESTED_AT_HEADER;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::TopicPartitionList;
@@ -177,6 +178,8 @@ async fn run_lane(
     cancel: CancellationToken,
 ) {
     let channel = shared.handler.channel().as_str();
+    let name = if yield_to.is_some() { "bulk" } else { "main" };
+    let pending_records = metrics::gauge!(m::PENDING_RECORDS, "channel" => channel, "lane" => name);
     let mut paused: HashMap<(String, i32), u64> = HashMap::new();
     let mut full: HashMap<(String, i32), u64> = HashMap::new();
     let errors = ErrorPacer::new();
@@ -224,8 +227,7 @@ async fn run_lane(
             yield_lane(&lane, main, shared.config.max_in_flight, &mut paused, &full);
         }
         #[allow(clippy::cast_precision_loss)]
-        metrics::gauge!(m::PENDING_RECORDS, "channel" => channel)
-            .set(lane.inflight.pending() as f64);
+        pending_records.set(lane.inflight.pending() as f64);
     }
     drain(shared, lane).await;
 }
@@ -408,5 +410,9 @@ pub(crate) fn detach<M: Message>(message: &M) -> Record {
         key: message.key().map(<[u8]>::to_vec),
         payload: message.payload().map(<[u8]>::to_vec),
         timestamp_ms: message.timestamp().to_millis(),
+        requested_at_ms: message
+            .headers()
+            .and_then(|headers| header_str(headers, REQUESTED_AT_HEADER))
+            .and_then(|at| at.parse().ok()),
     }
 }

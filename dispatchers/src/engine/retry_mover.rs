@@ -264,10 +264,13 @@ impl TierMover {
             Move::Channel(topic) => (topic, "moved"),
             Move::Requeue(topic) => (topic, "requeued"),
         };
-        let output = publish::Record::new(
-            topic,
-            record.key.clone().unwrap_or_default(),
-            record.payload.clone().unwrap_or_default(),
+        let output = crate::handler::with_requested_at(
+            publish::Record::new(
+                topic,
+                record.key.clone().unwrap_or_default(),
+                record.payload.clone().unwrap_or_default(),
+            ),
+            record,
         );
         let destination_topic = output.topic.clone();
         let outcome = match self.publish(&[output], &abandon, cancel).await {

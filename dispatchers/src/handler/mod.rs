@@ -34,6 +34,7 @@ use std::time::Duration;
 use notify_common::clock::now_ms;
 use notify_common::config::DispatchConfig;
 use notify_common::log_pacer::LogPacer;
+use notify_common::metrics as latency;
 use notify_common::publish::Publisher;
 use notify_common::topics::Topics;
 use notify_common::Health;
@@ -47,7 +48,7 @@ use crate::engine::inflight::Lease;
 use crate::engine::retry_policy::RetryPolicy;
 use crate::engine::status::{self, EXPIRED, RETRYING};
 use crate::metrics as m;
-use crate::providers::provider::Provider;
+use crate::providers::provider::{Outcome, Provider};
 use notify_store::notification_log::DeliveryLog;
 
 /// One consumed record, detached from the consumer.
@@ -65,6 +66,9 @@ pub struct Record {
     pub payload: Option<Vec<u8>>,
     /// When it was appended (Kafka timestamp), milliseconds since the epoch.
     pub timestamp_ms: Option<i64>,
+    /// When its request was made or came due (header `notify-requested-at`), if the router
+    /// said.
+    pub requested_at_ms: Option<i64>,
 }
 
 /// How a record ended; a metric label.
@@ -315,7 +319,24 @@ impl Handler {
             metrics::counter!(m::FENCED_TOTAL, "channel" => self.channel.as_str()).increment(1);
             return Err(Abandoned);
         }
+        let dispatched_at = now_ms();
+        if let Some(appended) = record.timestamp_ms {
+            latency::hop(
+                "routed_to_dispatched",
+                self.channel.as_str(),
+                appended,
+                dispatched_at,
+            );
+        }
         let outcome = self.send(&delivery).await;
+        if matches!(outcome, Outcome::Sent { .. }) {
+            let acked = now_ms();
+            let channel = self.channel.as_str();
+            latency::hop("dispatched_to_ack", channel, dispatched_at, acked);
+            if let Some(requested) = record.requested_at_ms {
+                latency::end_to_end(channel, delivery.priority.as_str(), requested, acked);
+            }
+        }
         drop(send_slot);
         self.on_outcome(record, payload, &delivery, outcome, cancel)
             .await
@@ -333,6 +354,7 @@ fn key_of(record: &Record, delivery: &Delivery) -> Vec<u8> {
 #[cfg(test)]
 mod fence_tests;
 mod outcome;
+pub(crate) use outcome::with_requested_at;
 #[cfg(test)]
 mod refused_tests;
 #[cfg(test)]

@@ -9,6 +9,7 @@
 use std::time::Instant;
 
 use notify_common::clock::now_ms;
+use notify_common::metrics::REQUESTED_AT_HEADER;
 use notify_common::publish;
 use notify_schemas::Delivery;
 use tokio_util::sync::CancellationToken;
@@ -183,10 +184,13 @@ impl Handler {
                     None,
                     now,
                 );
-                let mut outputs = vec![publish::Record::new(
-                    self.topics.retry(tier),
-                    key_of(record, delivery),
-                    encoded,
+                let mut outputs = vec![with_requested_at(
+                    publish::Record::new(
+                        self.topics.retry(tier),
+                        key_of(record, delivery),
+                        encoded,
+                    ),
+                    record,
                 )];
                 outputs.extend(self.status_output(delivery, &row));
                 // produced before the log row: a crash in between repeats, never drops
@@ -270,5 +274,14 @@ impl Handler {
             .increment(1);
         self.settle(cancel, delivery, &row, vec![dead]).await?;
         Ok(Handled::DeadLettered)
+    }
+}
+
+/// `output` carrying `record`'s request time on, so a retry's latency is measured from the
+/// request too.
+pub(crate) fn with_requested_at(output: publish::Record, record: &Record) -> publish::Record {
+    match record.requested_at_ms {
+        Some(at) => output.header(REQUESTED_AT_HEADER, at.to_string()),
+        None => output,
     }
 }

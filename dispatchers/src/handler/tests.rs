@@ -82,6 +82,7 @@ impl Rig {
             key: Some(b"tenant:user".to_vec()),
             payload,
             timestamp_ms: Some(now_ms()),
+            requested_at_ms: Some(now_ms()),
         }
     }
 

@@ -12,6 +12,7 @@
 //! The box running CI is small, so the tests of this binary take turns (`run::SERIAL`) rather than
 //! running seven processes each at once.
 
+mod accounting;
 mod api;
 mod faults;
 mod harness;

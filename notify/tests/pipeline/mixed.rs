@@ -56,6 +56,11 @@ async fn mixed_workload_ends_exactly_as_expected_with_a_clean_ledger() -> anyhow
         figures.recovered_in.as_secs_f64()
     ));
     run.check(&figures, &sent, 0).await?;
+    // what the stages' own counters say adds up to what happened
+    let counted = crate::accounting::check(&run.pipeline, &figures).await?;
+    crate::observe::report(format_args!(
+        "mixed workload, the stages' counters:\n{counted}"
+    ));
 
     // the workload exercised what it claims to
     let (deferred_send_at, deferred_quiet) = run.observer.with(|seen| {

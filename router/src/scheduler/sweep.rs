@@ -11,7 +11,7 @@ use notify_store::StoreError;
 use tokio_util::sync::CancellationToken;
 
 use super::{Scheduler, DEFERRED_UNTIL_HEADER};
-use crate::metrics::{REEMITTED_TOTAL, SCHEDULE_LAG_SECONDS};
+use crate::metrics::{REEMITTED_TOTAL, SCHEDULE_BACKLOG, SCHEDULE_LAG_SECONDS};
 
 /// Attempts at deleting a row after its record was acknowledged, before leaving it to the lease.
 const COMPLETE_ATTEMPTS: u32 = 3;
@@ -55,9 +55,16 @@ impl Scheduler {
     ) -> Result<SweepReport, SweepError> {
         let mut total = SweepReport::default();
         let mut first_error = None;
+        // rows read as due that this sweep could not re-emit (a failure left them in place)
+        let mut left = 0_u64;
+        let done = |left: u64| {
+            #[allow(clippy::cast_precision_loss)]
+            metrics::gauge!(SCHEDULE_BACKLOG).set(left as f64);
+        };
         for shard in self.shard_order() {
             loop {
                 if cancel.is_cancelled() {
+                    done(left);
                     return first_error.map_or(Ok(total), Err);
                 }
                 let now_ms = self.clock.now_ms();
@@ -69,7 +76,9 @@ impl Scheduler {
                     }
                 };
                 let full = items.len() >= self.batch_size;
+                let read = items.len() as u64;
                 let (report, error) = self.reemit_all(items).await;
+                left += read.saturating_sub(report.reemitted + report.skipped);
                 total.reemitted += report.reemitted;
                 total.skipped += report.skipped;
                 if let Some(err) = error {
@@ -81,6 +90,7 @@ impl Scheduler {
                 }
             }
         }
+        done(left);
         first_error.map_or(Ok(total), Err)
     }
 

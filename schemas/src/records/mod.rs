@@ -47,6 +47,18 @@ pub enum Priority {
     Bulk,
 }
 
+impl Priority {
+    /// Lowercase name, as metric labels carry it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Priority::Critical => "critical",
+            Priority::High => "high",
+            Priority::Normal => "normal",
+            Priority::Bulk => "bulk",
+        }
+    }
+}
+
 /// Delivery channel (`io.notify.v1.Channel`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]

@@ -151,6 +151,11 @@ impl BreakerConfig {
     }
 }
 
+/// Values of the breaker state gauge.
+const BREAKER_CLOSED: f64 = 0.0;
+const BREAKER_HALF_OPEN: f64 = 1.0;
+const BREAKER_OPEN: f64 = 2.0;
+
 #[cfg(test)]
 /// What a breaker lets through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,6 +186,8 @@ struct Inner {
 #[derive(Debug)]
 pub struct Breaker {
     name: &'static str,
+    /// `notify_dispatch_breaker_state` of this provider: 0 closed, 1 half-open, 2 open.
+    gauge: metrics::Gauge,
     config: BreakerConfig,
     clock: Arc<dyn Clock>,
     inner: Mutex<Inner>,
@@ -227,10 +234,19 @@ impl Drop for Permit<'_> {
 }
 
 impl Breaker {
-    /// A closed breaker; `name` is the provider name used in logs.
-    pub fn new(name: &'static str, config: BreakerConfig, clock: Arc<dyn Clock>) -> Self {
+    /// A closed breaker; `name` is the provider name used in logs and, with `channel`, in
+    /// the breaker's state gauge.
+    pub fn new(
+        channel: &'static str,
+        name: &'static str,
+        config: BreakerConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let gauge = metrics::gauge!(crate::metrics::BREAKER_STATE, "channel" => channel, "provider" => name);
+        gauge.set(BREAKER_CLOSED);
         Self {
             name,
+            gauge,
             config,
             clock,
             inner: Mutex::new(Inner {
@@ -260,6 +276,7 @@ impl Breaker {
             State::Open { until } if now < until => return Err(until - now),
             State::Open { .. } | State::HalfOpen { probing: false } => {
                 inner.state = State::HalfOpen { probing: true };
+                self.gauge.set(BREAKER_HALF_OPEN);
                 tracing::info!(provider = self.name, "circuit breaker half-open, probing");
                 true
             }
@@ -279,6 +296,7 @@ impl Breaker {
         if probe {
             if ok {
                 tracing::info!(provider = self.name, "circuit breaker closed");
+                self.gauge.set(BREAKER_CLOSED);
                 *inner = Inner {
                     state: State::Closed,
                     consecutive: 0,
@@ -292,6 +310,7 @@ impl Breaker {
                 inner.state = State::Open {
                     until: now + cooldown,
                 };
+                self.gauge.set(BREAKER_OPEN);
             }
             return;
         }
@@ -321,6 +340,7 @@ impl Breaker {
                 total,
                 "circuit breaker opened"
             );
+            self.gauge.set(BREAKER_OPEN);
             *inner = Inner {
                 state: State::Open {
                     until: now + cooldown,
@@ -371,7 +391,7 @@ impl Failover {
     ) -> Result<Self, BreakerConfigError> {
         config.validate()?;
         let route = |provider: Arc<dyn Provider>| Route {
-            breaker: Breaker::new(provider.name(), config.clone(), clock.clone()),
+            breaker: Breaker::new(name, provider.name(), config.clone(), clock.clone()),
             provider,
         };
         Ok(Self {

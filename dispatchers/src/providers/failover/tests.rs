@@ -67,7 +67,7 @@ fn config() -> BreakerConfig {
 /// A breaker with [`config`] on a manual clock, and the clock.
 fn breaker() -> (Breaker, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::default());
-    (Breaker::new("a", config(), clock.clone()), clock)
+    (Breaker::new("sms", "a", config(), clock.clone()), clock)
 }
 
 fn setup() -> (Arc<Fake>, Arc<Fake>, Arc<ManualClock>, Failover) {
@@ -213,4 +213,29 @@ fn config_is_validated() {
     assert!(bad.validate().is_err());
     let parsed: Result<BreakerConfig, _> = serde_json::from_str(r#"{"cooldown_s": 3}"#);
     assert!(parsed.is_err(), "unknown fields are refused");
+}
+
+#[test]
+fn the_state_gauge_follows_the_breaker() {
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    let (breaker, clock) = metrics::with_local_recorder(&recorder, breaker);
+    let state = || {
+        let text = handle.render();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(r#"notify_dispatch_breaker_state{channel="sms",provider="a"}"#))
+            .map(str::to_owned);
+        line.unwrap_or_else(|| panic!("no breaker state in\n{text}"))
+    };
+    assert!(state().ends_with(" 0"), "{}", state());
+    for _ in 0..3 {
+        breaker.admit().expect("closed").failure();
+    }
+    assert!(state().ends_with(" 2"), "{}", state());
+    clock.advance(Duration::from_millis(config().cooldown_ms));
+    let probe = breaker.admit().expect("half-open");
+    assert!(state().ends_with(" 1"), "{}", state());
+    probe.success();
+    assert!(state().ends_with(" 0"), "{}", state());
 }
