@@ -13,18 +13,16 @@
 //! written only once per record (a retried batch writes them again; all tolerate it).
 
 mod outcomes;
+mod outputs;
 
 use std::sync::Arc;
 
 use futures::future::try_join_all;
 use notify_common::clock::Clock;
 use notify_common::config::RouterConfig;
-use notify_common::dead_letter::{
-    DLQ_ERROR, DLQ_OFFSET, DLQ_PARTITION, DLQ_REASON, DLQ_STAGE, DLQ_TOPIC,
-};
 use notify_common::log_pacer::LogPacer;
 use notify_common::metrics::REQUESTED_AT_HEADER;
-use notify_common::publish::{PublishError, Record};
+use notify_common::publish::Record;
 use notify_common::topics::Topics;
 use notify_schemas::limits::ContentLimits;
 use notify_schemas::registry::StageSchemas;
@@ -206,90 +204,9 @@ impl Handler {
         try_join_all(batch.iter().map(|record| self.route(record, now_ms))).await
     }
 
-    /// What replaces the outputs of `source` Kafka refused for good, so that nothing of it
-    /// vanishes: the request as one dead letter (`produce_refused`, naming each refusal) and a
-    /// `failed` status for each refused delivery, whose outcome is written to the notification
-    /// log first (a status look-up shows it).
-    pub async fn set_aside(
-        &self,
-        source: &Incoming,
-        refused: &[(&Record, &PublishError)],
-    ) -> Result<Routed, RouteError> {
-        let now_ms = self.clock.now_ms();
-        let reasons: Vec<String> = refused
-            .iter()
-            .map(|(record, error)| format!("{}: {error}", record.topic))
-            .collect();
-        let mut records =
-            vec![self.dead_letter(source, Reason::ProduceRefused.as_str(), &reasons.join("; "))];
-        let mut outcomes = Vec::new();
-        let mut tally = Tally::dead_letter(Reason::ProduceRefused.as_str());
-        for (record, error) in refused {
-            let Ok(delivery) = self.deliveries.decode(&record.payload) else {
-                continue; // a status or dead letter: the dead letter above tells of it
-            };
-            tally.withdrawn.push(delivery.channel);
-            let status = fanout::refused_status(&delivery, error, now_ms);
-            records.push(self.status_record(&status)?);
-            outcomes.push(fanout::outcome(&status, Some(&delivery.recipient)));
-        }
-        // readable by a status look-up before its status is out, as every router outcome
-        try_join_all(outcomes.iter().map(|o| async move {
-            let write = o.to_write();
-            self.outcomes.put(&write).await
-        }))
-        .await
-        .map_err(|e| RouteError::Outcomes(e.to_string()))?;
-        tally.decided(&outcomes);
-        Ok(Routed { records, tally })
-    }
-
     /// The records one incoming record produces.
     pub async fn handle(&self, record: &Incoming) -> Result<Vec<Record>, RouteError> {
         Ok(self.route(record, self.clock.now_ms()).await?.records)
-    }
-
-    fn dead_letter(&self, record: &Incoming, error: &str, reason: &str) -> Record {
-        if let Some(held_back) = self.refusals.allow() {
-            tracing::warn!(
-                error,
-                reason,
-                partition = record.partition,
-                offset = record.offset,
-                held_back,
-                "record dead-lettered"
-            );
-        }
-        // the key as text, as before the publisher took bytes: lossless for the pipeline's
-        // UTF-8 keys
-        let key = record
-            .key
-            .as_deref()
-            .map(|k| String::from_utf8_lossy(k).into_owned())
-            .unwrap_or_default();
-        Record::new(
-            self.topics.dlq(),
-            key,
-            record.payload.clone().unwrap_or_default(),
-        )
-        .header(DLQ_STAGE, "router")
-        .header(DLQ_ERROR, error)
-        .header(DLQ_REASON, reason)
-        .header(DLQ_TOPIC, record.topic.clone())
-        .header(DLQ_PARTITION, record.partition.to_string())
-        .header(DLQ_OFFSET, record.offset.to_string())
-    }
-
-    fn status_record(&self, status: &DeliveryStatus) -> Result<Record, RouteError> {
-        let payload = self
-            .statuses
-            .encode(status)
-            .map_err(|e| RouteError::Encode(e.to_string()))?;
-        Ok(Record::new(
-            self.topics.status(),
-            status.event_id.to_string(),
-            payload,
-        ))
     }
 
     async fn defer(&self, item: &ScheduledItem) -> Result<(), RouteError> {
@@ -297,14 +214,6 @@ impl Handler {
             .defer(item)
             .await
             .map_err(|e| RouteError::Schedule(e.to_string()))
-    }
-
-    /// `record` as one dead letter for `error`, counted as such.
-    fn refused(&self, record: &Incoming, error: &str, reason: &str) -> Routed {
-        Routed {
-            records: vec![self.dead_letter(record, error, reason)],
-            tally: Tally::dead_letter(error),
-        }
     }
 
     async fn route(&self, record: &Incoming, now_ms: i64) -> Result<Routed, RouteError> {
