@@ -18,6 +18,7 @@ pub mod shutdown;
 pub mod stage;
 pub mod telemetry;
 pub mod topics;
+pub mod trace;
 
 pub use config::{Config, ConfigError};
 pub use health::Health;

@@ -26,23 +26,28 @@ pub enum StageError<E> {
     Stage(E),
 }
 
-/// Runs one stage as every stage binary does: installs telemetry from `config.telemetry` with a
+/// Runs one stage (`service` names it in exported spans) as every stage binary does: installs
+/// telemetry from `config.telemetry` with a
 /// fresh [`Health`] behind the admin endpoint's `/readyz`, hands `stage` that health and a root
 /// [`Shutdown`] cancelled on SIGTERM or Ctrl-C, and once `stage` returns, cancels and drains
 /// every tracked task for at most `config.shutdown.grace_period_ms`.
 ///
 /// Must be called from within a tokio runtime.
-pub async fn run_stage<F, Fut, E>(config: &Config, stage: F) -> Result<(), StageError<E>>
+pub async fn run_stage<F, Fut, E>(
+    config: &Config,
+    service: &str,
+    stage: F,
+) -> Result<(), StageError<E>>
 where
     F: FnOnce(Shutdown, Health) -> Fut,
     Fut: Future<Output = Result<(), E>>,
 {
     let health = Health::new();
-    telemetry::init(&config.telemetry, &health)?;
+    telemetry::init(&config.telemetry, &health, service)?;
     let grace = Duration::from_millis(config.shutdown.grace_period_ms);
-    supervise(Shutdown::new(), grace, |shutdown| stage(shutdown, health))
-        .await
-        .map_err(StageError::Stage)
+    let ran = supervise(Shutdown::new(), grace, |shutdown| stage(shutdown, health)).await;
+    telemetry::flush();
+    ran.map_err(StageError::Stage)
 }
 
 /// Runs `stage` with `shutdown` until it returns, cancelling `shutdown` on a signal meanwhile;

@@ -24,16 +24,32 @@ pub enum TelemetryError {
     /// A global subscriber or recorder was already installed.
     #[error("telemetry already initialised: {0}")]
     AlreadyInitialised(String),
+    /// The OTLP span exporter could not be built.
+    #[error("span exporter: {0}")]
+    Tracing(String),
     /// The metrics listener could not be started (address in use, ...).
     #[error("metrics endpoint could not start: {0}")]
     Metrics(String),
 }
 
-/// Installs the global log subscriber and, if configured, the Prometheus endpoint.
-/// Must be called from within a tokio runtime when `metrics_addr` is set.
+/// Spans exported for the life of the process, flushed by [`flush`].
+static TRACER: std::sync::OnceLock<opentelemetry_sdk::trace::SdkTracerProvider> =
+    std::sync::OnceLock::new();
+
+/// Installs the global log subscriber, the OTLP span exporter of `service` (`ingest`,
+/// `router`, `dispatch-sms`, ...) when `otlp_endpoint` is set, and, if configured, the
+/// Prometheus endpoint. Must be called from within a tokio runtime when `metrics_addr` is set.
 ///
 /// The admin endpoint's `/readyz` answers from `health`, which the stage's loops update.
-pub fn init(config: &TelemetryConfig, health: &Health) -> Result<(), TelemetryError> {
+pub fn init(
+    config: &TelemetryConfig,
+    health: &Health,
+    service: &str,
+) -> Result<(), TelemetryError> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+
     let filter = match std::env::var("RUST_LOG") {
         Ok(from_env) if !from_env.is_empty() => from_env,
         _ => config.log_filter.clone(),
@@ -42,14 +58,32 @@ pub fn init(config: &TelemetryConfig, health: &Health) -> Result<(), TelemetryEr
         filter,
         reason: err.to_string(),
     })?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(env_filter)
-        .with_writer(std::io::stderr);
-    let installed = match config.log_format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
-    };
-    installed.map_err(|err| TelemetryError::AlreadyInitialised(err.to_string()))?;
+    let logs = match config.log_format {
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .with_writer(std::io::stderr)
+            .boxed(),
+    }
+    .with_filter(env_filter);
+    let provider = crate::trace::provider(config, service).map_err(TelemetryError::Tracing)?;
+    // the log filter does not decide which spans are exported: the stages' own spans always are
+    let spans = provider.as_ref().map(|provider| {
+        crate::trace::layer(provider).with_filter(tracing_subscriber::filter::filter_fn(|meta| {
+            meta.is_span() && meta.target().starts_with("notify")
+        }))
+    });
+    tracing_subscriber::registry()
+        .with(logs)
+        .with(spans)
+        .try_init()
+        .map_err(|err| TelemetryError::AlreadyInitialised(err.to_string()))?;
+    if let Some(provider) = provider {
+        tracing::info!(endpoint = ?config.otlp_endpoint, "exporting spans over OTLP");
+        let _ = TRACER.set(provider);
+    }
 
     if let Some(addr) = config.metrics_addr {
         let prometheus = PrometheusBuilder::new()
@@ -75,6 +109,16 @@ pub fn init(config: &TelemetryConfig, health: &Health) -> Result<(), TelemetryEr
         tracing::info!(%addr, "admin endpoint listening (/metrics, /healthz, /readyz)");
     }
     Ok(())
+}
+
+/// Exports the spans still batched, waiting at most a few seconds; a no-op without an
+/// exporter. Called once a stage has drained.
+pub fn flush() {
+    if let Some(provider) = TRACER.get() {
+        if let Err(err) = provider.force_flush() {
+            tracing::warn!(error = %err, "last spans not exported");
+        }
+    }
 }
 
 /// `/metrics` (Prometheus text), `/healthz` (the process serves) and `/readyz` (every

@@ -76,7 +76,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 log_filter: "warn,librdkafka=error".into(),
                 ..config.telemetry.clone()
             };
-            notify_common::telemetry::init(&telemetry, &notify_common::Health::new())?;
+            let telemetry = notify_common::config::TelemetryConfig {
+                otlp_endpoint: None,
+                ..telemetry
+            };
+            notify_common::telemetry::init(&telemetry, &notify_common::Health::new(), "demo")?;
             let mode = match send {
                 Some(n) => demo::Mode::Send(n),
                 None => demo::Mode::Serve { sample },
@@ -89,11 +93,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             )
             .await
         }
-        Command::Ingest => Ok(run_stage(&config, |shutdown, _health| {
+        Command::Ingest => Ok(run_stage(&config, "ingest", |shutdown, _health| {
             notify_ingest::stage::run(&config, shutdown)
         })
         .await?),
-        Command::Router => Ok(run_stage(&config, |shutdown, health| {
+        Command::Router => Ok(run_stage(&config, "router", |shutdown, health| {
             notify_router::stage::run(&config, shutdown, health)
         })
         .await?),
@@ -109,10 +113,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             init_tool_telemetry(&config)?;
             sim::run(&dir, port_base).await
         }
-        Command::Dispatch { channel } => Ok(run_stage(&config, |shutdown, health| {
-            notify_dispatchers::stage::run(&config, channel.into(), shutdown, health)
-        })
-        .await?),
+        Command::Dispatch { channel } => {
+            let channel: notify_schemas::Channel = channel.into();
+            let service = format!("dispatch-{}", channel.as_str());
+            Ok(run_stage(&config, &service, |shutdown, health| {
+                notify_dispatchers::stage::run(&config, channel, shutdown, health)
+            })
+            .await?)
+        }
         Command::Tenants {
             action: TenantsAction::Create { name },
         } => {
@@ -176,10 +184,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 fn init_tool_telemetry(config: &notify_common::Config) -> anyhow::Result<()> {
     let telemetry = notify_common::config::TelemetryConfig {
         metrics_addr: None,
+        otlp_endpoint: None,
         ..config.telemetry.clone()
     };
     Ok(notify_common::telemetry::init(
         &telemetry,
         &notify_common::Health::new(),
+        "tool",
     )?)
 }

@@ -66,6 +66,7 @@ fn incoming(message: &BorrowedMessage<'_>) -> Incoming {
             .headers()
             .and_then(|headers| header_str(headers, DEFERRED_UNTIL_HEADER))
             .and_then(|due| due.parse().ok()),
+        trace: notify_common::trace::of_headers(message.headers()),
     }
 }
 

@@ -24,6 +24,7 @@ use notify_common::log_pacer::LogPacer;
 use notify_common::metrics::REQUESTED_AT_HEADER;
 use notify_common::publish::Record;
 use notify_common::topics::Topics;
+use notify_common::trace;
 use notify_schemas::limits::ContentLimits;
 use notify_schemas::registry::StageSchemas;
 use notify_schemas::{Channel, Codec, CodecError, Delivery, DeliveryStatus, NotificationRequest};
@@ -32,6 +33,7 @@ use notify_store::ratelog::RateLog;
 use notify_store::schedule::{Schedule, ScheduledItem};
 use notify_store::settings::SettingsStore;
 use notify_store::tenants::AppStore;
+use tracing::Instrument;
 
 use crate::cache::{CacheError, DirectoryCache};
 use crate::fanout;
@@ -123,6 +125,8 @@ pub struct Incoming {
     pub payload: Option<Vec<u8>>,
     /// The due time of a record the scheduler re-emitted (its `notify-deferred-until` header).
     pub deferred_until_ms: Option<i64>,
+    /// The W3C trace context of its headers (`traceparent`, `tracestate`), if any.
+    pub trace: Option<(String, Option<String>)>,
 }
 
 /// Routes records: directory, settings, plan, rate limits, schedule, rendering.
@@ -201,7 +205,15 @@ impl Handler {
     pub async fn handle_batch(&self, batch: &[Incoming]) -> Result<Vec<Routed>, RouteError> {
         let now_ms = self.clock.now_ms();
         // at most `router.batch_max` futures; the directory bounds its own requests in flight
-        try_join_all(batch.iter().map(|record| self.route(record, now_ms))).await
+        try_join_all(batch.iter().map(|record| {
+            let span = tracing::info_span!(
+                "router.route",
+                event_id = tracing::field::Empty,
+                deliveries = tracing::field::Empty,
+            );
+            self.route(record, now_ms).instrument(span)
+        }))
+        .await
     }
 
     /// The records one incoming record produces.
@@ -317,6 +329,7 @@ impl Handler {
             });
         }
 
+        let trace_headers = follow_trace(record, &request);
         // a deferred request is measured from when it came due, not from when it was made
         let requested_at = record.deferred_until_ms.unwrap_or(request.created_at);
         let user_locale = view.user.as_ref().and_then(|u| u.locale.as_deref());
@@ -348,10 +361,12 @@ impl Handler {
                             .deliveries
                             .encode(&delivery)
                             .map_err(|e| RouteError::Encode(e.to_string()))?;
-                        outputs.push(
-                            Record::new(topic.clone(), routing_key.clone(), payload)
-                                .header(REQUESTED_AT_HEADER, requested_at.to_string()),
-                        );
+                        let mut out = Record::new(topic.clone(), routing_key.clone(), payload)
+                            .header(REQUESTED_AT_HEADER, requested_at.to_string());
+                        for (name, value) in &trace_headers {
+                            out = out.header(name, value.clone());
+                        }
+                        outputs.push(out);
                         tally.deliveries.push(channel);
                         tally.routed.push((channel, requested_at, now_ms));
                     }
@@ -368,11 +383,27 @@ impl Handler {
         }
         self.record_outcomes(&request, record, &recorded).await?;
         tally.decided(&recorded);
+        tracing::Span::current().record("deliveries", tally.deliveries.len());
         Ok(Routed {
             records: outputs,
             tally,
         })
     }
+}
+
+/// Names the request on the current span, makes it the child of the trace the record's
+/// headers carry (else the one the request's body carries), and returns the trace headers its
+/// deliveries must carry.
+fn follow_trace(record: &Incoming, request: &NotificationRequest) -> Vec<(&'static str, String)> {
+    let span = tracing::Span::current();
+    span.record("event_id", tracing::field::display(request.event_id));
+    let incoming = match (&record.trace, &request.trace) {
+        (Some((parent, state)), _) => (Some(parent.as_str()), state.as_deref()),
+        (None, Some(body)) => (Some(body.traceparent.as_str()), body.tracestate.as_deref()),
+        (None, None) => (None, None),
+    };
+    trace::follow(&span, incoming.0, incoming.1);
+    trace::outgoing(&span, incoming)
 }
 
 /// What one record produced: the records to publish and what to count once they are out.

@@ -147,6 +147,18 @@ impl Config {
                 "message_timeout_ms and request_timeout_ms must be positive",
             );
         }
+        let t = &self.telemetry;
+        if !(0.0..=1.0).contains(&t.trace_sample_ratio) {
+            return invalid("telemetry.trace_sample_ratio", "must be between 0 and 1");
+        }
+        if let Some(endpoint) = &t.otlp_endpoint {
+            if !endpoint.starts_with("http://") {
+                return invalid(
+                    "telemetry.otlp_endpoint",
+                    "must be an http:// URL of an OTLP/HTTP receiver (e.g. http://collector:4318)",
+                );
+            }
+        }
         let s = &self.store;
         if s.nodes.is_empty() {
             return invalid("store.nodes", "must name at least one node");

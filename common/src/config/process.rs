@@ -26,6 +26,15 @@ pub struct TelemetryConfig {
     pub log_format: LogFormat,
     /// Address of the admin listener serving Prometheus `/metrics`; none disables it.
     pub metrics_addr: Option<SocketAddr>,
+    /// Base URL of an OTLP/HTTP receiver (a collector, `http://collector:4318`) spans are
+    /// exported to; none (the default) exports nothing. Trace context is carried in Kafka
+    /// headers either way.
+    pub otlp_endpoint: Option<String>,
+    /// Share of new traces sampled (0..=1); a request that arrives with a sampled
+    /// `traceparent` is traced whatever this says.
+    pub trace_sample_ratio: f64,
+    /// `service.name` of the exported spans; default `notify-<stage>`.
+    pub service_name: Option<String>,
 }
 
 impl Default for TelemetryConfig {
@@ -34,6 +43,9 @@ impl Default for TelemetryConfig {
             log_filter: "info,scylla=warn".into(),
             log_format: LogFormat::Text,
             metrics_addr: Some(SocketAddr::from(([127, 0, 0, 1], 9464))),
+            otlp_endpoint: None,
+            trace_sample_ratio: 0.1,
+            service_name: None,
         }
     }
 }

@@ -414,5 +414,6 @@ pub(crate) fn detach<M: Message>(message: &M) -> Record {
             .headers()
             .and_then(|headers| header_str(headers, REQUESTED_AT_HEADER))
             .and_then(|at| at.parse().ok()),
+        trace: notify_common::trace::of_headers(message.headers()),
     }
 }

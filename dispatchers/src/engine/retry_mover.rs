@@ -264,7 +264,7 @@ impl TierMover {
             Move::Channel(topic) => (topic, "moved"),
             Move::Requeue(topic) => (topic, "requeued"),
         };
-        let output = crate::handler::with_requested_at(
+        let output = crate::handler::carried(
             publish::Record::new(
                 topic,
                 record.key.clone().unwrap_or_default(),

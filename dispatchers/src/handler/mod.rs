@@ -43,6 +43,7 @@ use notify_schemas::{Channel, Codec, CodecError, Delivery, DeliveryStatus};
 use notify_store::Directory;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::engine::inflight::Lease;
 use crate::engine::retry_policy::RetryPolicy;
@@ -69,6 +70,8 @@ pub struct Record {
     /// When its request was made or came due (header `notify-requested-at`), if the router
     /// said.
     pub requested_at_ms: Option<i64>,
+    /// The W3C trace context of its headers (`traceparent`, `tracestate`), if any.
+    pub trace: Option<(String, Option<String>)>,
 }
 
 /// How a record ended; a metric label.
@@ -228,7 +231,19 @@ impl Handler {
         lease: &Lease,
         send_slot: Option<OwnedSemaphorePermit>,
     ) -> Result<Handled, Abandoned> {
-        let handled = self.handle_inner(record, lease, send_slot).await?;
+        let span = tracing::info_span!(
+            "dispatch.deliver",
+            channel = self.channel.as_str(),
+            delivery_id = tracing::field::Empty,
+            event_id = tracing::field::Empty,
+            attempt = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+        );
+        let handled = self
+            .handle_inner(record, lease, send_slot)
+            .instrument(span.clone())
+            .await?;
+        span.record("outcome", handled.as_str());
         metrics::counter!(m::DELIVERIES_TOTAL, "channel" => self.channel.as_str(), "outcome" => handled.as_str())
             .increment(1);
         Ok(handled)
@@ -257,6 +272,7 @@ impl Handler {
                     .await
             }
         };
+        follow_trace(record, &delivery);
         if delivery.channel != self.channel {
             let reason = format!(
                 "a {} delivery on the {} topic",
@@ -343,6 +359,21 @@ impl Handler {
     }
 }
 
+/// Names the delivery on the current span and makes it the child of the trace the record's
+/// headers carry (else the one its body carries).
+fn follow_trace(record: &Record, delivery: &Delivery) {
+    let span = tracing::Span::current();
+    span.record("delivery_id", tracing::field::display(delivery.delivery_id));
+    span.record("event_id", tracing::field::display(delivery.event_id));
+    span.record("attempt", delivery.attempt);
+    let (parent, state) = match (&record.trace, &delivery.trace) {
+        (Some((parent, state)), _) => (Some(parent.as_str()), state.as_deref()),
+        (None, Some(body)) => (Some(body.traceparent.as_str()), body.tracestate.as_deref()),
+        (None, None) => (None, None),
+    };
+    notify_common::trace::follow(&span, parent, state);
+}
+
 /// The key a derived record keeps: the original record's, else `tenant:user`.
 fn key_of(record: &Record, delivery: &Delivery) -> Vec<u8> {
     record
@@ -354,7 +385,7 @@ fn key_of(record: &Record, delivery: &Delivery) -> Vec<u8> {
 #[cfg(test)]
 mod fence_tests;
 mod outcome;
-pub(crate) use outcome::with_requested_at;
+pub(crate) use outcome::carried;
 #[cfg(test)]
 mod refused_tests;
 #[cfg(test)]

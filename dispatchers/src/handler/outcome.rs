@@ -11,6 +11,7 @@ use std::time::Instant;
 use notify_common::clock::now_ms;
 use notify_common::metrics::REQUESTED_AT_HEADER;
 use notify_common::publish;
+use notify_common::trace::{TRACEPARENT, TRACESTATE};
 use notify_schemas::Delivery;
 use tokio_util::sync::CancellationToken;
 
@@ -184,7 +185,7 @@ impl Handler {
                     None,
                     now,
                 );
-                let mut outputs = vec![with_requested_at(
+                let mut outputs = vec![carried(
                     publish::Record::new(
                         self.topics.retry(tier),
                         key_of(record, delivery),
@@ -277,11 +278,17 @@ impl Handler {
     }
 }
 
-/// `output` carrying `record`'s request time on, so a retry's latency is measured from the
-/// request too.
-pub(crate) fn with_requested_at(output: publish::Record, record: &Record) -> publish::Record {
-    match record.requested_at_ms {
-        Some(at) => output.header(REQUESTED_AT_HEADER, at.to_string()),
-        None => output,
+/// `output` carrying `record`'s request time and trace context on, so a retry's latency is
+/// measured from the request too and its send joins the same trace.
+pub(crate) fn carried(mut output: publish::Record, record: &Record) -> publish::Record {
+    if let Some(at) = record.requested_at_ms {
+        output = output.header(REQUESTED_AT_HEADER, at.to_string());
     }
+    if let Some((parent, state)) = &record.trace {
+        output = output.header(TRACEPARENT, parent.clone());
+        if let Some(state) = state {
+            output = output.header(TRACESTATE, state.clone());
+        }
+    }
+    output
 }

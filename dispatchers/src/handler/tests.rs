@@ -83,6 +83,7 @@ impl Rig {
             payload,
             timestamp_ms: Some(now_ms()),
             requested_at_ms: Some(now_ms()),
+            trace: None,
         }
     }
 

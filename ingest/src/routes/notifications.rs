@@ -27,6 +27,8 @@ use crate::validate::{
     self, Accepted, AcceptedStatus, BatchInput, BatchResult, ItemResult, NotificationInput,
 };
 use notify_common::publish::{PublishError, Record};
+use notify_common::trace::{self, TRACEPARENT, TRACESTATE};
+use tracing::Instrument;
 
 /// Header carrying the caller's idempotency key.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -150,12 +152,20 @@ async fn release(state: &AppState, tenant: &Tenant, key: &str, event: &str) {
 
 /// Validates, claims the idempotency key if any, produces, and answers; the one path both the
 /// single and the batch endpoint take.
+/// The W3C trace context of the HTTP request's headers, if its `traceparent` is well formed.
+fn http_trace(headers: &HeaderMap) -> Option<(String, Option<String>)> {
+    let text = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    let parent = text(TRACEPARENT).filter(|p| crate::validate::fields::traceparent(p).is_ok())?;
+    Some((parent.to_owned(), text(TRACESTATE).map(str::to_owned)))
+}
+
 async fn accept_one(
     state: &AppState,
     tenant: &Tenant,
     input: NotificationInput,
     key: Option<String>,
     hash: String,
+    caller_trace: Option<&(String, Option<String>)>,
 ) -> Result<Accepted, Problem> {
     let event_id = key
         .as_deref()
@@ -220,15 +230,24 @@ async fn accept_one(
     }
 
     let routing_key = format!("{}:{}", tenant.id(), request.user_id);
+    // one trace per notification: the caller's (HTTP header, else the body's `trace`) continued
+    let span = tracing::info_span!("ingest.accept", event_id = %event_id, tenant = %tenant.id());
+    let incoming = match (caller_trace, &request.trace) {
+        (Some((parent, state)), _) => (Some(parent.as_str()), state.as_deref()),
+        (None, Some(body)) => (Some(body.traceparent.as_str()), body.tracestate.as_deref()),
+        (None, None) => (None, None),
+    };
+    trace::follow(&span, incoming.0, incoming.1);
+    let mut record = Record::new(state.requests_topic.as_str(), routing_key.as_str(), payload);
+    for (name, value) in trace::outgoing(&span, incoming) {
+        record = record.header(name, value);
+    }
     let started = Instant::now();
     let produced = tokio::time::timeout(
         state.produce_timeout(),
-        state.publisher.publish(std::slice::from_ref(&Record::new(
-            state.requests_topic.as_str(),
-            routing_key.as_str(),
-            payload,
-        ))),
+        state.publisher.publish(std::slice::from_ref(&record)),
     )
+    .instrument(span)
     .await
     .unwrap_or(Err(PublishError::Timeout));
     metrics::histogram!(PRODUCE_SECONDS).record(started.elapsed().as_secs_f64());
@@ -285,7 +304,8 @@ pub async fn create(
     state.limiter.charge_notifications(tenant.id(), 1)?;
     // the parsed input re-serialised: equal requests hash equally whatever their spacing
     let hash = request_hash(&serde_json::to_vec(&input).unwrap_or_default());
-    let accepted = accept_one(&state, &tenant, input, key, hash).await?;
+    let caller_trace = http_trace(&headers);
+    let accepted = accept_one(&state, &tenant, input, key, hash, caller_trace.as_ref()).await?;
     if !accepted.duplicate {
         metrics::counter!(ACCEPTED_TOTAL, "route" => "single").increment(1);
     }
@@ -319,9 +339,11 @@ pub async fn create_batch(
     state
         .limiter
         .charge_notifications(tenant.id(), items.len())?;
+    let caller_trace = http_trace(&headers);
     let work = items.into_iter().enumerate().map(|(index, item)| {
         let state = &state;
         let tenant = &tenant;
+        let caller_trace = caller_trace.as_ref();
         let item_key = key.as_ref().map(|k| format!("{k}:{index}"));
         async move {
             let input = match item {
@@ -330,7 +352,7 @@ pub async fn create_batch(
             };
             // the parsed item re-serialised: equal items hash equally whatever their spacing
             let hash = request_hash(&serde_json::to_vec(&input).unwrap_or_default());
-            match accept_one(state, tenant, input, item_key, hash).await {
+            match accept_one(state, tenant, input, item_key, hash, caller_trace).await {
                 Ok(accepted) => ItemResult::accepted(index, &accepted),
                 Err(mut problem) => {
                     problem.errors =

@@ -33,6 +33,8 @@ pub struct Settings {
     /// A schema registry (its Confluent API URL): the schemas are registered at start and
     /// requests, deliveries and statuses are written Confluent-framed through it.
     pub registry: Option<String>,
+    /// An OTLP/HTTP receiver every stage exports its spans to (all sampled).
+    pub otlp: Option<String>,
 }
 
 impl Default for Settings {
@@ -42,6 +44,7 @@ impl Default for Settings {
             session_timeout_ms: 10_000,
             delivery_partitions: 4,
             registry: None,
+            otlp: None,
         }
     }
 }
@@ -217,7 +220,7 @@ email_from = "notify@example.com"
 max_backoff_ms = 2000
 [telemetry]
 log_filter = "info,notify_dispatchers=debug,scylla=warn,rdkafka=warn"
-[shutdown]
+{otlp}[shutdown]
 grace_period_ms = 15000
 [dispatch]
 group_id_prefix = "{prefix}-dispatch"
@@ -237,6 +240,10 @@ backoff_max_ms = 8000
                     "[schema_registry]\nurl = \"{url}\"\n\
                      confluent_topics = [\"requests\", \"deliveries\", \"status\"]\n"
                 ),
+                None => String::new(),
+            },
+            otlp = match &s.otlp {
+                Some(url) => format!("otlp_endpoint = \"{url}\"\ntrace_sample_ratio = 1.0\n"),
                 None => String::new(),
             },
             brokers = brokers(),

@@ -159,6 +159,7 @@ pub(super) fn incoming(request: &NotificationRequest) -> Incoming {
         key: Some(b"acme:user-1".to_vec()),
         payload: Some(encode(request)),
         deferred_until_ms: None,
+        trace: None,
     }
 }
 

@@ -12,6 +12,7 @@ mod quiet;
 mod ratelimit;
 mod redefer;
 mod render;
+mod trace;
 
 use std::sync::Arc;
 
