@@ -23,3 +23,60 @@ pub const DLQ_CHANNEL: &str = "notify-channel";
 /// is then empty; the original record stays readable at its topic, partition and offset for the
 /// topic's retention.
 pub const DLQ_PAYLOAD_OMITTED: &str = "notify-payload-omitted";
+
+/// Where a dead-lettered record was read: its topic, partition, offset and key.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    /// Topic it was read from.
+    pub topic: &'a str,
+    /// Its partition.
+    pub partition: i32,
+    /// Its offset.
+    pub offset: i64,
+    /// Its key, if any.
+    pub key: Option<&'a [u8]>,
+}
+
+/// The dead letter of the record at `origin` on `dlq_topic`, written by `stage`: `payload` as
+/// its value (the original's, unless the caller has a reason), the original key, and the
+/// headers above. The caller adds what only it knows (the dispatcher its channel).
+pub fn record(
+    dlq_topic: String,
+    stage: &'static str,
+    origin: Origin<'_>,
+    payload: Vec<u8>,
+    error: &str,
+    reason: &str,
+) -> crate::publish::Record {
+    crate::publish::Record::new(dlq_topic, origin.key.unwrap_or_default(), payload)
+        .header(DLQ_STAGE, stage)
+        .header(DLQ_ERROR, error)
+        .header(DLQ_REASON, reason)
+        .header(DLQ_TOPIC, origin.topic)
+        .header(DLQ_PARTITION, origin.partition.to_string())
+        .header(DLQ_OFFSET, origin.offset.to_string())
+}
+
+/// Logs that the record at `origin` was dead-lettered, at most as often as `pacer` allows (a
+/// flood of poison records must not flood the log); the lines held back are counted in the
+/// next one.
+pub fn log(
+    pacer: &crate::log_pacer::LogPacer,
+    stage: &str,
+    origin: Origin<'_>,
+    error: &str,
+    reason: &str,
+) {
+    if let Some(held_back) = pacer.allow() {
+        tracing::warn!(
+            stage,
+            error,
+            reason,
+            topic = origin.topic,
+            partition = origin.partition,
+            offset = origin.offset,
+            held_back,
+            "record dead-lettered"
+        );
+    }
+}

@@ -16,7 +16,7 @@ pub const EXPIRED_TOTAL: &str = "notify_router_expired_total";
 pub const DEAD_LETTERED_TOTAL: &str = "notify_router_dead_lettered_total";
 /// Batches retried because the database or Kafka failed.
 pub const RETRIES_TOTAL: &str = "notify_router_batch_retries_total";
-/// Requests written to the schedule, label `reason` = send_at | quiet_hours.
+/// Requests written to the schedule, label `reason` = send_at | quiet_hours | rate_limited.
 pub const DEFERRED_TOTAL: &str = "notify_router_deferred_total";
 /// Requests re-emitted from the schedule and acknowledged by Kafka.
 pub const REEMITTED_TOTAL: &str = "notify_router_scheduled_reemitted_total";

@@ -5,12 +5,20 @@
 //! came from in the headers of [`notify_common::dead_letter`]. The caller adds what only it knows
 //! (the dispatcher its channel).
 
-use notify_common::dead_letter::{
-    DLQ_ERROR, DLQ_OFFSET, DLQ_PARTITION, DLQ_REASON, DLQ_STAGE, DLQ_TOPIC,
-};
+use notify_common::dead_letter::{self as dlq, Origin};
 use notify_common::publish;
 
 use crate::handler::Record;
+
+/// Where `record` was read, as a dead letter names it.
+pub(crate) fn origin(record: &Record) -> Origin<'_> {
+    Origin {
+        topic: &record.topic,
+        partition: record.partition,
+        offset: record.offset,
+        key: record.key.as_deref(),
+    }
+}
 
 /// The dead letter of `record` on `dlq_topic`, written by `stage`, with `payload` as its value.
 pub(crate) fn dead_letter(
@@ -21,11 +29,5 @@ pub(crate) fn dead_letter(
     error: &str,
     reason: &str,
 ) -> publish::Record {
-    publish::Record::new(dlq_topic, record.key.clone().unwrap_or_default(), payload)
-        .header(DLQ_STAGE, stage)
-        .header(DLQ_ERROR, error)
-        .header(DLQ_REASON, reason)
-        .header(DLQ_TOPIC, record.topic.clone())
-        .header(DLQ_PARTITION, record.partition.to_string())
-        .header(DLQ_OFFSET, record.offset.to_string())
+    dlq::record(dlq_topic, stage, origin(record), payload, error, reason)
 }

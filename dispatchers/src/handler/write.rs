@@ -102,17 +102,13 @@ impl Handler {
         reason: &str,
         cancel: &CancellationToken,
     ) -> Result<Handled, Abandoned> {
-        if let Some(held_back) = self.refusals.allow() {
-            tracing::warn!(
-                channel = self.channel.as_str(),
-                error,
-                reason,
-                partition = record.partition,
-                offset = record.offset,
-                held_back,
-                "record dead-lettered"
-            );
-        }
+        notify_common::dead_letter::log(
+            &self.refusals,
+            self.channel.as_str(),
+            crate::engine::dead_letter::origin(record),
+            error,
+            reason,
+        );
         metrics::counter!(m::DEAD_LETTERED_TOTAL, "channel" => self.channel.as_str(), "reason" => error.to_owned())
             .increment(1);
         let payload = record.payload.clone().unwrap_or_default();

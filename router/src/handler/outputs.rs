@@ -2,9 +2,7 @@
 //! replaces outputs Kafka refused for good.
 
 use futures::future::try_join_all;
-use notify_common::dead_letter::{
-    DLQ_ERROR, DLQ_OFFSET, DLQ_PARTITION, DLQ_REASON, DLQ_STAGE, DLQ_TOPIC,
-};
+use notify_common::dead_letter::{self, Origin};
 use notify_common::publish::{PublishError, Record};
 use notify_schemas::DeliveryStatus;
 
@@ -53,34 +51,15 @@ impl Handler {
     }
 
     pub(super) fn dead_letter(&self, record: &Incoming, error: &str, reason: &str) -> Record {
-        if let Some(held_back) = self.refusals.allow() {
-            tracing::warn!(
-                error,
-                reason,
-                partition = record.partition,
-                offset = record.offset,
-                held_back,
-                "record dead-lettered"
-            );
-        }
-        // the key as text, as before the publisher took bytes: lossless for the pipeline's
-        // UTF-8 keys
-        let key = record
-            .key
-            .as_deref()
-            .map(|k| String::from_utf8_lossy(k).into_owned())
-            .unwrap_or_default();
-        Record::new(
-            self.topics.dlq(),
-            key,
-            record.payload.clone().unwrap_or_default(),
-        )
-        .header(DLQ_STAGE, "router")
-        .header(DLQ_ERROR, error)
-        .header(DLQ_REASON, reason)
-        .header(DLQ_TOPIC, record.topic.clone())
-        .header(DLQ_PARTITION, record.partition.to_string())
-        .header(DLQ_OFFSET, record.offset.to_string())
+        let origin = Origin {
+            topic: &record.topic,
+            partition: record.partition,
+            offset: record.offset,
+            key: record.key.as_deref(),
+        };
+        dead_letter::log(&self.refusals, "router", origin, error, reason);
+        let payload = record.payload.clone().unwrap_or_default();
+        dead_letter::record(self.topics.dlq(), "router", origin, payload, error, reason)
     }
 
     pub(super) fn status_record(&self, status: &DeliveryStatus) -> Result<Record, RouteError> {
