@@ -39,3 +39,46 @@ pub const AMBIGUOUS_SENDS_TOTAL: &str = "notify_dispatch_ambiguous_sends_total";
 /// State of a provider's circuit breaker, labels `channel` and `provider`: 0 closed, 1
 /// half-open (probing), 2 open (sending nothing to it).
 pub const BREAKER_STATE: &str = "notify_dispatch_breaker_state";
+
+/// Registers at zero, for `channel`, the series the alerts and the dashboard read (outcomes,
+/// failure reasons, dead letters, refusals on the topics it writes), so that every family is
+/// exported from the start and a first failure shows as an increase (a series born at 1
+/// shows none).
+pub fn register(channel: &'static str, topics: &notify_common::topics::Topics) {
+    let zero = |name: &'static str, labels: &[(&'static str, String)]| {
+        let labels: Vec<metrics::Label> = labels
+            .iter()
+            .map(|(k, v)| metrics::Label::new(*k, v.clone()))
+            .chain(std::iter::once(metrics::Label::new("channel", channel)))
+            .collect();
+        metrics::counter!(name, labels).increment(0);
+    };
+    for outcome in [
+        "sent",
+        "failed",
+        "invalid_recipient",
+        "retrying",
+        "dead_lettered",
+        "expired",
+        "duplicate",
+        "stale",
+        "undecodable",
+    ] {
+        zero(DELIVERIES_TOTAL, &[("outcome", outcome.into())]);
+    }
+    for outcome in ["sent", "retry", "failed", "invalid_recipient"] {
+        zero(SENDS_TOTAL, &[("outcome", outcome.into())]);
+    }
+    for reason in crate::providers::provider::Reason::ALL {
+        zero(SEND_FAILURES_TOTAL, &[("reason", reason.as_str().into())]);
+    }
+    for reason in ["retries_exhausted", "decode", "empty", "wrong_channel"] {
+        zero(DEAD_LETTERED_TOTAL, &[("reason", reason.into())]);
+    }
+    for outcome in ["marked", "registered_since", "not_found", "error"] {
+        zero(DEVICES_INVALIDATED_TOTAL, &[("outcome", outcome.into())]);
+    }
+    for topic in [topics.status(), topics.dlq()] {
+        zero(REFUSED_TOTAL, &[("topic", topic)]);
+    }
+}

@@ -213,6 +213,10 @@ pub async fn run(
     health: Health,
 ) -> Result<(), StartError> {
     let provider = registry::build_provider(channel, &config.dispatch.providers)?;
+    crate::metrics::register(
+        channel.as_str(),
+        &notify_common::topics::Topics::new(&config.kafka.topic_prefix),
+    );
     let Parts { dispatcher, movers } = build(config, channel, provider, health).await?;
     tracing::info!(
         channel = channel.as_str(),

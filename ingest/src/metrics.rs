@@ -16,3 +16,19 @@ pub const AUTH_TOTAL: &str = "notify_ingest_auth_total";
 /// 1 when the dependency answered the last readiness check, else 0; label `dependency` =
 /// kafka | database.
 pub const DEPENDENCY_READY: &str = "notify_ingest_dependency_ready";
+
+/// Registers at zero the series the alerts and the dashboard read, so that every family is
+/// exported from the start and a first rejection shows as an increase (a series born at 1
+/// shows none).
+pub fn register() {
+    for route in ["single", "batch"] {
+        metrics::counter!(ACCEPTED_TOTAL, "route" => route).increment(0);
+    }
+    for reason in ["validation", "conflict", "key_reused", "unavailable"] {
+        metrics::counter!(REJECTED_TOTAL, "reason" => reason).increment(0);
+    }
+    for quota in ["requests", "notifications"] {
+        metrics::counter!(RATE_LIMITED_TOTAL, "quota" => quota).increment(0);
+    }
+    metrics::counter!(DUPLICATES_TOTAL).increment(0);
+}

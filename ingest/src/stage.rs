@@ -181,6 +181,7 @@ pub async fn serve(
 
 /// `notify ingest`: builds the gateway from `config` and serves it until shutdown.
 pub async fn run(config: &Config, shutdown: Shutdown) -> Result<(), ServeError> {
+    crate::metrics::register();
     let state = build_state(config).await?;
     let addr = config.ingest.listen_addr;
     let listener = TcpListener::bind(addr)

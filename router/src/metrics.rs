@@ -32,3 +32,32 @@ pub const SCHEDULE_ERRORS_TOTAL: &str = "notify_router_schedule_errors_total";
 pub const REFUSED_TOTAL: &str = "notify_router_refused_total";
 /// Set-aside records Kafka refused as well (lost; see `publish.rs`).
 pub const SET_ASIDE_LOST_TOTAL: &str = "notify_router_set_aside_lost_total";
+
+/// Registers at zero the series the alerts and the dashboard read (failures, dead letters,
+/// refusals, retries), so that every family is exported from the start and a first failure
+/// shows as an increase (a series born at 1 shows none).
+pub fn register(topics: &notify_common::topics::Topics) {
+    for channel in notify_common::topics::CHANNELS {
+        for reason in ["render_failed", "produce_refused"] {
+            metrics::counter!(FAILED_TOTAL, "channel" => channel, "reason" => reason).increment(0);
+        }
+    }
+    for error in [
+        "empty",
+        "decode",
+        "truncated",
+        "unknown_tenant",
+        "produce_refused",
+    ] {
+        metrics::counter!(DEAD_LETTERED_TOTAL, "error" => error).increment(0);
+    }
+    for topic in [topics.status(), topics.dlq()] {
+        metrics::counter!(REFUSED_TOTAL, "topic" => topic).increment(0);
+    }
+    for error in ["database", "kafka"] {
+        metrics::counter!(SCHEDULE_ERRORS_TOTAL, "error" => error).increment(0);
+    }
+    metrics::counter!(RETRIES_TOTAL).increment(0);
+    metrics::counter!(SET_ASIDE_LOST_TOTAL).increment(0);
+    metrics::gauge!(SCHEDULE_BACKLOG).set(0.0);
+}

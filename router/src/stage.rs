@@ -140,6 +140,7 @@ fn uuid_like() -> String {
 /// `health` is what the admin endpoint's `/readyz` reports: the loop marks the database and
 /// Kafka failing while it pauses on them.
 pub async fn run(config: &Config, shutdown: Shutdown, health: Health) -> Result<(), StartError> {
+    crate::metrics::register(&Topics::new(&config.kafka.topic_prefix));
     let parts = build(config).await?;
     run_parts(parts, config, shutdown, health).await
 }

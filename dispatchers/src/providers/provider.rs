@@ -46,6 +46,21 @@ pub enum Reason {
 
 impl Reason {
     /// The reason as it appears in status records and metric labels.
+    /// Every reason, for registering their metric series.
+    pub const ALL: [Reason; 11] = [
+        Reason::RateLimited,
+        Reason::ProviderUnavailable,
+        Reason::Connection,
+        Reason::AnswerLost,
+        Reason::ProviderAuth,
+        Reason::TokenInvalid,
+        Reason::BadAddress,
+        Reason::Unsubscribed,
+        Reason::BadMessage,
+        Reason::UnexpectedResponse,
+        Reason::Unsupported,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Reason::RateLimited => "rate_limited",
