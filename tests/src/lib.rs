@@ -16,6 +16,7 @@
 //! - [`records`]: reading records back (with their headers) and producing raw ones;
 //! - [`wait`]: polling until a condition holds, within a limit.
 
+pub mod metric_names;
 pub mod records;
 pub mod scratch;
 pub mod stack;

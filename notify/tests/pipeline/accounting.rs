@@ -84,6 +84,11 @@ pub fn sum(all: &[(String, Vec<Sample>)], name: &str, with: &[(&str, &str)]) -> 
         .sum()
 }
 
+/// Whether any channel of the run has a secondary provider (and so a circuit breaker).
+fn has_failover(pipeline: &Pipeline) -> bool {
+    std::fs::read_to_string(&pipeline.config).is_ok_and(|c| c.contains("secondary"))
+}
+
 /// Which channel a simulator's ledger counts for.
 fn channel_of_sim(sim: &str) -> Option<&'static str> {
     Some(match sim {
@@ -196,6 +201,27 @@ pub async fn check(pipeline: &Pipeline, figures: &Figures) -> anyhow::Result<Str
         wrong.push(format!(
             "accepted {accepted} + re-emitted {reemitted} != requests routed {routed_requests}"
         ));
+    }
+    // every metric the dashboard and the alerts read is one the stages export
+    let exported: std::collections::BTreeSet<String> = all
+        .iter()
+        .flat_map(|(_, samples)| samples.iter().map(|s| s.name.clone()))
+        .collect();
+    for (file, text) in notify_it::metric_names::monitoring_files() {
+        let absent = notify_it::metric_names::missing(
+            &notify_it::metric_names::referenced(&text),
+            &exported,
+        );
+        // a breaker exists only where a channel has a secondary provider configured
+        let absent: Vec<_> = absent
+            .into_iter()
+            .filter(|name| name != "notify_dispatch_breaker_state" || has_failover(pipeline))
+            .collect();
+        if !absent.is_empty() {
+            wrong.push(format!(
+                "deploy/monitoring/{file} reads what no stage exports: {absent:?}"
+            ));
+        }
     }
     let lag_series = all
         .iter()
