@@ -24,6 +24,7 @@ mod outage;
 mod probe;
 mod process;
 mod registry;
+mod registry_outage;
 mod run;
 mod scale;
 mod seed;
