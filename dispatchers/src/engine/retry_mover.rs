@@ -264,14 +264,9 @@ impl TierMover {
             Move::Channel(topic) => (topic, "moved"),
             Move::Requeue(topic) => (topic, "requeued"),
         };
-        let output = crate::handler::carried(
-            publish::Record::new(
-                topic,
-                record.key.clone().unwrap_or_default(),
-                record.payload.clone().unwrap_or_default(),
-            ),
-            record,
-        );
+        let key = record.key.clone().unwrap_or_default();
+        let value = record.payload.clone().unwrap_or_default();
+        let output = crate::handler::carried(publish::Record::new(topic, key, value), record);
         let destination_topic = output.topic.clone();
         let outcome = match self.publish(&[output], &abandon, cancel).await {
             Published::Yes => outcome,
