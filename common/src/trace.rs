@@ -73,7 +73,12 @@ pub fn layer<S>(
 where
     S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
 {
-    tracing_opentelemetry::layer().with_tracer(provider.tracer("notify"))
+    // a stage learns a record's parent only once it is being handled (after its span was
+    // entered): without activation on enter, the parent can still be set until the span's
+    // context is first read
+    tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer("notify"))
+        .with_context_activation(false)
 }
 
 /// Makes `span` the child of the trace context `traceparent` and `tracestate` name, if they
@@ -147,8 +152,11 @@ mod tests {
         let subscriber = tracing_subscriber::registry().with(layer(&provider));
         let headers = tracing::subscriber::with_default(subscriber, || {
             let span = tracing::info_span!("route");
-            follow(&span, Some(PARENT), None);
-            let headers = outgoing(&span, (Some(PARENT), None));
+            // as the stages do: the parent is known only inside the entered span
+            let headers = span.in_scope(|| {
+                follow(&span, Some(PARENT), None);
+                outgoing(&span, (Some(PARENT), None))
+            });
             drop(span);
             headers
         });

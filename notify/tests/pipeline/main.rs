@@ -28,4 +28,5 @@ mod registry_outage;
 mod run;
 mod scale;
 mod seed;
+mod tracing;
 mod workload;
