@@ -33,14 +33,14 @@ pub const LATENCY_BUCKETS: [f64; 16] = [
 
 /// Records `seconds` (from millisecond timestamps) for `hop` of a `channel` delivery; a
 /// negative span (clocks of two machines) counts as 0.
-pub fn hop(hop: &'static str, channel: &str, from_ms: i64, to_ms: i64) {
-    metrics::histogram!(HOP_SECONDS, "hop" => hop, "channel" => channel.to_owned())
+pub fn hop(hop: &'static str, channel: &'static str, from_ms: i64, to_ms: i64) {
+    metrics::histogram!(HOP_SECONDS, "hop" => hop, "channel" => channel)
         .record(span_seconds(from_ms, to_ms));
 }
 
 /// Records a delivery's whole way, from its request's `created_at` to `acked_ms`.
-pub fn end_to_end(channel: &str, priority: &str, requested_ms: i64, acked_ms: i64) {
-    metrics::histogram!(END_TO_END_SECONDS, "channel" => channel.to_owned(), "priority" => priority.to_owned())
+pub fn end_to_end(channel: &'static str, priority: &'static str, requested_ms: i64, acked_ms: i64) {
+    metrics::histogram!(END_TO_END_SECONDS, "channel" => channel, "priority" => priority)
         .record(span_seconds(requested_ms, acked_ms));
 }
 

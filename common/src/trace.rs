@@ -37,6 +37,19 @@ pub fn of_headers<H: rdkafka::message::Headers>(
     Some((parent.to_owned(), state.map(str::to_owned)))
 }
 
+/// The trace context a record continues: the one its headers carry (`header`, from
+/// [`of_headers`] or an HTTP request's), else its body's `trace`.
+pub fn incoming<'a>(
+    header: Option<&'a (String, Option<String>)>,
+    body: Option<&'a notify_schemas::TraceContext>,
+) -> (Option<&'a str>, Option<&'a str>) {
+    match (header, body) {
+        (Some((parent, state)), _) => (Some(parent.as_str()), state.as_deref()),
+        (None, Some(body)) => (Some(body.traceparent.as_str()), body.tracestate.as_deref()),
+        (None, None) => (None, None),
+    }
+}
+
 /// The exporter and sampler `config` describes for `service`, or `None` when no endpoint is
 /// set.
 pub fn provider(

@@ -397,11 +397,7 @@ impl Handler {
 fn follow_trace(record: &Incoming, request: &NotificationRequest) -> Vec<(&'static str, String)> {
     let span = tracing::Span::current();
     span.record("event_id", tracing::field::display(request.event_id));
-    let incoming = match (&record.trace, &request.trace) {
-        (Some((parent, state)), _) => (Some(parent.as_str()), state.as_deref()),
-        (None, Some(body)) => (Some(body.traceparent.as_str()), body.tracestate.as_deref()),
-        (None, None) => (None, None),
-    };
+    let incoming = trace::incoming(record.trace.as_ref(), request.trace.as_ref());
     trace::follow(&span, incoming.0, incoming.1);
     trace::outgoing(&span, incoming)
 }

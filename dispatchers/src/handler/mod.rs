@@ -366,11 +366,8 @@ fn follow_trace(record: &Record, delivery: &Delivery) {
     span.record("delivery_id", tracing::field::display(delivery.delivery_id));
     span.record("event_id", tracing::field::display(delivery.event_id));
     span.record("attempt", delivery.attempt);
-    let (parent, state) = match (&record.trace, &delivery.trace) {
-        (Some((parent, state)), _) => (Some(parent.as_str()), state.as_deref()),
-        (None, Some(body)) => (Some(body.traceparent.as_str()), body.tracestate.as_deref()),
-        (None, None) => (None, None),
-    };
+    let (parent, state) =
+        notify_common::trace::incoming(record.trace.as_ref(), delivery.trace.as_ref());
     notify_common::trace::follow(&span, parent, state);
 }
 

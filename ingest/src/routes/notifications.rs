@@ -232,11 +232,7 @@ async fn accept_one(
     let routing_key = format!("{}:{}", tenant.id(), request.user_id);
     // one trace per notification: the caller's (HTTP header, else the body's `trace`) continued
     let span = tracing::info_span!("ingest.accept", event_id = %event_id, tenant = %tenant.id());
-    let incoming = match (caller_trace, &request.trace) {
-        (Some((parent, state)), _) => (Some(parent.as_str()), state.as_deref()),
-        (None, Some(body)) => (Some(body.traceparent.as_str()), body.tracestate.as_deref()),
-        (None, None) => (None, None),
-    };
+    let incoming = trace::incoming(caller_trace, request.trace.as_ref());
     trace::follow(&span, incoming.0, incoming.1);
     let mut record = Record::new(state.requests_topic.as_str(), routing_key.as_str(), payload);
     for (name, value) in trace::outgoing(&span, incoming) {
