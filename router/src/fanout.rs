@@ -254,6 +254,7 @@ pub fn refused_status(
         provider_message_id: None,
         attempt: 0,
         occurred_at: now_ms,
+        receipt: None,
     }
 }
 
@@ -315,6 +316,7 @@ fn status(
         provider_message_id: None,
         attempt: 0,
         occurred_at: now_ms,
+        receipt: None,
     }
 }
 

@@ -268,6 +268,19 @@ pub fn status_sent() -> DeliveryStatus {
         provider_message_id: Some("SM1234567890abcdef".into()),
         attempt: 1,
         occurred_at: CREATED_AT + 1_200,
+        receipt: None,
+    }
+}
+
+/// The provider's receipt for [`status_sent`]: the handset has it.
+pub fn status_delivered() -> DeliveryStatus {
+    DeliveryStatus {
+        status: Receipt::Delivered.status(),
+        stage: Stage::Tracker,
+        reason: None,
+        occurred_at: CREATED_AT + 4_000,
+        receipt: Some(Receipt::Delivered),
+        ..status_sent()
     }
 }
 
@@ -288,5 +301,6 @@ pub fn minimal_status() -> DeliveryStatus {
         provider_message_id: None,
         attempt: 0,
         occurred_at: 0,
+        receipt: None,
     }
 }

@@ -188,12 +188,13 @@ prop_compose! {
         details in (option::of(text()), option::of(text()), option::of(text())),
         attempt in any::<i32>(),
         occurred_at in any::<i64>(),
+        receipt in option::of(proptest::sample::select(Receipt::ALL.to_vec())),
     ) -> DeliveryStatus {
         let (tenant, event_id, delivery_id, user_id, category) = ids;
         let (reason, provider, provider_message_id) = details;
         DeliveryStatus {
             tenant, event_id, delivery_id, user_id, category, channel, recipient, status, stage,
-            reason, provider, provider_message_id, attempt, occurred_at,
+            reason, provider, provider_message_id, attempt, occurred_at, receipt,
         }
     }
 }

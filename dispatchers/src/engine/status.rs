@@ -100,6 +100,7 @@ pub fn status_of(delivery: &Delivery, row: &LogWrite) -> Option<DeliveryStatus> 
         provider_message_id: row.provider_message_id.clone(),
         attempt: row.attempts,
         occurred_at: row.updated_at_ms,
+        receipt: None,
     })
 }
 

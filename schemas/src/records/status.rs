@@ -43,8 +43,53 @@ pub enum Stage {
     Scheduler,
     /// A channel dispatcher.
     Dispatcher,
-    /// Open and click tracking.
+    /// What happened after the provider took it: provider receipts, opens and clicks.
     Tracker,
+}
+
+/// What a provider reported after it took a message (`io.notify.v1.Receipt`), on statuses of
+/// stage [`Stage::Tracker`]. Such a status also carries, for readers of the first schema version,
+/// the nearest [`Status`]: [`Receipt::status`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Receipt {
+    /// The handset or mailbox has it.
+    Delivered,
+    /// The carrier or provider gave up on it after accepting it.
+    Undelivered,
+    /// The receiving mail server refused it.
+    Bounced,
+    /// The recipient marked it as spam.
+    Complained,
+}
+
+impl Receipt {
+    /// Every receipt, in schema order.
+    pub const ALL: [Receipt; 4] = [
+        Receipt::Delivered,
+        Receipt::Undelivered,
+        Receipt::Bounced,
+        Receipt::Complained,
+    ];
+
+    /// The status a receipt is reported with: `SENT` where the message reached the recipient,
+    /// `FAILED` where it did not.
+    pub fn status(self) -> Status {
+        match self {
+            Receipt::Delivered | Receipt::Complained => Status::Sent,
+            Receipt::Undelivered | Receipt::Bounced => Status::Failed,
+        }
+    }
+
+    /// The lower-case name used in metrics, logs and the notification log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Receipt::Delivered => "delivered",
+            Receipt::Undelivered => "undelivered",
+            Receipt::Bounced => "bounced",
+            Receipt::Complained => "complained",
+        }
+    }
 }
 
 /// An outcome at one stage; the record on `notify.status`, keyed by `event_id`.
@@ -80,4 +125,6 @@ pub struct DeliveryStatus {
     pub attempt: i32,
     /// When it happened.
     pub occurred_at: TimestampMillis,
+    /// What the provider reported after taking the message; only on receipts.
+    pub receipt: Option<Receipt>,
 }

@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use apache_avro::Schema;
 use notify_schemas::{
     samples, Channel, Delivery, DeliveryStatus, InlineContent, NotificationRequest, Priority,
-    Recipient, Record, RenderedContent, Stage, Status, TemplateRef, TraceContext,
+    Receipt, Recipient, Record, RenderedContent, Stage, Status, TemplateRef, TraceContext,
 };
 use serde::{Deserialize, Serialize};
 
@@ -34,7 +34,11 @@ pub fn deliveries() -> Vec<Delivery> {
 
 /// Every sample status.
 pub fn statuses() -> Vec<DeliveryStatus> {
-    vec![samples::status_sent(), samples::minimal_status()]
+    vec![
+        samples::status_sent(),
+        samples::status_delivered(),
+        samples::minimal_status(),
+    ]
 }
 
 /// A record type of the next schema version, as a crate built against it would define it.
@@ -132,6 +136,7 @@ next_version!(DeliveryStatusNext, DeliveryStatus, "DeliveryStatus", {
     provider_message_id: Option<String>,
     attempt: i32,
     occurred_at: i64,
+    receipt: Option<Receipt>,
 }, uuids { event_id }, opt_uuids { delivery_id });
 
 macro_rules! next_record {
