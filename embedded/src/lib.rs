@@ -227,6 +227,7 @@ impl Embedded {
                 ledger: Arc::new(MemoryLedger::with_log(delivery_log.clone())),
                 directory: directory.clone(),
                 tenants: tenants.clone(),
+                log: delivery_log.clone(),
             },
         )
         .map_err(|e| stage_err("ingest")(&e))?;

@@ -1,7 +1,8 @@
 //! Ingest gateway: authenticates tenants, validates notification requests, writes them as Avro
 //! to `notify.requests` (keyed `tenant:user`) and answers 202 only after Kafka acknowledged
 //! them; also serves the tenant-scoped admin API (users, devices, preferences, templates,
-//! categories), health endpoints and the OpenAPI document.
+//! categories), provider receipts (signed webhooks, [`receipts`]), health endpoints and the
+//! OpenAPI document.
 
 pub mod auth;
 pub mod idempotency;
@@ -10,6 +11,7 @@ pub mod openapi;
 pub mod problem;
 pub mod ratelimit;
 pub mod readiness;
+pub mod receipts;
 pub mod routes;
 pub mod server;
 pub mod stage;

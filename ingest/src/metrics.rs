@@ -16,6 +16,23 @@ pub const AUTH_TOTAL: &str = "notify_ingest_auth_total";
 /// 1 when the dependency answered the last readiness check, else 0; label `dependency` =
 /// kafka | database.
 pub const DEPENDENCY_READY: &str = "notify_ingest_dependency_ready";
+/// Provider receipts recorded, labels `channel` and `receipt` (delivered | undelivered |
+/// bounced | complained).
+pub const RECEIPTS_TOTAL: &str = "notify_ingest_receipts_total";
+/// Provider webhooks refused, labels `provider` and `reason` = signature | ids.
+pub const RECEIPTS_REFUSED_TOTAL: &str = "notify_ingest_receipts_refused_total";
+
+/// Counts one recorded receipt.
+pub fn receipt(channel: notify_schemas::Channel, receipt: notify_schemas::Receipt) {
+    metrics::counter!(RECEIPTS_TOTAL, "channel" => channel.as_str(), "receipt" => receipt.as_str())
+        .increment(1);
+}
+
+/// Counts one refused webhook.
+pub fn receipt_refused(provider: &'static str, reason: &'static str) {
+    metrics::counter!(RECEIPTS_REFUSED_TOTAL, "provider" => provider, "reason" => reason)
+        .increment(1);
+}
 
 /// Registers at zero the series the alerts and the dashboard read, so that every family is
 /// exported from the start and a first rejection shows as an increase (a series born at 1

@@ -21,11 +21,14 @@ use tokio::net::TcpListener;
 use crate::auth::{load_secrets_key, Authenticator};
 use crate::ratelimit::TenantLimiter;
 use crate::readiness::ReadyCache;
+use crate::receipts::{Receipts, TwilioReceipts};
 use crate::server::{serve_http, ConnectionLimits};
 use crate::state::AppState;
 use crate::validate::Limits;
+use notify_common::clock::SystemClock;
 use notify_common::publish::{KafkaPublisher, Publisher};
 use notify_store::idempotency::{CassandraLedger, Ledger};
+use notify_store::notification_log::{CassandraLog, DeliveryLog};
 
 /// Why the gateway could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +45,9 @@ pub enum ServeError {
     /// The schema registry could not be set up.
     #[error("schema registry: {0}")]
     SchemaRegistry(String),
+    /// The provider receipt settings are wrong.
+    #[error("receipts: {0}")]
+    Receipts(String),
     /// A configured secret file could not be read.
     #[error("secrets key: {0}")]
     Secrets(String),
@@ -65,6 +71,8 @@ pub struct Stores {
     pub directory: Arc<dyn Directory>,
     /// Tenants and apps, for authentication.
     pub tenants: Arc<dyn AppStore>,
+    /// The notification log, which provider receipts update.
+    pub log: Arc<dyn DeliveryLog>,
 }
 
 impl std::fmt::Debug for Stores {
@@ -85,21 +93,28 @@ pub async fn build_state(config: &Config) -> Result<AppState, ServeError> {
         .await?
         .with_max_in_flight(config.store.max_in_flight);
     let tenants = CassandraTenants::new(session.clone(), keyspace).await?;
+    let log = CassandraLog::new(session.clone(), keyspace).await?;
     let stores = Stores {
         ledger: Arc::new(ledger),
         directory: Arc::new(directory),
         tenants: Arc::new(tenants),
+        log: Arc::new(log),
     };
     let schemas = schema_registry::stage_schemas(
         &config.schema_registry,
         &Topics::new(&config.kafka.topic_prefix),
-        &[FramedTopics::Requests],
+        &[FramedTopics::Requests, FramedTopics::Status],
     )
     .await
     .map_err(|err| ServeError::SchemaRegistry(err.to_string()))?;
     let mut state = build_state_with(config, stores)?;
-    // requests are written Confluent-framed when the configuration asks for it
+    // requests and receipts are written Confluent-framed when the configuration asks for it
     state.codec = Arc::new(schemas.codec()?);
+    if let Some(receipts) = &mut state.receipts {
+        Arc::get_mut(receipts)
+            .expect("receipts not shared yet")
+            .statuses = Arc::new(schemas.codec()?);
+    }
     Ok(state)
 }
 
@@ -118,7 +133,19 @@ pub fn build_state_with(config: &Config, stores: Stores) -> Result<AppState, Ser
     let mut kafka_config = config.kafka.clone();
     kafka_config.message_timeout_ms = ingest.produce_timeout_ms;
     let producer = kafka::producer(&kafka_config, "ingest")?;
-    let topic = Topics::new(&config.kafka.topic_prefix).requests();
+    let topics = Topics::new(&config.kafka.topic_prefix);
+    let twilio =
+        TwilioReceipts::from_providers(&config.dispatch.providers).map_err(ServeError::Receipts)?;
+    let receipts = match twilio {
+        Some(twilio) => Some(Arc::new(Receipts {
+            twilio: Some(twilio),
+            log: stores.log.clone(),
+            statuses: Arc::new(Codec::new()?),
+            status_topic: topics.status(),
+            clock: Arc::new(SystemClock),
+        })),
+        None => None,
+    };
     let publisher = KafkaPublisher::new(producer, Duration::from_millis(ingest.produce_timeout_ms));
 
     Ok(AppState {
@@ -128,7 +155,7 @@ pub fn build_state_with(config: &Config, stores: Stores) -> Result<AppState, Ser
             ..Limits::from(ingest)
         }),
         publisher: Arc::new(publisher),
-        requests_topic: topic,
+        requests_topic: topics.requests(),
         ledger: stores.ledger,
         directory: stores.directory,
         auth: Arc::new(auth),
@@ -137,6 +164,7 @@ pub fn build_state_with(config: &Config, stores: Stores) -> Result<AppState, Ser
             ingest.ready_check_interval_ms,
         ))),
         codec: Arc::new(Codec::new()?),
+        receipts,
     })
 }
 

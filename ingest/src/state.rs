@@ -11,6 +11,7 @@ use notify_store::directory::Directory;
 use crate::auth::Authenticator;
 use crate::ratelimit::TenantLimiter;
 use crate::readiness::ReadyCache;
+use crate::receipts::Receipts;
 use crate::validate::Limits;
 use notify_common::publish::Publisher;
 use notify_store::idempotency::Ledger;
@@ -38,6 +39,8 @@ pub struct AppState {
     pub readiness: Arc<ReadyCache>,
     /// Avro codec of `notify.requests`, built once.
     pub codec: Arc<Codec<NotificationRequest>>,
+    /// Provider receipts (signed webhooks), when a provider is configured to send them.
+    pub receipts: Option<Arc<Receipts>>,
 }
 
 impl AppState {

@@ -83,7 +83,9 @@ fn a_first_version_reader_sees_a_receipt_as_the_status_it_stands_for() {
         .unwrap();
     for kind in Receipt::ALL {
         let written = receipt(kind);
-        let read = old_reader.decode(&writer.encode(&written).unwrap()).unwrap();
+        let read = old_reader
+            .decode(&writer.encode(&written).unwrap())
+            .unwrap();
         assert_eq!(read.status, kind.status(), "{kind:?}");
         assert_eq!(read.stage, Stage::Tracker);
         assert_eq!(read.event_id, written.event_id.to_string());

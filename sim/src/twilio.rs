@@ -11,10 +11,12 @@
 //! answer code 20500 (5xx) or the status itself. An accepted message answers 201 with a Message
 //! resource (`sid` `SM…`, `status` `queued`) and is recorded in the ledger with the delivery id
 //! from `StatusCallback`'s `delivery_id` query parameter or, failing that, the
-//! `X-Notify-Delivery-Id` header.
+//! `X-Notify-Delivery-Id` header. With a `StatusCallback`, the fake then calls it back as Twilio
+//! does (`sent`, then `delivered`, 200 ms later), signed with `X-Twilio-Signature`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, State};
@@ -184,5 +186,67 @@ async fn create(
         "api_version": "2010-04-01",
         "uri": format!("/2010-04-01/Accounts/{sid}/Messages/{message_sid}.json"),
     });
+    if let Some(url) = callback {
+        let params = [
+            ("AccountSid", sid.as_str()),
+            ("ApiVersion", "2010-04-01"),
+            ("From", sender.as_str()),
+            ("MessageSid", message_sid.as_str()),
+            ("SmsSid", message_sid.as_str()),
+            ("To", to.as_str()),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        tokio::spawn(report_delivery(
+            url.clone(),
+            params.to_vec(),
+            state.settings.auth_token.clone(),
+        ));
+    }
     (StatusCode::CREATED, Json(resource)).into_response()
+}
+
+/// How long after accepting a message the fake reports it delivered.
+const DELIVERY_DELAY: Duration = Duration::from_millis(200);
+
+/// Calls `url` back as Twilio does once the carrier has the message: `sent`, then `delivered`,
+/// form-encoded and signed. A refused callback is logged, not retried (Twilio does not retry
+/// status callbacks either).
+async fn report_delivery(url: String, params: Vec<(String, String)>, auth_token: String) {
+    tokio::time::sleep(DELIVERY_DELAY).await;
+    let client = reqwest::Client::new();
+    for status in ["sent", "delivered"] {
+        let mut form = params.clone();
+        form.push(("MessageStatus".to_owned(), status.to_owned()));
+        form.push(("SmsStatus".to_owned(), status.to_owned()));
+        let signature = twilio_signature(&auth_token, &url, &form);
+        let answer = client
+            .post(&url)
+            .header("X-Twilio-Signature", signature)
+            .form(&form)
+            .send()
+            .await;
+        match answer {
+            Ok(answer) if answer.status().is_success() => {}
+            Ok(answer) => {
+                tracing::warn!(%url, status = %answer.status(), "status callback refused")
+            }
+            Err(err) => tracing::warn!(%url, error = %err, "status callback failed"),
+        }
+    }
+}
+
+/// `X-Twilio-Signature` as Twilio computes it: base64 of HMAC-SHA1, keyed with the auth token,
+/// over the URL followed by each form field's name and value, fields in name order.
+pub fn twilio_signature(auth_token: &str, url: &str, form: &[(String, String)]) -> String {
+    let mut by_name = form.to_vec();
+    by_name.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+    let signed: String = std::iter::once(url.to_owned())
+        .chain(by_name.into_iter().flat_map(|(name, value)| [name, value]))
+        .collect();
+    let key = ring::hmac::Key::new(
+        ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
+        auth_token.as_bytes(),
+    );
+    let tag = ring::hmac::sign(&key, signed.as_bytes());
+    STANDARD.encode(tag.as_ref())
 }

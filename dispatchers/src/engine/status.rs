@@ -6,7 +6,7 @@
 //! yields a byte-identical record that status consumers collapse. Status records carry a
 //! redacted recipient ([`redact`]), never a whole token, number or address.
 
-use notify_schemas::{Delivery, DeliveryStatus, Recipient, Stage, Status};
+use notify_schemas::{Delivery, DeliveryStatus, Receipt, Recipient, Stage, Status};
 use notify_store::notification_log::{LogEntry, LogWrite};
 
 /// Log state: the provider accepted the message.
@@ -21,9 +21,11 @@ pub const RETRYING: &str = "retrying";
 /// attempted again.
 pub const DEAD_LETTERED: &str = "dead_lettered";
 
-/// Whether a logged state settles the delivery for good, so a copy of it must not be sent.
+/// Whether a logged state settles the delivery for good, so a copy of it must not be sent: sent,
+/// failed, expired, or a provider's receipt (the gateway writes those over `sent`, and may write
+/// one first, while a send whose answer was lost waits for its retry).
 pub fn is_final(state: &str) -> bool {
-    matches!(state, SENT | FAILED | EXPIRED)
+    matches!(state, SENT | FAILED | EXPIRED) || Receipt::ALL.iter().any(|r| r.as_str() == state)
 }
 
 /// The status reported for a log state.
@@ -151,6 +153,9 @@ mod tests {
     fn only_settled_states_stop_a_copy() {
         assert!(is_final(SENT) && is_final(FAILED) && is_final(EXPIRED));
         assert!(!is_final(RETRYING) && !is_final(DEAD_LETTERED) && !is_final(""));
+        for receipt in Receipt::ALL {
+            assert!(is_final(receipt.as_str()), "{receipt:?}");
+        }
     }
 
     #[test]

@@ -170,6 +170,44 @@ async fn sent_once_and_replays_are_recognised() {
     assert_eq!(rig.provider.sends_to(TOKEN), 1);
 }
 
+/// The gateway writes a provider's receipt over the row; a replayed copy still finds the delivery
+/// settled, and so does the retry of a send whose answer was lost but whose receipt arrived.
+#[tokio::test]
+async fn a_receipt_in_the_log_settles_the_delivery() {
+    use notify_store::notification_log::{DeliveryLog, LogWrite};
+    let rig = rig();
+    let receipt = |delivery: &Delivery, state: &str| LogWrite {
+        tenant: delivery.tenant.clone(),
+        event_id: delivery.event_id.to_string(),
+        channel: "apns".into(),
+        recipient: TOKEN.into(),
+        delivery_id: delivery.delivery_id.to_string(),
+        state: state.into(),
+        reason: None,
+        attempts: 1,
+        provider: Some("apns".into()),
+        provider_message_id: None,
+        updated_at_ms: now_ms(),
+    };
+    let delivery = apns();
+    assert_eq!(rig.handle(&delivery).await, Handled::Sent);
+    rig.log.put(&receipt(&delivery, "delivered")).await.unwrap();
+    assert_eq!(rig.handle(&delivery).await, Handled::Duplicate);
+
+    let mut unanswered = apns();
+    unanswered.event_id = uuid::Uuid::new_v4();
+    rig.log
+        .put(&receipt(&unanswered, "undelivered"))
+        .await
+        .unwrap();
+    assert_eq!(rig.handle(&unanswered).await, Handled::Duplicate);
+    assert_eq!(
+        rig.provider.sends_to(TOKEN),
+        1,
+        "no copy reached the provider"
+    );
+}
+
 #[tokio::test]
 async fn transient_failure_goes_to_a_retry_tier_then_sends() {
     let rig = rig();

@@ -17,7 +17,7 @@ use notify_schemas::limits::ContentLimits;
 use notify_store::tenants::Scope;
 
 use crate::state::AppState;
-use crate::{auth, openapi, ratelimit};
+use crate::{auth, openapi, ratelimit, receipts};
 
 /// The whole API: public health and OpenAPI routes, and the tenant routes behind
 /// authentication, the per-tenant rate limit and the scope of their group (in that order).
@@ -47,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/openapi.json", get(openapi::serve))
+        .route("/v1/receipts/twilio", post(receipts::twilio_callback))
         .merge(tenant_routes)
         .with_state(state)
 }

@@ -103,6 +103,7 @@ pub async fn harness(config: IngestConfig) -> Harness {
         ledger: Arc::new(MemoryLedger::with_log(log.clone())),
         directory: Arc::new(MemoryDirectory::new()),
         codec: Arc::new(Codec::new().expect("codec")),
+        receipts: None,
     };
     Harness {
         app: notify_ingest::routes::router(state.clone()),

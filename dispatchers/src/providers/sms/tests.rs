@@ -103,8 +103,9 @@ async fn twilio_sends_with_the_delivery_id_in_the_status_callback() {
     assert_eq!(
         callback,
         format!(
-            "https://hooks.acme.example/twilio/status?delivery_id={}",
-            d.delivery_id
+            "https://hooks.acme.example/twilio/status?delivery_id={}&tenant={}&event_id={}\
+             &user_id={}&category={}",
+            d.delivery_id, d.tenant, d.event_id, d.user_id, d.category
         )
     );
 }

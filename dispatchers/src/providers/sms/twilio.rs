@@ -4,10 +4,11 @@
 //! `StatusCallback`) with HTTP Basic auth `AccountSid:AuthToken`; the token is read from a file
 //! (re-read when it changes) or the environment.
 //!
-//! The delivery id travels twice: as `delivery_id=<id>` in the query of `StatusCallback` when a
-//! callback base is configured (Twilio echoes that URL on every status change, so receipts can
-//! be matched), and always as the `X-Notify-Delivery-Id` request header, which Twilio ignores
-//! and the simulator reads when there is no callback.
+//! The delivery id travels twice: in the query of `StatusCallback` when a callback base is
+//! configured (`delivery_id`, `tenant`, `event_id`, `user_id`, `category`: Twilio calls that URL
+//! on every status change and signs it, so the gateway's receipt route can report the change;
+//! see `notify_ingest::receipts`), and always as the `X-Notify-Delivery-Id` request header,
+//! which Twilio ignores and the simulator reads when there is no callback.
 //!
 //! Classification (Twilio error body `{"code","message","more_info","status"}`):
 //!
@@ -149,9 +150,7 @@ impl Provider for TwilioProvider {
             ("Body", text.to_owned()),
         ];
         if let Some(base) = &self.callback {
-            let mut url = base.clone();
-            url.query_pairs_mut().append_pair("delivery_id", &id);
-            form.push(("StatusCallback", url.into()));
+            form.push(("StatusCallback", callback_url(base, delivery).into()));
         }
         let sent = self
             .client
@@ -163,6 +162,19 @@ impl Provider for TwilioProvider {
             .await;
         sms_outcome("twilio", &id, to, sent, classify).await
     }
+}
+
+/// `base` with the delivery's ids in the query: what the gateway's receipt route needs to
+/// report a callback, vouched for by Twilio's signature over the whole URL.
+pub fn callback_url(base: &reqwest::Url, delivery: &Delivery) -> reqwest::Url {
+    let mut url = base.clone();
+    url.query_pairs_mut()
+        .append_pair("delivery_id", &delivery.delivery_id.to_string())
+        .append_pair("tenant", &delivery.tenant)
+        .append_pair("event_id", &delivery.event_id.to_string())
+        .append_pair("user_id", &delivery.user_id)
+        .append_pair("category", &delivery.category);
+    url
 }
 
 #[derive(Deserialize)]
