@@ -155,6 +155,9 @@ def secret_paths(raw, role, channel):
     if role == "ingest" and "secrets_key_file" in raw.get("ingest", {}):
         paths.append(raw["ingest"]["secrets_key_file"])
     providers = raw.get("dispatch", {}).get("providers", {})
+    # the gateway checks Twilio's signed status callbacks with the account's auth token
+    if role == "ingest" and "status_callback_base" in providers.get("twilio", {}):
+        ref(providers["twilio"].get("auth_token"))
     for provider in CHANNEL_PROVIDERS.get(channel, []) if role == "dispatch" else []:
         for field, value in providers.get(provider, {}).items():
             if field.endswith("_file"):

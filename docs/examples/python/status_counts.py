@@ -229,7 +229,8 @@ def main(argv=None):
             if status is None:
                 unreadable[unreadable_kind(value)] += 1
             else:
-                counts[status["channel"] or REQUEST_ROW][status["status"]] += 1
+                # a provider's receipt (stage TRACKER) is counted as itself, not as another SENT
+                counts[status["channel"] or REQUEST_ROW][status.get("receipt") or status["status"]] += 1
     except RegistryDown as err:
         print(f"status_counts.py: schema registry at {args.registry} unreachable for "
               f"{args.registry_wait_s} s ({err}); stopping", file=sys.stderr)

@@ -35,6 +35,8 @@ pub struct Settings {
     pub registry: Option<String>,
     /// An OTLP/HTTP receiver every stage exports its spans to (all sampled).
     pub otlp: Option<String>,
+    /// Twilio status callbacks to the gateway's receipt route (the simulator calls back).
+    pub receipts: bool,
 }
 
 impl Default for Settings {
@@ -45,6 +47,7 @@ impl Default for Settings {
             delivery_partitions: 4,
             registry: None,
             otlp: None,
+            receipts: false,
         }
     }
 }
@@ -120,6 +123,8 @@ impl Pipeline {
             _scratch: scratch,
         };
         pipeline.start_sims().await?;
+        let listen = free_addr();
+        pipeline.api = format!("http://{listen}");
         pipeline.write_config()?;
         let config = pipeline.config.clone();
         let registry = pipeline.settings.registry.is_some();
@@ -150,8 +155,6 @@ impl Pipeline {
         })
         .await?
         .map(|app| pipeline.app = app)?;
-        let listen = free_addr();
-        pipeline.api = format!("http://{listen}");
         let env = [("NOTIFY_INGEST__LISTEN_ADDR", listen.to_string())];
         let ingest = pipeline.spawn("ingest", &["ingest"], &env)?;
         let url = format!("{}/readyz", pipeline.api);
@@ -194,7 +197,16 @@ impl Pipeline {
 
     fn write_config(&self) -> anyhow::Result<()> {
         let s = &self.settings;
-        let providers = std::fs::read_to_string(self.dir.join("sim/providers.toml"))?;
+        let mut providers = std::fs::read_to_string(self.dir.join("sim/providers.toml"))?;
+        if s.receipts {
+            let header = "[dispatch.providers.twilio]\n";
+            let callback = format!(
+                "{header}status_callback_base = \"{}/v1/receipts/twilio\"\n",
+                self.api
+            );
+            anyhow::ensure!(providers.contains(header), "no Twilio simulator: {providers}");
+            providers = providers.replace(header, &callback);
+        }
         let text = format!(
             r#"[kafka]
 brokers = "{brokers}"

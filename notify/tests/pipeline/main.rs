@@ -23,6 +23,7 @@ mod observe;
 mod outage;
 mod probe;
 mod process;
+mod receipts;
 mod registry;
 mod registry_outage;
 mod run;

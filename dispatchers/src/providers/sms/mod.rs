@@ -7,8 +7,8 @@
 //! status code and provider error code, never by error text. Phone numbers and credentials are
 //! never logged; logs carry a redacted number ([`redact_phone`]).
 //!
-//! Not done here: delivery receipts (status callbacks / DLRs) are received elsewhere; these
-//! clients only submit.
+//! Not done here: delivery receipts (status callbacks / DLRs) are received by the gateway
+//! (`notify_ingest::receipts`); these clients only submit, and Twilio's asks for callbacks.
 //!
 //! Configuration (`*_ms` durations; secrets from a file, re-read when it changes, or the
 //! environment; `base_url` defaults to the real provider):
@@ -18,7 +18,7 @@
 //! account_sid = "AC0123456789abcdef0123456789abcdef"
 //! auth_token = { file = "/run/secrets/twilio-auth-token" }
 //! messaging_service_sid = "MG0123456789abcdef0123456789abcdef"   # or: from = "+15005550006"
-//! status_callback_base = "https://hooks.example.com/twilio/status"
+//! status_callback_base = "https://notify.example.com/v1/receipts/twilio"   # the gateway's route
 //! timeout_ms = 10000
 //!
 //! [dispatch.providers.vonage]

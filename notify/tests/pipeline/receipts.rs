@@ -1,0 +1,178 @@
+//! Provider receipts on the real stack: the dispatcher gives Twilio a status callback URL with
+//! the delivery's ids, the Twilio simulator calls it back signed (`sent`, then `delivered`), and
+//! the gateway reports `delivered` on `notify.status` and in the status look-up. Forged,
+//! tampered and unsigned callbacks are refused; a replayed one reports nothing new.
+
+use std::time::Duration;
+
+use anyhow::{ensure, Context};
+use notify_schemas::{DeliveryStatus, Receipt, Stage, Status};
+
+use crate::harness::Settings;
+use crate::run::{Run, SERIAL};
+use crate::workload::Shape;
+
+/// The signed form of a `delivered` callback about `sent`, as Twilio would post it.
+fn callback(sent: &DeliveryStatus, to: &str) -> Vec<(String, String)> {
+    let sid = sent.provider_message_id.clone().unwrap_or_default();
+    [
+        ("AccountSid", "ACsim"),
+        ("MessageSid", sid.as_str()),
+        ("MessageStatus", "delivered"),
+        ("To", to),
+    ]
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .to_vec()
+}
+
+fn receipts_of(statuses: &[DeliveryStatus], sent: &DeliveryStatus) -> usize {
+    statuses
+        .iter()
+        .filter(|s| s.delivery_id == sent.delivery_id && s.receipt.is_some())
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
+async fn twilio_receipts_are_reported_and_forgeries_refused() -> anyhow::Result<()> {
+    let _turn = SERIAL.lock().await;
+    let settings = Settings {
+        receipts: true,
+        ..Settings::default()
+    };
+    let run = Run::start(settings, Shape::new(20, false)).await?;
+    let users: Vec<_> = run
+        .users
+        .iter()
+        .filter(|u| !u.opted_out && u.targets.iter().any(|t| t.channel.as_str() == "sms"))
+        .take(5)
+        .collect();
+    ensure!(!users.is_empty(), "no seeded user takes SMS");
+    let client = reqwest::Client::new();
+    let mut events = Vec::new();
+    for user in &users {
+        let body = serde_json::json!({
+            "user_id": user.id, "category": "orders", "channels": ["sms"],
+            "content": {"sms": {"text": "your order shipped"}}
+        });
+        let response = client
+            .post(format!("{}/v1/notifications", run.pipeline.api))
+            .basic_auth(&run.pipeline.app.key, Some(&run.pipeline.app.secret))
+            .json(&body)
+            .send()
+            .await?;
+        ensure!(response.status().as_u16() == 202, "not accepted: {}", response.status());
+        let answer: serde_json::Value = response.json().await?;
+        let event: uuid::Uuid = answer["event_id"].as_str().context("event_id")?.parse()?;
+        events.push(event);
+    }
+
+    // every event: the dispatcher's SENT, then the gateway's DELIVERED receipt
+    let mut pairs = Vec::new();
+    for _ in 0..120 {
+        pairs = run.observer.with(|seen| {
+            events
+                .iter()
+                .filter_map(|event| {
+                    let of_event = |stage| {
+                        seen.statuses
+                            .iter()
+                            .find(|s| s.event_id == *event && s.stage == stage)
+                            .cloned()
+                    };
+                    Some((of_event(Stage::Dispatcher)?, of_event(Stage::Tracker)?))
+                })
+                .collect::<Vec<_>>()
+        });
+        if pairs.len() == events.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    crate::observe::report(format_args!(
+        "receipts: {} of {} SMS events reported delivered",
+        pairs.len(),
+        events.len()
+    ));
+    ensure!(
+        pairs.len() == events.len(),
+        "receipts missing: {} of {}\n{}",
+        pairs.len(),
+        events.len(),
+        run.pipeline.lines_naming("receipt")
+    );
+    for (sent, receipt) in &pairs {
+        ensure!(sent.status == Status::Sent, "{sent:?}");
+        ensure!(receipt.receipt == Some(Receipt::Delivered), "{receipt:?}");
+        ensure!(receipt.status == Status::Sent, "{receipt:?}");
+        ensure!(receipt.delivery_id == sent.delivery_id, "{receipt:?} vs {sent:?}");
+        ensure!(
+            receipt.provider_message_id == sent.provider_message_id,
+            "{receipt:?} vs {sent:?}"
+        );
+        ensure!(receipt.user_id == sent.user_id && receipt.category.as_deref() == Some("orders"));
+        ensure!(receipt.recipient == sent.recipient, "redacted alike");
+    }
+
+    // the status look-up shows the receipt as the delivery's state
+    let (sent, _) = &pairs[0];
+    let look_up: serde_json::Value = client
+        .get(format!("{}/v1/notifications/{}", run.pipeline.api, sent.event_id))
+        .basic_auth(&run.pipeline.app.key, Some(&run.pipeline.app.secret))
+        .send()
+        .await?
+        .json()
+        .await?;
+    ensure!(
+        look_up.to_string().contains("\"delivered\""),
+        "look-up does not show delivered: {look_up}"
+    );
+
+    // forgeries: no signature, a wrong token, a signed callback with another tenant in its URL
+    let config = run.pipeline.loaded_config()?;
+    let twilio = &config.dispatch.providers["twilio"];
+    let token_file = twilio["auth_token"]["file"].as_str().context("token file")?;
+    let token = std::fs::read_to_string(token_file)?.trim().to_owned();
+    let base = twilio["status_callback_base"].as_str().context("callback base")?;
+    let to = users[0]
+        .targets
+        .iter()
+        .find(|t| t.channel.as_str() == "sms")
+        .map(|t| t.key.clone())
+        .context("sms target")?;
+    let query = format!(
+        "delivery_id={}&tenant={}&event_id={}&user_id={}&category=orders",
+        sent.delivery_id.context("delivery id")?,
+        sent.tenant,
+        sent.event_id,
+        users[0].id
+    );
+    let form = callback(sent, &to);
+    let post = |url: String, signature: Option<String>| {
+        let mut request = client.post(url).form(&form);
+        if let Some(signature) = signature {
+            request = request.header("X-Twilio-Signature", signature);
+        }
+        request.send()
+    };
+    let url = format!("{base}?{query}");
+    let signed = notify_sim::twilio::twilio_signature(&token, &url, &form);
+    let forged = notify_sim::twilio::twilio_signature("not-the-token", &url, &form);
+    let other_tenant = url.replace(&format!("tenant={}", sent.tenant), "tenant=someone-else");
+    let refusals = [
+        post(url.clone(), None).await?.status().as_u16(),
+        post(url.clone(), Some(forged)).await?.status().as_u16(),
+        post(other_tenant, Some(signed.clone())).await?.status().as_u16(),
+    ];
+    ensure!(refusals == [403, 403, 403], "forgeries answered {refusals:?}");
+
+    // a replay of a genuine callback is taken and reports nothing new
+    let before = run.observer.with(|seen| receipts_of(&seen.statuses, sent));
+    let replay = post(url, Some(signed)).await?.status().as_u16();
+    ensure!(replay == 204, "replay answered {replay}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = run.observer.with(|seen| receipts_of(&seen.statuses, sent));
+    ensure!(before == 1 && after == 1, "receipts of one delivery: {before} then {after}");
+    run.finish().await;
+    Ok(())
+}
