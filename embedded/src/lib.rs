@@ -47,6 +47,10 @@ pub use seed::DemoTenant;
 pub use send::SendSettings;
 pub use summary::Summary;
 
+/// How long a run waits, once every notification finished, for the provider receipts that
+/// follow the sends (the Twilio simulator calls back about 200 ms after accepting).
+const RECEIPT_WAIT: Duration = Duration::from_secs(5);
+
 /// Where a [`Embedded::send_and_summarize`] run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Progress {
@@ -221,6 +225,13 @@ impl Embedded {
                 addr: options.listen,
                 source,
             })?;
+        // Twilio's simulator calls the gateway back with signed delivery receipts
+        if let Some(toml::Value::Table(twilio)) = config.dispatch.providers.get_mut("twilio") {
+            twilio.insert(
+                "status_callback_base".into(),
+                format!("http://{api_addr}/v1/receipts/twilio").into(),
+            );
+        }
         let state = notify_ingest::stage::build_state_with(
             &config,
             notify_ingest::stage::Stores {
@@ -313,6 +324,10 @@ impl Embedded {
                     accepted: events.len(),
                 });
             })
+            .await;
+        // Twilio's simulator reports delivery a moment after accepting (a status callback)
+        observer
+            .wait_receipts(&events, "twilio", RECEIPT_WAIT)
             .await;
         let ledgers: Vec<_> = self
             .suite

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use notify_common::kafka;
 use notify_common::topics::{Topics, CHANNELS};
 use notify_common::Config;
-use notify_schemas::{Channel, Codec, Delivery, DeliveryStatus, Priority, Status, Uuid};
+use notify_schemas::{Channel, Codec, Delivery, DeliveryStatus, Priority, Receipt, Status, Uuid};
 use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
 use rdkafka::Message;
 use tokio_util::sync::CancellationToken;
@@ -65,6 +65,9 @@ pub struct Tally {
     pub router_outcomes: HashSet<RouterOutcome>,
     /// Retries seen: (delivery id, attempt).
     pub retries: HashSet<(Uuid, i32, Channel)>,
+    /// The latest provider receipt of each delivery that has one (SMS through Twilio's status
+    /// callbacks), kept apart from the dispatcher's outcome.
+    pub receipts: HashMap<Uuid, Receipt>,
     /// Next offset to read per (topic, partition), as far as the tally went.
     positions: HashMap<(String, i32), i64>,
 }
@@ -97,7 +100,30 @@ impl Tally {
             .bulk = delivery.priority == Priority::Bulk;
     }
 
+    /// Deliveries of `events` sent through a provider that reports receipts and without one yet.
+    pub fn awaiting_receipts<'a>(
+        &self,
+        events: impl IntoIterator<Item = &'a Uuid>,
+        provider: &str,
+    ) -> usize {
+        events
+            .into_iter()
+            .filter_map(|event| self.events.get(event))
+            .flatten()
+            .filter(|id| !self.receipts.contains_key(id))
+            .filter(|id| {
+                self.deliveries.get(id).is_some_and(
+                    |d| matches!(&d.last, Some((Status::Sent, _, Some(p))) if p == provider),
+                )
+            })
+            .count()
+    }
+
     pub(crate) fn note_status(&mut self, status: DeliveryStatus) {
+        if let (Some(receipt), Some(id)) = (status.receipt, status.delivery_id) {
+            self.receipts.insert(id, receipt);
+            return;
+        }
         match (status.delivery_id, status.channel) {
             (Some(id), Some(channel)) if from_dispatcher(status.status) => {
                 self.events.entry(status.event_id).or_default().insert(id);
@@ -238,6 +264,19 @@ impl Observer {
                 return events.len() - self.finished_count(events);
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Waits until every delivery of `events` that `provider` took has its receipt, for at most
+    /// `limit`; how many are still without one.
+    pub async fn wait_receipts(&self, events: &[Uuid], provider: &str, limit: Duration) -> usize {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = self.tally().awaiting_receipts(events, provider);
+            if left == 0 || Instant::now() >= deadline {
+                return left;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 

@@ -74,6 +74,8 @@ pub struct Summary {
     pub missing_from_ledgers: usize,
     /// Ledger entries of this run's deliveries, by provider name.
     pub by_provider: BTreeMap<String, usize>,
+    /// Provider receipts of this run's deliveries, by `<channel> <receipt>`.
+    pub receipts: BTreeMap<String, usize>,
 }
 
 /// Builds the summary of the events in `accepted`.
@@ -182,7 +184,18 @@ pub fn summarize(tally: &Tally, accepted: &Accepted, ledgers: &[LedgerEntry]) ->
     // channels in `Channel::ALL` order, whole-request outcomes last
     channels.sort_by_key(|s| s.channel.and_then(index).unwrap_or(usize::MAX));
     let finished = accepted.keys().filter(|e| tally.finished(e)).count();
+    let mut receipts = BTreeMap::new();
+    for (id, receipt) in &tally.receipts {
+        let Some(delivery) = tally.deliveries.get(id) else {
+            continue;
+        };
+        if accepted.contains_key(&delivery.event_id) {
+            let key = format!("{} {}", delivery.channel.as_str(), receipt.as_str());
+            *receipts.entry(key).or_insert(0) += 1;
+        }
+    }
     Summary {
+        receipts,
         accepted: accepted.len(),
         finished,
         channels,
@@ -269,6 +282,12 @@ impl Summary {
             self.duplicates,
             self.missing_from_ledgers
         );
+        let receipts = counts(&self.receipts);
+        let _ = writeln!(
+            out,
+            "provider receipts (after the send): {}",
+            if receipts.is_empty() { "-" } else { &receipts }
+        );
         out
     }
 }
@@ -348,5 +367,46 @@ mod tests {
         assert_eq!(row.delivered, 2);
         assert_eq!(row.latency_quantile(0.5), Some(250));
         assert_eq!(summary.by_provider.get("apns"), Some(&2));
+    }
+
+    #[test]
+    fn receipts_are_counted_apart_from_the_send() {
+        let delivery = samples::full_push_delivery();
+        let mut tally = Tally::default();
+        tally.note_delivery(&delivery);
+        tally.note_status(DeliveryStatus {
+            provider: Some("apns".into()),
+            ..status(&delivery, Status::Sent)
+        });
+        assert_eq!(tally.awaiting_receipts([&delivery.event_id], "twilio"), 0);
+        let mut sent = status(&delivery, Status::Sent);
+        sent.provider = Some("twilio".into());
+        let mut via_twilio = Tally::default();
+        via_twilio.note_delivery(&delivery);
+        via_twilio.note_status(sent);
+        assert_eq!(
+            via_twilio.awaiting_receipts([&delivery.event_id], "twilio"),
+            1
+        );
+        for tally in [&mut tally, &mut via_twilio] {
+            // an undelivered receipt says FAILED to old readers; the send stays sent
+            tally.note_status(DeliveryStatus {
+                receipt: Some(notify_schemas::Receipt::Undelivered),
+                stage: notify_schemas::Stage::Tracker,
+                ..status(&delivery, Status::Failed)
+            });
+        }
+        assert_eq!(
+            via_twilio.awaiting_receipts([&delivery.event_id], "twilio"),
+            0
+        );
+        let accepted = Accepted::from([(delivery.event_id, 1_000)]);
+        let summary = summarize(&tally, &accepted, &[]);
+        assert_eq!(summary.channels[0].delivered, 1);
+        assert_eq!(summary.channels[0].failed, 0);
+        assert_eq!(summary.receipts.get("apns undelivered"), Some(&1));
+        assert!(summary
+            .render()
+            .contains("provider receipts (after the send): apns undelivered 1"));
     }
 }

@@ -204,7 +204,10 @@ impl Pipeline {
                 "{header}status_callback_base = \"{}/v1/receipts/twilio\"\n",
                 self.api
             );
-            anyhow::ensure!(providers.contains(header), "no Twilio simulator: {providers}");
+            anyhow::ensure!(
+                providers.contains(header),
+                "no Twilio simulator: {providers}"
+            );
             providers = providers.replace(header, &callback);
         }
         let text = format!(

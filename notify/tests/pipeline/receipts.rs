@@ -61,7 +61,11 @@ async fn twilio_receipts_are_reported_and_forgeries_refused() -> anyhow::Result<
             .json(&body)
             .send()
             .await?;
-        ensure!(response.status().as_u16() == 202, "not accepted: {}", response.status());
+        ensure!(
+            response.status().as_u16() == 202,
+            "not accepted: {}",
+            response.status()
+        );
         let answer: serde_json::Value = response.json().await?;
         let event: uuid::Uuid = answer["event_id"].as_str().context("event_id")?.parse()?;
         events.push(event);
@@ -105,7 +109,10 @@ async fn twilio_receipts_are_reported_and_forgeries_refused() -> anyhow::Result<
         ensure!(sent.status == Status::Sent, "{sent:?}");
         ensure!(receipt.receipt == Some(Receipt::Delivered), "{receipt:?}");
         ensure!(receipt.status == Status::Sent, "{receipt:?}");
-        ensure!(receipt.delivery_id == sent.delivery_id, "{receipt:?} vs {sent:?}");
+        ensure!(
+            receipt.delivery_id == sent.delivery_id,
+            "{receipt:?} vs {sent:?}"
+        );
         ensure!(
             receipt.provider_message_id == sent.provider_message_id,
             "{receipt:?} vs {sent:?}"
@@ -117,7 +124,10 @@ async fn twilio_receipts_are_reported_and_forgeries_refused() -> anyhow::Result<
     // the status look-up shows the receipt as the delivery's state
     let (sent, _) = &pairs[0];
     let look_up: serde_json::Value = client
-        .get(format!("{}/v1/notifications/{}", run.pipeline.api, sent.event_id))
+        .get(format!(
+            "{}/v1/notifications/{}",
+            run.pipeline.api, sent.event_id
+        ))
         .basic_auth(&run.pipeline.app.key, Some(&run.pipeline.app.secret))
         .send()
         .await?
@@ -131,9 +141,13 @@ async fn twilio_receipts_are_reported_and_forgeries_refused() -> anyhow::Result<
     // forgeries: no signature, a wrong token, a signed callback with another tenant in its URL
     let config = run.pipeline.loaded_config()?;
     let twilio = &config.dispatch.providers["twilio"];
-    let token_file = twilio["auth_token"]["file"].as_str().context("token file")?;
+    let token_file = twilio["auth_token"]["file"]
+        .as_str()
+        .context("token file")?;
     let token = std::fs::read_to_string(token_file)?.trim().to_owned();
-    let base = twilio["status_callback_base"].as_str().context("callback base")?;
+    let base = twilio["status_callback_base"]
+        .as_str()
+        .context("callback base")?;
     let to = users[0]
         .targets
         .iter()
@@ -162,9 +176,15 @@ async fn twilio_receipts_are_reported_and_forgeries_refused() -> anyhow::Result<
     let refusals = [
         post(url.clone(), None).await?.status().as_u16(),
         post(url.clone(), Some(forged)).await?.status().as_u16(),
-        post(other_tenant, Some(signed.clone())).await?.status().as_u16(),
+        post(other_tenant, Some(signed.clone()))
+            .await?
+            .status()
+            .as_u16(),
     ];
-    ensure!(refusals == [403, 403, 403], "forgeries answered {refusals:?}");
+    ensure!(
+        refusals == [403, 403, 403],
+        "forgeries answered {refusals:?}"
+    );
 
     // a replay of a genuine callback is taken and reports nothing new
     let before = run.observer.with(|seen| receipts_of(&seen.statuses, sent));
@@ -172,7 +192,10 @@ async fn twilio_receipts_are_reported_and_forgeries_refused() -> anyhow::Result<
     ensure!(replay == 204, "replay answered {replay}");
     tokio::time::sleep(Duration::from_secs(3)).await;
     let after = run.observer.with(|seen| receipts_of(&seen.statuses, sent));
-    ensure!(before == 1 && after == 1, "receipts of one delivery: {before} then {after}");
+    ensure!(
+        before == 1 && after == 1,
+        "receipts of one delivery: {before} then {after}"
+    );
     run.finish().await;
     Ok(())
 }
