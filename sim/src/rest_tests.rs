@@ -128,11 +128,10 @@ async fn sendgrid_validates_the_body_and_names_the_field() {
     let send = |key: &str, body: &Value| client.post(&url).bearer_auth(key).json(body).send();
     let mail = |to: &str, content: Value| {
         json!({
-            "personalizations": [{ "to": [{ "email": to }] }],
+            "personalizations": [{ "to": [{ "email": to }], "custom_args": { "delivery_id": "d-7" } }],
             "from": { "email": "no-reply@acme.example" },
             "subject": "Hi",
             "content": content,
-            "custom_args": { "delivery_id": "d-7" },
         })
     };
     let good = json!([{ "type": "text/plain", "value": "hi" }, { "type": "text/html", "value": "<p>hi</p>" }]);
@@ -144,6 +143,21 @@ async fn sendgrid_validates_the_body_and_names_the_field() {
     let html_first = json!([{ "type": "text/html", "value": "<p>hi</p>" }, { "type": "text/plain", "value": "hi" }]);
     let (_, body) = answer(send("SG.k", &mail("a@b.example", html_first)).await).await;
     assert_eq!(body["errors"][0]["field"], "content.0.type");
+    // the published OpenAPI document types the top-level custom_args as a string
+    let mut top_level_args = mail("a@b.example", good.clone());
+    top_level_args["custom_args"] = json!({ "delivery_id": "d-7" });
+    let (status, body) = answer(send("SG.k", &top_level_args).await).await;
+    assert_eq!(
+        (status, body["errors"][0]["field"].as_str()),
+        (400, Some("custom_args"))
+    );
+    let mut not_strings = mail("a@b.example", good.clone());
+    not_strings["personalizations"][0]["custom_args"] = json!({ "attempt": 1 });
+    let (status, body) = answer(send("SG.k", &not_strings).await).await;
+    assert_eq!(
+        (status, body["errors"][0]["field"].as_str()),
+        (400, Some("personalizations.0.custom_args"))
+    );
     let response = send("SG.k", &mail("a@b.example", good)).await.unwrap();
     assert_eq!(response.status().as_u16(), 202);
     let id = response.headers()["x-message-id"]

@@ -4,14 +4,15 @@
 //! bearer API key (401), a body of at most `max_body_bytes` (413), JSON (400), at least one
 //! personalization with at least one `to` (`personalizations.N.to`), valid addresses
 //! (`personalizations.N.to.M.email`, `from.email`), a subject (top level or per
-//! personalization), and `content` with non-empty values and `text/plain` first.
+//! personalization), `custom_args` as the published OpenAPI document types it (a string at the
+//! top level, an object of strings per personalization), and `content` with non-empty values
+//! and `text/plain` first.
 //!
 //! Faults for the first recipient: 429 answers with `X-RateLimit-Limit`,
 //! `X-RateLimit-Remaining: 0` and `X-RateLimit-Reset` (epoch seconds, now + `retry_after_s`
 //! or 1) and no `Retry-After`, as SendGrid does; other statuses answer SendGrid's error body
 //! with `Retry-After` when set. An accepted message answers 202 with `X-Message-Id` and is
-//! recorded with `custom_args.delivery_id` (top level or first personalization) as the delivery
-//! id and the subject, text and HTML as the summary.
+//! recorded with the first personalization's `custom_args.delivery_id` as the delivery id and the subject, text and HTML as the summary.
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -101,11 +102,29 @@ fn check(mail: &Value) -> Result<String, (String, &'static str)> {
                 return Err((field, "Does not contain a valid address."));
             }
         }
+        let args = &p["custom_args"];
+        if !args.is_null()
+            && !args
+                .as_object()
+                .is_some_and(|a| a.values().all(Value::is_string))
+        {
+            return Err((
+                format!("personalizations.{i}.custom_args"),
+                "Custom args must be an object of string values.",
+            ));
+        }
         if mail["subject"].as_str().is_none_or(str::is_empty)
             && p["subject"].as_str().is_none_or(str::is_empty)
         {
             return Err(("subject".into(), "The subject is required. You can get around this requirement if you use a template with a subject defined or if every personalization has a subject defined."));
         }
+    }
+    // SendGrid's published OpenAPI document types the top-level custom_args as a string
+    if !mail["custom_args"].is_null() && !mail["custom_args"].is_string() {
+        return Err((
+            "custom_args".into(),
+            "Invalid type. Expected: string, given: object.",
+        ));
     }
     if !valid_address(&mail["from"]["email"]) {
         return Err((
@@ -187,9 +206,8 @@ async fn send(
         return fault.with_retry_after(response);
     }
 
-    let delivery_id = mail["custom_args"]["delivery_id"]
+    let delivery_id = mail["personalizations"][0]["custom_args"]["delivery_id"]
         .as_str()
-        .or(mail["personalizations"][0]["custom_args"]["delivery_id"].as_str())
         .map(str::to_owned);
     let message_id = uuid::Uuid::new_v4().simple().to_string()[..22].to_owned();
     let subject = mail["personalizations"][0]["subject"]

@@ -3,7 +3,7 @@
 //! Guarantees: each provider sends one [`notify_schemas::Delivery`] with a
 //! [`notify_schemas::Recipient::Email`] recipient and [`notify_schemas::RenderedContent::Email`]
 //! content as one message with the plain-text part first and the HTML part second, carries the
-//! delivery id where the provider keeps it (SendGrid `custom_args.delivery_id`; SMTP header
+//! delivery id where the provider keeps it (SendGrid `personalizations[0].custom_args.delivery_id`; SMTP header
 //! `X-Notify-Delivery-Id` and a `Message-ID` derived from it), and classifies every answer
 //! into an [`crate::Outcome`] by status or reply code. Addresses and credentials are never
 //! logged; logs carry a redacted address ([`redact_email`]).

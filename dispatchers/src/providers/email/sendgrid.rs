@@ -1,9 +1,9 @@
 //! SendGrid v3 Mail Send: `POST {base_url}/v3/mail/send` with `Authorization: Bearer <key>`.
 //!
-//! Body: one personalization with the recipient, `from`, optional `reply_to`, `subject`,
-//! `content` (text/plain first, then text/html, as SendGrid requires) and
-//! `custom_args.delivery_id` (SendGrid echoes custom args in Event Webhook data; the simulator
-//! records it). The API key is read from a file (re-read when it changes) or the environment.
+//! Body: one personalization with the recipient and `custom_args.delivery_id` (SendGrid echoes a
+//! personalization's custom args in every Event Webhook event; the simulator records it), then
+//! `from`, optional `reply_to`, `subject` and `content` (text/plain first, then text/html, as
+//! SendGrid requires). The API key is read from a file (re-read when it changes) or the environment.
 //!
 //! Classification:
 //!
@@ -117,11 +117,15 @@ impl Provider for SendGridProvider {
         };
         let id = delivery.delivery_id.to_string();
         let mut body = json!({
-            "personalizations": [{ "to": [address(&parts.to)] }],
+            // per personalization: the documented object form, echoed in every Event Webhook
+            // event (the published OpenAPI document types the top-level one as a string)
+            "personalizations": [{
+                "to": [address(&parts.to)],
+                "custom_args": { "delivery_id": id },
+            }],
             "from": address(&parts.from),
             "subject": parts.email.subject,
             "content": content,
-            "custom_args": { "delivery_id": id },
         });
         if let Some(reply_to) = &parts.reply_to {
             body["reply_to"] = address(reply_to);
