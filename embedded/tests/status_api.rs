@@ -149,11 +149,10 @@ async fn a_promotion_over_the_sms_limit_is_readable_as_rate_limited() {
     for (status, body) in &looked_up {
         assert_eq!(*status, 200, "{body}");
         let sms = entry(body, "sms");
-        assert_eq!(
-            (&sms["state"], &sms["origin"]),
-            (&json!("sent"), &json!("dispatcher")),
-            "{body}"
-        );
+        // sent, or delivered once the Twilio simulator's receipt (200 ms later) has landed
+        let state = sms["state"].as_str().unwrap_or_default();
+        assert!(matches!(state, "sent" | "delivered"), "{body}");
+        assert_eq!(sms["origin"], json!("dispatcher"), "{body}");
     }
     assert_eq!(over_status, 200, "{over}");
     let sms = entry(&over, "sms");
