@@ -48,7 +48,7 @@ pub use send::SendSettings;
 pub use summary::Summary;
 
 /// How long a run waits, once every notification finished, for the provider receipts that
-/// follow the sends (the Twilio simulator calls back about 200 ms after accepting).
+/// follow the sends (the Twilio and SendGrid simulators call back about 200 ms after accepting).
 const RECEIPT_WAIT: Duration = Duration::from_secs(5);
 
 /// Where a [`Embedded::send_and_summarize`] run is.
@@ -225,13 +225,16 @@ impl Embedded {
                 addr: options.listen,
                 source,
             })?;
-        // Twilio's simulator calls the gateway back with signed delivery receipts
+        // the Twilio and SendGrid simulators call the gateway back with signed receipts
         if let Some(toml::Value::Table(twilio)) = config.dispatch.providers.get_mut("twilio") {
             twilio.insert(
                 "status_callback_base".into(),
                 format!("http://{api_addr}/v1/receipts/twilio").into(),
             );
         }
+        suite
+            .sendgrid_events
+            .set_url(Some(format!("http://{api_addr}/v1/receipts/sendgrid")));
         let state = notify_ingest::stage::build_state_with(
             &config,
             notify_ingest::stage::Stores {
@@ -325,9 +328,9 @@ impl Embedded {
                 });
             })
             .await;
-        // Twilio's simulator reports delivery a moment after accepting (a status callback)
+        // the Twilio and SendGrid simulators report delivery a moment after accepting
         observer
-            .wait_receipts(&events, "twilio", RECEIPT_WAIT)
+            .wait_receipts(&events, &["twilio", "sendgrid"], RECEIPT_WAIT)
             .await;
         let ledgers: Vec<_> = self
             .suite

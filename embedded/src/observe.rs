@@ -100,11 +100,12 @@ impl Tally {
             .bulk = delivery.priority == Priority::Bulk;
     }
 
-    /// Deliveries of `events` sent through a provider that reports receipts and without one yet.
+    /// Deliveries of `events` sent through one of `providers` (those that report receipts) and
+    /// without a receipt yet.
     pub fn awaiting_receipts<'a>(
         &self,
         events: impl IntoIterator<Item = &'a Uuid>,
-        provider: &str,
+        providers: &[&str],
     ) -> usize {
         events
             .into_iter()
@@ -112,9 +113,9 @@ impl Tally {
             .flatten()
             .filter(|id| !self.receipts.contains_key(id))
             .filter(|id| {
-                self.deliveries.get(id).is_some_and(
-                    |d| matches!(&d.last, Some((Status::Sent, _, Some(p))) if p == provider),
-                )
+                self.deliveries.get(id).is_some_and(|d| {
+                    matches!(&d.last, Some((Status::Sent, _, Some(p))) if providers.contains(&p.as_str()))
+                })
             })
             .count()
     }
@@ -267,12 +268,17 @@ impl Observer {
         }
     }
 
-    /// Waits until every delivery of `events` that `provider` took has its receipt, for at most
-    /// `limit`; how many are still without one.
-    pub async fn wait_receipts(&self, events: &[Uuid], provider: &str, limit: Duration) -> usize {
+    /// Waits until every delivery of `events` that one of `providers` took has its receipt, for
+    /// at most `limit`; how many are still without one.
+    pub async fn wait_receipts(
+        &self,
+        events: &[Uuid],
+        providers: &[&str],
+        limit: Duration,
+    ) -> usize {
         let deadline = Instant::now() + limit;
         loop {
-            let left = self.tally().awaiting_receipts(events, provider);
+            let left = self.tally().awaiting_receipts(events, providers);
             if left == 0 || Instant::now() >= deadline {
                 return left;
             }

@@ -378,14 +378,17 @@ mod tests {
             provider: Some("apns".into()),
             ..status(&delivery, Status::Sent)
         });
-        assert_eq!(tally.awaiting_receipts([&delivery.event_id], "twilio"), 0);
+        assert_eq!(
+            tally.awaiting_receipts([&delivery.event_id], &["twilio"]),
+            0
+        );
         let mut sent = status(&delivery, Status::Sent);
         sent.provider = Some("twilio".into());
         let mut via_twilio = Tally::default();
         via_twilio.note_delivery(&delivery);
         via_twilio.note_status(sent);
         assert_eq!(
-            via_twilio.awaiting_receipts([&delivery.event_id], "twilio"),
+            via_twilio.awaiting_receipts([&delivery.event_id], &["twilio"]),
             1
         );
         for tally in [&mut tally, &mut via_twilio] {
@@ -397,7 +400,7 @@ mod tests {
             });
         }
         assert_eq!(
-            via_twilio.awaiting_receipts([&delivery.event_id], "twilio"),
+            via_twilio.awaiting_receipts([&delivery.event_id], &["twilio"]),
             0
         );
         let accepted = Accepted::from([(delivery.event_id, 1_000)]);

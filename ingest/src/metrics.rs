@@ -19,7 +19,8 @@ pub const DEPENDENCY_READY: &str = "notify_ingest_dependency_ready";
 /// Provider receipts recorded, labels `channel` and `receipt` (delivered | undelivered |
 /// bounced | complained).
 pub const RECEIPTS_TOTAL: &str = "notify_ingest_receipts_total";
-/// Provider webhooks refused, labels `provider` and `reason` = signature | ids.
+/// Provider webhooks refused, labels `provider` and `reason` = signature | stale | replay |
+/// ids.
 pub const RECEIPTS_REFUSED_TOTAL: &str = "notify_ingest_receipts_refused_total";
 
 /// Counts one recorded receipt.

@@ -21,7 +21,7 @@ use tokio::net::TcpListener;
 use crate::auth::{load_secrets_key, Authenticator};
 use crate::ratelimit::TenantLimiter;
 use crate::readiness::ReadyCache;
-use crate::receipts::{Receipts, TwilioReceipts};
+use crate::receipts::{seen_signatures, Receipts, SendGridReceipts, TwilioReceipts};
 use crate::server::{serve_http, ConnectionLimits};
 use crate::state::AppState;
 use crate::validate::Limits;
@@ -134,17 +134,20 @@ pub fn build_state_with(config: &Config, stores: Stores) -> Result<AppState, Ser
     kafka_config.message_timeout_ms = ingest.produce_timeout_ms;
     let producer = kafka::producer(&kafka_config, "ingest")?;
     let topics = Topics::new(&config.kafka.topic_prefix);
-    let twilio =
-        TwilioReceipts::from_providers(&config.dispatch.providers).map_err(ServeError::Receipts)?;
-    let receipts = match twilio {
-        Some(twilio) => Some(Arc::new(Receipts {
-            twilio: Some(twilio),
+    let providers = &config.dispatch.providers;
+    let twilio = TwilioReceipts::from_providers(providers).map_err(ServeError::Receipts)?;
+    let sendgrid = SendGridReceipts::from_providers(providers).map_err(ServeError::Receipts)?;
+    let receipts = match (twilio, sendgrid) {
+        (None, None) => None,
+        (twilio, sendgrid) => Some(Arc::new(Receipts {
+            twilio,
+            sendgrid,
+            seen: seen_signatures(),
             log: stores.log.clone(),
             statuses: Arc::new(Codec::new()?),
             status_topic: topics.status(),
             clock: Arc::new(SystemClock),
         })),
-        None => None,
     };
     let publisher = KafkaPublisher::new(producer, Duration::from_millis(ingest.produce_timeout_ms));
 

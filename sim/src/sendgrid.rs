@@ -21,13 +21,14 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{patch, post};
 use axum::{Extension, Json, Router};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
 use crate::fault_acting::act_out;
 use crate::rest::{RestSim, RestState};
+use crate::sendgrid_events::EventWebhook;
 use crate::tls::{ConnectionKill, SimError};
 
 /// The account and limits the fake SendGrid enforces.
@@ -37,6 +38,8 @@ pub struct SendGridSimSettings {
     pub api_key: String,
     /// Largest request body accepted; SendGrid's limit is 30 MB.
     pub max_body_bytes: usize,
+    /// The signed Event Webhook: where the events of accepted messages are posted, once set.
+    pub events: Arc<EventWebhook>,
 }
 
 impl SendGridSimSettings {
@@ -45,6 +48,7 @@ impl SendGridSimSettings {
         Self {
             api_key: api_key.into(),
             max_body_bytes: 30 * 1024 * 1024,
+            events: EventWebhook::new(),
         }
     }
 }
@@ -64,6 +68,7 @@ pub fn serve(
     let limit = settings.max_body_bytes.saturating_add(1);
     let routes = Router::new()
         .route("/v3/mail/send", post(send))
+        .route("/v3/user/webhooks/event/settings", patch(event_settings))
         .layer(DefaultBodyLimit::max(limit));
     RestSim::serve(listener, settings, routes)
 }
@@ -226,9 +231,43 @@ async fn send(
             "html": content(&mail, "text/html"),
         }),
     );
+    let custom_args = &mail["personalizations"][0]["custom_args"];
+    state
+        .settings
+        .events
+        .report_delivery(&to, &message_id, custom_args);
     let mut response = StatusCode::ACCEPTED.into_response();
     if let Ok(value) = HeaderValue::from_str(&message_id) {
         response.headers_mut().insert("x-message-id", value);
     }
     response
+}
+
+/// `PATCH /v3/user/webhooks/event/settings`: turns the Event Webhook on at `url` (`enabled`
+/// false turns it off), as SendGrid's settings API does.
+async fn event_settings(
+    State(state): State<Arc<SimState>>,
+    headers: HeaderMap,
+    Json(settings): Json<Value>,
+) -> Response {
+    let bearer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if bearer != Some(state.settings.api_key.as_str()) {
+        let message = "The provided authorization grant is invalid, expired, or revoked";
+        return error(401, None, message);
+    }
+    let enabled = settings["enabled"].as_bool().unwrap_or(false);
+    let url = settings["url"].as_str().filter(|u| u.starts_with("http"));
+    if enabled && url.is_none() {
+        return error(400, Some("url"), "url is required when enabled is true");
+    }
+    let url = url.filter(|_| enabled).map(str::to_owned);
+    state.settings.events.set_url(url.clone());
+    (
+        StatusCode::OK,
+        Json(json!({ "enabled": enabled, "url": url.unwrap_or_default() })),
+    )
+        .into_response()
 }

@@ -10,6 +10,7 @@
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
@@ -17,6 +18,7 @@ use crate::apns::{ApnsSim, ApnsSimSettings};
 use crate::fcm::{FcmSim, FcmSimSettings};
 use crate::keys::KeyPair;
 use crate::sendgrid::{SendGridSim, SendGridSimSettings};
+use crate::sendgrid_events::EventWebhook;
 use crate::smtp::{SmtpSim, SmtpSimSettings};
 use crate::tls::{SimError, TestCa};
 use crate::twilio::{TwilioSim, TwilioSimSettings};
@@ -71,6 +73,8 @@ pub struct SimSuite {
     pub vonage: VonageSim,
     /// Fake SendGrid.
     pub sendgrid: SendGridSim,
+    /// Fake SendGrid's Event Webhook (set its URL to have events posted).
+    pub sendgrid_events: Arc<EventWebhook>,
     /// SMTP sink.
     pub smtp: SmtpSim,
     providers_toml: String,
@@ -198,10 +202,9 @@ impl SimSuite {
         // email: SendGrid first, SMTP as the failover
         let sendgrid_key = format!("SG.{}", random_hex(24));
         let sendgrid_key_file = write_secret(dir, "sendgrid-api-key", &sendgrid_key)?;
-        let sendgrid = crate::sendgrid::serve(
-            bind(&settings, 5).await?,
-            SendGridSimSettings::new(sendgrid_key),
-        )?;
+        let sendgrid_settings = SendGridSimSettings::new(sendgrid_key);
+        let sendgrid_events = sendgrid_settings.events.clone();
+        let sendgrid = crate::sendgrid::serve(bind(&settings, 5).await?, sendgrid_settings)?;
         let smtp = crate::smtp::serve_with_control(
             bind(&settings, 6).await?,
             bind(&settings, 7).await?,
@@ -250,9 +253,10 @@ impl SimSuite {
         );
         let _ = writeln!(
             toml,
-            "[sendgrid]\nbase_url = {}\napi_key = {{ file = {} }}\n",
+            "[sendgrid]\nbase_url = {}\napi_key = {{ file = {} }}\nevent_webhook_public_key = {}\n",
             quoted(sendgrid.base_url()),
             path(sendgrid_key_file),
+            quoted(&sendgrid_events.public_key()),
         );
         let _ = writeln!(
             toml,
@@ -271,6 +275,7 @@ impl SimSuite {
             twilio,
             vonage,
             sendgrid,
+            sendgrid_events,
             smtp,
             providers_toml: toml,
         })

@@ -13,6 +13,7 @@
 //! retries) can repeat a status but never lose one. Not guaranteed: order between receipts of
 //! one delivery (the latest to arrive wins the row).
 
+pub mod sendgrid;
 pub mod twilio;
 
 use std::sync::Arc;
@@ -99,11 +100,52 @@ impl TwilioReceipts {
     }
 }
 
+/// SendGrid's Event Webhook: the key its requests are signed with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendGridReceipts {
+    /// `event_webhook_public_key` of `[dispatch.providers.sendgrid]`.
+    pub key: sendgrid::VerificationKey,
+}
+
+impl SendGridReceipts {
+    /// The SendGrid receipt settings in `[dispatch.providers.sendgrid]`, if its Event Webhook's
+    /// verification key is set there.
+    pub fn from_providers(providers: &toml::Table) -> Result<Option<Self>, String> {
+        let Some(key) = providers
+            .get("sendgrid")
+            .and_then(|table| table.get("event_webhook_public_key"))
+        else {
+            return Ok(None);
+        };
+        let key = key
+            .as_str()
+            .ok_or("dispatch.providers.sendgrid.event_webhook_public_key must be a string")?;
+        sendgrid::VerificationKey::from_base64_der(key)
+            .map(|key| Some(Self { key }))
+            .map_err(|e| format!("dispatch.providers.sendgrid.event_webhook_public_key: {e}"))
+    }
+}
+
+/// Signatures of webhooks already taken, kept as long as their timestamps stay fresh.
+pub fn seen_signatures() -> moka::future::Cache<String, ()> {
+    moka::future::Cache::builder()
+        .max_capacity(1_000_000)
+        .time_to_live(std::time::Duration::from_secs(
+            2 * sendgrid::MAX_SKEW_S.unsigned_abs(),
+        ))
+        .build()
+}
+
 /// Everything the receipt routes need.
 #[derive(Debug)]
 pub struct Receipts {
     /// Twilio's callbacks, when configured.
     pub twilio: Option<TwilioReceipts>,
+    /// SendGrid's Event Webhook, when configured.
+    pub sendgrid: Option<SendGridReceipts>,
+    /// Signatures taken within the freshness window ([`seen_signatures`]): a second request
+    /// with one is a replay.
+    pub seen: moka::future::Cache<String, ()>,
     /// The notification log the receipts update.
     pub log: Arc<dyn DeliveryLog>,
     /// Codec of `notify.status`.
@@ -247,8 +289,7 @@ pub async fn twilio_callback(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|header| twilio::verify(&token, &url, &params, header));
     if !signed {
-        crate::metrics::receipt_refused("twilio", "signature");
-        return refused();
+        return refused("twilio", "signature");
     }
     let Some(report) = twilio::report(&params) else {
         return StatusCode::NO_CONTENT.into_response();
@@ -278,7 +319,60 @@ fn callback_ids(query: &str) -> Result<CallbackIds, String> {
     serde_json::from_value(serde_json::Value::Object(pairs)).map_err(|e| e.to_string())
 }
 
-/// 403 for a webhook whose signature does not verify; says nothing about why.
-fn refused() -> Response {
-    (StatusCode::FORBIDDEN, "signature does not verify").into_response()
+/// `POST /v1/receipts/sendgrid`: a batch of SendGrid Event Webhook events.
+pub async fn sendgrid_events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(receipts) = state.receipts.as_deref() else {
+        return Problem::not_found("route").into_response();
+    };
+    let Some(config) = &receipts.sendgrid else {
+        return Problem::not_found("route").into_response();
+    };
+    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    let (Some(signature), Some(timestamp)) = (
+        header(sendgrid::SIGNATURE_HEADER),
+        header(sendgrid::TIMESTAMP_HEADER),
+    ) else {
+        return refused("sendgrid", "signature");
+    };
+    if !sendgrid::verify(&config.key, timestamp, &body, signature) {
+        return refused("sendgrid", "signature");
+    }
+    if !sendgrid::fresh(timestamp, receipts.clock.now_ms()) {
+        return refused("sendgrid", "stale");
+    }
+    let first = receipts
+        .seen
+        .entry(signature.to_owned())
+        .or_insert(())
+        .await
+        .is_fresh();
+    if !first {
+        return refused("sendgrid", "replay");
+    }
+    let reports = match sendgrid::reports(&body) {
+        Ok(reports) => reports,
+        Err(err) => return Problem::bad_request(format!("events: {err}")).into_response(),
+    };
+    for (ids, report) in &reports {
+        let recorded = receipts
+            .record(state.publisher.as_ref(), Channel::Email, ids, report)
+            .await;
+        if let Err(err) = recorded {
+            // SendGrid posts the batch again, signed anew; what was recorded is a replay then
+            receipts.seen.invalidate(signature).await;
+            return Problem::outage("receipt not recorded", &err, "try again").into_response();
+        }
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// 403 for a webhook that is not taken (bad signature, stale, replayed), counted by `reason`;
+/// the answer says nothing about why.
+fn refused(provider: &'static str, reason: &'static str) -> Response {
+    crate::metrics::receipt_refused(provider, reason);
+    (StatusCode::FORBIDDEN, "webhook refused").into_response()
 }

@@ -35,7 +35,8 @@ pub struct Settings {
     pub registry: Option<String>,
     /// An OTLP/HTTP receiver every stage exports its spans to (all sampled).
     pub otlp: Option<String>,
-    /// Twilio status callbacks to the gateway's receipt route (the simulator calls back).
+    /// Provider receipts: Twilio status callbacks and SendGrid's Event Webhook to the gateway's
+    /// receipt routes (the simulators call back).
     pub receipts: bool,
 }
 
@@ -159,7 +160,37 @@ impl Pipeline {
         let ingest = pipeline.spawn("ingest", &["ingest"], &env)?;
         let url = format!("{}/readyz", pipeline.api);
         pipeline.wait_ready(ingest, &url).await?;
+        if pipeline.settings.receipts {
+            pipeline.point_sendgrid_events().await?;
+        }
         Ok(pipeline)
+    }
+
+    /// Sets the SendGrid simulator's Event Webhook to the gateway's receipt route, through
+    /// SendGrid's settings API.
+    async fn point_sendgrid_events(&self) -> anyhow::Result<()> {
+        let config = self.loaded_config()?;
+        let key_file = config.dispatch.providers["sendgrid"]["api_key"]["file"]
+            .as_str()
+            .context("sendgrid api_key file")?
+            .to_owned();
+        let key = std::fs::read_to_string(key_file)?.trim().to_owned();
+        let base = self.sims.get("sendgrid").context("no SendGrid simulator")?;
+        let answer = reqwest::Client::new()
+            .patch(format!("{base}/v3/user/webhooks/event/settings"))
+            .bearer_auth(key)
+            .json(&serde_json::json!({
+                "enabled": true,
+                "url": format!("{}/v1/receipts/sendgrid", self.api),
+            }))
+            .send()
+            .await?;
+        anyhow::ensure!(
+            answer.status().is_success(),
+            "event webhook settings: {}",
+            answer.status()
+        );
+        Ok(())
     }
 
     async fn start_sims(&mut self) -> anyhow::Result<()> {

@@ -1,7 +1,9 @@
-//! Provider receipts on the real stack: the dispatcher gives Twilio a status callback URL with
-//! the delivery's ids, the Twilio simulator calls it back signed (`sent`, then `delivered`), and
-//! the gateway reports `delivered` on `notify.status` and in the status look-up. Forged,
-//! tampered and unsigned callbacks are refused; a replayed one reports nothing new.
+//! Provider receipts on the real stack: the dispatcher gives Twilio a status callback URL and
+//! SendGrid custom args with the delivery's ids; the Twilio simulator calls back signed (`sent`,
+//! then `delivered`) and the SendGrid simulator posts its signed Event Webhook (`processed`,
+//! `delivered`); the gateway reports `delivered` on `notify.status` and in the status look-up.
+//! Forged, tampered and unsigned callbacks are refused; a replayed Twilio callback reports
+//! nothing new (stale and replayed SendGrid posts: `notify-ingest`'s receipt route tests).
 
 use std::time::Duration;
 
@@ -34,42 +36,55 @@ fn receipts_of(statuses: &[DeliveryStatus], sent: &DeliveryStatus) -> usize {
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
-async fn twilio_receipts_are_reported_and_forgeries_refused() -> anyhow::Result<()> {
+async fn provider_receipts_are_reported_and_forgeries_refused() -> anyhow::Result<()> {
     let _turn = SERIAL.lock().await;
     let settings = Settings {
         receipts: true,
         ..Settings::default()
     };
     let run = Run::start(settings, Shape::new(20, false)).await?;
+    // five SMS-only and five email-only notifications to users who take them
+    let client = reqwest::Client::new();
+    let mut events = Vec::new();
+    for channel in ["sms", "email"] {
+        let takers = run
+            .users
+            .iter()
+            .filter(|u| !u.opted_out && u.targets.iter().any(|t| t.channel.as_str() == channel))
+            .take(5);
+        for user in takers {
+            let body = serde_json::json!({
+                "user_id": user.id, "category": "orders", "channels": [channel],
+                "content": {"sms": {"text": "your order shipped"},
+                            "email": {"subject": "Shipped", "text": "your order shipped"}}
+            });
+            let response = client
+                .post(format!("{}/v1/notifications", run.pipeline.api))
+                .basic_auth(&run.pipeline.app.key, Some(&run.pipeline.app.secret))
+                .json(&body)
+                .send()
+                .await?;
+            ensure!(
+                response.status().as_u16() == 202,
+                "not accepted: {}",
+                response.status()
+            );
+            let answer: serde_json::Value = response.json().await?;
+            let event: uuid::Uuid = answer["event_id"].as_str().context("event_id")?.parse()?;
+            events.push(event);
+        }
+    }
     let users: Vec<_> = run
         .users
         .iter()
         .filter(|u| !u.opted_out && u.targets.iter().any(|t| t.channel.as_str() == "sms"))
-        .take(5)
+        .take(1)
         .collect();
-    ensure!(!users.is_empty(), "no seeded user takes SMS");
-    let client = reqwest::Client::new();
-    let mut events = Vec::new();
-    for user in &users {
-        let body = serde_json::json!({
-            "user_id": user.id, "category": "orders", "channels": ["sms"],
-            "content": {"sms": {"text": "your order shipped"}}
-        });
-        let response = client
-            .post(format!("{}/v1/notifications", run.pipeline.api))
-            .basic_auth(&run.pipeline.app.key, Some(&run.pipeline.app.secret))
-            .json(&body)
-            .send()
-            .await?;
-        ensure!(
-            response.status().as_u16() == 202,
-            "not accepted: {}",
-            response.status()
-        );
-        let answer: serde_json::Value = response.json().await?;
-        let event: uuid::Uuid = answer["event_id"].as_str().context("event_id")?.parse()?;
-        events.push(event);
-    }
+    ensure!(
+        events.len() == 10,
+        "seeded users take SMS and email: {}",
+        events.len()
+    );
 
     // every event: the dispatcher's SENT, then the gateway's DELIVERED receipt
     let mut pairs = Vec::new();
@@ -94,7 +109,7 @@ async fn twilio_receipts_are_reported_and_forgeries_refused() -> anyhow::Result<
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     crate::observe::report(format_args!(
-        "receipts: {} of {} SMS events reported delivered",
+        "receipts: {} of {} SMS and email events reported delivered",
         pairs.len(),
         events.len()
     ));
@@ -121,8 +136,46 @@ async fn twilio_receipts_are_reported_and_forgeries_refused() -> anyhow::Result<
         ensure!(receipt.recipient == sent.recipient, "redacted alike");
     }
 
+    let providers: std::collections::BTreeSet<_> = pairs
+        .iter()
+        .filter_map(|(_, r)| r.provider.clone())
+        .collect();
+    ensure!(
+        providers == ["sendgrid", "twilio"].map(String::from).into(),
+        "receipts from {providers:?}"
+    );
+
+    // SendGrid's webhook unsigned, or signed with another key, is refused
+    let other_key = notify_sim::sendgrid_events::EventWebhook::new();
+    let events_body = b"[]".to_vec();
+    let now = (notify_common::clock::now_ms() / 1000).to_string();
+    let sendgrid_url = format!("{}/v1/receipts/sendgrid", run.pipeline.api);
+    let unsigned = client
+        .post(&sendgrid_url)
+        .body(events_body.clone())
+        .send()
+        .await?;
+    let foreign = client
+        .post(&sendgrid_url)
+        .header(
+            "X-Twilio-Email-Event-Webhook-Signature",
+            other_key.sign(&now, &events_body),
+        )
+        .header("X-Twilio-Email-Event-Webhook-Timestamp", &now)
+        .body(events_body)
+        .send()
+        .await?;
+    let answers = [unsigned.status().as_u16(), foreign.status().as_u16()];
+    ensure!(
+        answers == [403, 403],
+        "SendGrid forgeries answered {answers:?}"
+    );
+
     // the status look-up shows the receipt as the delivery's state
-    let (sent, _) = &pairs[0];
+    let (sent, _) = pairs
+        .iter()
+        .find(|(s, _)| s.channel == Some(notify_schemas::Channel::Sms))
+        .context("an SMS receipt")?;
     let look_up: serde_json::Value = client
         .get(format!(
             "{}/v1/notifications/{}",

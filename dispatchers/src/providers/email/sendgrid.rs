@@ -51,6 +51,10 @@ pub struct SendGridConfig {
     /// Connect timeout.
     #[serde(default = "default_connect_timeout_ms")]
     pub connect_timeout_ms: u64,
+    /// The signed Event Webhook's verification key (base64 DER, from Mail Settings); not a
+    /// secret. Read by the gateway, which takes the events at `POST /v1/receipts/sendgrid`.
+    #[serde(default)]
+    pub event_webhook_public_key: Option<String>,
 }
 
 fn default_base_url() -> String {
@@ -121,7 +125,7 @@ impl Provider for SendGridProvider {
             // event (the published OpenAPI document types the top-level one as a string)
             "personalizations": [{
                 "to": [address(&parts.to)],
-                "custom_args": { "delivery_id": id },
+                "custom_args": custom_args(delivery),
             }],
             "from": address(&parts.from),
             "subject": parts.email.subject,
@@ -180,6 +184,19 @@ fn is_recipient_field(field: &str) -> bool {
         && segments
             .nth(1)
             .is_some_and(|s| matches!(s, "to" | "cc" | "bcc"))
+}
+
+/// The personalization's custom args: SendGrid echoes them in every Event Webhook event, so the
+/// gateway can report a receipt against the delivery (`category` is SendGrid's own event field,
+/// hence the prefix).
+pub fn custom_args(delivery: &Delivery) -> serde_json::Value {
+    json!({
+        "delivery_id": delivery.delivery_id.to_string(),
+        "notify_tenant": delivery.tenant,
+        "notify_event_id": delivery.event_id.to_string(),
+        "notify_user_id": delivery.user_id,
+        "notify_category": delivery.category,
+    })
 }
 
 /// Classifies a SendGrid answer; see the module table.

@@ -35,6 +35,7 @@ fn sendgrid(sim: &SendGridSim, key: &str) -> SendGridProvider {
         api_key: SecretConfig::File(secret_file(key)),
         timeout_ms: 2_000,
         connect_timeout_ms: 1_000,
+        event_webhook_public_key: None,
     })
     .unwrap()
 }
@@ -93,8 +94,8 @@ async fn sendgrid_sends_with_custom_args_and_both_bodies() {
 #[tokio::test]
 async fn sendgrid_errors_map_to_outcomes() {
     let sim = sendgrid_sim(SendGridSimSettings {
-        api_key: KEY.into(),
         max_body_bytes: 4_000,
+        ..SendGridSimSettings::new(KEY)
     })
     .await;
     let provider = sendgrid(&sim, KEY);
