@@ -1,0 +1,242 @@
+//! The receipt routes in process: SendGrid's Event Webhook and Twilio's status callbacks, signed
+//! here with keys the gateway is configured with, against the in-memory log and publisher.
+//! Checked: a genuine receipt is reported once and written to the log; a stale timestamp, a
+//! replayed signature, a tampered body or URL and a missing signature are refused and record
+//! nothing.
+
+mod support;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use notify_common::clock::{now_ms, SystemClock};
+use notify_common::config::{IngestConfig, SecretConfig};
+use notify_schemas::{Codec, DeliveryStatus, Receipt, Stage, Status};
+use notify_store::notification_log::DeliveryLog;
+use ring::rand::SystemRandom;
+use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
+use support::{harness, Harness};
+
+use notify_ingest::receipts::sendgrid::VerificationKey;
+use notify_ingest::receipts::{
+    seen_signatures, twilio, Receipts, SendGridReceipts, TwilioReceipts,
+};
+
+const TOKEN: &str = "twilio-auth-token";
+const CALLBACK: &str = "https://notify.example.com/v1/receipts/twilio";
+const DELIVERY: &str = "6f1c2d3e-0000-4000-8000-000000000001";
+const EVENT: &str = "0f8fad5b-d9cb-469f-a165-70867728950e";
+
+struct Signer {
+    key: EcdsaKeyPair,
+    rng: SystemRandom,
+}
+
+impl Signer {
+    fn new() -> Self {
+        let rng = SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
+        let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng)
+            .unwrap();
+        Self { key, rng }
+    }
+
+    /// The public key as SendGrid shows it (base64 DER SubjectPublicKeyInfo).
+    fn public_key(&self) -> String {
+        let mut der = hex_bytes("3059301306072a8648ce3d020106082a8648ce3d030107034200");
+        der.extend_from_slice(self.key.public_key().as_ref());
+        STANDARD.encode(der)
+    }
+
+    fn sign(&self, timestamp: &str, body: &[u8]) -> String {
+        let signed = [timestamp.as_bytes(), body].concat();
+        STANDARD.encode(self.key.sign(&self.rng, &signed).unwrap().as_ref())
+    }
+}
+
+fn hex_bytes(hex: &str) -> Vec<u8> {
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+async fn gateway(signer: &Signer) -> Harness {
+    let token_file = std::env::temp_dir().join(format!("notify-receipts-{}", uuid::Uuid::new_v4()));
+    std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
+    let mut h = harness(IngestConfig::default()).await;
+    h.state.receipts = Some(Arc::new(Receipts {
+        twilio: Some(TwilioReceipts {
+            callback_url: CALLBACK.into(),
+            auth_token: SecretConfig::File(token_file),
+        }),
+        sendgrid: Some(SendGridReceipts {
+            key: VerificationKey::from_base64_der(&signer.public_key()).unwrap(),
+        }),
+        seen: seen_signatures(),
+        log: h.log.clone(),
+        statuses: Arc::new(Codec::new().unwrap()),
+        status_topic: "notify.status".into(),
+        clock: Arc::new(SystemClock),
+    }));
+    h.app = notify_ingest::routes::router(h.state.clone());
+    h
+}
+
+fn receipts_published(h: &Harness) -> Vec<DeliveryStatus> {
+    let codec = Codec::<DeliveryStatus>::new().unwrap();
+    h.publisher
+        .to_topic("notify.status")
+        .iter()
+        .map(|r| codec.decode(&r.payload).unwrap())
+        .collect()
+}
+
+fn events(kind: &str) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!([{
+        "email": "jane@example.com", "event": kind, "timestamp": now_ms() / 1000,
+        "sg_message_id": "abc.filter0001", "delivery_id": DELIVERY,
+        "notify_tenant": "acme", "notify_event_id": EVENT, "notify_category": "orders",
+    }]))
+    .unwrap()
+}
+
+async fn post_events(h: &Harness, body: &[u8], timestamp: &str, signature: &str) -> StatusCode {
+    let request = Request::post("/v1/receipts/sendgrid")
+        .header("content-type", "application/json")
+        .header("x-twilio-email-event-webhook-timestamp", timestamp)
+        .header("x-twilio-email-event-webhook-signature", signature)
+        .body(Body::from(body.to_vec()))
+        .unwrap();
+    h.send(request).await.0
+}
+
+#[tokio::test]
+async fn a_sendgrid_bounce_is_reported_once_and_forgeries_are_refused() {
+    let signer = Signer::new();
+    let h = gateway(&signer).await;
+    let now = (now_ms() / 1000).to_string();
+    let body = events("bounce");
+    let signature = signer.sign(&now, &body);
+
+    // forgeries first: nothing may be recorded from them
+    let stale = (now_ms() / 1000 - 301).to_string();
+    let refused = [
+        post_events(&h, &body, &now, "").await,
+        post_events(&h, &events("delivered"), &now, &signature).await,
+        post_events(&h, &body, &(now_ms() / 1000 + 1).to_string(), &signature).await,
+        post_events(&h, &body, &stale, &signer.sign(&stale, &body)).await,
+        post_events(&h, &body, &now, &Signer::new().sign(&now, &body)).await,
+    ];
+    assert_eq!(refused, [StatusCode::FORBIDDEN; 5]);
+    assert!(receipts_published(&h).is_empty());
+
+    assert_eq!(
+        post_events(&h, &body, &now, &signature).await,
+        StatusCode::NO_CONTENT
+    );
+    let published = receipts_published(&h);
+    assert_eq!(published.len(), 1);
+    let status = &published[0];
+    assert_eq!(
+        (status.receipt, status.status, status.stage),
+        (Some(Receipt::Bounced), Status::Failed, Stage::Tracker)
+    );
+    assert_eq!(status.reason.as_deref(), Some("sendgrid_bounce"));
+    assert_eq!(status.recipient.as_deref(), Some("j***@example.com"));
+    let row = h
+        .log
+        .get("acme", EVENT, "email", "jane@example.com")
+        .await
+        .unwrap()
+        .expect("log row");
+    assert_eq!(row.state.as_deref(), Some("bounced"));
+
+    // the same signed request again is a replay
+    assert_eq!(
+        post_events(&h, &body, &now, &signature).await,
+        StatusCode::FORBIDDEN
+    );
+    // SendGrid posting the same event anew (new signature) changes nothing either
+    let again = signer.sign(&now, &events("bounce"));
+    assert_eq!(
+        post_events(&h, &events("bounce"), &now, &again).await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(receipts_published(&h).len(), 1);
+}
+
+fn twilio_form(status: &str) -> Vec<(String, String)> {
+    [
+        ("MessageSid", "SM1"),
+        ("MessageStatus", status),
+        ("ErrorCode", "30003"),
+        ("To", "+821012345678"),
+    ]
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .to_vec()
+}
+
+async fn post_callback(
+    h: &Harness,
+    query: &str,
+    form: &[(String, String)],
+    sign_url: &str,
+) -> StatusCode {
+    let body: String = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
+    let request = Request::post(format!("/v1/receipts/twilio?{query}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header(
+            "x-twilio-signature",
+            twilio::signature(TOKEN, sign_url, form),
+        )
+        .body(Body::from(body))
+        .unwrap();
+    h.send(request).await.0
+}
+
+#[tokio::test]
+async fn a_twilio_undelivered_callback_is_reported_and_a_tampered_one_refused() {
+    let h = gateway(&Signer::new()).await;
+    let query = format!("delivery_id={DELIVERY}&tenant=acme&event_id={EVENT}&category=orders");
+    let url = format!("{CALLBACK}?{query}");
+    let form = twilio_form("undelivered");
+    let tampered = query.replace("tenant=acme", "tenant=other");
+    assert_eq!(
+        post_callback(&h, &tampered, &form, &url).await,
+        StatusCode::FORBIDDEN
+    );
+    let elsewhere = url.replace("notify.example.com", "evil.example");
+    assert_eq!(
+        post_callback(&h, &query, &form, &elsewhere).await,
+        StatusCode::FORBIDDEN
+    );
+    assert!(receipts_published(&h).is_empty());
+
+    // progress is taken and ignored
+    let sent = twilio_form("sent");
+    assert_eq!(
+        post_callback(&h, &query, &sent, &url).await,
+        StatusCode::NO_CONTENT
+    );
+    assert!(receipts_published(&h).is_empty());
+
+    assert_eq!(
+        post_callback(&h, &query, &form, &url).await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        post_callback(&h, &query, &form, &url).await,
+        StatusCode::NO_CONTENT
+    );
+    let published = receipts_published(&h);
+    assert_eq!(published.len(), 1, "the replay reports nothing");
+    assert_eq!(published[0].receipt, Some(Receipt::Undelivered));
+    assert_eq!(published[0].reason.as_deref(), Some("twilio_30003"));
+    assert_eq!(published[0].category.as_deref(), Some("orders"));
+}
