@@ -77,3 +77,13 @@ impl RestSim {
 #[cfg(test)]
 #[path = "rest_tests.rs"]
 mod tests;
+
+/// Sends a webhook `request` to `url` as a provider does: an answer other than 2xx, or none, is
+/// logged as `what` and not retried.
+pub(crate) async fn post_webhook(request: reqwest::RequestBuilder, url: &str, what: &str) {
+    match request.send().await {
+        Ok(answer) if answer.status().is_success() => {}
+        Ok(answer) => tracing::warn!(%url, status = %answer.status(), "{what} refused"),
+        Err(err) => tracing::warn!(%url, error = %err, "{what} failed"),
+    }
+}

@@ -79,6 +79,16 @@ fn error(status: u16, field: Option<&str>, message: &str) -> Response {
     (status, Json(body)).into_response()
 }
 
+/// The 401 SendGrid answers unless the request carries `Authorization: Bearer <api_key>`.
+fn refusal(headers: &HeaderMap, api_key: &str) -> Option<Response> {
+    let bearer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let message = "The provided authorization grant is invalid, expired, or revoked";
+    (bearer != Some(api_key)).then(|| error(401, None, message))
+}
+
 fn valid_address(value: &Value) -> bool {
     value.as_str().is_some_and(|a| {
         a.rsplit_once('@').is_some_and(|(local, domain)| {
@@ -175,13 +185,8 @@ async fn send(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let bearer = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if bearer != Some(state.settings.api_key.as_str()) {
-        let message = "The provided authorization grant is invalid, expired, or revoked";
-        return error(401, None, message);
+    if let Some(refused) = refusal(&headers, &state.settings.api_key) {
+        return refused;
     }
     if body.len() > state.settings.max_body_bytes {
         return error(413, None, "Payload Too Large");
@@ -250,13 +255,8 @@ async fn event_settings(
     headers: HeaderMap,
     Json(settings): Json<Value>,
 ) -> Response {
-    let bearer = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if bearer != Some(state.settings.api_key.as_str()) {
-        let message = "The provided authorization grant is invalid, expired, or revoked";
-        return error(401, None, message);
+    if let Some(refused) = refusal(&headers, &state.settings.api_key) {
+        return refused;
     }
     let enabled = settings["enabled"].as_bool().unwrap_or(false);
     let url = settings["url"].as_str().filter(|u| u.starts_with("http"));

@@ -111,7 +111,7 @@ impl EventWebhook {
                 .collect();
             let body = serde_json::to_vec(&events).expect("JSON");
             let timestamp = now.to_string();
-            let answer = reqwest::Client::new()
+            let request = reqwest::Client::new()
                 .post(&url)
                 .header("content-type", "application/json")
                 .header(
@@ -119,16 +119,8 @@ impl EventWebhook {
                     webhook.sign(&timestamp, &body),
                 )
                 .header("X-Twilio-Email-Event-Webhook-Timestamp", timestamp)
-                .body(body)
-                .send()
-                .await;
-            match answer {
-                Ok(answer) if answer.status().is_success() => {}
-                Ok(answer) => {
-                    tracing::warn!(%url, status = %answer.status(), "event webhook refused")
-                }
-                Err(err) => tracing::warn!(%url, error = %err, "event webhook failed"),
-            }
+                .body(body);
+            crate::rest::post_webhook(request, &url, "event webhook").await;
         });
     }
 }

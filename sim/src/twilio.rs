@@ -219,19 +219,11 @@ async fn report_delivery(url: String, params: Vec<(String, String)>, auth_token:
         form.push(("MessageStatus".to_owned(), status.to_owned()));
         form.push(("SmsStatus".to_owned(), status.to_owned()));
         let signature = twilio_signature(&auth_token, &url, &form);
-        let answer = client
+        let request = client
             .post(&url)
             .header("X-Twilio-Signature", signature)
-            .form(&form)
-            .send()
-            .await;
-        match answer {
-            Ok(answer) if answer.status().is_success() => {}
-            Ok(answer) => {
-                tracing::warn!(%url, status = %answer.status(), "status callback refused")
-            }
-            Err(err) => tracing::warn!(%url, error = %err, "status callback failed"),
-        }
+            .form(&form);
+        crate::rest::post_webhook(request, &url, "status callback").await;
     }
 }
 

@@ -257,6 +257,16 @@ fn redacted(channel: Channel, recipient: &str) -> String {
     recipient.redacted()
 }
 
+/// The receipts and one provider's settings, if that provider's receipts are configured (the
+/// route answers 404 otherwise).
+fn configured<'a, T>(
+    state: &'a AppState,
+    provider: impl FnOnce(&'a Receipts) -> Option<&'a T>,
+) -> Option<(&'a Receipts, &'a T)> {
+    let receipts = state.receipts.as_deref()?;
+    Some((receipts, provider(receipts)?))
+}
+
 /// `POST /v1/receipts/twilio`: a Twilio status callback.
 pub async fn twilio_callback(
     State(state): State<AppState>,
@@ -264,10 +274,7 @@ pub async fn twilio_callback(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(receipts) = state.receipts.as_deref() else {
-        return Problem::not_found("route").into_response();
-    };
-    let Some(twilio) = &receipts.twilio else {
+    let Some((receipts, twilio)) = configured(&state, |r| r.twilio.as_ref()) else {
         return Problem::not_found("route").into_response();
     };
     let query = query.unwrap_or_default();
@@ -325,10 +332,7 @@ pub async fn sendgrid_events(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(receipts) = state.receipts.as_deref() else {
-        return Problem::not_found("route").into_response();
-    };
-    let Some(config) = &receipts.sendgrid else {
+    let Some((receipts, config)) = configured(&state, |r| r.sendgrid.as_ref()) else {
         return Problem::not_found("route").into_response();
     };
     let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
