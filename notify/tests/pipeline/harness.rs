@@ -166,33 +166,6 @@ impl Pipeline {
         Ok(pipeline)
     }
 
-    /// Sets the SendGrid simulator's Event Webhook to the gateway's receipt route, through
-    /// SendGrid's settings API.
-    async fn point_sendgrid_events(&self) -> anyhow::Result<()> {
-        let config = self.loaded_config()?;
-        let key_file = config.dispatch.providers["sendgrid"]["api_key"]["file"]
-            .as_str()
-            .context("sendgrid api_key file")?
-            .to_owned();
-        let key = std::fs::read_to_string(key_file)?.trim().to_owned();
-        let base = self.sims.get("sendgrid").context("no SendGrid simulator")?;
-        let answer = reqwest::Client::new()
-            .patch(format!("{base}/v3/user/webhooks/event/settings"))
-            .bearer_auth(key)
-            .json(&serde_json::json!({
-                "enabled": true,
-                "url": format!("{}/v1/receipts/sendgrid", self.api),
-            }))
-            .send()
-            .await?;
-        anyhow::ensure!(
-            answer.status().is_success(),
-            "event webhook settings: {}",
-            answer.status()
-        );
-        Ok(())
-    }
-
     async fn start_sims(&mut self) -> anyhow::Result<()> {
         let sim_dir = self.dir.join("sim");
         let sim_dir_text = sim_dir.to_string_lossy().into_owned();
@@ -223,86 +196,6 @@ impl Pipeline {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Ok(())
-    }
-
-    fn write_config(&self) -> anyhow::Result<()> {
-        let s = &self.settings;
-        let mut providers = std::fs::read_to_string(self.dir.join("sim/providers.toml"))?;
-        if s.receipts {
-            let header = "[dispatch.providers.twilio]\n";
-            let callback = format!(
-                "{header}status_callback_base = \"{}/v1/receipts/twilio\"\n",
-                self.api
-            );
-            anyhow::ensure!(
-                providers.contains(header),
-                "no Twilio simulator: {providers}"
-            );
-            providers = providers.replace(header, &callback);
-        }
-        let text = format!(
-            r#"[kafka]
-brokers = "{brokers}"
-topic_prefix = "{prefix}"
-[kafka.partitions]
-requests = 4
-deliveries = {deliveries}
-retry = 2
-status = 2
-dlq = 1
-[kafka.client_properties]
-"session.timeout.ms" = "{session}"
-[store]
-nodes = ["{cassandra}"]
-keyspace = "{keyspace}"
-request_timeout_ms = 30000
-[ingest]
-tenant_rate_per_s = 0
-tenant_notifications_per_s = 0
-[router]
-group_id = "{prefix}-router"
-email_from = "notify@example.com"
-max_backoff_ms = 2000
-[telemetry]
-log_filter = "info,notify_dispatchers=debug,scylla=warn,rdkafka=warn"
-{otlp}[shutdown]
-grace_period_ms = 15000
-[dispatch]
-group_id_prefix = "{prefix}-dispatch"
-retry_group_id_prefix = "{prefix}-retry"
-max_in_flight = {in_flight}
-drain_deadline_ms = {drain}
-send_timeout_ms = {send}
-max_backoff_ms = 2000
-[dispatch.retry]
-max_attempts = 12
-backoff_base_ms = 500
-backoff_max_ms = 8000
-{registry}
-{providers}"#,
-            registry = match &s.registry {
-                Some(url) => format!(
-                    "[schema_registry]\nurl = \"{url}\"\n\
-                     confluent_topics = [\"requests\", \"deliveries\", \"status\"]\n"
-                ),
-                None => String::new(),
-            },
-            otlp = match &s.otlp {
-                Some(url) => format!("otlp_endpoint = \"{url}\"\ntrace_sample_ratio = 1.0\n"),
-                None => String::new(),
-            },
-            brokers = brokers(),
-            prefix = self.prefix,
-            deliveries = s.delivery_partitions,
-            session = s.session_timeout_ms,
-            cassandra = cassandra(),
-            keyspace = self.keyspace,
-            in_flight = s.max_in_flight,
-            drain = s.session_timeout_ms / 2,
-            send = s.session_timeout_ms / 4,
-        );
-        std::fs::write(&self.config, text)?;
         Ok(())
     }
 

@@ -29,5 +29,6 @@ mod registry_outage;
 mod run;
 mod scale;
 mod seed;
+mod stage_config;
 mod tracing;
 mod workload;
