@@ -165,9 +165,10 @@ async fn a_promotion_over_the_sms_limit_is_readable_as_rate_limited() {
         ),
         "{over}"
     );
-    assert_eq!(
-        entry(&over, "email")["state"],
-        "sent",
+    // sent, or delivered once the SendGrid simulator's event webhook has landed
+    let email = entry(&over, "email")["state"].as_str().unwrap_or_default();
+    assert!(
+        matches!(email, "sent" | "delivered"),
         "other channels go out: {over}"
     );
 }
