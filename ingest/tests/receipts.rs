@@ -1,5 +1,5 @@
-//! The receipt routes in process: SendGrid's Event Webhook and Twilio's status callbacks, signed
-//! here with keys the gateway is configured with, against the in-memory log and publisher.
+//! The receipt routes in process: SendGrid's Event Webhook (signed by the SendGrid simulator's
+//! webhook key) and Twilio's status callbacks, signed with keys the gateway is configured with, against the in-memory log and publisher.
 //! Checked: a genuine receipt is reported once and written to the log; a stale timestamp, a
 //! replayed signature, a tampered body or URL and a missing signature are refused and record
 //! nothing.
@@ -10,14 +10,11 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use notify_common::clock::{now_ms, SystemClock};
 use notify_common::config::{IngestConfig, SecretConfig};
 use notify_schemas::{Codec, DeliveryStatus, Receipt, Stage, Status};
+use notify_sim::sendgrid_events::EventWebhook;
 use notify_store::notification_log::DeliveryLog;
-use ring::rand::SystemRandom;
-use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
 use support::{harness, Harness};
 
 use notify_ingest::receipts::sendgrid::VerificationKey;
@@ -30,41 +27,7 @@ const CALLBACK: &str = "https://notify.example.com/v1/receipts/twilio";
 const DELIVERY: &str = "6f1c2d3e-0000-4000-8000-000000000001";
 const EVENT: &str = "0f8fad5b-d9cb-469f-a165-70867728950e";
 
-struct Signer {
-    key: EcdsaKeyPair,
-    rng: SystemRandom,
-}
-
-impl Signer {
-    fn new() -> Self {
-        let rng = SystemRandom::new();
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
-        let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng)
-            .unwrap();
-        Self { key, rng }
-    }
-
-    /// The public key as SendGrid shows it (base64 DER SubjectPublicKeyInfo).
-    fn public_key(&self) -> String {
-        let mut der = hex_bytes("3059301306072a8648ce3d020106082a8648ce3d030107034200");
-        der.extend_from_slice(self.key.public_key().as_ref());
-        STANDARD.encode(der)
-    }
-
-    fn sign(&self, timestamp: &str, body: &[u8]) -> String {
-        let signed = [timestamp.as_bytes(), body].concat();
-        STANDARD.encode(self.key.sign(&self.rng, &signed).unwrap().as_ref())
-    }
-}
-
-fn hex_bytes(hex: &str) -> Vec<u8> {
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-        .collect()
-}
-
-async fn gateway(signer: &Signer) -> Harness {
+async fn gateway(signer: &EventWebhook) -> Harness {
     let token_file = std::env::temp_dir().join(format!("notify-receipts-{}", uuid::Uuid::new_v4()));
     std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
     let mut h = harness(IngestConfig::default()).await;
@@ -116,7 +79,7 @@ async fn post_events(h: &Harness, body: &[u8], timestamp: &str, signature: &str)
 
 #[tokio::test]
 async fn a_sendgrid_bounce_is_reported_once_and_forgeries_are_refused() {
-    let signer = Signer::new();
+    let signer = EventWebhook::new();
     let h = gateway(&signer).await;
     let now = (now_ms() / 1000).to_string();
     let body = events("bounce");
@@ -129,7 +92,7 @@ async fn a_sendgrid_bounce_is_reported_once_and_forgeries_are_refused() {
         post_events(&h, &events("delivered"), &now, &signature).await,
         post_events(&h, &body, &(now_ms() / 1000 + 1).to_string(), &signature).await,
         post_events(&h, &body, &stale, &signer.sign(&stale, &body)).await,
-        post_events(&h, &body, &now, &Signer::new().sign(&now, &body)).await,
+        post_events(&h, &body, &now, &EventWebhook::new().sign(&now, &body)).await,
     ];
     assert_eq!(refused, [StatusCode::FORBIDDEN; 5]);
     assert!(receipts_published(&h).is_empty());
@@ -202,7 +165,7 @@ async fn post_callback(
 
 #[tokio::test]
 async fn a_twilio_undelivered_callback_is_reported_and_a_tampered_one_refused() {
-    let h = gateway(&Signer::new()).await;
+    let h = gateway(&EventWebhook::new()).await;
     let query = format!("delivery_id={DELIVERY}&tenant=acme&event_id={EVENT}&category=orders");
     let url = format!("{CALLBACK}?{query}");
     let form = twilio_form("undelivered");
