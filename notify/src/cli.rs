@@ -63,7 +63,7 @@ pub enum Command {
         #[arg(long, default_value = "target/notify-sim")]
         dir: PathBuf,
         /// First port (the simulators take 8 consecutive ports); 0 picks free ports.
-        #[arg(long, default_value_t = 47100)]
+        #[arg(long, default_value_t = 17100)]
         port_base: u16,
     },
     /// Load run against the running system (see `scripts/bench`): provisions its own tenant
