@@ -61,23 +61,34 @@ pub enum Receipt {
     Bounced,
     /// The recipient marked it as spam.
     Complained,
+    /// The recipient opened it (an email's open pixel loaded).
+    Opened,
+    /// The recipient followed a tracked link in it.
+    Clicked,
+    /// The recipient unsubscribed from its category on its channel (a `List-Unsubscribe` link).
+    Unsubscribed,
 }
 
 impl Receipt {
     /// Every receipt, in schema order.
-    pub const ALL: [Receipt; 4] = [
+    pub const ALL: [Receipt; 7] = [
         Receipt::Delivered,
         Receipt::Undelivered,
         Receipt::Bounced,
         Receipt::Complained,
+        Receipt::Opened,
+        Receipt::Clicked,
+        Receipt::Unsubscribed,
     ];
 
-    /// The status a receipt is reported with: `SENT` where the message reached the recipient,
-    /// `FAILED` where it did not.
+    /// The status a receipt is reported with: `OPENED` and `CLICKED` as themselves, `SENT` where
+    /// the message otherwise reached the recipient, `FAILED` where it did not.
     pub fn status(self) -> Status {
         match self {
-            Receipt::Delivered | Receipt::Complained => Status::Sent,
+            Receipt::Delivered | Receipt::Complained | Receipt::Unsubscribed => Status::Sent,
             Receipt::Undelivered | Receipt::Bounced => Status::Failed,
+            Receipt::Opened => Status::Opened,
+            Receipt::Clicked => Status::Clicked,
         }
     }
 
@@ -88,6 +99,9 @@ impl Receipt {
             Receipt::Undelivered => "undelivered",
             Receipt::Bounced => "bounced",
             Receipt::Complained => "complained",
+            Receipt::Opened => "opened",
+            Receipt::Clicked => "clicked",
+            Receipt::Unsubscribed => "unsubscribed",
         }
     }
 }
