@@ -3,13 +3,15 @@
 //! ([`telemetry`]), cooperative shutdown ([`shutdown`]), the one start-up path of the stage
 //! binaries ([`stage`]), dead-letter header names ([`dead_letter`]), the one publishing path
 //! every stage produces through ([`publish`]), the stages' codecs from the schema registry
-//! settings ([`schema_registry`]) and the one clock ([`clock`]).
+//! settings ([`schema_registry`]), the one clock ([`clock`]) and signed links
+//! ([`links`]).
 
 pub mod clock;
 pub mod config;
 pub mod dead_letter;
 pub mod health;
 pub mod kafka;
+pub mod links;
 pub mod log_pacer;
 pub mod metrics;
 pub mod publish;

@@ -7,7 +7,7 @@
 //! [`Config::load`] always calls it.
 //!
 //! Each section has its own file (`clusters.rs`: `[kafka]` and `[store]`; `ingest.rs`,
-//! `router.rs`, `dispatch.rs`; `registry.rs`: `[schema_registry]`; `process.rs`: `[telemetry]`
+//! `router.rs`, `dispatch.rs`, `links.rs`; `registry.rs`: `[schema_registry]`; `process.rs`: `[telemetry]`
 //! and `[shutdown]`); this one holds the
 //! whole, its loading and the validation of relations across sections.
 
@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 mod clusters;
 mod dispatch;
 mod ingest;
+pub mod links;
 mod process;
 mod registry;
 mod router;
@@ -28,6 +29,7 @@ pub mod secret;
 pub use clusters::{KafkaConfig, StoreConfig, StoreTls, TopicPartitions};
 pub use dispatch::{DispatchConfig, RetryConfig, DEFAULT_SESSION_TIMEOUT_MS};
 pub use ingest::{IngestConfig, QuotaOverride, Quotas};
+pub use links::LinksConfig;
 pub use process::{LogFormat, ShutdownConfig, TelemetryConfig};
 pub use registry::{FramedTopics, SchemaRegistryConfig};
 pub use router::RouterConfig;
@@ -81,6 +83,8 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     /// Graceful shutdown.
     pub shutdown: ShutdownConfig,
+    /// Signed links back to the gateway: tracked clicks and opens, unsubscribe, preferences.
+    pub links: LinksConfig,
 }
 
 impl Config {
@@ -272,6 +276,28 @@ impl Config {
         self.store.validate_security()?;
         self.schema_registry.validate()?;
         self.dispatch.validate(self.kafka.group_timeout_ms())?;
+        let l = &self.links;
+        if let Some(base) = &l.public_base_url {
+            let scheme_ok = base.starts_with("https://") || base.starts_with("http://");
+            if !scheme_ok || base.ends_with('/') || base.contains(['?', '#', ' ']) {
+                return invalid(
+                    "links.public_base_url",
+                    "must be an http(s) URL without a trailing slash, query or fragment",
+                );
+            }
+            if l.keys.is_empty() {
+                return invalid(
+                    "links.keys",
+                    "at least one signing key is needed while links.public_base_url is set",
+                );
+            }
+        }
+        if l.tracking_ttl_s == 0 || l.preferences_ttl_s == 0 {
+            return invalid(
+                "links",
+                "tracking_ttl_s and preferences_ttl_s must be above 0",
+            );
+        }
         if self.shutdown.grace_period_ms == 0 {
             return invalid("shutdown.grace_period_ms", "must be positive");
         }

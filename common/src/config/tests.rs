@@ -250,3 +250,23 @@ fn a_tenant_quota_is_read_and_checked_like_the_shared_one() {
         Ok(())
     });
 }
+
+#[test]
+fn links_need_a_clean_base_url_and_a_key() {
+    let mut config = Config::default();
+    assert!(config.validate().is_ok(), "links are off by default");
+    config.links.public_base_url = Some("https://notify.example.com".into());
+    let err = config.validate().unwrap_err().to_string();
+    assert!(err.contains("links.keys"), "{err}");
+    config.links.keys = vec![SecretConfig::Env("LINK_KEY".into())];
+    assert!(config.validate().is_ok());
+    for bad in [
+        "notify.example.com",
+        "https://notify.example.com/",
+        "https://x?y=1",
+    ] {
+        config.links.public_base_url = Some(bad.into());
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("links.public_base_url"), "{bad}: {err}");
+    }
+}
