@@ -43,6 +43,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "app_scopes",
         cql: include_str!("../migrations/0003_app_scopes.cql"),
     },
+    Migration {
+        version: 4,
+        name: "suppressions",
+        cql: include_str!("../migrations/0004_suppressions.cql"),
+    },
 ];
 
 impl Migration {
