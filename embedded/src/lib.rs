@@ -37,6 +37,7 @@ use notify_store::notification_log::MemoryLog;
 use notify_store::ratelog::MemoryRateLog;
 use notify_store::schedule::MemorySchedule;
 use notify_store::settings::MemorySettings;
+use notify_store::suppressions::MemorySuppressions;
 use notify_store::tenants::MemoryTenants;
 use notify_store::MemoryDirectory;
 use tokio::net::TcpListener;
@@ -197,6 +198,7 @@ impl Embedded {
         let tenants = Arc::new(MemoryTenants::new());
         let schedule = Arc::new(MemorySchedule::new());
         let delivery_log = Arc::new(MemoryLog::new());
+        let suppressions = Arc::new(MemorySuppressions::new());
         let settings = Arc::new(MemorySettings::new());
         let tenant = seed::seed(
             tenants.as_ref(),
@@ -242,6 +244,7 @@ impl Embedded {
                 directory: directory.clone(),
                 tenants: tenants.clone(),
                 log: delivery_log.clone(),
+                suppressions: suppressions.clone(),
             },
         )
         .map_err(|e| stage_err("ingest")(&e))?;
@@ -259,6 +262,7 @@ impl Embedded {
                 rate_log: Arc::new(MemoryRateLog::new()),
                 schedule: schedule.clone(),
                 outcomes: delivery_log.clone(),
+                suppressions: suppressions.clone(),
             },
             // the embedded mode writes single-object records and has no registry
             StageSchemas::default(),

@@ -23,6 +23,23 @@ pub const RECEIPTS_TOTAL: &str = "notify_ingest_receipts_total";
 /// ids.
 pub const RECEIPTS_REFUSED_TOTAL: &str = "notify_ingest_receipts_refused_total";
 
+/// Addresses put on the suppression list from receipts, labels `channel` and `reason`
+/// (bounced | complained | stopped).
+pub const SUPPRESSIONS_ADDED_TOTAL: &str = "notify_ingest_suppressions_added_total";
+
+/// Counts one address put on the suppression list.
+pub fn suppression_added(
+    channel: notify_schemas::Channel,
+    reason: notify_store::suppressions::SuppressionReason,
+) {
+    metrics::counter!(
+        SUPPRESSIONS_ADDED_TOTAL,
+        "channel" => channel.as_str(),
+        "reason" => reason.as_str()
+    )
+    .increment(1);
+}
+
 /// Counts one recorded receipt.
 pub fn receipt(channel: notify_schemas::Channel, receipt: notify_schemas::Receipt) {
     metrics::counter!(RECEIPTS_TOTAL, "channel" => channel.as_str(), "receipt" => receipt.as_str())

@@ -29,6 +29,7 @@ use notify_common::clock::SystemClock;
 use notify_common::publish::{KafkaPublisher, Publisher};
 use notify_store::idempotency::{CassandraLedger, Ledger};
 use notify_store::notification_log::{CassandraLog, DeliveryLog};
+use notify_store::suppressions::{CassandraSuppressions, SuppressionList};
 
 /// Why the gateway could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +74,8 @@ pub struct Stores {
     pub tenants: Arc<dyn AppStore>,
     /// The notification log, which provider receipts update.
     pub log: Arc<dyn DeliveryLog>,
+    /// The suppression list, which hard bounces, complaints and opt-outs add to.
+    pub suppressions: Arc<dyn SuppressionList>,
 }
 
 impl std::fmt::Debug for Stores {
@@ -94,11 +97,13 @@ pub async fn build_state(config: &Config) -> Result<AppState, ServeError> {
         .with_max_in_flight(config.store.max_in_flight);
     let tenants = CassandraTenants::new(session.clone(), keyspace).await?;
     let log = CassandraLog::new(session.clone(), keyspace).await?;
+    let suppressions = CassandraSuppressions::new(session.clone(), keyspace).await?;
     let stores = Stores {
         ledger: Arc::new(ledger),
         directory: Arc::new(directory),
         tenants: Arc::new(tenants),
         log: Arc::new(log),
+        suppressions: Arc::new(suppressions),
     };
     let schemas = schema_registry::stage_schemas(
         &config.schema_registry,
@@ -144,6 +149,7 @@ pub fn build_state_with(config: &Config, stores: Stores) -> Result<AppState, Ser
             sendgrid,
             seen: seen_signatures(),
             log: stores.log.clone(),
+            suppressions: stores.suppressions.clone(),
             statuses: Arc::new(Codec::new()?),
             status_topic: topics.status(),
             clock: Arc::new(SystemClock),

@@ -12,9 +12,12 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use notify_common::clock::{now_ms, SystemClock};
 use notify_common::config::{IngestConfig, SecretConfig};
-use notify_schemas::{Codec, DeliveryStatus, Receipt, Stage, Status};
+use notify_schemas::{Channel, Codec, DeliveryStatus, Receipt, Stage, Status};
 use notify_sim::sendgrid_events::EventWebhook;
 use notify_store::notification_log::DeliveryLog;
+use notify_store::suppressions::{
+    MemorySuppressions, SuppressionList, SuppressionReason, EVERY_TENANT,
+};
 use support::{harness, Harness};
 
 use notify_ingest::receipts::sendgrid::VerificationKey;
@@ -28,6 +31,10 @@ const DELIVERY: &str = "6f1c2d3e-0000-4000-8000-000000000001";
 const EVENT: &str = "0f8fad5b-d9cb-469f-a165-70867728950e";
 
 async fn gateway(signer: &EventWebhook) -> Harness {
+    gateway_with(signer, Arc::new(MemorySuppressions::new())).await
+}
+
+async fn gateway_with(signer: &EventWebhook, suppressions: Arc<MemorySuppressions>) -> Harness {
     let token_file = std::env::temp_dir().join(format!("notify-receipts-{}", uuid::Uuid::new_v4()));
     std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
     let mut h = harness(IngestConfig::default()).await;
@@ -41,6 +48,7 @@ async fn gateway(signer: &EventWebhook) -> Harness {
         }),
         seen: seen_signatures(),
         log: h.log.clone(),
+        suppressions,
         statuses: Arc::new(Codec::new().unwrap()),
         status_topic: "notify.status".into(),
         clock: Arc::new(SystemClock),
@@ -59,8 +67,12 @@ fn receipts_published(h: &Harness) -> Vec<DeliveryStatus> {
 }
 
 fn events(kind: &str) -> Vec<u8> {
+    events_typed(kind, None)
+}
+
+fn events_typed(kind: &str, bounce_type: Option<&str>) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!([{
-        "email": "jane@example.com", "event": kind, "timestamp": now_ms() / 1000,
+        "email": "Jane@Example.com", "event": kind, "timestamp": now_ms() / 1000, "type": bounce_type,
         "sg_message_id": "abc.filter0001", "delivery_id": DELIVERY,
         "notify_tenant": "acme", "notify_event_id": EVENT, "notify_category": "orders",
     }]))
@@ -109,10 +121,10 @@ async fn a_sendgrid_bounce_is_reported_once_and_forgeries_are_refused() {
         (Some(Receipt::Bounced), Status::Failed, Stage::Tracker)
     );
     assert_eq!(status.reason.as_deref(), Some("sendgrid_bounce"));
-    assert_eq!(status.recipient.as_deref(), Some("j***@example.com"));
+    assert_eq!(status.recipient.as_deref(), Some("J***@Example.com"));
     let row = h
         .log
-        .get("acme", EVENT, "email", "jane@example.com")
+        .get("acme", EVENT, "email", "Jane@Example.com")
         .await
         .unwrap()
         .expect("log row");
@@ -202,4 +214,55 @@ async fn a_twilio_undelivered_callback_is_reported_and_a_tampered_one_refused() 
     assert_eq!(published[0].receipt, Some(Receipt::Undelivered));
     assert_eq!(published[0].reason.as_deref(), Some("twilio_30003"));
     assert_eq!(published[0].category.as_deref(), Some("orders"));
+}
+
+#[tokio::test]
+async fn hard_bounces_complaints_and_stopped_numbers_go_on_the_suppression_list() {
+    let signer = EventWebhook::new();
+    let list = Arc::new(MemorySuppressions::new());
+    let h = gateway_with(&signer, list.clone()).await;
+    let now = (now_ms() / 1000).to_string();
+    let listed = |channel, address: &'static str| {
+        let list = list.clone();
+        async move { list.lookup(channel, address).await.unwrap() }
+    };
+
+    // a `blocked` bounce is temporary: reported, not suppressed
+    let blocked = events_typed("bounce", Some("blocked"));
+    let status = post_events(&h, &blocked, &now, &signer.sign(&now, &blocked)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(receipts_published(&h).len(), 1);
+    assert!(listed(Channel::Email, "jane@example.com").await.is_empty());
+
+    for (kind, reason) in [
+        ("bounce", SuppressionReason::Bounced),
+        ("spamreport", SuppressionReason::Complained),
+    ] {
+        let body = events_typed(kind, (kind == "bounce").then_some("bounce"));
+        let status = post_events(&h, &body, &now, &signer.sign(&now, &body)).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{kind}");
+        let entries = listed(Channel::Email, "jane@example.com").await;
+        assert_eq!(entries.len(), 1, "{entries:?}");
+        assert_eq!(
+            (entries[0].scope.as_str(), entries[0].reason),
+            ("acme", reason)
+        );
+        assert_eq!(entries[0].delivery_id.as_deref(), Some(DELIVERY));
+    }
+
+    // Twilio refusing a send because the number texted STOP: suppressed for every tenant
+    let query = format!("delivery_id={DELIVERY}&tenant=acme&event_id={EVENT}");
+    let mut form = twilio_form("failed");
+    form[2].1 = twilio::OPTED_OUT_ERROR.into();
+    let url = format!("{CALLBACK}?{query}");
+    assert_eq!(
+        post_callback(&h, &query, &form, &url).await,
+        StatusCode::NO_CONTENT
+    );
+    let entries = listed(Channel::Sms, "+821012345678").await;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(
+        (entries[0].scope.as_str(), entries[0].reason),
+        (EVERY_TENANT, SuppressionReason::Stopped)
+    );
 }

@@ -32,6 +32,7 @@ use notify_store::notification_log::DeliveryLog;
 use notify_store::ratelog::RateLog;
 use notify_store::schedule::{Schedule, ScheduledItem};
 use notify_store::settings::SettingsStore;
+use notify_store::suppressions::SuppressionList;
 use notify_store::tenants::AppStore;
 use tracing::Instrument;
 
@@ -42,6 +43,7 @@ use crate::ratelimit::RateLimiter;
 use crate::render::Renderer;
 use crate::scheduler::after_earlier_row;
 use crate::settings::{SettingsCache, SettingsError};
+use crate::suppress::{SuppressError, SuppressionCache};
 use crate::tally::Tally;
 
 /// Most log lines a second about dead-lettered records; the rest are counted in the next line.
@@ -53,6 +55,9 @@ pub enum RouteError {
     /// A directory read failed.
     #[error(transparent)]
     Directory(#[from] CacheError),
+    /// The suppression list could not be read.
+    #[error(transparent)]
+    Suppressions(#[from] SuppressError),
     /// The tenant or settings store failed.
     #[error(transparent)]
     Tenants(#[from] SettingsError),
@@ -79,6 +84,7 @@ impl RouteError {
         match self {
             RouteError::SchemaLookup(_) => "schema_registry",
             RouteError::Directory(_)
+            | RouteError::Suppressions(_)
             | RouteError::Tenants(_)
             | RouteError::Schedule(_)
             | RouteError::RateLimits(_)
@@ -101,6 +107,8 @@ pub struct PolicyStores {
     pub schedule: Arc<dyn Schedule>,
     /// The notification log, where the outcomes decided without a delivery are recorded.
     pub outcomes: Arc<dyn DeliveryLog>,
+    /// Addresses no message may go to (bounced, complained, stopped).
+    pub suppressions: Arc<dyn SuppressionList>,
 }
 
 impl std::fmt::Debug for PolicyStores {
@@ -132,6 +140,7 @@ pub struct Incoming {
 /// Routes records: directory, settings, plan, rate limits, schedule, rendering.
 pub struct Handler {
     cache: DirectoryCache,
+    suppressions: SuppressionCache,
     settings: SettingsCache,
     limiter: RateLimiter,
     schedule: Arc<dyn Schedule>,
@@ -170,6 +179,7 @@ impl Handler {
         let ttl = std::time::Duration::from_millis(config.cache_ttl_ms);
         Ok(Self {
             cache,
+            suppressions: SuppressionCache::new(stores.suppressions, ttl, config.cache_capacity),
             settings: SettingsCache::new(stores.tenants, stores.settings, ttl),
             limiter: RateLimiter::new(stores.rate_log),
             schedule: stores.schedule,
@@ -268,6 +278,10 @@ impl Handler {
             ),
             None => None,
         };
+        let suppressions = self
+            .suppressions
+            .for_user(&request.tenant, view.user.as_ref(), &request.channels)
+            .await?;
 
         let context = Context {
             request: &request,
@@ -275,6 +289,7 @@ impl Handler {
             devices: &view.devices,
             preferences: &view.preferences,
             category: category.as_deref(),
+            suppressions: &suppressions,
             tenant_allows_critical_bypass: settings
                 .allow_critical_bypass
                 .unwrap_or(self.config.critical_bypass),

@@ -11,7 +11,7 @@
 //!
 //! The routing decision around it, behind store traits (no Kafka; tested with the in-memory
 //! stores): [`handler`] (one record in, the records to publish out), reading the directory
-//! through [`cache`], tenants' settings through [`settings`] and applying [`ratelimit`].
+//! through [`cache`], the suppression list through [`suppress`], tenants' settings through [`settings`] and applying [`ratelimit`].
 //!
 //! Kafka and wiring: [`consumer`] (the consume loop, the only part that reads Kafka: batches,
 //! retries, offsets after acknowledgement), [`scheduler`] (re-emits deferred requests when due)
@@ -31,6 +31,7 @@ pub mod render;
 pub mod scheduler;
 pub mod settings;
 pub mod stage;
+pub mod suppress;
 pub mod tally;
 
 #[cfg(test)]

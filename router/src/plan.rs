@@ -26,6 +26,7 @@ use notify_schemas::{
     WebPushSubscription,
 };
 use notify_store::directory::{Category, Device, DeviceState, Preference, PushTarget, User};
+use notify_store::suppressions::{normalize, Suppression, SuppressionReason};
 
 use crate::quiet::quiet_until;
 
@@ -43,6 +44,9 @@ pub struct Context<'a> {
     pub preferences: &'a [Preference],
     /// The request's category, `None` when the tenant has not defined it (not critical).
     pub category: Option<&'a Category>,
+    /// The suppression-list entries that hold for this tenant on the user's phone number and
+    /// email address.
+    pub suppressions: &'a [Suppression],
     /// Whether the tenant lets critical categories bypass opt-out and quiet hours.
     pub tenant_allows_critical_bypass: bool,
     /// Now, Unix epoch milliseconds.
@@ -130,6 +134,10 @@ pub enum Reason {
     ProduceRefused,
     /// The request names a tenant the router does not know.
     UnknownTenant,
+    /// The address is on the suppression list: it hard-bounced.
+    Bounced,
+    /// The address is on the suppression list: its owner reported a message as spam.
+    Complained,
 }
 
 impl Reason {
@@ -145,6 +153,8 @@ impl Reason {
             Reason::RenderFailed => "render_failed",
             Reason::ProduceRefused => "produce_refused",
             Reason::UnknownTenant => "unknown_tenant",
+            Reason::Bounced => "bounced",
+            Reason::Complained => "complained",
         }
     }
 }
@@ -222,10 +232,13 @@ pub fn plan_due(ctx: &Context<'_>, deferred_until_ms: Option<i64>) -> Plan {
 ///    `no_device` (push) or `no_contact` (SMS, email); an unrequested one is skipped;
 /// 5. global opt-out, or a preference row disabling (category, channel): that channel's
 ///    recipients are suppressed `opted_out`;
-/// 6. if anything is left to deliver and the user is in their quiet hours: deferred to the end
+/// 6. a phone number or address on the suppression list: suppressed `bounced` or `complained`,
+///    or `opted_out` for a number that texted STOP, whatever the category (a critical one
+///    included: the address cannot take it, or its owner said no to the sender);
+/// 7. if anything is left to deliver and the user is in their quiet hours: deferred to the end
 ///    of the window.
 ///
-/// A critical category bypasses steps 5 and 6 when the tenant allows it. The request's
+/// A critical category bypasses steps 5 and 7 when the tenant allows it. The request's
 /// priority alone bypasses nothing: it picks the lane, while overriding a user's choice is the
 /// tenant's decision, made by marking the category critical.
 pub fn plan(ctx: &Context<'_>) -> Plan {
@@ -269,6 +282,8 @@ pub fn plan(ctx: &Context<'_>) -> Plan {
         for recipient in recipients {
             if opted_out {
                 suppressions.push(suppressed(Some(channel), Some(recipient), Reason::OptedOut));
+            } else if let Some(reason) = listed(ctx.suppressions, channel, &recipient) {
+                suppressions.push(suppressed(Some(channel), Some(recipient), reason));
             } else {
                 targets.push(Target { channel, recipient });
             }
@@ -318,6 +333,24 @@ fn unreachable(channel: Channel) -> Reason {
         Channel::Apns | Channel::Fcm | Channel::WebPush => Reason::NoDevice,
         Channel::Sms | Channel::Email => Reason::NoContact,
     }
+}
+
+/// Why `recipient` is on the suppression list on `channel`, if it is.
+fn listed(entries: &[Suppression], channel: Channel, recipient: &Recipient) -> Option<Reason> {
+    let address = match recipient {
+        Recipient::Phone(phone) => &phone.e164,
+        Recipient::Email(email) => &email.address,
+        _ => return None,
+    };
+    let address = normalize(channel, address);
+    let entry = entries
+        .iter()
+        .find(|e| e.channel == channel && e.address == address)?;
+    Some(match entry.reason {
+        SuppressionReason::Bounced => Reason::Bounced,
+        SuppressionReason::Complained => Reason::Complained,
+        SuppressionReason::Stopped => Reason::OptedOut,
+    })
 }
 
 /// Whether a preference row turns `category` off on `channel`.

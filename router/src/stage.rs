@@ -17,6 +17,7 @@ use notify_store::notification_log::CassandraLog;
 use notify_store::ratelog::CassandraRateLog;
 use notify_store::schedule::CassandraSchedule;
 use notify_store::settings::CassandraSettings;
+use notify_store::suppressions::CassandraSuppressions;
 use notify_store::tenants::CassandraTenants;
 use notify_store::{CassandraDirectory, Directory};
 
@@ -65,13 +66,15 @@ pub async fn build(config: &Config) -> Result<Parts, StartError> {
     let settings = CassandraSettings::new(session.clone(), keyspace).await?;
     let rate_log = CassandraRateLog::new(session.clone(), keyspace).await?;
     let schedule = Arc::new(CassandraSchedule::new(session.clone(), keyspace).await?);
-    let outcomes = CassandraLog::new(session, keyspace).await?;
+    let outcomes = CassandraLog::new(session.clone(), keyspace).await?;
+    let suppressions = CassandraSuppressions::new(session, keyspace).await?;
     let stores = PolicyStores {
         tenants: Arc::new(tenants),
         settings: Arc::new(settings),
         rate_log: Arc::new(rate_log),
         schedule,
         outcomes: Arc::new(outcomes),
+        suppressions: Arc::new(suppressions),
     };
     let topics = Topics::new(&config.kafka.topic_prefix);
     let schemas = schema_registry::stage_schemas(

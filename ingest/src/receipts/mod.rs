@@ -7,8 +7,11 @@
 //! delivery's ids come from the callback URL's query, which the dispatcher wrote and the
 //! provider's signature covers.
 //!
+//! A hard bounce, a spam report or a provider's "this number opted out" also puts the address
+//! on the suppression list (`notify_store::suppressions`), which the router honours.
+//!
 //! Guarantees: nothing is recorded from a request whose signature does not verify (403); a
-//! receipt equal to the row's state is a replay and reports nothing (204); the status is
+//! receipt equal to the row's state and reason is a replay and reports nothing (204); the status is
 //! published before the row is written, so a failure between the two (503, the provider
 //! retries) can repeat a status but never lose one. Not guaranteed: order between receipts of
 //! one delivery (the latest to arrive wins the row).
@@ -27,6 +30,9 @@ use notify_common::config::SecretConfig;
 use notify_common::publish::{Publisher, Record};
 use notify_schemas::{Channel, Codec, DeliveryStatus, PhoneNumber, Receipt, Recipient, Stage};
 use notify_store::notification_log::{DeliveryLog, LogWrite};
+use notify_store::suppressions::{
+    normalize, Suppression, SuppressionList, SuppressionReason, EVERY_TENANT,
+};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -46,6 +52,9 @@ pub struct ProviderReport {
     pub provider_message_id: Option<String>,
     /// The recipient key as the delivery had it (E.164 number, address).
     pub recipient: String,
+    /// Whether the address goes on the suppression list, and why: a hard bounce, a spam
+    /// report, a number that has opted out at the provider.
+    pub suppress: Option<SuppressionReason>,
 }
 
 /// The delivery a callback is about, from the callback URL's query.
@@ -148,6 +157,8 @@ pub struct Receipts {
     pub seen: moka::future::Cache<String, ()>,
     /// The notification log the receipts update.
     pub log: Arc<dyn DeliveryLog>,
+    /// The suppression list hard bounces, complaints and opt-outs add to.
+    pub suppressions: Arc<dyn SuppressionList>,
     /// Codec of `notify.status`.
     pub statuses: Arc<Codec<DeliveryStatus>>,
     /// `notify.status` under the configured prefix.
@@ -194,10 +205,17 @@ impl Receipts {
             .log
             .get(&ids.tenant, &event_id, channel.as_str(), &report.recipient)
             .await?;
-        if row.as_ref().and_then(|r| r.state.as_deref()) == Some(report.receipt.as_str()) {
+        // the same receipt for the same reason: a temporary bounce followed by a hard one is news
+        let replay = row.as_ref().is_some_and(|r| {
+            r.state.as_deref() == Some(report.receipt.as_str()) && r.reason == report.reason
+        });
+        if replay {
             return Ok(Recorded::Replay);
         }
         let now_ms = self.clock.now_ms();
+        if let Some(reason) = report.suppress {
+            self.suppress(channel, ids, report, reason, now_ms).await?;
+        }
         let attempts = row.as_ref().and_then(|r| r.attempts).unwrap_or(1);
         let status = DeliveryStatus {
             tenant: ids.tenant.clone(),
@@ -240,6 +258,35 @@ impl Receipts {
             .await?;
         crate::metrics::receipt(channel, report.receipt);
         Ok(Recorded::Reported)
+    }
+
+    /// Puts the report's address on the suppression list before anything is reported, so a
+    /// status announcing a bounce is never followed by another send to the address. A number
+    /// that opted out at the provider is suppressed for every tenant: they share its sender.
+    async fn suppress(
+        &self,
+        channel: Channel,
+        ids: &CallbackIds,
+        report: &ProviderReport,
+        reason: SuppressionReason,
+        now_ms: i64,
+    ) -> Result<(), RecordError> {
+        let scope = match reason {
+            SuppressionReason::Stopped => EVERY_TENANT,
+            SuppressionReason::Bounced | SuppressionReason::Complained => ids.tenant.as_str(),
+        };
+        self.suppressions
+            .add(&Suppression {
+                scope: scope.to_owned(),
+                channel,
+                address: normalize(channel, &report.recipient),
+                reason,
+                created_at_ms: now_ms,
+                delivery_id: Some(ids.delivery_id.to_string()),
+            })
+            .await?;
+        crate::metrics::suppression_added(channel, reason);
+        Ok(())
     }
 }
 

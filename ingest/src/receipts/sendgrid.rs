@@ -18,6 +18,7 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use notify_schemas::Receipt;
+use notify_store::suppressions::SuppressionReason;
 use ring::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_ASN1};
 use serde_json::Value;
 
@@ -81,11 +82,29 @@ pub fn reports(body: &[u8]) -> Result<Vec<(CallbackIds, ProviderReport)>, String
     let mut out = Vec::new();
     for event in &events {
         let text = |name: &str| event[name].as_str().filter(|v| !v.is_empty());
-        let (receipt, reason) = match text("event") {
-            Some("delivered") => (Receipt::Delivered, None),
-            Some("bounce") => (Receipt::Bounced, Some(bounce_reason(text("type")))),
-            Some("dropped") => (Receipt::Undelivered, Some("sendgrid_dropped".to_owned())),
-            Some("spamreport") => (Receipt::Complained, Some("spamreport".to_owned())),
+        let (receipt, reason, suppress) = match text("event") {
+            Some("delivered") => (Receipt::Delivered, None, None),
+            Some("bounce") => {
+                // a `blocked` bounce is temporary (the receiving server refused for now); any
+                // other is the address refused for good
+                let hard = text("type") != Some("blocked");
+                let suppress = hard.then_some(SuppressionReason::Bounced);
+                (
+                    Receipt::Bounced,
+                    Some(bounce_reason(text("type"))),
+                    suppress,
+                )
+            }
+            Some("dropped") => (
+                Receipt::Undelivered,
+                Some("sendgrid_dropped".to_owned()),
+                None,
+            ),
+            Some("spamreport") => (
+                Receipt::Complained,
+                Some("spamreport".to_owned()),
+                Some(SuppressionReason::Complained),
+            ),
             _ => continue,
         };
         let ids = (|| {
@@ -107,6 +126,7 @@ pub fn reports(body: &[u8]) -> Result<Vec<(CallbackIds, ProviderReport)>, String
             ProviderReport {
                 receipt,
                 reason,
+                suppress,
                 provider: "sendgrid",
                 provider_message_id: message_id.map(str::to_owned),
                 recipient: email.to_owned(),

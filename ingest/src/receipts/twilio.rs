@@ -15,12 +15,16 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use notify_schemas::Receipt;
+use notify_store::suppressions::SuppressionReason;
 use ring::hmac;
 
 use super::ProviderReport;
 
 /// Header carrying the signature.
 pub const SIGNATURE_HEADER: &str = "x-twilio-signature";
+
+/// Twilio's error code for a send to a number that opted out of the sender (texted STOP).
+pub const OPTED_OUT_ERROR: &str = "21610";
 
 /// The signature Twilio sends for a callback to `url` with form `params`.
 pub fn signature(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
@@ -69,9 +73,13 @@ pub fn report(params: &[(String, String)]) -> Option<ProviderReport> {
             None => "twilio_undelivered".to_owned(),
         }),
     };
+    // 21610: the number texted STOP to the sender; Twilio refuses every send to it until START
+    let suppress =
+        (field("ErrorCode") == Some(OPTED_OUT_ERROR)).then_some(SuppressionReason::Stopped);
     Some(ProviderReport {
         receipt,
         reason,
+        suppress,
         provider: "twilio",
         provider_message_id: field("MessageSid").or(field("SmsSid")).map(str::to_owned),
         recipient: field("To")?.to_owned(),

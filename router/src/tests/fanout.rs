@@ -58,6 +58,7 @@ fn route_everything() -> Vec<Delivery> {
         devices: &devices,
         preferences: &[],
         category: None,
+        suppressions: &[],
         tenant_allows_critical_bypass: false,
         now_ms: now(),
     });

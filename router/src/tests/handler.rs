@@ -20,6 +20,7 @@ use notify_store::schedule::{shard_of, MemorySchedule, Schedule, ScheduledItem};
 use notify_store::settings::{
     MemorySettings, OverLimit, RateLimitRule, SettingsStore, TenantSettings,
 };
+use notify_store::suppressions::MemorySuppressions;
 use notify_store::tenants::MemoryTenants;
 
 use super::*;
@@ -61,6 +62,7 @@ impl World {
             rate_log: Arc::new(MemoryRateLog::new()),
             schedule: schedule.clone(),
             outcomes: log.clone(),
+            suppressions: Arc::new(MemorySuppressions::new()),
         };
         let cache = DirectoryCache::new(directory.clone(), Duration::from_secs(60), 1_000);
         let topics = Topics::new("t");

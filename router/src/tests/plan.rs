@@ -1,5 +1,6 @@
 use notify_schemas::{Channel, NotificationRequest, Recipient};
 use notify_store::directory::{Category, Device, Preference, QuietHours, User};
+use notify_store::suppressions::{Suppression, SuppressionReason, EVERY_TENANT};
 
 use super::*;
 use crate::plan::{plan, Context, Defer, DeferReason, Plan, Reason, Suppressed, Target};
@@ -11,6 +12,7 @@ pub(super) struct Case {
     pub(super) devices: Vec<Device>,
     pub(super) preferences: Vec<Preference>,
     pub(super) category: Option<Category>,
+    pub(super) suppressions: Vec<Suppression>,
     pub(super) bypass_allowed: bool,
     pub(super) now_ms: i64,
 }
@@ -23,6 +25,7 @@ impl Case {
             devices: Vec::new(),
             preferences: Vec::new(),
             category: Some(category(false)),
+            suppressions: Vec::new(),
             bypass_allowed: false,
             now_ms: now(),
         }
@@ -35,6 +38,7 @@ impl Case {
             devices: &self.devices,
             preferences: &self.preferences,
             category: self.category.as_ref(),
+            suppressions: &self.suppressions,
             tenant_allows_critical_bypass: self.bypass_allowed,
             now_ms: self.now_ms,
         }
@@ -426,6 +430,8 @@ fn reason_names_are_the_status_vocabulary() {
         Reason::Duplicate,
         Reason::RenderFailed,
         Reason::UnknownTenant,
+        Reason::Bounced,
+        Reason::Complained,
     ]
     .iter()
     .map(|r| r.as_str())
@@ -440,10 +446,62 @@ fn reason_names_are_the_status_vocabulary() {
             "expired",
             "duplicate",
             "render_failed",
-            "unknown_tenant"
+            "unknown_tenant",
+            "bounced",
+            "complained"
         ]
     );
     assert_eq!(Reason::OptedOut.to_string(), "opted_out");
     assert_eq!(DeferReason::QuietHours.as_str(), "quiet_hours");
     assert_eq!(DeferReason::SendAt.as_str(), "send_at");
+}
+
+fn listed(channel: Channel, address: &str, reason: SuppressionReason) -> Suppression {
+    Suppression {
+        scope: EVERY_TENANT.into(),
+        channel,
+        address: address.into(),
+        reason,
+        created_at_ms: 0,
+        delivery_id: None,
+    }
+}
+
+#[test]
+fn listed_addresses_are_suppressed_even_for_critical_categories() {
+    let mut case = Case::new(&[Channel::Sms, Channel::Email, Channel::Apns]);
+    case.devices = vec![apns("a1")];
+    // the entry is stored normalized; the user's address is in mixed case
+    case.user.as_mut().unwrap().email = Some("Kim@Example.com".into());
+    case.suppressions = vec![
+        listed(
+            Channel::Email,
+            "kim@example.com",
+            SuppressionReason::Bounced,
+        ),
+        listed(Channel::Sms, "+821012345678", SuppressionReason::Stopped),
+    ];
+    case.category = Some(category(true));
+    case.bypass_allowed = true;
+    let (targets, suppressed) = case.route();
+    assert_eq!(
+        targets.iter().map(|t| t.channel).collect::<Vec<_>>(),
+        [Channel::Apns]
+    );
+    assert_eq!(
+        reasons(&suppressed),
+        [
+            (Some(Channel::Sms), Reason::OptedOut),
+            (Some(Channel::Email), Reason::Bounced)
+        ]
+    );
+    case.suppressions[0].reason = SuppressionReason::Complained;
+    assert_eq!(case.route().1[1].reason, Reason::Complained);
+    // an entry for another channel's address holds nothing back
+    case.suppressions = vec![listed(
+        Channel::Sms,
+        "kim@example.com",
+        SuppressionReason::Bounced,
+    )];
+    assert_eq!(case.route().0.len(), 3);
 }
