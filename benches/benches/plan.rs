@@ -133,6 +133,7 @@ fn bench(c: &mut Criterion) {
         devices: &devices,
         preferences: &preferences,
         category: Some(&category),
+        suppressions: &[],
         tenant_allows_critical_bypass: true,
         now_ms: NOON_UTC_MS,
     };
