@@ -4,6 +4,10 @@
 //! events of an accepted message posted there as SendGrid posts them: a JSON array, the
 //! personalization's custom args as top-level fields of each event, signed with ECDSA over the
 //! timestamp header followed by the body.
+//!
+//! Like a provider's mailbox simulator, a few local parts answer otherwise: `bounce` (or
+//! `bounce+<tag>`) hard-bounces, `complaint` (or `complaint+<tag>`) is delivered and then
+//! reported as spam; every other address is delivered.
 
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -80,16 +84,17 @@ impl EventWebhook {
         STANDARD.encode(signature.as_ref())
     }
 
-    /// Posts `processed` then `delivered` for an accepted message, after a short delay, if a URL
-    /// is set. A refused post is logged, not retried.
+    /// Posts the events of an accepted message ([`outcome`]), after a short delay, if a URL is
+    /// set. A refused post is logged, not retried.
     pub fn report_delivery(self: &Arc<Self>, to: &str, message_id: &str, custom_args: &Value) {
+        let to = to.to_owned();
         let Some(url) = self.url() else { return };
         let webhook = Arc::clone(self);
         let mut base = Map::new();
         if let Some(args) = custom_args.as_object() {
             base.extend(args.clone());
         }
-        base.insert("email".into(), json!(to));
+        base.insert("email".into(), json!(&to));
         base.insert(
             "sg_message_id".into(),
             json!(format!("{message_id}.filter0001.1.0")),
@@ -100,12 +105,17 @@ impl EventWebhook {
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_secs())
                 .unwrap_or(0);
-            let events: Vec<Value> = ["processed", "delivered"]
+            let events: Vec<Value> = outcome(&to)
                 .iter()
                 .map(|event| {
                     let mut e = base.clone();
                     e.insert("event".into(), json!(event));
                     e.insert("timestamp".into(), json!(now));
+                    if *event == "bounce" {
+                        e.insert("type".into(), json!("bounce"));
+                        e.insert("status".into(), json!("5.1.1"));
+                        e.insert("reason".into(), json!("550 5.1.1 no such user"));
+                    }
                     Value::Object(e)
                 })
                 .collect();
@@ -122,5 +132,34 @@ impl EventWebhook {
                 .body(body);
             crate::rest::post_webhook(request, &url, "event webhook").await;
         });
+    }
+}
+
+/// The events the fake reports for a message to `to`: see the module's documentation.
+pub fn outcome(to: &str) -> &'static [&'static str] {
+    let local = to
+        .split('@')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let tag = |name: &str| local == name || local.starts_with(&format!("{name}+"));
+    if tag("bounce") {
+        &["processed", "bounce"]
+    } else if tag("complaint") {
+        &["processed", "delivered", "spamreport"]
+    } else {
+        &["processed", "delivered"]
+    }
+}
+
+#[cfg(test)]
+mod outcome_tests {
+    use super::outcome;
+
+    #[test]
+    fn mailbox_simulator_addresses_bounce_or_complain() {
+        assert_eq!(outcome("Bounce+1@example.com"), ["processed", "bounce"]);
+        assert_eq!(outcome("complaint@example.com").last(), Some(&"spamreport"));
+        assert_eq!(outcome("bouncer@example.com"), ["processed", "delivered"]);
     }
 }
