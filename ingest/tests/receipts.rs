@@ -266,3 +266,56 @@ async fn hard_bounces_complaints_and_stopped_numbers_go_on_the_suppression_list(
         (EVERY_TENANT, SuppressionReason::Stopped)
     );
 }
+
+async fn post_inbound(h: &Harness, from: &str, text: &str, token: &str) -> (StatusCode, String) {
+    let url = format!("{CALLBACK}/inbound");
+    let form: Vec<(String, String)> = [
+        ("AccountSid", "ACsim"),
+        ("MessageSid", "SMin1"),
+        ("From", from),
+        ("To", "+15005550006"),
+        ("Body", text),
+    ]
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .to_vec();
+    let body: String = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&form)
+        .finish();
+    let request = Request::post("/v1/receipts/twilio/inbound")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-twilio-signature", twilio::signature(token, &url, &form))
+        .body(Body::from(body))
+        .unwrap();
+    let (status, _, body) = h.send(request).await;
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test]
+async fn an_inbound_stop_suppresses_the_number_and_start_lifts_it() {
+    let list = Arc::new(MemorySuppressions::new());
+    let h = gateway_with(&EventWebhook::new(), list.clone()).await;
+    let phone = "+821055501234";
+    let listed = || async { list.lookup(Channel::Sms, phone).await.unwrap() };
+
+    let forged = post_inbound(&h, phone, "STOP", "not-the-token").await;
+    assert_eq!(forged.0, StatusCode::FORBIDDEN);
+    let chat = post_inbound(&h, phone, "please stop calling me later", TOKEN).await;
+    assert_eq!(chat.0, StatusCode::OK);
+    assert!(listed().await.is_empty(), "only a keyword opts out");
+
+    let (status, twiml) = post_inbound(&h, phone, " Stop ", TOKEN).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(twiml.contains("<Response></Response>"), "{twiml}");
+    let entries = listed().await;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(
+        (entries[0].scope.as_str(), entries[0].reason),
+        (EVERY_TENANT, SuppressionReason::Stopped)
+    );
+    assert_eq!(
+        post_inbound(&h, phone, "START", TOKEN).await.0,
+        StatusCode::OK
+    );
+    assert!(listed().await.is_empty(), "START lifts it");
+    assert!(receipts_published(&h).is_empty(), "no delivery, no status");
+}

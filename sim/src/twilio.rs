@@ -13,6 +13,11 @@
 //! from `StatusCallback`'s `delivery_id` query parameter or, failing that, the
 //! `X-Notify-Delivery-Id` header. With a `StatusCallback`, the fake then calls it back as Twilio
 //! does (`sent`, then `delivered`, 200 ms later), signed with `X-Twilio-Signature`.
+//!
+//! `POST /_sim/inbound` with `{"url", "from", "body"}` plays a user texting the account's number:
+//! the fake posts the message to `url` as Twilio posts an incoming message to a number's webhook
+//! (form fields `MessageSid`, `AccountSid`, `From`, `To`, `Body`, `NumMedia`), signed, and
+//! answers with the status and body it got back.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -50,7 +55,9 @@ type SimState = RestState<TwilioSimSettings>;
 /// Starts a fake Twilio (plain HTTP) on `listener`, with `/_sim/` control routes. Must be
 /// called inside a Tokio runtime.
 pub fn serve(listener: TcpListener, settings: TwilioSimSettings) -> Result<TwilioSim, SimError> {
-    let routes = Router::new().route("/2010-04-01/Accounts/{sid}/Messages.json", post(create));
+    let routes = Router::new()
+        .route("/2010-04-01/Accounts/{sid}/Messages.json", post(create))
+        .route("/_sim/inbound", post(inbound));
     RestSim::serve(listener, settings, routes)
 }
 
@@ -224,6 +231,45 @@ async fn report_delivery(url: String, params: Vec<(String, String)>, auth_token:
             .header("X-Twilio-Signature", signature)
             .form(&form);
         crate::rest::post_webhook(request, &url, "status callback").await;
+    }
+}
+
+/// The number the fake's users text.
+const ACCOUNT_NUMBER: &str = "+15005550006";
+
+/// A user's message to play.
+#[derive(Debug, serde::Deserialize)]
+struct Inbound {
+    url: String,
+    from: String,
+    body: String,
+}
+
+async fn inbound(State(state): State<Arc<SimState>>, Json(message): Json<Inbound>) -> Response {
+    let form: Vec<(String, String)> = [
+        ("MessageSid", format!("SM{}", uuid::Uuid::new_v4().simple())),
+        ("AccountSid", state.settings.account_sid.clone()),
+        ("From", message.from),
+        ("To", ACCOUNT_NUMBER.to_owned()),
+        ("Body", message.body),
+        ("NumMedia", "0".to_owned()),
+    ]
+    .map(|(k, v)| (k.to_owned(), v))
+    .to_vec();
+    let signature = twilio_signature(&state.settings.auth_token, &message.url, &form);
+    let answer = reqwest::Client::new()
+        .post(&message.url)
+        .header("X-Twilio-Signature", signature)
+        .form(&form)
+        .send()
+        .await;
+    match answer {
+        Ok(answer) => {
+            let status = answer.status().as_u16();
+            let body = answer.text().await.unwrap_or_default();
+            Json(json!({"status": status, "body": body})).into_response()
+        }
+        Err(err) => (StatusCode::BAD_GATEWAY, err.to_string()).into_response(),
     }
 }
 

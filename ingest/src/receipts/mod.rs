@@ -16,8 +16,11 @@
 //! retries) can repeat a status but never lose one. Not guaranteed: order between receipts of
 //! one delivery (the latest to arrive wins the row).
 
+mod inbound;
 pub mod sendgrid;
 pub mod twilio;
+
+pub use inbound::{twilio_inbound, Keyword};
 
 use std::sync::Arc;
 
@@ -330,21 +333,10 @@ pub async fn twilio_callback(
     } else {
         format!("{}?{query}", twilio.callback_url)
     };
-    let params: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
-    let token = match twilio.auth_token.read() {
-        Ok(token) => token,
-        Err(err) => {
-            return Problem::outage("twilio auth token", &err, "receipts unavailable")
-                .into_response()
-        }
+    let params = match twilio_signed(twilio, &url, &headers, &body) {
+        Ok(params) => params,
+        Err(refusal) => return refusal,
     };
-    let signed = headers
-        .get(twilio::SIGNATURE_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|header| twilio::verify(&token, &url, &params, header));
-    if !signed {
-        return refused("twilio", "signature");
-    }
     let Some(report) = twilio::report(&params) else {
         return StatusCode::NO_CONTENT.into_response();
     };
@@ -362,6 +354,28 @@ pub async fn twilio_callback(
         Ok(_) => StatusCode::NO_CONTENT.into_response(),
         Err(err) => Problem::outage("receipt not recorded", &err, "try again").into_response(),
     }
+}
+
+/// The form fields of a Twilio webhook to `url`, if its `X-Twilio-Signature` verifies with the
+/// account's auth token; the answer to give otherwise.
+fn twilio_signed(
+    twilio: &TwilioReceipts,
+    url: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Vec<(String, String)>, Response> {
+    let params: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
+    let token = twilio.auth_token.read().map_err(|err| {
+        Problem::outage("twilio auth token", &err, "receipts unavailable").into_response()
+    })?;
+    let signed = headers
+        .get(twilio::SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|header| twilio::verify(&token, url, &params, header));
+    if !signed {
+        return Err(refused("twilio", "signature"));
+    }
+    Ok(params)
 }
 
 /// The delivery ids in a callback URL's query.

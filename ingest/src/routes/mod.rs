@@ -48,6 +48,10 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/openapi.json", get(openapi::serve))
         .route("/v1/receipts/twilio", post(receipts::twilio_callback))
+        .route(
+            "/v1/receipts/twilio/inbound",
+            post(receipts::twilio_inbound),
+        )
         .route("/v1/receipts/sendgrid", post(receipts::sendgrid_events))
         .merge(tenant_routes)
         .with_state(state)

@@ -1,7 +1,9 @@
 //! The suppression list on the real stack: the SendGrid simulator hard-bounces mail to
 //! `bounce+…@` and reports `complaint+…@` as spam after delivering it, through its signed Event
 //! Webhook; the gateway puts both addresses on the list, and the next email to either is
-//! suppressed by the router (`bounced`, `complained`) and never reaches a dispatcher.
+//! suppressed by the router (`bounced`, `complained`) and never reaches a dispatcher. A user
+//! texting STOP to the Twilio simulator's number (signed inbound webhook) is suppressed for SMS
+//! as `opted_out`.
 
 use std::time::Duration;
 
@@ -13,15 +15,22 @@ use crate::harness::Settings;
 use crate::run::{Run, SERIAL};
 use crate::workload::Shape;
 
+const STOPPER: (&str, &str) = ("stopper", "+821055507788");
+
 const MAILBOXES: [(&str, &str); 2] = [
     ("bouncer", "bounce+pipeline@example.com"),
     ("complainer", "complaint+pipeline@example.com"),
 ];
 
 async fn send_email(run: &Run, user: &str) -> anyhow::Result<Uuid> {
+    send(run, user, "email").await
+}
+
+async fn send(run: &Run, user: &str, channel: &str) -> anyhow::Result<Uuid> {
     let body = json!({
-        "user_id": user, "category": "orders", "channels": ["email"],
-        "content": {"email": {"subject": "Shipped", "text": "your order shipped"}}
+        "user_id": user, "category": "orders", "channels": [channel],
+        "content": {"email": {"subject": "Shipped", "text": "your order shipped"},
+                    "sms": {"text": "your order shipped"}}
     });
     let (status, answer) = run
         .api
@@ -53,7 +62,8 @@ async fn status_of(run: &Run, event: Uuid, stage: Stage) -> anyhow::Result<Deliv
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
-async fn a_bounce_or_a_complaint_suppresses_the_next_email_to_the_address() -> anyhow::Result<()> {
+async fn a_bounce_a_complaint_or_a_stop_suppresses_the_next_send_to_the_address(
+) -> anyhow::Result<()> {
     let _turn = SERIAL.lock().await;
     let settings = Settings {
         receipts: true,
@@ -68,6 +78,30 @@ async fn a_bounce_or_a_complaint_suppresses_the_next_email_to_the_address() -> a
             )
             .await?;
     }
+
+    run.api
+        .put(
+            &format!("/v1/users/{}", STOPPER.0),
+            json!({"phone": STOPPER.1, "time_zone": "UTC"}),
+        )
+        .await?;
+    // the user texts STOP to the number, through the simulator's signed inbound webhook
+    let twilio = run
+        .pipeline
+        .sims
+        .get("twilio")
+        .context("twilio simulator")?;
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(format!("{twilio}/_sim/inbound"))
+        .json(&json!({
+            "url": format!("{}/v1/receipts/twilio/inbound", run.pipeline.api),
+            "from": STOPPER.1, "body": "STOP",
+        }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    ensure!(answer["status"] == 200, "inbound STOP answered {answer}");
 
     let mut first = Vec::new();
     for (user, _) in MAILBOXES {
@@ -99,7 +133,8 @@ async fn a_bounce_or_a_complaint_suppresses_the_next_email_to_the_address() -> a
     for (user, _) in MAILBOXES {
         second.push(send_email(&run, user).await?);
     }
-    for (event, reason) in second.iter().zip(["bounced", "complained"]) {
+    second.push(send(&run, STOPPER.0, "sms").await?);
+    for (event, reason) in second.iter().zip(["bounced", "complained", "opted_out"]) {
         let routed = status_of(&run, *event, Stage::Router).await?;
         ensure!(
             routed.status == Status::Suppressed && routed.reason.as_deref() == Some(reason),
@@ -126,7 +161,7 @@ async fn a_bounce_or_a_complaint_suppresses_the_next_email_to_the_address() -> a
         "{dispatched} suppressed emails reached a dispatcher"
     );
     crate::observe::report(format_args!(
-        "suppression: bounce and complaint listed; next emails suppressed (bounced, complained)"
+        "suppression: bounce, complaint and STOP listed; next sends suppressed (bounced, complained, opted_out)"
     ));
     run.finish().await;
     Ok(())
