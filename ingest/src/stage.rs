@@ -174,6 +174,7 @@ pub fn build_state_with(config: &Config, stores: Stores) -> Result<AppState, Ser
         ))),
         codec: Arc::new(Codec::new()?),
         receipts,
+        suppressions: stores.suppressions,
     })
 }
 

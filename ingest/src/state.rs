@@ -7,6 +7,7 @@ use axum::extract::FromRef;
 use notify_common::config::IngestConfig;
 use notify_schemas::{Codec, NotificationRequest};
 use notify_store::directory::Directory;
+use notify_store::suppressions::SuppressionList;
 
 use crate::auth::Authenticator;
 use crate::ratelimit::TenantLimiter;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub codec: Arc<Codec<NotificationRequest>>,
     /// Provider receipts (signed webhooks), when a provider is configured to send them.
     pub receipts: Option<Arc<Receipts>>,
+    /// The suppression list, which the admin API reads and lifts entries of.
+    pub suppressions: Arc<dyn SuppressionList>,
 }
 
 impl AppState {
@@ -53,6 +56,12 @@ impl AppState {
 impl FromRef<AppState> for Arc<dyn Directory> {
     fn from_ref(state: &AppState) -> Self {
         state.directory.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<dyn SuppressionList> {
+    fn from_ref(state: &AppState) -> Self {
+        state.suppressions.clone()
     }
 }
 

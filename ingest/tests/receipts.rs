@@ -15,9 +15,7 @@ use notify_common::config::{IngestConfig, SecretConfig};
 use notify_schemas::{Channel, Codec, DeliveryStatus, Receipt, Stage, Status};
 use notify_sim::sendgrid_events::EventWebhook;
 use notify_store::notification_log::DeliveryLog;
-use notify_store::suppressions::{
-    MemorySuppressions, SuppressionList, SuppressionReason, EVERY_TENANT,
-};
+use notify_store::suppressions::{SuppressionList, SuppressionReason, EVERY_TENANT};
 use support::{harness, Harness};
 
 use notify_ingest::receipts::sendgrid::VerificationKey;
@@ -31,10 +29,6 @@ const DELIVERY: &str = "6f1c2d3e-0000-4000-8000-000000000001";
 const EVENT: &str = "0f8fad5b-d9cb-469f-a165-70867728950e";
 
 async fn gateway(signer: &EventWebhook) -> Harness {
-    gateway_with(signer, Arc::new(MemorySuppressions::new())).await
-}
-
-async fn gateway_with(signer: &EventWebhook, suppressions: Arc<MemorySuppressions>) -> Harness {
     let token_file = std::env::temp_dir().join(format!("notify-receipts-{}", uuid::Uuid::new_v4()));
     std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
     let mut h = harness(IngestConfig::default()).await;
@@ -48,7 +42,7 @@ async fn gateway_with(signer: &EventWebhook, suppressions: Arc<MemorySuppression
         }),
         seen: seen_signatures(),
         log: h.log.clone(),
-        suppressions,
+        suppressions: h.suppressions.clone(),
         statuses: Arc::new(Codec::new().unwrap()),
         status_topic: "notify.status".into(),
         clock: Arc::new(SystemClock),
@@ -219,8 +213,8 @@ async fn a_twilio_undelivered_callback_is_reported_and_a_tampered_one_refused() 
 #[tokio::test]
 async fn hard_bounces_complaints_and_stopped_numbers_go_on_the_suppression_list() {
     let signer = EventWebhook::new();
-    let list = Arc::new(MemorySuppressions::new());
-    let h = gateway_with(&signer, list.clone()).await;
+    let h = gateway(&signer).await;
+    let list = h.suppressions.clone();
     let now = (now_ms() / 1000).to_string();
     let listed = |channel, address: &'static str| {
         let list = list.clone();
@@ -292,8 +286,8 @@ async fn post_inbound(h: &Harness, from: &str, text: &str, token: &str) -> (Stat
 
 #[tokio::test]
 async fn an_inbound_stop_suppresses_the_number_and_start_lifts_it() {
-    let list = Arc::new(MemorySuppressions::new());
-    let h = gateway_with(&EventWebhook::new(), list.clone()).await;
+    let h = gateway(&EventWebhook::new()).await;
+    let list = h.suppressions.clone();
     let phone = "+821055501234";
     let listed = || async { list.lookup(Channel::Sms, phone).await.unwrap() };
 

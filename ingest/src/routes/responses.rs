@@ -127,6 +127,15 @@ problem_sets! {
         INVALID_FIELDS,
         DIRECTORY_DOWN,
     ];
+    /// A read or delete of one address on the suppression list.
+    SuppressionLookup = [
+        UNAUTHORIZED,
+        FORBIDDEN,
+        (404, "the address is not on the tenant's suppression list"),
+        (409, "the number texted STOP: only the user can lift it, by texting START"),
+        (422, "the channel is not sms or email, or the address is empty"),
+        (503, "database unavailable, retry"),
+    ];
     /// A read or delete of one category.
     CategoryLookup = [
         UNAUTHORIZED,

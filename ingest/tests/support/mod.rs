@@ -22,6 +22,7 @@ use notify_ingest::validate::Limits;
 use notify_schemas::Codec;
 use notify_store::idempotency::MemoryLedger;
 use notify_store::notification_log::MemoryLog;
+use notify_store::suppressions::MemorySuppressions;
 use notify_store::tenants::{MemoryTenants, Scopes};
 use notify_store::MemoryDirectory;
 use serde_json::{json, Value};
@@ -61,6 +62,8 @@ pub struct Harness {
     pub publisher: Arc<CountingPublisher>,
     /// The notification log status look-ups and key reuse checks read.
     pub log: Arc<MemoryLog>,
+    /// The suppression list receipts add to and the admin API reads.
+    pub suppressions: Arc<MemorySuppressions>,
     /// The apps of both tenants; tests add their own.
     pub tenants: Arc<MemoryTenants>,
     /// The first tenant's id.
@@ -90,6 +93,7 @@ pub async fn harness(config: IngestConfig) -> Harness {
         .expect("app");
     let publisher = Arc::new(CountingPublisher::default());
     let log = Arc::new(MemoryLog::new());
+    let suppressions = Arc::new(MemorySuppressions::new());
     let state = AppState {
         limits: Arc::new(Limits::from(&config)),
         limiter: Arc::new(TenantLimiter::from_config(&config)),
@@ -104,12 +108,14 @@ pub async fn harness(config: IngestConfig) -> Harness {
         directory: Arc::new(MemoryDirectory::new()),
         codec: Arc::new(Codec::new().expect("codec")),
         receipts: None,
+        suppressions: suppressions.clone(),
     };
     Harness {
         app: notify_ingest::routes::router(state.clone()),
         state,
         publisher,
         log,
+        suppressions,
         tenants,
         tenant: tenant.tenant_id,
         auth: basic_auth(&app),

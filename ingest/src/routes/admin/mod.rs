@@ -18,6 +18,7 @@ mod checks;
 mod devices;
 mod input;
 mod preferences;
+mod suppressions;
 mod template_checks;
 mod templates;
 mod users;
@@ -35,6 +36,7 @@ use notify_schemas::limits::ContentLimits;
 use notify_store::directory::{
     Channel, Directory, DirectoryError, DirectoryResult, Page, Upserted, User,
 };
+use notify_store::suppressions::SuppressionList;
 use serde::{Deserialize, Serialize};
 
 use crate::problem::{FieldError, Problem};
@@ -43,6 +45,7 @@ use crate::tenant::Tenant;
 pub use categories::{CategoryBody, CategoryPage, CategoryView};
 pub use devices::{DeviceList, DeviceRegistration, DeviceView, SubscriptionBody, SubscriptionKeys};
 pub use preferences::{PreferenceBody, PreferencesBody, PreferencesView};
+pub use suppressions::SuppressionView;
 pub use templates::{TemplateBody, TemplateIdPage, TemplateView, VariantBody};
 pub use users::{QuietHoursBody, UserBody, UserPage, UserView};
 
@@ -56,6 +59,7 @@ pub fn routes<S>(body_limit: usize, template_body_limit: usize, content: Content
 where
     S: Clone + Send + Sync + 'static,
     Arc<dyn Directory>: FromRef<S>,
+    Arc<dyn SuppressionList>: FromRef<S>,
 {
     Router::new()
         .route("/v1/users", get(users::list))
@@ -96,6 +100,10 @@ where
                 .put(categories::put)
                 .delete(categories::delete),
         )
+        .route(
+            "/v1/suppressions/{channel}/{address}",
+            get(suppressions::get).delete(suppressions::delete),
+        )
         .layer(DefaultBodyLimit::max(body_limit))
 }
 
@@ -122,9 +130,12 @@ where
         categories::put,
         categories::delete,
         categories::list,
+        suppressions::get,
+        suppressions::delete,
     ),
     components(schemas(
         ChannelName,
+        SuppressionView,
         UserBody,
         UserView,
         UserPage,

@@ -75,17 +75,39 @@ impl Reply {
     }
 }
 
+/// What the admin routes read: a directory and a suppression list, both in memory.
+#[derive(Clone)]
+struct Stores {
+    dir: Arc<dyn Directory>,
+    suppressions: Arc<dyn notify_store::suppressions::SuppressionList>,
+}
+
+impl axum::extract::FromRef<Stores> for Arc<dyn Directory> {
+    fn from_ref(stores: &Stores) -> Self {
+        stores.dir.clone()
+    }
+}
+
+impl axum::extract::FromRef<Stores> for Arc<dyn notify_store::suppressions::SuppressionList> {
+    fn from_ref(stores: &Stores) -> Self {
+        stores.suppressions.clone()
+    }
+}
+
 impl Api {
     fn new() -> Self {
-        let dir: Arc<dyn Directory> = Arc::new(MemoryDirectory::new());
+        let stores = Stores {
+            dir: Arc::new(MemoryDirectory::new()),
+            suppressions: Arc::new(notify_store::suppressions::MemorySuppressions::new()),
+        };
         let config = notify_common::config::IngestConfig::default();
         Self {
-            app: routes::<Arc<dyn Directory>>(
+            app: routes::<Stores>(
                 config.max_body_bytes,
                 config.max_template_body_bytes,
                 notify_schemas::limits::ContentLimits::default(),
             )
-            .with_state(dir),
+            .with_state(stores),
         }
     }
 
