@@ -227,12 +227,17 @@ impl Embedded {
                 addr: options.listen,
                 source,
             })?;
-        // the Twilio and SendGrid simulators call the gateway back with signed receipts
-        if let Some(toml::Value::Table(twilio)) = config.dispatch.providers.get_mut("twilio") {
-            twilio.insert(
-                "status_callback_base".into(),
-                format!("http://{api_addr}/v1/receipts/twilio").into(),
-            );
+        // the Twilio, Vonage and SendGrid simulators call the gateway back with signed receipts
+        for (provider, key, route) in [
+            ("twilio", "status_callback_base", "twilio"),
+            ("vonage", "delivery_receipt_url", "vonage"),
+        ] {
+            if let Some(toml::Value::Table(table)) = config.dispatch.providers.get_mut(provider) {
+                table.insert(
+                    key.into(),
+                    format!("http://{api_addr}/v1/receipts/{route}").into(),
+                );
+            }
         }
         suite
             .sendgrid_events

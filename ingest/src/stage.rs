@@ -21,7 +21,9 @@ use tokio::net::TcpListener;
 use crate::auth::{load_secrets_key, Authenticator};
 use crate::ratelimit::TenantLimiter;
 use crate::readiness::ReadyCache;
-use crate::receipts::{seen_signatures, Receipts, SendGridReceipts, TwilioReceipts};
+use crate::receipts::{
+    seen_signatures, Receipts, SendGridReceipts, TwilioReceipts, VonageReceipts,
+};
 use crate::server::{serve_http, ConnectionLimits};
 use crate::state::AppState;
 use crate::validate::Limits;
@@ -142,11 +144,13 @@ pub fn build_state_with(config: &Config, stores: Stores) -> Result<AppState, Ser
     let providers = &config.dispatch.providers;
     let twilio = TwilioReceipts::from_providers(providers).map_err(ServeError::Receipts)?;
     let sendgrid = SendGridReceipts::from_providers(providers).map_err(ServeError::Receipts)?;
-    let receipts = match (twilio, sendgrid) {
-        (None, None) => None,
-        (twilio, sendgrid) => Some(Arc::new(Receipts {
+    let vonage = VonageReceipts::from_providers(providers).map_err(ServeError::Receipts)?;
+    let receipts = match (twilio, sendgrid, vonage) {
+        (None, None, None) => None,
+        (twilio, sendgrid, vonage) => Some(Arc::new(Receipts {
             twilio,
             sendgrid,
+            vonage,
             seen: seen_signatures(),
             log: stores.log.clone(),
             suppressions: stores.suppressions.clone(),

@@ -19,11 +19,13 @@ use notify_store::suppressions::{SuppressionList, SuppressionReason, EVERY_TENAN
 use support::{harness, Harness};
 
 use notify_ingest::receipts::sendgrid::VerificationKey;
+use notify_ingest::receipts::vonage::SignatureMethod;
 use notify_ingest::receipts::{
-    seen_signatures, twilio, Receipts, SendGridReceipts, TwilioReceipts,
+    seen_signatures, twilio, Receipts, SendGridReceipts, TwilioReceipts, VonageReceipts,
 };
 
 const TOKEN: &str = "twilio-auth-token";
+const VONAGE_SECRET: &str = "vonage-signature-secret";
 const CALLBACK: &str = "https://notify.example.com/v1/receipts/twilio";
 const DELIVERY: &str = "6f1c2d3e-0000-4000-8000-000000000001";
 const EVENT: &str = "0f8fad5b-d9cb-469f-a165-70867728950e";
@@ -31,11 +33,18 @@ const EVENT: &str = "0f8fad5b-d9cb-469f-a165-70867728950e";
 async fn gateway(signer: &EventWebhook) -> Harness {
     let token_file = std::env::temp_dir().join(format!("notify-receipts-{}", uuid::Uuid::new_v4()));
     std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
+    let vonage_file = token_file.with_extension("vonage");
+    std::fs::write(&vonage_file, VONAGE_SECRET).unwrap();
     let mut h = harness(IngestConfig::default()).await;
     h.state.receipts = Some(Arc::new(Receipts {
         twilio: Some(TwilioReceipts {
             callback_url: CALLBACK.into(),
             auth_token: SecretConfig::File(token_file),
+        }),
+        vonage: Some(VonageReceipts {
+            callback_url: "https://notify.example.com/v1/receipts/vonage".into(),
+            signature_secret: SecretConfig::File(vonage_file),
+            signature_method: SignatureMethod::Sha256,
         }),
         sendgrid: Some(SendGridReceipts {
             key: VerificationKey::from_base64_der(&signer.public_key()).unwrap(),
@@ -312,4 +321,113 @@ async fn an_inbound_stop_suppresses_the_number_and_start_lifts_it() {
     );
     assert!(listed().await.is_empty(), "START lifts it");
     assert!(receipts_published(&h).is_empty(), "no delivery, no status");
+}
+
+/// A Vonage delivery receipt for `msisdn` about the delivery of `tenant`'s event, signed as the
+/// simulator signs (its own implementation of Vonage's scheme) with `secret`.
+fn vonage_receipt(msisdn: &str, status: &str, err: &str, secret: &str, ts: i64) -> String {
+    let delivery = notify_schemas::id::delivery_id(
+        "acme",
+        EVENT.parse().unwrap(),
+        Channel::Sms,
+        &format!("+{msisdn}"),
+    );
+    let mut params: Vec<(String, String)> = [
+        ("msisdn", msisdn),
+        ("to", "Notify"),
+        ("messageId", "0A00000001"),
+        ("status", status),
+        ("err-code", err),
+        ("client-ref", &delivery.to_string()),
+        ("timestamp", &ts.to_string()),
+        ("nonce", "a&b=c"),
+    ]
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .to_vec();
+    let sig = notify_sim::vonage::vonage_signature(secret, &params);
+    params.push(("sig".into(), sig));
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&params)
+        .finish()
+}
+
+async fn post_vonage(h: &Harness, query: &str, body: String) -> StatusCode {
+    let request = Request::post(format!("/v1/receipts/vonage?{query}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .unwrap();
+    h.send(request).await.0
+}
+
+#[tokio::test]
+async fn a_signed_vonage_receipt_is_reported_and_forgeries_refused() {
+    let h = gateway(&EventWebhook::new()).await;
+    let msisdn = "447700900001";
+    let delivery = notify_schemas::id::delivery_id(
+        "acme",
+        EVENT.parse().unwrap(),
+        Channel::Sms,
+        &format!("+{msisdn}"),
+    );
+    let query = format!("delivery_id={delivery}&tenant=acme&event_id={EVENT}&category=orders");
+    let now = now_ms() / 1000;
+    let genuine = vonage_receipt(msisdn, "delivered", "0", VONAGE_SECRET, now);
+    let refused = [
+        post_vonage(
+            &h,
+            &query,
+            vonage_receipt(msisdn, "delivered", "0", "wrong", now),
+        )
+        .await,
+        post_vonage(&h, &query, genuine.replace("delivered", "failed")).await,
+        post_vonage(
+            &h,
+            &query,
+            vonage_receipt(msisdn, "delivered", "0", VONAGE_SECRET, now - 301),
+        )
+        .await,
+        // a genuine receipt under another tenant's ids, or for another number
+        post_vonage(
+            &h,
+            &query.replace("tenant=acme", "tenant=other"),
+            genuine.clone(),
+        )
+        .await,
+        post_vonage(
+            &h,
+            &query,
+            vonage_receipt("447700900002", "delivered", "0", VONAGE_SECRET, now),
+        )
+        .await,
+    ];
+    assert_eq!(refused, [StatusCode::FORBIDDEN; 5]);
+    assert!(receipts_published(&h).is_empty());
+
+    assert_eq!(
+        post_vonage(&h, &query, genuine).await,
+        StatusCode::NO_CONTENT
+    );
+    let published = receipts_published(&h);
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0].receipt, Some(Receipt::Delivered));
+    assert_eq!(published[0].provider.as_deref(), Some("vonage"));
+    assert_eq!(published[0].delivery_id, Some(delivery));
+
+    // a number that opted out (err-code 9) is suppressed for every tenant
+    let opted_out = vonage_receipt(msisdn, "failed", "9", VONAGE_SECRET, now);
+    assert_eq!(
+        post_vonage(&h, &query, opted_out).await,
+        StatusCode::NO_CONTENT
+    );
+    let entries = h
+        .suppressions
+        .lookup(Channel::Sms, &format!("+{msisdn}"))
+        .await
+        .unwrap();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0].scope, EVERY_TENANT);
+    assert_eq!(
+        receipts_published(&h)[1].reason.as_deref(),
+        Some("vonage_9")
+    );
 }

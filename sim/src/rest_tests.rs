@@ -86,6 +86,7 @@ async fn vonage_answers_200_with_per_message_status() {
         VonageSimSettings {
             api_key: "k".into(),
             api_secret: "s".into(),
+            signature_secret: "sig".into(),
         },
     )
     .unwrap();

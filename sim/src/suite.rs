@@ -191,11 +191,15 @@ impl SimSuite {
         let vonage_key = random_hex(4);
         let vonage_secret = random_hex(8);
         let vonage_secret_file = write_secret(dir, "vonage-api-secret", &vonage_secret)?;
+        let vonage_signature = random_hex(16);
+        let vonage_signature_file =
+            write_secret(dir, "vonage-signature-secret", &vonage_signature)?;
         let vonage = crate::vonage::serve(
             bind(&settings, 4).await?,
             VonageSimSettings {
                 api_key: vonage_key.clone(),
                 api_secret: vonage_secret,
+                signature_secret: vonage_signature,
             },
         )?;
 
@@ -242,10 +246,11 @@ impl SimSuite {
         );
         let _ = writeln!(
             toml,
-            "[vonage]\nbase_url = {}\napi_key = {}\napi_secret = {{ file = {} }}\nfrom = \"Notify\"\n",
+            "[vonage]\nbase_url = {}\napi_key = {}\napi_secret = {{ file = {} }}\nfrom = \"Notify\"\nsignature_secret = {{ file = {} }}\nsignature_method = \"sha256\"\n",
             quoted(vonage.base_url()),
             quoted(&vonage_key),
             path(vonage_secret_file),
+            path(vonage_signature_file),
         );
         let _ = writeln!(
             toml,

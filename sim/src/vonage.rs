@@ -10,6 +10,13 @@
 //! reports throughput limits; any other status is a real HTTP error (a load balancer in
 //! trouble), with `Retry-After` when set. Accepted messages are recorded with `client-ref` as
 //! the delivery id and `to` as sent (digits, no `+`).
+//!
+//! A message sent with `status-report-req=1` and a `callback` URL gets a delivery receipt there,
+//! 200 ms later, as Vonage posts one (form-encoded: `msisdn`, `to`, `network-code`,
+//! `messageId`, `price`, `status=delivered`, `scts`, `err-code=0`, `api-key`, `client-ref`,
+//! `message-timestamp`, `timestamp`, `nonce`), signed with the account's signature secret:
+//! `sig` = hex HMAC-SHA256 over the other parameters sorted by name, each as `&name=value` with
+//! `&` and `=` in values replaced by `_`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -34,6 +41,8 @@ pub struct VonageSimSettings {
     pub api_key: String,
     /// API secret.
     pub api_secret: String,
+    /// Signature secret, which delivery receipts are signed with (HMAC-SHA256).
+    pub signature_secret: String,
 }
 
 /// A running fake Vonage. Dropping it stops the server.
@@ -137,6 +146,72 @@ async fn send(
             })
         })
         .collect();
+    if let (Some("1"), Some(callback)) = (
+        form.get("status-report-req").map(String::as_str),
+        field("callback"),
+    ) {
+        let receipt = [
+            ("msisdn", to.as_str()),
+            ("to", from.as_str()),
+            ("network-code", "23410"),
+            ("messageId", ids[0].as_str()),
+            ("price", "0.03330000"),
+            ("status", "delivered"),
+            ("err-code", "0"),
+            ("api-key", key.as_str()),
+            ("client-ref", client_ref.as_deref().unwrap_or_default()),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .to_vec();
+        tokio::spawn(report_delivery(
+            callback.clone(),
+            receipt,
+            state.settings.signature_secret.clone(),
+        ));
+    }
     let body = json!({ "message-count": count.to_string(), "messages": messages });
     (StatusCode::OK, Json(body)).into_response()
+}
+
+/// How long after accepting a message the fake reports it delivered.
+const DELIVERY_DELAY: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Posts a signed delivery receipt to `url` after a short delay. A refused one is logged.
+async fn report_delivery(url: String, mut params: Vec<(String, String)>, secret: String) {
+    tokio::time::sleep(DELIVERY_DELAY).await;
+    let now = jiff::Timestamp::now();
+    params.push(("scts".into(), now.strftime("%y%m%d%H%M").to_string()));
+    params.push((
+        "message-timestamp".into(),
+        now.strftime("%Y-%m-%d %H:%M:%S").to_string(),
+    ));
+    params.push(("timestamp".into(), now.as_second().to_string()));
+    params.push(("nonce".into(), uuid::Uuid::new_v4().to_string()));
+    let sig = vonage_signature(&secret, &params);
+    params.push(("sig".into(), sig));
+    let request = reqwest::Client::new().post(&url).form(&params);
+    crate::rest::post_webhook(request, &url, "delivery receipt").await;
+}
+
+/// `sig` as Vonage computes it with "SHA-256 HMAC" chosen: see the module documentation.
+pub fn vonage_signature(secret: &str, params: &[(String, String)]) -> String {
+    let mut sorted: Vec<&(String, String)> = params.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut signed = String::new();
+    for (name, value) in sorted {
+        signed.push('&');
+        signed.push_str(name);
+        signed.push('=');
+        signed.extend(
+            value
+                .chars()
+                .map(|c| if c == '&' || c == '=' { '_' } else { c }),
+        );
+    }
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+    ring::hmac::sign(&key, signed.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect()
 }

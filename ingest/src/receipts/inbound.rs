@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use notify_schemas::Channel;
 use notify_store::suppressions::{normalize, Suppression, SuppressionReason, EVERY_TENANT};
 
-use super::{configured, twilio_signed};
+use super::routes::{configured, twilio_signed};
 use crate::problem::Problem;
 use crate::state::AppState;
 
@@ -58,7 +58,7 @@ pub async fn twilio_inbound(
     let url = format!("{}/inbound", twilio.callback_url);
     let params = match twilio_signed(twilio, &url, &headers, &body) {
         Ok(params) => params,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     let field = |name: &str| {
         params

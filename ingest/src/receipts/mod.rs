@@ -17,17 +17,16 @@
 //! one delivery (the latest to arrive wins the row).
 
 mod inbound;
+mod routes;
 pub mod sendgrid;
 pub mod twilio;
+pub mod vonage;
 
 pub use inbound::{twilio_inbound, Keyword};
+pub use routes::{sendgrid_events, twilio_callback, vonage_receipt};
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
 use notify_common::clock::Clock;
 use notify_common::config::SecretConfig;
 use notify_common::publish::{Publisher, Record};
@@ -38,9 +37,6 @@ use notify_store::suppressions::{
 };
 use serde::Deserialize;
 use uuid::Uuid;
-
-use crate::problem::Problem;
-use crate::state::AppState;
 
 /// What a provider's webhook reported about one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,6 +108,37 @@ impl TwilioReceipts {
     }
 }
 
+/// Vonage's delivery receipts: the URL the dispatcher gives Vonage and how Vonage signs.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct VonageReceipts {
+    /// `delivery_receipt_url` of `[dispatch.providers.vonage]`: the public URL of
+    /// `POST /v1/receipts/vonage` as Vonage calls it.
+    #[serde(rename = "delivery_receipt_url")]
+    pub callback_url: String,
+    /// The account's signature secret (re-read on every receipt).
+    pub signature_secret: SecretConfig,
+    /// The HMAC the account signs with.
+    #[serde(default)]
+    pub signature_method: vonage::SignatureMethod,
+}
+
+impl VonageReceipts {
+    /// The Vonage receipt settings in `[dispatch.providers.vonage]`, if receipts are on there.
+    pub fn from_providers(providers: &toml::Table) -> Result<Option<Self>, String> {
+        let Some(table) = providers.get("vonage") else {
+            return Ok(None);
+        };
+        if table.get("delivery_receipt_url").is_none() {
+            return Ok(None);
+        }
+        table
+            .clone()
+            .try_into()
+            .map(Some)
+            .map_err(|e| format!("dispatch.providers.vonage: {e}"))
+    }
+}
+
 /// SendGrid's Event Webhook: the key its requests are signed with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendGridReceipts {
@@ -155,6 +182,8 @@ pub struct Receipts {
     pub twilio: Option<TwilioReceipts>,
     /// SendGrid's Event Webhook, when configured.
     pub sendgrid: Option<SendGridReceipts>,
+    /// Vonage's delivery receipts, when configured.
+    pub vonage: Option<VonageReceipts>,
     /// Signatures taken within the freshness window ([`seen_signatures`]): a second request
     /// with one is a replay.
     pub seen: moka::future::Cache<String, ()>,
@@ -305,139 +334,4 @@ fn redacted(channel: Channel, recipient: &str) -> String {
         }),
     };
     recipient.redacted()
-}
-
-/// The receipts and one provider's settings, if that provider's receipts are configured (the
-/// route answers 404 otherwise).
-fn configured<'a, T>(
-    state: &'a AppState,
-    provider: impl FnOnce(&'a Receipts) -> Option<&'a T>,
-) -> Option<(&'a Receipts, &'a T)> {
-    let receipts = state.receipts.as_deref()?;
-    Some((receipts, provider(receipts)?))
-}
-
-/// `POST /v1/receipts/twilio`: a Twilio status callback.
-pub async fn twilio_callback(
-    State(state): State<AppState>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let Some((receipts, twilio)) = configured(&state, |r| r.twilio.as_ref()) else {
-        return Problem::not_found("route").into_response();
-    };
-    let query = query.unwrap_or_default();
-    let url = if query.is_empty() {
-        twilio.callback_url.clone()
-    } else {
-        format!("{}?{query}", twilio.callback_url)
-    };
-    let params = match twilio_signed(twilio, &url, &headers, &body) {
-        Ok(params) => params,
-        Err(refusal) => return refusal,
-    };
-    let Some(report) = twilio::report(&params) else {
-        return StatusCode::NO_CONTENT.into_response();
-    };
-    let ids: CallbackIds = match callback_ids(&query) {
-        Ok(ids) => ids,
-        Err(err) => {
-            crate::metrics::receipt_refused("twilio", "ids");
-            return Problem::bad_request(format!("callback URL: {err}")).into_response();
-        }
-    };
-    match receipts
-        .record(state.publisher.as_ref(), Channel::Sms, &ids, &report)
-        .await
-    {
-        Ok(_) => StatusCode::NO_CONTENT.into_response(),
-        Err(err) => Problem::outage("receipt not recorded", &err, "try again").into_response(),
-    }
-}
-
-/// The form fields of a Twilio webhook to `url`, if its `X-Twilio-Signature` verifies with the
-/// account's auth token; the answer to give otherwise.
-fn twilio_signed(
-    twilio: &TwilioReceipts,
-    url: &str,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<Vec<(String, String)>, Response> {
-    let params: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
-    let token = twilio.auth_token.read().map_err(|err| {
-        Problem::outage("twilio auth token", &err, "receipts unavailable").into_response()
-    })?;
-    let signed = headers
-        .get(twilio::SIGNATURE_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|header| twilio::verify(&token, url, &params, header));
-    if !signed {
-        return Err(refused("twilio", "signature"));
-    }
-    Ok(params)
-}
-
-/// The delivery ids in a callback URL's query.
-fn callback_ids(query: &str) -> Result<CallbackIds, String> {
-    let pairs: serde_json::Map<String, serde_json::Value> =
-        form_urlencoded::parse(query.as_bytes())
-            .map(|(k, v)| (k.into_owned(), serde_json::Value::String(v.into_owned())))
-            .collect();
-    serde_json::from_value(serde_json::Value::Object(pairs)).map_err(|e| e.to_string())
-}
-
-/// `POST /v1/receipts/sendgrid`: a batch of SendGrid Event Webhook events.
-pub async fn sendgrid_events(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let Some((receipts, config)) = configured(&state, |r| r.sendgrid.as_ref()) else {
-        return Problem::not_found("route").into_response();
-    };
-    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
-    let (Some(signature), Some(timestamp)) = (
-        header(sendgrid::SIGNATURE_HEADER),
-        header(sendgrid::TIMESTAMP_HEADER),
-    ) else {
-        return refused("sendgrid", "signature");
-    };
-    if !sendgrid::verify(&config.key, timestamp, &body, signature) {
-        return refused("sendgrid", "signature");
-    }
-    if !sendgrid::fresh(timestamp, receipts.clock.now_ms()) {
-        return refused("sendgrid", "stale");
-    }
-    let first = receipts
-        .seen
-        .entry(signature.to_owned())
-        .or_insert(())
-        .await
-        .is_fresh();
-    if !first {
-        return refused("sendgrid", "replay");
-    }
-    let reports = match sendgrid::reports(&body) {
-        Ok(reports) => reports,
-        Err(err) => return Problem::bad_request(format!("events: {err}")).into_response(),
-    };
-    for (ids, report) in &reports {
-        let recorded = receipts
-            .record(state.publisher.as_ref(), Channel::Email, ids, report)
-            .await;
-        if let Err(err) = recorded {
-            // SendGrid posts the batch again, signed anew; what was recorded is a replay then
-            receipts.seen.invalidate(signature).await;
-            return Problem::outage("receipt not recorded", &err, "try again").into_response();
-        }
-    }
-    StatusCode::NO_CONTENT.into_response()
-}
-
-/// 403 for a webhook that is not taken (bad signature, stale, replayed), counted by `reason`;
-/// the answer says nothing about why.
-fn refused(provider: &'static str, reason: &'static str) -> Response {
-    crate::metrics::receipt_refused(provider, reason);
-    (StatusCode::FORBIDDEN, "webhook refused").into_response()
 }

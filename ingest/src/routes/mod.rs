@@ -53,6 +53,7 @@ pub fn router(state: AppState) -> Router {
             post(receipts::twilio_inbound),
         )
         .route("/v1/receipts/sendgrid", post(receipts::sendgrid_events))
+        .route("/v1/receipts/vonage", post(receipts::vonage_receipt))
         .merge(tenant_routes)
         .with_state(state)
 }

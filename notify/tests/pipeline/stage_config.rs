@@ -23,6 +23,12 @@ impl Pipeline {
                 "no Twilio simulator: {providers}"
             );
             providers = providers.replace(header, &callback);
+            let header = "[dispatch.providers.vonage]\n";
+            let receipts = format!(
+                "{header}delivery_receipt_url = \"{}/v1/receipts/vonage\"\n",
+                self.api
+            );
+            providers = providers.replace(header, &receipts);
         }
         let text = format!(
             r#"[kafka]

@@ -31,6 +31,8 @@ pub mod twilio;
 pub mod vonage;
 
 #[cfg(test)]
+mod receipt_tests;
+#[cfg(test)]
 mod tests;
 
 pub use twilio::TwilioProvider;
@@ -100,6 +102,20 @@ fn sms_text(delivery: &Delivery) -> Result<(&str, &str), Outcome> {
         return Err(Outcome::failed(Reason::BadAddress, "number is not e.164"));
     }
     Ok((to, &sms.text))
+}
+
+/// `base` with the delivery's ids in the query: what the gateway's receipt route needs to
+/// report a callback (Twilio's signature covers the whole URL; Vonage's covers the delivery id,
+/// to which the gateway binds the rest).
+pub fn callback_url(base: &reqwest::Url, delivery: &Delivery) -> reqwest::Url {
+    let mut url = base.clone();
+    url.query_pairs_mut()
+        .append_pair("delivery_id", &delivery.delivery_id.to_string())
+        .append_pair("tenant", &delivery.tenant)
+        .append_pair("event_id", &delivery.event_id.to_string())
+        .append_pair("user_id", &delivery.user_id)
+        .append_pair("category", &delivery.category);
+    url
 }
 
 /// Whether `number` is `+` followed by 8 to 15 digits, the first not 0.

@@ -25,7 +25,7 @@ const SID: &str = "AC0123456789abcdef";
 const TOKEN: &str = "twilio-token";
 const KEY: &str = "vonage-key";
 const SECRET: &str = "vonage-secret";
-const TO: &str = "+821012345678";
+pub(super) const TO: &str = "+821012345678";
 
 async fn twilio_sim() -> TwilioSim {
     let settings = TwilioSimSettings {
@@ -35,10 +35,11 @@ async fn twilio_sim() -> TwilioSim {
     notify_sim::twilio::serve(listener().await, settings).unwrap()
 }
 
-async fn vonage_sim() -> VonageSim {
+pub(super) async fn vonage_sim() -> VonageSim {
     let settings = VonageSimSettings {
         api_key: KEY.into(),
         api_secret: SECRET.into(),
+        signature_secret: "sig".into(),
     };
     notify_sim::vonage::serve(listener().await, settings).unwrap()
 }
@@ -60,19 +61,25 @@ fn twilio(sim: &TwilioSim) -> TwilioProvider {
     TwilioProvider::new(twilio_config(sim, secret_file(TOKEN))).unwrap()
 }
 
-fn vonage(sim: &VonageSim) -> VonageProvider {
-    VonageProvider::new(VonageConfig {
+pub(super) fn vonage_config(sim: &VonageSim) -> VonageConfig {
+    VonageConfig {
+        delivery_receipt_url: None,
+        signature_secret: None,
+        signature_method: None,
         base_url: sim.base_url().to_owned(),
         api_key: KEY.into(),
         api_secret: SecretConfig::File(secret_file(SECRET)),
         from: "acme".into(),
         timeout_ms: 2_000,
         connect_timeout_ms: 1_000,
-    })
-    .unwrap()
+    }
 }
 
-fn sms(to: &str, text: &str) -> Delivery {
+fn vonage(sim: &VonageSim) -> VonageProvider {
+    VonageProvider::new(vonage_config(sim)).unwrap()
+}
+
+pub(super) fn sms(to: &str, text: &str) -> Delivery {
     let mut delivery = full_sms_delivery();
     delivery.delivery_id = Uuid::new_v4();
     delivery.recipient = Recipient::Phone(PhoneNumber { e164: to.into() });
@@ -314,6 +321,9 @@ async fn vonage_statuses_map_to_outcomes() {
     assert!(sim.ledger().is_empty());
 
     let wrong = VonageProvider::new(VonageConfig {
+        delivery_receipt_url: None,
+        signature_secret: None,
+        signature_method: None,
         base_url: sim.base_url().to_owned(),
         api_key: KEY.into(),
         api_secret: SecretConfig::File(secret_file("wrong")),

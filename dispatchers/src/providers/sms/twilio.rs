@@ -150,7 +150,7 @@ impl Provider for TwilioProvider {
             ("Body", text.to_owned()),
         ];
         if let Some(base) = &self.callback {
-            form.push(("StatusCallback", callback_url(base, delivery).into()));
+            form.push(("StatusCallback", super::callback_url(base, delivery).into()));
         }
         let sent = self
             .client
@@ -162,19 +162,6 @@ impl Provider for TwilioProvider {
             .await;
         sms_outcome("twilio", &id, to, sent, classify).await
     }
-}
-
-/// `base` with the delivery's ids in the query: what the gateway's receipt route needs to
-/// report a callback, vouched for by Twilio's signature over the whole URL.
-pub fn callback_url(base: &reqwest::Url, delivery: &Delivery) -> reqwest::Url {
-    let mut url = base.clone();
-    url.query_pairs_mut()
-        .append_pair("delivery_id", &delivery.delivery_id.to_string())
-        .append_pair("tenant", &delivery.tenant)
-        .append_pair("event_id", &delivery.event_id.to_string())
-        .append_pair("user_id", &delivery.user_id)
-        .append_pair("category", &delivery.category);
-    url
 }
 
 #[derive(Deserialize)]

@@ -3,7 +3,8 @@
 //! Fields: `api_key`, `api_secret` (from a file, re-read when it changes, or the environment),
 //! `from`, `to` (E.164 without the `+`), `text`, `type=unicode` when the text has a character
 //! outside GSM-7, and `client-ref` = the delivery id (Vonage echoes it in delivery receipts; the
-//! simulator records it).
+//! simulator records it). With `delivery_receipt_url` set, also `status-report-req=1` and
+//! `callback` = that URL with the delivery's ids, where Vonage posts the signed receipt.
 //!
 //! Vonage answers HTTP 200 for every request it parsed; the outcome is the `status` string of
 //! each part in `messages[]`. A message is sent only when every part has status `"0"`; otherwise
@@ -52,6 +53,17 @@ pub struct VonageConfig {
     pub api_secret: SecretConfig,
     /// Sender number (digits) or alphanumeric sender id.
     pub from: String,
+    /// Public URL of the gateway's `POST /v1/receipts/vonage`; when set, every message asks for
+    /// a delivery receipt there (`status-report-req`, `callback` with the delivery's ids).
+    #[serde(default)]
+    pub delivery_receipt_url: Option<String>,
+    /// The account's signature secret, which Vonage signs receipts with (read by the gateway).
+    #[serde(default)]
+    pub signature_secret: Option<SecretConfig>,
+    /// The HMAC the account signs with: `sha1`, `sha256` (default) or `sha512` (read by the
+    /// gateway).
+    #[serde(default)]
+    pub signature_method: Option<String>,
     /// Whole-request timeout.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
@@ -75,6 +87,7 @@ pub struct VonageProvider {
     api_key: String,
     api_secret: Secret,
     from: String,
+    callback: Option<reqwest::Url>,
 }
 
 impl VonageProvider {
@@ -85,6 +98,23 @@ impl VonageProvider {
         if config.api_key.is_empty() || config.from.is_empty() {
             return Err(invalid("api_key and from must not be empty".into()));
         }
+        let callback = config
+            .delivery_receipt_url
+            .map(|url| reqwest::Url::parse(&url))
+            .transpose()
+            .map_err(|e| invalid(format!("delivery_receipt_url: {e}")))?;
+        if let Some(method) = config.signature_method.as_deref() {
+            if !["sha1", "sha256", "sha512"].contains(&method) {
+                return Err(invalid(format!(
+                    "signature_method {method:?}: choose sha1, sha256 or sha512 (MD5 is refused)"
+                )));
+            }
+        }
+        if callback.is_some() && config.signature_secret.is_none() {
+            return Err(invalid(
+                "delivery_receipt_url needs signature_secret: receipts are refused unsigned".into(),
+            ));
+        }
         Ok(Self {
             client: http_client(config.timeout_ms, config.connect_timeout_ms)
                 .map_err(RestError::client("vonage"))?,
@@ -93,6 +123,7 @@ impl VonageProvider {
             api_secret: Secret::load(&config.api_secret)
                 .map_err(RestError::secret("vonage", "api secret"))?,
             from: config.from,
+            callback,
         })
     }
 }
@@ -120,6 +151,14 @@ impl Provider for VonageProvider {
         ];
         if sms_segments(text).0 == Encoding::Ucs2 {
             form.push(("type", "unicode"));
+        }
+        let callback = self
+            .callback
+            .as_ref()
+            .map(|base| super::callback_url(base, delivery).to_string());
+        if let Some(callback) = &callback {
+            form.push(("status-report-req", "1"));
+            form.push(("callback", callback));
         }
         let sent = self.client.post(&self.url).form(&form).send().await;
         sms_outcome("vonage", &id, to, sent, classify).await
