@@ -66,4 +66,20 @@ pub fn register() {
         metrics::counter!(RATE_LIMITED_TOTAL, "quota" => quota).increment(0);
     }
     metrics::counter!(DUPLICATES_TOTAL).increment(0);
+    use notify_schemas::{Channel, Receipt};
+    use notify_store::suppressions::SuppressionReason;
+    for channel in [Channel::Sms, Channel::Email] {
+        for receipt in Receipt::ALL {
+            metrics::counter!(RECEIPTS_TOTAL, "channel" => channel.as_str(), "receipt" => receipt.as_str())
+                .increment(0);
+        }
+        for reason in SuppressionReason::ALL {
+            metrics::counter!(SUPPRESSIONS_ADDED_TOTAL, "channel" => channel.as_str(), "reason" => reason.as_str())
+                .increment(0);
+        }
+    }
+    for provider in ["twilio", "sendgrid", "vonage"] {
+        metrics::counter!(RECEIPTS_REFUSED_TOTAL, "provider" => provider, "reason" => "signature")
+            .increment(0);
+    }
 }
