@@ -20,6 +20,7 @@ pub mod shutdown;
 pub mod stage;
 pub mod telemetry;
 pub mod topics;
+pub mod tracking;
 pub mod trace;
 
 pub use config::{Config, ConfigError};
