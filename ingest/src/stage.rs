@@ -137,8 +137,9 @@ pub fn build_state_with(config: &Config, stores: Stores) -> Result<AppState, Ser
     let providers = &config.dispatch.providers;
     let twilio = TwilioReceipts::from_providers(providers).map_err(ServeError::Receipts)?;
     let sendgrid = SendGridReceipts::from_providers(providers).map_err(ServeError::Receipts)?;
+    let tracking = crate::tracking::from_config(&config.links).map_err(ServeError::Receipts)?;
     let receipts = match (twilio, sendgrid) {
-        (None, None) => None,
+        (None, None) if tracking.is_none() => None,
         (twilio, sendgrid) => Some(Arc::new(Receipts {
             twilio,
             sendgrid,
@@ -168,6 +169,7 @@ pub fn build_state_with(config: &Config, stores: Stores) -> Result<AppState, Ser
         ))),
         codec: Arc::new(Codec::new()?),
         receipts,
+        tracking,
     })
 }
 

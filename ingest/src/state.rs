@@ -12,6 +12,7 @@ use crate::auth::Authenticator;
 use crate::ratelimit::TenantLimiter;
 use crate::readiness::ReadyCache;
 use crate::receipts::Receipts;
+use crate::tracking::Tracking;
 use crate::validate::Limits;
 use notify_common::publish::Publisher;
 use notify_store::idempotency::Ledger;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub codec: Arc<Codec<NotificationRequest>>,
     /// Provider receipts (signed webhooks), when a provider is configured to send them.
     pub receipts: Option<Arc<Receipts>>,
+    /// Tracked opens and clicks, when `[links]` is on (recorded through `receipts`).
+    pub tracking: Option<Arc<Tracking>>,
 }
 
 impl AppState {
