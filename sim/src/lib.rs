@@ -14,6 +14,7 @@ mod fault_acting;
 pub mod faults;
 pub mod fcm;
 pub mod keys;
+pub mod recipient;
 pub mod ledger;
 pub mod rest;
 pub mod sendgrid;
