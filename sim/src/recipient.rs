@@ -12,7 +12,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
 /// How long after accepting a message the recipient reads it: after the dispatcher logged it.
-const READ_DELAY: Duration = Duration::from_millis(1_000);
+pub const READ_DELAY: Duration = Duration::from_millis(1_000);
 
 /// What share of messages the recipient opens and clicks.
 #[derive(Debug, Clone, Copy, PartialEq)]
