@@ -20,8 +20,8 @@ pub mod shutdown;
 pub mod stage;
 pub mod telemetry;
 pub mod topics;
-pub mod tracking;
 pub mod trace;
+pub mod tracking;
 
 pub use config::{Config, ConfigError};
 pub use health::Health;

@@ -91,7 +91,10 @@ impl Report {
     /// The report as text: one table per grouping.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        for (title, groups) in [("category", &self.categories), ("template", &self.templates)] {
+        for (title, groups) in [
+            ("category", &self.categories),
+            ("template", &self.templates),
+        ] {
             out.push_str(&format!(
                 "{title:<24} {:>8} {:>10} {:>8} {:>8} {:>10} {:>10}\n",
                 "sent", "delivered", "opened", "clicked", "open rate", "click rate"

@@ -44,7 +44,12 @@ fn rates_count_distinct_deliveries_over_sent_by_category_and_template() {
     let report = Report::of(&statuses, Some("acme"));
     let orders = &report.categories["orders"];
     assert_eq!(
-        (orders.sent.len(), orders.delivered.len(), orders.opened.len(), orders.clicked.len()),
+        (
+            orders.sent.len(),
+            orders.delivered.len(),
+            orders.opened.len(),
+            orders.clicked.len()
+        ),
         (3, 1, 2, 1)
     );
     let shipped = &report.templates["shipped"];
@@ -53,12 +58,17 @@ fn rates_count_distinct_deliveries_over_sent_by_category_and_template() {
     assert_eq!(report.categories["news"].clicked.len(), 1);
     let text = report.render();
     assert!(
-        text.lines().any(|l| l.starts_with("orders") && l.contains("66.7 %") && l.contains("33.3 %")),
+        text.lines()
+            .any(|l| l.starts_with("orders") && l.contains("66.7 %") && l.contains("33.3 %")),
         "{text}"
     );
     assert!(
-        text.lines().any(|l| l.starts_with("shipped") && l.contains("100.0 %") && l.contains("50.0 %")),
+        text.lines()
+            .any(|l| l.starts_with("shipped") && l.contains("100.0 %") && l.contains("50.0 %")),
         "{text}"
     );
-    assert_eq!(Report::of(&statuses, None).categories["orders"].sent.len(), 4);
+    assert_eq!(
+        Report::of(&statuses, None).categories["orders"].sent.len(),
+        4
+    );
 }

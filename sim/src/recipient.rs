@@ -55,7 +55,9 @@ impl Recipient {
     /// in the background, opening and clicking by the configured shares.
     pub fn read(&self, bodies: &[&str]) {
         let links = tracked_links(bodies);
-        let open = links.pixel.filter(|_| rand::random::<f64>() < self.open_rate);
+        let open = links
+            .pixel
+            .filter(|_| rand::random::<f64>() < self.open_rate);
         let click = links
             .click
             .filter(|_| rand::random::<f64>() < self.click_rate);

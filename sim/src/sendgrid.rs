@@ -237,7 +237,8 @@ async fn send(
         }),
     );
     let bodies = ["text/html", "text/plain"].map(|kind| content(&mail, kind));
-    crate::recipient::Recipient::default().read(&bodies.each_ref().map(|b| b.as_str().unwrap_or("")));
+    crate::recipient::Recipient::default()
+        .read(&bodies.each_ref().map(|b| b.as_str().unwrap_or("")));
     let custom_args = &mail["personalizations"][0]["custom_args"];
     state
         .settings

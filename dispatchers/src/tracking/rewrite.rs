@@ -161,9 +161,9 @@ fn decode_entities(raw: &str) -> String {
                 "lt" => Some('<'),
                 "gt" => Some('>'),
                 _ => match name.strip_prefix('#') {
-                    Some(hex) if hex.starts_with(['x', 'X']) => {
-                        u32::from_str_radix(&hex[1..], 16).ok().and_then(char::from_u32)
-                    }
+                    Some(hex) if hex.starts_with(['x', 'X']) => u32::from_str_radix(&hex[1..], 16)
+                        .ok()
+                        .and_then(char::from_u32),
                     Some(dec) => dec.parse().ok().and_then(char::from_u32),
                     None => None,
                 },

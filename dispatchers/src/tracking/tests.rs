@@ -98,11 +98,7 @@ fn an_email_gets_signed_click_links_and_a_pixel_that_verify() {
     let html = email.html.as_deref().unwrap();
     let token = |html: &str, path: &str| {
         let from = html.find(path).unwrap() + path.len();
-        html[from..]
-            .split(['"', ' '])
-            .next()
-            .unwrap()
-            .to_owned()
+        html[from..].split(['"', ' ']).next().unwrap().to_owned()
     };
     let (claims, destination) = tracker
         .verify_click(&token(html, "/t/c/"), NOW_MS / 1_000)

@@ -26,7 +26,7 @@ use notify_common::publish::Publisher;
 use notify_common::tracking::{TrackError, TrackedDelivery, Tracker};
 use notify_schemas::Receipt;
 
-use crate::receipts::{CallbackIds, ProviderReport, RecordError, Receipts, Recorded};
+use crate::receipts::{CallbackIds, ProviderReport, Receipts, RecordError, Recorded};
 use crate::state::AppState;
 
 /// How long a delivery's open or click is remembered, so a repeat is not reported again.
@@ -41,9 +41,9 @@ pub const REFUSED_TOTAL: &str = "notify_ingest_tracking_refused_total";
 
 /// A transparent 1x1 GIF.
 pub const PIXEL: &[u8] = &[
-    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00,
-    0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
+    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
 ];
 
 /// The tracking routes' settings: the link tracker and the repeats already seen.
@@ -105,7 +105,10 @@ pub async fn open(State(state): State<AppState>, Path(token): Path<String>) -> R
         StatusCode::OK,
         [
             (header::CONTENT_TYPE, "image/gif"),
-            (header::CACHE_CONTROL, "no-store, no-cache, must-revalidate, max-age=0"),
+            (
+                header::CACHE_CONTROL,
+                "no-store, no-cache, must-revalidate, max-age=0",
+            ),
             (header::PRAGMA, "no-cache"),
             (header::EXPIRES, "0"),
         ],

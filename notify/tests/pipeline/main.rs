@@ -30,6 +30,6 @@ mod run;
 mod scale;
 mod seed;
 mod stage_config;
-mod tracking;
 mod tracing;
+mod tracking;
 mod workload;

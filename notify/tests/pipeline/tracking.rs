@@ -69,7 +69,11 @@ async fn opens_and_clicks_reach_the_status_topic_and_the_report() -> anyhow::Res
         ensure!(status == 202, "not accepted: {status} {answer}");
         events.push(answer["event_id"].as_str().context("event_id")?.parse()?);
     }
-    ensure!(events.len() == 3, "seeded users take email: {}", events.len());
+    ensure!(
+        events.len() == 3,
+        "seeded users take email: {}",
+        events.len()
+    );
 
     // the recipient opens and clicks every message: one OPENED and one CLICKED per delivery
     let mut done = (Vec::new(), Vec::new());
@@ -113,7 +117,10 @@ async fn opens_and_clicks_reach_the_status_topic_and_the_report() -> anyhow::Res
     let click = links.click.context("no tracked link in the sent email")?;
     let pixel = links.pixel.context("no open pixel in the sent email")?;
     let base = format!("{}/t/", run.pipeline.api);
-    ensure!(click.starts_with(&base) && pixel.starts_with(&base), "{click} {pixel}");
+    ensure!(
+        click.starts_with(&base) && pixel.starts_with(&base),
+        "{click} {pixel}"
+    );
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
@@ -148,7 +155,11 @@ async fn opens_and_clicks_reach_the_status_topic_and_the_report() -> anyhow::Res
         now_ms() / 1_000 + 60,
     );
     let mut tampered = token.to_owned();
-    let flip = if tampered.as_bytes()[20] == b'A' { "B" } else { "A" };
+    let flip = if tampered.as_bytes()[20] == b'A' {
+        "B"
+    } else {
+        "A"
+    };
     tampered.replace_range(20..21, flip);
     let pixel_token = pixel.rsplit('/').next().unwrap_or_default();
     let refused = [
