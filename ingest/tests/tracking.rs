@@ -198,3 +198,35 @@ async fn tracking_is_off_without_links() {
     );
     assert_eq!(get(&h, path(&link)).await.0, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn an_open_before_the_delivery_is_logged_still_gets_the_pixel_and_counts_later() {
+    let (h, logged) = gateway().await;
+    let mut unlogged = logged.clone();
+    unlogged.delivery_id = uuid::Uuid::new_v4();
+    let pixel = tracker(KEY).open_url(&unlogged, now_ms());
+    assert_eq!(get(&h, path(&pixel)).await.2, PIXEL);
+    assert!(published(&h).is_empty());
+    let delivery = samples::full_email_delivery();
+    h.log
+        .put(&LogWrite {
+            tenant: delivery.tenant.clone(),
+            event_id: delivery.event_id.to_string(),
+            channel: "email".into(),
+            recipient: "late@example.com".into(),
+            delivery_id: unlogged.delivery_id.to_string(),
+            state: "sent".into(),
+            reason: None,
+            attempts: 1,
+            provider: Some("smtp".into()),
+            provider_message_id: None,
+            updated_at_ms: now_ms(),
+        })
+        .await
+        .unwrap();
+    get(&h, path(&pixel)).await;
+    let statuses = published(&h);
+    assert_eq!(statuses.len(), 1);
+    assert_eq!(statuses[0].delivery_id, Some(unlogged.delivery_id));
+    assert_eq!(statuses[0].provider.as_deref(), Some("smtp"));
+}

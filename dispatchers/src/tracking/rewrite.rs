@@ -72,7 +72,9 @@ pub fn with_pixel(html: &str, pixel_url: &str) -> String {
     format!("{}{img}{}", &html[..at], &html[at..])
 }
 
-/// The next `href` that is an attribute name (preceded by whitespace inside a tag).
+/// The next `href` that is an attribute name (preceded by whitespace) of an `<a>` or `<area>`
+/// tag: a stylesheet's or a `<base>`'s `href` is fetched by the client, not followed by the
+/// reader, and is left alone.
 fn find_href(html: &str) -> Option<usize> {
     let lower = html.to_ascii_lowercase();
     let mut from = 0;
@@ -82,8 +84,11 @@ fn find_href(html: &str) -> Option<usize> {
             .chars()
             .next_back()
             .is_some_and(char::is_whitespace);
-        let in_tag = lower[..at].rfind('<') > lower[..at].rfind('>');
-        if preceded && in_tag {
+        let tag = lower[..at]
+            .rfind('<')
+            .filter(|&open| lower[..at].rfind('>').is_none_or(|close| close < open))
+            .and_then(|open| lower[open + 1..at].split_whitespace().next());
+        if preceded && matches!(tag, Some("a" | "area")) {
             return Some(at);
         }
         from = at + 4;

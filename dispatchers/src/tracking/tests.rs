@@ -40,6 +40,7 @@ fn mail_phone_anchor_relative_and_non_attribute_links_are_left_alone() {
         r#"<a href="mailto:help@shop.example">mail</a> <a href='tel:+8210'>call</a> "#,
         r##"<a href="#top">top</a> <a href="/orders">orders</a> <a data-href="https://d.example">x</a> "##,
         r#"<p>the href="https://e.example" in text</p><a href>empty</a>"#,
+        r#"<link rel="stylesheet" href="https://fonts.example/a.css"><base href="https://f.example/">"#,
     );
     assert_eq!(html_links(html, mark), html);
 }

@@ -139,6 +139,11 @@ async fn note(
         .is_fresh();
     let outcome = if first {
         match record(state.publisher.as_ref(), receipts, delivery, receipt).await {
+            Ok("unknown_delivery") => {
+                // not logged yet (or no longer): a later load may still be the first one
+                tracking.seen.invalidate(&key).await;
+                "unknown_delivery"
+            }
             Ok(outcome) => outcome,
             Err(err) => {
                 tracking.seen.invalidate(&key).await;
