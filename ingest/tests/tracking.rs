@@ -187,6 +187,13 @@ async fn forged_tampered_stale_misused_and_redirecting_tokens_are_refused() {
         assert_eq!(location, None, "{path}");
     }
     assert!(published(&h).is_empty(), "{:?}", published(&h));
+    let unicode = ours
+        .click_url(&delivery, "https://shop.example/größe?q=ä", now)
+        .unwrap();
+    assert_eq!(
+        get(&h, path(&unicode)).await.1.as_deref(),
+        Some("https://shop.example/gr%C3%B6%C3%9Fe?q=%C3%A4")
+    );
 }
 
 #[tokio::test]

@@ -142,3 +142,25 @@ fn a_push_click_url_is_wrapped_unless_the_message_opts_out() {
         None
     );
 }
+
+#[test]
+fn the_simulated_recipient_finds_the_links_in_the_smtp_message_as_sent() {
+    let tracker = tracker();
+    let mut delivery = samples::full_email_delivery();
+    let RenderedContent::Email(email) = &mut delivery.content else {
+        panic!("email")
+    };
+    email.html = Some(r#"<p>Ihr <a href="https://shop.example/ö?a=1">Paket</a></p>"#.into());
+    let sent = tracked(&tracker, &delivery, NOW_MS).unwrap();
+    let (message, _) = crate::providers::email::smtp::message(&sent, None).unwrap();
+    let raw = String::from_utf8(message.formatted()).unwrap();
+    let links = notify_sim::recipient::tracked_links(&[&raw]);
+    let token = |url: Option<String>| url.expect("link").rsplit('/').next().unwrap().to_owned();
+    let now_s = NOW_MS / 1_000;
+    assert!(
+        tracker.verify_open(&token(links.pixel), now_s).is_ok(),
+        "{raw}"
+    );
+    let (_, destination) = tracker.verify_click(&token(links.click), now_s).unwrap();
+    assert_eq!(destination, "https://shop.example/ö?a=1");
+}

@@ -79,10 +79,11 @@ pub async fn click(State(state): State<AppState>, Path(token): Path<String>) -> 
         Err(err) => return refused("click", &err),
     };
     note(&state, tracking, receipts, &delivery, Receipt::Clicked).await;
+    let location = ascii_url(&destination);
     (
         StatusCode::SEE_OTHER,
         [
-            (header::LOCATION, destination.as_str()),
+            (header::LOCATION, location.as_str()),
             (header::CACHE_CONTROL, "no-store"),
             (header::REFERRER_POLICY, "no-referrer"),
         ],
@@ -115,6 +116,17 @@ pub async fn open(State(state): State<AppState>, Path(token): Path<String>) -> R
         PIXEL,
     )
         .into_response()
+}
+
+/// `url` with every byte outside printable ASCII percent-encoded, as a `Location` header
+/// carries it (an author's `https://shop.example/ö` arrives as `/%C3%B6`).
+fn ascii_url(url: &str) -> String {
+    url.bytes()
+        .map(|b| match b {
+            0x21..=0x7e => char::from(b).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 fn configured(state: &AppState) -> Option<(&Tracking, &Receipts)> {
