@@ -21,6 +21,7 @@ pub mod stage;
 pub mod telemetry;
 pub mod topics;
 pub mod trace;
+pub mod tracking;
 
 pub use config::{Config, ConfigError};
 pub use health::Health;

@@ -140,9 +140,21 @@ pub async fn read(
     topics: &Topics,
     filter: &Filter,
 ) -> Result<Vec<DeadLetter>, DlqError> {
+    read_filtered(config, topics.dlq(), filter.clone()).await
+}
+
+/// Every record on `topic` from its start to its end at the time of reading, in the shape of
+/// a dead letter (`notify report` reads `notify.status` with it).
+pub async fn read_topic(config: &KafkaConfig, topic: String) -> Result<Vec<DeadLetter>, DlqError> {
+    read_filtered(config, topic, Filter::default()).await
+}
+
+async fn read_filtered(
+    config: &KafkaConfig,
+    topic: String,
+    filter: Filter,
+) -> Result<Vec<DeadLetter>, DlqError> {
     let config = config.clone();
-    let topic = topics.dlq();
-    let filter = filter.clone();
     // librdkafka's BaseConsumer polls block; keep them off the async workers
     tokio::task::spawn_blocking(move || read_blocking(&config, &topic, &filter))
         .await

@@ -33,5 +33,6 @@ pub(crate) mod handler;
 pub(crate) mod metrics;
 pub mod providers;
 pub mod stage;
+pub mod tracking;
 
 pub use providers::provider::{Outcome, Provider, Reason};

@@ -46,6 +46,9 @@ pub enum StartError {
     /// The loop failed.
     #[error(transparent)]
     Run(#[from] DispatchError),
+    /// The link signing keys (`[links]`) could not be read.
+    #[error(transparent)]
+    Links(#[from] notify_common::links::LinkError),
 }
 
 /// A channel's dispatcher and one retry mover per tier.
@@ -139,6 +142,7 @@ pub fn build_with(
     directory: Arc<dyn Directory>,
     schemas: StageSchemas,
 ) -> Result<Parts, StartError> {
+    let provider = crate::tracking::wrap(provider, &config.links)?;
     let topics = Topics::new(&config.kafka.topic_prefix);
     let producer = kafka::producer(&config.kafka, "dispatch")?;
     let publisher = Arc::new(KafkaPublisher::new(

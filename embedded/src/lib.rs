@@ -242,6 +242,9 @@ impl Embedded {
         suite
             .sendgrid_events
             .set_url(Some(format!("http://{api_addr}/v1/receipts/sendgrid")));
+        // email links are tracked through the gateway; the simulators' recipient opens and
+        // clicks some of them
+        config.links = demo_links(&options.sim_dir, api_addr)?;
         let state = notify_ingest::stage::build_state_with(
             &config,
             notify_ingest::stage::Stores {
@@ -341,6 +344,8 @@ impl Embedded {
         observer
             .wait_receipts(&events, &["twilio", "sendgrid"], RECEIPT_WAIT)
             .await;
+        // the simulated recipient reads a message a moment after it arrived
+        tokio::time::sleep(notify_sim::recipient::READ_DELAY + Duration::from_millis(500)).await;
         let ledgers: Vec<_> = self
             .suite
             .ledgers()
@@ -408,4 +413,28 @@ fn start_dispatchers(
         shutdown.spawn("dispatcher", parts.dispatcher.run(shutdown.token().clone()));
     }
     Ok(())
+}
+
+/// `[links]` of the demo: links back to the embedded gateway, signed with a key made for this
+/// run (written under the simulators' directory, readable by the owner only).
+fn demo_links(
+    dir: &std::path::Path,
+    api: SocketAddr,
+) -> Result<notify_common::config::LinksConfig, EmbeddedError> {
+    let key = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let path = dir.join("links-key");
+    let written = std::fs::write(&path, key).and_then(|()| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+    });
+    written.map_err(|e| EmbeddedError::Simulators(format!("{}: {e}", path.display())))?;
+    Ok(notify_common::config::LinksConfig {
+        public_base_url: Some(format!("http://{api}")),
+        keys: vec![notify_common::config::SecretConfig::File(path)],
+        ..Default::default()
+    })
 }

@@ -68,6 +68,9 @@ pub struct Tally {
     /// The latest provider receipt of each delivery that has one (SMS through Twilio's status
     /// callbacks), kept apart from the dispatcher's outcome.
     pub receipts: HashMap<Uuid, Receipt>,
+    /// Tracked opens and clicks: (delivery id, `OPENED` or `CLICKED`), kept apart from the
+    /// provider's receipts.
+    pub engaged: HashSet<(Uuid, Receipt)>,
     /// Next offset to read per (topic, partition), as far as the tally went.
     positions: HashMap<(String, i32), i64>,
 }
@@ -122,7 +125,11 @@ impl Tally {
 
     pub(crate) fn note_status(&mut self, status: DeliveryStatus) {
         if let (Some(receipt), Some(id)) = (status.receipt, status.delivery_id) {
-            self.receipts.insert(id, receipt);
+            if matches!(receipt, Receipt::Opened | Receipt::Clicked) {
+                self.engaged.insert((id, receipt));
+            } else {
+                self.receipts.insert(id, receipt);
+            }
             return;
         }
         match (status.delivery_id, status.channel) {

@@ -306,7 +306,13 @@ fn variants(locale: &str, texts: &Texts, link: &str) -> Vec<TemplateVariant> {
         },
         TemplateVariant {
             subject: Some(texts.subject.into()),
-            html: Some(format!("<p>{}</p>", texts.body)),
+            // a web link for the email, which the demo's tracked links wrap
+            html: Some(format!(
+                r#"<p>{}</p><p><a href="{}">{}</a></p>"#,
+                texts.body,
+                link.replace("app://", "https://shop.example/"),
+                texts.title
+            )),
             text: Some(texts.body.into()),
             ..base(Channel::Email)
         },

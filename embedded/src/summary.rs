@@ -74,7 +74,8 @@ pub struct Summary {
     pub missing_from_ledgers: usize,
     /// Ledger entries of this run's deliveries, by provider name.
     pub by_provider: BTreeMap<String, usize>,
-    /// Provider receipts of this run's deliveries, by `<channel> <receipt>`.
+    /// Provider receipts, tracked opens and clicks of this run's deliveries, by
+    /// `<channel> <receipt>`.
     pub receipts: BTreeMap<String, usize>,
 }
 
@@ -185,7 +186,8 @@ pub fn summarize(tally: &Tally, accepted: &Accepted, ledgers: &[LedgerEntry]) ->
     channels.sort_by_key(|s| s.channel.and_then(index).unwrap_or(usize::MAX));
     let finished = accepted.keys().filter(|e| tally.finished(e)).count();
     let mut receipts = BTreeMap::new();
-    for (id, receipt) in &tally.receipts {
+    let engaged = tally.engaged.iter().map(|(id, receipt)| (id, receipt));
+    for (id, receipt) in tally.receipts.iter().chain(engaged) {
         let Some(delivery) = tally.deliveries.get(id) else {
             continue;
         };
@@ -282,11 +284,17 @@ impl Summary {
             self.duplicates,
             self.missing_from_ledgers
         );
-        let receipts = counts(&self.receipts);
+        let (engaged, receipts): (BTreeMap<_, _>, BTreeMap<_, _>) = self
+            .receipts
+            .iter()
+            .map(|(key, n)| (key.clone(), *n))
+            .partition(|(key, _)| key.ends_with(" opened") || key.ends_with(" clicked"));
+        let (receipts, engaged) = (counts(&receipts), counts(&engaged));
         let _ = writeln!(
             out,
-            "provider receipts (after the send): {}",
-            if receipts.is_empty() { "-" } else { &receipts }
+            "provider receipts (after the send): {}; recipients (tracked links): {}",
+            if receipts.is_empty() { "-" } else { &receipts },
+            if engaged.is_empty() { "-" } else { &engaged }
         );
         out
     }
@@ -303,7 +311,7 @@ fn counts<N: std::fmt::Display>(by_key: &BTreeMap<String, N>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use notify_schemas::{samples, DeliveryStatus};
+    use notify_schemas::{samples, DeliveryStatus, Receipt};
 
     use super::*;
 
@@ -370,7 +378,7 @@ mod tests {
     }
 
     #[test]
-    fn receipts_are_counted_apart_from_the_send() {
+    fn receipts_opens_and_clicks_are_counted_apart_from_the_send() {
         let delivery = samples::full_push_delivery();
         let mut tally = Tally::default();
         tally.note_delivery(&delivery);
@@ -403,13 +411,22 @@ mod tests {
             via_twilio.awaiting_receipts([&delivery.event_id], &["twilio"]),
             0
         );
+        // opens and clicks are counted beside the provider's receipt, which they do not replace
+        for receipt in [Receipt::Opened, Receipt::Opened, Receipt::Clicked] {
+            tally.note_status(DeliveryStatus {
+                receipt: Some(receipt),
+                stage: notify_schemas::Stage::Tracker,
+                ..status(&delivery, receipt.status())
+            });
+        }
         let accepted = Accepted::from([(delivery.event_id, 1_000)]);
         let summary = summarize(&tally, &accepted, &[]);
         assert_eq!(summary.channels[0].delivered, 1);
         assert_eq!(summary.channels[0].failed, 0);
         assert_eq!(summary.receipts.get("apns undelivered"), Some(&1));
-        assert!(summary
-            .render()
-            .contains("provider receipts (after the send): apns undelivered 1"));
+        assert!(summary.render().contains(
+            "provider receipts (after the send): apns undelivered 1; \
+             recipients (tracked links): apns clicked 1, apns opened 1"
+        ));
     }
 }

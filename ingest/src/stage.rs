@@ -145,8 +145,9 @@ pub fn build_state_with(config: &Config, stores: Stores) -> Result<AppState, Ser
     let twilio = TwilioReceipts::from_providers(providers).map_err(ServeError::Receipts)?;
     let sendgrid = SendGridReceipts::from_providers(providers).map_err(ServeError::Receipts)?;
     let vonage = VonageReceipts::from_providers(providers).map_err(ServeError::Receipts)?;
+    let tracking = crate::tracking::from_config(&config.links).map_err(ServeError::Receipts)?;
     let receipts = match (twilio, sendgrid, vonage) {
-        (None, None, None) => None,
+        (None, None, None) if tracking.is_none() => None,
         (twilio, sendgrid, vonage) => Some(Arc::new(Receipts {
             twilio,
             sendgrid,
@@ -179,6 +180,7 @@ pub fn build_state_with(config: &Config, stores: Stores) -> Result<AppState, Ser
         codec: Arc::new(Codec::new()?),
         receipts,
         suppressions: stores.suppressions,
+        tracking,
     })
 }
 

@@ -13,6 +13,7 @@ use crate::auth::Authenticator;
 use crate::ratelimit::TenantLimiter;
 use crate::readiness::ReadyCache;
 use crate::receipts::Receipts;
+use crate::tracking::Tracking;
 use crate::validate::Limits;
 use notify_common::publish::Publisher;
 use notify_store::idempotency::Ledger;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub receipts: Option<Arc<Receipts>>,
     /// The suppression list, which the admin API reads and lifts entries of.
     pub suppressions: Arc<dyn SuppressionList>,
+    /// Tracked opens and clicks, when `[links]` is on (recorded through `receipts`).
+    pub tracking: Option<Arc<Tracking>>,
 }
 
 impl AppState {

@@ -108,6 +108,13 @@ pub enum Command {
         #[arg(long)]
         file: Option<PathBuf>,
     },
+    /// Engagement per category and per template from `notify.status`: sent, delivered,
+    /// opened, clicked, open and click rates (distinct deliveries over sent).
+    Report {
+        /// Only this tenant's notifications.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
     /// Check that Kafka and the database answer; exits non-zero if either does not.
     Check,
     /// Print the effective configuration (defaults, file and environment merged) as TOML.

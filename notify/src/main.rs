@@ -9,6 +9,7 @@ mod loadgen;
 mod out;
 mod produce;
 mod redact;
+mod report;
 mod schemas;
 mod sim;
 mod tenants;
@@ -172,6 +173,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Topics { action } => {
             init_tool_telemetry(&config)?;
             admin::topics(&config, action).await
+        }
+        Command::Report { tenant } => {
+            init_tool_telemetry(&config)?;
+            report::run(&config, tenant.as_deref()).await
         }
         Command::Check => {
             init_tool_telemetry(&config)?;

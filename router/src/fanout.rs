@@ -164,6 +164,7 @@ fn delivery(
         expires_at: request.expires_at,
         created_at: now_ms,
         trace: request.trace.clone(),
+        template_id: request.template.as_ref().map(|t| t.template_id.clone()),
     }
 }
 
@@ -255,6 +256,7 @@ pub fn refused_status(
         attempt: 0,
         occurred_at: now_ms,
         receipt: None,
+        template_id: delivery.template_id.clone(),
     }
 }
 
@@ -317,6 +319,9 @@ fn status(
         attempt: 0,
         occurred_at: now_ms,
         receipt: None,
+        template_id: delivery_id
+            .and(request.template.as_ref())
+            .map(|t| t.template_id.clone()),
     }
 }
 

@@ -150,6 +150,7 @@ fn delivery(channel: Channel, recipient: Recipient, content: RenderedContent) ->
         expires_at: Some(CREATED_AT + 86_400_000),
         created_at: CREATED_AT,
         trace: Some(trace()),
+        template_id: Some("order_shipped_v2".into()),
     }
 }
 
@@ -248,6 +249,7 @@ pub fn minimal_delivery() -> Delivery {
         expires_at: None,
         created_at: 0,
         trace: None,
+        template_id: None,
     }
 }
 
@@ -269,6 +271,7 @@ pub fn status_sent() -> DeliveryStatus {
         attempt: 1,
         occurred_at: CREATED_AT + 1_200,
         receipt: None,
+        template_id: Some("order_shipped_v2".into()),
     }
 }
 
@@ -302,5 +305,6 @@ pub fn minimal_status() -> DeliveryStatus {
         attempt: 0,
         occurred_at: 0,
         receipt: None,
+        template_id: None,
     }
 }

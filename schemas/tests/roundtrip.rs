@@ -162,12 +162,14 @@ prop_compose! {
         attempt in any::<i32>(),
         times in (option::of(any::<i64>()), option::of(any::<i64>()), option::of(any::<i64>()), any::<i64>()),
         trace in option::of(trace()),
+        template_id in option::of(text()),
     ) -> Delivery {
         let (delivery_id, tenant, event_id, user_id, category) = ids;
         let (first_attempt_at, not_before, expires_at, created_at) = times;
         Delivery {
             delivery_id, tenant, event_id, user_id, category, priority, channel, recipient,
             content, locale, attempt, first_attempt_at, not_before, expires_at, created_at, trace,
+            template_id,
         }
     }
 }
@@ -189,12 +191,14 @@ prop_compose! {
         attempt in any::<i32>(),
         occurred_at in any::<i64>(),
         receipt in option::of(proptest::sample::select(Receipt::ALL.to_vec())),
+        template_id in option::of(text()),
     ) -> DeliveryStatus {
         let (tenant, event_id, delivery_id, user_id, category) = ids;
         let (reason, provider, provider_message_id) = details;
         DeliveryStatus {
             tenant, event_id, delivery_id, user_id, category, channel, recipient, status, stage,
             reason, provider, provider_message_id, attempt, occurred_at, receipt,
+            template_id,
         }
     }
 }

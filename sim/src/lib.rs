@@ -15,6 +15,7 @@ pub mod faults;
 pub mod fcm;
 pub mod keys;
 pub mod ledger;
+pub mod recipient;
 pub mod rest;
 pub mod sendgrid;
 pub mod sendgrid_events;

@@ -236,6 +236,9 @@ async fn send(
             "html": content(&mail, "text/html"),
         }),
     );
+    let bodies = ["text/html", "text/plain"].map(|kind| content(&mail, kind));
+    crate::recipient::Recipient::default()
+        .read(&bodies.each_ref().map(|b| b.as_str().unwrap_or("")));
     let custom_args = &mail["personalizations"][0]["custom_args"];
     state
         .settings

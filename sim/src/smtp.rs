@@ -426,6 +426,7 @@ fn accept(state: &Session, tx: Transaction, data: &[u8]) -> String {
             "raw": raw,
         }),
     );
+    crate::recipient::Recipient::default().read(&[&text]);
     format!("250 2.0.0 ok: queued as {queue_id}")
 }
 

@@ -103,6 +103,7 @@ pub fn status_of(delivery: &Delivery, row: &LogWrite) -> Option<DeliveryStatus> 
         attempt: row.attempts,
         occurred_at: row.updated_at_ms,
         receipt: None,
+        template_id: delivery.template_id.clone(),
     })
 }
 

@@ -71,6 +71,9 @@ pub struct CallbackIds {
     /// Category, when the dispatcher passed it.
     #[serde(default)]
     pub category: Option<String>,
+    /// Template the delivery was rendered from, when known (tracked links carry it).
+    #[serde(default)]
+    pub template_id: Option<String>,
 }
 
 /// Twilio's callbacks: the URL the dispatcher gives Twilio and the auth token Twilio signs with.
@@ -265,6 +268,7 @@ impl Receipts {
             attempt: attempts,
             occurred_at: now_ms,
             receipt: Some(report.receipt),
+            template_id: ids.template_id.clone(),
         };
         let payload = self
             .statuses

@@ -114,6 +114,7 @@ pub fn reports(body: &[u8]) -> Result<Vec<(CallbackIds, ProviderReport)>, String
                 event_id: text("notify_event_id")?.parse().ok()?,
                 user_id: text("notify_user_id").map(str::to_owned),
                 category: text("notify_category").map(str::to_owned),
+                template_id: None,
             })
         })();
         let (Some(ids), Some(email)) = (ids, text("email")) else {

@@ -17,7 +17,7 @@ use notify_schemas::limits::ContentLimits;
 use notify_store::tenants::Scope;
 
 use crate::state::AppState;
-use crate::{auth, openapi, ratelimit, receipts};
+use crate::{auth, openapi, ratelimit, receipts, tracking};
 
 /// The whole API: public health and OpenAPI routes, and the tenant routes behind
 /// authentication, the per-tenant rate limit and the scope of their group (in that order).
@@ -54,6 +54,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/receipts/sendgrid", post(receipts::sendgrid_events))
         .route("/v1/receipts/vonage", post(receipts::vonage_receipt))
+        .route("/t/c/{token}", get(tracking::click))
+        .route("/t/o/{token}", get(tracking::open))
         .merge(tenant_routes)
         .with_state(state)
 }

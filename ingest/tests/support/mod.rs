@@ -109,6 +109,7 @@ pub async fn harness(config: IngestConfig) -> Harness {
         codec: Arc::new(Codec::new().expect("codec")),
         receipts: None,
         suppressions: suppressions.clone(),
+        tracking: None,
     };
     Harness {
         app: notify_ingest::routes::router(state.clone()),

@@ -194,6 +194,7 @@ pub(super) fn rendered(tenant: &str, event: Uuid, item: &Item<'_>, now: i64) -> 
         expires_at: None,
         created_at: now,
         trace: None,
+        template_id: None,
     }
 }
 

@@ -38,6 +38,9 @@ pub struct Settings {
     /// Provider receipts: Twilio status callbacks and SendGrid's Event Webhook to the gateway's
     /// receipt routes (the simulators call back).
     pub receipts: bool,
+    /// Tracked links (`[links]` pointing at the gateway, key in `<dir>/links-key`), and the
+    /// simulators' recipient opening and clicking every email.
+    pub tracking: bool,
 }
 
 impl Default for Settings {
@@ -49,6 +52,7 @@ impl Default for Settings {
             registry: None,
             otlp: None,
             receipts: false,
+            tracking: false,
         }
     }
 }
@@ -171,10 +175,20 @@ impl Pipeline {
         let sim_dir_text = sim_dir.to_string_lossy().into_owned();
         let index = self.procs.len();
         // `notify sim` needs no configuration: run it without --config
+        let every = || "1".to_owned();
+        let recipient = [
+            ("NOTIFY_SIM_OPEN_RATE", every()),
+            ("NOTIFY_SIM_CLICK_RATE", every()),
+        ];
+        let env: &[_] = if self.settings.tracking {
+            &recipient
+        } else {
+            &[]
+        };
         self.spawn_raw(
             "sim",
             &["sim", "--dir", &sim_dir_text, "--port-base", "0"],
-            &[],
+            env,
             false,
         )?;
         let deadline = Instant::now() + Duration::from_secs(30);

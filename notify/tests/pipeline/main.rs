@@ -32,4 +32,5 @@ mod seed;
 mod stage_config;
 mod suppression;
 mod tracing;
+mod tracking;
 mod workload;

@@ -30,8 +30,19 @@ impl Pipeline {
             );
             providers = providers.replace(header, &receipts);
         }
+        let links = if s.tracking {
+            let key = self.dir.join("links-key");
+            std::fs::write(&key, notify_it::unique("tracking-key-of-at-least-32-bytes"))?;
+            format!(
+                "[links]\npublic_base_url = \"{}\"\nkeys = [{{ file = \"{}\" }}]\n",
+                self.api,
+                key.display()
+            )
+        } else {
+            String::new()
+        };
         let text = format!(
-            r#"[kafka]
+            r#"{links}[kafka]
 brokers = "{brokers}"
 topic_prefix = "{prefix}"
 [kafka.partitions]

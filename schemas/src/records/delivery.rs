@@ -239,6 +239,9 @@ pub struct Delivery {
     pub created_at: TimestampMillis,
     /// Trace context.
     pub trace: Option<TraceContext>,
+    /// Template the content was rendered from; `None` for inline content.
+    #[serde(default)]
+    pub template_id: Option<String>,
 }
 
 /// The first `chars` characters of `text`.

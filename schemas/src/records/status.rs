@@ -141,4 +141,7 @@ pub struct DeliveryStatus {
     pub occurred_at: TimestampMillis,
     /// What the provider reported after taking the message; only on receipts.
     pub receipt: Option<Receipt>,
+    /// Template the delivery was rendered from, on statuses of one delivery.
+    #[serde(default)]
+    pub template_id: Option<String>,
 }

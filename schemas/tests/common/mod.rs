@@ -121,6 +121,7 @@ next_version!(DeliveryNext, Delivery, "Delivery", {
     expires_at: Option<i64>,
     created_at: i64,
     trace: Option<TraceContext>,
+    template_id: Option<String>,
 }, uuids { delivery_id, event_id }, opt_uuids {});
 
 next_version!(DeliveryStatusNext, DeliveryStatus, "DeliveryStatus", {
@@ -137,6 +138,7 @@ next_version!(DeliveryStatusNext, DeliveryStatus, "DeliveryStatus", {
     attempt: i32,
     occurred_at: i64,
     receipt: Option<Receipt>,
+    template_id: Option<String>,
 }, uuids { event_id }, opt_uuids { delivery_id });
 
 macro_rules! next_record {

@@ -79,6 +79,7 @@ pub fn delivery(
         expires_at: None,
         created_at: notify_common::clock::now_ms(),
         trace: None,
+        template_id: None,
     }
 }
 
