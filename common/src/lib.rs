@@ -12,6 +12,8 @@ pub mod dead_letter;
 pub mod health;
 pub mod kafka;
 pub mod links;
+pub mod locale;
+pub mod preference_links;
 pub mod log_pacer;
 pub mod metrics;
 pub mod publish;
