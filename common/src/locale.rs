@@ -46,7 +46,10 @@ mod tests {
             chain(&[Some("ko_KR"), None, Some(" EN-gb "), Some("ko")]),
             ["ko-kr", "ko", "en-gb", "en"]
         );
-        assert_eq!(pick(&[Some("de-AT"), Some("ko")], &["en", "ko"]), Some("ko"));
+        assert_eq!(
+            pick(&[Some("de-AT"), Some("ko")], &["en", "ko"]),
+            Some("ko")
+        );
         assert_eq!(pick(&[Some("de")], &["en", "ko"]), None);
     }
 }

@@ -41,6 +41,8 @@ pub struct AppState {
     pub codec: Arc<Codec<NotificationRequest>>,
     /// Provider receipts (signed webhooks), when a provider is configured to send them.
     pub receipts: Option<Arc<Receipts>>,
+    /// Unsubscribe links and the preference page, when `[links]` is configured.
+    pub preferences: Option<Arc<crate::preferences::Preferences>>,
 }
 
 impl AppState {

@@ -415,4 +415,3 @@ fn inline(channel: Channel, request: &NotificationRequest, email_from: &str) -> 
         locale: request.locale.clone(),
     })
 }
-

@@ -49,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(openapi::serve))
         .route("/v1/receipts/twilio", post(receipts::twilio_callback))
         .route("/v1/receipts/sendgrid", post(receipts::sendgrid_events))
+        .merge(crate::preferences::routes())
         .merge(tenant_routes)
         .with_state(state)
 }

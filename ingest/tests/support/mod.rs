@@ -104,6 +104,7 @@ pub async fn harness(config: IngestConfig) -> Harness {
         directory: Arc::new(MemoryDirectory::new()),
         codec: Arc::new(Codec::new().expect("codec")),
         receipts: None,
+        preferences: None,
     };
     Harness {
         app: notify_ingest::routes::router(state.clone()),

@@ -1,0 +1,37 @@
+//! The `preferences_url` template variable: a signed link to the recipient's preference page,
+//! so a tenant's email (or any template) can offer "manage your notifications".
+//!
+//! Guarantees: offered to every templated request while `[links]` is configured, valid for
+//! `links.preferences_ttl_s` from routing; a producer's own `preferences_url` parameter wins
+//! (a tenant with its own preference centre keeps it). Inline content is not templated and
+//! gets nothing.
+
+use notify_common::preference_links::{PageClaims, PreferenceLinks};
+use notify_schemas::NotificationRequest;
+
+/// The template variable's name.
+pub const VARIABLE: &str = "preferences_url";
+
+/// `request` with `preferences_url` added to its template's parameters, or `None` when it has
+/// no template or already sets the variable.
+pub fn with_preferences_url(
+    request: &NotificationRequest,
+    links: &PreferenceLinks,
+    now_ms: i64,
+) -> Option<NotificationRequest> {
+    let template = request.template.as_ref()?;
+    if template.params.contains_key(VARIABLE) {
+        return None;
+    }
+    let claims = PageClaims {
+        tenant: request.tenant.clone(),
+        user_id: request.user_id.clone(),
+        locale: request.locale.clone(),
+    };
+    let url = links.page_url(&claims, now_ms.div_euclid(1000));
+    let mut request = request.clone();
+    if let Some(template) = &mut request.template {
+        template.params.insert(VARIABLE.to_owned(), url);
+    }
+    Some(request)
+}
