@@ -38,6 +38,9 @@ pub struct Settings {
     /// Provider receipts: Twilio status callbacks and SendGrid's Event Webhook to the gateway's
     /// receipt routes (the simulators call back).
     pub receipts: bool,
+    /// Signed links back to the gateway (`[links]`): email carries `List-Unsubscribe`, templates
+    /// get `preferences_url`, the gateway serves `/u/` and `/p/`.
+    pub links: bool,
 }
 
 impl Default for Settings {
@@ -49,6 +52,7 @@ impl Default for Settings {
             registry: None,
             otlp: None,
             receipts: false,
+            links: false,
         }
     }
 }

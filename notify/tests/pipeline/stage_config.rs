@@ -24,6 +24,17 @@ impl Pipeline {
             );
             providers = providers.replace(header, &callback);
         }
+        let links = if s.links {
+            let key = self.dir.join("link-key");
+            std::fs::write(&key, notify_it::unique("link-key-of-at-least-32-bytes"))?;
+            format!(
+                "[links]\npublic_base_url = \"{}\"\nkeys = [{{ file = \"{}\" }}]\n",
+                self.api,
+                key.display()
+            )
+        } else {
+            String::new()
+        };
         let text = format!(
             r#"[kafka]
 brokers = "{brokers}"
@@ -63,6 +74,7 @@ max_attempts = 12
 backoff_base_ms = 500
 backoff_max_ms = 8000
 {registry}
+{links}
 {providers}"#,
             registry = match &s.registry {
                 Some(url) => format!(
