@@ -35,3 +35,39 @@ pub fn with_preferences_url(
     }
     Some(request)
 }
+
+#[cfg(test)]
+mod tests {
+    use notify_common::links::LinkKeys;
+    use notify_schemas::samples::{full_request, minimal_request};
+
+    use super::*;
+
+    fn links() -> PreferenceLinks {
+        let keys = LinkKeys::new(&[b"the router's link key, of 32 b!!"]).unwrap();
+        PreferenceLinks::new("https://n.example", keys, 60)
+    }
+
+    #[test]
+    fn a_templated_request_gets_a_link_to_its_users_page() {
+        let request = full_request();
+        assert!(request.template.is_some());
+        let with = with_preferences_url(&request, &links(), 5_000).expect("added");
+        let url = &with.template.as_ref().unwrap().params[VARIABLE];
+        let token = url.strip_prefix("https://n.example/p/").expect("page url");
+        let claims = links()
+            .verify_page(token, 64)
+            .expect("verifies until expiry");
+        assert_eq!(
+            (claims.tenant, claims.user_id),
+            (request.tenant, request.user_id)
+        );
+        assert_eq!(claims.locale, request.locale);
+        assert!(links().verify_page(token, 65).is_err(), "expired");
+        // the producer's own value stays; inline content gets nothing
+        assert!(with_preferences_url(&with, &links(), 5_000).is_none());
+        let mut inline = minimal_request();
+        inline.template = None;
+        assert!(with_preferences_url(&inline, &links(), 5_000).is_none());
+    }
+}

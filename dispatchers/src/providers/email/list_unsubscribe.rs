@@ -79,3 +79,51 @@ pub fn headers_for(
         .map(Vec::from)
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use notify_common::clock::ManualClock;
+    use notify_common::links::LinkKeys;
+    use notify_schemas::samples::full_email_delivery;
+
+    use super::*;
+
+    fn headers() -> ListUnsubscribe {
+        let keys = LinkKeys::new(&[b"the dispatcher's link key, 32 b!"]).unwrap();
+        let links = PreferenceLinks::new("https://n.example", keys, 60);
+        ListUnsubscribe::new(links, Arc::new(ManualClock::new(1_000_000)))
+    }
+
+    #[test]
+    fn an_email_names_its_one_click_link_and_a_critical_one_none() {
+        let list = headers();
+        let mut delivery = full_email_delivery();
+        delivery.priority = Priority::Normal;
+        let [(name, value), post] = list.headers(&delivery).expect("headers");
+        assert_eq!(name, LIST_UNSUBSCRIBE);
+        let url = value
+            .strip_prefix("<https://n.example/u/")
+            .and_then(|v| v.strip_suffix('>'))
+            .expect("<https url>");
+        assert_eq!(post, (LIST_UNSUBSCRIBE_POST, ONE_CLICK.to_owned()));
+        let keys = LinkKeys::new(&[b"the dispatcher's link key, 32 b!"]).unwrap();
+        let claims = PreferenceLinks::new("https://n.example", keys, 60)
+            .verify_unsubscribe(url, 1_000)
+            .expect("verifies");
+        assert_eq!(claims.category, delivery.category);
+        assert_eq!(claims.delivery_id, Some(delivery.delivery_id));
+        assert!(!value.contains('@'), "no address in the link");
+
+        let (message, _) = super::super::smtp::message(&delivery, None, Some(&list)).unwrap();
+        let raw = String::from_utf8(message.formatted()).unwrap();
+        assert!(
+            raw.contains("List-Unsubscribe: <https://n.example/u/"),
+            "{raw}"
+        );
+        assert!(raw.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"));
+
+        delivery.priority = Priority::Critical;
+        assert!(list.headers(&delivery).is_none());
+        assert!(headers_for(None, &delivery).is_empty());
+    }
+}
