@@ -172,12 +172,11 @@ pub fn routes() -> Router<AppState> {
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
 }
 
-fn configured(state: &AppState) -> Result<&Preferences, Response> {
-    state.preferences.as_deref().ok_or_else(|| {
-        let mut response = Response::new(axum::body::Body::from("not found"));
-        *response.status_mut() = StatusCode::NOT_FOUND;
-        response
-    })
+/// 404 while links are off.
+fn not_found() -> Response {
+    let mut response = Response::new(axum::body::Body::from("not found"));
+    *response.status_mut() = StatusCode::NOT_FOUND;
+    response
 }
 
 /// `GET /u/{token}`: asks before unsubscribing (a link scanner following it changes nothing).
@@ -186,9 +185,8 @@ async fn unsubscribe_page(
     Path(token): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let prefs = match configured(&state) {
-        Ok(prefs) => prefs,
-        Err(response) => return response,
+    let Some(prefs) = state.preferences.as_deref() else {
+        return not_found();
     };
     let claims = match prefs.links.verify_unsubscribe(&token, prefs.now_s()) {
         Ok(claims) => claims,
@@ -217,9 +215,8 @@ async fn page(
     Path(token): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let prefs = match configured(&state) {
-        Ok(prefs) => prefs,
-        Err(response) => return response,
+    let Some(prefs) = state.preferences.as_deref() else {
+        return not_found();
     };
     let claims = match prefs.links.verify_page(&token, prefs.now_s()) {
         Ok(claims) => claims,

@@ -11,7 +11,7 @@ use notify_schemas::Receipt;
 use notify_store::directory::{Preference, User};
 use notify_store::DirectoryError;
 
-use super::{configured, form, html, rows, show, Preferences, Text};
+use super::{form, html, not_found, rows, show, Text};
 use crate::receipts::{CallbackIds, ProviderReport};
 use crate::state::AppState;
 
@@ -25,9 +25,8 @@ pub async fn unsubscribe(
     Path(token): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let prefs = match configured(&state) {
-        Ok(prefs) => prefs,
-        Err(response) => return response,
+    let Some(prefs) = state.preferences.as_deref() else {
+        return not_found();
     };
     let claims = match prefs.links.verify_unsubscribe(&token, prefs.now_s()) {
         Ok(claims) => claims,
@@ -119,9 +118,8 @@ pub async fn save(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let prefs: &Preferences = match configured(&state) {
-        Ok(prefs) => prefs,
-        Err(response) => return response,
+    let Some(prefs) = state.preferences.as_deref() else {
+        return not_found();
     };
     let claims = match prefs.links.verify_page(&token, prefs.now_s()) {
         Ok(claims) => claims,
