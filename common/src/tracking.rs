@@ -123,9 +123,10 @@ impl Tracker {
     }
 
     /// The tracked link to `url` for `delivery`, made at `now_ms`; `None` for a URL that is not
-    /// http(s) (mailto:, tel:, a relative link) or is already one of ours.
+    /// http(s) (mailto:, tel:, a relative link) or already points at the gateway (a tracked
+    /// link, an unsubscribe or preference-page link: those are not clicks to measure).
     pub fn click_url(&self, delivery: &TrackedDelivery, url: &str, now_ms: i64) -> Option<String> {
-        if !is_web_url(url) || self.is_tracked(url) {
+        if !is_web_url(url) || self.is_gateway_link(url) {
             return None;
         }
         let token = self.token(Purpose::Click, delivery, Some(url), now_ms);
@@ -138,11 +139,10 @@ impl Tracker {
         format!("{}{OPEN_PATH}{token}", self.base)
     }
 
-    /// Whether `url` is a link of this gateway's tracking routes.
-    pub fn is_tracked(&self, url: &str) -> bool {
-        [CLICK_PATH, OPEN_PATH]
-            .iter()
-            .any(|path| url.starts_with(&format!("{}{path}", self.base)))
+    /// Whether `url` is a link back to this gateway (`<public_base_url>/...`).
+    pub fn is_gateway_link(&self, url: &str) -> bool {
+        url.strip_prefix(self.base.as_str())
+            .is_some_and(|rest| rest.starts_with('/'))
     }
 
     /// The delivery and destination of a click token, checked at `now_s` (Unix seconds).

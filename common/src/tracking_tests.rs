@@ -87,7 +87,9 @@ fn only_web_urls_are_wrapped_or_followed() {
         .unwrap();
     assert_eq!(tracker.click_url(&delivery(), &wrapped, NOW_MS), None);
     let pixel = tracker.open_url(&delivery(), NOW_MS);
-    assert!(tracker.is_tracked(&pixel));
+    assert!(tracker.is_gateway_link(&pixel));
+    assert!(tracker.is_gateway_link("https://n.example/p/some-token"));
+    assert!(!tracker.is_gateway_link("https://n.example.evil.example/p/x"));
 }
 
 #[test]

@@ -20,6 +20,7 @@ use crate::consumer::{DispatchError, Dispatcher, DrainConsumer, Lane};
 use crate::engine::inflight::Inflight;
 use crate::engine::TierMover;
 use crate::handler::{Deps, Handler};
+use crate::providers::email::ListUnsubscribe;
 use crate::providers::provider::Provider;
 use crate::providers::registry::{self, RegistryError};
 use notify_common::publish::KafkaPublisher;
@@ -46,7 +47,7 @@ pub enum StartError {
     /// The loop failed.
     #[error(transparent)]
     Run(#[from] DispatchError),
-    /// The link signing keys (`[links]`) could not be read.
+    /// The `[links]` keys cannot be read or are too short.
     #[error(transparent)]
     Links(#[from] notify_common::links::LinkError),
 }
@@ -216,7 +217,9 @@ pub async fn run(
     shutdown: Shutdown,
     health: Health,
 ) -> Result<(), StartError> {
-    let provider = registry::build_provider(channel, &config.dispatch.providers)?;
+    let list_unsubscribe = ListUnsubscribe::from_config(&config.links)?;
+    let provider =
+        registry::build_provider_with(channel, &config.dispatch.providers, list_unsubscribe)?;
     crate::metrics::register(
         channel.as_str(),
         &notify_common::topics::Topics::new(&config.kafka.topic_prefix),

@@ -392,8 +392,12 @@ fn start_dispatchers(
             .into_iter()
             .find(|c| c.as_str() == name)
             .ok_or_else(|| stage_err("dispatch")(&format!("unknown channel {name}")))?;
-        let provider = registry::build_provider(channel, &config.dispatch.providers)
-            .map_err(|e| stage_err("dispatch")(&e))?;
+        let list_unsubscribe =
+            notify_dispatchers::providers::email::ListUnsubscribe::from_config(&config.links)
+                .map_err(|e| stage_err("dispatch")(&e))?;
+        let provider =
+            registry::build_provider_with(channel, &config.dispatch.providers, list_unsubscribe)
+                .map_err(|e| stage_err("dispatch")(&e))?;
         let parts = stage::build_with(
             config,
             channel,

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod idempotency;
 pub mod metrics;
 pub mod openapi;
+pub mod preferences;
 pub mod problem;
 pub mod ratelimit;
 pub mod readiness;

@@ -22,6 +22,10 @@ pub const RECEIPTS_TOTAL: &str = "notify_ingest_receipts_total";
 /// Provider webhooks refused, labels `provider` and `reason` = signature | stale | replay |
 /// ids.
 pub const RECEIPTS_REFUSED_TOTAL: &str = "notify_ingest_receipts_refused_total";
+/// Unsubscribe and preference-page requests, labels `route` = unsubscribe | page and `outcome`
+/// = shown | saved | unsubscribed | critical | gone | unavailable, or the refused token's kind
+/// (malformed | unknown_key | bad_signature | expired).
+pub const PREFERENCE_LINKS_TOTAL: &str = "notify_ingest_preference_links_total";
 
 /// Addresses put on the suppression list from receipts, labels `channel` and `reason`
 /// (bounced | complained | stopped).
@@ -50,6 +54,11 @@ pub fn receipt(channel: notify_schemas::Channel, receipt: notify_schemas::Receip
 pub fn receipt_refused(provider: &'static str, reason: &'static str) {
     metrics::counter!(RECEIPTS_REFUSED_TOTAL, "provider" => provider, "reason" => reason)
         .increment(1);
+}
+
+/// Counts one unsubscribe or preference-page request.
+pub fn preference_link(route: &'static str, outcome: &'static str) {
+    metrics::counter!(PREFERENCE_LINKS_TOTAL, "route" => route, "outcome" => outcome).increment(1);
 }
 
 /// Registers at zero the series the alerts and the dashboard read, so that every family is

@@ -19,6 +19,7 @@ use notify_store::tenants::{AppStore, CassandraTenants};
 use tokio::net::TcpListener;
 
 use crate::auth::{load_secrets_key, Authenticator};
+use crate::preferences::Preferences;
 use crate::ratelimit::TenantLimiter;
 use crate::readiness::ReadyCache;
 use crate::receipts::{
@@ -28,9 +29,11 @@ use crate::server::{serve_http, ConnectionLimits};
 use crate::state::AppState;
 use crate::validate::Limits;
 use notify_common::clock::SystemClock;
+use notify_common::preference_links::PreferenceLinks;
 use notify_common::publish::{KafkaPublisher, Publisher};
 use notify_store::idempotency::{CassandraLedger, Ledger};
 use notify_store::notification_log::{CassandraLog, DeliveryLog};
+use notify_store::settings::CassandraSettings;
 use notify_store::suppressions::{CassandraSuppressions, SuppressionList};
 
 /// Why the gateway could not start or stopped with an error.
@@ -51,6 +54,9 @@ pub enum ServeError {
     /// The provider receipt settings are wrong.
     #[error("receipts: {0}")]
     Receipts(String),
+    /// The `[links]` keys cannot be read or are too short.
+    #[error(transparent)]
+    Links(#[from] notify_common::links::LinkError),
     /// A configured secret file could not be read.
     #[error("secrets key: {0}")]
     Secrets(String),
@@ -115,6 +121,14 @@ pub async fn build_state(config: &Config) -> Result<AppState, ServeError> {
     .await
     .map_err(|err| ServeError::SchemaRegistry(err.to_string()))?;
     let mut state = build_state_with(config, stores)?;
+    if let Some(preferences) = &mut state.preferences {
+        // the tenant's default locale picks the page's language, as it picks a template's
+        Arc::get_mut(preferences)
+            .expect("preferences not shared yet")
+            .settings = Some(Arc::new(
+            CassandraSettings::new(session.clone(), keyspace).await?,
+        ));
+    }
     // requests and receipts are written Confluent-framed when the configuration asks for it
     state.codec = Arc::new(schemas.codec()?);
     if let Some(receipts) = &mut state.receipts {
@@ -146,8 +160,19 @@ pub fn build_state_with(config: &Config, stores: Stores) -> Result<AppState, Ser
     let sendgrid = SendGridReceipts::from_providers(providers).map_err(ServeError::Receipts)?;
     let vonage = VonageReceipts::from_providers(providers).map_err(ServeError::Receipts)?;
     let tracking = crate::tracking::from_config(&config.links).map_err(ServeError::Receipts)?;
+    let links = PreferenceLinks::from_config(&config.links)?;
+    let preferences = links.map(|links| {
+        Arc::new(Preferences::new(
+            links,
+            &config.router.default_locale,
+            Arc::new(SystemClock),
+        ))
+    });
+    // tracked opens and clicks, and one-click unsubscribes, report their receipts through the
+    // same path as providers'
+    let links_on = tracking.is_some() || preferences.is_some();
     let receipts = match (twilio, sendgrid, vonage) {
-        (None, None, None) if tracking.is_none() => None,
+        (None, None, None) if !links_on => None,
         (twilio, sendgrid, vonage) => Some(Arc::new(Receipts {
             twilio,
             sendgrid,
@@ -181,6 +206,7 @@ pub fn build_state_with(config: &Config, stores: Stores) -> Result<AppState, Ser
         receipts,
         suppressions: stores.suppressions,
         tracking,
+        preferences,
     })
 }
 

@@ -47,6 +47,8 @@ pub struct AppState {
     pub suppressions: Arc<dyn SuppressionList>,
     /// Tracked opens and clicks, when `[links]` is on (recorded through `receipts`).
     pub tracking: Option<Arc<Tracking>>,
+    /// Unsubscribe links and the preference page, when `[links]` is configured.
+    pub preferences: Option<Arc<crate::preferences::Preferences>>,
 }
 
 impl AppState {

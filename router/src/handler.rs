@@ -15,6 +15,8 @@
 mod outcomes;
 mod outputs;
 
+use crate::preference_url::with_preferences_url;
+use notify_common::preference_links::PreferenceLinks;
 use std::sync::Arc;
 
 use futures::future::try_join_all;
@@ -156,6 +158,8 @@ pub struct Handler {
     clock: Arc<dyn Clock>,
     /// Paces the log lines of dead-lettered records (a flood of poison records).
     refusals: LogPacer,
+    /// Signs `preferences_url` for templates, when `[links]` is configured.
+    links: Option<PreferenceLinks>,
 }
 
 impl std::fmt::Debug for Handler {
@@ -196,7 +200,14 @@ impl Handler {
             config,
             clock,
             refusals: LogPacer::new(REFUSAL_LOG_LINES_PER_S),
+            links: None,
         })
+    }
+
+    /// Offers templates the `preferences_url` variable signed with `links`.
+    pub fn with_links(mut self, links: Option<PreferenceLinks>) -> Self {
+        self.links = links;
+        self
     }
 
     /// Reads Confluent-framed requests through `schemas`' registry and writes deliveries and
@@ -348,6 +359,11 @@ impl Handler {
         // a deferred request is measured from when it came due, not from when it was made
         let requested_at = record.deferred_until_ms.unwrap_or(request.created_at);
         let user_locale = view.user.as_ref().and_then(|u| u.locale.as_deref());
+        let with_url = self
+            .links
+            .as_ref()
+            .and_then(|links| with_preferences_url(&request, links, now_ms));
+        let templated = with_url.as_ref().unwrap_or(&request);
         let mut channels: Vec<Channel> = decided.targets.iter().map(|t| t.channel).collect();
         channels.dedup();
         for channel in channels {
@@ -360,7 +376,7 @@ impl Handler {
             let rendered = self.renderer.render(
                 channel,
                 templates.as_deref().map_or(&[][..], Vec::as_slice),
-                &request,
+                templated,
                 user_locale,
                 default_locale,
                 &self.config.email_from,

@@ -24,6 +24,7 @@ pub mod fanout;
 pub mod handler;
 pub mod metrics;
 pub mod plan;
+pub mod preference_url;
 pub mod publish;
 pub mod quiet;
 pub mod ratelimit;

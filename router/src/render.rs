@@ -20,6 +20,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior, Value};
+use notify_common::locale::{chain as locale_chain, normalize};
 use notify_schemas::limits::{ContentError, ContentLimits};
 use notify_schemas::{
     Channel, NotificationRequest, RenderedContent, RenderedEmail, RenderedPush, RenderedSms,
@@ -413,27 +414,4 @@ fn inline(channel: Channel, request: &NotificationRequest, email_from: &str) -> 
         content: rendered,
         locale: request.locale.clone(),
     })
-}
-
-/// A locale tag in the form locales are compared in: trimmed, lowercase, `-` separated.
-fn normalize(tag: &str) -> String {
-    tag.trim().replace('_', "-").to_ascii_lowercase()
-}
-
-/// Normalized locales to look for, in order: each given one, then its language; no repeats.
-fn locale_chain(locales: &[Option<&str>]) -> Vec<String> {
-    let mut chain: Vec<String> = Vec::new();
-    for locale in locales.iter().flatten() {
-        let full = normalize(locale);
-        if full.is_empty() {
-            continue;
-        }
-        let language = full.split('-').next().unwrap_or_default().to_owned();
-        for candidate in [full, language] {
-            if !candidate.is_empty() && !chain.contains(&candidate) {
-                chain.push(candidate);
-            }
-        }
-    }
-    chain
 }

@@ -2,6 +2,7 @@
 //! (with its handler) and the scheduler that re-emits deferred requests when they are due.
 //! Both publish through one producer; nothing here decides how a record is routed.
 
+use notify_common::preference_links::PreferenceLinks;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,6 +45,9 @@ pub enum StartError {
     /// The loop failed.
     #[error(transparent)]
     Run(#[from] RouterError),
+    /// The `[links]` keys cannot be read or are too short.
+    #[error(transparent)]
+    Links(#[from] notify_common::links::LinkError),
 }
 
 /// The router's two loops.
@@ -122,7 +126,8 @@ pub fn build_with(
     scheduler.produce_timeout = produce_timeout;
     scheduler.lease = scheduler.lease.max(scheduler.produce_timeout * 3);
     let handler = Handler::new(cache, stores, topics, router.clone(), Arc::new(SystemClock))?
-        .with_schemas(schemas)?;
+        .with_schemas(schemas)?
+        .with_links(PreferenceLinks::from_config(&config.links)?);
     // a full producer queue is waited out this long before the batch is retried
     let publisher = Arc::new(KafkaPublisher::new(producer, Duration::from_secs(5)));
     let stage = RouterConsumer::new(consumer, publisher, handler, router.clone());

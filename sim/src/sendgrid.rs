@@ -234,6 +234,7 @@ async fn send(
             "reply_to": mail["reply_to"]["email"],
             "text": content(&mail, "text/plain"),
             "html": content(&mail, "text/html"),
+            "headers": mail["headers"],
         }),
     );
     let bodies = ["text/html", "text/plain"].map(|kind| content(&mail, kind));

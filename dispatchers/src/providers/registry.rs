@@ -21,7 +21,7 @@ use notify_schemas::Channel;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use crate::providers::email::{SendGridProvider, SmtpProvider};
+use crate::providers::email::{ListUnsubscribe, SendGridProvider, SmtpProvider};
 use crate::providers::failover::{BreakerConfig, Failover};
 use crate::providers::provider::Provider;
 use crate::providers::sms::{TwilioProvider, VonageProvider};
@@ -81,6 +81,15 @@ pub fn build_provider(
     channel: Channel,
     providers: &toml::Table,
 ) -> Result<Arc<dyn Provider>, RegistryError> {
+    build_provider_with(channel, providers, None)
+}
+
+/// [`build_provider`], with email carrying the unsubscribe headers of `list_unsubscribe`.
+pub fn build_provider_with(
+    channel: Channel,
+    providers: &toml::Table,
+    list_unsubscribe: Option<Arc<ListUnsubscribe>>,
+) -> Result<Arc<dyn Provider>, RegistryError> {
     let missing = |wanted| RegistryError::Missing { channel, wanted };
     match channel {
         Channel::Apns => {
@@ -94,6 +103,7 @@ pub fn build_provider(
         Channel::Sms => routed(
             channel,
             providers,
+            None,
             "sms",
             &["twilio", "vonage"],
             "twilio or vonage",
@@ -101,6 +111,7 @@ pub fn build_provider(
         Channel::Email => routed(
             channel,
             providers,
+            list_unsubscribe,
             "email",
             &["sendgrid", "smtp"],
             "sendgrid or smtp",
@@ -109,12 +120,21 @@ pub fn build_provider(
 }
 
 /// One named provider account of SMS or email.
-fn named(providers: &toml::Table, name: &str) -> Result<Option<Arc<dyn Provider>>, RegistryError> {
+fn named(
+    providers: &toml::Table,
+    name: &str,
+    list_unsubscribe: Option<&Arc<ListUnsubscribe>>,
+) -> Result<Option<Arc<dyn Provider>>, RegistryError> {
+    let headers = || list_unsubscribe.cloned();
     match name {
         "twilio" => account(providers, name, TwilioProvider::new),
         "vonage" => account(providers, name, VonageProvider::new),
-        "sendgrid" => account(providers, name, SendGridProvider::new),
-        "smtp" => account(providers, name, SmtpProvider::new),
+        "sendgrid" => account(providers, name, |config| {
+            SendGridProvider::new(config).map(|p| p.with_list_unsubscribe(headers()))
+        }),
+        "smtp" => account(providers, name, |config| {
+            SmtpProvider::new(config).map(|p| p.with_list_unsubscribe(headers()))
+        }),
         other => Err(invalid(other, "unknown provider")),
     }
 }
@@ -141,6 +161,7 @@ where
 fn routed(
     channel: Channel,
     providers: &toml::Table,
+    list_unsubscribe: Option<Arc<ListUnsubscribe>>,
     table: &'static str,
     candidates: &[&str],
     wanted: &'static str,
@@ -167,12 +188,12 @@ fn routed(
             ));
         }
     }
-    let first = named(providers, &primary)?
+    let first = named(providers, &primary, list_unsubscribe.as_ref())?
         .ok_or_else(|| invalid(table, format!("[dispatch.providers.{primary}] is missing")))?;
     let Some(secondary) = secondary else {
         return Ok(first);
     };
-    let second = named(providers, &secondary)?.ok_or_else(|| {
+    let second = named(providers, &secondary, list_unsubscribe.as_ref())?.ok_or_else(|| {
         invalid(
             table,
             format!("[dispatch.providers.{secondary}] is missing"),

@@ -152,7 +152,7 @@ fn the_simulated_recipient_finds_the_links_in_the_smtp_message_as_sent() {
     };
     email.html = Some(r#"<p>Ihr <a href="https://shop.example/ö?a=1">Paket</a></p>"#.into());
     let sent = tracked(&tracker, &delivery, NOW_MS).unwrap();
-    let (message, _) = crate::providers::email::smtp::message(&sent, None).unwrap();
+    let (message, _) = crate::providers::email::smtp::message(&sent, None, None).unwrap();
     let raw = String::from_utf8(message.formatted()).unwrap();
     let links = notify_sim::recipient::tracked_links(&[&raw]);
     let token = |url: Option<String>| url.expect("link").rsplit('/').next().unwrap().to_owned();

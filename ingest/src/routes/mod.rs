@@ -56,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/receipts/vonage", post(receipts::vonage_receipt))
         .route("/t/c/{token}", get(tracking::click))
         .route("/t/o/{token}", get(tracking::open))
+        .merge(crate::preferences::routes())
         .merge(tenant_routes)
         .with_state(state)
 }

@@ -110,6 +110,7 @@ pub async fn harness(config: IngestConfig) -> Harness {
         receipts: None,
         suppressions: suppressions.clone(),
         tracking: None,
+        preferences: None,
     };
     Harness {
         app: notify_ingest::routes::router(state.clone()),

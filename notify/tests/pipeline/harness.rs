@@ -38,9 +38,13 @@ pub struct Settings {
     /// Provider receipts: Twilio status callbacks and SendGrid's Event Webhook to the gateway's
     /// receipt routes (the simulators call back).
     pub receipts: bool,
-    /// Tracked links (`[links]` pointing at the gateway, key in `<dir>/links-key`), and the
-    /// simulators' recipient opening and clicking every email.
+    /// Tracked links (`[links]` as for `links`), and the simulators' recipient opening and
+    /// clicking every email.
     pub tracking: bool,
+    /// Signed links back to the gateway (`[links]` pointing at it, key in `<dir>/links-key`):
+    /// email carries `List-Unsubscribe`, templates get `preferences_url`, the gateway serves
+    /// `/u/`, `/p/` and `/t/`.
+    pub links: bool,
 }
 
 impl Default for Settings {
@@ -53,6 +57,7 @@ impl Default for Settings {
             otlp: None,
             receipts: false,
             tracking: false,
+            links: false,
         }
     }
 }

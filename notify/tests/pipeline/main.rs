@@ -21,6 +21,7 @@ mod lost_answers;
 mod mixed;
 mod observe;
 mod outage;
+mod preferences;
 mod probe;
 mod process;
 mod receipts;

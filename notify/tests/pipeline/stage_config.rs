@@ -30,9 +30,9 @@ impl Pipeline {
             );
             providers = providers.replace(header, &receipts);
         }
-        let links = if s.tracking {
+        let links = if s.links || s.tracking {
             let key = self.dir.join("links-key");
-            std::fs::write(&key, notify_it::unique("tracking-key-of-at-least-32-bytes"))?;
+            std::fs::write(&key, notify_it::unique("links-key-of-at-least-32-bytes"))?;
             format!(
                 "[links]\npublic_base_url = \"{}\"\nkeys = [{{ file = \"{}\" }}]\n",
                 self.api,

@@ -23,6 +23,7 @@
 //! message_id_domain = "notify.example.com"
 //! ```
 
+pub mod list_unsubscribe;
 pub mod sendgrid;
 pub mod smtp;
 
@@ -30,6 +31,7 @@ pub mod smtp;
 mod tests;
 
 pub use crate::providers::rest::RestError;
+pub use list_unsubscribe::ListUnsubscribe;
 pub use sendgrid::{SendGridConfig, SendGridError, SendGridProvider};
 pub use smtp::{SmtpConfig, SmtpError, SmtpProvider, SmtpTls};
 

@@ -17,6 +17,7 @@
 //! | 5xx | `Retry` `ProviderUnavailable`, honouring `Retry-After` |
 //! | no answer | `Retry` `Connection` |
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -27,6 +28,7 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::list_unsubscribe::{self, ListUnsubscribe};
 use super::{email_parts, redact_email};
 use crate::providers::http::retry_after;
 use crate::providers::provider::{Outcome, Provider, Reason};
@@ -70,6 +72,8 @@ pub struct SendGridProvider {
     client: reqwest::Client,
     url: String,
     api_key: Secret,
+    /// Unsubscribe headers, when links are configured.
+    list_unsubscribe: Option<Arc<ListUnsubscribe>>,
 }
 
 impl SendGridProvider {
@@ -83,7 +87,14 @@ impl SendGridProvider {
             url: format!("{base}/v3/mail/send"),
             api_key: Secret::load(&config.api_key)
                 .map_err(RestError::secret("sendgrid", "api key"))?,
+            list_unsubscribe: None,
         })
+    }
+
+    /// Adds the unsubscribe headers of [`list_unsubscribe`] to every message.
+    pub fn with_list_unsubscribe(mut self, headers: Option<Arc<ListUnsubscribe>>) -> Self {
+        self.list_unsubscribe = headers;
+        self
     }
 }
 
@@ -133,6 +144,14 @@ impl Provider for SendGridProvider {
         });
         if let Some(reply_to) = &parts.reply_to {
             body["reply_to"] = address(reply_to);
+        }
+        let headers = list_unsubscribe::headers_for(self.list_unsubscribe.as_deref(), delivery);
+        if !headers.is_empty() {
+            let headers: serde_json::Map<String, Value> = headers
+                .into_iter()
+                .map(|(name, value)| (name.to_owned(), Value::from(value)))
+                .collect();
+            body["headers"] = headers.into();
         }
         let sent = self
             .client

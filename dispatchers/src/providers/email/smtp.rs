@@ -35,6 +35,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use notify_schemas::Delivery;
 use serde::Deserialize;
 
+use super::list_unsubscribe::{self, ListUnsubscribe};
 use super::{email_parts, redact_email, DELIVERY_ID_HEADER};
 use crate::providers::provider::{Outcome, Provider, Reason};
 use crate::providers::secret::{Secret, SecretConfig, SecretError};
@@ -132,6 +133,8 @@ pub struct SmtpProvider {
     password: Option<Secret>,
     /// Built on first send; rebuilt when the password changes.
     transport: Mutex<Option<Pooled>>,
+    /// Unsubscribe headers, when links are configured.
+    list_unsubscribe: Option<Arc<ListUnsubscribe>>,
 }
 
 impl std::fmt::Debug for SmtpProvider {
@@ -165,7 +168,14 @@ impl SmtpProvider {
             config,
             password,
             transport: Mutex::new(None),
+            list_unsubscribe: None,
         })
+    }
+
+    /// Adds the unsubscribe headers of [`list_unsubscribe`] to every message.
+    pub fn with_list_unsubscribe(mut self, headers: Option<Arc<ListUnsubscribe>>) -> Self {
+        self.list_unsubscribe = headers;
+        self
     }
 
     /// The transport to use now, rebuilt if the password file changed.
@@ -232,6 +242,7 @@ fn build(config: &SmtpConfig, password: Option<&str>) -> Result<Transport, SmtpE
 pub(crate) fn message(
     delivery: &Delivery,
     message_id_domain: Option<&str>,
+    list_unsubscribe: Option<&ListUnsubscribe>,
 ) -> Result<(Message, String), Outcome> {
     let parts = email_parts(delivery)?;
     let id = delivery.delivery_id.to_string();
@@ -248,6 +259,12 @@ pub(crate) fn message(
         ));
     if let Some(reply_to) = parts.reply_to {
         builder = builder.reply_to(reply_to);
+    }
+    for (name, value) in list_unsubscribe::headers_for(list_unsubscribe, delivery) {
+        builder = builder.raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str(name),
+            value,
+        ));
     }
     let built = match (&parts.email.text, &parts.email.html) {
         (Some(text), Some(html)) => builder.multipart(MultiPart::alternative_plain_html(
@@ -301,11 +318,14 @@ impl Provider for SmtpProvider {
     }
 
     async fn send(&self, delivery: &Delivery) -> Outcome {
-        let (message, message_id) =
-            match message(delivery, self.config.message_id_domain.as_deref()) {
-                Ok(built) => built,
-                Err(outcome) => return outcome,
-            };
+        let (message, message_id) = match message(
+            delivery,
+            self.config.message_id_domain.as_deref(),
+            self.list_unsubscribe.as_deref(),
+        ) {
+            Ok(built) => built,
+            Err(outcome) => return outcome,
+        };
         let transport = match self.transport() {
             Ok(transport) => transport,
             Err(outcome) => return outcome,
