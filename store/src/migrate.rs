@@ -43,6 +43,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "app_scopes",
         cql: include_str!("../migrations/0003_app_scopes.cql"),
     },
+    Migration {
+        version: 5,
+        name: "webhooks",
+        cql: include_str!("../migrations/0005_webhooks.cql"),
+    },
 ];
 
 impl Migration {
