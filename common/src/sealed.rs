@@ -161,6 +161,9 @@ mod tests {
         assert!(matches!(missing, Err(SecretsKeyError::Read { .. })));
         let key = SecretsKey::from_hex(&"ab".repeat(32)).expect("key");
         let text = format!("{key:?}");
-        assert!(!text.contains("abab") && text.contains("[redacted]"), "{text}");
+        assert!(
+            !text.contains("abab") && text.contains("[redacted]"),
+            "{text}"
+        );
     }
 }

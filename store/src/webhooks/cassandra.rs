@@ -202,7 +202,10 @@ impl WebhookStore for CassandraWebhooks {
         endpoint_id: &'a str,
         secret_ciphertext: &'a [u8],
     ) -> StoreFuture<'a, bool> {
-        Box::pin(self.applied(&self.set_secret, (secret_ciphertext, tenant_id, endpoint_id)))
+        Box::pin(self.applied(
+            &self.set_secret,
+            (secret_ciphertext, tenant_id, endpoint_id),
+        ))
     }
 
     fn delete_endpoint<'a>(

@@ -85,9 +85,18 @@ pub async fn secrets_rotate_and_endpoints_delete_within_their_tenant(store: &dyn
     let read = store.endpoint("rot-a", "wh_r1").await.expect("read");
     assert_eq!(read.map(|e| e.secret_ciphertext), Some(vec![9, 9]));
 
-    assert!(!store.delete_endpoint("rot-b", "wh_r1").await.expect("delete"));
-    assert!(store.delete_endpoint("rot-a", "wh_r1").await.expect("delete"));
-    assert!(!store.delete_endpoint("rot-a", "wh_r1").await.expect("delete"));
+    assert!(!store
+        .delete_endpoint("rot-b", "wh_r1")
+        .await
+        .expect("delete"));
+    assert!(store
+        .delete_endpoint("rot-a", "wh_r1")
+        .await
+        .expect("delete"));
+    assert!(!store
+        .delete_endpoint("rot-a", "wh_r1")
+        .await
+        .expect("delete"));
     assert_eq!(store.endpoint("rot-a", "wh_r1").await.expect("read"), None);
     assert!(
         !store
@@ -106,7 +115,10 @@ pub async fn backlog_reads_in_order_from_a_cursor(store: &dyn WebhookStore) {
         endpoint_id: "wh_order".into(),
         shard: 3,
     };
-    let entries: Vec<OutboxEntry> = [40, 7, 12, 300, 8].iter().map(|s| entry(&queue, *s)).collect();
+    let entries: Vec<OutboxEntry> = [40, 7, 12, 300, 8]
+        .iter()
+        .map(|s| entry(&queue, *s))
+        .collect();
     store.append(&entries).await.expect("append");
     let seqs = |found: Vec<OutboxEntry>| found.iter().map(|e| e.seq).collect::<Vec<_>>();
     let first = store.pending(&queue, None, 3).await.expect("pending");
@@ -118,7 +130,10 @@ pub async fn backlog_reads_in_order_from_a_cursor(store: &dyn WebhookStore) {
     );
     store.remove(&queue, 7).await.expect("remove");
     store.remove(&queue, 8).await.expect("remove");
-    store.remove(&queue, 8).await.expect("removing twice is fine");
+    store
+        .remove(&queue, 8)
+        .await
+        .expect("removing twice is fine");
     assert_eq!(
         seqs(store.pending(&queue, None, 10).await.expect("pending")),
         vec![12, 40, 300]
@@ -126,7 +141,11 @@ pub async fn backlog_reads_in_order_from_a_cursor(store: &dyn WebhookStore) {
     for seq in [12, 40, 300] {
         store.remove(&queue, seq).await.expect("remove");
     }
-    assert!(store.pending(&queue, None, 10).await.expect("pending").is_empty());
+    assert!(store
+        .pending(&queue, None, 10)
+        .await
+        .expect("pending")
+        .is_empty());
 }
 
 /// Appending an entry twice keeps one; queues of other shards and endpoints are apart.
@@ -144,20 +163,33 @@ pub async fn backlog_appends_are_idempotent_and_queues_independent(store: &dyn W
         shard: 0,
     };
     store
-        .append(&[entry(&queue, 5), entry(&other_shard, 6), entry(&other_endpoint, 7)])
+        .append(&[
+            entry(&queue, 5),
+            entry(&other_shard, 6),
+            entry(&other_endpoint, 7),
+        ])
         .await
         .expect("append");
-    store.append(&[entry(&queue, 5)]).await.expect("append again");
+    store
+        .append(&[entry(&queue, 5)])
+        .await
+        .expect("append again");
     assert_eq!(
         store.pending(&queue, None, 10).await.expect("pending"),
         vec![entry(&queue, 5)]
     );
     assert_eq!(
-        store.pending(&other_shard, None, 10).await.expect("pending"),
+        store
+            .pending(&other_shard, None, 10)
+            .await
+            .expect("pending"),
         vec![entry(&other_shard, 6)]
     );
     assert_eq!(
-        store.pending(&other_endpoint, None, 10).await.expect("pending"),
+        store
+            .pending(&other_endpoint, None, 10)
+            .await
+            .expect("pending"),
         vec![entry(&other_endpoint, 7)]
     );
 }

@@ -27,7 +27,9 @@ impl MemoryWebhooks {
 
     fn data(&self) -> MutexGuard<'_, Data> {
         // a panic while holding the lock leaves whole values behind: keep using them
-        self.data.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.data
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

@@ -60,6 +60,12 @@ impl fmt::Debug for WebhookEndpoint {
     }
 }
 
+/// The associated data an endpoint's signing secret is sealed with (`notify_common::sealed`):
+/// its tenant and id, so a ciphertext copied onto another endpoint's row does not open.
+pub fn sealing_context(tenant_id: &str, endpoint_id: &str) -> Vec<u8> {
+    format!("webhook:{tenant_id}:{endpoint_id}").into_bytes()
+}
+
 /// Where one queue of the backlog lives: an endpoint and a shard (the `notify.status`
 /// partition its events were read from).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -88,7 +94,7 @@ pub struct OutboxEntry {
 }
 
 /// Storage of webhook endpoints and their backlog.
-pub trait WebhookStore: Send + Sync {
+pub trait WebhookStore: Send + Sync + fmt::Debug {
     /// Stores a new endpoint (an existing id of the same tenant is overwritten).
     fn create_endpoint<'a>(&'a self, endpoint: &'a WebhookEndpoint) -> StoreFuture<'a, ()>;
     /// The tenant's endpoint with this id, if any.
@@ -138,7 +144,10 @@ mod tests {
     fn debug_of_an_endpoint_hides_its_secret() {
         let endpoint = conformance::endpoint("tn_1", "wh_1");
         let text = format!("{endpoint:?}");
-        assert!(text.contains("wh_1") && text.contains("[redacted]"), "{text}");
+        assert!(
+            text.contains("wh_1") && text.contains("[redacted]"),
+            "{text}"
+        );
         assert!(!text.contains("[1, 2, 3]"), "{text}");
     }
 
