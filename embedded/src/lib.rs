@@ -242,6 +242,7 @@ impl Embedded {
                 directory: directory.clone(),
                 tenants: tenants.clone(),
                 log: delivery_log.clone(),
+                webhooks: Arc::new(notify_store::webhooks::MemoryWebhooks::new()),
             },
         )
         .map_err(|e| stage_err("ingest")(&e))?;

@@ -16,12 +16,14 @@ use notify_common::{Config, Shutdown};
 use notify_schemas::Codec;
 use notify_store::directory::{CassandraDirectory, Directory};
 use notify_store::tenants::{AppStore, CassandraTenants};
+use notify_store::webhooks::{CassandraWebhooks, WebhookStore};
 use tokio::net::TcpListener;
 
 use crate::auth::{load_secrets_key, Authenticator};
 use crate::ratelimit::TenantLimiter;
 use crate::readiness::ReadyCache;
 use crate::receipts::{seen_signatures, Receipts, SendGridReceipts, TwilioReceipts};
+use crate::routes::admin::webhooks::WebhookAdmin;
 use crate::server::{serve_http, ConnectionLimits};
 use crate::state::AppState;
 use crate::validate::Limits;
@@ -73,6 +75,8 @@ pub struct Stores {
     pub tenants: Arc<dyn AppStore>,
     /// The notification log, which provider receipts update.
     pub log: Arc<dyn DeliveryLog>,
+    /// Tenants' webhook endpoints.
+    pub webhooks: Arc<dyn WebhookStore>,
 }
 
 impl std::fmt::Debug for Stores {
@@ -94,7 +98,9 @@ pub async fn build_state(config: &Config) -> Result<AppState, ServeError> {
         .with_max_in_flight(config.store.max_in_flight);
     let tenants = CassandraTenants::new(session.clone(), keyspace).await?;
     let log = CassandraLog::new(session.clone(), keyspace).await?;
+    let webhooks = CassandraWebhooks::new(session.clone(), keyspace).await?;
     let stores = Stores {
+        webhooks: Arc::new(webhooks),
         ledger: Arc::new(ledger),
         directory: Arc::new(directory),
         tenants: Arc::new(tenants),
@@ -127,6 +133,7 @@ pub fn build_state_with(config: &Config, stores: Stores) -> Result<AppState, Ser
         }
         None => None,
     };
+    let webhooks = WebhookAdmin::new(stores.webhooks, secrets_key.clone(), &config.webhooks);
     let auth = Authenticator::new(stores.tenants, ingest, secrets_key);
 
     // the delivery report must arrive within the produce timeout, or the request gets 503
@@ -168,6 +175,7 @@ pub fn build_state_with(config: &Config, stores: Stores) -> Result<AppState, Ser
         ))),
         codec: Arc::new(Codec::new()?),
         receipts,
+        webhooks: Arc::new(webhooks),
     })
 }
 

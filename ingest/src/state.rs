@@ -12,6 +12,7 @@ use crate::auth::Authenticator;
 use crate::ratelimit::TenantLimiter;
 use crate::readiness::ReadyCache;
 use crate::receipts::Receipts;
+use crate::routes::admin::webhooks::WebhookAdmin;
 use crate::validate::Limits;
 use notify_common::publish::Publisher;
 use notify_store::idempotency::Ledger;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub codec: Arc<Codec<NotificationRequest>>,
     /// Provider receipts (signed webhooks), when a provider is configured to send them.
     pub receipts: Option<Arc<Receipts>>,
+    /// Tenants' webhook endpoints.
+    pub webhooks: Arc<WebhookAdmin>,
 }
 
 impl AppState {
@@ -65,5 +68,11 @@ impl FromRef<AppState> for Arc<Authenticator> {
 impl FromRef<AppState> for Arc<TenantLimiter> {
     fn from_ref(state: &AppState) -> Self {
         state.limiter.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<WebhookAdmin> {
+    fn from_ref(state: &AppState) -> Self {
+        state.webhooks.clone()
     }
 }

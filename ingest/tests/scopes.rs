@@ -257,5 +257,5 @@ async fn the_openapi_document_names_the_scope_each_route_enforces() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 22, "operations behind credentials");
+    assert_eq!(checked, 27, "operations behind credentials");
 }

@@ -38,6 +38,9 @@ pub struct Settings {
     /// Provider receipts: Twilio status callbacks and SendGrid's Event Webhook to the gateway's
     /// receipt routes (the simulators call back).
     pub receipts: bool,
+    /// Tenant webhooks: a secrets key for the gateway and the sender, loopback endpoints
+    /// allowed, short retry pauses (`notify webhooks` is started by the test).
+    pub webhooks: bool,
 }
 
 impl Default for Settings {
@@ -49,6 +52,7 @@ impl Default for Settings {
             registry: None,
             otlp: None,
             receipts: false,
+            webhooks: false,
         }
     }
 }

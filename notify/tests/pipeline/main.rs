@@ -31,4 +31,5 @@ mod scale;
 mod seed;
 mod stage_config;
 mod tracing;
+mod webhooks;
 mod workload;

@@ -1,7 +1,7 @@
 //! The authentication cache, secrets at rest and in debug output, provisioning checks.
 
 use super::*;
-use crate::auth::AppSecret;
+use crate::auth::{AppSecret, AppSecretSealing};
 
 #[tokio::test]
 async fn cache_hit_skips_the_store_and_failures_are_not_cached() {

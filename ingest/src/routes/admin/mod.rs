@@ -21,6 +21,7 @@ mod preferences;
 mod template_checks;
 mod templates;
 mod users;
+pub mod webhooks;
 
 #[cfg(test)]
 mod tests;
