@@ -31,7 +31,6 @@ type Taken = Arc<Mutex<Vec<(String, Bytes)>>>;
 /// A loopback HTTP receiver on a fixed port that can be taken down and brought back.
 struct Receiver {
     addr: SocketAddr,
-    taken: Taken,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -65,7 +64,6 @@ impl Receiver {
         });
         Ok(Self {
             addr,
-            taken,
             stop: Some(stop),
         })
     }
@@ -141,7 +139,7 @@ fn of_body(v: &Value) -> String {
     )
 }
 
-async fn send_sms(api: &Api, n: usize) -> anyhow::Result<()> {
+async fn send_sms(api: &Api, n: usize) -> anyhow::Result<String> {
     let body = json!({
         "user_id": "hook-user", "category": "orders", "channels": ["sms"],
         "content": {"sms": {"text": format!("order {n} shipped")}}
@@ -150,15 +148,34 @@ async fn send_sms(api: &Api, n: usize) -> anyhow::Result<()> {
         .call(Method::POST, "/v1/notifications", &body, None)
         .await?;
     ensure!(status == 202, "not accepted: {status} {answer}");
-    Ok(())
+    Ok(answer["event_id"].as_str().context("event_id")?.to_owned())
 }
 
-/// Waits until every status on the topic reached the receiver; the missing ones.
-async fn missing_after(observer: &Observer, taken: &Taken, limit: Duration) -> Vec<String> {
+/// Waits until each of `events` has its dispatcher's status on the topic and every status on
+/// the topic reached the receiver; the missing ones (events without a dispatcher status count).
+async fn missing_after(
+    observer: &Observer,
+    taken: &Taken,
+    events: &[String],
+    limit: Duration,
+) -> Vec<String> {
     let deadline = Instant::now() + limit;
     loop {
-        let expected: Vec<String> =
-            observer.with(|seen| seen.statuses.iter().map(of_status).collect());
+        let (mut expected, dispatched): (Vec<String>, HashSet<String>) = observer.with(|seen| {
+            let dispatched = seen
+                .statuses
+                .iter()
+                .filter(|s| s.stage == notify_schemas::Stage::Dispatcher)
+                .map(|s| s.event_id.to_string())
+                .collect();
+            (seen.statuses.iter().map(of_status).collect(), dispatched)
+        });
+        expected.extend(
+            events
+                .iter()
+                .filter(|e| !dispatched.contains(*e))
+                .map(|e| format!("{e}: no dispatcher status yet")),
+        );
         let got: HashSet<String> = taken
             .lock()
             .expect("taken")
@@ -187,6 +204,8 @@ async fn a_tenant_endpoint_gets_signed_events_and_survives_a_five_minute_outage(
     let started = Instant::now();
     let settings = Settings {
         webhooks: true,
+        // the Twilio simulator calls back: each delivery has SENT, then DELIVERED
+        receipts: true,
         ..Settings::default()
     };
     let mut pipeline = Pipeline::start(settings).await?;
@@ -228,10 +247,11 @@ async fn a_tenant_endpoint_gets_signed_events_and_survives_a_five_minute_outage(
     let _ = (router, hooks);
 
     // before the outage: events arrive, signed
+    let mut events = Vec::new();
     for n in 0..5 {
-        send_sms(&api, n).await?;
+        events.push(send_sms(&api, n).await?);
     }
-    let missing = missing_after(&observer, &taken, Duration::from_secs(120)).await;
+    let missing = missing_after(&observer, &taken, &events, Duration::from_secs(120)).await;
     ensure!(
         missing.is_empty(),
         "before the outage, missing {missing:?}\n{}",
@@ -262,7 +282,7 @@ async fn a_tenant_endpoint_gets_signed_events_and_survives_a_five_minute_outage(
     let down_at = Instant::now();
     let mut n = 5;
     while down_at.elapsed() < outage {
-        send_sms(&api, n).await?;
+        events.push(send_sms(&api, n).await?);
         n += 1;
         tokio::time::sleep(Duration::from_secs(10).min(outage / 4)).await;
     }
@@ -274,7 +294,7 @@ async fn a_tenant_endpoint_gets_signed_events_and_survives_a_five_minute_outage(
     let expected_now = observer.with(|seen| seen.statuses.len());
     let receiver = Receiver::start(receiver.addr, Arc::clone(&taken)).await?;
 
-    let missing = missing_after(&observer, &taken, Duration::from_secs(120)).await;
+    let missing = missing_after(&observer, &taken, &events, Duration::from_secs(120)).await;
     ensure!(
         missing.is_empty(),
         "after the outage, missing {} events: {missing:?}\n{}",
