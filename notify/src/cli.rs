@@ -340,7 +340,7 @@ pub struct DlqFilterArgs {
     /// Channel (`apns`, `fcm`, `webpush`, `sms`, `email`).
     #[arg(long)]
     pub channel: Option<String>,
-    /// Stage that dead-lettered it (`router`, `dispatcher`).
+    /// Stage that dead-lettered it (`router`, `dispatcher`, `webhooks`).
     #[arg(long)]
     pub stage: Option<String>,
     /// Dead-lettered at or after this RFC 3339 instant, e.g. 2026-11-27T10:00:00Z.
