@@ -3,8 +3,9 @@
 //! ([`telemetry`]), cooperative shutdown ([`shutdown`]), the one start-up path of the stage
 //! binaries ([`stage`]), dead-letter header names ([`dead_letter`]), the one publishing path
 //! every stage produces through ([`publish`]), the stages' codecs from the schema registry
-//! settings ([`schema_registry`]), the one clock ([`clock`]) and signed links
-//! ([`links`]).
+//! settings ([`schema_registry`]), the one clock ([`clock`]), signed links
+//! ([`links`]), secrets at rest ([`sealed`]) and the SSRF guard for URLs tenants and users
+//! hand us ([`ssrf`]).
 
 pub mod clock;
 pub mod config;
@@ -18,7 +19,9 @@ pub mod metrics;
 pub mod preference_links;
 pub mod publish;
 pub mod schema_registry;
+pub mod sealed;
 pub mod shutdown;
+pub mod ssrf;
 pub mod stage;
 pub mod telemetry;
 pub mod topics;

@@ -257,6 +257,11 @@ pub fn replay_target(
         let value = deliveries.encode(&delivery).ok()?;
         return Some((topic, value));
     }
+    if letter.header(DLQ_STAGE) == Some("webhooks") {
+        // its value is the JSON a tenant's endpoint did not take, not a record of the topic it
+        // names as its origin: producing it there would corrupt that topic
+        return None;
+    }
     let topic = letter.header(DLQ_TOPIC)?.to_owned();
     Some((topic, letter.value.clone()))
 }
@@ -411,6 +416,16 @@ mod tests {
         assert_eq!(
             replay_target(&router, &topics, &codec),
             Some(("notify.requests".to_owned(), b"raw".to_vec()))
+        );
+        let webhook = letter(
+            &[(DLQ_STAGE, "webhooks"), (DLQ_TOPIC, "notify.status")],
+            1,
+            b"{}".to_vec(),
+        );
+        assert_eq!(
+            replay_target(&webhook, &topics, &codec),
+            None,
+            "not replayable"
         );
         let lost = letter(&[(DLQ_STAGE, "router")], 1, b"raw".to_vec());
         assert_eq!(replay_target(&lost, &topics, &codec), None);

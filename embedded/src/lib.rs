@@ -18,6 +18,7 @@ pub mod observe;
 pub mod seed;
 pub mod send;
 pub mod summary;
+mod webhooks;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -182,6 +183,7 @@ impl Embedded {
             .parse()
             .map_err(|e: toml::de::Error| EmbeddedError::Simulators(e.to_string()))?;
         let mut config = embedded_config("", providers, options.listen);
+        webhooks::prepare(&mut config, &options.sim_dir)?;
         tracing::debug!(
             elapsed_ms = begun.elapsed().as_millis(),
             "simulators started"
@@ -200,6 +202,7 @@ impl Embedded {
         let delivery_log = Arc::new(MemoryLog::new());
         let suppressions = Arc::new(MemorySuppressions::new());
         let settings = Arc::new(MemorySettings::new());
+        let hooks = Arc::new(notify_store::webhooks::MemoryWebhooks::new());
         let tenant = seed::seed(
             tenants.as_ref(),
             settings.as_ref(),
@@ -253,6 +256,7 @@ impl Embedded {
                 tenants: tenants.clone(),
                 log: delivery_log.clone(),
                 suppressions: suppressions.clone(),
+                webhooks: hooks.clone(),
             },
         )
         .map_err(|e| stage_err("ingest")(&e))?;
@@ -285,6 +289,7 @@ impl Embedded {
         }
 
         start_dispatchers(&config, &shutdown, &health, &delivery_log, &directory)?;
+        webhooks::start(&config, &shutdown, &health, hooks)?;
         tracing::info!(api = %api_addr, "embedded pipeline started");
         Ok(Self {
             config,

@@ -53,6 +53,7 @@ struct IngestApi;
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = IngestApi::openapi();
     doc.merge(admin::AdminApi::openapi());
+    doc.merge(admin::webhooks::WebhooksApi::openapi());
     doc
 }
 

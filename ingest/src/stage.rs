@@ -16,6 +16,7 @@ use notify_common::{Config, Shutdown};
 use notify_schemas::Codec;
 use notify_store::directory::{CassandraDirectory, Directory};
 use notify_store::tenants::{AppStore, CassandraTenants};
+use notify_store::webhooks::{CassandraWebhooks, WebhookStore};
 use tokio::net::TcpListener;
 
 use crate::auth::{load_secrets_key, Authenticator};
@@ -25,6 +26,7 @@ use crate::readiness::ReadyCache;
 use crate::receipts::{
     seen_signatures, Receipts, SendGridReceipts, TwilioReceipts, VonageReceipts,
 };
+use crate::routes::admin::webhooks::WebhookAdmin;
 use crate::server::{serve_http, ConnectionLimits};
 use crate::state::AppState;
 use crate::validate::Limits;
@@ -84,6 +86,8 @@ pub struct Stores {
     pub log: Arc<dyn DeliveryLog>,
     /// The suppression list, which hard bounces, complaints and opt-outs add to.
     pub suppressions: Arc<dyn SuppressionList>,
+    /// Tenants' webhook endpoints.
+    pub webhooks: Arc<dyn WebhookStore>,
 }
 
 impl std::fmt::Debug for Stores {
@@ -106,7 +110,9 @@ pub async fn build_state(config: &Config) -> Result<AppState, ServeError> {
     let tenants = CassandraTenants::new(session.clone(), keyspace).await?;
     let log = CassandraLog::new(session.clone(), keyspace).await?;
     let suppressions = CassandraSuppressions::new(session.clone(), keyspace).await?;
+    let webhooks = CassandraWebhooks::new(session.clone(), keyspace).await?;
     let stores = Stores {
+        webhooks: Arc::new(webhooks),
         ledger: Arc::new(ledger),
         directory: Arc::new(directory),
         tenants: Arc::new(tenants),
@@ -148,6 +154,7 @@ pub fn build_state_with(config: &Config, stores: Stores) -> Result<AppState, Ser
         }
         None => None,
     };
+    let webhooks = WebhookAdmin::new(stores.webhooks, secrets_key.clone(), &config.webhooks);
     let auth = Authenticator::new(stores.tenants, ingest, secrets_key);
 
     // the delivery report must arrive within the produce timeout, or the request gets 503
@@ -207,6 +214,7 @@ pub fn build_state_with(config: &Config, stores: Stores) -> Result<AppState, Ser
         suppressions: stores.suppressions,
         tracking,
         preferences,
+        webhooks: Arc::new(webhooks),
     })
 }
 

@@ -13,6 +13,7 @@ use crate::auth::Authenticator;
 use crate::ratelimit::TenantLimiter;
 use crate::readiness::ReadyCache;
 use crate::receipts::Receipts;
+use crate::routes::admin::webhooks::WebhookAdmin;
 use crate::tracking::Tracking;
 use crate::validate::Limits;
 use notify_common::publish::Publisher;
@@ -49,6 +50,8 @@ pub struct AppState {
     pub tracking: Option<Arc<Tracking>>,
     /// Unsubscribe links and the preference page, when `[links]` is configured.
     pub preferences: Option<Arc<crate::preferences::Preferences>>,
+    /// Tenants' webhook endpoints.
+    pub webhooks: Arc<WebhookAdmin>,
 }
 
 impl AppState {
@@ -79,5 +82,11 @@ impl FromRef<AppState> for Arc<Authenticator> {
 impl FromRef<AppState> for Arc<TenantLimiter> {
     fn from_ref(state: &AppState) -> Self {
         state.limiter.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<WebhookAdmin> {
+    fn from_ref(state: &AppState) -> Self {
+        state.webhooks.clone()
     }
 }

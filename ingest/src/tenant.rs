@@ -32,3 +32,20 @@ impl<S: Send + Sync> FromRequestParts<S> for Tenant {
             .ok_or_else(Problem::unauthorized)
     }
 }
+
+/// The app key a request authenticated with (inserted beside the [`Tenant`]); recorded on
+/// what an app registers, such as a webhook endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AppKey(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for AppKey {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<AppKey>()
+            .cloned()
+            .ok_or_else(Problem::unauthorized)
+    }
+}

@@ -257,5 +257,5 @@ async fn the_openapi_document_names_the_scope_each_route_enforces() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 24, "operations behind credentials");
+    assert_eq!(checked, 29, "operations behind credentials");
 }

@@ -55,6 +55,9 @@ pub enum Command {
         #[arg(long, value_enum)]
         channel: ChannelArg,
     },
+    /// Run the webhook sender: posts tenants' status events (notify.status) to their
+    /// registered endpoints, signed, retried, in order per delivery.
+    Webhooks,
     /// Run every provider simulator (APNs, FCM, web push, Twilio, Vonage, SendGrid, SMTP) on
     /// loopback with fresh test credentials, and write the `[dispatch.providers]` table that
     /// points the dispatchers at them to `<dir>/providers.toml`. Runs until Ctrl-C.
@@ -309,6 +312,7 @@ mod tests {
         assert!(Cli::try_parse_from(["notify", "dispatch", "--channel", "apns"]).is_ok());
         assert!(Cli::try_parse_from(["notify", "dispatch", "--channel", "pigeon"]).is_err());
         assert!(Cli::try_parse_from(["notify", "dispatch"]).is_err());
+        assert!(Cli::try_parse_from(["notify", "webhooks"]).is_ok());
     }
 }
 
@@ -343,7 +347,7 @@ pub struct DlqFilterArgs {
     /// Channel (`apns`, `fcm`, `webpush`, `sms`, `email`).
     #[arg(long)]
     pub channel: Option<String>,
-    /// Stage that dead-lettered it (`router`, `dispatcher`).
+    /// Stage that dead-lettered it (`router`, `dispatcher`, `webhooks`).
     #[arg(long)]
     pub stage: Option<String>,
     /// Dead-lettered at or after this RFC 3339 instant, e.g. 2026-11-27T10:00:00Z.

@@ -102,6 +102,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             notify_router::stage::run(&config, shutdown, health)
         })
         .await?),
+        Command::Webhooks => Ok(run_stage(&config, "webhooks", |shutdown, health| {
+            notify_webhooks::stage::run(&config, shutdown, health)
+        })
+        .await?),
         Command::Dlq { action } => {
             init_tool_telemetry(&config)?;
             dlq::run(&config, action).await

@@ -2,7 +2,8 @@
 //! schema ([`migrate`]) and every table behind a narrow trait with a Cassandra and an
 //! in-memory implementation that pass one conformance suite: the [`directory`], the
 //! [`schedule`], the [`ratelog`], the [`notification_log`], [`idempotency`] claims,
-//! [`tenants`] and their [`settings`], and the [`suppressions`]. Only CQL that both ScyllaDB and Apache Cassandra 5
+//! [`tenants`] and their [`settings`], the [`suppressions`], tenants' [`webhooks`] and their
+//! backlog. Only CQL that both ScyllaDB and Apache Cassandra 5
 //! accept is used, and every data statement is prepared.
 
 mod cql;
@@ -17,6 +18,7 @@ pub mod settings;
 pub mod suppressions;
 pub mod tenants;
 mod tls;
+pub mod webhooks;
 
 pub use directory::{CassandraDirectory, Directory, DirectoryError, Invalidation, MemoryDirectory};
 pub use migrate::{migrate, Migration, MigrationReport, MIGRATIONS};

@@ -48,6 +48,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "suppressions",
         cql: include_str!("../migrations/0004_suppressions.cql"),
     },
+    Migration {
+        version: 5,
+        name: "webhooks",
+        cql: include_str!("../migrations/0005_webhooks.cql"),
+    },
 ];
 
 impl Migration {

@@ -7,7 +7,7 @@
 //! [`Config::load`] always calls it.
 //!
 //! Each section has its own file (`clusters.rs`: `[kafka]` and `[store]`; `ingest.rs`,
-//! `router.rs`, `dispatch.rs`, `links.rs`; `registry.rs`: `[schema_registry]`; `process.rs`: `[telemetry]`
+//! `router.rs`, `dispatch.rs`, `links.rs`, `webhooks.rs`; `registry.rs`: `[schema_registry]`; `process.rs`: `[telemetry]`
 //! and `[shutdown]`); this one holds the
 //! whole, its loading and the validation of relations across sections.
 
@@ -25,6 +25,7 @@ mod process;
 mod registry;
 mod router;
 pub mod secret;
+mod webhooks;
 
 pub use clusters::{KafkaConfig, StoreConfig, StoreTls, TopicPartitions};
 pub use dispatch::{DispatchConfig, RetryConfig, DEFAULT_SESSION_TIMEOUT_MS};
@@ -34,6 +35,7 @@ pub use process::{LogFormat, ShutdownConfig, TelemetryConfig};
 pub use registry::{FramedTopics, SchemaRegistryConfig};
 pub use router::RouterConfig;
 pub use secret::{SecretConfig, SecretReadError};
+pub use webhooks::WebhooksConfig;
 
 /// Prefix of every environment override.
 pub const ENV_PREFIX: &str = "NOTIFY_";
@@ -85,6 +87,8 @@ pub struct Config {
     pub shutdown: ShutdownConfig,
     /// Signed links back to the gateway: tracked clicks and opens, unsubscribe, preferences.
     pub links: LinksConfig,
+    /// Tenants' webhook endpoints and the sender that posts status events to them.
+    pub webhooks: WebhooksConfig,
 }
 
 impl Config {
@@ -276,6 +280,7 @@ impl Config {
         self.store.validate_security()?;
         self.schema_registry.validate()?;
         self.dispatch.validate(self.kafka.group_timeout_ms())?;
+        self.webhooks.validate()?;
         let l = &self.links;
         if let Some(base) = &l.public_base_url {
             let scheme_ok = base.starts_with("https://") || base.starts_with("http://");

@@ -141,6 +141,7 @@ mod tests {
         Principal {
             tenant: Tenant(tenant.into()),
             scopes: Scopes::only(Scope::Send),
+            app_key: crate::tenant::AppKey("ak_1".into()),
         }
     }
 

@@ -16,7 +16,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use notify_store::tenants::{AppRecord, JwtKey};
 use serde::Deserialize;
 
-use super::secrets::SecretsKey;
+use super::secrets::{AppSecretSealing, SecretsKey};
 use super::{AuthError, Reject};
 
 /// The settings a token is checked against.

@@ -27,6 +27,7 @@ pub async fn require_auth(
             request.headers_mut().remove(AUTHORIZATION);
             request.extensions_mut().insert(principal.tenant);
             request.extensions_mut().insert(principal.scopes);
+            request.extensions_mut().insert(principal.app_key);
             next.run(request).await
         }
         Err(err) => {

@@ -38,10 +38,10 @@ use notify_store::StoreError;
 
 pub use middleware::require_auth;
 pub use scope::require_scope;
-pub use secrets::{AppSecret, SecretsKey, SecretsKeyError};
+pub use secrets::{AppSecret, AppSecretSealing, SecretsKey, SecretsKeyError};
 
 use crate::problem::Problem;
-use crate::tenant::Tenant;
+use crate::tenant::{AppKey, Tenant};
 use cache::AuthCache;
 use jwt::JwtSettings;
 
@@ -157,6 +157,8 @@ pub struct Principal {
     pub tenant: Tenant,
     /// The scopes of the app's key.
     pub scopes: Scopes,
+    /// The app key itself.
+    pub app_key: AppKey,
 }
 
 /// Reads the secrets key file (`ingest.secrets_key_file`): 64 hex digits.
@@ -279,6 +281,7 @@ fn principal(app: AppRecord) -> Principal {
     Principal {
         tenant: Tenant(app.tenant_id),
         scopes: app.scopes,
+        app_key: AppKey(app.app_key),
     }
 }
 

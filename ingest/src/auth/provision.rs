@@ -11,7 +11,9 @@ use notify_store::tenants::{AppRecord, AppStore, JwtKey, Scopes, TenantRecord};
 use notify_store::StoreError;
 
 use super::jwt::{check_es256_public_key, PublicKeyError};
-use super::secrets::{generate_app_key, generate_tenant_id, AppSecret, SecretsKey};
+use super::secrets::{
+    generate_app_key, generate_tenant_id, AppSecret, AppSecretSealing, SecretsKey,
+};
 
 /// Longest tenant name.
 pub const MAX_TENANT_NAME_CHARS: usize = 200;

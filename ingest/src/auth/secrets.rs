@@ -1,5 +1,5 @@
 //! App secrets: generation, the hash kept for HTTP Basic, and encryption at rest with the
-//! operator's secrets key (needed to verify HS256 tokens, whose HMAC key is the secret itself).
+//! operator's secrets key (`notify_common::sealed`) (needed to verify HS256 tokens, whose HMAC key is the secret itself).
 //!
 //! Guarantees: neither [`AppSecret`] nor [`SecretsKey`] can be printed (`Debug` shows
 //! `[redacted]`, there is no `Display`), so a secret cannot reach a log line by accident.
@@ -7,13 +7,9 @@
 //! another app's row does not decrypt. Not guaranteed: wiping secrets from memory after use.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
-use notify_common::config::IngestConfig;
 use notify_store::tenants::SECRET_HASH_LEN;
 use rand::distr::Alphanumeric;
 use rand::{Rng, RngCore};
@@ -32,9 +28,6 @@ const SECRET_BYTES: usize = 32;
 const APP_KEY_CHARS: usize = 20;
 /// Random bytes in a tenant id (shown as hex): 80 bits.
 const TENANT_ID_BYTES: usize = 10;
-/// First byte of every ciphertext, so the format can change later.
-const CIPHERTEXT_VERSION: u8 = 1;
-const NONCE_LEN: usize = 12;
 
 /// An app secret. Only its hash and ciphertext are stored; the clear text exists in memory
 /// while a request is checked and once, on the operator's terminal, when the app is created.
@@ -103,111 +96,23 @@ pub fn generate_tenant_id() -> String {
     format!("{TENANT_ID_PREFIX}{}", hex::encode(bytes))
 }
 
-/// Why the secrets key could not be loaded.
-#[derive(Debug, thiserror::Error)]
-pub enum SecretsKeyError {
-    /// The file could not be read.
-    #[error("cannot read the secrets key file {path}: {source}")]
-    Read {
-        /// The configured file.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// The contents are not 64 hex digits. The text itself is never part of the message.
-    #[error("the secrets key must be 64 hex digits (32 bytes), optionally followed by a newline")]
-    Format,
+pub use notify_common::sealed::{DecryptError, SecretsKey, SecretsKeyError};
+
+/// Encryption of app secrets with the operator's [`SecretsKey`], bound to their app key.
+pub trait AppSecretSealing {
+    /// Encrypts `secret` for the app `app_key` (the app key is the associated data).
+    fn encrypt(&self, app_key: &str, secret: &AppSecret) -> Vec<u8>;
+    /// Decrypts what [`AppSecretSealing::encrypt`] produced for the same `app_key`.
+    fn decrypt(&self, app_key: &str, stored: &[u8]) -> Result<AppSecret, DecryptError>;
 }
 
-/// Why a stored ciphertext could not be decrypted: another key was configured than the one the
-/// app was created with, or the row was altered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the app secret does not decrypt with the configured secrets key")]
-pub struct DecryptError;
-
-/// The operator's 32-byte key encrypting app secrets at rest (ChaCha20-Poly1305).
-#[derive(Clone)]
-pub struct SecretsKey([u8; 32]);
-
-impl fmt::Debug for SecretsKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SecretsKey([redacted])")
-    }
-}
-
-impl SecretsKey {
-    /// A key from raw bytes.
-    pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(bytes)
+impl AppSecretSealing for SecretsKey {
+    fn encrypt(&self, app_key: &str, secret: &AppSecret) -> Vec<u8> {
+        self.seal(app_key.as_bytes(), secret.expose().as_bytes())
     }
 
-    /// A key from 64 hex digits; surrounding whitespace is ignored.
-    pub fn from_hex(text: &str) -> Result<Self, SecretsKeyError> {
-        let mut bytes = [0u8; 32];
-        hex::decode_to_slice(text.trim(), &mut bytes).map_err(|_| SecretsKeyError::Format)?;
-        Ok(Self(bytes))
-    }
-
-    /// Reads a key file holding 64 hex digits.
-    pub fn from_file(path: &Path) -> Result<Self, SecretsKeyError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SecretsKeyError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        Self::from_hex(&text)
-    }
-
-    /// The key named by `ingest.secrets_key_file`, or `None` when none is configured.
-    pub fn load(config: &IngestConfig) -> Result<Option<Self>, SecretsKeyError> {
-        config
-            .secrets_key_file
-            .as_deref()
-            .map(Self::from_file)
-            .transpose()
-    }
-
-    fn cipher(&self) -> ChaCha20Poly1305 {
-        ChaCha20Poly1305::new(Key::from_slice(&self.0))
-    }
-
-    /// Encrypts `secret` for the app `app_key`: version byte, random 96-bit nonce, ciphertext
-    /// and tag. A random nonce is safe here: one key encrypts one secret per app created, far
-    /// below the 2^32 messages where random 96-bit nonces start to risk a collision.
-    pub fn encrypt(&self, app_key: &str, secret: &AppSecret) -> Vec<u8> {
-        let mut nonce = [0u8; NONCE_LEN];
-        rand::rng().fill_bytes(&mut nonce);
-        let payload = Payload {
-            msg: secret.expose().as_bytes(),
-            aad: app_key.as_bytes(),
-        };
-        // Cannot fail for a secret of a few dozen bytes (the limit is 256 GiB); were it to,
-        // the empty result would only fail to decrypt later, never leak anything.
-        let sealed = self
-            .cipher()
-            .encrypt(Nonce::from_slice(&nonce), payload)
-            .unwrap_or_default();
-        let mut out = Vec::with_capacity(1 + NONCE_LEN + sealed.len());
-        out.push(CIPHERTEXT_VERSION);
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&sealed);
-        out
-    }
-
-    /// Decrypts what [`SecretsKey::encrypt`] produced for the same `app_key`.
-    pub fn decrypt(&self, app_key: &str, stored: &[u8]) -> Result<AppSecret, DecryptError> {
-        let (version, rest) = stored.split_first().ok_or(DecryptError)?;
-        if *version != CIPHERTEXT_VERSION || rest.len() < NONCE_LEN {
-            return Err(DecryptError);
-        }
-        let (nonce, sealed) = rest.split_at(NONCE_LEN);
-        let payload = Payload {
-            msg: sealed,
-            aad: app_key.as_bytes(),
-        };
-        let clear = self
-            .cipher()
-            .decrypt(Nonce::from_slice(nonce), payload)
-            .map_err(|_| DecryptError)?;
+    fn decrypt(&self, app_key: &str, stored: &[u8]) -> Result<AppSecret, DecryptError> {
+        let clear = self.open(app_key.as_bytes(), stored)?;
         String::from_utf8(clear)
             .map(AppSecret)
             .map_err(|_| DecryptError)
@@ -255,22 +160,6 @@ mod tests {
         assert_eq!(key.decrypt("ak_one", &[]), Err(DecryptError));
         // A fresh nonce each time: the same secret never gives the same ciphertext.
         assert_ne!(key.encrypt("ak_one", &secret), sealed);
-    }
-
-    #[test]
-    fn key_parsing() {
-        let hex_key = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n";
-        assert!(SecretsKey::from_hex(hex_key).is_ok());
-        assert!(matches!(
-            SecretsKey::from_hex("0011"),
-            Err(SecretsKeyError::Format)
-        ));
-        assert!(matches!(
-            SecretsKey::from_hex(&"zz".repeat(32)),
-            Err(SecretsKeyError::Format)
-        ));
-        let missing = SecretsKey::from_file(Path::new("/nonexistent/secrets.key"));
-        assert!(matches!(missing, Err(SecretsKeyError::Read { .. })));
     }
 
     #[test]

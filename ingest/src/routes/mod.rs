@@ -2,7 +2,7 @@
 //!
 //! The tenant routes come in three groups, each behind the scope its key needs: `send`
 //! (creating notifications), `status` (reading what became of one) and `admin` (the directory:
-//! users, devices, preferences, templates, categories). A route belongs to exactly one group;
+//! users, devices, preferences, templates, categories; webhook endpoints). A route belongs to exactly one group;
 //! its OpenAPI operation names the same scope (checked by a test).
 
 pub mod admin;
@@ -37,6 +37,7 @@ pub fn router(state: AppState) -> Router {
             email_max_bytes: state.limits.email_max_bytes,
         },
     )
+    .merge(admin::webhooks::routes())
     .route_layer(from_fn_with_state(Scope::Admin, auth::require_scope));
     let tenant_routes = send
         .merge(status)

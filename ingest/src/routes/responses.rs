@@ -67,6 +67,23 @@ macro_rules! problem_sets {
 }
 
 problem_sets! {
+    /// Registering a webhook endpoint.
+    RegisterWebhook = [
+        MALFORMED,
+        UNAUTHORIZED,
+        FORBIDDEN,
+        (409, "the tenant has the most endpoints allowed"),
+        (422, "invalid fields, or a url the SSRF guard refuses"),
+        (503, "no secrets key configured, or the database is unavailable"),
+    ];
+    /// Reading, rotating or deleting one webhook endpoint.
+    WebhookLookup = [
+        UNAUTHORIZED,
+        FORBIDDEN,
+        (404, "no such endpoint"),
+        INVALID_ID,
+        (503, "no secrets key configured, or the database is unavailable"),
+    ];
     /// `POST /v1/notifications`.
     CreateNotification = [
         MALFORMED,

@@ -12,11 +12,13 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use http_body_util::BodyExt;
 use notify_common::config::IngestConfig;
+use notify_common::config::WebhooksConfig;
 use notify_common::publish::{MemoryPublisher, PublishError, Publisher, Record};
 use notify_ingest::auth::provision::{create_app, create_tenant};
 use notify_ingest::auth::Authenticator;
 use notify_ingest::ratelimit::TenantLimiter;
 use notify_ingest::readiness::ReadyCache;
+use notify_ingest::routes::admin::webhooks::WebhookAdmin;
 use notify_ingest::state::AppState;
 use notify_ingest::validate::Limits;
 use notify_schemas::Codec;
@@ -24,6 +26,7 @@ use notify_store::idempotency::MemoryLedger;
 use notify_store::notification_log::MemoryLog;
 use notify_store::suppressions::MemorySuppressions;
 use notify_store::tenants::{MemoryTenants, Scopes};
+use notify_store::webhooks::MemoryWebhooks;
 use notify_store::MemoryDirectory;
 use serde_json::{json, Value};
 use tower::ServiceExt;
@@ -111,6 +114,11 @@ pub async fn harness(config: IngestConfig) -> Harness {
         suppressions: suppressions.clone(),
         tracking: None,
         preferences: None,
+        webhooks: Arc::new(WebhookAdmin::new(
+            Arc::new(MemoryWebhooks::new()),
+            Some(notify_common::sealed::SecretsKey::from_bytes([5; 32])),
+            &WebhooksConfig::default(),
+        )),
     };
     Harness {
         app: notify_ingest::routes::router(state.clone()),

@@ -45,6 +45,9 @@ pub struct Settings {
     /// email carries `List-Unsubscribe`, templates get `preferences_url`, the gateway serves
     /// `/u/`, `/p/` and `/t/`.
     pub links: bool,
+    /// Tenant webhooks: a secrets key for the gateway and the sender, loopback endpoints
+    /// allowed, short retry pauses (`notify webhooks` is started by the test).
+    pub webhooks: bool,
 }
 
 impl Default for Settings {
@@ -58,6 +61,7 @@ impl Default for Settings {
             receipts: false,
             tracking: false,
             links: false,
+            webhooks: false,
         }
     }
 }

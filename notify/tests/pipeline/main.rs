@@ -34,4 +34,5 @@ mod stage_config;
 mod suppression;
 mod tracing;
 mod tracking;
+mod webhooks;
 mod workload;

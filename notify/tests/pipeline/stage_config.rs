@@ -60,7 +60,7 @@ request_timeout_ms = 30000
 [ingest]
 tenant_rate_per_s = 0
 tenant_notifications_per_s = 0
-[router]
+{secrets_key}[router]
 group_id = "{prefix}-router"
 email_from = "notify@example.com"
 max_backoff_ms = 2000
@@ -80,7 +80,24 @@ max_attempts = 12
 backoff_base_ms = 500
 backoff_max_ms = 8000
 {registry}
+{webhooks}
 {providers}"#,
+            secrets_key = match s.webhooks {
+                true => {
+                    let file = self.dir.join("secrets.key");
+                    std::fs::write(&file, format!("{}\n", "5a".repeat(32)))?;
+                    format!("secrets_key_file = \"{}\"\n", file.display())
+                }
+                false => String::new(),
+            },
+            webhooks = match s.webhooks {
+                true => format!(
+                    "[webhooks]\ngroup_id = \"{}-webhooks\"\nallow_insecure_loopback = true\n\
+                     initial_backoff_ms = 500\nmax_backoff_ms = 5000\n",
+                    self.prefix
+                ),
+                false => String::new(),
+            },
             registry = match &s.registry {
                 Some(url) => format!(
                     "[schema_registry]\nurl = \"{url}\"\n\

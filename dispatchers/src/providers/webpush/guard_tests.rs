@@ -263,10 +263,7 @@ async fn a_subscription_to_a_refused_endpoint_fails_without_a_request() {
             "https://updates.push.services.mozilla.com:8443/push/x",
             "port 8443",
         ),
-        (
-            "https://push.example.com/push/x",
-            "not an allowed push service",
-        ),
+        ("https://push.example.com/push/x", "not on the allowlist"),
     ] {
         let mut delivery = notify_schemas::samples::full_webpush_delivery();
         delivery.expires_at = None;

@@ -14,9 +14,11 @@ mod classify;
 pub mod config;
 pub mod crypto;
 pub mod encode;
-pub mod endpoint;
 pub mod service;
 pub mod vapid;
+
+/// The SSRF guard, shared with the tenant webhooks (`notify_common::ssrf`).
+pub use notify_common::ssrf as endpoint;
 
 #[cfg(test)]
 mod guard_tests;

@@ -11,7 +11,7 @@ async fn basic_with_the_right_secret_authenticates_as_the_tenant() {
             .authenticate(&basic(&app.app_key, app.secret.expose()))
             .await
             .expect("authenticated");
-        assert_eq!(tenant, f.principal());
+        assert_eq!(tenant, f.principal(&app.app_key));
     }
     // The scheme name is case-insensitive.
     let value = format!(
@@ -20,7 +20,7 @@ async fn basic_with_the_right_secret_authenticates_as_the_tenant() {
     );
     assert_eq!(
         auth.authenticate(&headers(&value)).await.ok(),
-        Some(f.principal())
+        Some(f.principal(&f.plain.app_key))
     );
 }
 

@@ -141,11 +141,12 @@ impl Fixture {
         self.auth_with(&Self::config(), Some(self.secrets_key.clone()))
     }
 
-    /// Who every fixture app authenticates as.
-    fn principal(&self) -> Principal {
+    /// Who the fixture app with key `app_key` authenticates as.
+    fn principal(&self, app_key: &str) -> Principal {
         Principal {
             tenant: Tenant(self.tenant_id.clone()),
             scopes: Scopes::DEFAULT,
+            app_key: crate::tenant::AppKey(app_key.to_owned()),
         }
     }
 

@@ -1,7 +1,7 @@
 //! The authentication cache, secrets at rest and in debug output, provisioning checks.
 
 use super::*;
-use crate::auth::AppSecret;
+use crate::auth::{AppSecret, AppSecretSealing};
 
 #[tokio::test]
 async fn cache_hit_skips_the_store_and_failures_are_not_cached() {
@@ -16,8 +16,14 @@ async fn cache_hit_skips_the_store_and_failures_are_not_cached() {
     let token = bearer(&f.hs256(&Fixture::claims(&f.hs)));
     let before = f.lookups();
     for _ in 0..3 {
-        assert_eq!(auth.authenticate(&good).await.ok(), Some(f.principal()));
-        assert_eq!(auth.authenticate(&token).await.ok(), Some(f.principal()));
+        assert_eq!(
+            auth.authenticate(&good).await.ok(),
+            Some(f.principal(&f.plain.app_key))
+        );
+        assert_eq!(
+            auth.authenticate(&token).await.ok(),
+            Some(f.principal(&f.hs.app_key))
+        );
     }
     assert_eq!(
         f.lookups(),
@@ -78,10 +84,16 @@ async fn repeated_bad_credentials_cost_one_lookup_until_the_negative_ttl() {
         .await
         .expect("create");
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-    assert_eq!(auth.authenticate(&later).await.ok(), Some(f.principal()));
+    assert_eq!(
+        auth.authenticate(&later).await.ok(),
+        Some(f.principal("ak_created_later"))
+    );
     // the good credentials of the same app were never refused by the cache
     let good = basic(&f.plain.app_key, f.plain.secret.expose());
-    assert_eq!(auth.authenticate(&good).await.ok(), Some(f.principal()));
+    assert_eq!(
+        auth.authenticate(&good).await.ok(),
+        Some(f.principal(&f.plain.app_key))
+    );
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ async fn hs256_token_signed_with_the_app_secret_authenticates() {
     let f = Fixture::new().await;
     let token = f.hs256(&Fixture::claims(&f.hs));
     let tenant = f.auth().authenticate(&bearer(&token)).await.expect("valid");
-    assert_eq!(tenant, f.principal());
+    assert_eq!(tenant, f.principal(&f.hs.app_key));
 }
 
 #[tokio::test]
@@ -40,7 +40,7 @@ async fn es256_token_signed_with_the_registered_key_authenticates() {
     let f = Fixture::new().await;
     let token = f.es256(&Fixture::claims(&f.es));
     let tenant = f.auth().authenticate(&bearer(&token)).await.expect("valid");
-    assert_eq!(tenant, f.principal());
+    assert_eq!(tenant, f.principal(&f.es.app_key));
 
     // The same claims signed by another P-256 key are refused.
     let (other_private, _) = p256_pair();

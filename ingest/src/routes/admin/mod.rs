@@ -22,6 +22,7 @@ mod suppressions;
 mod template_checks;
 mod templates;
 mod users;
+pub mod webhooks;
 
 #[cfg(test)]
 mod tests;

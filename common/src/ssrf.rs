@@ -1,7 +1,7 @@
-//! SSRF guard for subscription endpoints.
-//!
-//! A subscription endpoint is a URL a browser handed to a user; anyone who can register a
-//! device can make us POST to it. The guard makes sure we only talk to public HTTPS servers:
+//! SSRF guard for URLs that others hand us and we then POST to: web push subscription
+//! endpoints (a browser hands one to a user; anyone who can register a device can make us call
+//! it) and tenants' webhook endpoints. The guard makes sure we only talk to public HTTPS
+//! servers:
 //!
 //! - [`check_url`] rejects anything but `https` (and, only with the test switch, `http` to
 //!   `localhost` or a loopback literal), URLs with user info, IP literals in forbidden ranges,
@@ -19,7 +19,7 @@
 //! 6to4 (`2002::/16`) and Teredo (`2001::/32`) whatever IPv4 address they carry, since the
 //! gateway they reach is not ours to vet; and IPv4-mapped (`::ffff:0:0/96`), -compatible
 //! (`::/96`) and -translated (`::ffff:0:0:0/96`) IPv6 addresses of forbidden IPv4 ones.
-//! Redirects and proxies are turned off on the client (see `service.rs`), so nothing else
+//! Redirects and proxies must be off on the client (web push: its `service.rs`), so nothing else
 //! decides where a request goes.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
@@ -87,8 +87,8 @@ pub enum EndpointError {
     /// A port the policy does not allow.
     #[error("endpoint port {0} is not allowed")]
     Port(u16),
-    /// A host not on the configured allowlist of push services.
-    #[error("endpoint host is not an allowed push service")]
+    /// A host not on the configured allowlist.
+    #[error("endpoint host is not on the allowlist")]
     HostNotAllowed,
     /// The host is, or resolves to, an address in a forbidden range.
     #[error("endpoint address is {0}, which is not allowed")]
@@ -236,7 +236,7 @@ fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
     })
 }
 
-/// DNS resolver for the web push client: resolves with the system resolver and refuses the
+/// DNS resolver for the clients that call such endpoints (web push, webhooks): resolves with the system resolver and refuses the
 /// connection when any resolved address is forbidden.
 #[derive(Debug, Clone, Copy)]
 pub struct GuardedResolver {

@@ -1,0 +1,350 @@
+//! Tenant webhooks on the real stack: a loopback receiver registered as the tenant's endpoint
+//! gets every status event of its notifications, signed (checked here with `ring` directly,
+//! not with the sender's signer); then it goes away for five minutes while notifications keep
+//! flowing, comes back, and gets every event it missed, none lost and each delivery's events
+//! in their order on `notify.status`. SSRF targets are refused at registration.
+//!
+//! It does not take `run::SERIAL`: it has its own topics, groups, keyspace and tenant, and
+//! starts only the stages it needs (gateway, router, the SMS dispatcher, `notify webhooks`), so
+//! it runs beside the other pipeline tests. The outage makes it slow: about seven minutes
+//! (`NOTIFY_E2E_WEBHOOK_OUTAGE_S` shortens the outage, 300 by default).
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context};
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use notify_schemas::DeliveryStatus;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::api::Api;
+use crate::harness::{Pipeline, Settings};
+use crate::observe::Observer;
+
+/// What the receiver took: each body with its signature header, in arrival order.
+type Taken = Arc<Mutex<Vec<(String, Bytes)>>>;
+
+/// A loopback HTTP receiver on a fixed port that can be taken down and brought back.
+struct Receiver {
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Receiver {
+    async fn start(addr: SocketAddr, taken: Taken) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let sink = Arc::clone(&taken);
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+                let sink = Arc::clone(&sink);
+                async move {
+                    let signature = headers
+                        .get("notify-signature")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned();
+                    sink.lock().expect("taken").push((signature, body));
+                    StatusCode::NO_CONTENT
+                }
+            }),
+        );
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Ok(Self {
+            addr,
+            stop: Some(stop),
+        })
+    }
+
+    fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Checks a `Notify-Signature` as a tenant would: HMAC-SHA256 over `t.body`, with `ring`.
+fn verify(secret: &str, header: &str, body: &[u8], now_s: i64) -> bool {
+    let mut t = None;
+    let mut v1 = Vec::new();
+    for part in header.split(',') {
+        match part.split_once('=') {
+            Some(("t", value)) => t = value.parse::<i64>().ok(),
+            Some(("v1", value)) => v1.extend(hex::decode(value).ok()),
+            _ => {}
+        }
+    }
+    let Some(t) = t else { return false };
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+    let signed = [t.to_string().as_bytes(), b".", body].concat();
+    (now_s - t).abs() <= 300
+        && v1
+            .iter()
+            .any(|sig| ring::hmac::verify(&key, &signed, sig).is_ok())
+}
+
+/// The fields both sides carry, to match a received event with a status record.
+fn identity(
+    event_id: &str,
+    delivery: Option<String>,
+    status: &str,
+    stage: &str,
+    attempt: i64,
+    at: i64,
+) -> String {
+    format!(
+        "{event_id}|{}|{status}|{stage}|{attempt}|{at}",
+        delivery.unwrap_or_default()
+    )
+}
+
+fn of_status(s: &DeliveryStatus) -> String {
+    let json = serde_json::to_value(s).unwrap_or(Value::Null);
+    identity(
+        &s.event_id.to_string(),
+        s.delivery_id.map(|d| d.to_string()),
+        &json["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_ascii_lowercase(),
+        &json["stage"]
+            .as_str()
+            .unwrap_or_default()
+            .to_ascii_lowercase(),
+        i64::from(s.attempt),
+        s.occurred_at,
+    )
+}
+
+fn of_body(v: &Value) -> String {
+    identity(
+        v["event_id"].as_str().unwrap_or_default(),
+        v["delivery_id"].as_str().map(str::to_owned),
+        v["status"].as_str().unwrap_or_default(),
+        v["stage"].as_str().unwrap_or_default(),
+        v["attempt"].as_i64().unwrap_or_default(),
+        v["occurred_at_ms"].as_i64().unwrap_or_default(),
+    )
+}
+
+async fn send_sms(api: &Api, n: usize) -> anyhow::Result<String> {
+    let body = json!({
+        "user_id": "hook-user", "category": "orders", "channels": ["sms"],
+        "content": {"sms": {"text": format!("order {n} shipped")}}
+    });
+    let (status, answer) = api
+        .call(Method::POST, "/v1/notifications", &body, None)
+        .await?;
+    ensure!(status == 202, "not accepted: {status} {answer}");
+    Ok(answer["event_id"].as_str().context("event_id")?.to_owned())
+}
+
+/// Waits until each of `events` has its dispatcher's status on the topic and every status on
+/// the topic reached the receiver; the missing ones (events without a dispatcher status count).
+async fn missing_after(
+    observer: &Observer,
+    taken: &Taken,
+    events: &[String],
+    limit: Duration,
+) -> Vec<String> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let (mut expected, dispatched): (Vec<String>, HashSet<String>) = observer.with(|seen| {
+            let dispatched = seen
+                .statuses
+                .iter()
+                .filter(|s| s.stage == notify_schemas::Stage::Dispatcher)
+                .map(|s| s.event_id.to_string())
+                .collect();
+            (seen.statuses.iter().map(of_status).collect(), dispatched)
+        });
+        expected.extend(
+            events
+                .iter()
+                .filter(|e| !dispatched.contains(*e))
+                .map(|e| format!("{e}: no dispatcher status yet")),
+        );
+        let got: HashSet<String> = taken
+            .lock()
+            .expect("taken")
+            .iter()
+            .filter_map(|(_, body)| serde_json::from_slice::<Value>(body).ok())
+            .map(|v| of_body(&v))
+            .collect();
+        let missing: Vec<String> = expected.into_iter().filter(|e| !got.contains(e)).collect();
+        if missing.is_empty() || Instant::now() > deadline {
+            return missing;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
+async fn a_tenant_endpoint_gets_signed_events_and_survives_a_five_minute_outage(
+) -> anyhow::Result<()> {
+    let outage = Duration::from_secs(
+        std::env::var("NOTIFY_E2E_WEBHOOK_OUTAGE_S")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(300),
+    );
+    let started = Instant::now();
+    let settings = Settings {
+        webhooks: true,
+        // the Twilio simulator calls back: each delivery has SENT, then DELIVERED
+        receipts: true,
+        ..Settings::default()
+    };
+    let mut pipeline = Pipeline::start(settings).await?;
+    let api = Api::new(&pipeline);
+    api.put("/v1/categories/orders", json!({"description": "orders"}))
+        .await?;
+    api.put(
+        "/v1/users/hook-user",
+        json!({"phone": "+15550001234", "locale": "en"}),
+    )
+    .await?;
+
+    // SSRF targets are refused at registration
+    for url in [
+        "https://169.254.169.254/latest",
+        "https://10.0.0.1/hook",
+        "http://example.com/hook",
+    ] {
+        let (status, answer) = api
+            .call(Method::POST, "/v1/webhooks", &json!({"url": url}), None)
+            .await?;
+        ensure!(status == 422, "{url} was not refused: {status} {answer}");
+    }
+
+    let taken: Taken = Arc::default();
+    let mut receiver =
+        Receiver::start(SocketAddr::from(([127, 0, 0, 1], 0)), Arc::clone(&taken)).await?;
+    let url = format!("http://{}/hook", receiver.addr);
+    let (status, created) = api
+        .call(Method::POST, "/v1/webhooks", &json!({"url": url}), None)
+        .await?;
+    ensure!(status == 201, "registration: {status} {created}");
+    let secret = created["secret"].as_str().context("secret")?.to_owned();
+
+    let observer = Observer::start(&pipeline);
+    let router = pipeline.spawn("router", &["router"], &[])?;
+    let hooks = pipeline.spawn("webhooks", &["webhooks"], &[])?;
+    pipeline.spawn_dispatcher("sms").await?;
+    let _ = (router, hooks);
+
+    // before the outage: events arrive, signed
+    let mut events = Vec::new();
+    for n in 0..5 {
+        events.push(send_sms(&api, n).await?);
+    }
+    let missing = missing_after(&observer, &taken, &events, Duration::from_secs(120)).await;
+    ensure!(
+        missing.is_empty(),
+        "before the outage, missing {missing:?}\n{}",
+        pipeline.logs()
+    );
+    let before = taken.lock().expect("taken").len();
+    ensure!(before >= 5, "only {before} events before the outage");
+    let now_s = notify_common::clock::now_ms() / 1000;
+    for (signature, body) in taken.lock().expect("taken").iter() {
+        ensure!(
+            verify(&secret, signature, body, now_s),
+            "bad signature {signature}"
+        );
+        let mut tampered = body.to_vec();
+        tampered[0] ^= 1;
+        ensure!(
+            !verify(&secret, signature, &tampered, now_s),
+            "a tampered body verified"
+        );
+        ensure!(
+            !verify("whsec_wrong", signature, body, now_s),
+            "another secret verified"
+        );
+    }
+
+    // the outage: the receiver is gone while notifications keep flowing
+    receiver.stop();
+    let down_at = Instant::now();
+    let mut n = 5;
+    while down_at.elapsed() < outage {
+        events.push(send_sms(&api, n).await?);
+        n += 1;
+        tokio::time::sleep(Duration::from_secs(10).min(outage / 4)).await;
+    }
+    let during = taken.lock().expect("taken").len() - before;
+    ensure!(
+        during == 0,
+        "{during} events taken while the receiver was down"
+    );
+    let expected_now = observer.with(|seen| seen.statuses.len());
+    let receiver = Receiver::start(receiver.addr, Arc::clone(&taken)).await?;
+
+    let missing = missing_after(&observer, &taken, &events, Duration::from_secs(120)).await;
+    ensure!(
+        missing.is_empty(),
+        "after the outage, missing {} events: {missing:?}\n{}",
+        missing.len(),
+        pipeline.logs()
+    );
+
+    // order per delivery: each delivery's events arrived in their order on notify.status
+    let topic_order: Vec<String> =
+        observer.with(|seen| seen.statuses.iter().map(of_status).collect());
+    let arrived: Vec<Value> = taken
+        .lock()
+        .expect("taken")
+        .iter()
+        .filter_map(|(_, body)| serde_json::from_slice(body).ok())
+        .collect();
+    let mut first_arrival: HashMap<String, usize> = HashMap::new();
+    for (i, v) in arrived.iter().enumerate() {
+        first_arrival.entry(of_body(v)).or_insert(i);
+    }
+    let mut last: HashMap<String, usize> = HashMap::new();
+    for (status, key) in observer.with(|seen| {
+        seen.statuses
+            .iter()
+            .map(|s| {
+                (
+                    of_status(s),
+                    s.delivery_id.unwrap_or(s.event_id).to_string(),
+                )
+            })
+            .collect::<Vec<_>>()
+    }) {
+        let at = first_arrival[&status];
+        if let Some(previous) = last.insert(key.clone(), at) {
+            ensure!(
+                previous < at,
+                "delivery {key}: {status} arrived before an earlier event"
+            );
+        }
+    }
+    let duplicates = arrived.len() - first_arrival.len();
+    crate::observe::report(format_args!(
+        "webhooks: {} status events for {n} notifications ({expected_now} by the end of a {}s outage), \
+         all received after it, {duplicates} repeated, in {:.0}s",
+        topic_order.len(),
+        outage.as_secs(),
+        started.elapsed().as_secs_f64()
+    ));
+    drop(receiver);
+    drop(observer);
+    pipeline.finish().await;
+    Ok(())
+}
