@@ -7,6 +7,7 @@ mod limits;
 mod outcomes;
 mod plan;
 mod plan_due;
+mod plan_suppressed;
 mod publish;
 mod quiet;
 mod ratelimit;

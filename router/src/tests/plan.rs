@@ -1,6 +1,6 @@
 use notify_schemas::{Channel, NotificationRequest, Recipient};
 use notify_store::directory::{Category, Device, Preference, QuietHours, User};
-use notify_store::suppressions::{Suppression, SuppressionReason, EVERY_TENANT};
+use notify_store::suppressions::Suppression;
 
 use super::*;
 use crate::plan::{plan, Context, Defer, DeferReason, Plan, Reason, Suppressed, Target};
@@ -44,12 +44,12 @@ impl Case {
         }
     }
 
-    fn plan(&self) -> Plan {
+    pub(super) fn plan(&self) -> Plan {
         plan(&self.context())
     }
 
     /// The targets and suppressions of a plan that routes now.
-    fn route(&self) -> (Vec<Target>, Vec<Suppressed>) {
+    pub(super) fn route(&self) -> (Vec<Target>, Vec<Suppressed>) {
         let plan = self.plan();
         assert!(
             !plan.expired && plan.defer_until.is_none(),
@@ -74,7 +74,7 @@ impl Case {
     }
 
     /// Opts the user out and checks that all that is decided is SMS suppressed for it.
-    fn assert_opted_out_of_sms(mut self) {
+    pub(super) fn assert_opted_out_of_sms(mut self) {
         self.user.as_mut().unwrap().opted_out = true;
         let (targets, suppressed) = self.route();
         assert!(targets.is_empty());
@@ -93,11 +93,11 @@ impl Case {
     }
 }
 
-fn channels_of(targets: &[Target]) -> Vec<Channel> {
+pub(super) fn channels_of(targets: &[Target]) -> Vec<Channel> {
     targets.iter().map(|t| t.channel).collect()
 }
 
-fn reasons(suppressed: &[Suppressed]) -> Vec<(Option<Channel>, Reason)> {
+pub(super) fn reasons(suppressed: &[Suppressed]) -> Vec<(Option<Channel>, Reason)> {
     suppressed.iter().map(|s| (s.channel, s.reason)).collect()
 }
 
@@ -258,86 +258,6 @@ fn repeated_channels_and_tokens_are_planned_once() {
 }
 
 #[test]
-fn global_opt_out_suppresses_every_recipient() {
-    let mut case = Case::new(&[]);
-    case.user.as_mut().unwrap().opted_out = true;
-    case.devices = vec![apns("a1"), apns("a2")];
-    let (targets, suppressed) = case.route();
-    assert!(targets.is_empty());
-    assert_eq!(
-        reasons(&suppressed),
-        [
-            (Some(Channel::Apns), Reason::OptedOut),
-            (Some(Channel::Apns), Reason::OptedOut),
-            (Some(Channel::Sms), Reason::OptedOut),
-            (Some(Channel::Email), Reason::OptedOut),
-        ]
-    );
-    // one outcome per recipient, each with its recipient, so each has a delivery id
-    let keys: Vec<&str> = suppressed
-        .iter()
-        .map(|s| s.recipient.as_ref().map_or("", |r| r.key()))
-        .collect();
-    assert_eq!(keys, ["a1", "a2", "+821012345678", "kim@example.com"]);
-}
-
-#[test]
-fn a_disabled_preference_suppresses_that_channel_only() {
-    let mut case = Case::new(&[Channel::Sms, Channel::Email]);
-    case.preferences = vec![
-        preference("orders", Channel::Sms, false),
-        preference("orders", Channel::Email, true),
-        preference("marketing", Channel::Email, false),
-    ];
-    let (targets, suppressed) = case.route();
-    assert_eq!(channels_of(&targets), [Channel::Email]);
-    assert_eq!(
-        reasons(&suppressed),
-        [(Some(Channel::Sms), Reason::OptedOut)]
-    );
-    assert_eq!(
-        suppressed[0].recipient.as_ref().map(Recipient::key),
-        Some("+821012345678")
-    );
-}
-
-#[test]
-fn critical_category_bypasses_opt_out_only_where_the_tenant_allows() {
-    let mut case = Case::new(&[Channel::Sms, Channel::Email]);
-    case.user.as_mut().unwrap().opted_out = true;
-    case.preferences = vec![preference("orders", Channel::Sms, false)];
-    case.category = Some(category(true));
-
-    case.bypass_allowed = true;
-    let (targets, suppressed) = case.route();
-    assert_eq!(channels_of(&targets), [Channel::Sms, Channel::Email]);
-    assert!(suppressed.is_empty());
-
-    case.bypass_allowed = false;
-    let (targets, suppressed) = case.route();
-    assert!(targets.is_empty());
-    assert_eq!(suppressed.len(), 2);
-
-    // the tenant allows it but the category is not critical
-    case.bypass_allowed = true;
-    case.category = Some(category(false));
-    let (targets, _) = case.route();
-    assert!(targets.is_empty());
-    // an unknown category is not critical either
-    case.category = None;
-    let (targets, _) = case.route();
-    assert!(targets.is_empty());
-}
-
-#[test]
-fn critical_priority_alone_bypasses_nothing() {
-    let mut case = Case::new(&[Channel::Sms]);
-    case.request.priority = notify_schemas::Priority::Critical;
-    case.bypass_allowed = true;
-    case.assert_opted_out_of_sms();
-}
-
-#[test]
 fn future_send_at_defers_and_past_send_at_does_not() {
     let mut case = Case::new(&[Channel::Sms]);
     case.request.send_at = Some(case.now_ms + 3_600_000);
@@ -454,54 +374,4 @@ fn reason_names_are_the_status_vocabulary() {
     assert_eq!(Reason::OptedOut.to_string(), "opted_out");
     assert_eq!(DeferReason::QuietHours.as_str(), "quiet_hours");
     assert_eq!(DeferReason::SendAt.as_str(), "send_at");
-}
-
-fn listed(channel: Channel, address: &str, reason: SuppressionReason) -> Suppression {
-    Suppression {
-        scope: EVERY_TENANT.into(),
-        channel,
-        address: address.into(),
-        reason,
-        created_at_ms: 0,
-        delivery_id: None,
-    }
-}
-
-#[test]
-fn listed_addresses_are_suppressed_even_for_critical_categories() {
-    let mut case = Case::new(&[Channel::Sms, Channel::Email, Channel::Apns]);
-    case.devices = vec![apns("a1")];
-    // the entry is stored normalized; the user's address is in mixed case
-    case.user.as_mut().unwrap().email = Some("Kim@Example.com".into());
-    case.suppressions = vec![
-        listed(
-            Channel::Email,
-            "kim@example.com",
-            SuppressionReason::Bounced,
-        ),
-        listed(Channel::Sms, "+821012345678", SuppressionReason::Stopped),
-    ];
-    case.category = Some(category(true));
-    case.bypass_allowed = true;
-    let (targets, suppressed) = case.route();
-    assert_eq!(
-        targets.iter().map(|t| t.channel).collect::<Vec<_>>(),
-        [Channel::Apns]
-    );
-    assert_eq!(
-        reasons(&suppressed),
-        [
-            (Some(Channel::Sms), Reason::OptedOut),
-            (Some(Channel::Email), Reason::Bounced)
-        ]
-    );
-    case.suppressions[0].reason = SuppressionReason::Complained;
-    assert_eq!(case.route().1[1].reason, Reason::Complained);
-    // an entry for another channel's address holds nothing back
-    case.suppressions = vec![listed(
-        Channel::Sms,
-        "kim@example.com",
-        SuppressionReason::Bounced,
-    )];
-    assert_eq!(case.route().0.len(), 3);
 }
