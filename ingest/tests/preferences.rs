@@ -41,15 +41,8 @@ async fn gateway() -> Gateway {
     let clock = Arc::new(ManualClock::new(NOW_MS));
     h.state.preferences = Some(Arc::new(Preferences::new(ours(), "en", clock.clone())));
     h.state.receipts = Some(Arc::new(Receipts {
-        twilio: None,
-        sendgrid: None,
-        vonage: None,
-        seen: seen_signatures(),
-        log: h.log.clone(),
-        suppressions: h.suppressions.clone(),
-        statuses: Arc::new(Codec::new().unwrap()),
-        status_topic: "notify.status".into(),
         clock: clock.clone(),
+        ..support::receipts(&h)
     }));
     h.app = notify_ingest::routes::router(h.state.clone());
     let directory = &h.state.directory;

@@ -49,12 +49,7 @@ async fn gateway(signer: &EventWebhook) -> Harness {
         sendgrid: Some(SendGridReceipts {
             key: VerificationKey::from_base64_der(&signer.public_key()).unwrap(),
         }),
-        seen: seen_signatures(),
-        log: h.log.clone(),
-        suppressions: h.suppressions.clone(),
-        statuses: Arc::new(Codec::new().unwrap()),
-        status_topic: "notify.status".into(),
-        clock: Arc::new(SystemClock),
+        ..support::receipts(&h)
     }));
     h.app = notify_ingest::routes::router(h.state.clone());
     h

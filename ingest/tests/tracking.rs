@@ -27,17 +27,7 @@ fn tracker(key: &[u8]) -> Tracker {
 
 async fn gateway() -> (Harness, TrackedDelivery) {
     let mut h = harness(Default::default()).await;
-    h.state.receipts = Some(Arc::new(Receipts {
-        twilio: None,
-        sendgrid: None,
-        vonage: None,
-        seen: seen_signatures(),
-        log: h.log.clone(),
-        suppressions: h.suppressions.clone(),
-        statuses: Arc::new(Codec::new().unwrap()),
-        status_topic: "notify.status".into(),
-        clock: Arc::new(SystemClock),
-    }));
+    h.state.receipts = Some(Arc::new(support::receipts(&h)));
     h.state.tracking = Some(Arc::new(Tracking::new(tracker(KEY))));
     h.app = notify_ingest::routes::router(h.state.clone());
     let delivery = samples::full_email_delivery();

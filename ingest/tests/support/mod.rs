@@ -211,3 +211,19 @@ pub fn request_quota(per_s: u32, burst: u32) -> IngestConfig {
 pub fn notification() -> Value {
     json!({"user_id": "u1", "category": "c", "content": {"sms": {"text": "hello"}}})
 }
+
+/// Receipts over the harness's notification log and suppression list, publishing to
+/// `notify.status`, with no provider configured (tests set the ones they need).
+pub fn receipts(h: &Harness) -> notify_ingest::receipts::Receipts {
+    notify_ingest::receipts::Receipts {
+        twilio: None,
+        sendgrid: None,
+        vonage: None,
+        seen: notify_ingest::receipts::seen_signatures(),
+        log: h.log.clone(),
+        suppressions: h.suppressions.clone(),
+        statuses: Arc::new(Codec::new().expect("codec")),
+        status_topic: "notify.status".into(),
+        clock: Arc::new(notify_common::clock::SystemClock),
+    }
+}
