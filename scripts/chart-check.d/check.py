@@ -158,6 +158,13 @@ def secret_paths(raw, role, channel):
     # the gateway checks Twilio's signed status callbacks with the account's auth token
     if role == "ingest" and "status_callback_base" in providers.get("twilio", {}):
         ref(providers["twilio"].get("auth_token"))
+    # and Vonage's signed delivery receipts with the account's signature secret
+    if role == "ingest" and "delivery_receipt_url" in providers.get("vonage", {}):
+        ref(providers["vonage"].get("signature_secret"))
+    # links back to the gateway are signed by the router and the dispatchers, checked by ingest
+    if role in ("ingest", "router", "dispatch"):
+        for value in raw.get("links", {}).get("keys", []):
+            ref(value)
     for provider in CHANNEL_PROVIDERS.get(channel, []) if role == "dispatch" else []:
         for field, value in providers.get(provider, {}).items():
             if field.endswith("_file"):

@@ -73,7 +73,34 @@ reference to the file its Secret is mounted as. Returned as YAML (fromYaml to us
 {{- $_ := set $table $f.field (eq $f.form "ref" | ternary (dict "file" $path) $path) -}}
 {{- end -}}
 {{- end -}}
+{{- /* Vonage's signature secret (delivery receipts) comes from the same Secret */ -}}
+{{- $vonage := get $providers "vonage" -}}
+{{- $vsec := $root.Values.secrets.providers.vonage -}}
+{{- if and $vonage (hasKey $vonage "signature_secret") -}}
+{{- fail "config.dispatch.providers.vonage.signature_secret is a secret: set secrets.providers.vonage.signatureKey instead" -}}
+{{- end -}}
+{{- if and $vsec $vsec.signatureKey -}}
+{{- $_ := required "secrets.providers.vonage.signatureKey needs secrets.providers.vonage.existingSecret" $vsec.existingSecret -}}
+{{- $_ := set $vonage "signature_secret" (dict "file" (printf "%s/vonage/%s" $dir $vsec.signatureKey)) -}}
+{{- else if and $vonage (get $vonage "delivery_receipt_url") -}}
+{{- fail "config.dispatch.providers.vonage.delivery_receipt_url needs secrets.providers.vonage.signatureKey: receipts are checked with the signature secret" -}}
+{{- end -}}
 {{- $_ := set $c.dispatch "providers" $providers -}}
+{{- /* links back to the gateway: the signing keys come from secrets.links */ -}}
+{{- $links := default dict (get $c "links") -}}
+{{- if hasKey $links "keys" -}}
+{{- fail "config.links.keys are secrets: set secrets.links.existingSecret (and secrets.links.keys) instead" -}}
+{{- end -}}
+{{- $l := .Values.secrets.links -}}
+{{- if get $links "public_base_url" -}}
+{{- $_ := required "config.links.public_base_url needs secrets.links.existingSecret (the keys that sign the links)" $l.existingSecret -}}
+{{- $refs := list -}}
+{{- range $key := $l.keys -}}
+{{- $refs = append $refs (dict "file" (printf "%s/links/%s" $dir $key)) -}}
+{{- end -}}
+{{- $_ := set $links "keys" $refs -}}
+{{- $_ := set $c "links" $links -}}
+{{- end -}}
 {{- toYaml $c -}}
 {{- end -}}
 

@@ -1,6 +1,6 @@
 {{/*
 Secret volumes: the Secrets every process needs (Kafka, the database, the schema registry),
-plus those named in `.extra` (ingest's key, a channel's provider accounts). Each projects only
+plus those named in `.extra` (ingest's key, the link keys, a channel's provider accounts). Each projects only
 the keys the configuration refers to, under secretsDir/<folder>/.
 */}}
 {{- define "notify.secretMounts" -}}
@@ -23,10 +23,20 @@ the keys the configuration refers to, under secretsDir/<folder>/.
 {{- if $s.ingest.existingSecret -}}
 {{- $mounts = append $mounts (dict "folder" "ingest" "secret" $s.ingest.existingSecret "keys" (list $s.ingest.secretsKeyKey)) -}}
 {{- end -}}
+{{- else if eq . "vonage-signature" -}}
+{{- /* the gateway needs only the secret Vonage signs receipts with, not the API secret */ -}}
+{{- $v := $s.providers.vonage -}}
+{{- if and $v.existingSecret $v.signatureKey -}}
+{{- $mounts = append $mounts (dict "folder" "vonage" "secret" $v.existingSecret "keys" (list $v.signatureKey)) -}}
+{{- end -}}
+{{- else if eq . "links" -}}
+{{- if $s.links.existingSecret -}}
+{{- $mounts = append $mounts (dict "folder" "links" "secret" $s.links.existingSecret "keys" $s.links.keys) -}}
+{{- end -}}
 {{- else -}}
 {{- $p := get $s.providers . -}}
 {{- if and $p $p.existingSecret -}}
-{{- $mounts = append $mounts (dict "folder" . "secret" $p.existingSecret "keys" (list $p.key)) -}}
+{{- $mounts = append $mounts (dict "folder" . "secret" $p.existingSecret "keys" (compact (list $p.key (default "" $p.signatureKey)) | uniq)) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
