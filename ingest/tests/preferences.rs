@@ -15,7 +15,7 @@ use notify_common::config::IngestConfig;
 use notify_common::links::LinkKeys;
 use notify_common::preference_links::{PageClaims, PreferenceLinks, UnsubscribeClaims};
 use notify_ingest::preferences::Preferences;
-use notify_ingest::receipts::{seen_signatures, Receipts};
+use notify_ingest::receipts::Receipts;
 use notify_schemas::{Channel, Codec, DeliveryStatus, Receipt};
 use notify_store::directory::{Category, Preference, User};
 use support::{harness, Harness};

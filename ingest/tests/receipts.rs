@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use notify_common::clock::{now_ms, SystemClock};
+use notify_common::clock::now_ms;
 use notify_common::config::{IngestConfig, SecretConfig};
 use notify_schemas::{Channel, Codec, DeliveryStatus, Receipt, Stage, Status};
 use notify_sim::sendgrid_events::EventWebhook;
@@ -20,9 +20,7 @@ use support::{harness, Harness};
 
 use notify_ingest::receipts::sendgrid::VerificationKey;
 use notify_ingest::receipts::vonage::SignatureMethod;
-use notify_ingest::receipts::{
-    seen_signatures, twilio, Receipts, SendGridReceipts, TwilioReceipts, VonageReceipts,
-};
+use notify_ingest::receipts::{twilio, Receipts, SendGridReceipts, TwilioReceipts, VonageReceipts};
 
 const TOKEN: &str = "twilio-auth-token";
 const VONAGE_SECRET: &str = "vonage-signature-secret";

@@ -9,10 +9,9 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use notify_common::clock::{now_ms, SystemClock};
+use notify_common::clock::now_ms;
 use notify_common::links::{LinkKeys, Purpose};
 use notify_common::tracking::{TrackedDelivery, Tracker};
-use notify_ingest::receipts::{seen_signatures, Receipts};
 use notify_ingest::tracking::{Tracking, PIXEL};
 use notify_schemas::{samples, Codec, DeliveryStatus, Receipt, Stage, Status};
 use notify_store::notification_log::{DeliveryLog, LogWrite};
