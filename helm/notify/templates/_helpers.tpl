@@ -142,6 +142,7 @@ smtp: {field: password, form: ref}
 {{- $out := list -}}
 {{- if .Values.ingest.enabled -}}{{- $out = append $out "ingest" -}}{{- end -}}
 {{- if .Values.router.enabled -}}{{- $out = append $out "router" -}}{{- end -}}
+{{- if .Values.webhooks.enabled -}}{{- $out = append $out "webhooks" -}}{{- end -}}
 {{- range $channel, $d := .Values.dispatchers -}}
 {{- if $d.enabled -}}{{- $out = append $out (printf "dispatch-%s" $channel) -}}{{- end -}}
 {{- end -}}

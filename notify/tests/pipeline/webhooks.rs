@@ -139,14 +139,32 @@ fn of_body(v: &Value) -> String {
     )
 }
 
+/// Sends SMS `n` as a producer should: with an idempotency key, retrying a request whose
+/// connection failed. The gateway closes a keep-alive connection idle for
+/// `ingest.header_read_timeout_ms` (10 s) and this loop sends every 10 s, so a request can meet
+/// a connection the gateway is closing (`connection reset by peer`); the retry with the same key
+/// yields the same event, never a second one.
 async fn send_sms(api: &Api, n: usize) -> anyhow::Result<String> {
     let body = json!({
         "user_id": "hook-user", "category": "orders", "channels": ["sms"],
         "content": {"sms": {"text": format!("order {n} shipped")}}
     });
-    let (status, answer) = api
-        .call(Method::POST, "/v1/notifications", &body, None)
-        .await?;
+    let key = format!("webhooks-{}", uuid::Uuid::new_v4());
+    let mut attempt = 0;
+    let (status, answer) = loop {
+        attempt += 1;
+        match api
+            .call(Method::POST, "/v1/notifications", &body, Some(&key))
+            .await
+        {
+            Ok(answer) => break answer,
+            Err(err) if attempt < 3 => {
+                eprintln!("webhooks: send {n} attempt {attempt} failed, retrying: {err:#}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(err) => return Err(err),
+        }
+    };
     ensure!(status == 202, "not accepted: {status} {answer}");
     Ok(answer["event_id"].as_str().context("event_id")?.to_owned())
 }
