@@ -360,7 +360,7 @@ pub async fn ensure_topics(
         let outcome = match result {
             Ok(_) => TopicOutcome::Created,
             Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {
-                let actual = partition_count(admin, &spec.name, timeout)?;
+                let actual = settled_partition_count(admin, &spec.name, timeout).await?;
                 if actual == spec.partitions {
                     TopicOutcome::Exists
                 } else {
@@ -375,6 +375,24 @@ pub async fn ensure_topics(
         outcomes.push((spec.name.clone(), outcome));
     }
     Ok(outcomes)
+}
+
+/// Number of partitions of `topic`, which exists: a topic created a moment ago (by an earlier
+/// run, or by another client racing this one) can still show no partitions in the broker's
+/// metadata, so that is asked again, within `timeout`, before a count is believed.
+async fn settled_partition_count(
+    admin: &AdminClient<DefaultClientContext>,
+    topic: &str,
+    timeout: Duration,
+) -> Result<i32, KafkaSetupError> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let count = partition_count(admin, topic, timeout)?;
+        if count > 0 || tokio::time::Instant::now() >= deadline {
+            return Ok(count);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Number of partitions `topic` has, from a metadata request.

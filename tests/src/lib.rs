@@ -14,13 +14,15 @@
 //!   stopping one server of the stack for an outage test;
 //! - [`scratch`]: the guard that removes a test's topics and keyspace;
 //! - [`records`]: reading records back (with their headers) and producing raw ones;
-//! - [`wait`]: polling until a condition holds, within a limit.
+//! - [`wait`]: polling until a condition holds, within a limit;
+//! - [`webhook_receiver`]: a tenant's webhook endpoint and the signature check a tenant writes.
 
 pub mod metric_names;
 pub mod records;
 pub mod scratch;
 pub mod stack;
 pub mod wait;
+pub mod webhook_receiver;
 
 pub use records::{produce, read_quiet, read_until, Seen};
 pub use scratch::Scratch;
@@ -29,3 +31,4 @@ pub use stack::{
     store_config, unique, ServerDown,
 };
 pub use wait::poll_until;
+pub use webhook_receiver::{signature_verifies, Taken, WebhookReceiver};

@@ -48,6 +48,8 @@ pub struct Settings {
     /// Tenant webhooks: a secrets key for the gateway and the sender, loopback endpoints
     /// allowed, short retry pauses (`notify webhooks` is started by the test).
     pub webhooks: bool,
+    /// The SMS provider tried first (`twilio`, or `vonage` with Twilio as the failover).
+    pub sms_primary: &'static str,
 }
 
 impl Default for Settings {
@@ -62,6 +64,7 @@ impl Default for Settings {
             tracking: false,
             links: false,
             webhooks: false,
+            sms_primary: "twilio",
         }
     }
 }

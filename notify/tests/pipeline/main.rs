@@ -34,5 +34,6 @@ mod stage_config;
 mod suppression;
 mod tracing;
 mod tracking;
+mod vonage;
 mod webhooks;
 mod workload;

@@ -30,6 +30,11 @@ impl Pipeline {
             );
             providers = providers.replace(header, &receipts);
         }
+        if s.sms_primary == "vonage" {
+            let order = "primary = \"twilio\"\nsecondary = \"vonage\"\n";
+            anyhow::ensure!(providers.contains(order), "no SMS failover: {providers}");
+            providers = providers.replace(order, "primary = \"vonage\"\nsecondary = \"twilio\"\n");
+        }
         let links = if s.links || s.tracking {
             let key = self.dir.join("links-key");
             std::fs::write(&key, notify_it::unique("links-key-of-at-least-32-bytes"))?;

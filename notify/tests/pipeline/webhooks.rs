@@ -6,17 +6,18 @@
 //!
 //! It does not take `run::SERIAL`: it has its own topics, groups, keyspace and tenant, and
 //! starts only the stages it needs (gateway, router, the SMS dispatcher, `notify webhooks`), so
-//! it runs beside the other pipeline tests. The outage makes it slow: about seven minutes
-//! (`NOTIFY_E2E_WEBHOOK_OUTAGE_S` shortens the outage, 300 by default).
+//! it runs beside other tests. The outage makes it slow, about six minutes
+//! (`NOTIFY_E2E_WEBHOOK_OUTAGE_S` shortens the outage, 300 by default), so `scripts/test` starts
+//! it first, on its own, beside the whole suite, whose outage tests may stop the shared broker or
+//! database meanwhile: the test's producer retries what the gateway refuses then.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context};
-use axum::body::Bytes;
-use axum::http::{HeaderMap, StatusCode};
+use notify_it::{signature_verifies, Taken, WebhookReceiver};
 use notify_schemas::DeliveryStatus;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -24,76 +25,6 @@ use serde_json::{json, Value};
 use crate::api::Api;
 use crate::harness::{Pipeline, Settings};
 use crate::observe::Observer;
-
-/// What the receiver took: each body with its signature header, in arrival order.
-type Taken = Arc<Mutex<Vec<(String, Bytes)>>>;
-
-/// A loopback HTTP receiver on a fixed port that can be taken down and brought back.
-struct Receiver {
-    addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl Receiver {
-    async fn start(addr: SocketAddr, taken: Taken) -> anyhow::Result<Self> {
-        let listener = tokio::net::TcpListener::bind(addr).await?;
-        let addr = listener.local_addr()?;
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let sink = Arc::clone(&taken);
-        let app = axum::Router::new().route(
-            "/hook",
-            axum::routing::post(move |headers: HeaderMap, body: Bytes| {
-                let sink = Arc::clone(&sink);
-                async move {
-                    let signature = headers
-                        .get("notify-signature")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default()
-                        .to_owned();
-                    sink.lock().expect("taken").push((signature, body));
-                    StatusCode::NO_CONTENT
-                }
-            }),
-        );
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
-        Ok(Self {
-            addr,
-            stop: Some(stop),
-        })
-    }
-
-    fn stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
-/// Checks a `Notify-Signature` as a tenant would: HMAC-SHA256 over `t.body`, with `ring`.
-fn verify(secret: &str, header: &str, body: &[u8], now_s: i64) -> bool {
-    let mut t = None;
-    let mut v1 = Vec::new();
-    for part in header.split(',') {
-        match part.split_once('=') {
-            Some(("t", value)) => t = value.parse::<i64>().ok(),
-            Some(("v1", value)) => v1.extend(hex::decode(value).ok()),
-            _ => {}
-        }
-    }
-    let Some(t) = t else { return false };
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
-    let signed = [t.to_string().as_bytes(), b".", body].concat();
-    (now_s - t).abs() <= 300
-        && v1
-            .iter()
-            .any(|sig| ring::hmac::verify(&key, &signed, sig).is_ok())
-}
 
 /// The fields both sides carry, to match a received event with a status record.
 fn identity(
@@ -140,33 +71,40 @@ fn of_body(v: &Value) -> String {
 }
 
 /// Sends SMS `n` as a producer should: with an idempotency key, retrying a request whose
-/// connection failed. The gateway closes a keep-alive connection idle for
+/// connection failed or that the gateway answered 503 (Kafka or Cassandra unavailable), for up
+/// to two minutes. The gateway closes a keep-alive connection idle for
 /// `ingest.header_read_timeout_ms` (10 s) and this loop sends every 10 s, so a request can meet
-/// a connection the gateway is closing (`connection reset by peer`); the retry with the same key
-/// yields the same event, never a second one.
+/// a connection the gateway is closing (`connection reset by peer`); and `scripts/test` runs this
+/// test beside the whole suite, whose outage tests stop the shared broker or database for a
+/// while. The retry with the same key yields the same event, never a second one.
 async fn send_sms(api: &Api, n: usize) -> anyhow::Result<String> {
     let body = json!({
         "user_id": "hook-user", "category": "orders", "channels": ["sms"],
         "content": {"sms": {"text": format!("order {n} shipped")}}
     });
     let key = format!("webhooks-{}", uuid::Uuid::new_v4());
+    let give_up = Instant::now() + Duration::from_secs(120);
     let mut attempt = 0;
-    let (status, answer) = loop {
+    loop {
         attempt += 1;
-        match api
+        let failure = match api
             .call(Method::POST, "/v1/notifications", &body, Some(&key))
             .await
         {
-            Ok(answer) => break answer,
-            Err(err) if attempt < 3 => {
-                eprintln!("webhooks: send {n} attempt {attempt} failed, retrying: {err:#}");
-                tokio::time::sleep(Duration::from_millis(200)).await;
+            Ok((status, answer)) if status == 202 => {
+                return Ok(answer["event_id"].as_str().context("event_id")?.to_owned())
             }
-            Err(err) => return Err(err),
-        }
-    };
-    ensure!(status == 202, "not accepted: {status} {answer}");
-    Ok(answer["event_id"].as_str().context("event_id")?.to_owned())
+            Ok((status, answer)) if status == 503 => format!("{status} {answer}"),
+            Ok((status, answer)) => anyhow::bail!("not accepted: {status} {answer}"),
+            Err(err) => format!("{err:#}"),
+        };
+        ensure!(
+            Instant::now() < give_up,
+            "send {n} still failing after {attempt} attempts: {failure}"
+        );
+        eprintln!("webhooks: send {n} attempt {attempt} failed, retrying: {failure}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 /// Waits until each of `events` has its dispatcher's status on the topic and every status on
@@ -250,8 +188,8 @@ async fn a_tenant_endpoint_gets_signed_events_and_survives_a_five_minute_outage(
 
     let taken: Taken = Arc::default();
     let mut receiver =
-        Receiver::start(SocketAddr::from(([127, 0, 0, 1], 0)), Arc::clone(&taken)).await?;
-    let url = format!("http://{}/hook", receiver.addr);
+        WebhookReceiver::start(SocketAddr::from(([127, 0, 0, 1], 0)), Arc::clone(&taken)).await?;
+    let url = receiver.url();
     let (status, created) = api
         .call(Method::POST, "/v1/webhooks", &json!({"url": url}), None)
         .await?;
@@ -280,17 +218,17 @@ async fn a_tenant_endpoint_gets_signed_events_and_survives_a_five_minute_outage(
     let now_s = notify_common::clock::now_ms() / 1000;
     for (signature, body) in taken.lock().expect("taken").iter() {
         ensure!(
-            verify(&secret, signature, body, now_s),
+            signature_verifies(&secret, signature, body, now_s),
             "bad signature {signature}"
         );
         let mut tampered = body.to_vec();
         tampered[0] ^= 1;
         ensure!(
-            !verify(&secret, signature, &tampered, now_s),
+            !signature_verifies(&secret, signature, &tampered, now_s),
             "a tampered body verified"
         );
         ensure!(
-            !verify("whsec_wrong", signature, body, now_s),
+            !signature_verifies("whsec_wrong", signature, body, now_s),
             "another secret verified"
         );
     }
@@ -310,7 +248,7 @@ async fn a_tenant_endpoint_gets_signed_events_and_survives_a_five_minute_outage(
         "{during} events taken while the receiver was down"
     );
     let expected_now = observer.with(|seen| seen.statuses.len());
-    let receiver = Receiver::start(receiver.addr, Arc::clone(&taken)).await?;
+    let receiver = WebhookReceiver::start(receiver.addr, Arc::clone(&taken)).await?;
 
     let missing = missing_after(&observer, &taken, &events, Duration::from_secs(120)).await;
     ensure!(
