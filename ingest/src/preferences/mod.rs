@@ -30,7 +30,7 @@ use axum::routing::get;
 use axum::Router;
 use notify_common::clock::Clock;
 use notify_common::links::LinkError;
-use notify_common::preference_links::{PageClaims, PreferenceLinks};
+use notify_common::preference_links::{PageClaims, PreferenceLinks, UnsubscribeClaims};
 use notify_store::directory::{Category, User};
 use notify_store::settings::SettingsStore;
 use notify_store::DirectoryError;
@@ -179,30 +179,78 @@ fn not_found() -> Response {
     response
 }
 
+/// How every link route starts: 404 while links are off; then the token, checked by `verify`
+/// for its purpose, or the refusal page (boxed: a response is large beside the claims).
+fn open<'s, C>(
+    state: &'s AppState,
+    headers: &HeaderMap,
+    route: &'static str,
+    verify: impl FnOnce(&PreferenceLinks, i64) -> Result<C, LinkError>,
+) -> Result<(&'s Preferences, C), Box<Response>> {
+    let Some(prefs) = state.preferences.as_deref() else {
+        return Err(Box::new(not_found()));
+    };
+    match verify(&prefs.links, prefs.now_s()) {
+        Ok(claims) => Ok((prefs, claims)),
+        Err(err) => Err(Box::new(prefs.refused(headers, route, &err))),
+    }
+}
+
+/// What both unsubscribe routes show: the user (if still there), the page language, the
+/// category (if still there) and its display name; or the outage page.
+struct Unsubscribing {
+    user: Option<User>,
+    text: &'static Text,
+    category: Option<Category>,
+    name: String,
+}
+
+impl Unsubscribing {
+    async fn read(
+        state: &AppState,
+        prefs: &Preferences,
+        claims: &UnsubscribeClaims,
+    ) -> Result<Self, Box<Response>> {
+        let (tenant, user_id) = (&claims.page.tenant, &claims.page.user_id);
+        let user = match state.directory.get_user(tenant, user_id).await {
+            Ok(user) => user,
+            Err(err) => {
+                let page = prefs.outage("unsubscribe", Text::pick(&[None]), &err);
+                return Err(Box::new(page));
+            }
+        };
+        let text = prefs.text(&claims.page, user.as_ref()).await;
+        let category = match state.directory.get_category(tenant, &claims.category).await {
+            Ok(category) => category,
+            Err(err) => return Err(Box::new(prefs.outage("unsubscribe", text, &err))),
+        };
+        let name = display_name(category.as_ref(), &claims.category);
+        Ok(Self {
+            user,
+            text,
+            category,
+            name,
+        })
+    }
+}
+
 /// `GET /u/{token}`: asks before unsubscribing (a link scanner following it changes nothing).
 async fn unsubscribe_page(
     State(state): State<AppState>,
     Path(token): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let Some(prefs) = state.preferences.as_deref() else {
-        return not_found();
+    let opened = open(&state, &headers, "unsubscribe", |links, now| {
+        links.verify_unsubscribe(&token, now)
+    });
+    let (prefs, claims) = match opened {
+        Ok(opened) => opened,
+        Err(refused) => return *refused,
     };
-    let claims = match prefs.links.verify_unsubscribe(&token, prefs.now_s()) {
-        Ok(claims) => claims,
-        Err(err) => return prefs.refused(&headers, "unsubscribe", &err),
+    let Unsubscribing { text, name, .. } = match Unsubscribing::read(&state, prefs, &claims).await {
+        Ok(read) => read,
+        Err(outage) => return *outage,
     };
-    let (tenant, user) = (&claims.page.tenant, &claims.page.user_id);
-    let found = match state.directory.get_user(tenant, user).await {
-        Ok(found) => found,
-        Err(err) => return prefs.outage("unsubscribe", Text::pick(&[None]), &err),
-    };
-    let text = prefs.text(&claims.page, found.as_ref()).await;
-    let category = match state.directory.get_category(tenant, &claims.category).await {
-        Ok(category) => category,
-        Err(err) => return prefs.outage("unsubscribe", text, &err),
-    };
-    let name = display_name(category.as_ref(), &claims.category);
     let manage = prefs.links.page_url(&claims.page, prefs.now_s());
     let page = html::unsubscribe_page(text, &format!("/u/{token}"), &name, claims.channel, &manage);
     crate::metrics::preference_link("unsubscribe", "shown");
@@ -215,14 +263,12 @@ async fn page(
     Path(token): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let Some(prefs) = state.preferences.as_deref() else {
-        return not_found();
-    };
-    let claims = match prefs.links.verify_page(&token, prefs.now_s()) {
-        Ok(claims) => claims,
-        Err(err) => return prefs.refused(&headers, "page", &err),
-    };
-    show(&state, prefs, &claims, &token, false).await
+    match open(&state, &headers, "page", |links, now| {
+        links.verify_page(&token, now)
+    }) {
+        Ok((prefs, claims)) => show(&state, prefs, &claims, &token, false).await,
+        Err(refused) => *refused,
+    }
 }
 
 /// The preference page of `claims`' user as stored now; `saved` adds the confirmation.

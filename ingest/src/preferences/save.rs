@@ -11,7 +11,7 @@ use notify_schemas::Receipt;
 use notify_store::directory::{Preference, User};
 use notify_store::DirectoryError;
 
-use super::{form, html, not_found, rows, show, Text};
+use super::{form, html, open, rows, show, Text, Unsubscribing};
 use crate::receipts::{CallbackIds, ProviderReport};
 use crate::state::AppState;
 
@@ -25,25 +25,24 @@ pub async fn unsubscribe(
     Path(token): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let Some(prefs) = state.preferences.as_deref() else {
-        return not_found();
-    };
-    let claims = match prefs.links.verify_unsubscribe(&token, prefs.now_s()) {
-        Ok(claims) => claims,
-        Err(err) => return prefs.refused(&headers, "unsubscribe", &err),
+    let opened = open(&state, &headers, "unsubscribe", |links, now| {
+        links.verify_unsubscribe(&token, now)
+    });
+    let (prefs, claims) = match opened {
+        Ok(opened) => opened,
+        Err(refused) => return *refused,
     };
     let (tenant, user_id) = (&claims.page.tenant, &claims.page.user_id);
     let directory = &state.directory;
-    let user = match directory.get_user(tenant, user_id).await {
-        Ok(user) => user,
-        Err(err) => return prefs.outage("unsubscribe", Text::pick(&[None]), &err),
+    let Unsubscribing {
+        user,
+        text,
+        category,
+        name,
+    } = match Unsubscribing::read(&state, prefs, &claims).await {
+        Ok(read) => read,
+        Err(outage) => return *outage,
     };
-    let text = prefs.text(&claims.page, user.as_ref()).await;
-    let category = match directory.get_category(tenant, &claims.category).await {
-        Ok(category) => category,
-        Err(err) => return prefs.outage("unsubscribe", text, &err),
-    };
-    let name = super::display_name(category.as_ref(), &claims.category);
     let channel_name = text.channel(claims.channel);
     if category.as_ref().is_some_and(|c| c.critical) {
         crate::metrics::preference_link("unsubscribe", "critical");
@@ -120,12 +119,12 @@ pub async fn save(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(prefs) = state.preferences.as_deref() else {
-        return not_found();
-    };
-    let claims = match prefs.links.verify_page(&token, prefs.now_s()) {
-        Ok(claims) => claims,
-        Err(err) => return prefs.refused(&headers, "page", &err),
+    let opened = open(&state, &headers, "page", |links, now| {
+        links.verify_page(&token, now)
+    });
+    let (prefs, claims) = match opened {
+        Ok(opened) => opened,
+        Err(refused) => return *refused,
     };
     let ticked: BTreeSet<String> = form(&body)
         .into_iter()
