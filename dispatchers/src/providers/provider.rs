@@ -156,4 +156,11 @@ pub trait Provider: Send + Sync + fmt::Debug {
 
     /// Sends one delivery and classifies the answer.
     async fn send(&self, delivery: &Delivery) -> Outcome;
+
+    /// [`Provider::send`], with the name of the provider that gave the outcome: this one, or
+    /// for a failover chain the member that took or refused the send (what a status record
+    /// names).
+    async fn send_named(&self, delivery: &Delivery) -> (Outcome, &'static str) {
+        (self.send(delivery).await, self.name())
+    }
 }

@@ -56,9 +56,13 @@ impl Provider for Tracked {
     }
 
     async fn send(&self, delivery: &Delivery) -> Outcome {
+        self.send_named(delivery).await.0
+    }
+
+    async fn send_named(&self, delivery: &Delivery) -> (Outcome, &'static str) {
         match tracked(&self.tracker, delivery, self.clock.now_ms()) {
-            Some(tracked) => self.inner.send(&tracked).await,
-            None => self.inner.send(delivery).await,
+            Some(tracked) => self.inner.send_named(&tracked).await,
+            None => self.inner.send_named(delivery).await,
         }
     }
 }

@@ -417,6 +417,12 @@ impl Provider for Failover {
     }
 
     async fn send(&self, delivery: &Delivery) -> Outcome {
+        self.send_named(delivery).await.0
+    }
+
+    /// The outcome with the member that gave it (the chain's own name when no member could
+    /// take the send).
+    async fn send_named(&self, delivery: &Delivery) -> (Outcome, &'static str) {
         let mut last = None;
         let mut wait: Option<Duration> = None;
         for route in &self.routes {
@@ -427,22 +433,25 @@ impl Provider for Failover {
                     continue;
                 }
             };
-            let outcome = route.provider.send(delivery).await;
+            let (outcome, by) = route.provider.send_named(delivery).await;
             if outcome.is_retry() {
                 permit.failure();
-                tracing::debug!(provider = route.provider.name(), delivery_id = %delivery.delivery_id, "transient failure, trying the next provider");
-                last = Some(outcome);
+                tracing::debug!(provider = by, delivery_id = %delivery.delivery_id, "transient failure, trying the next provider");
+                last = Some((outcome, by));
                 continue;
             }
             permit.success();
-            tracing::debug!(provider = route.provider.name(), delivery_id = %delivery.delivery_id, "handled");
-            return outcome;
+            tracing::debug!(provider = by, delivery_id = %delivery.delivery_id, "handled");
+            return (outcome, by);
         }
-        last.unwrap_or(Outcome::Retry {
-            reason: Reason::ProviderUnavailable,
-            after: wait,
-            detail: "every provider's circuit breaker is open".into(),
-        })
+        last.unwrap_or((
+            Outcome::Retry {
+                reason: Reason::ProviderUnavailable,
+                after: wait,
+                detail: "every provider's circuit breaker is open".into(),
+            },
+            self.name,
+        ))
     }
 }
 

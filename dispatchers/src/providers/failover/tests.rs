@@ -239,3 +239,25 @@ fn the_state_gauge_follows_the_breaker() {
     probe.success();
     assert!(state().ends_with(" 0"), "{}", state());
 }
+
+#[tokio::test]
+async fn the_outcome_names_the_member_that_gave_it() {
+    let (a, b, _clock, failover) = setup();
+    let d = full_sms_delivery();
+    assert_eq!(failover.send_named(&d).await, (sent("a"), "a"));
+    a.answer(unavailable());
+    assert_eq!(failover.send_named(&d).await, (sent("b"), "b"));
+    a.answer(Outcome::failed(Reason::BadAddress, "refused"));
+    assert_eq!(
+        failover.send_named(&d).await.1,
+        "a",
+        "a permanent refusal is the member's own"
+    );
+    a.answer(unavailable());
+    b.answer(unavailable());
+    assert_eq!(
+        failover.send_named(&d).await.1,
+        "b",
+        "the last transient failure"
+    );
+}
