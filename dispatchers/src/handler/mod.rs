@@ -344,7 +344,7 @@ impl Handler {
                 dispatched_at,
             );
         }
-        let outcome = self.send(&delivery).await;
+        let (outcome, by) = self.send(&delivery).await;
         if matches!(outcome, Outcome::Sent { .. }) {
             let acked = now_ms();
             let channel = self.channel.as_str();
@@ -354,7 +354,7 @@ impl Handler {
             }
         }
         drop(send_slot);
-        self.on_outcome(record, payload, &delivery, outcome, cancel)
+        self.on_outcome(record, payload, &delivery, outcome, by, cancel)
             .await
     }
 }

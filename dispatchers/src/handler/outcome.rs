@@ -23,19 +23,21 @@ use crate::providers::provider::{Outcome, Reason};
 
 impl Handler {
     /// Makes the outcome of the one send of `delivery` (read from `record`, whose value is
-    /// `payload`) durable.
+    /// `payload`) durable; `by` is the provider that gave it, which its status names.
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn on_outcome(
         &self,
         record: &Record,
         payload: &[u8],
         delivery: &Delivery,
         outcome: Outcome,
+        by: &'static str,
         cancel: &CancellationToken,
     ) -> Result<Handled, Abandoned> {
         let channel = self.channel.as_str();
         let attempts = delivery.attempt.saturating_add(1);
         let now = now_ms();
-        let provider = Some(self.provider.name());
+        let provider = Some(by);
         let id = delivery.delivery_id;
         match outcome {
             Outcome::Sent {
@@ -56,7 +58,7 @@ impl Handler {
             }
             Outcome::Failed { reason, detail } => {
                 tracing::info!(channel, delivery = %id, reason = %reason, detail = %detail, "delivery failed permanently");
-                self.settle_failed(cancel, delivery, reason, attempts, now)
+                self.settle_failed(cancel, delivery, reason, by, attempts, now)
                     .await?;
                 Ok(Handled::Failed)
             }
@@ -67,7 +69,7 @@ impl Handler {
             } => {
                 tracing::info!(channel, delivery = %id, reason = %reason, detail = %detail, "recipient invalid");
                 self.invalidate(cancel, delivery, reason, since).await?;
-                self.settle_failed(cancel, delivery, reason, attempts, now)
+                self.settle_failed(cancel, delivery, reason, by, attempts, now)
                     .await?;
                 Ok(Handled::InvalidRecipient)
             }
@@ -82,19 +84,20 @@ impl Handler {
                     .policy
                     .plan(delivery, budget, after_ms, now, rand::random::<f64>());
                 self.after_transient(
-                    record, payload, delivery, attempts, reason, &detail, plan, cancel,
+                    record, payload, delivery, attempts, reason, by, &detail, plan, cancel,
                 )
                 .await
             }
         }
     }
 
-    /// Logs a permanent failure for `reason` and reports it.
+    /// Logs a permanent failure for `reason`, given by provider `by`, and reports it.
     async fn settle_failed(
         &self,
         cancel: &CancellationToken,
         delivery: &Delivery,
         reason: Reason,
+        by: &'static str,
         attempts: i32,
         now: i64,
     ) -> Result<(), Abandoned> {
@@ -103,19 +106,24 @@ impl Handler {
             FAILED,
             Some(reason.as_str()),
             attempts,
-            Some(self.provider.name()),
+            Some(by),
             None,
             now,
         );
         self.settle(cancel, delivery, &row, Vec::new()).await
     }
 
-    /// Sends `delivery` once, within the send timeout; a timeout is a transient failure.
-    pub(super) async fn send(&self, delivery: &Delivery) -> Outcome {
+    /// Sends `delivery` once, within the send timeout (a timeout is a transient failure); the
+    /// outcome with the provider that gave it.
+    pub(super) async fn send(&self, delivery: &Delivery) -> (Outcome, &'static str) {
         let started = Instant::now();
-        let outcome = tokio::time::timeout(self.send_timeout, self.provider.send(delivery))
-            .await
-            .unwrap_or_else(|_| Outcome::retry(Reason::Connection, "send timed out"));
+        let (outcome, by) =
+            tokio::time::timeout(self.send_timeout, self.provider.send_named(delivery))
+                .await
+                .unwrap_or_else(|_| {
+                    let timed_out = Outcome::retry(Reason::Connection, "send timed out");
+                    (timed_out, self.provider.name())
+                });
         let label = match &outcome {
             Outcome::Sent { .. } => "sent",
             Outcome::Retry { .. } => "retry",
@@ -141,7 +149,7 @@ impl Handler {
             metrics::counter!(m::SEND_FAILURES_TOTAL, "channel" => channel, "reason" => reason.as_str())
                 .increment(1);
         }
-        outcome
+        (outcome, by)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -152,13 +160,14 @@ impl Handler {
         delivery: &Delivery,
         attempts: i32,
         reason: Reason,
+        by: &'static str,
         detail: &str,
         plan: RetryPlan,
         cancel: &CancellationToken,
     ) -> Result<Handled, Abandoned> {
         let channel = self.channel.as_str();
         let now = now_ms();
-        let provider = Some(self.provider.name());
+        let provider = Some(by);
         match plan {
             RetryPlan::Retry { not_before, tier } => {
                 tracing::info!(channel, delivery = %delivery.delivery_id, attempts, tier, reason = %reason, "delivery will be retried");
