@@ -88,8 +88,7 @@ async fn vonage_delivery_receipts_are_reported_and_forgeries_refused() -> anyhow
         );
     }
 
-    // every event: the dispatcher's SENT (its provider is the SMS failover chain, `sms`), then
-    // the gateway's DELIVERED receipt, which names Vonage
+    // every event: the dispatcher's SENT through Vonage, then the gateway's DELIVERED receipt
     let pairs_now = || {
         run.observer.with(|seen| {
             let of = |event: &uuid::Uuid, stage| {
@@ -126,6 +125,7 @@ async fn vonage_delivery_receipts_are_reported_and_forgeries_refused() -> anyhow
     );
     for (sent, receipt) in &pairs {
         ensure!(sent.status == Status::Sent, "{sent:?}");
+        ensure!(sent.provider.as_deref() == Some("vonage"), "{sent:?}");
         ensure!(receipt.receipt == Some(Receipt::Delivered), "{receipt:?}");
         ensure!(receipt.provider.as_deref() == Some("vonage"), "{receipt:?}");
         ensure!(receipt.delivery_id == sent.delivery_id, "{receipt:?}");
