@@ -29,6 +29,7 @@ use notify_common::clock::now_ms;
 use notify_common::shutdown::Drained;
 use notify_common::topics::{layout, CHANNELS};
 use notify_common::{Config, Health, Shutdown};
+use notify_dispatchers::stage::Stores as DispatchStores;
 use notify_router::handler::PolicyStores;
 use notify_schemas::registry::StageSchemas;
 use notify_schemas::Channel;
@@ -288,7 +289,9 @@ impl Embedded {
             });
         }
 
-        start_dispatchers(&config, &shutdown, &health, &delivery_log, &directory)?;
+        let (log, suppressions) = (delivery_log.clone(), suppressions.clone());
+        let stores = DispatchStores { log, directory, suppressions };
+        start_dispatchers(&config, &shutdown, &health, &stores)?;
         webhooks::start(&config, &shutdown, &health, hooks)?;
         tracing::info!(api = %api_addr, "embedded pipeline started");
         Ok(Self {
@@ -386,8 +389,7 @@ fn start_dispatchers(
     config: &Config,
     shutdown: &Shutdown,
     health: &Health,
-    log: &Arc<MemoryLog>,
-    directory: &Arc<MemoryDirectory>,
+    stores: &DispatchStores,
 ) -> Result<(), EmbeddedError> {
     use notify_dispatchers::providers::registry;
     use notify_dispatchers::stage;
@@ -408,8 +410,7 @@ fn start_dispatchers(
             channel,
             provider,
             health.clone(),
-            log.clone(),
-            directory.clone(),
+            stores.clone(),
             StageSchemas::default(),
         )
         .map_err(|e| stage_err("dispatch")(&e))?;

@@ -216,6 +216,15 @@ async fn smtp_sends_multipart_with_delivery_id_headers() {
     assert!(raw.contains("Reply-To: support@acme.example"), "{raw}");
 }
 
+/// The outcome of a recipient the relay refused for good: the address gets listed.
+fn refused(detail: &str) -> Outcome {
+    Outcome::InvalidRecipient {
+        reason: Reason::BadAddress,
+        since: None,
+        detail: detail.into(),
+    }
+}
+
 #[tokio::test]
 async fn smtp_replies_map_to_outcomes() {
     let sim = smtp_sim(SmtpSimSettings::default()).await;
@@ -223,8 +232,8 @@ async fn smtp_replies_map_to_outcomes() {
     for (code, expected) in [
         (451, Outcome::retry(Reason::ProviderUnavailable, "smtp 451")),
         (421, Outcome::retry(Reason::ProviderUnavailable, "smtp 421")),
-        (550, Outcome::failed(Reason::BadAddress, "smtp 550")),
-        (553, Outcome::failed(Reason::BadAddress, "smtp 553")),
+        (550, refused("smtp 550 5.1.1")),
+        (553, refused("smtp 553 5.1.3")),
         (554, Outcome::failed(Reason::BadMessage, "smtp 554")),
     ] {
         sim.faults().set(fault(status(code, None), Some(1)));
@@ -253,7 +262,7 @@ async fn smtp_size_cap_and_refused_connection() {
     }
     assert_eq!(
         provider.send(&big).await,
-        Outcome::failed(Reason::BadMessage, "smtp 552")
+        Outcome::failed(Reason::BadMessage, "smtp 552 5.3.4")
     );
     let closed = listener().await;
     let port = closed.local_addr().unwrap().port();
