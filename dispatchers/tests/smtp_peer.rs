@@ -52,6 +52,7 @@ fn provider(peer: &Peer) -> SmtpProvider {
         message_id_domain: Some("notify.test".into()),
         timeout_ms: 5_000,
         max_connections: 2,
+        dsn_secret: None,
     })
     .expect("smtp provider")
 }

@@ -126,9 +126,18 @@ async fn a_refused_address_is_listed_for_the_tenant_and_the_delivery_fails() {
 async fn failures_that_are_not_about_the_address_list_nothing() {
     let rig = rig();
     let cases = [
-        ("policy@example.org", Outcome::failed(Reason::BadMessage, "smtp 550 5.7.1")),
-        ("full@example.org", Outcome::failed(Reason::BadAddress, "smtp 550 5.2.2")),
-        ("later@example.org", Outcome::retry(Reason::ProviderUnavailable, "smtp 451")),
+        (
+            "policy@example.org",
+            Outcome::failed(Reason::BadMessage, "smtp 550 5.7.1"),
+        ),
+        (
+            "full@example.org",
+            Outcome::failed(Reason::BadAddress, "smtp 550 5.2.2"),
+        ),
+        (
+            "later@example.org",
+            Outcome::retry(Reason::ProviderUnavailable, "smtp 451"),
+        ),
     ];
     for (address, outcome) in cases {
         rig.provider.script(address, [outcome]);

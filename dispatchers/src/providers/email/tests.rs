@@ -51,6 +51,7 @@ fn smtp_config(sim: &SmtpSim) -> SmtpConfig {
         message_id_domain: None,
         timeout_ms: 2_000,
         max_connections: 2,
+        dsn_secret: None,
     }
 }
 
@@ -214,6 +215,15 @@ async fn smtp_sends_multipart_with_delivery_id_headers() {
     let html_at = raw.find("text/html").unwrap();
     assert!(text_at < html_at, "text/plain comes first");
     assert!(raw.contains("Reply-To: support@acme.example"), "{raw}");
+    // what a bounce message returns to name the delivery
+    assert!(
+        raw.contains(&format!("X-Notify-Tenant: {}\r\n", d.tenant)),
+        "{raw}"
+    );
+    assert!(
+        raw.contains(&format!("X-Notify-Event-Id: {}\r\n", d.event_id)),
+        "{raw}"
+    );
 }
 
 /// The outcome of a recipient the relay refused for good: the address gets listed.
