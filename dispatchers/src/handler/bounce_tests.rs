@@ -26,8 +26,10 @@ struct EmailRig {
 }
 
 fn rig() -> EmailRig {
-    let mut config = DispatchConfig::default();
-    config.max_backoff_ms = 20;
+    let config = DispatchConfig {
+        max_backoff_ms: 20,
+        ..DispatchConfig::default()
+    };
     let provider = Arc::new(FakeProvider::new());
     let suppressions = Arc::new(MemorySuppressions::new());
     let publisher = Arc::new(MemoryPublisher::new());

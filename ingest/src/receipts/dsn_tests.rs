@@ -161,10 +161,10 @@ fn malformed_reports_say_what_is_missing() {
     let plain = "From: a@b.example\r\nSubject: hi\r\n\r\nhello\r\n";
     assert_eq!(parse(plain.as_bytes()), Err(DsnError::NotAReport));
     // a report of another type (a feedback report, say)
-    let other = report(&[ok.clone()], "text/rfc822-headers", &headers)
+    let other = report(std::slice::from_ref(&ok), "text/rfc822-headers", &headers)
         .replace("report-type=delivery-status", "report-type=feedback-report");
     assert_eq!(parse(other.as_bytes()), Err(DsnError::NotAReport));
-    let no_status = report(&[ok.clone()], "text/rfc822-headers", &headers)
+    let no_status = report(std::slice::from_ref(&ok), "text/rfc822-headers", &headers)
         .replace("message/delivery-status", "text/plain");
     assert_eq!(parse(no_status.as_bytes()), Err(DsnError::NoStatusPart));
     let no_groups = report(&[], "text/rfc822-headers", &headers);

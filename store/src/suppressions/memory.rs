@@ -99,8 +99,15 @@ mod tests {
         };
         list.fail_adds(1);
         assert!(list.add(&entry).await.is_err());
-        assert!(list.lookup(Channel::Email, &entry.address).await.unwrap().is_empty());
+        assert!(list
+            .lookup(Channel::Email, &entry.address)
+            .await
+            .unwrap()
+            .is_empty());
         list.add(&entry).await.unwrap();
-        assert_eq!(list.lookup(Channel::Email, &entry.address).await.unwrap(), [entry]);
+        assert_eq!(
+            list.lookup(Channel::Email, &entry.address).await.unwrap(),
+            [entry]
+        );
     }
 }
