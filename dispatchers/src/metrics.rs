@@ -18,6 +18,9 @@ pub const DEPENDENCY_RETRIES_TOTAL: &str = "notify_dispatch_dependency_retries_t
 /// Devices reported gone, labels `channel`, `outcome` = marked | registered_since | not_found
 /// | error.
 pub const DEVICES_INVALIDATED_TOTAL: &str = "notify_dispatch_devices_invalidated_total";
+/// Addresses put on the suppression list because a mail server refused them for good in the
+/// SMTP dialogue, labels `channel`, `reason` = bounced.
+pub const SUPPRESSIONS_ADDED_TOTAL: &str = "notify_dispatch_suppressions_added_total";
 /// Records taken from Kafka and not finished, labels `channel` and `lane` (`main`, `bulk`).
 pub const PENDING_RECORDS: &str = "notify_dispatch_pending_records";
 /// Records still unfinished when a rebalance or shutdown drain ran out of time, label
@@ -77,6 +80,9 @@ pub fn register(channel: &'static str, topics: &notify_common::topics::Topics) {
     }
     for outcome in ["marked", "registered_since", "not_found", "error"] {
         zero(DEVICES_INVALIDATED_TOTAL, &[("outcome", outcome.into())]);
+    }
+    if channel == "email" {
+        zero(SUPPRESSIONS_ADDED_TOTAL, &[("reason", "bounced".into())]);
     }
     for topic in [topics.status(), topics.dlq()] {
         zero(REFUSED_TOTAL, &[("topic", topic)]);

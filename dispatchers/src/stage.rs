@@ -11,6 +11,7 @@ use notify_common::topics::{Topics, RETRY_TIERS};
 use notify_common::{Health, Shutdown};
 use notify_schemas::registry::StageSchemas;
 use notify_schemas::Channel;
+use notify_store::suppressions::{CassandraSuppressions, SuppressionList};
 use notify_store::{CassandraDirectory, Directory};
 use rdkafka::config::FromClientConfigAndContext;
 use rdkafka::consumer::Consumer;
@@ -111,36 +112,44 @@ pub async fn build(
     let session = Arc::new(notify_store::connect(&config.store).await?);
     let keyspace = &config.store.keyspace;
     let log = CassandraLog::new(session.clone(), keyspace).await?;
+    let suppressions = CassandraSuppressions::new(session.clone(), keyspace).await?;
     let directory = CassandraDirectory::new(session, keyspace)
         .await?
         .with_max_in_flight(config.store.max_in_flight);
+    let stores = Stores {
+        log: Arc::new(log),
+        directory: Arc::new(directory),
+        suppressions: Arc::new(suppressions),
+    };
     let schemas = schema_registry::stage_schemas(
         &config.schema_registry,
         &Topics::new(&config.kafka.topic_prefix),
         &[FramedTopics::Deliveries, FramedTopics::Status],
     )
     .await?;
-    build_with(
-        config,
-        channel,
-        provider,
-        health,
-        Arc::new(log),
-        Arc::new(directory),
-        schemas,
-    )
+    build_with(config, channel, provider, health, stores, schemas)
 }
 
-/// Assembles `channel`'s dispatcher and the retry movers around `log` and `directory` (the
-/// database ones from [`build`], in-memory ones in the embedded mode), with Kafka clients
-/// from `config` and codecs from `schemas` (no registry: `StageSchemas::default()`).
+/// The tables a dispatcher reads and writes.
+#[derive(Debug, Clone)]
+pub struct Stores {
+    /// The notification log (the dedup record).
+    pub log: Arc<dyn DeliveryLog>,
+    /// Where invalid devices are disabled.
+    pub directory: Arc<dyn Directory>,
+    /// Where addresses a mail server refused for good are listed.
+    pub suppressions: Arc<dyn SuppressionList>,
+}
+
+/// Assembles `channel`'s dispatcher and the retry movers around `stores` (the database ones
+/// from [`build`], in-memory ones in the embedded mode), with Kafka clients from `config` and
+/// codecs from `schemas` (no registry: `StageSchemas::default()`).
 pub fn build_with(
     config: &Config,
     channel: Channel,
     provider: Arc<dyn Provider>,
     health: Health,
-    log: Arc<dyn DeliveryLog>,
-    directory: Arc<dyn Directory>,
+    stores: Stores,
     schemas: StageSchemas,
 ) -> Result<Parts, StartError> {
     let provider = crate::tracking::wrap(provider, &config.links)?;
@@ -152,8 +161,9 @@ pub fn build_with(
     ));
     let deps = Deps {
         provider,
-        log,
-        directory,
+        log: stores.log,
+        directory: stores.directory,
+        suppressions: stores.suppressions,
         publisher: publisher.clone(),
     };
     let handler = Handler::new(channel, deps, topics.clone(), &config.dispatch)?

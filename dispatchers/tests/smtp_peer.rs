@@ -4,7 +4,7 @@
 //!
 //! Needs `NOTIFY_IT_SMTP` (host:port) and `NOTIFY_IT_SMTP_SPOOL` (the spool file); fails with
 //! a clear message when either is unset. The peer refuses recipients whose local part starts
-//! with `defer-` (451) or `reject-` (550).
+//! with `defer-` (451) or `reject-` (550 5.1.1), and `bounce`/`bounce+…` (550 5.1.1).
 
 use std::time::{Duration, Instant};
 
@@ -52,6 +52,7 @@ fn provider(peer: &Peer) -> SmtpProvider {
         message_id_domain: Some("notify.test".into()),
         timeout_ms: 5_000,
         max_connections: 2,
+        dsn_secret: None,
     })
     .expect("smtp provider")
 }
@@ -132,8 +133,16 @@ async fn aiosmtpd_refusals_are_classified() {
         deferred,
         Outcome::retry(Reason::ProviderUnavailable, "smtp 451")
     );
-    let rejected = provider.send(&email("reject-me@example.com")).await;
-    assert_eq!(rejected, Outcome::failed(Reason::BadAddress, "smtp 550"));
+    // a mailbox the server says does not exist: the address is to be listed
+    for gone in ["reject-me@example.com", "bounce+peer@example.com"] {
+        let rejected = provider.send(&email(gone)).await;
+        let expected = Outcome::InvalidRecipient {
+            reason: Reason::BadAddress,
+            since: None,
+            detail: "smtp 550 5.1.1".into(),
+        };
+        assert_eq!(rejected, expected, "{gone}");
+    }
     // The connection pool is still usable after both refusals.
     let d = email("jane@example.com");
     assert!(matches!(provider.send(&d).await, Outcome::Sent { .. }));

@@ -13,6 +13,7 @@
 //! rate-limit records live in memory and are gone when the process ends. This mode is for
 //! trying the system, not for production.
 
+mod dispatch;
 pub mod mock;
 pub mod observe;
 pub mod seed;
@@ -27,11 +28,11 @@ use std::time::Duration;
 
 use notify_common::clock::now_ms;
 use notify_common::shutdown::Drained;
-use notify_common::topics::{layout, CHANNELS};
+use notify_common::topics::layout;
 use notify_common::{Config, Health, Shutdown};
+use notify_dispatchers::stage::Stores as DispatchStores;
 use notify_router::handler::PolicyStores;
 use notify_schemas::registry::StageSchemas;
-use notify_schemas::Channel;
 use notify_sim::suite::{SimSuite, SuiteSettings};
 use notify_store::idempotency::MemoryLedger;
 use notify_store::notification_log::MemoryLog;
@@ -288,7 +289,13 @@ impl Embedded {
             });
         }
 
-        start_dispatchers(&config, &shutdown, &health, &delivery_log, &directory)?;
+        let (log, suppressions) = (delivery_log.clone(), suppressions.clone());
+        let stores = DispatchStores {
+            log,
+            directory,
+            suppressions,
+        };
+        dispatch::start(&config, &shutdown, &health, &stores)?;
         webhooks::start(&config, &shutdown, &health, hooks)?;
         tracing::info!(api = %api_addr, "embedded pipeline started");
         Ok(Self {
@@ -378,50 +385,6 @@ impl Embedded {
         drop(self.mock);
         drained
     }
-}
-
-/// One dispatcher per channel, each with its provider from the simulators' table; the retry
-/// movers (one per tier, serving every channel) are started once.
-fn start_dispatchers(
-    config: &Config,
-    shutdown: &Shutdown,
-    health: &Health,
-    log: &Arc<MemoryLog>,
-    directory: &Arc<MemoryDirectory>,
-) -> Result<(), EmbeddedError> {
-    use notify_dispatchers::providers::registry;
-    use notify_dispatchers::stage;
-    let mut movers_started = false;
-    for name in CHANNELS {
-        let channel = Channel::ALL
-            .into_iter()
-            .find(|c| c.as_str() == name)
-            .ok_or_else(|| stage_err("dispatch")(&format!("unknown channel {name}")))?;
-        let list_unsubscribe =
-            notify_dispatchers::providers::email::ListUnsubscribe::from_config(&config.links)
-                .map_err(|e| stage_err("dispatch")(&e))?;
-        let provider =
-            registry::build_provider_with(channel, &config.dispatch.providers, list_unsubscribe)
-                .map_err(|e| stage_err("dispatch")(&e))?;
-        let parts = stage::build_with(
-            config,
-            channel,
-            provider,
-            health.clone(),
-            log.clone(),
-            directory.clone(),
-            StageSchemas::default(),
-        )
-        .map_err(|e| stage_err("dispatch")(&e))?;
-        if !movers_started {
-            for mover in parts.movers {
-                shutdown.spawn("retry-mover", mover.run(shutdown.token().clone()));
-            }
-            movers_started = true;
-        }
-        shutdown.spawn("dispatcher", parts.dispatcher.run(shutdown.token().clone()));
-    }
-    Ok(())
 }
 
 /// `[links]` of the demo: links back to the embedded gateway, signed with a key made for this

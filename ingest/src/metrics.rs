@@ -20,8 +20,13 @@ pub const DEPENDENCY_READY: &str = "notify_ingest_dependency_ready";
 /// bounced | complained).
 pub const RECEIPTS_TOTAL: &str = "notify_ingest_receipts_total";
 /// Provider webhooks refused, labels `provider` and `reason` = signature | stale | replay |
-/// ids.
+/// ids, and for SMTP bounce messages unauthenticated | malformed.
 pub const RECEIPTS_REFUSED_TOTAL: &str = "notify_ingest_receipts_refused_total";
+/// Recipient reports of SMTP bounce messages (DSNs) taken, labels `action` = failed | delayed
+/// | delivered | relayed | expanded and `outcome` = recorded | replay | not_final (a delay, a
+/// delivery) | other_recipient (not the address the delivery went to) | not_ours (no delivery
+/// of ours named).
+pub const DSN_RECIPIENTS_TOTAL: &str = "notify_ingest_dsn_recipients_total";
 /// Unsubscribe and preference-page requests, labels `route` = unsubscribe | page and `outcome`
 /// = shown | saved | unsubscribed | critical | gone | unavailable, or the refused token's kind
 /// (malformed | unknown_key | bad_signature | expired).
@@ -56,6 +61,11 @@ pub fn receipt_refused(provider: &'static str, reason: &'static str) {
         .increment(1);
 }
 
+/// Counts one recipient report of a DSN.
+pub fn dsn_recipient(action: &'static str, outcome: &'static str) {
+    metrics::counter!(DSN_RECIPIENTS_TOTAL, "action" => action, "outcome" => outcome).increment(1);
+}
+
 /// Counts one unsubscribe or preference-page request.
 pub fn preference_link(route: &'static str, outcome: &'static str) {
     metrics::counter!(PREFERENCE_LINKS_TOTAL, "route" => route, "outcome" => outcome).increment(1);
@@ -87,7 +97,11 @@ pub fn register() {
                 .increment(0);
         }
     }
-    for provider in ["twilio", "sendgrid", "vonage"] {
+    for outcome in ["recorded", "replay"] {
+        metrics::counter!(DSN_RECIPIENTS_TOTAL, "action" => "failed", "outcome" => outcome)
+            .increment(0);
+    }
+    for provider in ["twilio", "sendgrid", "vonage", "smtp"] {
         metrics::counter!(RECEIPTS_REFUSED_TOTAL, "provider" => provider, "reason" => "signature")
             .increment(0);
     }

@@ -24,7 +24,7 @@ use crate::preferences::Preferences;
 use crate::ratelimit::TenantLimiter;
 use crate::readiness::ReadyCache;
 use crate::receipts::{
-    seen_signatures, Receipts, SendGridReceipts, TwilioReceipts, VonageReceipts,
+    seen_signatures, Receipts, SendGridReceipts, SmtpReceipts, TwilioReceipts, VonageReceipts,
 };
 use crate::routes::admin::webhooks::WebhookAdmin;
 use crate::server::{serve_http, ConnectionLimits};
@@ -166,6 +166,7 @@ pub fn build_state_with(config: &Config, stores: Stores) -> Result<AppState, Ser
     let twilio = TwilioReceipts::from_providers(providers).map_err(ServeError::Receipts)?;
     let sendgrid = SendGridReceipts::from_providers(providers).map_err(ServeError::Receipts)?;
     let vonage = VonageReceipts::from_providers(providers).map_err(ServeError::Receipts)?;
+    let smtp = SmtpReceipts::from_providers(providers).map_err(ServeError::Receipts)?;
     let tracking = crate::tracking::from_config(&config.links).map_err(ServeError::Receipts)?;
     let links = PreferenceLinks::from_config(&config.links)?;
     let preferences = links.map(|links| {
@@ -178,12 +179,13 @@ pub fn build_state_with(config: &Config, stores: Stores) -> Result<AppState, Ser
     // tracked opens and clicks, and one-click unsubscribes, report their receipts through the
     // same path as providers'
     let links_on = tracking.is_some() || preferences.is_some();
-    let receipts = match (twilio, sendgrid, vonage) {
-        (None, None, None) if !links_on => None,
-        (twilio, sendgrid, vonage) => Some(Arc::new(Receipts {
+    let receipts = match (twilio, sendgrid, vonage, smtp) {
+        (None, None, None, None) if !links_on => None,
+        (twilio, sendgrid, vonage, smtp) => Some(Arc::new(Receipts {
             twilio,
             sendgrid,
             vonage,
+            smtp,
             seen: seen_signatures(),
             log: stores.log.clone(),
             suppressions: stores.suppressions.clone(),

@@ -30,6 +30,8 @@ REFERENCE_SUFFIXES = ("file", "path", "location", "dir", "id")
 # named like secrets but identifiers: Vonage's api_key is the account's public id (its secret is
 # api_secret, a reference)
 NOT_SECRETS = {".dispatch.providers.vonage.api_key"}
+# provider settings only the gateway reads: not mounted in the dispatchers
+GATEWAY_ONLY = {"dsn_secret"}
 REACHED_NETWORK = re.compile(
     r"cannot connect to the database|kafka admin request failed|schema registry unavailable")
 
@@ -161,12 +163,17 @@ def secret_paths(raw, role, channel):
     # and Vonage's signed delivery receipts with the account's signature secret
     if role == "ingest" and "delivery_receipt_url" in providers.get("vonage", {}):
         ref(providers["vonage"].get("signature_secret"))
+    # and the SMTP relay's forwarded bounce messages with the shared DSN secret
+    if role == "ingest":
+        ref(providers.get("smtp", {}).get("dsn_secret"))
     # links back to the gateway are signed by the router and the dispatchers, checked by ingest
     if role in ("ingest", "router", "dispatch"):
         for value in raw.get("links", {}).get("keys", []):
             ref(value)
     for provider in CHANNEL_PROVIDERS.get(channel, []) if role == "dispatch" else []:
         for field, value in providers.get(provider, {}).items():
+            if field in GATEWAY_ONLY:
+                continue  # in the provider's table, read by the gateway alone
             if field.endswith("_file"):
                 paths.append(value)
             ref(value)

@@ -4,7 +4,9 @@ to a JSON Lines spool file.
 Each line: {"mail_from", "rcpt_tos", "data" (the message as received, UTF-8 with invalid bytes
 replaced), "received_at" (seconds since the epoch)}. Recipients whose local part starts with
 "defer-" are refused with 451 and "reject-" with 550, so a client's transient and permanent
-paths can be exercised against an SMTP server that is not ours.
+paths can be exercised against an SMTP server that is not ours; the local part "bounce" (or
+"bounce+<tag>") is refused with 550 5.1.1 like a mailbox that does not exist, as the project's
+own simulators treat it.
 
 Usage: python smtp_spool.py --host 127.0.0.1 --port 2525 --spool /path/spool.jsonl
 """
@@ -29,6 +31,8 @@ class SpoolHandler:
             return "451 4.3.0 deferred by the test peer"
         if local.startswith("reject-"):
             return "550 5.1.1 mailbox unavailable"
+        if local == "bounce" or local.startswith("bounce+"):
+            return "550 5.1.1 no such user"
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 

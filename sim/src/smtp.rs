@@ -6,6 +6,10 @@
 //! before MAIL) when credentials are configured. STARTTLS is not offered. Commands out of
 //! order answer 503, unknown ones 500, over-long command lines 500.
 //!
+//! Like a relay in front of a mailbox that does not exist, RCPT TO a local part `bounce` (or
+//! `bounce+<tag>`, in any case) answers `550 5.1.1` and records nothing, the way the SendGrid
+//! simulator hard-bounces those addresses.
+//!
 //! Faults are drawn once per RCPT for that recipient: a status fault answers the RCPT with an
 //! SMTP reply (421 closes the connection; 429 → 451, HTTP-style 500–504 → 421, SMTP codes as
 //! given), a drop closes the connection after the message's data arrived and before the reply,
@@ -271,6 +275,9 @@ async fn converse(stream: TcpStream, state: &Session) -> std::io::Result<()> {
                 None | Some(("", _)) => "501 5.5.4 syntax: RCPT TO:<address>".into(),
                 Some(_) if tx.recipients.len() >= MAX_RECIPIENTS => {
                     "452 4.5.3 too many recipients".into()
+                }
+                Some((to, _)) if crate::sendgrid_events::outcome(to).contains(&"bounce") => {
+                    "550 5.1.1 no such user here".into()
                 }
                 Some((to, _)) => match state.control.faults.next(to) {
                     Some(Fault::Status { code, .. }) => {

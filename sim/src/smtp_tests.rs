@@ -184,3 +184,25 @@ async fn auth_plain_is_required_when_configured() {
     c.expect("AHUAcA==\r\n", "235 ").await;
     c.expect("MAIL FROM:<a@b.example>\r\n", "250 ").await;
 }
+
+#[tokio::test]
+async fn bounce_mailboxes_are_refused_at_rcpt_and_recorded_nowhere() {
+    let sim = sink(SmtpSimSettings::default()).await;
+    let mut c = Client::connect(&sim).await;
+    c.expect("EHLO client.test\r\n", "250").await;
+    c.expect("MAIL FROM:<a@b.example>\r\n", "250 ").await;
+    for gone in ["bounce@y.example", "Bounce+pipeline@y.example"] {
+        let reply = c.send(&format!("RCPT TO:<{gone}>\r\n")).await;
+        assert!(reply.starts_with("550 5.1.1 "), "{gone}: {reply:?}");
+    }
+    // a local part that only starts with the word is an ordinary mailbox
+    c.expect("RCPT TO:<bouncer@y.example>\r\n", "250 ").await;
+    c.expect("DATA\r\n", "354 ").await;
+    assert!(c
+        .send("Subject: x\r\n\r\nbody\r\n.\r\n")
+        .await
+        .starts_with("250 "));
+    let entries = sim.ledger().entries();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].recipient, "bouncer@y.example");
+}

@@ -40,6 +40,7 @@ use notify_common::topics::Topics;
 use notify_common::Health;
 use notify_schemas::registry::StageSchemas;
 use notify_schemas::{Channel, Codec, CodecError, Delivery, DeliveryStatus};
+use notify_store::suppressions::SuppressionList;
 use notify_store::Directory;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
@@ -127,6 +128,7 @@ pub struct Handler {
     provider: Arc<dyn Provider>,
     log: Arc<dyn DeliveryLog>,
     directory: Arc<dyn Directory>,
+    suppressions: Arc<dyn SuppressionList>,
     publisher: Arc<dyn Publisher>,
     topics: Topics,
     policy: RetryPolicy,
@@ -150,6 +152,8 @@ pub struct Deps {
     pub log: Arc<dyn DeliveryLog>,
     /// Where invalid devices are disabled.
     pub directory: Arc<dyn Directory>,
+    /// Where addresses a mail server refused for good are listed.
+    pub suppressions: Arc<dyn SuppressionList>,
     /// Produces statuses, retries and dead letters.
     pub publisher: Arc<dyn Publisher>,
 }
@@ -171,6 +175,7 @@ impl Handler {
             provider: deps.provider,
             log: deps.log,
             directory: deps.directory,
+            suppressions: deps.suppressions,
             publisher: deps.publisher,
             topics,
             policy: RetryPolicy::new(&config.retry),
@@ -379,6 +384,8 @@ fn key_of(record: &Record, delivery: &Delivery) -> Vec<u8> {
         .unwrap_or_else(|| format!("{}:{}", delivery.tenant, delivery.user_id).into_bytes())
 }
 
+#[cfg(test)]
+mod bounce_tests;
 #[cfg(test)]
 mod fence_tests;
 mod outcome;

@@ -42,6 +42,7 @@ pub(super) fn rig() -> Rig {
         provider: provider.clone(),
         log: log.clone(),
         directory: directory.clone(),
+        suppressions: Arc::new(notify_store::suppressions::MemorySuppressions::new()),
         publisher: publisher.clone(),
     };
     Rig {

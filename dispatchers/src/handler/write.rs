@@ -1,14 +1,17 @@
-//! The writes that make a record's outcome durable: the device invalidation, the log row, the
-//! status and derived records, each retried while its dependency fails.
+//! The writes that make a record's outcome durable: the device invalidation (or, for an email
+//! address a mail server refused for good, its suppression entry), the log row, the status and
+//! derived records, each retried while its dependency fails.
 
 use std::future::Future;
 use std::time::Duration;
 
+use notify_common::clock::now_ms;
 use notify_common::dead_letter::{DLQ_CHANNEL, DLQ_PAYLOAD_OMITTED, DLQ_STAGE};
 use notify_common::publish::{self, PublishError};
 use notify_schemas::{Channel, Delivery, Recipient};
 use notify_store::directory::{device_id_for, PushTarget};
 use notify_store::notification_log::LogWrite;
+use notify_store::suppressions::{normalize, Suppression, SuppressionReason};
 use notify_store::Invalidation;
 use tokio_util::sync::CancellationToken;
 
@@ -19,8 +22,9 @@ use crate::metrics as m;
 use crate::Reason;
 
 impl Handler {
-    /// Disables the device behind an invalid push recipient. A refusal that retrying cannot fix
-    /// is logged and counted; the delivery still fails.
+    /// Disables the device behind an invalid push recipient, or lists an email address refused
+    /// as a bad address. A refusal that retrying cannot fix is logged and counted; the delivery
+    /// still fails.
     pub(super) async fn invalidate(
         &self,
         cancel: &CancellationToken,
@@ -46,6 +50,11 @@ impl Handler {
                 Some(id) => id.clone(),
                 None => return Ok(()),
             },
+            Recipient::Email(email) if reason == Reason::BadAddress => {
+                return self
+                    .suppress_bounced(cancel, delivery, &email.address)
+                    .await;
+            }
             Recipient::Phone(_) | Recipient::Email(_) => return Ok(()),
         };
         let marked = self
@@ -77,6 +86,32 @@ impl Handler {
             None => "error",
         };
         metrics::counter!(m::DEVICES_INVALIDATED_TOTAL, "channel" => channel, "outcome" => outcome)
+            .increment(1);
+        Ok(())
+    }
+
+    /// Puts `address` on the suppression list of the delivery's tenant as `bounced`, so the
+    /// router holds back the next send to it. Only the tenant's own scope: a relay's refusal
+    /// says nothing about other tenants' senders.
+    async fn suppress_bounced(
+        &self,
+        cancel: &CancellationToken,
+        delivery: &Delivery,
+        address: &str,
+    ) -> Result<(), Abandoned> {
+        let channel = self.channel.as_str();
+        let entry = Suppression {
+            scope: delivery.tenant.clone(),
+            channel: Channel::Email,
+            address: normalize(Channel::Email, address),
+            reason: SuppressionReason::Bounced,
+            created_at_ms: now_ms(),
+            delivery_id: Some(delivery.delivery_id.to_string()),
+        };
+        // the same database as the log row: retried as long as that would be
+        self.until_ok(cancel, "database", || self.suppressions.add(&entry))
+            .await?;
+        metrics::counter!(m::SUPPRESSIONS_ADDED_TOTAL, "channel" => channel, "reason" => entry.reason.as_str())
             .increment(1);
         Ok(())
     }

@@ -85,6 +85,19 @@ reference to the file its Secret is mounted as. Returned as YAML (fromYaml to us
 {{- else if and $vonage (get $vonage "delivery_receipt_url") -}}
 {{- fail "config.dispatch.providers.vonage.delivery_receipt_url needs secrets.providers.vonage.signatureKey: receipts are checked with the signature secret" -}}
 {{- end -}}
+{{- /* the SMTP relay's bounce mailbox forwards DSNs with a shared secret from the same Secret */ -}}
+{{- $smtp := get $providers "smtp" -}}
+{{- $ssec := $root.Values.secrets.providers.smtp -}}
+{{- if and $smtp (hasKey $smtp "dsn_secret") -}}
+{{- fail "config.dispatch.providers.smtp.dsn_secret is a secret: set secrets.providers.smtp.dsnSecretKey instead" -}}
+{{- end -}}
+{{- if and $ssec $ssec.dsnSecretKey -}}
+{{- $_ := required "secrets.providers.smtp.dsnSecretKey needs secrets.providers.smtp.existingSecret" $ssec.existingSecret -}}
+{{- if not $smtp -}}
+{{- fail "secrets.providers.smtp.dsnSecretKey is set but config.dispatch.providers.smtp has no settings" -}}
+{{- end -}}
+{{- $_ := set $smtp "dsn_secret" (dict "file" (printf "%s/smtp/%s" $dir $ssec.dsnSecretKey)) -}}
+{{- end -}}
 {{- $_ := set $c.dispatch "providers" $providers -}}
 {{- /* links back to the gateway: the signing keys come from secrets.links */ -}}
 {{- $links := default dict (get $c "links") -}}

@@ -29,6 +29,12 @@ the keys the configuration refers to, under secretsDir/<folder>/.
 {{- if and $v.existingSecret $v.signatureKey -}}
 {{- $mounts = append $mounts (dict "folder" "vonage" "secret" $v.existingSecret "keys" (list $v.signatureKey)) -}}
 {{- end -}}
+{{- else if eq . "smtp-dsn" -}}
+{{- /* the gateway needs only the secret bounce messages are forwarded with, not the password */ -}}
+{{- $m := $s.providers.smtp -}}
+{{- if and $m.existingSecret $m.dsnSecretKey -}}
+{{- $mounts = append $mounts (dict "folder" "smtp" "secret" $m.existingSecret "keys" (list $m.dsnSecretKey)) -}}
+{{- end -}}
 {{- else if eq . "links" -}}
 {{- if $s.links.existingSecret -}}
 {{- $mounts = append $mounts (dict "folder" "links" "secret" $s.links.existingSecret "keys" $s.links.keys) -}}

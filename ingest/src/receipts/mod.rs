@@ -10,20 +10,28 @@
 //! A hard bounce, a spam report or a provider's "this number opted out" also puts the address
 //! on the suppression list (`notify_store::suppressions`), which the router honours.
 //!
+//! SMTP relays sign nothing: their bounce messages (DSNs, [`dsn`]) come from a bounce mailbox
+//! that forwards them with a shared secret (`POST /v1/receipts/smtp/dsn`, [`smtp`]).
+//!
 //! Guarantees: nothing is recorded from a request whose signature does not verify (403); a
 //! receipt equal to the row's state and reason is a replay and reports nothing (204); the status is
 //! published before the row is written, so a failure between the two (503, the provider
 //! retries) can repeat a status but never lose one. Not guaranteed: order between receipts of
 //! one delivery (the latest to arrive wins the row).
 
+pub mod dsn;
+#[cfg(test)]
+mod dsn_tests;
 mod inbound;
 mod routes;
 pub mod sendgrid;
+pub mod smtp;
 pub mod twilio;
 pub mod vonage;
 
 pub use inbound::{twilio_inbound, Keyword};
 pub use routes::{sendgrid_events, twilio_callback, vonage_receipt};
+pub use smtp::{smtp_dsn, SmtpReceipts};
 
 use std::sync::Arc;
 
@@ -187,6 +195,8 @@ pub struct Receipts {
     pub sendgrid: Option<SendGridReceipts>,
     /// Vonage's delivery receipts, when configured.
     pub vonage: Option<VonageReceipts>,
+    /// Bounce messages from the SMTP relay's bounce mailbox, when configured.
+    pub smtp: Option<SmtpReceipts>,
     /// Signatures taken within the freshness window ([`seen_signatures`]): a second request
     /// with one is a replay.
     pub seen: moka::future::Cache<String, ()>,

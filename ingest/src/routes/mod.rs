@@ -10,6 +10,7 @@ pub mod health;
 pub mod notifications;
 mod responses;
 
+use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use axum::Router;
@@ -55,6 +56,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/receipts/sendgrid", post(receipts::sendgrid_events))
         .route("/v1/receipts/vonage", post(receipts::vonage_receipt))
+        .route(
+            "/v1/receipts/smtp/dsn",
+            post(receipts::smtp_dsn).layer(DefaultBodyLimit::max(receipts::smtp::MAX_DSN_BYTES)),
+        )
         .route("/t/c/{token}", get(tracking::click))
         .route("/t/o/{token}", get(tracking::open))
         .merge(crate::preferences::routes())

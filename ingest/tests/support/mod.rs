@@ -219,6 +219,7 @@ pub fn receipts(h: &Harness) -> notify_ingest::receipts::Receipts {
         twilio: None,
         sendgrid: None,
         vonage: None,
+        smtp: None,
         seen: notify_ingest::receipts::seen_signatures(),
         log: h.log.clone(),
         suppressions: h.suppressions.clone(),

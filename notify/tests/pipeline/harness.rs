@@ -38,6 +38,10 @@ pub struct Settings {
     /// Provider receipts: Twilio status callbacks and SendGrid's Event Webhook to the gateway's
     /// receipt routes (the simulators call back).
     pub receipts: bool,
+    /// Email goes out through the SMTP simulator alone (no SendGrid in front of it), and the
+    /// gateway takes bounce messages at `/v1/receipts/smtp/dsn` with the secret in
+    /// `<dir>/dsn-secret`.
+    pub email_over_smtp: bool,
     /// Tracked links (`[links]` as for `links`), and the simulators' recipient opening and
     /// clicking every email.
     pub tracking: bool,
@@ -61,6 +65,7 @@ impl Default for Settings {
             registry: None,
             otlp: None,
             receipts: false,
+            email_over_smtp: false,
             tracking: false,
             links: false,
             webhooks: false,

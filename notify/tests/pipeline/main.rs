@@ -30,6 +30,7 @@ mod registry_outage;
 mod run;
 mod scale;
 mod seed;
+mod smtp_bounce;
 mod stage_config;
 mod suppression;
 mod tracing;

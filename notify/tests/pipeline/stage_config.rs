@@ -35,6 +35,21 @@ impl Pipeline {
             anyhow::ensure!(providers.contains(order), "no SMS failover: {providers}");
             providers = providers.replace(order, "primary = \"vonage\"\nsecondary = \"twilio\"\n");
         }
+        if s.email_over_smtp {
+            let routing =
+                "[dispatch.providers.email]\nprimary = \"sendgrid\"\nsecondary = \"smtp\"\n";
+            anyhow::ensure!(providers.contains(routing), "no email routing: {providers}");
+            providers =
+                providers.replace(routing, "[dispatch.providers.email]\nprimary = \"smtp\"\n");
+            let header = "[dispatch.providers.smtp]\n";
+            let secret = self.dir.join("dsn-secret");
+            std::fs::write(&secret, notify_it::unique("dsn-secret"))?;
+            let dsn = format!(
+                "{header}dsn_secret = {{ file = \"{}\" }}\n",
+                secret.display()
+            );
+            providers = providers.replace(header, &dsn);
+        }
         let links = if s.links || s.tracking {
             let key = self.dir.join("links-key");
             std::fs::write(&key, notify_it::unique("links-key-of-at-least-32-bytes"))?;

@@ -22,7 +22,7 @@ const MAILBOXES: [(&str, &str); 2] = [
     ("complainer", "complaint+pipeline@example.com"),
 ];
 
-async fn send_email(run: &Run, user: &str) -> anyhow::Result<Uuid> {
+pub(crate) async fn send_email(run: &Run, user: &str) -> anyhow::Result<Uuid> {
     send(run, user, "email").await
 }
 
@@ -41,7 +41,11 @@ async fn send(run: &Run, user: &str, channel: &str) -> anyhow::Result<Uuid> {
 }
 
 /// The first status of `event` from `stage`, waiting up to a minute.
-async fn status_of(run: &Run, event: Uuid, stage: Stage) -> anyhow::Result<DeliveryStatus> {
+pub(crate) async fn status_of(
+    run: &Run,
+    event: Uuid,
+    stage: Stage,
+) -> anyhow::Result<DeliveryStatus> {
     for _ in 0..120 {
         let found = run.observer.with(|seen| {
             seen.statuses

@@ -2,6 +2,7 @@
 //! passes the same conformance suite as the Cassandra table.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -17,6 +18,7 @@ type Key = (&'static str, String, String);
 #[derive(Debug, Clone, Default)]
 pub struct MemorySuppressions {
     rows: Arc<Mutex<BTreeMap<Key, Suppression>>>,
+    add_failures: Arc<AtomicUsize>,
 }
 
 impl MemorySuppressions {
@@ -24,11 +26,23 @@ impl MemorySuppressions {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// Makes the next `n` calls of [`SuppressionList::add`] fail as an unavailable database.
+    pub fn fail_adds(&self, n: usize) {
+        self.add_failures.store(n, Ordering::SeqCst);
+    }
 }
 
 #[async_trait]
 impl SuppressionList for MemorySuppressions {
     async fn add(&self, entry: &Suppression) -> Result<(), StoreError> {
+        let failed = self
+            .add_failures
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if failed {
+            return Err(StoreError::Result("injected: database unavailable".into()));
+        }
         let key = (
             entry.channel.as_str(),
             entry.address.clone(),
@@ -70,5 +84,30 @@ mod tests {
     #[tokio::test]
     async fn memory_suppressions_pass_the_conformance_suite() {
         super::super::conformance::run_all(&MemorySuppressions::new()).await;
+    }
+
+    #[tokio::test]
+    async fn injected_failures_fail_the_next_adds_only() {
+        let list = MemorySuppressions::new();
+        let entry = Suppression {
+            scope: "tn".into(),
+            channel: Channel::Email,
+            address: "ann@example.org".into(),
+            reason: super::super::SuppressionReason::Bounced,
+            created_at_ms: 1,
+            delivery_id: None,
+        };
+        list.fail_adds(1);
+        assert!(list.add(&entry).await.is_err());
+        assert!(list
+            .lookup(Channel::Email, &entry.address)
+            .await
+            .unwrap()
+            .is_empty());
+        list.add(&entry).await.unwrap();
+        assert_eq!(
+            list.lookup(Channel::Email, &entry.address).await.unwrap(),
+            [entry]
+        );
     }
 }

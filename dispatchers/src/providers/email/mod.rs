@@ -4,7 +4,8 @@
 //! [`notify_schemas::Recipient::Email`] recipient and [`notify_schemas::RenderedContent::Email`]
 //! content as one message with the plain-text part first and the HTML part second, carries the
 //! delivery id where the provider keeps it (SendGrid `personalizations[0].custom_args.delivery_id`; SMTP header
-//! `X-Notify-Delivery-Id` and a `Message-ID` derived from it), and classifies every answer
+//! `X-Notify-Delivery-Id` and a `Message-ID` derived from it, with `X-Notify-Tenant` and
+//! `X-Notify-Event-Id` beside it), and classifies every answer
 //! into an [`crate::Outcome`] by status or reply code. Addresses and credentials are never
 //! logged; logs carry a redacted address ([`redact_email`]).
 //!
@@ -21,11 +22,13 @@
 //! username = "notify"
 //! password = { file = "/run/secrets/smtp-password" }
 //! message_id_domain = "notify.example.com"
+//! dsn_secret = { file = "/run/secrets/smtp-dsn-secret" }   # read by the gateway only
 //! ```
 
 pub mod list_unsubscribe;
 pub mod sendgrid;
 pub mod smtp;
+pub mod smtp_reply;
 
 #[cfg(test)]
 mod tests;
@@ -42,6 +45,10 @@ use crate::providers::provider::{Outcome, Reason};
 
 /// Header carrying the delivery id in every SMTP message.
 pub const DELIVERY_ID_HEADER: &str = "X-Notify-Delivery-Id";
+/// Header carrying the delivery's tenant in every SMTP message (bounce messages return it).
+pub const TENANT_HEADER: &str = "X-Notify-Tenant";
+/// Header carrying the delivery's event id in every SMTP message (bounce messages return it).
+pub const EVENT_ID_HEADER: &str = "X-Notify-Event-Id";
 
 /// The parsed parts of an email delivery.
 pub(crate) struct EmailParts<'a> {

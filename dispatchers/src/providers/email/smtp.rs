@@ -3,22 +3,32 @@
 //! The message is `multipart/alternative` (text/plain, then text/html) when both bodies are
 //! present, a single part otherwise. `Message-ID` is `<{delivery_id}@{domain}>` (domain from
 //! `message_id_domain` or the sender's domain), so a replayed delivery carries the same id and
-//! receivers can recognise it; the `X-Notify-Delivery-Id` header carries the id as well.
+//! receivers can recognise it; the `X-Notify-Delivery-Id` header carries the id as well, and
+//! `X-Notify-Tenant` and `X-Notify-Event-Id` name the delivery's tenant and event, so a bounce
+//! message (DSN) returning the header can be matched to the delivery's log row by the gateway
+//! (`POST /v1/receipts/smtp/dsn`, whose shared secret is `dsn_secret` here; the dispatcher
+//! does not read it).
 //!
 //! Transport: `tls = "none"` (plaintext, for a loopback relay), `"starttls"` (STARTTLS required,
 //! port 587 by default) or `"tls"` (implicit TLS, port 465). Credentials are optional; the
 //! password is read from a file (re-read when it changes, which rebuilds the transport) or the
 //! environment.
 //!
-//! Classification of the SMTP reply (RFC 5321 §4.2.1):
+//! Classification of the SMTP reply (RFC 5321 §4.2.1), by its code and the enhanced status code
+//! (RFC 3463) at the start of its text where the relay gives one (`smtp_reply`):
 //!
 //! | reply | outcome |
 //! |---|---|
 //! | 2xx | `Sent`, message id = the `Message-ID` |
 //! | 4xx (421, 450, 451, 452, ...) | `Retry` `ProviderUnavailable` |
-//! | 550, 551, 553 (mailbox unavailable / not local / name not allowed) | `Failed` `BadAddress` |
 //! | 530, 534, 535 (authentication) | `Retry` `ProviderAuth` |
-//! | other 5xx | `Failed` `BadMessage` |
+//! | 5xx with 5.1.1, 5.1.2, 5.1.3, 5.1.6, 5.1.10 (no such mailbox or domain, bad syntax, moved, null MX) | `InvalidRecipient` `BadAddress`: the address goes on the tenant's suppression list |
+//! | 550, 551, 553 without an enhanced code, whose text names the recipient (user, mailbox, unknown, ...) and no policy | `InvalidRecipient` `BadAddress`, listed |
+//! | 5xx with 5.1.7, 5.1.8 (our sender's address) | `Failed` `BadMessage` |
+//! | 5xx with another 5.1.x | `Failed` `BadAddress`, not listed |
+//! | 5xx with 5.7.x (policy, spam, authentication of the message) | `Failed` `BadMessage`, not listed |
+//! | other 550, 551, 553 (5.2.2 mailbox full with 550, no enhanced code and another text) | `Failed` `BadAddress`, not listed |
+//! | other 5xx (552 mailbox full or message too large, 554, ...) | `Failed` `BadMessage` |
 //! | connect failure, drop, unreadable reply, timeout, TLS failure | `Retry` `Connection` |
 
 use std::sync::{Arc, Mutex};
@@ -36,7 +46,8 @@ use notify_schemas::Delivery;
 use serde::Deserialize;
 
 use super::list_unsubscribe::{self, ListUnsubscribe};
-use super::{email_parts, redact_email, DELIVERY_ID_HEADER};
+use super::smtp_reply::classify_reply;
+use super::{email_parts, redact_email, DELIVERY_ID_HEADER, EVENT_ID_HEADER, TENANT_HEADER};
 use crate::providers::provider::{Outcome, Provider, Reason};
 use crate::providers::secret::{Secret, SecretConfig, SecretError};
 
@@ -83,6 +94,10 @@ pub struct SmtpConfig {
     /// Most pooled connections to the relay.
     #[serde(default = "default_max_connections")]
     pub max_connections: u32,
+    /// The secret the relay's bounce mailbox forwards DSNs to the gateway with; read by the
+    /// gateway only.
+    #[serde(default)]
+    pub dsn_secret: Option<SecretConfig>,
 }
 
 fn default_timeout_ms() -> u64 {
@@ -256,6 +271,14 @@ pub(crate) fn message(
         .raw_header(HeaderValue::new(
             HeaderName::new_from_ascii_str(DELIVERY_ID_HEADER),
             id,
+        ))
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str(TENANT_HEADER),
+            delivery.tenant.clone(),
+        ))
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str(EVENT_ID_HEADER),
+            delivery.event_id.to_string(),
         ));
     if let Some(reply_to) = parts.reply_to {
         builder = builder.reply_to(reply_to);
@@ -290,14 +313,11 @@ pub(crate) fn message(
 /// Classifies a failed SMTP transaction; see the module table.
 pub fn classify(err: &lettre::transport::smtp::Error) -> Outcome {
     if let Some(code) = err.status() {
-        let code = u16::from(code);
-        let detail = format!("smtp {code}");
-        return match code {
-            400..=499 => Outcome::retry(Reason::ProviderUnavailable, detail),
-            550 | 551 | 553 => Outcome::failed(Reason::BadAddress, detail),
-            530 | 534 | 535 => Outcome::retry(Reason::ProviderAuth, detail),
-            _ => Outcome::failed(Reason::BadMessage, detail),
-        };
+        // lettre keeps the reply's text (every line, joined) as the error's source
+        let text = std::error::Error::source(err)
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        return classify_reply(u16::from(code), &text);
     }
     if err.is_timeout() {
         Outcome::retry(Reason::Connection, "timed out")

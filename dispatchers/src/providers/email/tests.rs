@@ -51,6 +51,7 @@ fn smtp_config(sim: &SmtpSim) -> SmtpConfig {
         message_id_domain: None,
         timeout_ms: 2_000,
         max_connections: 2,
+        dsn_secret: None,
     }
 }
 
@@ -214,6 +215,24 @@ async fn smtp_sends_multipart_with_delivery_id_headers() {
     let html_at = raw.find("text/html").unwrap();
     assert!(text_at < html_at, "text/plain comes first");
     assert!(raw.contains("Reply-To: support@acme.example"), "{raw}");
+    // what a bounce message returns to name the delivery
+    assert!(
+        raw.contains(&format!("X-Notify-Tenant: {}\r\n", d.tenant)),
+        "{raw}"
+    );
+    assert!(
+        raw.contains(&format!("X-Notify-Event-Id: {}\r\n", d.event_id)),
+        "{raw}"
+    );
+}
+
+/// The outcome of a recipient the relay refused for good: the address gets listed.
+fn refused(detail: &str) -> Outcome {
+    Outcome::InvalidRecipient {
+        reason: Reason::BadAddress,
+        since: None,
+        detail: detail.into(),
+    }
 }
 
 #[tokio::test]
@@ -223,8 +242,8 @@ async fn smtp_replies_map_to_outcomes() {
     for (code, expected) in [
         (451, Outcome::retry(Reason::ProviderUnavailable, "smtp 451")),
         (421, Outcome::retry(Reason::ProviderUnavailable, "smtp 421")),
-        (550, Outcome::failed(Reason::BadAddress, "smtp 550")),
-        (553, Outcome::failed(Reason::BadAddress, "smtp 553")),
+        (550, refused("smtp 550 5.1.1")),
+        (553, refused("smtp 553 5.1.3")),
         (554, Outcome::failed(Reason::BadMessage, "smtp 554")),
     ] {
         sim.faults().set(fault(status(code, None), Some(1)));
@@ -253,7 +272,7 @@ async fn smtp_size_cap_and_refused_connection() {
     }
     assert_eq!(
         provider.send(&big).await,
-        Outcome::failed(Reason::BadMessage, "smtp 552")
+        Outcome::failed(Reason::BadMessage, "smtp 552 5.3.4")
     );
     let closed = listener().await;
     let port = closed.local_addr().unwrap().port();
