@@ -1,6 +1,7 @@
 //! An email address a mail server refuses for good in the SMTP dialogue: listed for the
 //! delivery's tenant (retried while the list is unavailable), the delivery still `FAILED`
-//! with `bad_address`; refusals that are not about the address list nothing.
+//! with `bad_address`; refusals that are not about the address list nothing. And which
+//! provider the status names when email fails over from one provider to the other.
 
 use std::sync::Arc;
 
@@ -14,7 +15,8 @@ use notify_store::MemoryDirectory;
 use tokio_util::sync::CancellationToken;
 
 use super::*;
-use crate::providers::provider::{Outcome, Reason};
+use crate::providers::failover::{BreakerConfig, Failover};
+use crate::providers::provider::{Outcome, Provider, Reason};
 use crate::providers::testing::FakeProvider;
 
 struct EmailRig {
@@ -26,16 +28,21 @@ struct EmailRig {
 }
 
 fn rig() -> EmailRig {
+    let provider = Arc::new(FakeProvider::new());
+    rig_over(provider.clone(), provider)
+}
+
+/// A rig whose handler sends through `sending`, with `provider` the fake it scripts.
+fn rig_over(provider: Arc<FakeProvider>, sending: Arc<dyn Provider>) -> EmailRig {
     let config = DispatchConfig {
         max_backoff_ms: 20,
         ..DispatchConfig::default()
     };
-    let provider = Arc::new(FakeProvider::new());
     let suppressions = Arc::new(MemorySuppressions::new());
     let publisher = Arc::new(MemoryPublisher::new());
     let topics = Topics::new("t");
     let deps = Deps {
-        provider: provider.clone(),
+        provider: sending,
         log: Arc::new(MemoryLog::new()),
         directory: Arc::new(MemoryDirectory::new()),
         suppressions: suppressions.clone(),
@@ -147,4 +154,53 @@ async fn failures_that_are_not_about_the_address_list_nothing() {
         let listed = rig.suppressions.lookup(Channel::Email, address).await;
         assert!(listed.unwrap().is_empty(), "{address}");
     }
+}
+
+/// A fake under a provider's name (every fake is called `fake`).
+#[derive(Debug)]
+struct Named(&'static str, Arc<FakeProvider>);
+
+#[async_trait::async_trait]
+impl Provider for Named {
+    fn name(&self) -> &'static str {
+        self.0
+    }
+
+    async fn send(&self, delivery: &Delivery) -> Outcome {
+        self.1.send(delivery).await
+    }
+}
+
+#[tokio::test]
+async fn a_status_names_the_member_of_a_failover_chain_that_gave_the_outcome() {
+    let (primary, secondary) = (Arc::new(FakeProvider::new()), Arc::new(FakeProvider::new()));
+    let chain = Failover::new(
+        "email",
+        Arc::new(Named("sendgrid", primary.clone())),
+        Arc::new(Named("smtp", secondary.clone())),
+        BreakerConfig::default(),
+    )
+    .expect("valid breaker");
+    let rig = rig_over(primary.clone(), Arc::new(chain));
+    primary.script(
+        "moved@example.org",
+        [Outcome::retry(Reason::ProviderUnavailable, "http 503")],
+    );
+    assert_eq!(rig.handle(&email("moved@example.org")).await, Handled::Sent);
+    primary.script("gone@example.org", [refused()]);
+    rig.handle(&email("gone@example.org")).await;
+
+    let named: Vec<_> = rig
+        .statuses()
+        .into_iter()
+        .map(|s| (s.status, s.provider))
+        .collect();
+    assert_eq!(
+        named,
+        [
+            (Status::Sent, Some("smtp".to_owned())),
+            (Status::Failed, Some("sendgrid".to_owned()))
+        ]
+    );
+    assert_eq!(secondary.sends().len(), 1);
 }
