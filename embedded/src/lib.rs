@@ -258,7 +258,9 @@ impl Embedded {
                 log: delivery_log.clone(),
                 suppressions: suppressions.clone(),
                 webhooks: hooks.clone(),
+                settings: Some(settings.clone()),
             },
+            &StageSchemas::default(),
         )
         .map_err(|e| stage_err("ingest")(&e))?;
         shutdown.spawn(

@@ -13,8 +13,9 @@ use notify_common::kafka;
 use notify_common::schema_registry;
 use notify_common::topics::Topics;
 use notify_common::{Config, Shutdown};
-use notify_schemas::Codec;
+use notify_schemas::registry::StageSchemas;
 use notify_store::directory::{CassandraDirectory, Directory};
+use notify_store::settings::SettingsStore;
 use notify_store::tenants::{AppStore, CassandraTenants};
 use notify_store::webhooks::{CassandraWebhooks, WebhookStore};
 use tokio::net::TcpListener;
@@ -88,6 +89,8 @@ pub struct Stores {
     pub suppressions: Arc<dyn SuppressionList>,
     /// Tenants' webhook endpoints.
     pub webhooks: Arc<dyn WebhookStore>,
+    /// Tenant settings, for the preference page's language (the configured default without).
+    pub settings: Option<Arc<dyn SettingsStore>>,
 }
 
 impl std::fmt::Debug for Stores {
@@ -111,6 +114,8 @@ pub async fn build_state(config: &Config) -> Result<AppState, ServeError> {
     let log = CassandraLog::new(session.clone(), keyspace).await?;
     let suppressions = CassandraSuppressions::new(session.clone(), keyspace).await?;
     let webhooks = CassandraWebhooks::new(session.clone(), keyspace).await?;
+    // the tenant's default locale picks the preference page's language, as it picks a template's
+    let settings = CassandraSettings::new(session.clone(), keyspace).await?;
     let stores = Stores {
         webhooks: Arc::new(webhooks),
         ledger: Arc::new(ledger),
@@ -118,6 +123,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, ServeError> {
         tenants: Arc::new(tenants),
         log: Arc::new(log),
         suppressions: Arc::new(suppressions),
+        settings: Some(Arc::new(settings)),
     };
     let schemas = schema_registry::stage_schemas(
         &config.schema_registry,
@@ -126,27 +132,16 @@ pub async fn build_state(config: &Config) -> Result<AppState, ServeError> {
     )
     .await
     .map_err(|err| ServeError::SchemaRegistry(err.to_string()))?;
-    let mut state = build_state_with(config, stores)?;
-    if let Some(preferences) = &mut state.preferences {
-        // the tenant's default locale picks the page's language, as it picks a template's
-        Arc::get_mut(preferences)
-            .expect("preferences not shared yet")
-            .settings = Some(Arc::new(
-            CassandraSettings::new(session.clone(), keyspace).await?,
-        ));
-    }
-    // requests and receipts are written Confluent-framed when the configuration asks for it
-    state.codec = Arc::new(schemas.codec()?);
-    if let Some(receipts) = &mut state.receipts {
-        Arc::get_mut(receipts)
-            .expect("receipts not shared yet")
-            .statuses = Arc::new(schemas.codec()?);
-    }
-    Ok(state)
+    build_state_with(config, stores, &schemas)
 }
 
-/// Assembles the handlers' state around `stores`, with a Kafka producer from `config`.
-pub fn build_state_with(config: &Config, stores: Stores) -> Result<AppState, ServeError> {
+/// Assembles the handlers' state around `stores`, with a Kafka producer from `config`; requests
+/// and receipts are written as `schemas` says (Confluent-framed when the configuration asks).
+pub fn build_state_with(
+    config: &Config,
+    stores: Stores,
+    schemas: &StageSchemas,
+) -> Result<AppState, ServeError> {
     let ingest = &config.ingest;
     let secrets_key = match &ingest.secrets_key_file {
         Some(path) => {
@@ -170,11 +165,10 @@ pub fn build_state_with(config: &Config, stores: Stores) -> Result<AppState, Ser
     let tracking = crate::tracking::from_config(&config.links).map_err(ServeError::Receipts)?;
     let links = PreferenceLinks::from_config(&config.links)?;
     let preferences = links.map(|links| {
-        Arc::new(Preferences::new(
-            links,
-            &config.router.default_locale,
-            Arc::new(SystemClock),
-        ))
+        let mut preferences =
+            Preferences::new(links, &config.router.default_locale, Arc::new(SystemClock));
+        preferences.settings = stores.settings.clone();
+        Arc::new(preferences)
     });
     // tracked opens and clicks, and one-click unsubscribes, report their receipts through the
     // same path as providers'
@@ -189,7 +183,7 @@ pub fn build_state_with(config: &Config, stores: Stores) -> Result<AppState, Ser
             seen: seen_signatures(),
             log: stores.log.clone(),
             suppressions: stores.suppressions.clone(),
-            statuses: Arc::new(Codec::new()?),
+            statuses: Arc::new(schemas.codec()?),
             status_topic: topics.status(),
             clock: Arc::new(SystemClock),
         })),
@@ -211,7 +205,7 @@ pub fn build_state_with(config: &Config, stores: Stores) -> Result<AppState, Ser
         readiness: Arc::new(ReadyCache::new(Duration::from_millis(
             ingest.ready_check_interval_ms,
         ))),
-        codec: Arc::new(Codec::new()?),
+        codec: Arc::new(schemas.codec()?),
         receipts,
         suppressions: stores.suppressions,
         tracking,
