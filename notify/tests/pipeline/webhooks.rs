@@ -91,10 +91,10 @@ async fn send_sms(api: &Api, n: usize) -> anyhow::Result<String> {
             .call(Method::POST, "/v1/notifications", &body, Some(&key))
             .await
         {
-            Ok((status, answer)) if status == 202 => {
+            Ok((202, answer)) => {
                 return Ok(answer["event_id"].as_str().context("event_id")?.to_owned())
             }
-            Ok((status, answer)) if status == 503 => format!("{status} {answer}"),
+            Ok((503, answer)) => format!("503 {answer}"),
             Ok((status, answer)) => anyhow::bail!("not accepted: {status} {answer}"),
             Err(err) => format!("{err:#}"),
         };
