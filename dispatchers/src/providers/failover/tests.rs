@@ -1,6 +1,7 @@
 //! Breaker and failover logic over scripted fake providers and a manual clock.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use notify_schemas::samples::full_sms_delivery;
 
