@@ -34,6 +34,51 @@ fn receipts_of(statuses: &[DeliveryStatus], sent: &DeliveryStatus) -> usize {
         .count()
 }
 
+/// Each of `events`' dispatcher status with the gateway's receipt after it, waiting up to a
+/// minute for all of them; reports how many arrived, and fails naming the receipt log lines
+/// when some did not.
+pub(crate) async fn receipt_pairs(
+    run: &Run,
+    events: &[uuid::Uuid],
+    what: &str,
+) -> anyhow::Result<Vec<(DeliveryStatus, DeliveryStatus)>> {
+    let pairs_now = || {
+        run.observer.with(|seen| {
+            let of = |event: &uuid::Uuid, stage| {
+                seen.statuses
+                    .iter()
+                    .find(|s| s.event_id == *event && s.stage == stage)
+                    .cloned()
+            };
+            events
+                .iter()
+                .filter_map(|e| Some((of(e, Stage::Dispatcher)?, of(e, Stage::Tracker)?)))
+                .collect::<Vec<_>>()
+        })
+    };
+    let mut pairs = pairs_now();
+    for _ in 0..120 {
+        if pairs.len() == events.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        pairs = pairs_now();
+    }
+    crate::observe::report(format_args!(
+        "receipts: {} of {} {what} events reported delivered",
+        pairs.len(),
+        events.len()
+    ));
+    ensure!(
+        pairs.len() == events.len(),
+        "receipts missing: {} of {}\n{}",
+        pairs.len(),
+        events.len(),
+        run.pipeline.lines_naming("receipt")
+    );
+    Ok(pairs)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
 async fn provider_receipts_are_reported_and_forgeries_refused() -> anyhow::Result<()> {
@@ -87,39 +132,7 @@ async fn provider_receipts_are_reported_and_forgeries_refused() -> anyhow::Resul
     );
 
     // every event: the dispatcher's SENT, then the gateway's DELIVERED receipt
-    let mut pairs = Vec::new();
-    for _ in 0..120 {
-        pairs = run.observer.with(|seen| {
-            events
-                .iter()
-                .filter_map(|event| {
-                    let of_event = |stage| {
-                        seen.statuses
-                            .iter()
-                            .find(|s| s.event_id == *event && s.stage == stage)
-                            .cloned()
-                    };
-                    Some((of_event(Stage::Dispatcher)?, of_event(Stage::Tracker)?))
-                })
-                .collect::<Vec<_>>()
-        });
-        if pairs.len() == events.len() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    crate::observe::report(format_args!(
-        "receipts: {} of {} SMS and email events reported delivered",
-        pairs.len(),
-        events.len()
-    ));
-    ensure!(
-        pairs.len() == events.len(),
-        "receipts missing: {} of {}\n{}",
-        pairs.len(),
-        events.len(),
-        run.pipeline.lines_naming("receipt")
-    );
+    let pairs = receipt_pairs(&run, &events, "SMS and email").await?;
     for (sent, receipt) in &pairs {
         ensure!(sent.status == Status::Sent, "{sent:?}");
         ensure!(receipt.receipt == Some(Receipt::Delivered), "{receipt:?}");

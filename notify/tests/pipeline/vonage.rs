@@ -8,9 +8,10 @@
 use std::time::Duration;
 
 use anyhow::{ensure, Context};
-use notify_schemas::{DeliveryStatus, Receipt, Stage, Status};
+use notify_schemas::{DeliveryStatus, Receipt, Status};
 
 use crate::harness::Settings;
+use crate::receipts::receipt_pairs;
 use crate::run::{Run, SERIAL};
 use crate::workload::Shape;
 
@@ -89,40 +90,7 @@ async fn vonage_delivery_receipts_are_reported_and_forgeries_refused() -> anyhow
     }
 
     // every event: the dispatcher's SENT through Vonage, then the gateway's DELIVERED receipt
-    let pairs_now = || {
-        run.observer.with(|seen| {
-            let of = |event: &uuid::Uuid, stage| {
-                seen.statuses
-                    .iter()
-                    .find(|s| s.event_id == *event && s.stage == stage)
-                    .cloned()
-            };
-            events
-                .iter()
-                .filter_map(|e| Some((of(e, Stage::Dispatcher)?, of(e, Stage::Tracker)?)))
-                .collect::<Vec<_>>()
-        })
-    };
-    let mut pairs = pairs_now();
-    for _ in 0..120 {
-        if pairs.len() == events.len() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        pairs = pairs_now();
-    }
-    crate::observe::report(format_args!(
-        "vonage: {} of {} SMS reported delivered",
-        pairs.len(),
-        events.len()
-    ));
-    ensure!(
-        pairs.len() == events.len(),
-        "receipts missing: {} of {}\n{}",
-        pairs.len(),
-        events.len(),
-        run.pipeline.lines_naming("receipt")
-    );
+    let pairs = receipt_pairs(&run, &events, "Vonage SMS").await?;
     for (sent, receipt) in &pairs {
         ensure!(sent.status == Status::Sent, "{sent:?}");
         ensure!(sent.provider.as_deref() == Some("vonage"), "{sent:?}");
