@@ -111,7 +111,20 @@ impl ConsumerContext for DrainContext {
                         tracing::warn!(error = %err, "offset not added to the revoke commit");
                     }
                 }
-                if commit.count() > 0 {
+                if consumer.assignment_lost() {
+                    // the session ended (the coordinator was unreachable for a session timeout):
+                    // the group has already moved the partitions on, and a synchronous commit
+                    // now waits for a coordinator that may stay away, inside this callback, so
+                    // the consumer never polls again to rejoin (seen in the Kafka outage test:
+                    // one lane stalled for minutes after the broker was back). Not committed;
+                    // the next owner repeats from the last committed offset, and the log
+                    // recognises what was already sent.
+                    tracing::warn!(
+                        stage = self.label,
+                        partitions = revoked.len(),
+                        "assignment lost, offsets not committed"
+                    );
+                } else if commit.count() > 0 {
                     // store as well, so a commit failing here is retried by the close commit
                     let _ = consumer.store_offsets(&commit);
                     if let Err(err) = consumer.commit(&commit, CommitMode::Sync) {
