@@ -12,7 +12,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use notify_common::clock::now_ms;
 use notify_common::config::{IngestConfig, SecretConfig};
-use notify_schemas::{Codec, DeliveryStatus, Receipt, Stage, Status};
+use notify_schemas::{Receipt, Stage, Status};
 use notify_store::notification_log::{DeliveryLog, LogWrite};
 use notify_store::suppressions::{SuppressionList, SuppressionReason};
 use support::{harness, Harness};
@@ -87,15 +87,6 @@ async fn post_dsn(h: &Harness, body: String) -> StatusCode {
     post(h, Some(&format!("Bearer {SECRET}")), "message/rfc822", body).await
 }
 
-fn statuses(h: &Harness) -> Vec<DeliveryStatus> {
-    let codec = Codec::<DeliveryStatus>::new().unwrap();
-    h.publisher
-        .to_topic("notify.status")
-        .iter()
-        .map(|r| codec.decode(&r.payload).unwrap())
-        .collect()
-}
-
 async fn listed(h: &Harness, address: &str) -> usize {
     let entries = h
         .suppressions
@@ -109,7 +100,7 @@ async fn a_bounce_for_the_delivery_address_is_reported_once_and_listed() {
     let bounce = dsn("gone@example.org", "failed", "5.1.1", DELIVERY);
     assert_eq!(post_dsn(&h, bounce.clone()).await, StatusCode::NO_CONTENT);
 
-    let published = statuses(&h);
+    let published = h.statuses();
     assert_eq!(published.len(), 1);
     let status = &published[0];
     assert_eq!(status.receipt, Some(Receipt::Bounced));
@@ -139,7 +130,7 @@ async fn a_bounce_for_the_delivery_address_is_reported_once_and_listed() {
 
     // the mailbox forwards the same bounce again: taken, nothing new
     assert_eq!(post_dsn(&h, bounce).await, StatusCode::NO_CONTENT);
-    assert_eq!(statuses(&h).len(), 1);
+    assert_eq!(h.statuses().len(), 1);
 }
 
 #[tokio::test]
@@ -156,7 +147,7 @@ async fn reports_that_are_not_final_failures_of_the_delivery_address_record_noth
     ] {
         assert_eq!(post_dsn(&h, body).await, StatusCode::NO_CONTENT);
     }
-    assert!(statuses(&h).is_empty());
+    assert!(h.statuses().is_empty());
     assert_eq!(listed(&h, "victim@example.org").await, 0);
     assert_eq!(listed(&h, "gone@example.org").await, 0);
     let row = h
@@ -190,7 +181,7 @@ async fn unauthenticated_misdeclared_malformed_and_oversized_bodies_are_refused(
     assert_eq!(post_dsn(&h, no_status).await, StatusCode::BAD_REQUEST);
     let huge = format!("{}{}", bounce(), "x".repeat(2 * 1024 * 1024));
     assert_eq!(post_dsn(&h, huge).await, StatusCode::PAYLOAD_TOO_LARGE);
-    assert!(statuses(&h).is_empty());
+    assert!(h.statuses().is_empty());
     assert_eq!(listed(&h, "gone@example.org").await, 0);
 }
 

@@ -4,8 +4,7 @@
 
 mod support;
 
-use axum::body::Body;
-use axum::http::{header, Method, Request, StatusCode};
+use axum::http::{Method, StatusCode};
 use notify_ingest::auth::provision::create_app;
 use notify_store::tenants::{AppRecord, AppStore, Scope, Scopes};
 use serde_json::{json, Value};
@@ -16,28 +15,6 @@ async fn key_with(h: &support::Harness, scopes: Scopes) -> String {
         .await
         .expect("app");
     support::basic_auth(&app)
-}
-
-/// Status and JSON body of `method uri` with `auth` (and `body`, if any).
-async fn call(
-    h: &support::Harness,
-    auth: &str,
-    method: Method,
-    uri: &str,
-    body: Option<&Value>,
-) -> (StatusCode, Value) {
-    let request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header(header::AUTHORIZATION, auth)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
-        .expect("request");
-    let (status, _, bytes) = h.send(request).await;
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
 }
 
 /// Asserts a 403 problem document naming `scope`.
@@ -54,17 +31,14 @@ fn assert_forbidden(reply: &(StatusCode, Value), scope: &str) {
 /// Asserts `auth` can send neither one notification nor a batch, and nothing was published.
 async fn assert_cannot_send(h: &support::Harness, auth: &str) {
     let one = support::notification();
-    let reply = call(h, auth, Method::POST, "/v1/notifications", Some(&one)).await;
+    let reply = h
+        .call(auth, Method::POST, "/v1/notifications", Some(&one))
+        .await;
     assert_forbidden(&reply, "send");
     let batch = json!({"items": [support::notification()]});
-    let reply = call(
-        h,
-        auth,
-        Method::POST,
-        "/v1/notifications/batch",
-        Some(&batch),
-    )
-    .await;
+    let reply = h
+        .call(auth, Method::POST, "/v1/notifications/batch", Some(&batch))
+        .await;
     assert_forbidden(&reply, "send");
     assert!(h.publisher.records().is_empty(), "a refused send published");
 }
@@ -79,11 +53,13 @@ fn user() -> Value {
 async fn a_default_key_is_not_a_tenant_admin() {
     let h = support::harness(support::config_with(|_| {})).await;
     let auth = key_with(&h, Scopes::DEFAULT).await;
-    let reply = call(&h, &auth, Method::PUT, "/v1/users/u1", Some(&user())).await;
+    let reply = h
+        .call(&auth, Method::PUT, "/v1/users/u1", Some(&user()))
+        .await;
     assert_forbidden(&reply, "admin");
     // nothing was written: an admin key finds no such user
     let admin = key_with(&h, Scopes::only(Scope::Admin)).await;
-    let (status, _) = call(&h, &admin, Method::GET, "/v1/users/u1", None).await;
+    let (status, _) = h.call(&admin, Method::GET, "/v1/users/u1", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -92,25 +68,20 @@ async fn a_send_only_key_sends_but_neither_administers_nor_reads_status() {
     let h = support::harness(support::config_with(|_| {})).await;
     let auth = key_with(&h, Scopes::only(Scope::Send)).await;
     let notification = support::notification();
-    let (status, body) = call(
-        &h,
-        &auth,
-        Method::POST,
-        "/v1/notifications",
-        Some(&notification),
-    )
-    .await;
+    let (status, body) = h
+        .call(
+            &auth,
+            Method::POST,
+            "/v1/notifications",
+            Some(&notification),
+        )
+        .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let event_id = body["event_id"].as_str().expect("event id").to_owned();
     let batch = json!({"items": [notification]});
-    let (status, body) = call(
-        &h,
-        &auth,
-        Method::POST,
-        "/v1/notifications/batch",
-        Some(&batch),
-    )
-    .await;
+    let (status, body) = h
+        .call(&auth, Method::POST, "/v1/notifications/batch", Some(&batch))
+        .await;
     assert_eq!(status, StatusCode::MULTI_STATUS, "{body}");
 
     for (method, uri) in [
@@ -121,11 +92,11 @@ async fn a_send_only_key_sends_but_neither_administers_nor_reads_status() {
         (Method::GET, "/v1/users/u1/devices"),
         (Method::GET, "/v1/users/u1/preferences"),
     ] {
-        assert_forbidden(&call(&h, &auth, method, uri, None).await, "admin");
+        assert_forbidden(&h.call(&auth, method, uri, None).await, "admin");
     }
     let status_uri = format!("/v1/notifications/{event_id}");
     assert_forbidden(
-        &call(&h, &auth, Method::GET, &status_uri, None).await,
+        &h.call(&auth, Method::GET, &status_uri, None).await,
         "status",
     );
 }
@@ -135,11 +106,13 @@ async fn a_status_key_reads_status_but_cannot_send() {
     let h = support::harness(support::config_with(|_| {})).await;
     let auth = key_with(&h, Scopes::only(Scope::Status)).await;
     // the route is reached: an unknown event is the handler's 404, not a 403
-    let (status, body) = call(&h, &auth, Method::GET, "/v1/notifications/ev_unknown", None).await;
+    let (status, body) = h
+        .call(&auth, Method::GET, "/v1/notifications/ev_unknown", None)
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     assert_cannot_send(&h, &auth).await;
     assert_forbidden(
-        &call(&h, &auth, Method::GET, "/v1/users", None).await,
+        &h.call(&auth, Method::GET, "/v1/users", None).await,
         "admin",
     );
 }
@@ -148,11 +121,13 @@ async fn a_status_key_reads_status_but_cannot_send() {
 async fn an_admin_key_manages_the_directory() {
     let h = support::harness(support::config_with(|_| {})).await;
     let auth = key_with(&h, Scopes::only(Scope::Admin)).await;
-    let (status, body) = call(&h, &auth, Method::PUT, "/v1/users/u1", Some(&user())).await;
+    let (status, body) = h
+        .call(&auth, Method::PUT, "/v1/users/u1", Some(&user()))
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let (status, body) = call(&h, &auth, Method::GET, "/v1/users/u1", None).await;
+    let (status, body) = h.call(&auth, Method::GET, "/v1/users/u1", None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, _) = call(&h, &auth, Method::DELETE, "/v1/users/u1", None).await;
+    let (status, _) = h.call(&auth, Method::DELETE, "/v1/users/u1", None).await;
     assert!(status.is_success(), "{status}");
     assert_cannot_send(&h, &auth).await;
 }
@@ -180,16 +155,18 @@ async fn a_legacy_key_keeps_every_scope() {
         .await
         .expect("overwrite");
     let auth = support::basic_auth(&app);
-    let (status, body) = call(&h, &auth, Method::PUT, "/v1/users/u1", Some(&user())).await;
+    let (status, body) = h
+        .call(&auth, Method::PUT, "/v1/users/u1", Some(&user()))
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let (status, body) = call(
-        &h,
-        &auth,
-        Method::POST,
-        "/v1/notifications",
-        Some(&support::notification()),
-    )
-    .await;
+    let (status, body) = h
+        .call(
+            &auth,
+            Method::POST,
+            "/v1/notifications",
+            Some(&support::notification()),
+        )
+        .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
 }
 
@@ -202,7 +179,7 @@ async fn bad_credentials_are_401_not_403() {
         (Method::GET, "/v1/notifications/ev_1"),
         (Method::GET, "/v1/users"),
     ] {
-        let (status, body) = call(&h, "Basic bm9uZTpub25l", method, uri, None).await;
+        let (status, body) = h.call("Basic bm9uZTpub25l", method, uri, None).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{uri}: {body}");
     }
 }
@@ -248,10 +225,12 @@ async fn the_openapi_document_names_the_scope_each_route_enforces() {
             let others = Scopes::from_scopes(Scope::ALL.into_iter().filter(|s| *s != scope))
                 .expect("two scopes");
             let without = key_with(&h, others).await;
-            let reply = call(&h, &without, method.clone(), &uri, Some(&json!({}))).await;
+            let reply = h
+                .call(&without, method.clone(), &uri, Some(&json!({})))
+                .await;
             assert_forbidden(&reply, scope.name());
             let with = key_with(&h, Scopes::only(scope)).await;
-            let (status, body) = call(&h, &with, method.clone(), &uri, Some(&json!({}))).await;
+            let (status, body) = h.call(&with, method.clone(), &uri, Some(&json!({}))).await;
             assert_ne!(status, StatusCode::FORBIDDEN, "{method} {path}: {body}");
             assert_ne!(status, StatusCode::UNAUTHORIZED, "{method} {path}: {body}");
             checked += 1;

@@ -13,7 +13,7 @@ use notify_common::clock::now_ms;
 use notify_common::links::{LinkKeys, Purpose};
 use notify_common::tracking::{TrackedDelivery, Tracker};
 use notify_ingest::tracking::{Tracking, PIXEL};
-use notify_schemas::{samples, Codec, DeliveryStatus, Receipt, Stage, Status};
+use notify_schemas::{samples, Receipt, Stage, Status};
 use notify_store::notification_log::{DeliveryLog, LogWrite};
 use support::{harness, Harness};
 
@@ -72,15 +72,6 @@ async fn get(h: &Harness, path: &str) -> (StatusCode, Option<String>, Vec<u8>) {
     (status, location, body.to_vec())
 }
 
-fn published(h: &Harness) -> Vec<DeliveryStatus> {
-    let codec = Codec::<DeliveryStatus>::new().unwrap();
-    h.publisher
-        .to_topic("notify.status")
-        .iter()
-        .map(|r| codec.decode(&r.payload).unwrap())
-        .collect()
-}
-
 #[tokio::test]
 async fn a_click_redirects_to_its_destination_and_is_reported_once() {
     let (h, delivery) = gateway().await;
@@ -93,7 +84,7 @@ async fn a_click_redirects_to_its_destination_and_is_reported_once() {
     assert_eq!(location.as_deref(), Some(destination));
     // the recipient clicks again: redirected again, reported once
     assert_eq!(get(&h, path(&link)).await.1.as_deref(), Some(destination));
-    let statuses = published(&h);
+    let statuses = h.statuses();
     assert_eq!(statuses.len(), 1, "{statuses:?}");
     let clicked = &statuses[0];
     assert_eq!(
@@ -130,7 +121,7 @@ async fn an_open_answers_the_pixel_uncached_and_is_reported_once() {
         .unwrap();
     get(&h, path(&link)).await;
     get(&h, path(&pixel)).await;
-    let kinds: Vec<_> = published(&h).iter().map(|s| s.status).collect();
+    let kinds: Vec<_> = h.statuses().iter().map(|s| s.status).collect();
     assert_eq!(kinds, [Status::Opened, Status::Clicked]);
 }
 
@@ -177,7 +168,7 @@ async fn forged_tampered_stale_misused_and_redirecting_tokens_are_refused() {
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
         assert_eq!(location, None, "{path}");
     }
-    assert!(published(&h).is_empty(), "{:?}", published(&h));
+    assert!(h.statuses().is_empty(), "{:?}", h.statuses());
     let unicode = ours
         .click_url(&delivery, "https://shop.example/größe?q=ä", now)
         .unwrap();
@@ -204,7 +195,7 @@ async fn an_open_before_the_delivery_is_logged_still_gets_the_pixel_and_counts_l
     unlogged.delivery_id = uuid::Uuid::new_v4();
     let pixel = tracker(KEY).open_url(&unlogged, now_ms());
     assert_eq!(get(&h, path(&pixel)).await.2, PIXEL);
-    assert!(published(&h).is_empty());
+    assert!(h.statuses().is_empty());
     let delivery = samples::full_email_delivery();
     h.log
         .put(&LogWrite {
@@ -223,7 +214,7 @@ async fn an_open_before_the_delivery_is_logged_still_gets_the_pixel_and_counts_l
         .await
         .unwrap();
     get(&h, path(&pixel)).await;
-    let statuses = published(&h);
+    let statuses = h.statuses();
     assert_eq!(statuses.len(), 1);
     assert_eq!(statuses[0].delivery_id, Some(unlogged.delivery_id));
     assert_eq!(statuses[0].provider.as_deref(), Some("smtp"));

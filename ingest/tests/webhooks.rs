@@ -3,13 +3,12 @@
 
 mod support;
 
-use axum::body::Body;
-use axum::http::{header, Method, Request, StatusCode};
+use axum::http::{Method, StatusCode};
 use notify_common::sealed::SecretsKey;
 use notify_ingest::auth::provision::{create_app, create_tenant};
 use notify_store::tenants::{Scope, Scopes};
 use notify_store::webhooks::sealing_context;
-use serde_json::{json, Value};
+use serde_json::json;
 
 async fn admin_key(h: &support::Harness, tenant: &str) -> String {
     let app = create_app(
@@ -22,27 +21,6 @@ async fn admin_key(h: &support::Harness, tenant: &str) -> String {
     .await
     .expect("app");
     support::basic_auth(&app)
-}
-
-async fn call(
-    h: &support::Harness,
-    auth: &str,
-    method: Method,
-    uri: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header(header::AUTHORIZATION, auth)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
-        .expect("request");
-    let (status, _, bytes) = h.send(request).await;
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
 }
 
 #[tokio::test]
@@ -62,29 +40,29 @@ async fn urls_the_ssrf_guard_refuses_are_not_registered() {
         "https://user:pw@93.184.216.34/in",         // user info
         "not a url",
     ] {
-        let (status, body) = call(
-            &h,
-            &auth,
-            Method::POST,
-            "/v1/webhooks",
-            Some(json!({"url": url})),
-        )
-        .await;
+        let (status, body) = h
+            .call(
+                &auth,
+                Method::POST,
+                "/v1/webhooks",
+                Some(&json!({"url": url})),
+            )
+            .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {body}");
         assert_eq!(body["errors"][0]["field"], "/url", "{url}: {body}");
     }
-    let (status, body) = call(&h, &auth, Method::GET, "/v1/webhooks", None).await;
+    let (status, body) = h.call(&auth, Method::GET, "/v1/webhooks", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["items"], json!([]), "nothing was registered");
 
-    let (status, body) = call(
-        &h,
-        &auth,
-        Method::POST,
-        "/v1/webhooks",
-        Some(json!({"url": "https://93.184.216.34/in", "statuses": ["SENT", "NOPE"]})),
-    )
-    .await;
+    let (status, body) = h
+        .call(
+            &auth,
+            Method::POST,
+            "/v1/webhooks",
+            Some(&json!({"url": "https://93.184.216.34/in", "statuses": ["SENT", "NOPE"]})),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["errors"][0]["field"], "/statuses/1", "{body}");
 }
@@ -94,14 +72,14 @@ async fn the_secret_is_shown_once_stored_sealed_and_rotated_and_tenants_stay_apa
     let h = support::harness(support::config_with(|_| {})).await;
     let auth = admin_key(&h, &h.tenant).await;
     let url = "https://93.184.216.34/hooks/notify";
-    let (status, created) = call(
-        &h,
-        &auth,
-        Method::POST,
-        "/v1/webhooks",
-        Some(json!({"url": url, "statuses": ["DELIVERED", "FAILED"]})),
-    )
-    .await;
+    let (status, created) = h
+        .call(
+            &auth,
+            Method::POST,
+            "/v1/webhooks",
+            Some(&json!({"url": url, "statuses": ["DELIVERED", "FAILED"]})),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let id = created["endpoint_id"].as_str().expect("id").to_owned();
     let secret = created["secret"].as_str().expect("secret").to_owned();
@@ -133,7 +111,7 @@ async fn the_secret_is_shown_once_stored_sealed_and_rotated_and_tenants_stay_apa
     );
 
     for uri in ["/v1/webhooks".to_owned(), format!("/v1/webhooks/{id}")] {
-        let (status, body) = call(&h, &auth, Method::GET, &uri, None).await;
+        let (status, body) = h.call(&auth, Method::GET, &uri, None).await;
         assert_eq!(status, StatusCode::OK, "{uri}");
         assert!(
             !body.to_string().contains(&secret),
@@ -141,14 +119,14 @@ async fn the_secret_is_shown_once_stored_sealed_and_rotated_and_tenants_stay_apa
         );
     }
 
-    let (status, rotated) = call(
-        &h,
-        &auth,
-        Method::POST,
-        &format!("/v1/webhooks/{id}/rotate-secret"),
-        None,
-    )
-    .await;
+    let (status, rotated) = h
+        .call(
+            &auth,
+            Method::POST,
+            &format!("/v1/webhooks/{id}/rotate-secret"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{rotated}");
     let new_secret = rotated["secret"].as_str().expect("secret");
     assert_ne!(new_secret, secret);
@@ -158,26 +136,23 @@ async fn the_secret_is_shown_once_stored_sealed_and_rotated_and_tenants_stay_apa
         .await
         .expect("tenant");
     let other_auth = admin_key(&h, &other.tenant_id).await;
-    let (_, list) = call(&h, &other_auth, Method::GET, "/v1/webhooks", None).await;
+    let (_, list) = h.call(&other_auth, Method::GET, "/v1/webhooks", None).await;
     assert_eq!(list["items"], json!([]));
     for (method, uri) in [
         (Method::GET, format!("/v1/webhooks/{id}")),
         (Method::POST, format!("/v1/webhooks/{id}/rotate-secret")),
         (Method::DELETE, format!("/v1/webhooks/{id}")),
     ] {
-        let (status, body) = call(&h, &other_auth, method.clone(), &uri, None).await;
+        let (status, body) = h.call(&other_auth, method.clone(), &uri, None).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{method} {uri}: {body}");
     }
 
-    let (status, _) = call(
-        &h,
-        &auth,
-        Method::DELETE,
-        &format!("/v1/webhooks/{id}"),
-        None,
-    )
-    .await;
+    let (status, _) = h
+        .call(&auth, Method::DELETE, &format!("/v1/webhooks/{id}"), None)
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _) = call(&h, &auth, Method::GET, &format!("/v1/webhooks/{id}"), None).await;
+    let (status, _) = h
+        .call(&auth, Method::GET, &format!("/v1/webhooks/{id}"), None)
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }

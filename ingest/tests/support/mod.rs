@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::http::{header, Request, StatusCode};
+use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -21,7 +21,7 @@ use notify_ingest::readiness::ReadyCache;
 use notify_ingest::routes::admin::webhooks::WebhookAdmin;
 use notify_ingest::state::AppState;
 use notify_ingest::validate::Limits;
-use notify_schemas::Codec;
+use notify_schemas::{Codec, DeliveryStatus};
 use notify_store::idempotency::MemoryLedger;
 use notify_store::notification_log::MemoryLog;
 use notify_store::suppressions::MemorySuppressions;
@@ -167,6 +167,38 @@ impl Harness {
             .post_as(&self.other_auth, "/v1/notifications", None, &notification())
             .await;
         assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    }
+
+    /// Status and JSON body (`null` when not JSON) of `method uri` with `auth` and `body`.
+    pub async fn call(
+        &self,
+        auth: &str,
+        method: Method,
+        uri: &str,
+        body: Option<&Value>,
+    ) -> (StatusCode, Value) {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::AUTHORIZATION, auth)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+            .expect("request");
+        let (status, _, bytes) = self.send(request).await;
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    /// Every status published to `notify.status`, decoded, in order.
+    pub fn statuses(&self) -> Vec<DeliveryStatus> {
+        let codec = Codec::<DeliveryStatus>::new().expect("codec");
+        self.publisher
+            .to_topic("notify.status")
+            .iter()
+            .map(|r| codec.decode(&r.payload).expect("a status"))
+            .collect()
     }
 
     pub async fn post_as(
