@@ -57,6 +57,23 @@ impl Api {
         Ok((status, body))
     }
 
+    /// `POST /v1/notifications` of `body` with `headers`, which must be accepted; its event id.
+    pub async fn accepted(&self, body: &Value, headers: &[(&str, &str)]) -> anyhow::Result<Uuid> {
+        let mut request = self
+            .client
+            .post(format!("{}/v1/notifications", self.base))
+            .basic_auth(&self.key, Some(&self.secret))
+            .json(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.context("call the API")?;
+        let status = response.status().as_u16();
+        let answer = response.json::<Value>().await.unwrap_or(Value::Null);
+        anyhow::ensure!(status == 202, "not accepted: {status} {answer}");
+        Ok(answer["event_id"].as_str().context("event_id")?.parse()?)
+    }
+
     /// `POST path` of `body` with `idempotency_key`; the answer's status and JSON body.
     pub async fn post_keyed(
         &self,

@@ -168,16 +168,9 @@ pub fn report(line: std::fmt::Arguments<'_>) {
 
 /// Every simulator's ledger entries: (delivery id, arrival in Unix milliseconds).
 pub async fn ledger_entries(pipeline: &Pipeline) -> anyhow::Result<Vec<(String, i64)>> {
-    let client = pipeline.sim_client()?;
     let mut all = Vec::new();
-    for url in pipeline.sims.values() {
-        let entries: serde_json::Value = client
-            .get(format!("{url}/_sim/ledger"))
-            .send()
-            .await?
-            .json()
-            .await?;
-        for entry in entries.as_array().into_iter().flatten() {
+    for name in pipeline.sims.keys() {
+        for entry in pipeline.ledger(name).await? {
             if let Some(id) = entry["delivery_id"].as_str() {
                 let at = entry["arrived_at_ms"].as_i64().unwrap_or_default();
                 all.push((id.to_owned(), at));

@@ -37,12 +37,7 @@ async fn send(run: &Run, category: &str) -> anyhow::Result<Uuid> {
         "user_id": USER, "category": category, "channels": ["email"],
         "template": {"id": "weekly", "params": {"name": "Kim"}}
     });
-    let (status, answer) = run
-        .api
-        .call(Method::POST, "/v1/notifications", &body, None)
-        .await?;
-    ensure!(status == 202, "not accepted: {status} {answer}");
-    Ok(answer["event_id"].as_str().context("event_id")?.parse()?)
+    run.api.accepted(&body, &[]).await
 }
 
 /// The first status of `event` that `wanted` accepts, waiting up to 60 s.
@@ -75,11 +70,7 @@ async fn status_of(
 
 /// The email of `delivery` as the SendGrid simulator took it (text, headers).
 async fn sent_email(run: &Run, delivery: Uuid) -> anyhow::Result<Value> {
-    let base = run.pipeline.sims.get("sendgrid").context("sendgrid sim")?;
-    let ledger: Vec<Value> = reqwest::get(format!("{base}/_sim/ledger"))
-        .await?
-        .json()
-        .await?;
+    let ledger = run.pipeline.ledger("sendgrid").await?;
     ledger
         .into_iter()
         .find(|entry| entry["delivery_id"] == delivery.to_string())

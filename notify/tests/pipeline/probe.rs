@@ -19,6 +19,33 @@ impl Pipeline {
             .build()?)
     }
 
+    /// Setting `key` of provider `name` in the run's configuration, a string.
+    pub fn provider_setting(&self, name: &str, key: &str) -> anyhow::Result<String> {
+        let config = self.loaded_config()?;
+        let value = config.dispatch.providers[name][key].as_str();
+        Ok(value.with_context(|| format!("{name}.{key}"))?.to_owned())
+    }
+
+    /// Secret `key` of provider `name`, read from the file the run's configuration names.
+    pub fn provider_secret(&self, name: &str, key: &str) -> anyhow::Result<String> {
+        let config = self.loaded_config()?;
+        let file = config.dispatch.providers[name][key]["file"].as_str();
+        let file = file.with_context(|| format!("{name}.{key}.file"))?;
+        Ok(std::fs::read_to_string(file)?.trim().to_owned())
+    }
+
+    /// Every entry of simulator `name`'s ledger, oldest first.
+    pub async fn ledger(&self, name: &str) -> anyhow::Result<Vec<serde_json::Value>> {
+        let url = self.sims.get(name).context("no such simulator")?;
+        Ok(self
+            .sim_client()?
+            .get(format!("{url}/_sim/ledger"))
+            .send()
+            .await?
+            .json()
+            .await?)
+    }
+
     /// Replaces the fault settings of simulator `name` (`PUT /_sim/faults`).
     pub async fn set_faults(&self, name: &str, faults: serde_json::Value) -> anyhow::Result<()> {
         let url = self.sims.get(name).context("no such simulator")?;
@@ -38,15 +65,7 @@ impl Pipeline {
 
     /// How many messages simulator `name` has accepted so far.
     pub async fn ledger_len(&self, name: &str) -> anyhow::Result<usize> {
-        let url = self.sims.get(name).context("no such simulator")?;
-        let entries: serde_json::Value = self
-            .sim_client()?
-            .get(format!("{url}/_sim/ledger"))
-            .send()
-            .await?
-            .json()
-            .await?;
-        Ok(entries.as_array().map_or(0, Vec::len))
+        Ok(self.ledger(name).await?.len())
     }
 
     /// Waits until simulator `name` has accepted at least `count` messages, for at most `limit`.

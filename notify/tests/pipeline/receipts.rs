@@ -103,20 +103,7 @@ async fn provider_receipts_are_reported_and_forgeries_refused() -> anyhow::Resul
                 "content": {"sms": {"text": "your order shipped"},
                             "email": {"subject": "Shipped", "text": "your order shipped"}}
             });
-            let response = client
-                .post(format!("{}/v1/notifications", run.pipeline.api))
-                .basic_auth(&run.pipeline.app.key, Some(&run.pipeline.app.secret))
-                .json(&body)
-                .send()
-                .await?;
-            ensure!(
-                response.status().as_u16() == 202,
-                "not accepted: {}",
-                response.status()
-            );
-            let answer: serde_json::Value = response.json().await?;
-            let event: uuid::Uuid = answer["event_id"].as_str().context("event_id")?.parse()?;
-            events.push(event);
+            events.push(run.api.accepted(&body, &[]).await?);
         }
     }
     let users: Vec<_> = run
@@ -205,15 +192,10 @@ async fn provider_receipts_are_reported_and_forgeries_refused() -> anyhow::Resul
     );
 
     // forgeries: no signature, a wrong token, a signed callback with another tenant in its URL
-    let config = run.pipeline.loaded_config()?;
-    let twilio = &config.dispatch.providers["twilio"];
-    let token_file = twilio["auth_token"]["file"]
-        .as_str()
-        .context("token file")?;
-    let token = std::fs::read_to_string(token_file)?.trim().to_owned();
-    let base = twilio["status_callback_base"]
-        .as_str()
-        .context("callback base")?;
+    let token = run.pipeline.provider_secret("twilio", "auth_token")?;
+    let base = run
+        .pipeline
+        .provider_setting("twilio", "status_callback_base")?;
     let to = users[0]
         .targets
         .iter()

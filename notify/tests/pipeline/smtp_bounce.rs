@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{ensure, Context};
 use notify_schemas::{Receipt, Stage, Status};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::harness::Settings;
 use crate::run::{Run, SERIAL};
@@ -21,12 +21,8 @@ const LATER: (&str, &str) = ("bounced-later", "moved+smtp@example.com");
 
 /// The raw header block of the message the SMTP simulator took for `address`.
 async fn sent_header(run: &Run, address: &str) -> anyhow::Result<String> {
-    let sim = run.pipeline.sims.get("smtp").context("smtp simulator")?;
     for _ in 0..60 {
-        let ledger: Vec<Value> = reqwest::get(format!("{sim}/_sim/ledger"))
-            .await?
-            .json()
-            .await?;
+        let ledger = run.pipeline.ledger("smtp").await?;
         let raw = ledger
             .iter()
             .find(|e| e["recipient"] == address)

@@ -146,12 +146,7 @@ backoff_max_ms = 8000
     /// Sets the SendGrid simulator's Event Webhook to the gateway's receipt route, through
     /// SendGrid's settings API.
     pub(crate) async fn point_sendgrid_events(&self) -> anyhow::Result<()> {
-        let config = self.loaded_config()?;
-        let key_file = config.dispatch.providers["sendgrid"]["api_key"]["file"]
-            .as_str()
-            .context("sendgrid api_key file")?
-            .to_owned();
-        let key = std::fs::read_to_string(key_file)?.trim().to_owned();
+        let key = self.provider_secret("sendgrid", "api_key")?;
         let base = self.sims.get("sendgrid").context("no SendGrid simulator")?;
         let answer = reqwest::Client::new()
             .patch(format!("{base}/v3/user/webhooks/event/settings"))

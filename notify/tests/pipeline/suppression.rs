@@ -32,12 +32,7 @@ async fn send(run: &Run, user: &str, channel: &str) -> anyhow::Result<Uuid> {
         "content": {"email": {"subject": "Shipped", "text": "your order shipped"},
                     "sms": {"text": "your order shipped"}}
     });
-    let (status, answer) = run
-        .api
-        .call(reqwest::Method::POST, "/v1/notifications", &body, None)
-        .await?;
-    ensure!(status == 202, "not accepted: {status} {answer}");
-    Ok(answer["event_id"].as_str().context("event_id")?.parse()?)
+    run.api.accepted(&body, &[]).await
 }
 
 /// The first status of `event` from `stage`, waiting up to a minute.

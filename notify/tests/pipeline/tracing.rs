@@ -90,18 +90,10 @@ async fn one_request_is_one_trace_across_the_three_stages() -> anyhow::Result<()
         "user_id": user.id, "category": "orders", "channels": ["sms"],
         "content": {"sms": {"text": "traced"}}
     });
-    let response = reqwest::Client::new()
-        .post(format!("{}/v1/notifications", run.pipeline.api))
-        .basic_auth(&run.pipeline.app.key, Some(&run.pipeline.app.secret))
-        .header("traceparent", format!("00-{trace_id}-{caller_span}-01"))
-        .json(&body)
-        .send()
+    let traceparent = format!("00-{trace_id}-{caller_span}-01");
+    run.api
+        .accepted(&body, &[("traceparent", &traceparent)])
         .await?;
-    ensure!(
-        response.status().as_u16() == 202,
-        "not accepted: {}",
-        response.status()
-    );
 
     // the collector writes what it received within a second; the stages export every ~5 s
     let mut spans = Vec::new();

@@ -62,12 +62,7 @@ async fn opens_and_clicks_reach_the_status_topic_and_the_report() -> anyhow::Res
     for (i, user) in takers.iter().enumerate() {
         let body = json!({"user_id": user.id, "category": "orders", "channels": ["email"],
             "template": {"id": TEMPLATE, "params": {"order_id": i.to_string()}}});
-        let (status, answer) = run
-            .api
-            .call(reqwest::Method::POST, "/v1/notifications", &body, None)
-            .await?;
-        ensure!(status == 202, "not accepted: {status} {answer}");
-        events.push(answer["event_id"].as_str().context("event_id")?.parse()?);
+        events.push(run.api.accepted(&body, &[]).await?);
     }
     ensure!(
         events.len() == 3,
@@ -210,18 +205,11 @@ async fn opens_and_clicks_reach_the_status_topic_and_the_report() -> anyhow::Res
 
 /// The tracked links of one email the provider simulators accepted.
 async fn sent_links(run: &Run) -> anyhow::Result<notify_sim::recipient::TrackedLinks> {
-    let client = run.pipeline.sim_client()?;
     for name in ["sendgrid", "smtp"] {
-        let Some(url) = run.pipeline.sims.get(name) else {
+        if !run.pipeline.sims.contains_key(name) {
             continue;
-        };
-        let entries: serde_json::Value = client
-            .get(format!("{url}/_sim/ledger"))
-            .send()
-            .await?
-            .json()
-            .await?;
-        for entry in entries.as_array().into_iter().flatten() {
+        }
+        for entry in run.pipeline.ledger(name).await? {
             let summary = &entry["summary"];
             let bodies: Vec<&str> = ["html", "text", "raw"]
                 .iter()

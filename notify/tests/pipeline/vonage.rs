@@ -73,20 +73,7 @@ async fn vonage_delivery_receipts_are_reported_and_forgeries_refused() -> anyhow
             "user_id": user.id, "category": "orders", "channels": ["sms"],
             "content": {"sms": {"text": "your order shipped"}}
         });
-        let response = client
-            .post(format!("{}/v1/notifications", run.pipeline.api))
-            .basic_auth(&run.pipeline.app.key, Some(&run.pipeline.app.secret))
-            .json(&body)
-            .send()
-            .await?;
-        ensure!(response.status().as_u16() == 202, "{}", response.status());
-        let answer: serde_json::Value = response.json().await?;
-        events.push(
-            answer["event_id"]
-                .as_str()
-                .context("event_id")?
-                .parse::<uuid::Uuid>()?,
-        );
+        events.push(run.api.accepted(&body, &[]).await?);
     }
 
     // every event: the dispatcher's SENT through Vonage, then the gateway's DELIVERED receipt
@@ -114,15 +101,10 @@ async fn vonage_delivery_receipts_are_reported_and_forgeries_refused() -> anyhow
         .find(|t| t.channel.as_str() == "sms")
         .map(|t| t.key.trim_start_matches('+').to_owned())
         .context("sms target")?;
-    let config = run.pipeline.loaded_config()?;
-    let vonage = &config.dispatch.providers["vonage"];
-    let secret_file = vonage["signature_secret"]["file"]
-        .as_str()
-        .context("signature secret file")?;
-    let secret = std::fs::read_to_string(secret_file)?.trim().to_owned();
-    let base = vonage["delivery_receipt_url"]
-        .as_str()
-        .context("delivery_receipt_url")?;
+    let secret = run.pipeline.provider_secret("vonage", "signature_secret")?;
+    let base = run
+        .pipeline
+        .provider_setting("vonage", "delivery_receipt_url")?;
     let url = format!(
         "{base}?delivery_id={}&tenant={}&event_id={}&user_id={}&category=orders",
         sent.delivery_id.context("delivery id")?,
