@@ -238,25 +238,11 @@ pub fn refused_status(
     now_ms: i64,
 ) -> DeliveryStatus {
     DeliveryStatus {
-        tenant: delivery.tenant.clone(),
-        event_id: delivery.event_id,
-        delivery_id: Some(delivery.delivery_id),
-        user_id: Some(delivery.user_id.clone()),
-        category: Some(delivery.category.clone()),
-        channel: Some(delivery.channel),
-        recipient: Some(redact(&delivery.recipient)),
-        status: Status::Failed,
-        stage: Stage::Router,
         reason: Some(truncate(
             format!("{}: {error}", Reason::ProduceRefused),
             MAX_REASON_BYTES,
         )),
-        provider: None,
-        provider_message_id: None,
-        attempt: 0,
-        occurred_at: now_ms,
-        receipt: None,
-        template_id: delivery.template_id.clone(),
+        ..DeliveryStatus::of_delivery(delivery, Status::Failed, Stage::Router, now_ms)
     }
 }
 

@@ -6,7 +6,7 @@
 //! yields a byte-identical record that status consumers collapse. Status records carry a
 //! redacted recipient ([`redact`]), never a whole token, number or address.
 
-use notify_schemas::{Delivery, DeliveryStatus, Receipt, Recipient, Stage, Status};
+use notify_schemas::{Delivery, DeliveryStatus, Receipt, Stage, Status};
 use notify_store::notification_log::{LogEntry, LogWrite};
 
 /// Log state: the provider accepted the message.
@@ -87,30 +87,14 @@ pub fn as_write(delivery: &Delivery, entry: &LogEntry) -> LogWrite {
 
 /// The status record of a logged outcome; `None` for a state that has no status.
 pub fn status_of(delivery: &Delivery, row: &LogWrite) -> Option<DeliveryStatus> {
+    let status = status_for(&row.state)?;
     Some(DeliveryStatus {
-        tenant: delivery.tenant.clone(),
-        event_id: delivery.event_id,
-        delivery_id: Some(delivery.delivery_id),
-        user_id: Some(delivery.user_id.clone()),
-        category: Some(delivery.category.clone()),
-        channel: Some(delivery.channel),
-        recipient: Some(redact(&delivery.recipient)),
-        status: status_for(&row.state)?,
-        stage: Stage::Dispatcher,
         reason: row.reason.clone(),
         provider: row.provider.clone(),
         provider_message_id: row.provider_message_id.clone(),
         attempt: row.attempts,
-        occurred_at: row.updated_at_ms,
-        receipt: None,
-        template_id: delivery.template_id.clone(),
+        ..DeliveryStatus::of_delivery(delivery, status, Stage::Dispatcher, row.updated_at_ms)
     })
-}
-
-/// A form of `recipient` that tells a person which one it was without giving it away, the same
-/// rule as the router's statuses; see [`Recipient::redacted`].
-pub fn redact(recipient: &Recipient) -> String {
-    recipient.redacted()
 }
 
 #[cfg(test)]
@@ -162,11 +146,11 @@ mod tests {
     #[test]
     fn redaction_hides_the_recipient() {
         let delivery = samples::full_push_delivery();
-        let shown = redact(&delivery.recipient);
+        let shown = delivery.recipient.redacted();
         assert_eq!(shown, "740f47...");
-        let email = redact(&samples::full_email_delivery().recipient);
+        let email = samples::full_email_delivery().recipient.redacted();
         assert_eq!(email, "j***@example.com");
-        let web = redact(&samples::full_webpush_delivery().recipient);
+        let web = samples::full_webpush_delivery().recipient.redacted();
         assert_eq!(web, "https://push.example.net/...");
     }
 }

@@ -145,3 +145,34 @@ pub struct DeliveryStatus {
     #[serde(default)]
     pub template_id: Option<String>,
 }
+
+impl DeliveryStatus {
+    /// `status` of `delivery` from `stage` at `occurred_at`: the delivery's tenant, ids, user,
+    /// category, channel, template and redacted recipient, attempt 0, nothing else; the caller
+    /// sets the rest with struct update syntax.
+    pub fn of_delivery(
+        delivery: &super::Delivery,
+        status: Status,
+        stage: Stage,
+        occurred_at: TimestampMillis,
+    ) -> Self {
+        DeliveryStatus {
+            tenant: delivery.tenant.clone(),
+            event_id: delivery.event_id,
+            delivery_id: Some(delivery.delivery_id),
+            user_id: Some(delivery.user_id.clone()),
+            category: Some(delivery.category.clone()),
+            channel: Some(delivery.channel),
+            recipient: Some(delivery.recipient.redacted()),
+            status,
+            stage,
+            reason: None,
+            provider: None,
+            provider_message_id: None,
+            attempt: 0,
+            occurred_at,
+            receipt: None,
+            template_id: delivery.template_id.clone(),
+        }
+    }
+}
