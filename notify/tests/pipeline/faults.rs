@@ -11,7 +11,7 @@ use notify_schemas::{Channel, Status};
 use serde_json::json;
 
 use crate::harness::Settings;
-use crate::run::{limit_for, Run, SERIAL};
+use crate::run::{self, limit_for, Run};
 use crate::workload::{expected_sends, size_from_env, Shape};
 
 /// How long before the kill a send repeated after it may have reached the provider: its answer
@@ -35,7 +35,7 @@ pub fn fault_size() -> usize {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
 async fn dispatcher_killed_mid_flight_repeats_at_most_its_in_flight_sends() -> anyhow::Result<()> {
-    let _turn = SERIAL.lock().await;
+    let _turn = run::turn().await;
     let shape = Shape::new(fault_size(), false);
     let settings = Settings::default();
     let bound = settings.max_in_flight;
@@ -93,7 +93,7 @@ async fn dispatcher_killed_mid_flight_repeats_at_most_its_in_flight_sends() -> a
 #[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
 async fn providers_failing_for_a_while_then_recovering_lose_and_repeat_nothing(
 ) -> anyhow::Result<()> {
-    let _turn = SERIAL.lock().await;
+    let _turn = run::turn().await;
     let shape = Shape::new(fault_size(), false);
     let run = Run::start(Settings::default(), shape).await?;
     let failing = |code: u16| json!({"rules": [{"fault": {"kind": "status", "code": code, "retry_after_s": 1}}]});

@@ -12,13 +12,13 @@ use serde_json::json;
 
 use crate::faults::fault_size;
 use crate::harness::Settings;
-use crate::run::{limit_for, Run, SERIAL};
+use crate::run::{self, limit_for, Run};
 use crate::workload::{Sent, Shape};
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
 async fn poison_pills_between_good_records_are_dead_lettered_once_each() -> anyhow::Result<()> {
-    let _turn = SERIAL.lock().await;
+    let _turn = run::turn().await;
     let shape = Shape::new(fault_size(), false);
     let run = Run::start(Settings::default(), shape).await?;
     let tenant = run.pipeline.app.tenant.clone();
@@ -104,7 +104,7 @@ async fn read_requests(run: &Run, count: usize) -> anyhow::Result<Vec<Seen>> {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
 async fn repeated_and_replayed_requests_are_delivered_once() -> anyhow::Result<()> {
-    let _turn = SERIAL.lock().await;
+    let _turn = run::turn().await;
     let shape = Shape::new(200, false);
     let run = Run::start(Settings::default(), shape).await?;
 

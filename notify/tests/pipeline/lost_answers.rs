@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::faults::fault_size;
 use crate::harness::Settings;
-use crate::run::{limit_for, Run, SERIAL};
+use crate::run::{self, limit_for, Run};
 use crate::workload::Shape;
 
 /// Pushes each simulator takes and then drops the connection on.
@@ -22,7 +22,7 @@ const DROPS: usize = 12;
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
 async fn push_connections_lost_mid_burst_repeat_only_what_was_reported() -> anyhow::Result<()> {
-    let _turn = SERIAL.lock().await;
+    let _turn = run::turn().await;
     let shape = Shape::new(fault_size(), false);
     let settings = Settings::default();
     let bound = 2 * DROPS * settings.max_in_flight;

@@ -9,8 +9,9 @@
 //! `outage.rs` stops Kafka or Cassandra of the shared stack mid-run (`NOTIFY_E2E_KAFKA_DOWN_S`
 //! sets how long the broker stays down, 40 s by default).
 //!
-//! The box running CI is small, so the tests of this binary take turns (`run::SERIAL`) rather than
-//! running seven processes each at once.
+//! The box running CI is small, so the tests of this binary take turns (`run::turn`): two
+//! pipelines at a time by default (`NOTIFY_E2E_PARALLEL`), because a test mostly waits; a test
+//! that stops a server of the shared stack takes every turn (`run::whole_stack`).
 
 mod accounting;
 mod api;

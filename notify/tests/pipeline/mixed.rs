@@ -8,13 +8,13 @@ use std::time::Instant;
 use notify_schemas::Status;
 
 use crate::harness::Settings;
-use crate::run::{limit_for, Run, SERIAL};
+use crate::run::{self, limit_for, Run};
 use crate::workload::{size_from_env, Shape};
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
 async fn mixed_workload_ends_exactly_as_expected_with_a_clean_ledger() -> anyhow::Result<()> {
-    let _turn = SERIAL.lock().await;
+    let _turn = run::turn().await;
     let shape = Shape::new(size_from_env(1_000), true);
     let run = Run::start(Settings::default(), shape).await?;
     let started = Instant::now();

@@ -1,9 +1,9 @@
 //! One server of the shared stack stopped while the pipeline delivers, and started again:
 //! nothing is lost, nothing is repeated.
 //!
-//! These tests stop the shared Kafka or Cassandra of `scripts/stack`. They take their turn
-//! (`run::SERIAL`) like every test of this binary, and cargo runs test binaries one after
-//! another, so no other test runs meanwhile; a guard ([`ServerDown`]) starts the server again
+//! These tests stop the shared Kafka or Cassandra of `scripts/stack`. They take every turn
+//! (`run::whole_stack`), and cargo runs test binaries one after another, so no other test runs
+//! meanwhile; a guard ([`ServerDown`]) starts the server again
 //! even if the test fails.
 
 use std::time::{Duration, Instant};
@@ -12,13 +12,13 @@ use notify_it::ServerDown;
 use serde_json::json;
 
 use crate::harness::Settings;
-use crate::run::{limit_for, Run, SERIAL};
+use crate::run::{self, limit_for, Run};
 use crate::workload::{size_from_env, Shape};
 
 /// Sends a workload, stops `server` once deliveries are under way, keeps it down for
 /// `down_for`, starts it again, and checks the ledger: nothing lost, nothing repeated.
 pub async fn outage_during_load(server: &'static str, down_for: Duration) -> anyhow::Result<()> {
-    let _turn = SERIAL.lock().await;
+    let _turn = run::whole_stack().await;
     let shape = Shape::new((size_from_env(1_000) / 2).max(100), false);
     let run = Run::start(Settings::default(), shape).await?;
     // slow providers keep the pipeline busy through the outage

@@ -18,7 +18,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::harness::Settings;
-use crate::run::{Run, SERIAL};
+use crate::run::{self, Run};
 use crate::workload::Shape;
 
 const USER: &str = "reader";
@@ -131,7 +131,7 @@ async fn seed(run: &Run) -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs the real Kafka + Cassandra stack and the browser peer: run scripts/test"]
 async fn a_recipient_opts_out_in_a_browser_and_in_one_click() -> anyhow::Result<()> {
-    let _turn = SERIAL.lock().await;
+    let _turn = run::turn().await;
     let settings = Settings {
         links: true,
         ..Settings::default()

@@ -11,7 +11,7 @@ use anyhow::{ensure, Context};
 use notify_schemas::{DeliveryStatus, Receipt, Stage, Status};
 
 use crate::harness::Settings;
-use crate::run::{Run, SERIAL};
+use crate::run::{self, Run};
 use crate::workload::Shape;
 
 /// The signed form of a `delivered` callback about `sent`, as Twilio would post it.
@@ -82,7 +82,7 @@ pub(crate) async fn receipt_pairs(
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
 async fn provider_receipts_are_reported_and_forgeries_refused() -> anyhow::Result<()> {
-    let _turn = SERIAL.lock().await;
+    let _turn = run::turn().await;
     let settings = Settings {
         receipts: true,
         ..Settings::default()

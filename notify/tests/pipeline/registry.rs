@@ -18,7 +18,7 @@ use notify_schemas::{Channel, NotificationRequest, Record as _, Status, Uuid};
 use serde_json::Value;
 
 use crate::harness::Settings;
-use crate::run::{limit_for, Run, SERIAL};
+use crate::run::{self, limit_for, Run};
 use crate::workload::{Outcome, Sent, Shape, User};
 
 pub(crate) fn settings() -> Settings {
@@ -143,7 +143,7 @@ fn run_example(name: &str, args: &[String]) -> anyhow::Result<String> {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
 async fn standard_avro_clients_publish_and_read_through_the_registry() -> anyhow::Result<()> {
-    let _turn = SERIAL.lock().await;
+    let _turn = run::turn().await;
     let shape = Shape::new(200, false);
     let run = Run::start(settings(), shape).await?;
     let tenant = run.pipeline.app.tenant.clone();

@@ -14,13 +14,13 @@ use notify_schemas::{
 use serde_json::Value;
 
 use crate::registry::{client, settings, sms_sent, sms_user};
-use crate::run::{limit_for, Run, SERIAL};
+use crate::run::{self, limit_for, Run};
 use crate::workload::Shape;
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
 async fn a_registry_outage_of_30_s_delays_records_and_dead_letters_none() -> anyhow::Result<()> {
-    let _turn = SERIAL.lock().await;
+    let _turn = run::whole_stack().await;
     let shape = Shape::new(100, false);
     let run = Run::start(settings(), shape).await?;
     let tenant = run.pipeline.app.tenant.clone();

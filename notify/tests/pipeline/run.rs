@@ -1,16 +1,47 @@
 //! A started pipeline with its users and observer, and the checks every test ends with.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use anyhow::ensure;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::api::Api;
 use crate::harness::{Pipeline, Settings};
 use crate::observe::{self, Figures, Observer};
 use crate::workload::{self, Sent, Shape, User};
 
-/// Held by each test for its whole run: one pipeline at a time.
-pub static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+/// How many pipelines may run at once (`NOTIFY_E2E_PARALLEL`, default 2). A test spends most
+/// of its time waiting (for quiet hours to end, a retry to fall due, a server to come back), not
+/// computing: the mixed workload used about a quarter of the two cores over its 66 s.
+const TURNS: u32 = 2;
+
+fn turns() -> &'static Semaphore {
+    static TURNS_NOW: OnceLock<Semaphore> = OnceLock::new();
+    TURNS_NOW.get_or_init(|| Semaphore::new(parallel() as usize))
+}
+
+fn parallel() -> u32 {
+    std::env::var("NOTIFY_E2E_PARALLEL")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(TURNS)
+}
+
+/// Held by a test for its whole run: one of the pipelines that may run at once.
+pub async fn turn() -> SemaphorePermit<'static> {
+    turns().acquire().await.expect("the turns are never closed")
+}
+
+/// Held for its whole run by a test that stops a server of the shared stack: no other pipeline
+/// runs meanwhile (the semaphore is fair, so tests that ask later wait behind it).
+pub async fn whole_stack() -> SemaphorePermit<'static> {
+    turns()
+        .acquire_many(parallel())
+        .await
+        .expect("the turns are never closed")
+}
 
 /// A started pipeline with its seeded users and the test's observer.
 #[derive(Debug)]

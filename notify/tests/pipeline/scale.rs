@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::faults::fault_size;
 use crate::harness::Settings;
-use crate::run::{limit_for, Run, SERIAL};
+use crate::run::{self, limit_for, Run};
 use crate::workload::{expected_sends, Shape};
 
 /// Waits until the SendGrid simulator accepted at least `count` messages.
@@ -20,7 +20,7 @@ async fn until_emails(run: &Run, count: usize) -> anyhow::Result<()> {
 /// Sends a burst of email while one email dispatcher becomes three and then one again, the
 /// SendGrid simulator answering after `latency_ms`; every email arrives exactly once.
 async fn scale_out_and_in(settings: Settings, latency_ms: u64, label: &str) -> anyhow::Result<()> {
-    let _turn = SERIAL.lock().await;
+    let _turn = run::turn().await;
     let shape = Shape::new(fault_size(), false);
     let mut run = Run::start(settings, shape).await?;
     run.pipeline

@@ -12,7 +12,7 @@ use notify_schemas::{Receipt, Stage, Status};
 use serde_json::json;
 
 use crate::harness::Settings;
-use crate::run::{Run, SERIAL};
+use crate::run::{self, Run};
 use crate::suppression::{send_email, status_of};
 use crate::workload::Shape;
 
@@ -53,7 +53,7 @@ fn dsn(address: &str, header: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
 async fn smtp_refusals_and_bounce_messages_suppress_the_next_email() -> anyhow::Result<()> {
-    let _turn = SERIAL.lock().await;
+    let _turn = run::turn().await;
     let settings = Settings {
         email_over_smtp: true,
         ..Settings::default()

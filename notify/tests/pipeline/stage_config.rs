@@ -61,6 +61,7 @@ impl Pipeline {
         } else {
             String::new()
         };
+        let kafka_debug = std::env::var("NOTIFY_E2E_KAFKA_DEBUG").ok();
         let text = format!(
             r#"{links}[kafka]
 brokers = "{brokers}"
@@ -73,7 +74,7 @@ status = 2
 dlq = 1
 [kafka.client_properties]
 "session.timeout.ms" = "{session}"
-[store]
+{kafka_debug}[store]
 nodes = ["{cassandra}"]
 keyspace = "{keyspace}"
 request_timeout_ms = 30000
@@ -85,7 +86,7 @@ group_id = "{prefix}-router"
 email_from = "notify@example.com"
 max_backoff_ms = 2000
 [telemetry]
-log_filter = "info,notify_dispatchers=debug,scylla=warn,rdkafka=warn"
+log_filter = "info,notify_dispatchers=debug,scylla=warn,rdkafka=warn{librdkafka_log}"
 {otlp}[shutdown]
 grace_period_ms = 15000
 [dispatch]
@@ -133,6 +134,15 @@ backoff_max_ms = 8000
             prefix = self.prefix,
             deliveries = s.delivery_partitions,
             session = s.session_timeout_ms,
+            // NOTIFY_E2E_KAFKA_DEBUG=cgrp,eos: librdkafka's own debug contexts in the stage logs
+            kafka_debug = match &kafka_debug {
+                Some(contexts) => format!("\"debug\" = \"{contexts}\"\n"),
+                None => String::new(),
+            },
+            librdkafka_log = match &kafka_debug {
+                Some(_) => ",librdkafka=debug",
+                None => "",
+            },
             cassandra = cassandra(),
             keyspace = self.keyspace,
             in_flight = s.max_in_flight,

@@ -12,7 +12,7 @@ use notify_schemas::{DeliveryStatus, Receipt, Stage, Status, Uuid};
 use serde_json::json;
 
 use crate::harness::Settings;
-use crate::run::{Run, SERIAL};
+use crate::run::{self, Run};
 use crate::workload::Shape;
 
 const STOPPER: (&str, &str) = ("stopper", "+821055507788");
@@ -63,7 +63,7 @@ pub(crate) async fn status_of(
 #[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
 async fn a_bounce_a_complaint_or_a_stop_suppresses_the_next_send_to_the_address(
 ) -> anyhow::Result<()> {
-    let _turn = SERIAL.lock().await;
+    let _turn = run::turn().await;
     let settings = Settings {
         receipts: true,
         ..Settings::default()

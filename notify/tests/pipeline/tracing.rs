@@ -14,7 +14,7 @@ use anyhow::{ensure, Context};
 use serde_json::Value;
 
 use crate::harness::Settings;
-use crate::run::{Run, SERIAL};
+use crate::run::{self, Run};
 use crate::workload::Shape;
 
 /// One span as the collector wrote it.
@@ -68,7 +68,7 @@ fn random_hex(bytes: usize) -> String {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs the real Kafka + Cassandra stack and the collector: run scripts/test"]
 async fn one_request_is_one_trace_across_the_three_stages() -> anyhow::Result<()> {
-    let _turn = SERIAL.lock().await;
+    let _turn = run::turn().await;
     let otlp = std::env::var("NOTIFY_IT_OTLP")
         .context("NOTIFY_IT_OTLP (scripts/peers.d/otelcol url) is not set: run scripts/test")?;
     let traces = std::env::var("NOTIFY_IT_OTLP_TRACES").context(

@@ -16,7 +16,7 @@ use serde_json::json;
 
 use crate::harness::Settings;
 use crate::process::notify_output;
-use crate::run::{Run, SERIAL};
+use crate::run::{self, Run};
 use crate::workload::Shape;
 
 const TEMPLATE: &str = "tracked_update";
@@ -33,7 +33,7 @@ fn tracked(statuses: &[DeliveryStatus], events: &[Uuid], receipt: Receipt) -> Ve
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
 async fn opens_and_clicks_reach_the_status_topic_and_the_report() -> anyhow::Result<()> {
-    let _turn = SERIAL.lock().await;
+    let _turn = run::turn().await;
     let settings = Settings {
         receipts: true,
         tracking: true,

@@ -12,7 +12,7 @@ use notify_schemas::{DeliveryStatus, Receipt, Status};
 
 use crate::harness::Settings;
 use crate::receipts::receipt_pairs;
-use crate::run::{Run, SERIAL};
+use crate::run::{self, Run};
 use crate::workload::Shape;
 
 /// The parameters of a `delivered` receipt about `sent` to `msisdn`, as Vonage posts them,
@@ -52,7 +52,7 @@ fn receipt(sent: &DeliveryStatus, msisdn: &str, secret: &str) -> Vec<(String, St
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
 async fn vonage_delivery_receipts_are_reported_and_forgeries_refused() -> anyhow::Result<()> {
-    let _turn = SERIAL.lock().await;
+    let _turn = run::turn().await;
     let settings = Settings {
         receipts: true,
         sms_primary: "vonage",

@@ -4,7 +4,7 @@
 //! flowing, comes back, and gets every event it missed, none lost and each delivery's events
 //! in their order on `notify.status`. SSRF targets are refused at registration.
 //!
-//! It does not take `run::SERIAL`: it has its own topics, groups, keyspace and tenant, and
+//! It takes no turn (`run::turn`): it has its own topics, groups, keyspace and tenant, and
 //! starts only the stages it needs (gateway, router, the SMS dispatcher, `notify webhooks`), so
 //! it runs beside other tests. The outage makes it slow, about six minutes
 //! (`NOTIFY_E2E_WEBHOOK_OUTAGE_S` shortens the outage, 300 by default), so `scripts/test` starts
