@@ -12,6 +12,7 @@ pub mod config;
 pub mod dead_letter;
 pub mod health;
 pub mod kafka;
+pub mod kafka_publisher;
 pub mod links;
 pub mod locale;
 pub mod log_pacer;

@@ -16,10 +16,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{FutureProducer, Producer};
-use rdkafka::util::Timeout;
 
-use crate::kafka::{produce_each, OutRecord};
+pub use crate::kafka_publisher::KafkaPublisher;
 
 /// One record to produce: topic, key, value (already framed by its codec) and headers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,67 +131,6 @@ pub trait Publisher: Send + Sync + std::fmt::Debug {
     /// `/readyz`). Blocking: call it off the async runtime.
     fn check(&self, _topic: &str, _timeout: Duration) -> Result<(), PublishError> {
         Ok(())
-    }
-}
-
-/// Kafka through the pipeline's idempotent producer.
-#[derive(Clone)]
-pub struct KafkaPublisher {
-    producer: FutureProducer,
-    queue_timeout: Duration,
-}
-
-impl std::fmt::Debug for KafkaPublisher {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KafkaPublisher")
-            .field("queue_timeout", &self.queue_timeout)
-            .finish_non_exhaustive()
-    }
-}
-
-impl KafkaPublisher {
-    /// Publishes through `producer`, waiting up to `queue_timeout` for room in its queue.
-    pub fn new(producer: FutureProducer, queue_timeout: Duration) -> Self {
-        Self {
-            producer,
-            queue_timeout,
-        }
-    }
-
-    /// The producer underneath (for flushing and metadata checks).
-    pub fn producer(&self) -> &FutureProducer {
-        &self.producer
-    }
-}
-
-#[async_trait]
-impl Publisher for KafkaPublisher {
-    async fn publish_each(&self, records: &[Record]) -> Vec<Result<(), PublishError>> {
-        let borrowed = records.iter().map(|record| OutRecord {
-            topic: &record.topic,
-            key: &record.key,
-            payload: &record.payload,
-            headers: &record.headers,
-        });
-        produce_each(&self.producer, borrowed, self.queue_timeout)
-            .await
-            .into_iter()
-            .map(|result| result.map_err(PublishError::from))
-            .collect()
-    }
-
-    fn flush(&self, timeout: Duration) -> Result<(), PublishError> {
-        self.producer
-            .flush(Timeout::After(timeout))
-            .map_err(PublishError::from)
-    }
-
-    fn check(&self, topic: &str, timeout: Duration) -> Result<(), PublishError> {
-        self.producer
-            .client()
-            .fetch_metadata(Some(topic), Timeout::After(timeout))
-            .map(|_| ())
-            .map_err(PublishError::from)
     }
 }
 

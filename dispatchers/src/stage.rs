@@ -154,11 +154,11 @@ pub fn build_with(
 ) -> Result<Parts, StartError> {
     let provider = crate::tracking::wrap(provider, &config.links)?;
     let topics = Topics::new(&config.kafka.topic_prefix);
-    let producer = kafka::producer(&config.kafka, "dispatch")?;
-    let publisher = Arc::new(KafkaPublisher::new(
-        producer,
+    let publisher = Arc::new(KafkaPublisher::for_stage(
+        &config.kafka,
+        "dispatch",
         Duration::from_millis(config.kafka.message_timeout_ms),
-    ));
+    )?);
     let deps = Deps {
         provider,
         log: stores.log,

@@ -155,7 +155,11 @@ pub fn build_state_with(
     // the delivery report must arrive within the produce timeout, or the request gets 503
     let mut kafka_config = config.kafka.clone();
     kafka_config.message_timeout_ms = ingest.produce_timeout_ms;
-    let producer = kafka::producer(&kafka_config, "ingest")?;
+    let publisher = KafkaPublisher::for_stage(
+        &kafka_config,
+        "ingest",
+        Duration::from_millis(ingest.produce_timeout_ms),
+    )?;
     let topics = Topics::new(&config.kafka.topic_prefix);
     let providers = &config.dispatch.providers;
     let twilio = TwilioReceipts::from_providers(providers).map_err(ServeError::Receipts)?;
@@ -188,7 +192,6 @@ pub fn build_state_with(
             clock: Arc::new(SystemClock),
         })),
     };
-    let publisher = KafkaPublisher::new(producer, Duration::from_millis(ingest.produce_timeout_ms));
 
     Ok(AppState {
         config: Arc::new(ingest.clone()),

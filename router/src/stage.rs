@@ -112,14 +112,17 @@ pub fn build_with(
         &router.group_id,
         &[&topics.requests()],
     )?;
-    let producer = kafka::producer(&config.kafka, "router")?;
 
     // one owner name per process, so a crashed instance's claims are told apart
     let owner = format!("router-{}", uuid_like());
     let produce_timeout = Duration::from_millis(config.kafka.message_timeout_ms);
     let mut scheduler = Scheduler::new(
         stores.schedule.clone(),
-        Arc::new(KafkaPublisher::new(producer.clone(), produce_timeout)),
+        Arc::new(KafkaPublisher::for_stage(
+            &config.kafka,
+            "router",
+            produce_timeout,
+        )?),
         topics.requests(),
         owner,
     );
@@ -129,7 +132,11 @@ pub fn build_with(
         .with_schemas(schemas)?
         .with_links(PreferenceLinks::from_config(&config.links)?);
     // a full producer queue is waited out this long before the batch is retried
-    let publisher = Arc::new(KafkaPublisher::new(producer, Duration::from_secs(5)));
+    let publisher = Arc::new(KafkaPublisher::for_stage(
+        &config.kafka,
+        "router",
+        Duration::from_secs(5),
+    )?);
     let stage = RouterConsumer::new(consumer, publisher, handler, router.clone());
     Ok(Parts {
         router: stage,

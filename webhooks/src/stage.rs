@@ -86,9 +86,11 @@ pub async fn run_with(
     let status_topic = topics.status();
     let consumer =
         kafka::lag_consumer(&config.kafka, "webhooks", &hooks.group_id, &[&status_topic])?;
-    let producer = kafka::producer(&config.kafka, "webhooks")?;
-    let publisher: Arc<dyn Publisher> =
-        Arc::new(KafkaPublisher::new(producer, Duration::from_secs(5)));
+    let publisher: Arc<dyn Publisher> = Arc::new(KafkaPublisher::for_stage(
+        &config.kafka,
+        "webhooks",
+        Duration::from_secs(5),
+    )?);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let sender = Sender::new(
         SenderParts {
