@@ -6,7 +6,7 @@
 //! (any more) reads 0 here, so a sum over every process of a group counts each partition once.
 //! Latency histograms have fixed buckets ([`LATENCY_BUCKETS`], set in `telemetry`).
 
-use rdkafka::consumer::ConsumerContext;
+use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
 use rdkafka::{ClientContext, Statistics};
 
 /// Records behind the high watermark, labels `group`, `topic`, `partition`.
@@ -93,7 +93,23 @@ impl ClientContext for LagContext {
     }
 }
 
-impl ConsumerContext for LagContext {}
+impl ConsumerContext for LagContext {
+    /// Logs each change of the assignment, so a consumer that stops reading (or never rejoins
+    /// after the broker was away) shows in its stage's log.
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(list) => {
+                tracing::info!(group = %self.group, partitions = list.count(), "partitions assigned");
+            }
+            Rebalance::Revoke(list) => {
+                tracing::info!(group = %self.group, partitions = list.count(), "partitions revoked");
+            }
+            Rebalance::Error(err) => {
+                tracing::warn!(group = %self.group, error = %err, "rebalance error");
+            }
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
