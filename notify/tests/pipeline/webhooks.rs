@@ -259,20 +259,7 @@ async fn a_tenant_endpoint_gets_signed_events_and_survives_a_five_minute_outage(
     );
 
     // order per delivery: each delivery's events arrived in their order on notify.status
-    let topic_order: Vec<String> =
-        observer.with(|seen| seen.statuses.iter().map(of_status).collect());
-    let arrived: Vec<Value> = taken
-        .lock()
-        .expect("taken")
-        .iter()
-        .filter_map(|(_, body)| serde_json::from_slice(body).ok())
-        .collect();
-    let mut first_arrival: HashMap<String, usize> = HashMap::new();
-    for (i, v) in arrived.iter().enumerate() {
-        first_arrival.entry(of_body(v)).or_insert(i);
-    }
-    let mut last: HashMap<String, usize> = HashMap::new();
-    for (status, key) in observer.with(|seen| {
+    let topic_order: Vec<(String, String)> = observer.with(|seen| {
         seen.statuses
             .iter()
             .map(|s| {
@@ -281,17 +268,20 @@ async fn a_tenant_endpoint_gets_signed_events_and_survives_a_five_minute_outage(
                     s.delivery_id.unwrap_or(s.event_id).to_string(),
                 )
             })
-            .collect::<Vec<_>>()
-    }) {
-        let at = first_arrival[&status];
-        if let Some(previous) = last.insert(key.clone(), at) {
-            ensure!(
-                previous < at,
-                "delivery {key}: {status} arrived before an earlier event"
-            );
-        }
+            .collect()
+    });
+    let arrived: Vec<String> = taken
+        .lock()
+        .expect("taken")
+        .iter()
+        .filter_map(|(_, body)| serde_json::from_slice::<Value>(body).ok())
+        .map(|v| of_body(&v))
+        .collect();
+    if let Some(problem) = out_of_order(&topic_order, &arrived) {
+        anyhow::bail!("{problem}");
     }
-    let duplicates = arrived.len() - first_arrival.len();
+    let distinct: HashSet<&String> = arrived.iter().collect();
+    let duplicates = arrived.len() - distinct.len();
     crate::observe::report(format_args!(
         "webhooks: {} status events for {n} notifications ({expected_now} by the end of a {}s outage), \
          all received after it, {duplicates} repeated, in {:.0}s",
@@ -303,4 +293,79 @@ async fn a_tenant_endpoint_gets_signed_events_and_survives_a_five_minute_outage(
     drop(observer);
     pipeline.finish().await;
     Ok(())
+}
+
+/// The first delivery whose events reached the endpoint out of their order on `notify.status`,
+/// if any. `topic` holds each status's identity and delivery in topic order, `arrived` the
+/// identities of the posted events in arrival order. A status found twice on the topic (at least
+/// once: a publish repeated after a timeout, or read twice) is one event, as a repeated post is.
+fn out_of_order(topic: &[(String, String)], arrived: &[String]) -> Option<String> {
+    let mut first_arrival: HashMap<&str, usize> = HashMap::new();
+    for (i, identity) in arrived.iter().enumerate() {
+        first_arrival.entry(identity).or_insert(i);
+    }
+    let mut seen: HashSet<&str> = HashSet::new();
+    let mut last: HashMap<&str, usize> = HashMap::new();
+    for (status, delivery) in topic {
+        if !seen.insert(status) {
+            continue;
+        }
+        let Some(&at) = first_arrival.get(status.as_str()) else {
+            return Some(format!("delivery {delivery}: {status} never arrived"));
+        };
+        if let Some(previous) = last.insert(delivery, at) {
+            if previous > at {
+                return Some(format!(
+                    "delivery {delivery}: {status} arrived before an earlier event"
+                ));
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod order_tests {
+    use super::out_of_order;
+
+    fn topic(entries: &[(&str, &str)]) -> Vec<(String, String)> {
+        entries
+            .iter()
+            .map(|(s, d)| ((*s).to_owned(), (*d).to_owned()))
+            .collect()
+    }
+
+    fn arrived(entries: &[&str]) -> Vec<String> {
+        entries.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn events_in_topic_order_per_delivery_pass_whatever_the_interleaving() {
+        let topic = topic(&[("a1", "a"), ("b1", "b"), ("a2", "a"), ("b2", "b")]);
+        assert_eq!(
+            out_of_order(&topic, &arrived(&["b1", "a1", "b2", "a2"])),
+            None
+        );
+    }
+
+    #[test]
+    fn a_status_repeated_on_the_topic_is_one_event() {
+        // the same status twice on the topic, once right after itself and once after a later one
+        let topic = topic(&[("a1", "a"), ("a1", "a"), ("a2", "a"), ("a1", "a")]);
+        assert_eq!(out_of_order(&topic, &arrived(&["a1", "a2", "a1"])), None);
+    }
+
+    #[test]
+    fn a_later_event_posted_first_is_reported() {
+        let topic = topic(&[("a1", "a"), ("a2", "a")]);
+        let problem = out_of_order(&topic, &arrived(&["a2", "a1"])).expect("reported");
+        assert!(problem.contains("delivery a: a2"), "{problem}");
+    }
+
+    #[test]
+    fn an_event_never_posted_is_reported() {
+        let topic = topic(&[("a1", "a"), ("a2", "a")]);
+        let problem = out_of_order(&topic, &arrived(&["a1"])).expect("reported");
+        assert!(problem.contains("never arrived"), "{problem}");
+    }
 }
