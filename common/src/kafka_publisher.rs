@@ -5,13 +5,17 @@
 //! `message.timeout.ms`: acknowledged, or timed out. After a broker restart an idempotent
 //! producer was seen to answer neither, for minutes (the end-to-end Kafka outage test: the
 //! router's batch and the SMS dispatcher's statuses waited on reports that never came, with
-//! the broker long back). A publisher built with [`KafkaPublisher::renewing`] waits for the
-//! reports a bounded time; past it the call fails with [`PublishError::Timeout`] (the caller
-//! publishes again, as after any timeout) and the next call goes through a new producer.
+//! the broker long back), or answered every record with a timeout (a dispatcher's statuses,
+//! for two minutes after the broker was back). A publisher built with
+//! [`KafkaPublisher::renewing`] waits for the reports a bounded time; past it the call fails
+//! with [`PublishError::Timeout`] (the caller publishes again, as after any timeout) and the
+//! next call goes through a new producer. It also replaces a producer whose calls have all timed
+//! out, none acknowledged, for twice that time: during a real outage that costs a new client
+//! every so often; after one, it ends a wedged producer's timeouts within that time.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use rdkafka::producer::{FutureProducer, Producer};
@@ -37,6 +41,8 @@ struct Inner {
     queue_timeout: Duration,
     renewal: Option<Renewal>,
     renewals: AtomicU64,
+    /// Since when every call through the current producer timed out (none acknowledged).
+    timing_out_since: Mutex<Option<Instant>>,
 }
 
 struct Renewal {
@@ -108,6 +114,7 @@ impl KafkaPublisher {
                 queue_timeout,
                 renewal,
                 renewals: AtomicU64::new(0),
+                timing_out_since: Mutex::new(None),
             }),
         }
     }
@@ -131,8 +138,33 @@ impl KafkaPublisher {
         (current.0, current.1.clone())
     }
 
+    /// Notes how a call through producer `number` ended, and replaces that producer once calls
+    /// have only timed out for twice the report deadline.
+    fn note(&self, renewal: &Renewal, number: u64, results: &[Result<(), PublishError>]) {
+        let acknowledged = results.iter().any(Result::is_ok);
+        let timed_out = results.contains(&Err(PublishError::Timeout));
+        let mut since = self
+            .inner
+            .timing_out_since
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if acknowledged {
+            *since = None;
+            return;
+        }
+        if !timed_out {
+            return;
+        }
+        let started = *since.get_or_insert_with(Instant::now);
+        if started.elapsed() >= renewal.report_deadline * 2 {
+            *since = None;
+            drop(since);
+            self.renew(renewal, number, "every record timed out");
+        }
+    }
+
     /// Replaces producer number `stale` unless another call did already.
-    fn renew(&self, renewal: &Renewal, stale: u64) {
+    fn renew(&self, renewal: &Renewal, stale: u64, why: &str) {
         let mut current = self
             .inner
             .current
@@ -150,8 +182,9 @@ impl KafkaPublisher {
                     .increment(1);
                 tracing::error!(
                     stage = %renewal.stage,
-                    waited_ms = u64::try_from(renewal.report_deadline.as_millis()).unwrap_or(u64::MAX),
-                    "no delivery report from the Kafka producer in time; replaced it with a new one"
+                    why,
+                    deadline_ms = u64::try_from(renewal.report_deadline.as_millis()).unwrap_or(u64::MAX),
+                    "the Kafka producer stopped delivering; replaced it with a new one"
                 );
                 // closing a client waits on its threads: off the async runtime, after the calls
                 // still holding it have given up (each within the deadline)
@@ -179,20 +212,23 @@ impl Publisher for KafkaPublisher {
             headers: &record.headers,
         });
         let sends = produce_each(&producer, borrowed, self.inner.queue_timeout);
-        let results = match &self.inner.renewal {
-            None => sends.await,
-            Some(renewal) => match tokio::time::timeout(renewal.report_deadline, sends).await {
-                Ok(results) => results,
-                Err(_) => {
-                    self.renew(renewal, number);
-                    return vec![Err(PublishError::Timeout); records.len()];
-                }
-            },
+        let Some(renewal) = &self.inner.renewal else {
+            return sends
+                .await
+                .into_iter()
+                .map(|result| result.map_err(PublishError::from))
+                .collect();
         };
-        results
+        let Ok(results) = tokio::time::timeout(renewal.report_deadline, sends).await else {
+            self.renew(renewal, number, "no delivery report in time");
+            return vec![Err(PublishError::Timeout); records.len()];
+        };
+        let results: Vec<_> = results
             .into_iter()
             .map(|result| result.map_err(PublishError::from))
-            .collect()
+            .collect();
+        self.note(renewal, number, &results);
+        results
     }
 
     fn flush(&self, timeout: Duration) -> Result<(), PublishError> {
@@ -221,9 +257,14 @@ mod tests {
     /// A producer whose broker never answers (nothing listens on the port) and whose own
     /// message timeout is a minute: its delivery reports do not come within the test.
     fn silent_producer() -> Result<FutureProducer, KafkaSetupError> {
+        unreachable_producer(60_000)
+    }
+
+    /// A producer whose broker never answers, timing its records out after `timeout_ms`.
+    fn unreachable_producer(timeout_ms: u32) -> Result<FutureProducer, KafkaSetupError> {
         ClientConfig::new()
             .set("bootstrap.servers", "127.0.0.1:9")
-            .set("message.timeout.ms", "60000")
+            .set("message.timeout.ms", timeout_ms.to_string())
             .set("enable.idempotence", "true")
             .set("log_level", "0")
             .create()
@@ -266,6 +307,36 @@ mod tests {
             Err(PublishError::Timeout)
         );
         assert_eq!(publisher.renewals(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_producer_whose_records_only_time_out_is_replaced_after_twice_the_deadline() {
+        // every record times out after 100 ms (librdkafka reports it within about a second),
+        // well within the 2 s report deadline
+        let deadline = Duration::from_secs(2);
+        let publisher = KafkaPublisher::renewing(
+            "test",
+            || unreachable_producer(100),
+            Duration::from_secs(1),
+            deadline,
+        )
+        .unwrap();
+        let first = Instant::now();
+        let mut calls = 0;
+        while publisher.renewals() == 0 {
+            assert_eq!(
+                publisher.publish(&[record()]).await,
+                Err(PublishError::Timeout)
+            );
+            calls += 1;
+            assert!(first.elapsed() < Duration::from_secs(20), "never replaced");
+        }
+        assert!(
+            first.elapsed() >= deadline * 2,
+            "replaced after {:?}",
+            first.elapsed()
+        );
+        assert!(calls >= 2, "{calls} calls");
     }
 
     #[tokio::test]
