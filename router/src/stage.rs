@@ -116,13 +116,16 @@ pub fn build_with(
     // one owner name per process, so a crashed instance's claims are told apart
     let owner = format!("router-{}", uuid_like());
     let produce_timeout = Duration::from_millis(config.kafka.message_timeout_ms);
+    // one producer for the routing loop and the scheduler; a full producer queue is waited out
+    // this long before the batch (or the scheduled row) is tried again
+    let publisher = Arc::new(KafkaPublisher::for_stage(
+        &config.kafka,
+        "router",
+        Duration::from_secs(5),
+    )?);
     let mut scheduler = Scheduler::new(
         stores.schedule.clone(),
-        Arc::new(KafkaPublisher::for_stage(
-            &config.kafka,
-            "router",
-            produce_timeout,
-        )?),
+        publisher.clone(),
         topics.requests(),
         owner,
     );
@@ -131,12 +134,6 @@ pub fn build_with(
     let handler = Handler::new(cache, stores, topics, router.clone(), Arc::new(SystemClock))?
         .with_schemas(schemas)?
         .with_links(PreferenceLinks::from_config(&config.links)?);
-    // a full producer queue is waited out this long before the batch is retried
-    let publisher = Arc::new(KafkaPublisher::for_stage(
-        &config.kafka,
-        "router",
-        Duration::from_secs(5),
-    )?);
     let stage = RouterConsumer::new(consumer, publisher, handler, router.clone());
     Ok(Parts {
         router: stage,

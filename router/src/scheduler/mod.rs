@@ -80,8 +80,8 @@ pub struct Scheduler {
     /// The schedule to sweep.
     pub schedule: Arc<dyn Schedule>,
     /// Publishes each re-emitted record and waits for its acknowledgement: a
-    /// `notify_common::publish::KafkaPublisher` over the idempotent `acks=all` producer, whose
-    /// queue wait is at most `produce_timeout`.
+    /// `notify_common::publish::KafkaPublisher` over the idempotent `acks=all` producer (the
+    /// routing loop's), whose queue wait is shorter than `produce_timeout`.
     pub publisher: Arc<dyn Publisher>,
     /// Where due requests go: `notify.requests`.
     pub topic: String,
