@@ -70,6 +70,17 @@ fn of_body(v: &Value) -> String {
     )
 }
 
+/// The identity of every event the receiver took, in arrival order.
+fn received(taken: &Taken) -> Vec<String> {
+    taken
+        .lock()
+        .expect("taken")
+        .iter()
+        .filter_map(|(_, body)| serde_json::from_slice::<Value>(body).ok())
+        .map(|v| of_body(&v))
+        .collect()
+}
+
 /// Sends SMS `n` as a producer should: with an idempotency key, retrying a request whose
 /// connection failed or that the gateway answered 503 (Kafka or Cassandra unavailable), for up
 /// to two minutes. The gateway closes a keep-alive connection idle for
@@ -132,13 +143,7 @@ async fn missing_after(
                 .filter(|e| !dispatched.contains(*e))
                 .map(|e| format!("{e}: no dispatcher status yet")),
         );
-        let got: HashSet<String> = taken
-            .lock()
-            .expect("taken")
-            .iter()
-            .filter_map(|(_, body)| serde_json::from_slice::<Value>(body).ok())
-            .map(|v| of_body(&v))
-            .collect();
+        let got: HashSet<String> = received(taken).into_iter().collect();
         let missing: Vec<String> = expected.into_iter().filter(|e| !got.contains(e)).collect();
         if missing.is_empty() || Instant::now() > deadline {
             return missing;
@@ -270,13 +275,7 @@ async fn a_tenant_endpoint_gets_signed_events_and_survives_a_five_minute_outage(
             })
             .collect()
     });
-    let arrived: Vec<String> = taken
-        .lock()
-        .expect("taken")
-        .iter()
-        .filter_map(|(_, body)| serde_json::from_slice::<Value>(body).ok())
-        .map(|v| of_body(&v))
-        .collect();
+    let arrived = received(&taken);
     if let Some(problem) = out_of_order(&topic_order, &arrived) {
         anyhow::bail!("{problem}");
     }
