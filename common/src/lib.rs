@@ -10,6 +10,7 @@
 pub mod clock;
 pub mod config;
 pub mod dead_letter;
+pub mod group_watch;
 pub mod health;
 pub mod kafka;
 pub mod kafka_publisher;

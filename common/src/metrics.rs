@@ -49,8 +49,10 @@ fn span_seconds(from_ms: i64, to_ms: i64) -> f64 {
     to_ms.saturating_sub(from_ms).max(0) as f64 / 1_000.0
 }
 
-/// Sets [`CONSUMER_LAG`] for each partition `stats` report of `group`.
+/// Sets [`CONSUMER_LAG`] for each partition `stats` report of `group`, and notes whether the
+/// consumer is in its group ([`crate::group_watch`]).
 pub fn record_lag(group: &str, stats: &Statistics) {
+    crate::group_watch::observe(group, stats);
     for (topic, of_topic) in &stats.topics {
         for (id, partition) in &of_topic.partitions {
             // -1 is librdkafka's "unassigned" partition, not a partition of the topic

@@ -28,7 +28,8 @@ pub enum StageError<E> {
 
 /// Runs one stage (`service` names it in exported spans) as every stage binary does: installs
 /// telemetry from `config.telemetry` with a
-/// fresh [`Health`] behind the admin endpoint's `/readyz`, hands `stage` that health and a root
+/// fresh [`Health`] behind the admin endpoint's `/readyz` (and `kafka.out_of_group_limit_ms`
+/// behind its `/healthz`), hands `stage` that health and a root
 /// [`Shutdown`] cancelled on SIGTERM or Ctrl-C, and once `stage` returns, cancels and drains
 /// every tracked task for at most `config.shutdown.grace_period_ms`.
 ///
@@ -44,6 +45,7 @@ where
 {
     let health = Health::new();
     telemetry::init(&config.telemetry, &health, service)?;
+    crate::group_watch::set_limit(Duration::from_millis(config.kafka.out_of_group_limit_ms));
     let grace = Duration::from_millis(config.shutdown.grace_period_ms);
     let ran = supervise(Shutdown::new(), grace, |shutdown| stage(shutdown, health)).await;
     telemetry::flush();

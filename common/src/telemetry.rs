@@ -121,8 +121,9 @@ pub fn flush() {
     }
 }
 
-/// `/metrics` (Prometheus text), `/healthz` (the process serves) and `/readyz` (every
-/// [`Health`] check passes: 200, else 503, with the checks as JSON).
+/// `/metrics` (Prometheus text), `/healthz` (the process serves, and no Kafka consumer of it
+/// has been out of its group too long: [`crate::group_watch`]; else 503 saying which) and
+/// `/readyz` (every [`Health`] check passes: 200, else 503, with the checks as JSON).
 pub fn admin_routes(prometheus: PrometheusHandle, health: Health) -> axum::Router {
     use axum::http::StatusCode;
     use axum::routing::get;
@@ -131,7 +132,15 @@ pub fn admin_routes(prometheus: PrometheusHandle, health: Health) -> axum::Route
             "/metrics",
             get(move || std::future::ready(prometheus.render())),
         )
-        .route("/healthz", get(|| std::future::ready("ok")))
+        .route(
+            "/healthz",
+            get(|| {
+                std::future::ready(match crate::group_watch::not_alive() {
+                    None => (StatusCode::OK, "ok".to_owned()),
+                    Some(why) => (StatusCode::SERVICE_UNAVAILABLE, why),
+                })
+            }),
+        )
         .route(
             "/readyz",
             get(move || {

@@ -26,6 +26,12 @@ pub struct KafkaConfig {
     pub message_timeout_ms: u64,
     /// Timeout of admin and metadata requests.
     pub request_timeout_ms: u64,
+    /// How long one of a stage's consumers may stay out of its group (librdkafka's group state
+    /// not `up`/`steady`) before the stage's `/healthz` fails, so that it is restarted: a
+    /// consumer was seen never rejoining after a broker outage. Longer than
+    /// `max.poll.interval.ms` (5 minutes by default), the longest a rebalance waits; an outage
+    /// of the brokers longer than this fails it too.
+    pub out_of_group_limit_ms: u64,
     /// Extra librdkafka properties applied to every client (e.g. `security.protocol`), after
     /// ours, so an operator can override any default.
     pub client_properties: BTreeMap<String, String>,
@@ -45,6 +51,7 @@ impl Default for KafkaConfig {
             partitions: TopicPartitions::default(),
             message_timeout_ms: 30_000,
             request_timeout_ms: 10_000,
+            out_of_group_limit_ms: 600_000,
             client_properties: BTreeMap::new(),
             secret_properties: BTreeMap::new(),
         }

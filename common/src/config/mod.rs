@@ -149,10 +149,10 @@ impl Config {
                 "every partition count must be at least 1",
             );
         }
-        if k.message_timeout_ms == 0 || k.request_timeout_ms == 0 {
+        if k.message_timeout_ms == 0 || k.request_timeout_ms == 0 || k.out_of_group_limit_ms == 0 {
             return invalid(
                 "kafka",
-                "message_timeout_ms and request_timeout_ms must be positive",
+                "message_timeout_ms, request_timeout_ms and out_of_group_limit_ms must be positive",
             );
         }
         let t = &self.telemetry;

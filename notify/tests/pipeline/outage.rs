@@ -35,6 +35,9 @@ pub async fn outage_during_load(server: &'static str, down_for: Duration) -> any
     let stopped_at = Instant::now();
     tokio::time::sleep(down_for.saturating_sub(stopped_at.elapsed())).await;
     let during = super_ledger(&run).await;
+    // the broker has been away longer than the run's out_of_group_limit_ms (20 s): every
+    // consumer is out of its group, and its stage says so on /healthz
+    let live_during = run.pipeline.liveness().await;
     tokio::task::spawn_blocking(move || down.end()).await?;
     let down_secs = stopped_at.elapsed().as_secs_f64();
     let restarted_at = Instant::now();
@@ -54,7 +57,42 @@ pub async fn outage_during_load(server: &'static str, down_for: Duration) -> any
          delivered before {before}, at the end of the outage {during}"
     ));
     run.check(&figures, &sent, 0).await?;
+    // the limit plus a stats interval and the time to notice the broker gone
+    if server == "kafka" && down_for >= Duration::from_secs(35) {
+        check_liveness(&live_during, &run.pipeline.liveness().await)?;
+    }
     run.finish().await;
+    Ok(())
+}
+
+/// During a Kafka outage every stage with consumers (the router and the dispatchers) fails
+/// `/healthz`, naming its groups; once all was delivered again, every stage passes it.
+fn check_liveness(
+    during: &[(String, u16, String)],
+    after: &[(String, u16, String)],
+) -> anyhow::Result<()> {
+    let consumers = |name: &str| name == "router" || name.starts_with("dispatch");
+    let not_failing: Vec<_> = during
+        .iter()
+        .filter(|(name, code, body)| {
+            consumers(name) && !(*code == 503 && body.contains("out of their group"))
+        })
+        .collect();
+    anyhow::ensure!(
+        not_failing.is_empty() && during.iter().any(|(name, ..)| consumers(name)),
+        "during the outage these stages did not report their consumers out of their group: \
+         {not_failing:?} (of {during:?})"
+    );
+    let failing: Vec<_> = after.iter().filter(|(_, code, _)| *code != 200).collect();
+    anyhow::ensure!(
+        failing.is_empty(),
+        "after the outage these stages still fail /healthz: {failing:?}"
+    );
+    crate::observe::report(format_args!(
+        "kafka outage: /healthz failed on {} stages during it, passed on {} after",
+        during.iter().filter(|(_, code, _)| *code == 503).count(),
+        after.len()
+    ));
     Ok(())
 }
 

@@ -108,6 +108,24 @@ impl Pipeline {
         Ok(())
     }
 
+    /// Each running stage's `/healthz`: its name, the status code and the body.
+    pub async fn liveness(&self) -> Vec<(String, u16, String)> {
+        let client = reqwest::Client::new();
+        let mut answers = Vec::new();
+        for proc in &self.procs {
+            let Some(admin) = proc.admin else { continue };
+            let answer = match client.get(format!("http://{admin}/healthz")).send().await {
+                Ok(response) => (
+                    response.status().as_u16(),
+                    response.text().await.unwrap_or_default(),
+                ),
+                Err(err) => (0, err.to_string()),
+            };
+            answers.push((proc.name.clone(), answer.0, answer.1));
+        }
+        answers
+    }
+
     /// The sum over every running process of the samples of metric `name` whose labels contain
     /// `label` (e.g. `outcome="duplicate"`).
     pub async fn metric_sum(&self, name: &str, label: &str) -> usize {

@@ -66,6 +66,8 @@ impl Pipeline {
             r#"{links}[kafka]
 brokers = "{brokers}"
 topic_prefix = "{prefix}"
+# /healthz fails once a consumer is out of its group this long (the Kafka outage test checks it)
+out_of_group_limit_ms = 20000
 [kafka.partitions]
 requests = 4
 deliveries = {deliveries}
