@@ -181,6 +181,11 @@ impl Pipeline {
         let ingest = pipeline.spawn("ingest", &["ingest"], &env)?;
         let url = format!("{}/readyz", pipeline.api);
         pipeline.wait_ready(ingest, &url).await?;
+        // what answered is the gateway itself, not a process that took its port first
+        let bound = listen.to_string();
+        pipeline
+            .wait_logged(ingest, &["ingest api listening", &bound])
+            .await?;
         if pipeline.settings.receipts {
             pipeline.point_sendgrid_events().await?;
         }
@@ -325,6 +330,22 @@ impl Pipeline {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+
+    /// Waits until process `index` has logged a line with every one of `parts`.
+    async fn wait_logged(&mut self, index: usize, parts: &[&str]) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !self.procs[index].logged(parts) {
+            if Instant::now() > deadline || !self.procs[index].running() {
+                bail!(
+                    "{} never logged {parts:?}:\n{}",
+                    self.procs[index].name,
+                    self.procs[index].tail(40)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(())
     }
 
     /// Index of the first running process named `name`.

@@ -4,17 +4,29 @@
 //!
 //! Guarantees: a dropped [`Proc`] is killed and reaped, so a failing test leaves no process.
 
+use std::collections::BTreeSet;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
-/// A loopback address nobody listens on right now.
+/// A loopback address nobody listens on right now, and never handed out before by this test
+/// binary: the port is free again once this returns, and two tests running side by side once
+/// gave the same port to one's gateway and to another's stage, whose admin endpoint then
+/// answered the gateway's readiness probe and its first request (404).
 pub fn free_addr() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    listener.local_addr().expect("local address")
+    static GIVEN: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    let mut given = GIVEN.lock().unwrap_or_else(PoisonError::into_inner);
+    loop {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+        let addr = listener.local_addr().expect("local address");
+        if given.insert(addr.port()) {
+            return addr;
+        }
+    }
 }
 
 /// One child process of the pipeline.
@@ -60,6 +72,13 @@ impl Proc {
     /// Whether it is still running.
     pub fn running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Whether its output has a line containing every one of `parts`.
+    pub fn logged(&self, parts: &[&str]) -> bool {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        text.lines()
+            .any(|line| parts.iter().all(|part| line.contains(part)))
     }
 
     /// The last `lines` lines of its output.
