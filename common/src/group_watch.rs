@@ -4,17 +4,21 @@
 //! librdkafka 2.12.1) never joined its group again: it kept polling, sent no JoinGroup and read
 //! nothing more. Nothing inside the process brings such a consumer back, so the process says it
 //! is not alive: once a consumer's group state has stayed outside `up`/`steady` for
-//! [`OUT_OF_GROUP_LIMIT`] (`kafka.out_of_group_limit_ms`), `/healthz` answers 503 and the orchestrator's liveness probe restarts
-//! the process. The records it had not committed are read again, and the notification log
-//! recognises what was already sent.
+//! [`OUT_OF_GROUP_LIMIT`] (`kafka.out_of_group_limit_ms`), `/healthz` answers 503 and the
+//! orchestrator's liveness probe restarts the process. The records it had not committed are read
+//! again, and the notification log recognises what was already sent.
 //!
 //! Guarantees: judged from librdkafka's statistics (every
 //! [`STATS_INTERVAL_MS`](crate::metrics::STATS_INTERVAL_MS)), per group; a consumer back in its
 //! group is cleared at once. The limit is twice librdkafka's default `max.poll.interval.ms`
-//! (5 minutes), the longest a rebalance waits for a slow member. Not told apart: a broker
-//! outage longer than the limit also fails `/healthz` (the process is restarted, which loses
-//! nothing and changes nothing until the broker is back). [`OUT_OF_GROUP_SECONDS`] shows the
-//! time out per group.
+//! (5 minutes), the longest a rebalance waits for a slow member. [`OUT_OF_GROUP_SECONDS`] shows
+//! the time out per group.
+//!
+//! Not told apart: a broker outage longer than the limit also fails `/healthz` (the process is
+//! restarted, which loses nothing and changes nothing until the broker is back). Not judged: a
+//! consumer its stage does not poll reports nothing (the router stops polling while a batch
+//! waits for the broker); librdkafka's own `max.poll.interval.ms` takes that one out of its
+//! group meanwhile.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
