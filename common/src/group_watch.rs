@@ -29,9 +29,12 @@ use rdkafka::Statistics;
 
 /// How long a consumer may be out of its group before the process reports itself not alive,
 /// unless [`set_limit`] says otherwise (`kafka.out_of_group_limit_ms`).
-pub const OUT_OF_GROUP_LIMIT: Duration = Duration::from_secs(600);
+pub const OUT_OF_GROUP_LIMIT: Duration = Duration::from_millis(OUT_OF_GROUP_LIMIT_MS);
 
-static LIMIT_MS: AtomicU64 = AtomicU64::new(600_000);
+/// [`OUT_OF_GROUP_LIMIT`] in milliseconds (the default of `kafka.out_of_group_limit_ms`).
+pub const OUT_OF_GROUP_LIMIT_MS: u64 = 600_000;
+
+static LIMIT_MS: AtomicU64 = AtomicU64::new(OUT_OF_GROUP_LIMIT_MS);
 
 /// Sets the limit for this process.
 pub fn set_limit(limit: Duration) {

@@ -51,7 +51,7 @@ impl Default for KafkaConfig {
             partitions: TopicPartitions::default(),
             message_timeout_ms: 30_000,
             request_timeout_ms: 10_000,
-            out_of_group_limit_ms: 600_000,
+            out_of_group_limit_ms: crate::group_watch::OUT_OF_GROUP_LIMIT_MS,
             client_properties: BTreeMap::new(),
             secret_properties: BTreeMap::new(),
         }
