@@ -25,7 +25,7 @@ use crate::providers::email::ListUnsubscribe;
 use crate::providers::provider::Provider;
 use crate::providers::registry::{self, RegistryError};
 use notify_common::publish::KafkaPublisher;
-use notify_store::notification_log::{CassandraLog, DeliveryLog};
+use notify_store::notification_log::{CassandraLog, CoalescedLog, DeliveryLog};
 
 /// Why the dispatcher could not start or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -116,8 +116,14 @@ pub async fn build(
     let directory = CassandraDirectory::new(session, keyspace)
         .await?
         .with_max_in_flight(config.store.max_in_flight);
+    let log: Arc<dyn DeliveryLog> = if config.store.join_log_requests {
+        // the reads and writes of deliveries in flight together go out as one request each
+        Arc::new(CoalescedLog::new(Arc::new(log)))
+    } else {
+        Arc::new(log)
+    };
     let stores = Stores {
-        log: Arc::new(log),
+        log,
         directory: Arc::new(directory),
         suppressions: Arc::new(suppressions),
     };

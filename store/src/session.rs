@@ -25,6 +25,9 @@ pub enum StoreError {
     /// A statement failed to execute.
     #[error("statement failed: {0}")]
     Execute(Box<ExecutionError>),
+    /// A request made for several calls at once failed; each of them gets this.
+    #[error("{0} (one request for several calls)")]
+    Joined(std::sync::Arc<StoreError>),
     /// A result did not have the expected shape.
     #[error("unexpected result: {0}")]
     Result(String),

@@ -125,6 +125,10 @@ pub struct StoreConfig {
     pub request_timeout_ms: u64,
     /// Upper bound on requests one process keeps in flight against the cluster.
     pub max_in_flight: usize,
+    /// The dispatchers join the notification log reads (and writes) of deliveries in flight at
+    /// the same time into one request (an `IN` query, an unlogged batch of at most 10 rows);
+    /// `false` sends each on its own.
+    pub join_log_requests: bool,
     /// Role to log in as when the cluster requires password authentication; with `password`.
     pub username: Option<String>,
     /// Where that role's password is kept: `{ file = "..." }` or `{ env = "VAR" }`.
@@ -191,6 +195,7 @@ impl Default for StoreConfig {
             local_datacenter: None,
             request_timeout_ms: 5_000,
             max_in_flight: 256,
+            join_log_requests: true,
             username: None,
             password: None,
             tls: None,

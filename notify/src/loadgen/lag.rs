@@ -73,7 +73,11 @@ impl LagReader {
         let mut groups = Vec::new();
         for (label, group, topic) in wanted {
             let mut settings = kafka::consumer_config(&config.kafka, "loadgen-lag", &group);
-            settings.set("enable.auto.commit", "false");
+            // never subscribes, and nothing reads its statistics: librdkafka's default context
+            // would print each report at the end of the run
+            settings
+                .set("enable.auto.commit", "false")
+                .set("statistics.interval.ms", "0");
             let client: BaseConsumer = settings
                 .create()
                 .with_context(|| format!("a lag reader for group {group}"))?;

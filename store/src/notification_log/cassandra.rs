@@ -3,20 +3,28 @@
 //! Writes are plain (last write wins); the dispatchers serialise the records of one user, and
 //! so of one delivery, so two writers of one row do not race in normal operation. Every
 //! statement is prepared once, in [`CassandraLog::new`].
+//!
+//! Many rows in one request: [`DeliveryLog::get_many`] reads the keys of one tenant and
+//! channel with one `event_id IN ?` query, and [`DeliveryLog::put_many`] writes an unlogged
+//! batch. Each request costs the node several thread hand-offs whatever its size, and that,
+//! not the rows, is most of what a delivery's log read and write cost it.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use scylla::client::session::Session;
+use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
 use scylla::value::CqlTimestamp;
 use scylla::DeserializeRow;
 
-use super::{DeliveryLog, LogEntry, LogWrite};
+use super::{DeliveryLog, LogEntry, LogKey, LogWrite};
 use crate::cql::{check_keyspace, unexpected};
 use crate::session::StoreError;
 
-const COLUMNS: &str = "channel, recipient, delivery_id, state, reason, attempts, provider, \
+const COLUMNS: &str =
+    "event_id, channel, recipient, delivery_id, state, reason, attempts, provider, \
                        provider_message_id, updated_at";
 
 /// The log in Cassandra / ScyllaDB.
@@ -24,6 +32,7 @@ const COLUMNS: &str = "channel, recipient, delivery_id, state, reason, attempts,
 pub struct CassandraLog {
     session: Arc<Session>,
     get: PreparedStatement,
+    get_events: PreparedStatement,
     put: PreparedStatement,
     delete: PreparedStatement,
     entries: PreparedStatement,
@@ -37,6 +46,12 @@ impl CassandraLog {
             .prepare(format!(
                 "SELECT {COLUMNS} FROM {keyspace}.notification_log \
                  WHERE tenant_id = ? AND event_id = ? AND channel = ? AND recipient = ?"
+            ))
+            .await?;
+        let get_events = session
+            .prepare(format!(
+                "SELECT {COLUMNS} FROM {keyspace}.notification_log \
+                 WHERE tenant_id = ? AND event_id IN ? AND channel = ?"
             ))
             .await?;
         let put = session
@@ -61,6 +76,7 @@ impl CassandraLog {
         Ok(Self {
             session,
             get,
+            get_events,
             put,
             delete,
             entries,
@@ -89,24 +105,67 @@ impl DeliveryLog for CassandraLog {
 
     async fn put(&self, write: &LogWrite) -> Result<(), StoreError> {
         self.session
-            .execute_unpaged(
-                &self.put,
-                (
-                    &write.delivery_id,
-                    &write.state,
-                    &write.reason,
-                    write.attempts,
-                    &write.provider,
-                    &write.provider_message_id,
-                    CqlTimestamp(write.updated_at_ms),
-                    &write.tenant,
-                    &write.event_id,
-                    &write.channel,
-                    &write.recipient,
-                ),
-            )
+            .execute_unpaged(&self.put, put_values(write))
             .await?;
         Ok(())
+    }
+
+    async fn get_many(&self, keys: &[LogKey]) -> Result<Vec<Option<LogEntry>>, StoreError> {
+        // one request per (tenant, channel), each event named once
+        let mut groups: HashMap<(&str, &str), Vec<&str>> = HashMap::new();
+        let mut named = HashSet::new();
+        for k in keys {
+            if named.insert((&k.tenant, &k.channel, &k.event_id)) {
+                let events = groups.entry((&k.tenant, &k.channel)).or_default();
+                events.push(k.event_id.as_str());
+            }
+        }
+        let reads = groups
+            .into_iter()
+            .map(|((tenant, channel), events)| async move {
+                let result = self
+                    .session
+                    .execute_unpaged(&self.get_events, (tenant, events, channel))
+                    .await?
+                    .into_rows_result()
+                    .map_err(unexpected)?;
+                let mut rows = Vec::new();
+                for row in result.rows::<LogRow>().map_err(unexpected)? {
+                    rows.push((tenant, row.map_err(unexpected)?));
+                }
+                Ok::<_, StoreError>(rows)
+            });
+        let mut found = HashMap::new();
+        for (tenant, row) in futures::future::try_join_all(reads)
+            .await?
+            .into_iter()
+            .flatten()
+        {
+            let key = LogKey {
+                tenant: tenant.to_owned(),
+                event_id: row.event_id.clone(),
+                channel: row.channel.clone(),
+                recipient: row.recipient.clone(),
+            };
+            found.insert(key, entry(row));
+        }
+        Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
+    }
+
+    async fn put_many(&self, writes: &[LogWrite]) -> Result<(), StoreError> {
+        match writes {
+            [] => Ok(()),
+            [one] => self.put(one).await,
+            _ => {
+                let mut batch = Batch::new(BatchType::Unlogged);
+                for _ in writes {
+                    batch.append_statement(self.put.clone());
+                }
+                let values: Vec<_> = writes.iter().map(put_values).collect();
+                self.session.batch(&batch, values).await?;
+                Ok(())
+            }
+        }
     }
 
     async fn delete(
@@ -138,9 +197,42 @@ impl DeliveryLog for CassandraLog {
     }
 }
 
+/// The values of the `put` statement, in its order.
+#[allow(clippy::type_complexity)]
+fn put_values(
+    write: &LogWrite,
+) -> (
+    &String,
+    &String,
+    &Option<String>,
+    i32,
+    &Option<String>,
+    &Option<String>,
+    CqlTimestamp,
+    &String,
+    &String,
+    &String,
+    &String,
+) {
+    (
+        &write.delivery_id,
+        &write.state,
+        &write.reason,
+        write.attempts,
+        &write.provider,
+        &write.provider_message_id,
+        CqlTimestamp(write.updated_at_ms),
+        &write.tenant,
+        &write.event_id,
+        &write.channel,
+        &write.recipient,
+    )
+}
+
 /// A row as selected by [`COLUMNS`], matched by column name.
 #[derive(Debug, DeserializeRow)]
 struct LogRow {
+    event_id: String,
     channel: String,
     recipient: String,
     delivery_id: Option<String>,

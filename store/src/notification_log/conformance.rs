@@ -7,7 +7,7 @@
 //! one after another against one empty log; [`run_all`] does that.
 
 use super::outcome::{origin_of, router_key, Origin, RouterOutcome, ANY};
-use super::{DeliveryLog, LogEntry, LogWrite};
+use super::{DeliveryLog, LogEntry, LogKey, LogWrite};
 
 /// Runs every check, one after another.
 pub async fn run_all(log: &dyn DeliveryLog) {
@@ -17,6 +17,7 @@ pub async fn run_all(log: &dyn DeliveryLog) {
     entries_are_one_event_in_order(log).await;
     a_delete_removes_one_row_only(log).await;
     router_outcomes_never_meet_delivery_rows(log).await;
+    many_rows_in_one_call(log).await;
 }
 
 /// A write as the dispatchers make it, with every optional field set.
@@ -255,4 +256,63 @@ pub async fn router_outcomes_never_meet_delivery_rows(log: &dyn DeliveryLog) {
         log.entries("router-a", "e1").await.expect("entries").len(),
         3
     );
+}
+
+/// `put_many` writes every row it is given and `get_many` answers each key in the order
+/// asked, across tenants, channels and events, with `None` for a row never written and the
+/// same answer for a key asked twice; a row of another recipient, channel or tenant is never
+/// taken for the one asked.
+pub async fn many_rows_in_one_call(log: &dyn DeliveryLog) {
+    let rows = [
+        write("many-a", "e1", "sms", "+15550101", "sent"),
+        write("many-a", "e1", "sms", "+15550102", "retrying"),
+        write("many-a", "e2", "sms", "+15550101", "failed"),
+        write("many-a", "e1", "email", "a@example.com", "sent"),
+        write("many-b", "e1", "sms", "+15550101", "expired"),
+    ];
+    log.put_many(&rows).await.expect("put_many");
+    log.put_many(&[]).await.expect("put_many of nothing");
+    let key = |t: &str, e: &str, c: &str, r: &str| LogKey {
+        tenant: t.into(),
+        event_id: e.into(),
+        channel: c.into(),
+        recipient: r.into(),
+    };
+    let asked = [
+        key("many-b", "e1", "sms", "+15550101"),
+        key("many-a", "e2", "sms", "+15550101"),
+        key("many-a", "e1", "sms", "+15550103"),
+        key("many-a", "e1", "sms", "+15550101"),
+        key("many-a", "e1", "email", "a@example.com"),
+        key("many-a", "e3", "sms", "+15550101"),
+        key("many-a", "e2", "email", "+15550101"),
+        key("many-c", "e1", "sms", "+15550101"),
+        key("many-a", "e1", "sms", "+15550101"),
+    ];
+    let read = log.get_many(&asked).await.expect("get_many");
+    let entry = |i: usize| Some(LogEntry::from(rows[i].clone()));
+    let expected = [
+        entry(4),
+        entry(2),
+        None,
+        entry(0),
+        entry(3),
+        None,
+        None,
+        None,
+        entry(0),
+    ];
+    assert_eq!(read, expected);
+    assert!(log
+        .get_many(&[])
+        .await
+        .expect("get_many of nothing")
+        .is_empty());
+    for row in &rows {
+        let one = log
+            .get(&row.tenant, &row.event_id, &row.channel, &row.recipient)
+            .await
+            .expect("get");
+        assert_eq!(one, Some(LogEntry::from(row.clone())), "{row:?}");
+    }
 }

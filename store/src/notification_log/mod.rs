@@ -14,6 +14,7 @@
 //! read-then-send safe).
 
 mod cassandra;
+mod coalesced;
 pub mod conformance;
 mod memory;
 pub mod outcome;
@@ -23,6 +24,7 @@ use async_trait::async_trait;
 use crate::session::StoreError;
 
 pub use cassandra::CassandraLog;
+pub use coalesced::CoalescedLog;
 pub use memory::MemoryLog;
 pub use outcome::{origin_of, Origin, RouterOutcome};
 
@@ -76,6 +78,31 @@ pub struct LogWrite {
     pub updated_at_ms: i64,
 }
 
+/// The address of one row: (tenant, event id, channel, recipient key).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LogKey {
+    /// Tenant of the event.
+    pub tenant: String,
+    /// Event id (hyphenated UUID text).
+    pub event_id: String,
+    /// Delivery channel.
+    pub channel: String,
+    /// Recipient key.
+    pub recipient: String,
+}
+
+impl LogWrite {
+    /// The row this write replaces.
+    pub fn key(&self) -> LogKey {
+        LogKey {
+            tenant: self.tenant.clone(),
+            event_id: self.event_id.clone(),
+            channel: self.channel.clone(),
+            recipient: self.recipient.clone(),
+        }
+    }
+}
+
 impl From<LogWrite> for LogEntry {
     /// The row a write leaves, as a read returns it.
     fn from(w: LogWrite) -> Self {
@@ -119,4 +146,29 @@ pub trait DeliveryLog: Send + Sync + std::fmt::Debug {
 
     /// Every row of one event of one tenant, in (channel, recipient) order.
     async fn entries(&self, tenant: &str, event_id: &str) -> Result<Vec<LogEntry>, StoreError>;
+
+    /// The rows of `keys`, one answer per key in the order asked. A store that can read many
+    /// rows in one request does so ([`CassandraLog`]: one request per tenant and channel);
+    /// this default asks one key at a time.
+    async fn get_many(&self, keys: &[LogKey]) -> Result<Vec<Option<LogEntry>>, StoreError> {
+        let mut rows = Vec::with_capacity(keys.len());
+        for k in keys {
+            rows.push(
+                self.get(&k.tenant, &k.event_id, &k.channel, &k.recipient)
+                    .await?,
+            );
+        }
+        Ok(rows)
+    }
+
+    /// Writes many outcomes, no two of one row (their order against each other is not
+    /// kept). A store that can write many rows in one request does so ([`CassandraLog`]: one
+    /// unlogged batch); this default writes one at a time. On an error some of them may be
+    /// written: each is a whole-row replace, so writing them all again is safe.
+    async fn put_many(&self, writes: &[LogWrite]) -> Result<(), StoreError> {
+        for w in writes {
+            self.put(w).await?;
+        }
+        Ok(())
+    }
 }
