@@ -4,7 +4,8 @@
 //!
 //! A run provisions its own tenant and users, warms up (every consumer group joined, every
 //! provider connection open), then searches for the highest rate the pipeline sustains: steps
-//! that double the rate until one fails, and one step between the last good and the first bad.
+//! that double the rate until one fails, then `--bisections` steps that each halve the gap
+//! between the last good and the first bad.
 //! A step is sustained when every notification due was sent and accepted, and what was
 //! accepted but has not arrived at its simulator when the step ends is at most one second's
 //! worth and drains afterwards. Then it holds 50 % and 80 % of that rate to measure latency.
@@ -18,6 +19,7 @@ mod procs;
 mod produce;
 mod providers;
 mod report;
+mod search;
 mod setup;
 mod table;
 mod track;
@@ -73,6 +75,11 @@ pub struct LoadArgs {
     /// The search stops here even if every step held.
     #[arg(long, default_value_t = 64_000.0)]
     pub max_rate: f64,
+    /// Steps that halve the gap between the last rate that held and the first that did not,
+    /// once one failed (2: the result is within a quarter of that gap's start, e.g. 250/s
+    /// between 1,000 and 2,000).
+    #[arg(long, default_value_t = 2)]
+    pub bisections: u32,
     /// Length of each search step, seconds (default 10, or 30 without --quick).
     #[arg(long)]
     pub step_s: Option<u64>,

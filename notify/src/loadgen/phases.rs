@@ -12,6 +12,7 @@ use super::drive::{Drive, Mode};
 use super::lag;
 use super::procs::Sampler;
 use super::report::{Phase, PhaseInput, Step};
+use super::search::Search;
 use super::track::Tracker;
 use super::LoadArgs;
 /// How long the pipeline may take to deliver everything accepted after a phase.
@@ -162,30 +163,14 @@ pub(super) async fn search_and_measure(
         return Ok((Vec::new(), 0.0, vec![warm, held], idle_until));
     }
     let mut steps = Vec::new();
-    let mut rate = args.start_rate;
-    let mut good: Option<f64> = None;
-    let mut bad: Option<f64> = None;
-    while rate <= args.max_rate {
+    let mut search = Search::new(args.start_rate, args.max_rate, args.bisections);
+    while let Some(rate) = search.next_rate() {
         let phase = run.phase("step", rate, step).await;
         let held = phase.sustained();
+        search.record(rate, held);
         steps.push(Step { phase, held });
-        if !held {
-            bad = Some(rate);
-            break;
-        }
-        good = Some(rate);
-        rate *= 2.0;
     }
-    if let (Some(low), Some(high)) = (good, bad) {
-        let middle = (low + high) / 2.0;
-        let phase = run.phase("step", middle, step).await;
-        let held = phase.sustained();
-        steps.push(Step { phase, held });
-        if held {
-            good = Some(middle);
-        }
-    }
-    let Some(sustained) = good else {
+    let Some(sustained) = search.sustained() else {
         bail!(
             "not even {} notifications/s held; try a lower --start-rate",
             args.start_rate
