@@ -56,6 +56,11 @@ mod tempdir {
 
 /// A gateway on a fresh keyspace and topic prefix; `brokers` overrides the Kafka address.
 pub(crate) async fn gateway(brokers: Option<&str>) -> Gateway {
+    // boxed: the start-up holds a whole Config, which makes a large future
+    Box::pin(start_gateway(brokers)).await
+}
+
+async fn start_gateway(brokers: Option<&str>) -> Gateway {
     let mut config = Config {
         kafka: kafka_config(),
         store: store_config(),
