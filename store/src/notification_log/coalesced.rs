@@ -24,7 +24,9 @@ use crate::session::StoreError;
 
 /// Requests of one kind (reads, writes) out at once.
 pub const IN_FLIGHT: usize = 2;
-/// Keys read in one request at most.
+/// Keys read in one request at most. ScyllaDB refuses a query that names more than 100
+/// partition keys by default (`max_partition_key_restrictions_per_query`), and each event is
+/// one partition.
 pub const MAX_READS: usize = 64;
 /// Rows written in one batch at most. Cassandra warns of an unlogged batch that spans more
 /// than 10 partitions (`unlogged_batch_across_partitions_warn_threshold`), and every row of
