@@ -116,11 +116,10 @@ pub async fn build(
     let directory = CassandraDirectory::new(session, keyspace)
         .await?
         .with_max_in_flight(config.store.max_in_flight);
-    let log: Arc<dyn DeliveryLog> = if config.store.join_log_requests {
+    let log: Arc<dyn DeliveryLog> = match config.store.log_requests_in_flight {
+        0 => Arc::new(log),
         // the reads and writes of deliveries in flight together go out as one request each
-        Arc::new(CoalescedLog::new(Arc::new(log)))
-    } else {
-        Arc::new(log)
+        in_flight => Arc::new(CoalescedLog::new(Arc::new(log), in_flight)),
     };
     let stores = Stores {
         log,

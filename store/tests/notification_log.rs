@@ -29,7 +29,7 @@ async fn joined_reads_and_writes_pass_the_conformance_suite() {
         let log = CassandraLog::new(session, &keyspace)
             .await
             .expect("prepare statements");
-        let log = Arc::new(CoalescedLog::new(Arc::new(log)));
+        let log = Arc::new(CoalescedLog::new(Arc::new(log), 4));
         conformance::run_all(log.as_ref()).await;
         let writes = (0..200).map(|i| {
             let log = log.clone();

@@ -125,10 +125,10 @@ pub struct StoreConfig {
     pub request_timeout_ms: u64,
     /// Upper bound on requests one process keeps in flight against the cluster.
     pub max_in_flight: usize,
-    /// The dispatchers join the notification log reads (and writes) of deliveries in flight at
-    /// the same time into one request (an `IN` query, an unlogged batch of at most 10 rows);
-    /// `false` sends each on its own.
-    pub join_log_requests: bool,
+    /// Requests of each kind (reads, writes) a dispatcher keeps out at once to the notification
+    /// log; the reads and writes that come while all are out join the next one (an `IN` query
+    /// of up to 64 keys, an unlogged batch of up to 10 rows). 0 sends each on its own.
+    pub log_requests_in_flight: usize,
     /// Role to log in as when the cluster requires password authentication; with `password`.
     pub username: Option<String>,
     /// Where that role's password is kept: `{ file = "..." }` or `{ env = "VAR" }`.
@@ -195,7 +195,7 @@ impl Default for StoreConfig {
             local_datacenter: None,
             request_timeout_ms: 5_000,
             max_in_flight: 256,
-            join_log_requests: true,
+            log_requests_in_flight: 4,
             username: None,
             password: None,
             tls: None,

@@ -4,26 +4,27 @@
 //! A dispatcher reads and writes one row per delivery, from many deliveries at once. Sent one
 //! by one, that is two database requests per delivery, and each request costs the node
 //! several thread hand-offs whatever its size. Here a call waits in a queue only while earlier
-//! requests of its kind are still out ([`IN_FLIGHT`] of them); whatever queued meanwhile goes
-//! out together, up to a cap. No timer: an idle log sends each call at once, as before, and
-//! the busier the database, the fuller each request.
+//! requests of its kind are still out (`in_flight` of them, `store.log_requests_in_flight`);
+//! whatever queued meanwhile goes out together, up to a cap. No timer: an idle log sends each
+//! call at once, as before, and the busier the database, the fuller each request. The slots
+//! also bound what one kind can do: `in_flight` × the cap rows per round trip (4 × 10 writes
+//! every 10 ms is 4,000 a second).
 //!
 //! Guarantees: every call gets its own answer, or the error of the request it went out in; a
 //! write returns once its request was acknowledged; two writes of one row asked for together
-//! go out in the order asked, never in one batch. Not guaranteed: that a call whose caller
-//! gave up (dropped its future) is not made: like a request already sent, it may still be.
+//! go out in the order asked, never in one batch; a call whose caller gave up (dropped its
+//! future) before its request went out is not made. Not guaranteed: that one already out is
+//! not, as with any request already sent.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
 use super::{DeliveryLog, LogEntry, LogKey, LogWrite};
 use crate::session::StoreError;
 
-/// Requests of one kind (reads, writes) out at once.
-pub const IN_FLIGHT: usize = 2;
 /// Keys read in one request at most. ScyllaDB refuses a query that names more than 100
 /// partition keys by default (`max_partition_key_restrictions_per_query`), and each event is
 /// one partition.
@@ -34,23 +35,27 @@ pub const MAX_READS: usize = 64;
 pub const MAX_WRITES: usize = 10;
 
 type Answer<T> = oneshot::Sender<Result<T, StoreError>>;
+/// A queued call: what it asks, and where its answer goes.
+type Call<Q, A> = (Q, Answer<A>);
 
 /// Joins concurrent reads and writes of `inner` into one request each; see the module docs.
 #[derive(Debug)]
 pub struct CoalescedLog {
     inner: Arc<dyn DeliveryLog>,
-    reads: mpsc::UnboundedSender<(LogKey, Answer<Option<LogEntry>>)>,
-    writes: mpsc::UnboundedSender<(LogWrite, Answer<()>)>,
+    reads: mpsc::UnboundedSender<Call<LogKey, Option<LogEntry>>>,
+    writes: mpsc::UnboundedSender<Call<LogWrite, ()>>,
 }
 
 impl CoalescedLog {
-    /// Wraps `inner`; spawns the two tasks that send its requests (they end when this is
-    /// dropped). Needs a tokio runtime.
-    pub fn new(inner: Arc<dyn DeliveryLog>) -> Self {
+    /// Wraps `inner`, keeping at most `in_flight` (at least 1) requests of each kind out at
+    /// once; spawns the two tasks that send them (they end when this is dropped). Needs a
+    /// tokio runtime.
+    pub fn new(inner: Arc<dyn DeliveryLog>, in_flight: usize) -> Self {
         let (reads, read_queue) = mpsc::unbounded_channel();
         let (writes, write_queue) = mpsc::unbounded_channel();
-        tokio::spawn(send_reads(inner.clone(), read_queue));
-        tokio::spawn(send_writes(inner.clone(), write_queue));
+        let slots = || Arc::new(Semaphore::new(in_flight.max(1)));
+        tokio::spawn(send_reads(inner.clone(), read_queue, slots()));
+        tokio::spawn(send_writes(inner.clone(), write_queue, slots()));
         Self {
             inner,
             reads,
@@ -60,18 +65,26 @@ impl CoalescedLog {
 }
 
 /// Takes the next call, waits for a free request slot, then everything queued meanwhile (up
-/// to `max`) joins it.
-async fn next_batch<T>(
-    queue: &mut mpsc::UnboundedReceiver<T>,
+/// to `max`) joins it. Calls whose caller gave up are dropped unsent.
+async fn next_batch<Q, A>(
+    queue: &mut mpsc::UnboundedReceiver<Call<Q, A>>,
     slots: &Arc<Semaphore>,
     max: usize,
-) -> Option<(Vec<T>, tokio::sync::OwnedSemaphorePermit)> {
-    let first = queue.recv().await?;
-    let slot = slots.clone().acquire_owned().await.ok()?;
+) -> Option<(Vec<Call<Q, A>>, OwnedSemaphorePermit)> {
+    let wanted = |call: &Call<Q, A>| !call.1.is_closed();
+    let slot = loop {
+        let first = queue.recv().await?;
+        let slot = slots.clone().acquire_owned().await.ok()?;
+        if wanted(&first) {
+            break (first, slot);
+        }
+    };
+    let (first, slot) = slot;
     let mut batch = vec![first];
     while batch.len() < max {
         match queue.try_recv() {
-            Ok(call) => batch.push(call),
+            Ok(call) if wanted(&call) => batch.push(call),
+            Ok(_) => {}
             Err(_) => break,
         }
     }
@@ -80,9 +93,9 @@ async fn next_batch<T>(
 
 async fn send_reads(
     inner: Arc<dyn DeliveryLog>,
-    mut queue: mpsc::UnboundedReceiver<(LogKey, Answer<Option<LogEntry>>)>,
+    mut queue: mpsc::UnboundedReceiver<Call<LogKey, Option<LogEntry>>>,
+    slots: Arc<Semaphore>,
 ) {
-    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
     while let Some((batch, slot)) = next_batch(&mut queue, &slots, MAX_READS).await {
         let inner = inner.clone();
         tokio::spawn(async move {
@@ -102,9 +115,9 @@ async fn send_reads(
 
 async fn send_writes(
     inner: Arc<dyn DeliveryLog>,
-    mut queue: mpsc::UnboundedReceiver<(LogWrite, Answer<()>)>,
+    mut queue: mpsc::UnboundedReceiver<Call<LogWrite, ()>>,
+    slots: Arc<Semaphore>,
 ) {
-    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
     while let Some((batch, slot)) = next_batch(&mut queue, &slots, MAX_WRITES).await {
         let inner = inner.clone();
         tokio::spawn(async move {

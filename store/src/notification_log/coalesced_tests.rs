@@ -1,6 +1,9 @@
 use std::sync::Mutex;
 
 use super::*;
+
+/// Request slots of each kind in these tests.
+const IN_FLIGHT: usize = 2;
 use crate::notification_log::conformance::{self, write};
 use crate::notification_log::MemoryLog;
 
@@ -115,7 +118,7 @@ async fn settle() {
 /// A log with both request slots of each kind taken by a call waiting at the gate.
 async fn busy() -> (Arc<Gated>, Arc<CoalescedLog>) {
     let gated = Arc::new(Gated::default());
-    let log = Arc::new(CoalescedLog::new(gated.clone()));
+    let log = Arc::new(CoalescedLog::new(gated.clone(), IN_FLIGHT));
     for i in 0..IN_FLIGHT {
         let (l, e) = (log.clone(), format!("busy-{i}"));
         tokio::spawn(async move { l.get("t", &e, "sms", "r").await });
@@ -265,10 +268,36 @@ async fn every_call_of_a_failed_request_gets_its_error_and_the_next_request_work
 }
 
 #[tokio::test(flavor = "current_thread")]
+async fn a_call_given_up_before_its_request_went_out_is_not_made() {
+    let (gated, log) = busy().await;
+    let given_up = {
+        let (log, w) = (log.clone(), write("t", "given-up", "sms", "r", "retrying"));
+        tokio::spawn(async move { log.put(&w).await })
+    };
+    settle().await;
+    given_up.abort();
+    settle().await;
+    let kept = {
+        let (log, w) = (log.clone(), write("t", "kept", "sms", "r", "sent"));
+        tokio::spawn(async move { log.put(&w).await })
+    };
+    settle().await;
+    gated.open();
+    kept.await.unwrap().expect("written");
+    let sent: Vec<String> = gated.writes()[IN_FLIGHT..]
+        .iter()
+        .flatten()
+        .map(|w| w.event_id.clone())
+        .collect();
+    assert_eq!(sent, ["kept"], "the given-up write never went out");
+    assert!(gated.rows.row("t", "given-up", "sms", "r").is_none());
+}
+
+#[tokio::test(flavor = "current_thread")]
 async fn an_idle_log_sends_each_call_at_once() {
     let gated = Arc::new(Gated::default());
     gated.open();
-    let log = CoalescedLog::new(gated.clone());
+    let log = CoalescedLog::new(gated.clone(), IN_FLIGHT);
     for i in 0..3 {
         log.put(&write("t", &format!("e{i}"), "sms", "r", "sent"))
             .await
@@ -288,6 +317,6 @@ async fn an_idle_log_sends_each_call_at_once() {
 
 #[tokio::test]
 async fn the_coalesced_log_passes_the_conformance_suite() {
-    let log = CoalescedLog::new(Arc::new(MemoryLog::new()));
+    let log = CoalescedLog::new(Arc::new(MemoryLog::new()), IN_FLIGHT);
     conformance::run_all(&log).await;
 }
