@@ -72,14 +72,13 @@ async fn next_batch<Q, A>(
     max: usize,
 ) -> Option<(Vec<Call<Q, A>>, OwnedSemaphorePermit)> {
     let wanted = |call: &Call<Q, A>| !call.1.is_closed();
-    let slot = loop {
-        let first = queue.recv().await?;
+    let (first, slot) = loop {
+        let call = queue.recv().await?;
         let slot = slots.clone().acquire_owned().await.ok()?;
-        if wanted(&first) {
-            break (first, slot);
+        if wanted(&call) {
+            break (call, slot);
         }
     };
-    let (first, slot) = slot;
     let mut batch = vec![first];
     while batch.len() < max {
         match queue.try_recv() {
@@ -176,12 +175,7 @@ impl DeliveryLog for CoalescedLog {
         channel: &str,
         recipient: &str,
     ) -> Result<Option<LogEntry>, StoreError> {
-        let key = LogKey {
-            tenant: tenant.into(),
-            event_id: event_id.into(),
-            channel: channel.into(),
-            recipient: recipient.into(),
-        };
+        let key = LogKey::new(tenant, event_id, channel, recipient);
         let (answer, answered) = oneshot::channel();
         self.reads.send((key, answer)).map_err(|_| gone())?;
         answered.await.map_err(|_| gone())?

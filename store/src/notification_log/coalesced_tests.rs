@@ -58,7 +58,7 @@ impl DeliveryLog for Gated {
         c: &str,
         r: &str,
     ) -> Result<Option<LogEntry>, StoreError> {
-        self.get_many(&[key(t, e, c, r)])
+        self.get_many(&[LogKey::new(t, e, c, r)])
             .await
             .map(|mut rows| rows.remove(0))
     }
@@ -96,15 +96,6 @@ impl DeliveryLog for Gated {
         self.writes.lock().unwrap().push(writes.to_vec());
         self.pass().await;
         self.rows.put_many(writes).await
-    }
-}
-
-fn key(tenant: &str, event_id: &str, channel: &str, recipient: &str) -> LogKey {
-    LogKey {
-        tenant: tenant.into(),
-        event_id: event_id.into(),
-        channel: channel.into(),
-        recipient: recipient.into(),
     }
 }
 

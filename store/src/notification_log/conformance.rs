@@ -272,12 +272,7 @@ pub async fn many_rows_in_one_call(log: &dyn DeliveryLog) {
     ];
     log.put_many(&rows).await.expect("put_many");
     log.put_many(&[]).await.expect("put_many of nothing");
-    let key = |t: &str, e: &str, c: &str, r: &str| LogKey {
-        tenant: t.into(),
-        event_id: e.into(),
-        channel: c.into(),
-        recipient: r.into(),
-    };
+    let key = LogKey::new;
     let asked = [
         key("many-b", "e1", "sms", "+15550101"),
         key("many-a", "e2", "sms", "+15550101"),

@@ -91,15 +91,22 @@ pub struct LogKey {
     pub recipient: String,
 }
 
+impl LogKey {
+    /// The key of (tenant, event id, channel, recipient).
+    pub fn new(tenant: &str, event_id: &str, channel: &str, recipient: &str) -> Self {
+        LogKey {
+            tenant: tenant.into(),
+            event_id: event_id.into(),
+            channel: channel.into(),
+            recipient: recipient.into(),
+        }
+    }
+}
+
 impl LogWrite {
     /// The row this write replaces.
     pub fn key(&self) -> LogKey {
-        LogKey {
-            tenant: self.tenant.clone(),
-            event_id: self.event_id.clone(),
-            channel: self.channel.clone(),
-            recipient: self.recipient.clone(),
-        }
+        LogKey::new(&self.tenant, &self.event_id, &self.channel, &self.recipient)
     }
 }
 
