@@ -2,8 +2,8 @@
 //! same time into one request each ([`DeliveryLog::get_many`], [`DeliveryLog::put_many`]).
 //!
 //! A dispatcher reads and writes one row per delivery, from many deliveries at once. Sent one
-//! by one, that is two database requests per delivery, and each request costs the node
-//! several thread hand-offs whatever its size. Here a call waits in a queue only while earlier
+//! by one, that is two database requests per delivery, each parsed, scheduled and answered by
+//! the node on its own. Here a call waits in a queue only while earlier
 //! requests of its kind are still out (`in_flight` of them, `store.log_requests_in_flight`);
 //! whatever queued meanwhile goes out together, up to a cap. No timer: an idle log sends each
 //! call at once, as before, and the busier the database, the fuller each request. The slots
