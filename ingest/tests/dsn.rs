@@ -94,6 +94,12 @@ async fn listed(h: &Harness, address: &str) -> usize {
     entries.await.unwrap().len()
 }
 
+/// The state of the delivery's log row.
+async fn logged_state(h: &Harness) -> Option<String> {
+    let row = h.log.get("acme", EVENT, "email", ADDRESS).await.unwrap();
+    row.expect("the delivery's row").state
+}
+
 #[tokio::test]
 async fn a_bounce_for_the_delivery_address_is_reported_once_and_listed() {
     let h = gateway().await;
@@ -112,13 +118,7 @@ async fn a_bounce_for_the_delivery_address_is_reported_once_and_listed() {
         status.delivery_id.map(|d| d.to_string()).as_deref(),
         Some(DELIVERY)
     );
-    let row = h
-        .log
-        .get("acme", EVENT, "email", ADDRESS)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(row.state.as_deref(), Some("bounced"));
+    assert_eq!(logged_state(&h).await.as_deref(), Some("bounced"));
     let entries = h
         .suppressions
         .lookup(notify_schemas::Channel::Email, "gone@example.org")
@@ -150,13 +150,7 @@ async fn reports_that_are_not_final_failures_of_the_delivery_address_record_noth
     assert!(h.statuses().is_empty());
     assert_eq!(listed(&h, "victim@example.org").await, 0);
     assert_eq!(listed(&h, "gone@example.org").await, 0);
-    let row = h
-        .log
-        .get("acme", EVENT, "email", ADDRESS)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(row.state.as_deref(), Some("sent"));
+    assert_eq!(logged_state(&h).await.as_deref(), Some("sent"));
 }
 
 #[tokio::test]

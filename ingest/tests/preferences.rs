@@ -136,7 +136,7 @@ async fn one_click_opts_out_once_and_the_get_only_asks() {
     let g = gateway().await;
     let url = g.unsubscribe_url("news");
     let request = Request::get(&url).body(Body::empty()).unwrap();
-    let response = g.h.app.clone().oneshot_headers(request).await;
+    let response = oneshot_headers(g.h.app.clone(), request).await;
     assert_eq!(response.0, StatusCode::OK);
     let headers = response.1;
     assert!(headers["content-security-policy"].contains("frame-ancestors 'none'"));
@@ -237,36 +237,23 @@ async fn without_links_the_routes_are_not_there() {
 }
 
 /// One request's status, headers (lowercase names) and body text.
-trait OneshotHeaders {
-    async fn oneshot_headers(
-        self,
-        request: Request<Body>,
-    ) -> (
-        StatusCode,
-        std::collections::HashMap<String, String>,
-        String,
-    );
-}
-
-impl OneshotHeaders for axum::Router {
-    async fn oneshot_headers(
-        self,
-        request: Request<Body>,
-    ) -> (
-        StatusCode,
-        std::collections::HashMap<String, String>,
-        String,
-    ) {
-        use http_body_util::BodyExt;
-        use tower::ServiceExt;
-        let response = self.oneshot(request).await.unwrap();
-        let status = response.status();
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap().to_owned()))
-            .collect();
-        let body = response.into_body().collect().await.unwrap().to_bytes();
-        (status, headers, String::from_utf8_lossy(&body).into_owned())
-    }
+async fn oneshot_headers(
+    app: axum::Router,
+    request: Request<Body>,
+) -> (
+    StatusCode,
+    std::collections::HashMap<String, String>,
+    String,
+) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let response = app.oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap().to_owned()))
+        .collect();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, String::from_utf8_lossy(&body).into_owned())
 }

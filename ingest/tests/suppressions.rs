@@ -4,22 +4,36 @@
 mod support;
 
 use axum::body::Body;
-use axum::http::{header, Method, Request, StatusCode};
+use axum::http::{Method, Request, StatusCode};
 use notify_schemas::Channel;
-use notify_store::suppressions::{Suppression, SuppressionList, SuppressionReason, EVERY_TENANT};
+use notify_store::suppressions::{
+    MemorySuppressions, Suppression, SuppressionList, SuppressionReason, EVERY_TENANT,
+};
 use serde_json::Value;
 use support::{harness, Harness};
 
-async fn call(h: &Harness, method: Method, uri: &str, auth: Option<&str>) -> (StatusCode, Value) {
-    let mut request = Request::builder().method(method).uri(uri);
+/// Status and JSON body of `method /v1/suppressions/{path}`, with `auth` or no credentials.
+async fn suppression(
+    h: &Harness,
+    method: Method,
+    path: &str,
+    auth: Option<&str>,
+) -> (StatusCode, Value) {
+    let uri = format!("/v1/suppressions/{path}");
     if let Some(auth) = auth {
-        request = request.header(header::AUTHORIZATION, auth);
+        return h.call(auth, method, &uri, None).await;
     }
+    let request = Request::builder().method(method).uri(uri);
     let (status, _, bytes) = h.send(request.body(Body::empty()).unwrap()).await;
     (
         status,
         serde_json::from_slice(&bytes).unwrap_or(Value::Null),
     )
+}
+
+/// How many entries `list` holds on `address`.
+async fn held(list: &MemorySuppressions, channel: Channel, address: &str) -> usize {
+    list.lookup(channel, address).await.unwrap().len()
 }
 
 fn entry(scope: &str, channel: Channel, address: &str, reason: SuppressionReason) -> Suppression {
@@ -63,69 +77,32 @@ async fn a_tenant_reads_and_lifts_its_own_entries_only() {
     let auth = Some(h.auth.as_str());
 
     // the path's address is compared as stored: email in lower case
-    let (status, body) = call(
-        &h,
-        Method::GET,
-        "/v1/suppressions/email/Ann%40Example.org",
-        auth,
-    )
-    .await;
+    let (status, body) = suppression(&h, Method::GET, "email/Ann%40Example.org", auth).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["reason"], "bounced");
     assert_eq!(body["scope"], "tenant");
     assert_eq!(body["address"], "ann@example.org");
-    let (status, body) = call(&h, Method::GET, "/v1/suppressions/sms/+821055501234", auth).await;
+    let (status, body) = suppression(&h, Method::GET, "sms/+821055501234", auth).await;
     assert_eq!(
         (status, &body["scope"]),
         (StatusCode::OK, &Value::from("every_tenant"))
     );
-    let (status, _) = call(
-        &h,
-        Method::GET,
-        "/v1/suppressions/email/bob@example.org",
-        auth,
-    )
-    .await;
+    let (status, _) = suppression(&h, Method::GET, "email/bob@example.org", auth).await;
     assert_eq!(
         status,
         StatusCode::NOT_FOUND,
         "another tenant's entry is not ours"
     );
 
-    let refusals = [
-        call(
-            &h,
-            Method::GET,
-            "/v1/suppressions/email/ann@example.org",
-            None,
-        )
-        .await
-        .0,
-        call(
-            &h,
-            Method::GET,
-            "/v1/suppressions/apns/ann@example.org",
-            auth,
-        )
-        .await
-        .0,
-        call(
-            &h,
-            Method::DELETE,
-            "/v1/suppressions/sms/+821055501234",
-            auth,
-        )
-        .await
-        .0,
-        call(
-            &h,
-            Method::DELETE,
-            "/v1/suppressions/email/bob@example.org",
-            auth,
-        )
-        .await
-        .0,
-    ];
+    let mut refusals = Vec::new();
+    for (method, path, auth) in [
+        (Method::GET, "email/ann@example.org", None),
+        (Method::GET, "apns/ann@example.org", auth),
+        (Method::DELETE, "sms/+821055501234", auth),
+        (Method::DELETE, "email/bob@example.org", auth),
+    ] {
+        refusals.push(suppression(&h, method, path, auth).await.0);
+    }
     assert_eq!(
         refusals,
         [
@@ -135,40 +112,12 @@ async fn a_tenant_reads_and_lifts_its_own_entries_only() {
             StatusCode::NOT_FOUND
         ]
     );
-    assert_eq!(
-        list.lookup(Channel::Email, "bob@example.org")
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
-    assert_eq!(
-        list.lookup(Channel::Sms, "+821055501234")
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(held(&list, Channel::Email, "bob@example.org").await, 1);
+    assert_eq!(held(&list, Channel::Sms, "+821055501234").await, 1);
 
-    let (status, _) = call(
-        &h,
-        Method::DELETE,
-        "/v1/suppressions/email/ANN@example.org",
-        auth,
-    )
-    .await;
+    let (status, _) = suppression(&h, Method::DELETE, "email/ANN@example.org", auth).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    assert!(list
-        .lookup(Channel::Email, "ann@example.org")
-        .await
-        .unwrap()
-        .is_empty());
-    let (status, _) = call(
-        &h,
-        Method::GET,
-        "/v1/suppressions/email/ann@example.org",
-        auth,
-    )
-    .await;
+    assert_eq!(held(&list, Channel::Email, "ann@example.org").await, 0);
+    let (status, _) = suppression(&h, Method::GET, "email/ann@example.org", auth).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }

@@ -13,7 +13,7 @@ use notify_common::clock::now_ms;
 use notify_common::links::{LinkKeys, Purpose};
 use notify_common::tracking::{TrackedDelivery, Tracker};
 use notify_ingest::tracking::{Tracking, PIXEL};
-use notify_schemas::{samples, Receipt, Stage, Status};
+use notify_schemas::{samples, Delivery, Receipt, Stage, Status};
 use notify_store::notification_log::{DeliveryLog, LogWrite};
 use support::{harness, Harness};
 
@@ -30,23 +30,29 @@ async fn gateway() -> (Harness, TrackedDelivery) {
     h.state.tracking = Some(Arc::new(Tracking::new(tracker(KEY))));
     h.app = notify_ingest::routes::router(h.state.clone());
     let delivery = samples::full_email_delivery();
-    h.log
-        .put(&LogWrite {
-            tenant: delivery.tenant.clone(),
-            event_id: delivery.event_id.to_string(),
-            channel: "email".into(),
-            recipient: delivery.recipient.key().to_owned(),
-            delivery_id: delivery.delivery_id.to_string(),
-            state: "delivered".into(),
-            reason: None,
-            attempts: 1,
-            provider: Some("sendgrid".into()),
-            provider_message_id: Some("sg-1".into()),
-            updated_at_ms: now_ms(),
-        })
-        .await
-        .unwrap();
+    let row = LogWrite {
+        provider_message_id: Some("sg-1".into()),
+        ..log_row(&delivery, "delivered", "sendgrid")
+    };
+    h.log.put(&row).await.unwrap();
     (h, TrackedDelivery::from(&delivery))
+}
+
+/// The log row a dispatcher writes for `delivery` once `provider` took it.
+fn log_row(delivery: &Delivery, state: &str, provider: &str) -> LogWrite {
+    LogWrite {
+        tenant: delivery.tenant.clone(),
+        event_id: delivery.event_id.to_string(),
+        channel: "email".into(),
+        recipient: delivery.recipient.key().to_owned(),
+        delivery_id: delivery.delivery_id.to_string(),
+        state: state.into(),
+        reason: None,
+        attempts: 1,
+        provider: Some(provider.into()),
+        provider_message_id: None,
+        updated_at_ms: now_ms(),
+    }
 }
 
 fn path(url: &str) -> &str {
@@ -197,22 +203,12 @@ async fn an_open_before_the_delivery_is_logged_still_gets_the_pixel_and_counts_l
     assert_eq!(get(&h, path(&pixel)).await.2, PIXEL);
     assert!(h.statuses().is_empty());
     let delivery = samples::full_email_delivery();
-    h.log
-        .put(&LogWrite {
-            tenant: delivery.tenant.clone(),
-            event_id: delivery.event_id.to_string(),
-            channel: "email".into(),
-            recipient: "late@example.com".into(),
-            delivery_id: unlogged.delivery_id.to_string(),
-            state: "sent".into(),
-            reason: None,
-            attempts: 1,
-            provider: Some("smtp".into()),
-            provider_message_id: None,
-            updated_at_ms: now_ms(),
-        })
-        .await
-        .unwrap();
+    let row = LogWrite {
+        recipient: "late@example.com".into(),
+        delivery_id: unlogged.delivery_id.to_string(),
+        ..log_row(&delivery, "sent", "smtp")
+    };
+    h.log.put(&row).await.unwrap();
     get(&h, path(&pixel)).await;
     let statuses = h.statuses();
     assert_eq!(statuses.len(), 1);

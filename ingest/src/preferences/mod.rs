@@ -206,6 +206,19 @@ struct Unsubscribing {
 }
 
 impl Unsubscribing {
+    /// Checks an unsubscribe link's token, then reads what the page shows.
+    async fn open<'s>(
+        state: &'s AppState,
+        headers: &HeaderMap,
+        token: &str,
+    ) -> Result<(&'s Preferences, UnsubscribeClaims, Self), Box<Response>> {
+        let (prefs, claims) = open(state, headers, "unsubscribe", |links, now| {
+            links.verify_unsubscribe(token, now)
+        })?;
+        let read = Self::read(state, prefs, &claims).await?;
+        Ok((prefs, claims, read))
+    }
+
     async fn read(
         state: &AppState,
         prefs: &Preferences,
@@ -240,17 +253,11 @@ async fn unsubscribe_page(
     Path(token): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let opened = open(&state, &headers, "unsubscribe", |links, now| {
-        links.verify_unsubscribe(&token, now)
-    });
-    let (prefs, claims) = match opened {
-        Ok(opened) => opened,
-        Err(refused) => return *refused,
-    };
-    let Unsubscribing { text, name, .. } = match Unsubscribing::read(&state, prefs, &claims).await {
-        Ok(read) => read,
-        Err(outage) => return *outage,
-    };
+    let (prefs, claims, Unsubscribing { text, name, .. }) =
+        match Unsubscribing::open(&state, &headers, &token).await {
+            Ok(opened) => opened,
+            Err(refused) => return *refused,
+        };
     let manage = prefs.links.page_url(&claims.page, prefs.now_s());
     let page = html::unsubscribe_page(text, &format!("/u/{token}"), &name, claims.channel, &manage);
     crate::metrics::preference_link("unsubscribe", "shown");

@@ -25,24 +25,18 @@ pub async fn unsubscribe(
     Path(token): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let opened = open(&state, &headers, "unsubscribe", |links, now| {
-        links.verify_unsubscribe(&token, now)
-    });
-    let (prefs, claims) = match opened {
+    let (prefs, claims, unsubscribing) = match Unsubscribing::open(&state, &headers, &token).await {
         Ok(opened) => opened,
         Err(refused) => return *refused,
     };
-    let (tenant, user_id) = (&claims.page.tenant, &claims.page.user_id);
-    let directory = &state.directory;
     let Unsubscribing {
         user,
         text,
         category,
         name,
-    } = match Unsubscribing::read(&state, prefs, &claims).await {
-        Ok(read) => read,
-        Err(outage) => return *outage,
-    };
+    } = unsubscribing;
+    let (tenant, user_id) = (&claims.page.tenant, &claims.page.user_id);
+    let directory = &state.directory;
     let channel_name = text.channel(claims.channel);
     if category.as_ref().is_some_and(|c| c.critical) {
         crate::metrics::preference_link("unsubscribe", "critical");
