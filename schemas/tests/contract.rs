@@ -207,33 +207,8 @@ fn enum_variants_match_symbols_in_order() {
         assert_enum_order(record, "Channel", &Channel::ALL);
     }
     assert_enum_order(DeliveryStatus::schema(), "Channel", &Channel::ALL);
-    assert_enum_order(
-        DeliveryStatus::schema(),
-        "Status",
-        &[
-            Status::Accepted,
-            Status::Scheduled,
-            Status::Suppressed,
-            Status::Sent,
-            Status::Retrying,
-            Status::Failed,
-            Status::Expired,
-            Status::DeadLettered,
-            Status::Opened,
-            Status::Clicked,
-        ],
-    );
-    assert_enum_order(
-        DeliveryStatus::schema(),
-        "Stage",
-        &[
-            Stage::Ingest,
-            Stage::Router,
-            Stage::Scheduler,
-            Stage::Dispatcher,
-            Stage::Tracker,
-        ],
-    );
+    assert_enum_order(DeliveryStatus::schema(), "Status", &Status::ALL);
+    assert_enum_order(DeliveryStatus::schema(), "Stage", &Stage::ALL);
 }
 
 /// Encodes through the codec, decodes back through both of the codec's paths: the schema-aware

@@ -179,14 +179,8 @@ prop_compose! {
         ids in (text(), uuid(), option::of(uuid()), option::of(text()), option::of(text())),
         channel in option::of(channel()),
         recipient in option::of(text()),
-        status in proptest::sample::select(vec![
-            Status::Accepted, Status::Scheduled, Status::Suppressed, Status::Sent,
-            Status::Retrying, Status::Failed, Status::Expired, Status::DeadLettered,
-            Status::Opened, Status::Clicked,
-        ]),
-        stage in proptest::sample::select(vec![
-            Stage::Ingest, Stage::Router, Stage::Scheduler, Stage::Dispatcher, Stage::Tracker,
-        ]),
+        status in proptest::sample::select(Status::ALL.to_vec()),
+        stage in proptest::sample::select(Stage::ALL.to_vec()),
         details in (option::of(text()), option::of(text()), option::of(text())),
         attempt in any::<i32>(),
         occurred_at in any::<i64>(),

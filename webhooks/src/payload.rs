@@ -76,19 +76,7 @@ fn stage_name(stage: Stage) -> String {
 
 /// Every name an endpoint's filter may list: the statuses and the receipts, upper case.
 pub fn filter_names() -> Vec<String> {
-    let statuses = [
-        Status::Accepted,
-        Status::Scheduled,
-        Status::Suppressed,
-        Status::Sent,
-        Status::Retrying,
-        Status::Failed,
-        Status::Expired,
-        Status::DeadLettered,
-        Status::Opened,
-        Status::Clicked,
-    ];
-    let mut names: Vec<String> = statuses.into_iter().map(status_name).collect();
+    let mut names: Vec<String> = Status::ALL.into_iter().map(status_name).collect();
     names.extend(Receipt::ALL.iter().map(|r| r.as_str().to_ascii_uppercase()));
     names.sort();
     names.dedup();

@@ -31,6 +31,22 @@ pub enum Status {
     Clicked,
 }
 
+impl Status {
+    /// Every status, in schema symbol order.
+    pub const ALL: [Status; 10] = [
+        Status::Accepted,
+        Status::Scheduled,
+        Status::Suppressed,
+        Status::Sent,
+        Status::Retrying,
+        Status::Failed,
+        Status::Expired,
+        Status::DeadLettered,
+        Status::Opened,
+        Status::Clicked,
+    ];
+}
+
 /// Pipeline stage that emitted a status (`io.notify.v1.Stage`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -45,6 +61,17 @@ pub enum Stage {
     Dispatcher,
     /// What happened after the provider took it: provider receipts, opens and clicks.
     Tracker,
+}
+
+impl Stage {
+    /// Every stage, in schema symbol order.
+    pub const ALL: [Stage; 5] = [
+        Stage::Ingest,
+        Stage::Router,
+        Stage::Scheduler,
+        Stage::Dispatcher,
+        Stage::Tracker,
+    ];
 }
 
 /// What a provider reported after it took a message (`io.notify.v1.Receipt`), on statuses of

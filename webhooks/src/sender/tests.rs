@@ -206,12 +206,7 @@ async fn a_dead_endpoint_holds_only_its_own_queue_and_gets_everything_in_order_w
         endpoint_id: "wh_dead".into(),
         shard: 0,
     };
-    assert!(f
-        .store
-        .pending(&queue, None, 10)
-        .await
-        .expect("read")
-        .is_empty());
+    assert_eq!(backlog(&f, &queue).await, 0);
     assert_eq!(
         f.sender.running(),
         0,
@@ -248,47 +243,38 @@ async fn past_the_budget_events_are_dead_lettered_in_order_and_removed() {
 #[tokio::test(start_paused = true)]
 async fn a_deleted_endpoint_has_its_backlog_dropped_and_new_wakes_restart_a_worker() {
     let f = fixture(Duration::from_secs(3600)).await;
-    f.store
-        .append(&entries("tn_b", "wh_live", &[5]))
-        .await
-        .expect("append");
     let queue = QueueId {
         endpoint_id: "wh_live".into(),
         shard: 0,
     };
-    f.sender.wake(queue.clone());
-    settle(&f, Duration::from_secs(2)).await;
-    assert_eq!(f.poster.taken("https://wh_live.example.com/hook"), vec![5]);
-    f.store
-        .append(&entries("tn_b", "wh_live", &[6]))
-        .await
-        .expect("append");
-    f.sender.wake(queue.clone());
-    settle(&f, Duration::from_secs(2)).await;
-    assert_eq!(
-        f.poster.taken("https://wh_live.example.com/hook"),
-        vec![5, 6]
-    );
+    let taken = || f.poster.taken("https://wh_live.example.com/hook");
+    live_event(&f, &queue, 5).await;
+    assert_eq!(taken(), vec![5]);
+    live_event(&f, &queue, 6).await;
+    assert_eq!(taken(), vec![5, 6]);
 
     assert!(f
         .store
         .delete_endpoint("tn_b", "wh_live")
         .await
         .expect("delete"));
+    live_event(&f, &queue, 7).await;
+    assert_eq!(taken(), vec![5, 6]);
+    assert_eq!(backlog(&f, &queue).await, 0);
+}
+
+/// How many entries `queue` still holds (up to 10).
+async fn backlog(f: &Fixture, queue: &QueueId) -> usize {
+    let pending = f.store.pending(queue, None, 10).await.expect("read");
+    pending.len()
+}
+
+/// Appends event `seq` of `tn_b`'s endpoint `wh_live`, wakes its queue and lets the sender run.
+async fn live_event(f: &Fixture, queue: &QueueId, seq: i64) {
     f.store
-        .append(&entries("tn_b", "wh_live", &[7]))
+        .append(&entries("tn_b", "wh_live", &[seq]))
         .await
         .expect("append");
     f.sender.wake(queue.clone());
-    settle(&f, Duration::from_secs(2)).await;
-    assert_eq!(
-        f.poster.taken("https://wh_live.example.com/hook"),
-        vec![5, 6]
-    );
-    assert!(f
-        .store
-        .pending(&queue, None, 10)
-        .await
-        .expect("read")
-        .is_empty());
+    settle(f, Duration::from_secs(2)).await;
 }
