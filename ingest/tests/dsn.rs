@@ -13,7 +13,7 @@ use axum::http::{Request, StatusCode};
 use notify_common::clock::now_ms;
 use notify_common::config::{IngestConfig, SecretConfig};
 use notify_schemas::{Receipt, Stage, Status};
-use notify_store::notification_log::{DeliveryLog, LogWrite};
+use notify_store::notification_log::{DeliveryLog, LogKey, LogWrite};
 use notify_store::suppressions::{SuppressionList, SuppressionReason};
 use support::{harness, Harness};
 
@@ -96,7 +96,11 @@ async fn listed(h: &Harness, address: &str) -> usize {
 
 /// The state of the delivery's log row.
 async fn logged_state(h: &Harness) -> Option<String> {
-    let row = h.log.get("acme", EVENT, "email", ADDRESS).await.unwrap();
+    let row = h
+        .log
+        .get(&LogKey::new("acme", EVENT, "email", ADDRESS))
+        .await
+        .unwrap();
     row.expect("the delivery's row").state
 }
 

@@ -14,7 +14,7 @@ use notify_common::clock::now_ms;
 use notify_common::config::{IngestConfig, SecretConfig};
 use notify_schemas::{Channel, Receipt, Stage, Status};
 use notify_sim::sendgrid_events::EventWebhook;
-use notify_store::notification_log::DeliveryLog;
+use notify_store::notification_log::{DeliveryLog, LogKey};
 use notify_store::suppressions::{SuppressionList, SuppressionReason, EVERY_TENANT};
 use support::{harness, Harness};
 
@@ -111,7 +111,7 @@ async fn a_sendgrid_bounce_is_reported_once_and_forgeries_are_refused() {
     assert_eq!(status.recipient.as_deref(), Some("J***@Example.com"));
     let row = h
         .log
-        .get("acme", EVENT, "email", "Jane@Example.com")
+        .get(&LogKey::new("acme", EVENT, "email", "Jane@Example.com"))
         .await
         .unwrap()
         .expect("log row");

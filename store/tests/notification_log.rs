@@ -6,7 +6,9 @@ mod common;
 
 use std::sync::Arc;
 
-use notify_store::notification_log::{conformance, CassandraLog, CoalescedLog, DeliveryLog};
+use notify_store::notification_log::{
+    conformance, CassandraLog, CoalescedLog, DeliveryLog, LogKey,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the real Kafka + Cassandra stack: run scripts/test"]
@@ -36,12 +38,16 @@ async fn joined_reads_and_writes_pass_the_conformance_suite() {
             async move {
                 let w = conformance::write("joined-a", &format!("e{i}"), "sms", "+1555", "sent");
                 log.put(&w).await.expect("put");
-                let read = log.get("joined-a", &w.event_id, "sms", "+1555").await;
+                let read = log
+                    .get(&LogKey::new("joined-a", &w.event_id, "sms", "+1555"))
+                    .await;
                 assert_eq!(
                     read.expect("get").and_then(|r| r.delivery_id),
                     Some(w.delivery_id)
                 );
-                let absent = log.get("joined-a", &w.event_id, "sms", "+1556").await;
+                let absent = log
+                    .get(&LogKey::new("joined-a", &w.event_id, "sms", "+1556"))
+                    .await;
                 assert_eq!(absent.expect("get"), None);
             }
         });

@@ -51,7 +51,7 @@ use crate::engine::retry_policy::RetryPolicy;
 use crate::engine::status::{self, EXPIRED, RETRYING};
 use crate::metrics as m;
 use crate::providers::provider::{Outcome, Provider};
-use notify_store::notification_log::DeliveryLog;
+use notify_store::notification_log::{DeliveryLog, LogKey};
 
 /// One consumed record, detached from the consumer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -288,14 +288,14 @@ impl Handler {
                 .await;
         }
 
-        let event_id = delivery.event_id.to_string();
-        let channel = self.channel.as_str();
-        let recipient = delivery.recipient.key();
+        let key = LogKey::new(
+            &delivery.tenant,
+            &delivery.event_id.to_string(),
+            self.channel.as_str(),
+            delivery.recipient.key(),
+        );
         let existing = self
-            .until_ok(cancel, "database", || {
-                self.log
-                    .get(&delivery.tenant, &event_id, channel, recipient)
-            })
+            .until_ok(cancel, "database", || self.log.get(&key))
             .await?;
         if let Some(entry) = existing {
             let state = entry.state.as_deref().unwrap_or_default();
@@ -312,7 +312,7 @@ impl Handler {
                     let outputs = self.status_output(&delivery, &row).into_iter().collect();
                     self.publish(cancel, outputs).await?;
                 }
-                tracing::debug!(channel, delivery = %delivery.delivery_id, state, partition = record.partition, offset = record.offset, "already settled, not sent again");
+                tracing::debug!(channel = key.channel, delivery = %delivery.delivery_id, state, partition = record.partition, offset = record.offset, "already settled, not sent again");
                 return Ok(Handled::Duplicate);
             }
             if stale {

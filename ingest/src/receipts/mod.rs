@@ -39,7 +39,7 @@ use notify_common::clock::Clock;
 use notify_common::config::SecretConfig;
 use notify_common::publish::{Publisher, Record};
 use notify_schemas::{Channel, Codec, DeliveryStatus, PhoneNumber, Receipt, Recipient, Stage};
-use notify_store::notification_log::{DeliveryLog, LogWrite};
+use notify_store::notification_log::{DeliveryLog, LogKey, LogWrite};
 use notify_store::suppressions::{
     normalize, Suppression, SuppressionList, SuppressionReason, EVERY_TENANT,
 };
@@ -248,7 +248,12 @@ impl Receipts {
         let event_id = ids.event_id.to_string();
         let row = self
             .log
-            .get(&ids.tenant, &event_id, channel.as_str(), &report.recipient)
+            .get(&LogKey::new(
+                &ids.tenant,
+                &event_id,
+                channel.as_str(),
+                &report.recipient,
+            ))
             .await?;
         // the same receipt for the same reason: a temporary bounce followed by a hard one is news
         let replay = row.as_ref().is_some_and(|r| {

@@ -15,7 +15,7 @@ use futures::future::try_join_all;
 use notify_common::publish::Record;
 use notify_schemas::{Channel, NotificationRequest};
 use notify_store::notification_log::outcome::router_key;
-use notify_store::notification_log::RouterOutcome;
+use notify_store::notification_log::{LogKey, RouterOutcome};
 use notify_store::schedule::ScheduledItem;
 
 use super::{Handler, Incoming, RouteError};
@@ -84,12 +84,8 @@ impl Handler {
                 .filter(|key| !written.contains(key));
             // at most one per channel plus one: bounded by construction
             try_join_all(stale.map(|(channel, recipient)| {
-                let event = event.as_str();
-                async move {
-                    self.outcomes
-                        .delete(tenant, event, &channel, &recipient)
-                        .await
-                }
+                let key = LogKey::new(tenant, &event, &channel, &recipient);
+                async move { self.outcomes.delete(&key).await }
             }))
             .await
             .map_err(failed)?;

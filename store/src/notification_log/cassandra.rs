@@ -86,16 +86,10 @@ impl CassandraLog {
 
 #[async_trait]
 impl DeliveryLog for CassandraLog {
-    async fn get(
-        &self,
-        tenant: &str,
-        event_id: &str,
-        channel: &str,
-        recipient: &str,
-    ) -> Result<Option<LogEntry>, StoreError> {
+    async fn get(&self, key: &LogKey) -> Result<Option<LogEntry>, StoreError> {
         let result = self
             .session
-            .execute_unpaged(&self.get, (tenant, event_id, channel, recipient))
+            .execute_unpaged(&self.get, key_values(key))
             .await?
             .into_rows_result()
             .map_err(unexpected)?;
@@ -168,15 +162,9 @@ impl DeliveryLog for CassandraLog {
         }
     }
 
-    async fn delete(
-        &self,
-        tenant: &str,
-        event_id: &str,
-        channel: &str,
-        recipient: &str,
-    ) -> Result<(), StoreError> {
+    async fn delete(&self, key: &LogKey) -> Result<(), StoreError> {
         self.session
-            .execute_unpaged(&self.delete, (tenant, event_id, channel, recipient))
+            .execute_unpaged(&self.delete, key_values(key))
             .await?;
         Ok(())
     }
@@ -195,6 +183,11 @@ impl DeliveryLog for CassandraLog {
         }
         Ok(entries)
     }
+}
+
+/// The values that address one row (`get`, `delete`), in the statements' order.
+fn key_values(key: &LogKey) -> (&str, &str, &str, &str) {
+    (&key.tenant, &key.event_id, &key.channel, &key.recipient)
 }
 
 /// The values of the `put` statement, in its order.

@@ -168,16 +168,9 @@ fn gone() -> StoreError {
 
 #[async_trait]
 impl DeliveryLog for CoalescedLog {
-    async fn get(
-        &self,
-        tenant: &str,
-        event_id: &str,
-        channel: &str,
-        recipient: &str,
-    ) -> Result<Option<LogEntry>, StoreError> {
-        let key = LogKey::new(tenant, event_id, channel, recipient);
+    async fn get(&self, key: &LogKey) -> Result<Option<LogEntry>, StoreError> {
         let (answer, answered) = oneshot::channel();
-        self.reads.send((key, answer)).map_err(|_| gone())?;
+        self.reads.send((key.clone(), answer)).map_err(|_| gone())?;
         answered.await.map_err(|_| gone())?
     }
 
@@ -189,16 +182,8 @@ impl DeliveryLog for CoalescedLog {
         answered.await.map_err(|_| gone())?
     }
 
-    async fn delete(
-        &self,
-        tenant: &str,
-        event_id: &str,
-        channel: &str,
-        recipient: &str,
-    ) -> Result<(), StoreError> {
-        self.inner
-            .delete(tenant, event_id, channel, recipient)
-            .await
+    async fn delete(&self, key: &LogKey) -> Result<(), StoreError> {
+        self.inner.delete(key).await
     }
 
     async fn entries(&self, tenant: &str, event_id: &str) -> Result<Vec<LogEntry>, StoreError> {

@@ -51,14 +51,8 @@ impl Gated {
 
 #[async_trait]
 impl DeliveryLog for Gated {
-    async fn get(
-        &self,
-        t: &str,
-        e: &str,
-        c: &str,
-        r: &str,
-    ) -> Result<Option<LogEntry>, StoreError> {
-        self.get_many(&[LogKey::new(t, e, c, r)])
+    async fn get(&self, key: &LogKey) -> Result<Option<LogEntry>, StoreError> {
+        self.get_many(std::slice::from_ref(key))
             .await
             .map(|mut rows| rows.remove(0))
     }
@@ -67,8 +61,8 @@ impl DeliveryLog for Gated {
         self.put_many(std::slice::from_ref(write)).await
     }
 
-    async fn delete(&self, t: &str, e: &str, c: &str, r: &str) -> Result<(), StoreError> {
-        self.rows.delete(t, e, c, r).await
+    async fn delete(&self, key: &LogKey) -> Result<(), StoreError> {
+        self.rows.delete(key).await
     }
 
     async fn entries(&self, tenant: &str, event_id: &str) -> Result<Vec<LogEntry>, StoreError> {
@@ -112,7 +106,7 @@ async fn busy() -> (Arc<Gated>, Arc<CoalescedLog>) {
     let log = Arc::new(CoalescedLog::new(gated.clone(), IN_FLIGHT));
     for i in 0..IN_FLIGHT {
         let (l, e) = (log.clone(), format!("busy-{i}"));
-        tokio::spawn(async move { l.get("t", &e, "sms", "r").await });
+        tokio::spawn(async move { l.get(&LogKey::new("t", &e, "sms", "r")).await });
         settle().await;
         let (l, w) = (
             log.clone(),
@@ -139,7 +133,10 @@ async fn reads_asked_for_while_the_slots_are_busy_go_out_as_one_request() {
     }
     let asked = (0..30).map(|i| {
         let log = log.clone();
-        tokio::spawn(async move { log.get("t", &format!("e{i}"), "sms", "r").await })
+        tokio::spawn(async move {
+            log.get(&LogKey::new("t", &format!("e{i}"), "sms", "r"))
+                .await
+        })
     });
     let asked: Vec<_> = asked.collect();
     settle().await;
@@ -161,7 +158,10 @@ async fn a_request_takes_at_most_its_cap_of_calls() {
     let reads: Vec<_> = (0..MAX_READS + 6)
         .map(|i| {
             let log = log.clone();
-            tokio::spawn(async move { log.get("t", &format!("e{i}"), "sms", "r").await })
+            tokio::spawn(async move {
+                log.get(&LogKey::new("t", &format!("e{i}"), "sms", "r"))
+                    .await
+            })
         })
         .collect();
     let writes: Vec<_> = (0..MAX_WRITES * 2 + 3)
@@ -239,7 +239,7 @@ async fn every_call_of_a_failed_request_gets_its_error_and_the_next_request_work
     let asked: Vec<_> = (0..3)
         .map(|_| {
             let log = log.clone();
-            tokio::spawn(async move { log.get("t", "e1", "sms", "r").await })
+            tokio::spawn(async move { log.get(&LogKey::new("t", "e1", "sms", "r")).await })
         })
         .collect();
     settle().await;
@@ -254,7 +254,10 @@ async fn every_call_of_a_failed_request_gets_its_error_and_the_next_request_work
         [3],
         "the three went out together"
     );
-    let again = log.get("t", "e1", "sms", "r").await.expect("works again");
+    let again = log
+        .get(&LogKey::new("t", "e1", "sms", "r"))
+        .await
+        .expect("works again");
     assert_eq!(again.and_then(|r| r.state).as_deref(), Some("sent"));
 }
 
@@ -294,7 +297,7 @@ async fn an_idle_log_sends_each_call_at_once() {
             .await
             .unwrap();
         assert!(log
-            .get("t", &format!("e{i}"), "sms", "r")
+            .get(&LogKey::new("t", &format!("e{i}"), "sms", "r"))
             .await
             .unwrap()
             .is_some());

@@ -47,15 +47,26 @@ pub fn write(
 pub async fn reads_back_what_was_written(log: &dyn DeliveryLog) {
     let w = write("read-a", "e1", "apns", "tok-1", "sent");
     assert_eq!(
-        log.get("read-a", "e1", "apns", "tok-1").await.expect("get"),
+        log.get(&LogKey::new("read-a", "e1", "apns", "tok-1"))
+            .await
+            .expect("get"),
         None
     );
     log.put(&w).await.expect("put");
-    let read = log.get("read-a", "e1", "apns", "tok-1").await.expect("get");
+    let read = log
+        .get(&LogKey::new("read-a", "e1", "apns", "tok-1"))
+        .await
+        .expect("get");
     assert_eq!(read, Some(LogEntry::from(w.clone())));
-    let other_recipient = log.get("read-a", "e1", "apns", "tok-2").await.expect("get");
+    let other_recipient = log
+        .get(&LogKey::new("read-a", "e1", "apns", "tok-2"))
+        .await
+        .expect("get");
     assert_eq!(other_recipient, None, "rows are per recipient");
-    let other_channel = log.get("read-a", "e1", "fcm", "tok-1").await.expect("get");
+    let other_channel = log
+        .get(&LogKey::new("read-a", "e1", "fcm", "tok-1"))
+        .await
+        .expect("get");
     assert_eq!(other_channel, None, "rows are per channel");
 }
 
@@ -73,7 +84,7 @@ pub async fn a_write_replaces_the_row(log: &dyn DeliveryLog) {
     };
     log.put(&last).await.expect("put again");
     let read = log
-        .get("replace-a", "e1", "sms", "+15550100")
+        .get(&LogKey::new("replace-a", "e1", "sms", "+15550100"))
         .await
         .expect("get");
     assert_eq!(read, Some(LogEntry::from(last)));
@@ -93,7 +104,12 @@ pub async fn tenants_do_not_see_each_other(log: &dyn DeliveryLog) {
     .await
     .expect("put");
     let read = log
-        .get("isolation-b", "shared", "email", "a@example.com")
+        .get(&LogKey::new(
+            "isolation-b",
+            "shared",
+            "email",
+            "a@example.com",
+        ))
         .await
         .expect("get");
     assert_eq!(read, None);
@@ -145,10 +161,10 @@ pub async fn a_delete_removes_one_row_only(log: &dyn DeliveryLog) {
     log.put(&write("delete-a", "e1", "sms", "+15550101", "sent"))
         .await
         .expect("put");
-    log.delete("delete-a", "e1", "sms", "+15550100")
+    log.delete(&LogKey::new("delete-a", "e1", "sms", "+15550100"))
         .await
         .expect("delete");
-    log.delete("delete-a", "e1", "sms", "+15550199")
+    log.delete(&LogKey::new("delete-a", "e1", "sms", "+15550199"))
         .await
         .expect("delete of a row never written");
     let left: Vec<String> = log
@@ -185,7 +201,7 @@ pub async fn router_outcomes_never_meet_delivery_rows(log: &dyn DeliveryLog) {
         log.put(&row.to_write()).await.expect("put router row");
     }
     let read = log
-        .get("router-a", "e1", "sms", "+15550100")
+        .get(&LogKey::new("router-a", "e1", "sms", "+15550100"))
         .await
         .expect("get");
     assert_eq!(read, Some(LogEntry::from(delivered.clone())));
@@ -244,11 +260,11 @@ pub async fn router_outcomes_never_meet_delivery_rows(log: &dyn DeliveryLog) {
     );
 
     let (channel, recipient) = router_key(Some("sms"), Some("+15550100"));
-    log.delete("router-a", "e1", &channel, &recipient)
+    log.delete(&LogKey::new("router-a", "e1", &channel, &recipient))
         .await
         .expect("delete router row");
     let read = log
-        .get("router-a", "e1", "sms", "+15550100")
+        .get(&LogKey::new("router-a", "e1", "sms", "+15550100"))
         .await
         .expect("get");
     assert_eq!(read, Some(LogEntry::from(delivered)), "delivery row kept");
@@ -305,7 +321,12 @@ pub async fn many_rows_in_one_call(log: &dyn DeliveryLog) {
         .is_empty());
     for row in &rows {
         let one = log
-            .get(&row.tenant, &row.event_id, &row.channel, &row.recipient)
+            .get(&LogKey::new(
+                &row.tenant,
+                &row.event_id,
+                &row.channel,
+                &row.recipient,
+            ))
             .await
             .expect("get");
         assert_eq!(one, Some(LogEntry::from(row.clone())), "{row:?}");

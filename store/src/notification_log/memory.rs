@@ -9,16 +9,14 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use super::{DeliveryLog, LogEntry, LogWrite};
+use super::{DeliveryLog, LogEntry, LogKey, LogWrite};
 use crate::session::StoreError;
-
-type RowKey = (String, String, String, String);
 
 /// The log in memory, for tests and the embedded mode. [`MemoryLog::fail_reads`] and
 /// [`MemoryLog::fail_writes`] make the next calls fail as an unreachable database would.
 #[derive(Debug, Default)]
 pub struct MemoryLog {
-    rows: Mutex<HashMap<RowKey, LogWrite>>,
+    rows: Mutex<HashMap<LogKey, LogWrite>>,
     read_failures: AtomicUsize,
     write_failures: AtomicUsize,
 }
@@ -47,12 +45,7 @@ impl MemoryLog {
         channel: &str,
         recipient: &str,
     ) -> Option<LogWrite> {
-        let key = (
-            tenant.into(),
-            event_id.into(),
-            channel.into(),
-            recipient.into(),
-        );
+        let key = LogKey::new(tenant, event_id, channel, recipient);
         self.lock().get(&key).cloned()
     }
 
@@ -62,14 +55,14 @@ impl MemoryLog {
         let mut rows: Vec<LogWrite> = self
             .lock()
             .iter()
-            .filter(|((t, e, _, _), _)| t == tenant && e == event_id)
+            .filter(|(key, _)| key.tenant == tenant && key.event_id == event_id)
             .map(|(_, row)| row.clone())
             .collect();
         rows.sort_by(|a, b| (&a.channel, &a.recipient).cmp(&(&b.channel, &b.recipient)));
         rows
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<RowKey, LogWrite>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<LogKey, LogWrite>> {
         // Every change is a single insert, so a poisoned lock still holds consistent rows.
         self.rows.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -88,46 +81,20 @@ impl MemoryLog {
 
 #[async_trait]
 impl DeliveryLog for MemoryLog {
-    async fn get(
-        &self,
-        tenant: &str,
-        event_id: &str,
-        channel: &str,
-        recipient: &str,
-    ) -> Result<Option<LogEntry>, StoreError> {
+    async fn get(&self, key: &LogKey) -> Result<Option<LogEntry>, StoreError> {
         Self::injected_failure(&self.read_failures)?;
-        Ok(self
-            .row(tenant, event_id, channel, recipient)
-            .map(LogEntry::from))
+        Ok(self.lock().get(key).cloned().map(LogEntry::from))
     }
 
     async fn put(&self, write: &LogWrite) -> Result<(), StoreError> {
         Self::injected_failure(&self.write_failures)?;
-        let key = (
-            write.tenant.clone(),
-            write.event_id.clone(),
-            write.channel.clone(),
-            write.recipient.clone(),
-        );
-        self.lock().insert(key, write.clone());
+        self.lock().insert(write.key(), write.clone());
         Ok(())
     }
 
-    async fn delete(
-        &self,
-        tenant: &str,
-        event_id: &str,
-        channel: &str,
-        recipient: &str,
-    ) -> Result<(), StoreError> {
+    async fn delete(&self, key: &LogKey) -> Result<(), StoreError> {
         Self::injected_failure(&self.write_failures)?;
-        let key = (
-            tenant.into(),
-            event_id.into(),
-            channel.into(),
-            recipient.into(),
-        );
-        self.lock().remove(&key);
+        self.lock().remove(key);
         Ok(())
     }
 
@@ -159,9 +126,12 @@ mod tests {
         let write = conformance::write("t", "e", "sms", "+15550100", "sent");
         assert!(log.put(&write).await.is_err());
         log.put(&write).await.expect("second write");
-        assert!(log.get("t", "e", "sms", "+15550100").await.is_err());
         assert!(log
-            .get("t", "e", "sms", "+15550100")
+            .get(&LogKey::new("t", "e", "sms", "+15550100"))
+            .await
+            .is_err());
+        assert!(log
+            .get(&LogKey::new("t", "e", "sms", "+15550100"))
             .await
             .expect("read")
             .is_some());

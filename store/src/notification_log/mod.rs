@@ -130,26 +130,14 @@ impl From<LogWrite> for LogEntry {
 /// Reads and writes of the notification log rows of deliveries.
 #[async_trait]
 pub trait DeliveryLog: Send + Sync + std::fmt::Debug {
-    /// The row of one (tenant, event, channel, recipient), if any.
-    async fn get(
-        &self,
-        tenant: &str,
-        event_id: &str,
-        channel: &str,
-        recipient: &str,
-    ) -> Result<Option<LogEntry>, StoreError>;
+    /// The row of `key`, if any.
+    async fn get(&self, key: &LogKey) -> Result<Option<LogEntry>, StoreError>;
 
     /// Writes one outcome, replacing the row.
     async fn put(&self, write: &LogWrite) -> Result<(), StoreError>;
 
-    /// Removes the row of one (tenant, event, channel, recipient), if any.
-    async fn delete(
-        &self,
-        tenant: &str,
-        event_id: &str,
-        channel: &str,
-        recipient: &str,
-    ) -> Result<(), StoreError>;
+    /// Removes the row of `key`, if any.
+    async fn delete(&self, key: &LogKey) -> Result<(), StoreError>;
 
     /// Every row of one event of one tenant, in (channel, recipient) order.
     async fn entries(&self, tenant: &str, event_id: &str) -> Result<Vec<LogEntry>, StoreError>;
@@ -159,11 +147,8 @@ pub trait DeliveryLog: Send + Sync + std::fmt::Debug {
     /// this default asks one key at a time.
     async fn get_many(&self, keys: &[LogKey]) -> Result<Vec<Option<LogEntry>>, StoreError> {
         let mut rows = Vec::with_capacity(keys.len());
-        for k in keys {
-            rows.push(
-                self.get(&k.tenant, &k.event_id, &k.channel, &k.recipient)
-                    .await?,
-            );
+        for key in keys {
+            rows.push(self.get(key).await?);
         }
         Ok(rows)
     }
