@@ -21,7 +21,7 @@ use std::time::Duration;
 use notify_schemas::{Channel, NotificationRequest, Priority};
 use notify_store::ratelog::{RateEvent, RateLog};
 use notify_store::settings::{OverLimit, RateLimitRule, TenantSettings};
-use notify_store::StoreError;
+use notify_store::StoreResult;
 
 use crate::plan::{Plan, Reason, Suppressed};
 
@@ -144,7 +144,7 @@ impl RateLimiter {
         priority: Priority,
         channels: &[Channel],
         now_ms: i64,
-    ) -> Result<Limited, StoreError> {
+    ) -> StoreResult<Limited> {
         let rules = &settings.rate_limits;
         if priority == Priority::Critical
             || channels.is_empty()
@@ -197,7 +197,7 @@ impl RateLimiter {
         critical_category: bool,
         decided: &mut Plan,
         now_ms: i64,
-    ) -> Result<Option<Held>, StoreError> {
+    ) -> StoreResult<Option<Held>> {
         let mut channels: Vec<Channel> = decided.targets.iter().map(|t| t.channel).collect();
         channels.dedup();
         if critical_category {

@@ -7,11 +7,11 @@
 use scylla::response::query_result::QueryResult;
 use scylla::value::{CqlValue, Row};
 
-use crate::session::StoreError;
+use crate::session::{StoreError, StoreResult};
 use notify_common::config::is_cql_identifier;
 
 /// Refuses a keyspace that is not a plain identifier: it is spliced into CQL text.
-pub(crate) fn check_keyspace(keyspace: &str) -> Result<(), StoreError> {
+pub(crate) fn check_keyspace(keyspace: &str) -> StoreResult<()> {
     if is_cql_identifier(keyspace) {
         Ok(())
     } else {
@@ -36,7 +36,7 @@ pub(crate) struct LwtRow {
 
 impl LwtRow {
     /// Reads the single row of a lightweight transaction's result.
-    pub(crate) fn read(result: QueryResult) -> Result<Self, StoreError> {
+    pub(crate) fn read(result: QueryResult) -> StoreResult<Self> {
         let rows = result.into_rows_result().map_err(unexpected)?;
         let names = rows
             .column_specs()

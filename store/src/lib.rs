@@ -22,4 +22,4 @@ pub mod webhooks;
 
 pub use directory::{CassandraDirectory, Directory, DirectoryError, Invalidation, MemoryDirectory};
 pub use migrate::{migrate, Migration, MigrationReport, MIGRATIONS};
-pub use session::{connect, StoreError};
+pub use session::{connect, StoreError, StoreResult};

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use notify_common::config::{is_cql_identifier, StoreConfig};
 
-use crate::session::StoreError;
+use crate::session::{StoreError, StoreResult};
 
 /// One schema version: CQL statements separated by `;`, with `{keyspace}` for the keyspace.
 #[derive(Debug, Clone, Copy)]
@@ -102,10 +102,7 @@ impl MigrationReport {
 }
 
 /// Creates the keyspace if needed and applies every migration not yet recorded.
-pub async fn migrate(
-    session: &Session,
-    config: &StoreConfig,
-) -> Result<MigrationReport, StoreError> {
+pub async fn migrate(session: &Session, config: &StoreConfig) -> StoreResult<MigrationReport> {
     let keyspace = config.keyspace.as_str();
     if !is_cql_identifier(keyspace) {
         return Err(StoreError::Config(format!(
@@ -202,7 +199,7 @@ async fn column_exists(
     keyspace: &str,
     table: &str,
     column: &str,
-) -> Result<bool, StoreError> {
+) -> StoreResult<bool> {
     let result = session
         .query_unpaged(
             "SELECT column_name FROM system_schema.columns \
@@ -219,7 +216,7 @@ async fn column_exists(
 pub async fn applied_versions(
     session: &Session,
     keyspace: &str,
-) -> Result<Vec<(i32, String)>, StoreError> {
+) -> StoreResult<Vec<(i32, String)>> {
     let result = session
         .query_unpaged(
             format!("SELECT version, checksum FROM {keyspace}.schema_migrations"),

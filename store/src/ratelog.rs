@@ -16,7 +16,7 @@ use scylla::value::CqlTimestamp;
 
 use crate::cql::check_keyspace;
 use crate::tenants::StoreFuture;
-use crate::StoreError;
+use crate::{StoreError, StoreResult};
 
 /// Most events read for one user; a rule never needs more than its limit.
 pub const MAX_EVENTS_READ: i32 = 10_000;
@@ -63,7 +63,7 @@ pub struct CassandraRateLog {
 
 impl CassandraRateLog {
     /// Prepares the statements against `keyspace` (which must already be migrated).
-    pub async fn new(session: Arc<Session>, keyspace: &str) -> Result<Self, StoreError> {
+    pub async fn new(session: Arc<Session>, keyspace: &str) -> StoreResult<Self> {
         check_keyspace(keyspace)?;
         let recent = session
             .prepare(format!(
@@ -90,7 +90,7 @@ impl CassandraRateLog {
         tenant: &str,
         user_id: &str,
         since_ms: i64,
-    ) -> Result<Vec<RateEvent>, StoreError> {
+    ) -> StoreResult<Vec<RateEvent>> {
         type Row = (CqlTimestamp, String, Option<String>, Option<String>);
         let result = self
             .session

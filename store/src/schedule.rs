@@ -55,7 +55,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 
-use crate::session::StoreError;
+use crate::session::StoreResult;
 /// Milliseconds since the epoch on this host's clock: the watermark protocol assumes the real one.
 pub(crate) use notify_common::clock::now_ms as wall_clock_ms;
 
@@ -153,32 +153,22 @@ pub trait Schedule: Send + Sync + fmt::Debug {
     /// Stores `item` until it is due. Idempotent: the same tenant, event id and due time
     /// deferred again is the same row (its other fields are overwritten). An item overdue by
     /// more than [`MAX_OVERDUE_MS`] is stored as due now.
-    async fn defer(&self, item: &ScheduledItem) -> Result<(), StoreError>;
+    async fn defer(&self, item: &ScheduledItem) -> StoreResult<()>;
 
     /// Up to `limit` rows of `shard` due at or before `now_ms`, oldest first, claimed or not.
     /// Also moves the shard's watermark past rows that are gone. `now_ms` must be the
     /// caller's wall clock: a sweep "from the future" would move the watermark past rows
     /// that ordinary defers then write behind it.
-    async fn due(
-        &self,
-        now_ms: i64,
-        shard: u16,
-        limit: usize,
-    ) -> Result<Vec<ScheduledItem>, StoreError>;
+    async fn due(&self, now_ms: i64, shard: u16, limit: usize) -> StoreResult<Vec<ScheduledItem>>;
 
     /// Takes `item` for `owner` for `lease`. True for at most one caller at a time, and only
     /// while the row still exists; a claim runs out after `lease` (rounded up to whole
     /// seconds) and the row can then be claimed again. The caller must finish with the item
     /// well within the lease, or another instance re-emits it too.
-    async fn claim(
-        &self,
-        item: &ScheduledItem,
-        owner: &str,
-        lease: Duration,
-    ) -> Result<bool, StoreError>;
+    async fn claim(&self, item: &ScheduledItem, owner: &str, lease: Duration) -> StoreResult<bool>;
 
     /// Removes `item` for good, once its record is acknowledged by Kafka. Idempotent.
-    async fn complete(&self, item: &ScheduledItem) -> Result<(), StoreError>;
+    async fn complete(&self, item: &ScheduledItem) -> StoreResult<()>;
 }
 
 /// One sweep of a shard from its watermark: which minutes and slices to read, and where the

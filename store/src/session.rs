@@ -8,6 +8,9 @@ use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
 use scylla::errors::{ExecutionError, NewSessionError, PrepareError, SchemaAgreementError};
 
+/// What a database operation gives: `T`, or why it failed.
+pub type StoreResult<T> = Result<T, StoreError>;
+
 /// Why a database operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -51,7 +54,7 @@ pub enum StoreError {
     },
 }
 
-// The driver's errors are large; boxing them keeps every `Result<_, StoreError>` small.
+// The driver's errors are large; boxing them keeps every `StoreResult<_>` small.
 impl From<PrepareError> for StoreError {
     fn from(err: PrepareError) -> Self {
         Self::Prepare(Box::new(err))
@@ -73,7 +76,7 @@ impl From<SchemaAgreementError> for StoreError {
 /// Connects to the cluster named in `config`, logging in and speaking TLS when it says so.
 /// The session is not bound to a keyspace; every statement names its keyspace so one session
 /// can serve tests with their own keyspaces.
-pub async fn connect(config: &StoreConfig) -> Result<Session, StoreError> {
+pub async fn connect(config: &StoreConfig) -> StoreResult<Session> {
     let profile = ExecutionProfile::builder()
         .request_timeout(Some(Duration::from_millis(config.request_timeout_ms)))
         .build();

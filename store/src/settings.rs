@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cql::check_keyspace;
 use crate::tenants::StoreFuture;
-use crate::StoreError;
+use crate::{StoreError, StoreResult};
 
 /// Longest rate-limit window: `rate_events` rows live a little longer than this.
 pub const MAX_WINDOW_S: u32 = 24 * 3600;
@@ -183,7 +183,7 @@ pub struct CassandraSettings {
 
 impl CassandraSettings {
     /// Prepares the statements against `keyspace` (which must already be migrated).
-    pub async fn new(session: Arc<Session>, keyspace: &str) -> Result<Self, StoreError> {
+    pub async fn new(session: Arc<Session>, keyspace: &str) -> StoreResult<Self> {
         check_keyspace(keyspace)?;
         let select = session
             .prepare(format!(
@@ -205,7 +205,7 @@ impl CassandraSettings {
         })
     }
 
-    async fn fetch(&self, tenant_id: &str) -> Result<Option<TenantSettings>, StoreError> {
+    async fn fetch(&self, tenant_id: &str) -> StoreResult<Option<TenantSettings>> {
         type Row = (Option<bool>, Option<String>, Option<String>, Option<String>);
         let result = self
             .session
@@ -240,7 +240,7 @@ impl CassandraSettings {
         }))
     }
 
-    async fn store(&self, tenant_id: &str, settings: &TenantSettings) -> Result<(), StoreError> {
+    async fn store(&self, tenant_id: &str, settings: &TenantSettings) -> StoreResult<()> {
         let rules = serde_json::to_string(&settings.rate_limits)
             .map_err(|e| StoreError::Result(e.to_string()))?;
         self.session

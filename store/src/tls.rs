@@ -14,13 +14,13 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::{ClientConfig, RootCertStore};
 
-use crate::session::StoreError;
+use crate::session::{StoreError, StoreResult};
 
 fn unusable(path: &Path, what: impl std::fmt::Display) -> StoreError {
     StoreError::Config(format!("store.tls: {}: {what}", path.display()))
 }
 
-fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, StoreError> {
+fn certificates(path: &Path) -> StoreResult<Vec<CertificateDer<'static>>> {
     let certs = CertificateDer::pem_file_iter(path)
         .map_err(|err| unusable(path, err))?
         .collect::<Result<Vec<_>, _>>()
@@ -32,7 +32,7 @@ fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, StoreError>
 }
 
 /// The rustls client configuration `tls` describes.
-pub fn client_config(tls: &StoreTls) -> Result<Arc<ClientConfig>, StoreError> {
+pub fn client_config(tls: &StoreTls) -> StoreResult<Arc<ClientConfig>> {
     let mut roots = RootCertStore::empty();
     for cert in certificates(&tls.ca_file)? {
         roots.add(cert).map_err(|err| unusable(&tls.ca_file, err))?;

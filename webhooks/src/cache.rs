@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use notify_store::webhooks::{WebhookEndpoint, WebhookStore};
-use notify_store::StoreError;
+use notify_store::StoreResult;
 
 /// Most tenants remembered; past that the cache starts over (it is only a cache).
 const MAX_TENANTS: usize = 100_000;
@@ -39,10 +39,7 @@ impl EndpointCache {
     }
 
     /// The tenant's endpoints, at most `ttl` old.
-    pub async fn endpoints_of(
-        &self,
-        tenant: &str,
-    ) -> Result<Arc<Vec<WebhookEndpoint>>, StoreError> {
+    pub async fn endpoints_of(&self, tenant: &str) -> StoreResult<Arc<Vec<WebhookEndpoint>>> {
         if let Some((at, found)) = self.lock().get(tenant) {
             if at.elapsed() < self.ttl {
                 return Ok(Arc::clone(found));

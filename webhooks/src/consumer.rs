@@ -19,7 +19,7 @@ use notify_common::metrics::LagContext;
 use notify_common::Health;
 use notify_schemas::{Codec, DeliveryStatus};
 use notify_store::webhooks::{QueueId, WebhookStore};
-use notify_store::StoreError;
+use notify_store::StoreResult;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use tokio_util::sync::CancellationToken;
@@ -137,7 +137,7 @@ impl WebhookConsumer {
     }
 
     /// Plans the batch and writes its backlog; the queues written to.
-    async fn write(&self, batch: &Batch) -> Result<BTreeSet<QueueId>, StoreError> {
+    async fn write(&self, batch: &Batch) -> StoreResult<BTreeSet<QueueId>> {
         let tenants: HashSet<&str> = batch
             .records
             .iter()

@@ -11,7 +11,7 @@ use scylla::value::CqlValue;
 use super::{Claim, Ledger, PENDING_CLAIM_TTL};
 use crate::cql::{check_keyspace, LwtRow};
 use crate::notification_log::{CassandraLog, DeliveryLog, LogEntry};
-use crate::session::StoreError;
+use crate::session::StoreResult;
 use crate::tenants::StoreFuture;
 
 /// [`Ledger`] over ScyllaDB / Cassandra.
@@ -27,7 +27,7 @@ pub struct CassandraLedger {
 
 impl CassandraLedger {
     /// Prepares the statements in `keyspace` (which `notify migrate` created).
-    pub async fn new(session: Arc<Session>, keyspace: &str) -> Result<Self, StoreError> {
+    pub async fn new(session: Arc<Session>, keyspace: &str) -> StoreResult<Self> {
         check_keyspace(keyspace)?;
         let claim = session
             .prepare(format!(
@@ -77,7 +77,7 @@ impl CassandraLedger {
         key: &str,
         event_id: &str,
         request_hash: &str,
-    ) -> Result<Claim, StoreError> {
+    ) -> StoreResult<Claim> {
         let result = self
             .session
             .execute_unpaged(&self.claim, (tenant, key, event_id, request_hash))
@@ -119,7 +119,7 @@ impl CassandraLedger {
         event_id: &str,
         request_hash: &str,
         window: Duration,
-    ) -> Result<bool, StoreError> {
+    ) -> StoreResult<bool> {
         let ttl = i32::try_from(window.as_secs()).unwrap_or(i32::MAX);
         let result = self
             .session

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use super::{Claim, Ledger, PENDING_CLAIM_TTL};
 use crate::notification_log::{DeliveryLog, LogEntry, MemoryLog};
-use crate::session::StoreError;
+use crate::session::{StoreError, StoreResult};
 use crate::tenants::StoreFuture;
 
 #[derive(Debug, Clone)]
@@ -42,7 +42,7 @@ impl MemoryLedger {
         }
     }
 
-    fn claims(&self) -> Result<MutexGuard<'_, Claims>, StoreError> {
+    fn claims(&self) -> StoreResult<MutexGuard<'_, Claims>> {
         self.claims
             .lock()
             .map_err(|_| StoreError::Result("in-memory ledger lock poisoned".into()))
@@ -54,7 +54,7 @@ impl MemoryLedger {
         key: &str,
         event_id: &str,
         request_hash: &str,
-    ) -> Result<Claim, StoreError> {
+    ) -> StoreResult<Claim> {
         let mut claims = self.claims()?;
         let slot = (tenant.to_owned(), key.to_owned());
         let now = Instant::now();
@@ -87,7 +87,7 @@ impl MemoryLedger {
         event_id: &str,
         request_hash: &str,
         window: Duration,
-    ) -> Result<bool, StoreError> {
+    ) -> StoreResult<bool> {
         let mut claims = self.claims()?;
         let now = Instant::now();
         Ok(match claims.get_mut(&(tenant.to_owned(), key.to_owned())) {
@@ -102,7 +102,7 @@ impl MemoryLedger {
         })
     }
 
-    fn try_release(&self, tenant: &str, key: &str, event_id: &str) -> Result<(), StoreError> {
+    fn try_release(&self, tenant: &str, key: &str, event_id: &str) -> StoreResult<()> {
         let mut claims = self.claims()?;
         let slot = (tenant.to_owned(), key.to_owned());
         if claims

@@ -21,7 +21,7 @@ use scylla::DeserializeRow;
 
 use super::{DeliveryLog, LogEntry, LogKey, LogWrite};
 use crate::cql::{check_keyspace, unexpected};
-use crate::session::StoreError;
+use crate::session::{StoreError, StoreResult};
 
 const COLUMNS: &str =
     "event_id, channel, recipient, delivery_id, state, reason, attempts, provider, \
@@ -40,7 +40,7 @@ pub struct CassandraLog {
 
 impl CassandraLog {
     /// Prepares the statements against `keyspace` (which `notify migrate` created).
-    pub async fn new(session: Arc<Session>, keyspace: &str) -> Result<Self, StoreError> {
+    pub async fn new(session: Arc<Session>, keyspace: &str) -> StoreResult<Self> {
         check_keyspace(keyspace)?;
         let get = session
             .prepare(format!(
@@ -86,7 +86,7 @@ impl CassandraLog {
 
 #[async_trait]
 impl DeliveryLog for CassandraLog {
-    async fn get(&self, key: &LogKey) -> Result<Option<LogEntry>, StoreError> {
+    async fn get(&self, key: &LogKey) -> StoreResult<Option<LogEntry>> {
         let result = self
             .session
             .execute_unpaged(&self.get, key_values(key))
@@ -97,14 +97,14 @@ impl DeliveryLog for CassandraLog {
         Ok(row.map(entry))
     }
 
-    async fn put(&self, write: &LogWrite) -> Result<(), StoreError> {
+    async fn put(&self, write: &LogWrite) -> StoreResult<()> {
         self.session
             .execute_unpaged(&self.put, put_values(write))
             .await?;
         Ok(())
     }
 
-    async fn get_many(&self, keys: &[LogKey]) -> Result<Vec<Option<LogEntry>>, StoreError> {
+    async fn get_many(&self, keys: &[LogKey]) -> StoreResult<Vec<Option<LogEntry>>> {
         // one request per (tenant, channel), each event named once
         let mut groups: HashMap<(&str, &str), Vec<&str>> = HashMap::new();
         let mut named = HashSet::new();
@@ -146,7 +146,7 @@ impl DeliveryLog for CassandraLog {
         Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
     }
 
-    async fn put_many(&self, writes: &[LogWrite]) -> Result<(), StoreError> {
+    async fn put_many(&self, writes: &[LogWrite]) -> StoreResult<()> {
         match writes {
             [] => Ok(()),
             [one] => self.put(one).await,
@@ -162,14 +162,14 @@ impl DeliveryLog for CassandraLog {
         }
     }
 
-    async fn delete(&self, key: &LogKey) -> Result<(), StoreError> {
+    async fn delete(&self, key: &LogKey) -> StoreResult<()> {
         self.session
             .execute_unpaged(&self.delete, key_values(key))
             .await?;
         Ok(())
     }
 
-    async fn entries(&self, tenant: &str, event_id: &str) -> Result<Vec<LogEntry>, StoreError> {
+    async fn entries(&self, tenant: &str, event_id: &str) -> StoreResult<Vec<LogEntry>> {
         // (channel, recipient) are the clustering columns: rows come back in that order.
         let result = self
             .session

@@ -23,7 +23,7 @@ use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
 use super::{DeliveryLog, LogEntry, LogKey, LogWrite};
-use crate::session::StoreError;
+use crate::session::{StoreError, StoreResult};
 
 /// Keys read in one request at most. ScyllaDB refuses a query that names more than 100
 /// partition keys by default (`max_partition_key_restrictions_per_query`), and each event is
@@ -34,7 +34,7 @@ pub const MAX_READS: usize = 64;
 /// the log is its event's partition.
 pub const MAX_WRITES: usize = 10;
 
-type Answer<T> = oneshot::Sender<Result<T, StoreError>>;
+type Answer<T> = oneshot::Sender<StoreResult<T>>;
 /// A queued call: what it asks, and where its answer goes.
 type Call<Q, A> = (Q, Answer<A>);
 
@@ -168,13 +168,13 @@ fn gone() -> StoreError {
 
 #[async_trait]
 impl DeliveryLog for CoalescedLog {
-    async fn get(&self, key: &LogKey) -> Result<Option<LogEntry>, StoreError> {
+    async fn get(&self, key: &LogKey) -> StoreResult<Option<LogEntry>> {
         let (answer, answered) = oneshot::channel();
         self.reads.send((key.clone(), answer)).map_err(|_| gone())?;
         answered.await.map_err(|_| gone())?
     }
 
-    async fn put(&self, write: &LogWrite) -> Result<(), StoreError> {
+    async fn put(&self, write: &LogWrite) -> StoreResult<()> {
         let (answer, answered) = oneshot::channel();
         self.writes
             .send((write.clone(), answer))
@@ -182,11 +182,11 @@ impl DeliveryLog for CoalescedLog {
         answered.await.map_err(|_| gone())?
     }
 
-    async fn delete(&self, key: &LogKey) -> Result<(), StoreError> {
+    async fn delete(&self, key: &LogKey) -> StoreResult<()> {
         self.inner.delete(key).await
     }
 
-    async fn entries(&self, tenant: &str, event_id: &str) -> Result<Vec<LogEntry>, StoreError> {
+    async fn entries(&self, tenant: &str, event_id: &str) -> StoreResult<Vec<LogEntry>> {
         self.inner.entries(tenant, event_id).await
     }
 }

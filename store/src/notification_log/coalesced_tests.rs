@@ -51,25 +51,25 @@ impl Gated {
 
 #[async_trait]
 impl DeliveryLog for Gated {
-    async fn get(&self, key: &LogKey) -> Result<Option<LogEntry>, StoreError> {
+    async fn get(&self, key: &LogKey) -> StoreResult<Option<LogEntry>> {
         self.get_many(std::slice::from_ref(key))
             .await
             .map(|mut rows| rows.remove(0))
     }
 
-    async fn put(&self, write: &LogWrite) -> Result<(), StoreError> {
+    async fn put(&self, write: &LogWrite) -> StoreResult<()> {
         self.put_many(std::slice::from_ref(write)).await
     }
 
-    async fn delete(&self, key: &LogKey) -> Result<(), StoreError> {
+    async fn delete(&self, key: &LogKey) -> StoreResult<()> {
         self.rows.delete(key).await
     }
 
-    async fn entries(&self, tenant: &str, event_id: &str) -> Result<Vec<LogEntry>, StoreError> {
+    async fn entries(&self, tenant: &str, event_id: &str) -> StoreResult<Vec<LogEntry>> {
         self.rows.entries(tenant, event_id).await
     }
 
-    async fn get_many(&self, keys: &[LogKey]) -> Result<Vec<Option<LogEntry>>, StoreError> {
+    async fn get_many(&self, keys: &[LogKey]) -> StoreResult<Vec<Option<LogEntry>>> {
         self.reads.lock().unwrap().push(keys.len());
         self.pass().await;
         let failed = {
@@ -86,7 +86,7 @@ impl DeliveryLog for Gated {
         self.rows.get_many(keys).await
     }
 
-    async fn put_many(&self, writes: &[LogWrite]) -> Result<(), StoreError> {
+    async fn put_many(&self, writes: &[LogWrite]) -> StoreResult<()> {
         self.writes.lock().unwrap().push(writes.to_vec());
         self.pass().await;
         self.rows.put_many(writes).await

@@ -10,7 +10,7 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use super::{DeliveryLog, LogEntry, LogKey, LogWrite};
-use crate::session::StoreError;
+use crate::session::{StoreError, StoreResult};
 
 /// The log in memory, for tests and the embedded mode. [`MemoryLog::fail_reads`] and
 /// [`MemoryLog::fail_writes`] make the next calls fail as an unreachable database would.
@@ -67,7 +67,7 @@ impl MemoryLog {
         self.rows.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn injected_failure(counter: &AtomicUsize) -> Result<(), StoreError> {
+    fn injected_failure(counter: &AtomicUsize) -> StoreResult<()> {
         let failed = counter
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok();
@@ -81,24 +81,24 @@ impl MemoryLog {
 
 #[async_trait]
 impl DeliveryLog for MemoryLog {
-    async fn get(&self, key: &LogKey) -> Result<Option<LogEntry>, StoreError> {
+    async fn get(&self, key: &LogKey) -> StoreResult<Option<LogEntry>> {
         Self::injected_failure(&self.read_failures)?;
         Ok(self.lock().get(key).cloned().map(LogEntry::from))
     }
 
-    async fn put(&self, write: &LogWrite) -> Result<(), StoreError> {
+    async fn put(&self, write: &LogWrite) -> StoreResult<()> {
         Self::injected_failure(&self.write_failures)?;
         self.lock().insert(write.key(), write.clone());
         Ok(())
     }
 
-    async fn delete(&self, key: &LogKey) -> Result<(), StoreError> {
+    async fn delete(&self, key: &LogKey) -> StoreResult<()> {
         Self::injected_failure(&self.write_failures)?;
         self.lock().remove(key);
         Ok(())
     }
 
-    async fn entries(&self, tenant: &str, event_id: &str) -> Result<Vec<LogEntry>, StoreError> {
+    async fn entries(&self, tenant: &str, event_id: &str) -> StoreResult<Vec<LogEntry>> {
         Self::injected_failure(&self.read_failures)?;
         Ok(self
             .rows_of(tenant, event_id)

@@ -21,7 +21,7 @@ pub mod outcome;
 
 use async_trait::async_trait;
 
-use crate::session::StoreError;
+use crate::session::StoreResult;
 
 pub use cassandra::CassandraLog;
 pub use coalesced::CoalescedLog;
@@ -131,21 +131,21 @@ impl From<LogWrite> for LogEntry {
 #[async_trait]
 pub trait DeliveryLog: Send + Sync + std::fmt::Debug {
     /// The row of `key`, if any.
-    async fn get(&self, key: &LogKey) -> Result<Option<LogEntry>, StoreError>;
+    async fn get(&self, key: &LogKey) -> StoreResult<Option<LogEntry>>;
 
     /// Writes one outcome, replacing the row.
-    async fn put(&self, write: &LogWrite) -> Result<(), StoreError>;
+    async fn put(&self, write: &LogWrite) -> StoreResult<()>;
 
     /// Removes the row of `key`, if any.
-    async fn delete(&self, key: &LogKey) -> Result<(), StoreError>;
+    async fn delete(&self, key: &LogKey) -> StoreResult<()>;
 
     /// Every row of one event of one tenant, in (channel, recipient) order.
-    async fn entries(&self, tenant: &str, event_id: &str) -> Result<Vec<LogEntry>, StoreError>;
+    async fn entries(&self, tenant: &str, event_id: &str) -> StoreResult<Vec<LogEntry>>;
 
     /// The rows of `keys`, one answer per key in the order asked. A store that can read many
     /// rows in one request does so ([`CassandraLog`]: one request per tenant and channel);
     /// this default asks one key at a time.
-    async fn get_many(&self, keys: &[LogKey]) -> Result<Vec<Option<LogEntry>>, StoreError> {
+    async fn get_many(&self, keys: &[LogKey]) -> StoreResult<Vec<Option<LogEntry>>> {
         let mut rows = Vec::with_capacity(keys.len());
         for key in keys {
             rows.push(self.get(key).await?);
@@ -157,7 +157,7 @@ pub trait DeliveryLog: Send + Sync + std::fmt::Debug {
     /// kept). A store that can write many rows in one request does so ([`CassandraLog`]: one
     /// unlogged batch); this default writes one at a time. On an error some of them may be
     /// written: each is a whole-row replace, so writing them all again is safe.
-    async fn put_many(&self, writes: &[LogWrite]) -> Result<(), StoreError> {
+    async fn put_many(&self, writes: &[LogWrite]) -> StoreResult<()> {
         for w in writes {
             self.put(w).await?;
         }

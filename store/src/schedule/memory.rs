@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use tokio::time::Instant;
 
 use super::{stored_due, wall_clock_ms, Schedule, ScheduledItem, Walk};
-use crate::session::StoreError;
+use crate::session::StoreResult;
 
 /// (shard, due minute, due at, tenant, event id): the Cassandra key, in its order.
 type RowKey = (u16, i64, i64, String, String);
@@ -79,7 +79,7 @@ fn claim_key(item: &ScheduledItem) -> ClaimKey {
 
 #[async_trait]
 impl Schedule for MemorySchedule {
-    async fn defer(&self, item: &ScheduledItem) -> Result<(), StoreError> {
+    async fn defer(&self, item: &ScheduledItem) -> StoreResult<()> {
         let mut item = item.clone();
         item.due_at_ms = stored_due(item.due_at_ms, wall_clock_ms());
         let (shard, due_at_ms) = (item.shard(), item.due_at_ms);
@@ -91,12 +91,7 @@ impl Schedule for MemorySchedule {
         Ok(())
     }
 
-    async fn due(
-        &self,
-        now_ms: i64,
-        shard: u16,
-        limit: usize,
-    ) -> Result<Vec<ScheduledItem>, StoreError> {
+    async fn due(&self, now_ms: i64, shard: u16, limit: usize) -> StoreResult<Vec<ScheduledItem>> {
         if limit == 0 {
             return Ok(Vec::new());
         }
@@ -133,12 +128,7 @@ impl Schedule for MemorySchedule {
         Ok(found)
     }
 
-    async fn claim(
-        &self,
-        item: &ScheduledItem,
-        owner: &str,
-        lease: Duration,
-    ) -> Result<bool, StoreError> {
+    async fn claim(&self, item: &ScheduledItem, owner: &str, lease: Duration) -> StoreResult<bool> {
         let now = Instant::now();
         let mut state = self.lock();
         if state.claims.len() > PRUNE_CLAIMS_ABOVE {
@@ -155,7 +145,7 @@ impl Schedule for MemorySchedule {
         Ok(true)
     }
 
-    async fn complete(&self, item: &ScheduledItem) -> Result<(), StoreError> {
+    async fn complete(&self, item: &ScheduledItem) -> StoreResult<()> {
         self.lock().rows.remove(&row_key(item));
         Ok(())
     }

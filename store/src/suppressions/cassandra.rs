@@ -10,7 +10,7 @@ use scylla::value::CqlTimestamp;
 
 use super::{Suppression, SuppressionList, SuppressionReason};
 use crate::cql::check_keyspace;
-use crate::session::StoreError;
+use crate::session::{StoreError, StoreResult};
 
 /// [`SuppressionList`] on the `suppressions` table.
 #[derive(Debug)]
@@ -23,7 +23,7 @@ pub struct CassandraSuppressions {
 
 impl CassandraSuppressions {
     /// Prepares the statements against `keyspace` (which must already be migrated).
-    pub async fn new(session: Arc<Session>, keyspace: &str) -> Result<Self, StoreError> {
+    pub async fn new(session: Arc<Session>, keyspace: &str) -> StoreResult<Self> {
         check_keyspace(keyspace)?;
         let insert = session
             .prepare(format!(
@@ -55,7 +55,7 @@ impl CassandraSuppressions {
 
 #[async_trait]
 impl SuppressionList for CassandraSuppressions {
-    async fn add(&self, entry: &Suppression) -> Result<(), StoreError> {
+    async fn add(&self, entry: &Suppression) -> StoreResult<()> {
         self.session
             .execute_unpaged(
                 &self.insert,
@@ -72,11 +72,7 @@ impl SuppressionList for CassandraSuppressions {
         Ok(())
     }
 
-    async fn lookup(
-        &self,
-        channel: Channel,
-        address: &str,
-    ) -> Result<Vec<Suppression>, StoreError> {
+    async fn lookup(&self, channel: Channel, address: &str) -> StoreResult<Vec<Suppression>> {
         type Row = (String, String, CqlTimestamp, Option<String>);
         let result = self
             .session
@@ -105,7 +101,7 @@ impl SuppressionList for CassandraSuppressions {
         Ok(entries)
     }
 
-    async fn remove(&self, scope: &str, channel: Channel, address: &str) -> Result<(), StoreError> {
+    async fn remove(&self, scope: &str, channel: Channel, address: &str) -> StoreResult<()> {
         self.session
             .execute_unpaged(&self.delete, (channel.as_str(), address, scope))
             .await?;

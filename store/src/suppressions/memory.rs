@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use notify_schemas::Channel;
 
 use super::{Suppression, SuppressionList};
-use crate::session::StoreError;
+use crate::session::{StoreError, StoreResult};
 
 /// (channel, address, scope).
 type Key = (&'static str, String, String);
@@ -35,7 +35,7 @@ impl MemorySuppressions {
 
 #[async_trait]
 impl SuppressionList for MemorySuppressions {
-    async fn add(&self, entry: &Suppression) -> Result<(), StoreError> {
+    async fn add(&self, entry: &Suppression) -> StoreResult<()> {
         let failed = self
             .add_failures
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -55,11 +55,7 @@ impl SuppressionList for MemorySuppressions {
         Ok(())
     }
 
-    async fn lookup(
-        &self,
-        channel: Channel,
-        address: &str,
-    ) -> Result<Vec<Suppression>, StoreError> {
+    async fn lookup(&self, channel: Channel, address: &str) -> StoreResult<Vec<Suppression>> {
         let rows = self.rows.lock().unwrap_or_else(|e| e.into_inner());
         Ok(rows
             .iter()
@@ -68,7 +64,7 @@ impl SuppressionList for MemorySuppressions {
             .collect())
     }
 
-    async fn remove(&self, scope: &str, channel: Channel, address: &str) -> Result<(), StoreError> {
+    async fn remove(&self, scope: &str, channel: Channel, address: &str) -> StoreResult<()> {
         self.rows
             .lock()
             .unwrap_or_else(|e| e.into_inner())

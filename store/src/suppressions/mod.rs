@@ -17,7 +17,7 @@ mod memory;
 use async_trait::async_trait;
 use notify_schemas::Channel;
 
-use crate::session::StoreError;
+use crate::session::StoreResult;
 
 pub use cassandra::CassandraSuppressions;
 pub use memory::MemorySuppressions;
@@ -100,14 +100,13 @@ pub fn first_applying<'a>(entries: &'a [Suppression], tenant: &str) -> Option<&'
 #[async_trait]
 pub trait SuppressionList: Send + Sync + std::fmt::Debug {
     /// Adds (or replaces) an entry; `entry.address` must be normalized.
-    async fn add(&self, entry: &Suppression) -> Result<(), StoreError>;
+    async fn add(&self, entry: &Suppression) -> StoreResult<()>;
 
     /// Every entry of one address, whatever its scope, in scope order.
-    async fn lookup(&self, channel: Channel, address: &str)
-        -> Result<Vec<Suppression>, StoreError>;
+    async fn lookup(&self, channel: Channel, address: &str) -> StoreResult<Vec<Suppression>>;
 
     /// Removes the entry of one scope for one address, if there is one.
-    async fn remove(&self, scope: &str, channel: Channel, address: &str) -> Result<(), StoreError>;
+    async fn remove(&self, scope: &str, channel: Channel, address: &str) -> StoreResult<()>;
 }
 
 #[cfg(test)]

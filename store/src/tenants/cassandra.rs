@@ -10,7 +10,7 @@ use scylla::statement::prepared::PreparedStatement;
 
 use super::{AppRecord, AppStore, JwtKey, Scopes, StoreFuture, TenantRecord, SECRET_HASH_LEN};
 use crate::cql::check_keyspace;
-use crate::session::StoreError;
+use crate::session::{StoreError, StoreResult};
 
 /// [`AppStore`] on the `tenants` and `apps` tables.
 #[derive(Debug)]
@@ -25,7 +25,7 @@ pub struct CassandraTenants {
 
 impl CassandraTenants {
     /// Prepares the statements against `keyspace` (which must already be migrated).
-    pub async fn new(session: Arc<Session>, keyspace: &str) -> Result<Self, StoreError> {
+    pub async fn new(session: Arc<Session>, keyspace: &str) -> StoreResult<Self> {
         check_keyspace(keyspace)?;
         let prepare = |cql: String| {
             let session = Arc::clone(&session);
@@ -66,7 +66,7 @@ impl CassandraTenants {
         })
     }
 
-    async fn fetch_app(&self, app_key: &str) -> Result<Option<AppRecord>, StoreError> {
+    async fn fetch_app(&self, app_key: &str) -> StoreResult<Option<AppRecord>> {
         type Row = (
             Option<String>,
             Option<String>,
@@ -121,7 +121,7 @@ impl CassandraTenants {
         }))
     }
 
-    async fn fetch_tenant(&self, tenant_id: &str) -> Result<Option<TenantRecord>, StoreError> {
+    async fn fetch_tenant(&self, tenant_id: &str) -> StoreResult<Option<TenantRecord>> {
         let result = self
             .session
             .execute_unpaged(&self.tenant_by_id, (tenant_id,))

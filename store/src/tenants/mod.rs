@@ -22,7 +22,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::session::StoreError;
+use crate::session::StoreResult;
 
 pub use cassandra::CassandraTenants;
 pub use memory::MemoryTenants;
@@ -30,7 +30,7 @@ pub use scopes::{Scope, ScopeError, Scopes};
 
 /// The future every [`AppStore`] method returns; boxed so the trait can be used as
 /// `Arc<dyn AppStore>`.
-pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = StoreResult<T>> + Send + 'a>>;
 
 /// Length of a SHA-256 digest, the only secret hash stored.
 pub const SECRET_HASH_LEN: usize = 32;

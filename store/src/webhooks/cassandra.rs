@@ -10,7 +10,7 @@ use scylla::DeserializeRow;
 
 use super::{OutboxEntry, QueueId, StoreFuture, WebhookEndpoint, WebhookStore};
 use crate::cql::{check_keyspace, unexpected, LwtRow};
-use crate::session::StoreError;
+use crate::session::StoreResult;
 
 const ENDPOINT_COLUMNS: &str =
     "tenant_id, endpoint_id, app_key, url, secret_ciphertext, enabled, statuses, created_at";
@@ -32,7 +32,7 @@ pub struct CassandraWebhooks {
 
 impl CassandraWebhooks {
     /// Prepares the statements against `keyspace` (which must already be migrated).
-    pub async fn new(session: Arc<Session>, keyspace: &str) -> Result<Self, StoreError> {
+    pub async fn new(session: Arc<Session>, keyspace: &str) -> StoreResult<Self> {
         check_keyspace(keyspace)?;
         let prepare = |cql: String| {
             let session = Arc::clone(&session);
@@ -86,7 +86,7 @@ impl CassandraWebhooks {
         &self,
         statement: &PreparedStatement,
         values: impl scylla::serialize::row::SerializeRow,
-    ) -> Result<Vec<WebhookEndpoint>, StoreError> {
+    ) -> StoreResult<Vec<WebhookEndpoint>> {
         let result = self
             .session
             .execute_unpaged(statement, values)
@@ -106,7 +106,7 @@ impl CassandraWebhooks {
         &self,
         statement: &PreparedStatement,
         values: impl scylla::serialize::row::SerializeRow,
-    ) -> Result<bool, StoreError> {
+    ) -> StoreResult<bool> {
         let result = self.session.execute_unpaged(statement, values).await?;
         Ok(LwtRow::read(result)?.applied())
     }

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use futures::FutureExt;
 use notify_common::config::StoreConfig;
+use notify_store::StoreResult;
 use scylla::client::session::Session;
 
 /// A configuration naming a fresh keyspace `<prefix>_<16 hex digits>` on the test node.
@@ -61,7 +62,7 @@ pub async fn assert_keyspace_refused<T, F, Fut>(prefix: &str, new: F)
 where
     T: Debug,
     F: FnOnce(Arc<Session>, &'static str) -> Fut,
-    Fut: Future<Output = Result<T, notify_store::StoreError>>,
+    Fut: Future<Output = StoreResult<T>>,
 {
     let config = store_config(prefix);
     let session = Arc::new(notify_store::connect(&config).await.expect("connect"));

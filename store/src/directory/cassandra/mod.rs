@@ -50,7 +50,7 @@ use super::{
     now_ms, page_size, upserted, Directory, DirectoryResult, Invalidation, MAX_DEVICES_PER_USER,
 };
 use crate::cql::{check_keyspace, LwtRow};
-use crate::session::StoreError;
+use crate::session::{StoreError, StoreResult};
 
 /// Most statements one operation runs at once.
 const FAN_OUT: usize = 8;
@@ -67,7 +67,7 @@ impl CassandraDirectory {
     /// Prepares every statement against `keyspace` (which [`crate::migrate`] must have
     /// created). Statements in flight are bounded by the default of `store.max_in_flight`;
     /// see [`CassandraDirectory::with_max_in_flight`].
-    pub async fn new(session: Arc<Session>, keyspace: &str) -> Result<Self, StoreError> {
+    pub async fn new(session: Arc<Session>, keyspace: &str) -> StoreResult<Self> {
         check_keyspace(keyspace)?;
         let s = Statements::prepare(&session, keyspace).await?;
         Ok(Self {

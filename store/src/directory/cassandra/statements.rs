@@ -6,7 +6,7 @@ use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
 
 use super::rows::{CATEGORY_COLUMNS, DEVICE_COLUMNS, TEMPLATE_COLUMNS, USER_COLUMNS};
-use crate::session::StoreError;
+use crate::session::StoreResult;
 
 /// Every statement, prepared.
 pub(super) struct Statements {
@@ -48,7 +48,7 @@ impl std::fmt::Debug for Statements {
 }
 
 impl Statements {
-    pub(super) async fn prepare(session: &Session, ks: &str) -> Result<Self, StoreError> {
+    pub(super) async fn prepare(session: &Session, ks: &str) -> StoreResult<Self> {
         let p = |cql: String| async move { session.prepare(cql).await };
         let logged = |statements: Vec<PreparedStatement>| {
             let mut batch = Batch::new(BatchType::Logged);

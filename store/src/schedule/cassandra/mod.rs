@@ -20,7 +20,7 @@ use scylla::value::CqlTimestamp;
 use self::watermark::{lwt_outcome, Watermark};
 use super::{is_late, minute_of, stored_due, wall_clock_ms, Schedule, ScheduledItem, Walk, SHARDS};
 use crate::cql::{check_keyspace, unexpected};
-use crate::session::StoreError;
+use crate::session::{StoreError, StoreResult};
 
 /// Compare-and-set rounds a defer tries before giving up (the caller retries the request).
 const MAX_CAS_ATTEMPTS: usize = 16;
@@ -44,7 +44,7 @@ pub struct CassandraSchedule {
 
 impl CassandraSchedule {
     /// Prepares the statements against `keyspace` (which must already be migrated).
-    pub async fn new(session: Arc<Session>, keyspace: &str) -> Result<Self, StoreError> {
+    pub async fn new(session: Arc<Session>, keyspace: &str) -> StoreResult<Self> {
         check_keyspace(keyspace)?;
         let prepare = |cql: String, idempotent: bool| {
             let session = Arc::clone(&session);
@@ -125,7 +125,7 @@ impl CassandraSchedule {
 
     /// The watermark of `shard` (milliseconds since the epoch), if a sweep or defer set one:
     /// every row due before it has been completed. For operators and tests.
-    pub async fn watermark(&self, shard: u16) -> Result<Option<i64>, StoreError> {
+    pub async fn watermark(&self, shard: u16) -> StoreResult<Option<i64>> {
         Ok(self.fetch_watermark(shard).await?.map(|w| w.swept_until_ms))
     }
 
@@ -136,7 +136,7 @@ impl CassandraSchedule {
         from_ms: i64,
         now_ms: i64,
         limit: usize,
-    ) -> Result<Vec<ScheduledItem>, StoreError> {
+    ) -> StoreResult<Vec<ScheduledItem>> {
         type DueRow = (
             CqlTimestamp,
             String,
@@ -190,7 +190,7 @@ impl CassandraSchedule {
 
 #[async_trait]
 impl Schedule for CassandraSchedule {
-    async fn defer(&self, item: &ScheduledItem) -> Result<(), StoreError> {
+    async fn defer(&self, item: &ScheduledItem) -> StoreResult<()> {
         let shard = item.shard();
         let due_at_ms = stored_due(item.due_at_ms, wall_clock_ms());
         self.session
@@ -217,12 +217,7 @@ impl Schedule for CassandraSchedule {
         self.guard_watermark(shard, due_at_ms, late, now_ms).await
     }
 
-    async fn due(
-        &self,
-        now_ms: i64,
-        shard: u16,
-        limit: usize,
-    ) -> Result<Vec<ScheduledItem>, StoreError> {
+    async fn due(&self, now_ms: i64, shard: u16, limit: usize) -> StoreResult<Vec<ScheduledItem>> {
         if limit == 0 {
             return Ok(Vec::new());
         }
@@ -271,12 +266,7 @@ impl Schedule for CassandraSchedule {
         Ok(found)
     }
 
-    async fn claim(
-        &self,
-        item: &ScheduledItem,
-        owner: &str,
-        lease: Duration,
-    ) -> Result<bool, StoreError> {
+    async fn claim(&self, item: &ScheduledItem, owner: &str, lease: Duration) -> StoreResult<bool> {
         let ttl_secs = lease.as_secs() + u64::from(lease.subsec_nanos() > 0);
         let ttl_secs = i32::try_from(ttl_secs.max(1)).unwrap_or(i32::MAX);
         let result = self
@@ -308,7 +298,7 @@ impl Schedule for CassandraSchedule {
         Ok(exists)
     }
 
-    async fn complete(&self, item: &ScheduledItem) -> Result<(), StoreError> {
+    async fn complete(&self, item: &ScheduledItem) -> StoreResult<()> {
         self.session
             .execute_unpaged(&self.delete, row_key(item))
             .await?;

@@ -10,7 +10,7 @@ use scylla::value::{CqlTimestamp, CqlValue};
 use super::{CassandraSchedule, MAX_CAS_ATTEMPTS};
 use crate::cql::{unexpected, LwtRow};
 use crate::schedule::Walk;
-use crate::session::StoreError;
+use crate::session::{StoreError, StoreResult};
 
 /// A shard's watermark as read: every row due before `swept_until_ms` is gone, and `version`
 /// changes whenever a late defer lowered (or confirmed) it.
@@ -21,10 +21,7 @@ pub(super) struct Watermark {
 }
 
 impl CassandraSchedule {
-    pub(super) async fn fetch_watermark(
-        &self,
-        shard: u16,
-    ) -> Result<Option<Watermark>, StoreError> {
+    pub(super) async fn fetch_watermark(&self, shard: u16) -> StoreResult<Option<Watermark>> {
         let result = self
             .session
             .execute_unpaged(&self.read_watermark, (i32::from(shard),))
@@ -49,7 +46,7 @@ impl CassandraSchedule {
         &self,
         shard: u16,
         swept_until_ms: i64,
-    ) -> Result<(bool, Option<Watermark>), StoreError> {
+    ) -> StoreResult<(bool, Option<Watermark>)> {
         let result = self
             .session
             .execute_unpaged(
@@ -76,7 +73,7 @@ impl CassandraSchedule {
         shard: u16,
         seen: Watermark,
         to: Watermark,
-    ) -> Result<(bool, Option<Watermark>), StoreError> {
+    ) -> StoreResult<(bool, Option<Watermark>)> {
         let result = self
             .session
             .execute_unpaged(
@@ -101,7 +98,7 @@ impl CassandraSchedule {
         due_at_ms: i64,
         late: bool,
         now_ms: i64,
-    ) -> Result<(), StoreError> {
+    ) -> StoreResult<()> {
         let mut current = self.fetch_watermark(shard).await?;
         for _ in 0..MAX_CAS_ATTEMPTS {
             let Some(seen) = current else {
@@ -155,7 +152,7 @@ impl CassandraSchedule {
 
 /// The `[applied]` column of a lightweight transaction's result and, for one on
 /// `schedule_watermarks`, the watermark it found.
-pub(super) fn lwt_outcome(result: QueryResult) -> Result<(bool, Option<Watermark>), StoreError> {
+pub(super) fn lwt_outcome(result: QueryResult) -> StoreResult<(bool, Option<Watermark>)> {
     let answer = LwtRow::read(result)?;
     let watermark = match (answer.column("swept_until"), answer.column("version")) {
         (Some(CqlValue::Timestamp(swept_until)), Some(CqlValue::BigInt(version))) => {
