@@ -6,7 +6,7 @@
 //! the path `scripts/peers.d/pyjwt python` prints.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use notify_dispatchers::providers::apns::{ApnsConfig, ApnsProvider};
@@ -16,6 +16,7 @@ use notify_schemas::{samples, Channel, DeviceToken, Recipient};
 use notify_sim::apns::ApnsSimSettings;
 use notify_sim::fcm::FcmSimSettings;
 use notify_sim::keys::KeyPair;
+use notify_sim::scratch::Scratch;
 use tokio::net::TcpListener;
 
 fn python() -> String {
@@ -51,33 +52,6 @@ fn verify(kind: &str, public_key: &Path, args: [&str; 2], token: &str) -> Result
         Ok(())
     } else {
         Err(said)
-    }
-}
-
-/// A scratch directory removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "notify-{name}-{}-{}",
-            std::process::id(),
-            uuid::Uuid::new_v4().simple()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-
-    fn write(&self, name: &str, content: &str) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, content).unwrap();
-        path
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

@@ -6,8 +6,9 @@ mod support;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use notify_schemas::Channel;
+use notify_store::suppressions::conformance::entry;
 use notify_store::suppressions::{
-    MemorySuppressions, Suppression, SuppressionList, SuppressionReason, EVERY_TENANT,
+    MemorySuppressions, SuppressionList, SuppressionReason, EVERY_TENANT,
 };
 use serde_json::Value;
 use support::{harness, Harness};
@@ -34,17 +35,6 @@ async fn suppression(
 /// How many entries `list` holds on `address`.
 async fn held(list: &MemorySuppressions, channel: Channel, address: &str) -> usize {
     list.lookup(channel, address).await.unwrap().len()
-}
-
-fn entry(scope: &str, channel: Channel, address: &str, reason: SuppressionReason) -> Suppression {
-    Suppression {
-        scope: scope.into(),
-        channel,
-        address: address.into(),
-        reason,
-        created_at_ms: 42,
-        delivery_id: Some("d-1".into()),
-    }
 }
 
 #[tokio::test]

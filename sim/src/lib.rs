@@ -17,6 +17,7 @@ pub mod keys;
 pub mod ledger;
 pub mod recipient;
 pub mod rest;
+pub mod scratch;
 pub mod sendgrid;
 pub mod sendgrid_events;
 pub mod smtp;

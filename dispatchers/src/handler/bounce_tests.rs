@@ -87,12 +87,7 @@ impl EmailRig {
     }
 
     fn statuses(&self) -> Vec<DeliveryStatus> {
-        let codec = Codec::<DeliveryStatus>::new().unwrap();
-        self.publisher
-            .to_topic(&self.topics.status())
-            .iter()
-            .map(|o| codec.decode(&o.payload).unwrap())
-            .collect()
+        super::tests::published_statuses(&self.publisher, &self.topics)
     }
 }
 

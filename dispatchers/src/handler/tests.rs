@@ -56,6 +56,19 @@ pub(super) fn rig() -> Rig {
     }
 }
 
+/// Every status `publisher` holds on the status topic, decoded, in order.
+pub(super) fn published_statuses(
+    publisher: &MemoryPublisher,
+    topics: &Topics,
+) -> Vec<DeliveryStatus> {
+    let codec = Codec::<DeliveryStatus>::new().unwrap();
+    publisher
+        .to_topic(&topics.status())
+        .iter()
+        .map(|o| codec.decode(&o.payload).unwrap())
+        .collect()
+}
+
 pub(super) fn apns() -> Delivery {
     let mut delivery = samples::full_push_delivery();
     delivery.expires_at = None;
@@ -97,12 +110,7 @@ impl Rig {
     }
 
     pub(super) fn statuses(&self) -> Vec<DeliveryStatus> {
-        let codec = Codec::<DeliveryStatus>::new().unwrap();
-        self.publisher
-            .to_topic(&self.topics.status())
-            .iter()
-            .map(|o| codec.decode(&o.payload).unwrap())
-            .collect()
+        published_statuses(&self.publisher, &self.topics)
     }
 
     pub(super) fn state(&self, delivery: &Delivery) -> Option<String> {

@@ -12,39 +12,7 @@ use tokio::net::TcpListener;
 use crate::providers::failover::{BreakerConfig, Failover, ManualClock};
 use crate::providers::provider::{Outcome, Provider, Reason};
 
-/// A scratch folder, removed on drop.
-pub(crate) struct Scratch(PathBuf);
-
-impl Scratch {
-    /// A new empty folder in the temp folder, named after `what`, the process and a uuid.
-    pub(crate) fn new(what: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "notify-{what}-test-{}-{}",
-            std::process::id(),
-            Uuid::new_v4().simple()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-
-    /// The folder.
-    pub(crate) fn path(&self) -> &std::path::Path {
-        &self.0
-    }
-
-    /// Writes `content` to `name` in the folder.
-    pub(crate) fn write(&self, name: &str, content: &str) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, content).unwrap();
-        path
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+pub(crate) use notify_sim::scratch::Scratch;
 
 /// Writes `value` to a new file for a provider to read its secret from. Files live in one
 /// folder per test process; folders of test processes that have exited are removed here, so

@@ -14,7 +14,13 @@ pub async fn run_all(list: &dyn SuppressionList) {
     a_remove_takes_one_scope_only(list).await;
 }
 
-fn entry(scope: &str, channel: Channel, address: &str, reason: SuppressionReason) -> Suppression {
+/// An entry of `scope` on `address`, added at a fixed time for a delivery named after both.
+pub fn entry(
+    scope: &str,
+    channel: Channel,
+    address: &str,
+    reason: SuppressionReason,
+) -> Suppression {
     Suppression {
         scope: scope.into(),
         channel,

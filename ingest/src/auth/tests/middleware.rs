@@ -17,11 +17,16 @@ async fn call(router: &Router, headers: HeaderMap) -> (StatusCode, HeaderMap, St
     for (name, value) in &headers {
         request = request.header(name, value);
     }
-    let response = router
-        .clone()
-        .oneshot(request.body(Body::empty()).expect("request"))
-        .await
-        .expect("infallible");
+    answer(
+        router.clone(),
+        request.body(Body::empty()).expect("request"),
+    )
+    .await
+}
+
+/// Status, headers and body text of `router`'s answer to `request`.
+async fn answer(router: Router, request: Request<Body>) -> (StatusCode, HeaderMap, String) {
+    let response = router.oneshot(request).await.expect("infallible");
     let status = response.status();
     let headers = response.headers().clone();
     let body = response
@@ -91,15 +96,8 @@ async fn call_scoped(router: Router, scopes: Option<Scopes>) -> (StatusCode, Str
     if let Some(scopes) = scopes {
         request.extensions_mut().insert(scopes);
     }
-    let response = router.oneshot(request).await.expect("infallible");
-    let status = response.status();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (status, String::from_utf8_lossy(&body).into_owned())
+    let (status, _, body) = answer(router, request).await;
+    (status, body)
 }
 
 #[tokio::test]
