@@ -87,7 +87,7 @@ impl EmailRig {
     }
 
     fn statuses(&self) -> Vec<DeliveryStatus> {
-        super::tests::published_statuses(&self.publisher, &self.topics)
+        super::rig::published_statuses(&self.publisher, &self.topics)
     }
 }
 

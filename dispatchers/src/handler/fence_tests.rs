@@ -3,7 +3,7 @@
 
 use tokio_util::sync::CancellationToken;
 
-use super::tests::{apns, rig, TOKEN};
+use super::rig::{apns, rig, TOKEN};
 use super::Abandoned;
 use crate::engine::inflight::Lease;
 

@@ -393,5 +393,7 @@ pub(crate) use outcome::carried;
 #[cfg(test)]
 mod refused_tests;
 #[cfg(test)]
+mod rig;
+#[cfg(test)]
 mod tests;
 mod write;

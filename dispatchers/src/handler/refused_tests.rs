@@ -8,7 +8,7 @@ use notify_schemas::Status;
 
 use notify_schemas::Delivery;
 
-use super::tests::{apns, header, rig, Rig, TOKEN};
+use super::rig::{apns, header, rig, Rig, TOKEN};
 use crate::providers::provider::{Outcome, Reason};
 
 fn busy() -> Outcome {
