@@ -288,12 +288,12 @@ impl Handler {
                 .await;
         }
 
-        let key = LogKey::new(
-            &delivery.tenant,
-            &delivery.event_id.to_string(),
-            self.channel.as_str(),
-            delivery.recipient.key(),
-        );
+        let key = LogKey {
+            tenant: delivery.tenant.clone(),
+            event_id: delivery.event_id.to_string(),
+            channel: self.channel.as_str().to_owned(),
+            recipient: delivery.recipient.key().to_owned(),
+        };
         let existing = self
             .until_ok(cancel, "database", || self.log.get(&key))
             .await?;
@@ -312,7 +312,7 @@ impl Handler {
                     let outputs = self.status_output(&delivery, &row).into_iter().collect();
                     self.publish(cancel, outputs).await?;
                 }
-                tracing::debug!(channel = key.channel, delivery = %delivery.delivery_id, state, partition = record.partition, offset = record.offset, "already settled, not sent again");
+                tracing::debug!(channel = self.channel.as_str(), delivery = %delivery.delivery_id, state, partition = record.partition, offset = record.offset, "already settled, not sent again");
                 return Ok(Handled::Duplicate);
             }
             if stale {

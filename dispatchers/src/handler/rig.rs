@@ -21,7 +21,7 @@ pub(super) struct Rig {
     pub(super) directory: Arc<MemoryDirectory>,
     pub(super) publisher: Arc<MemoryPublisher>,
     pub(super) topics: Topics,
-    pub(super) offset: std::sync::atomic::AtomicI64,
+    offset: std::sync::atomic::AtomicI64,
 }
 
 pub(super) fn rig() -> Rig {
