@@ -6,10 +6,11 @@
 
 use std::io::Read;
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use crate::out::outln;
 use anyhow::Context;
+use notify_common::clock;
 use notify_common::config::FramedTopics;
 use notify_common::kafka;
 use notify_common::publish::{KafkaPublisher, Publisher, Record};
@@ -55,9 +56,8 @@ pub async fn produce(config: &Config, tenant: &str, file: Option<&Path>) -> anyh
             serde_json::to_string(&problem).unwrap_or_else(|_| problem.title.to_owned())
         )
     })?;
-    let now_ms = i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis())?;
     let limits = Limits::from(&config.ingest);
-    let request = validated(input, tenant, Uuid::new_v4(), now_ms, &limits)?;
+    let request = validated(input, tenant, Uuid::new_v4(), clock::now_ms(), &limits)?;
     let topics = Topics::new(&config.kafka.topic_prefix);
     // Confluent-framed when the configuration writes requests that way, as ingest does
     let schemas =

@@ -5,7 +5,7 @@
 //! the key again. A repeated key with the same body answers the original event id and produces
 //! nothing; the same key with another body answers 409.
 
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{Path, State};
@@ -26,6 +26,7 @@ use crate::tenant::Tenant;
 use crate::validate::{
     self, Accepted, AcceptedStatus, BatchInput, BatchResult, ItemResult, NotificationInput,
 };
+use notify_common::clock::now_ms;
 use notify_common::publish::{PublishError, Record};
 use notify_common::trace::{self, TRACEPARENT, TRACESTATE};
 use tracing::Instrument;
@@ -74,12 +75,6 @@ pub struct NotificationStatus {
     /// One entry per (channel, recipient) the router fanned out to, and one per outcome it
     /// decided without a delivery, in (channel, recipient) order.
     pub deliveries: Vec<ChannelState>,
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
