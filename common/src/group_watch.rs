@@ -2,8 +2,10 @@
 //!
 //! After the one broker of the Kafka outage test came back, a dispatcher lane's consumer (on
 //! librdkafka 2.12.1) never joined its group again: it kept polling, sent no JoinGroup and read
-//! nothing more. Nothing inside the process brings such a consumer back, so the process says it
-//! is not alive: once a consumer's group state has stayed outside `up`/`steady` for
+//! nothing more. The cause found since (the client had dropped every broker) is repaired in
+//! [`crate::rebootstrap`]; should a consumer stay out for another reason, nothing inside the
+//! process brings it back, so the process says it is not alive: once a consumer's group state
+//! has stayed outside `up`/`steady` for
 //! [`OUT_OF_GROUP_LIMIT`] (`kafka.out_of_group_limit_ms`), `/healthz` answers 503 and the
 //! orchestrator's liveness probe restarts the process. The records it had not committed are read
 //! again, and the notification log recognises what was already sent.

@@ -273,11 +273,31 @@ pub fn lag_consumer(
         role: "consumer",
         source,
     };
-    let consumer: StreamConsumer<LagContext> = consumer_config(config, stage, group_id)
-        .create_with_context(LagContext::new(group_id))
+    let client = consumer_config(config, stage, group_id);
+    let consumer: StreamConsumer<LagContext> = client
+        .create_with_context(LagContext::new(&client, group_id))
         .map_err(setup)?;
+    consumer.context().rebootstrap().attach(consumer.client());
     consumer.subscribe(topics).map_err(setup)?;
     Ok(consumer)
+}
+
+/// Logs a message of librdkafka from the consumer of `group`, naming the group (librdkafka's own
+/// lines do not say which of a process's clients wrote them).
+pub fn log_for(group: &str, level: rdkafka::config::RDKafkaLogLevel, fac: &str, message: &str) {
+    use rdkafka::config::RDKafkaLogLevel as Level;
+    match level {
+        Level::Emerg | Level::Alert | Level::Critical | Level::Error => {
+            tracing::error!(target: "librdkafka", group, "librdkafka: {fac} {message}");
+        }
+        Level::Warning => {
+            tracing::warn!(target: "librdkafka", group, "librdkafka: {fac} {message}")
+        }
+        Level::Notice | Level::Info => {
+            tracing::info!(target: "librdkafka", group, "librdkafka: {fac} {message}");
+        }
+        Level::Debug => tracing::debug!(target: "librdkafka", group, "librdkafka: {fac} {message}"),
+    }
 }
 
 /// Closes a consumer (or anything holding the last handle to one) on a blocking thread.

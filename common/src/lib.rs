@@ -20,6 +20,7 @@ pub mod log_pacer;
 pub mod metrics;
 pub mod preference_links;
 pub mod publish;
+pub mod rebootstrap;
 pub mod schema_registry;
 pub mod sealed;
 pub mod shutdown;

@@ -9,6 +9,8 @@
 use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
 use rdkafka::{ClientContext, Statistics};
 
+use crate::rebootstrap::Rebootstrap;
+
 /// Records behind the high watermark, labels `group`, `topic`, `partition`.
 pub const CONSUMER_LAG: &str = "notify_consumer_lag";
 /// Seconds from a request's `created_at` to its provider's acceptance, labels `channel`,
@@ -73,25 +75,38 @@ pub fn record_lag(group: &str, stats: &Statistics) {
     }
 }
 
-/// A consumer context that exports its group's lag from librdkafka's statistics and leaves
+/// A consumer context that exports its group's lag from librdkafka's statistics, gives the
+/// client its bootstrap servers back should it lose every broker ([`Rebootstrap`]), and leaves
 /// rebalancing to librdkafka.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct LagContext {
     group: String,
+    rebootstrap: Rebootstrap,
 }
 
 impl LagContext {
-    /// Exports lag under `group`.
-    pub fn new(group: &str) -> Self {
+    /// Exports lag under `group`, for the client `config` builds.
+    pub fn new(config: &rdkafka::ClientConfig, group: &str) -> Self {
         Self {
             group: group.to_owned(),
+            rebootstrap: Rebootstrap::new(config, group),
         }
+    }
+
+    /// The repair of the client; attach it once the client is built.
+    pub fn rebootstrap(&self) -> &Rebootstrap {
+        &self.rebootstrap
     }
 }
 
 impl ClientContext for LagContext {
     fn stats(&self, statistics: Statistics) {
         record_lag(&self.group, &statistics);
+        self.rebootstrap.observe(&statistics);
+    }
+
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, log_message: &str) {
+        crate::kafka::log_for(&self.group, level, fac, log_message);
     }
 }
 

@@ -91,12 +91,14 @@ pub fn drain_consumer(
         Duration::from_millis(config.dispatch.drain_deadline_ms),
         label,
         group,
+        &client,
     );
     let setup = |source| KafkaSetupError::Client {
         role: "consumer",
         source,
     };
     let consumer = DrainConsumer::from_config_and_context(&client, context).map_err(setup)?;
+    consumer.context().rebootstrap().attach(consumer.client());
     consumer.subscribe(topics).map_err(setup)?;
     Ok(consumer)
 }

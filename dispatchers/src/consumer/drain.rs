@@ -25,39 +25,56 @@ use std::time::Duration;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
+use notify_common::rebootstrap::Rebootstrap;
+
 use crate::engine::inflight::{Inflight, TopicPartition};
 use crate::metrics as m;
 
 /// Context of a consumer whose records are tracked in an [`Inflight`].
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct DrainContext {
     inflight: Arc<Inflight>,
     drain_deadline: Duration,
     label: &'static str,
     group: String,
+    rebootstrap: Rebootstrap,
 }
 
 impl DrainContext {
     /// Drains `inflight` within `drain_deadline` on revoke; `label` is the metric's channel
-    /// label (`retry` for the mover), `group` the consumer group its lag is exported under.
+    /// label (`retry` for the mover), `group` the consumer group its lag is exported under;
+    /// `config` builds the client (its bootstrap servers are given back should it lose every
+    /// broker: [`Rebootstrap`]).
     pub fn new(
         inflight: Arc<Inflight>,
         drain_deadline: Duration,
         label: &'static str,
         group: &str,
+        config: &rdkafka::ClientConfig,
     ) -> Self {
         Self {
             inflight,
             drain_deadline,
             label,
             group: group.to_owned(),
+            rebootstrap: Rebootstrap::new(config, group),
         }
+    }
+
+    /// The repair of the client; attach it once the client is built.
+    pub fn rebootstrap(&self) -> &Rebootstrap {
+        &self.rebootstrap
     }
 }
 
 impl ClientContext for DrainContext {
     fn stats(&self, statistics: rdkafka::Statistics) {
         notify_common::metrics::record_lag(&self.group, &statistics);
+        self.rebootstrap.observe(&statistics);
+    }
+
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, log_message: &str) {
+        notify_common::kafka::log_for(&self.group, level, fac, log_message);
     }
 }
 
