@@ -15,8 +15,10 @@
 //! - [`scratch`]: the guard that removes a test's topics and keyspace;
 //! - [`records`]: reading records back (with their headers) and producing raw ones;
 //! - [`wait`]: polling until a condition holds, within a limit;
-//! - [`webhook_receiver`]: a tenant's webhook endpoint and the signature check a tenant writes.
+//! - [`webhook_receiver`]: a tenant's webhook endpoint and the signature check a tenant writes;
+//! - [`fake_broker`]: a one-node Kafka cluster whose Metadata answer once lists no broker.
 
+pub mod fake_broker;
 pub mod metric_names;
 pub mod records;
 pub mod scratch;
