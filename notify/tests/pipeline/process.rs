@@ -17,17 +17,34 @@ use anyhow::{bail, Context};
 /// binary: the port is free again once this returns, and two tests running side by side once
 /// gave the same port to one's gateway and to another's stage, whose admin endpoint then
 /// answered the gateway's readiness probe and its first request (404).
+///
+/// The port comes from below the kernel's ephemeral range (32768 and up here), which no
+/// outgoing connection and no `bind(0)` is given: a port from that range, free when checked, was
+/// once taken before the gateway bound it ("Address already in use"), most likely as the source
+/// port of one of the many Kafka connections the stages open meanwhile.
 pub fn free_addr() -> SocketAddr {
     static GIVEN: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
     let mut given = GIVEN.lock().unwrap_or_else(PoisonError::into_inner);
-    loop {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-        let addr = listener.local_addr().expect("local address");
-        if given.insert(addr.port()) {
-            return addr;
-        }
-    }
+    // a random start per call, so two test binaries side by side rarely try the same ports
+    let start = u16::try_from(uuid::Uuid::new_v4().as_u128() % u128::from(PORTS.end - PORTS.start))
+        .unwrap_or(0);
+    let addr = (0..PORTS.end - PORTS.start)
+        .map(|i| PORTS.start + (start + i) % (PORTS.end - PORTS.start))
+        .filter(|port| !given.contains(port))
+        .find_map(|port| {
+            TcpListener::bind(("127.0.0.1", port))
+                .ok()?
+                .local_addr()
+                .ok()
+        })
+        .expect("a free loopback port below the ephemeral range");
+    given.insert(addr.port());
+    addr
 }
+
+/// Where [`free_addr`] looks: below Linux's default ephemeral range (32768-60999), above the
+/// stack's and the peers' fixed ports.
+const PORTS: std::ops::Range<u16> = 20_000..32_000;
 
 /// One child process of the pipeline.
 #[derive(Debug)]
