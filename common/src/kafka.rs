@@ -284,7 +284,12 @@ pub fn lag_consumer(
 
 /// Logs a message of librdkafka from the consumer of `group`, naming the group (librdkafka's own
 /// lines do not say which of a process's clients wrote them).
-pub fn log_for(group: &str, level: rdkafka::config::RDKafkaLogLevel, fac: &str, message: &str) {
+pub(crate) fn log_for(
+    group: &str,
+    level: rdkafka::config::RDKafkaLogLevel,
+    fac: &str,
+    message: &str,
+) {
     use rdkafka::config::RDKafkaLogLevel as Level;
     match level {
         Level::Emerg | Level::Alert | Level::Critical | Level::Error => {

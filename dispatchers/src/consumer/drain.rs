@@ -25,6 +25,7 @@ use std::time::Duration;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
+use notify_common::metrics::LagContext;
 use notify_common::rebootstrap::Rebootstrap;
 
 use crate::engine::inflight::{Inflight, TopicPartition};
@@ -36,8 +37,8 @@ pub struct DrainContext {
     inflight: Arc<Inflight>,
     drain_deadline: Duration,
     label: &'static str,
-    group: String,
-    rebootstrap: Rebootstrap,
+    /// The lag export, the broker repair and the group on log lines, as every stage consumer.
+    lag: LagContext,
 }
 
 impl DrainContext {
@@ -56,25 +57,23 @@ impl DrainContext {
             inflight,
             drain_deadline,
             label,
-            group: group.to_owned(),
-            rebootstrap: Rebootstrap::new(config, group),
+            lag: LagContext::new(config, group),
         }
     }
 
     /// The repair of the client; attach it once the client is built.
     pub fn rebootstrap(&self) -> &Rebootstrap {
-        &self.rebootstrap
+        self.lag.rebootstrap()
     }
 }
 
 impl ClientContext for DrainContext {
     fn stats(&self, statistics: rdkafka::Statistics) {
-        notify_common::metrics::record_lag(&self.group, &statistics);
-        self.rebootstrap.observe(&statistics);
+        self.lag.stats(statistics);
     }
 
     fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, log_message: &str) {
-        notify_common::kafka::log_for(&self.group, level, fac, log_message);
+        self.lag.log(level, fac, log_message);
     }
 }
 
